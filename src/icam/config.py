@@ -1,0 +1,273 @@
+"""The project configuration, ``icam.toml``, validated by pydantic.
+
+Every field carries its meaning and unit in ``description``; ``icam init`` writes a
+commented template from the same models. Unknown keys and impossible values are refused
+with the key's dotted name (:func:`load_config` turns pydantic's errors into one
+:class:`~icam.errors.ConfigError` line).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from icam.errors import ConfigError
+
+CONFIG_NAME = "icam.toml"
+Year = Annotated[int, Field(ge=1970, le=2100)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProjectSection(_Section):
+    """Who the project is."""
+
+    name: str = Field(min_length=1, description="Project name, as in the project description.")
+    vcs_id: int | None = Field(None, ge=1, description="Verra VCS project ID (944 for Alto Mayo); empty if not registered.")
+    description: str = Field("", description="One line on the project, shown in the report.")
+
+
+class GridSection(_Section):
+    """The one grid every raster is read onto."""
+
+    crs: str = Field(description="CRS of the grid in metres: an EPSG code ('EPSG:32718'), PROJ string or WKT. "
+                     "Geographic CRSs are refused: pick the UTM zone or an equal-area CRS.")
+    resolution_m: float = Field(gt=0, le=10_000, description="Cell size in metres (30 for Landsat-based maps).")
+    bounds: tuple[float, float, float, float] | None = Field(
+        None, description="Grid extent [xmin, ymin, xmax, ymax] in the grid CRS, metres. Default: the reference "
+        "region's bounds, else the project area's, else the first forest raster's.")
+
+    @field_validator("crs")
+    @classmethod
+    def _crs_is_projected(cls, value: str) -> str:
+        try:
+            crs = CRS.from_user_input(value)
+        except CRSError as exc:
+            raise ValueError(f"PROJ does not know the CRS {value!r} ({exc})") from None
+        if crs.is_geographic:
+            raise ValueError(f"{value!r} is geographic (degrees); use a projected CRS in metres such as the "
+                             "UTM zone of the project (EPSG:327xx south, EPSG:326xx north); icam reprojects inputs onto it")
+        unit = crs.axis_info[0].unit_name if crs.axis_info else "metre"
+        if unit not in ("metre", "meter", "m"):
+            raise ValueError(f"{value!r} has axis unit {unit!r}; icam grids are in metres")
+        return value
+
+    @field_validator("bounds")
+    @classmethod
+    def _bounds_ordered(cls, value):
+        if value is not None and not (value[0] < value[2] and value[1] < value[3]):
+            raise ValueError("bounds must be [xmin, ymin, xmax, ymax] with xmin < xmax and ymin < ymax")
+        return value
+
+
+class BoundariesSection(_Section):
+    """Polygons (GeoPackage, Shapefile or GeoJSON, any CRS) rasterised into zones on the grid."""
+
+    project_area: Path | None = Field(None, description="Project area polygon(s).")
+    leakage_belt: Path | None = Field(None, description="Leakage belt polygon(s), outside the project area.")
+    reference_region: Path | None = Field(None, description="Reference region or jurisdiction polygon(s).")
+    admin_units: Path | None = Field(None, description="Administrative units (one polygon per unit).")
+    admin_unit_field: str = Field("name", min_length=1, description="Attribute of admin_units holding each unit's name.")
+
+
+class _Source(_Section):
+    reproject: bool = Field(False, description="Allow reprojection onto the grid (nearest neighbour for categories). "
+                            "Off by default: a raster on another grid is refused, never resampled silently.")
+
+
+Paths = Annotated[list[Path], Field(min_length=1)]
+
+
+class HansenSource(_Source):
+    """Hansen Global Forest Change tiles (treecover2000, lossyear, datamask)."""
+
+    kind: Literal["hansen"]
+    treecover2000: Paths = Field(description="treecover2000 tiles (files or glob patterns), percent canopy cover in 2000.")
+    lossyear: Paths = Field(description="lossyear tiles: 0 = no loss, k = loss in year_offset + k.")
+    datamask: list[Path] = Field(default_factory=list, description="datamask tiles: 0 = no data, 1 = land, 2 = water. Optional.")
+    canopy_cover_min_pct: float = Field(30, ge=0, le=100, description="Forest = canopy cover above this percent in 2000.")
+    min_mapping_unit_ha: float = Field(0.5, ge=0, le=1000, description="Forest patches smaller than this (ha, 8-connected) are non-forest.")
+    year_offset: Year = Field(2000, description="Year of lossyear value 0; value k means loss in year_offset + k.")
+    last_year: Year = Field(description="Last year of loss in the data (2024 for GFC v1.12).")
+
+
+class ForestMapsSource(_Source):
+    """Yearly forest/non-forest maps (JRC TMF, forestatrisk): one file per year."""
+
+    kind: Literal["forest_maps"]
+    maps: dict[Year, Path] = Field(min_length=2, description="Year -> forest map file.")
+    forest_value: int = Field(1, description="Cell value for forest.")
+    nonforest_value: int = Field(0, description="Cell value for non-forest.")
+    nodata_value: int = Field(255, description="Cell value for no data.")
+
+
+class FccSource(_Source):
+    """Forest-cover-change raster: codes for loss in each period and forest at the end (forestatrisk's fcc123, fcc12345)."""
+
+    kind: Literal["fcc"]
+    file: Path = Field(description="The change raster.")
+    years: list[Year] = Field(min_length=2, description="Period boundaries, e.g. [2000, 2010, 2020] for fcc123.")
+    loss_codes: list[list[int]] | None = Field(
+        None, description="Codes of loss in each period; default [[1], [2], ...] (forestatrisk convention).")
+    forest_codes: list[int] | None = Field(None, description="Codes of forest at the last year; default [number of periods + 1].")
+    nonforest_codes: list[int] = Field(default_factory=list, description="Codes of non-forest throughout (forestatrisk has none: non-forest is nodata).")
+
+    @model_validator(mode="after")
+    def _codes_match_periods(self):
+        n_periods = len(self.years) - 1
+        if self.loss_codes is not None and len(self.loss_codes) != n_periods:
+            raise ValueError(f"loss_codes has {len(self.loss_codes)} lists but years define {n_periods} periods")
+        return self
+
+
+class LandcoverStackSource(_Source):
+    """Multi-band yearly land-cover stack (MapBiomas style): band i is the map of years[i]."""
+
+    kind: Literal["landcover_stack"]
+    file: Path = Field(description="The multi-band raster.")
+    years: list[Year] = Field(min_length=2, description="Year of each band, in band order.")
+    forest_classes: list[int] = Field(min_length=1, description="Land-cover codes that count as forest.")
+    nodata_value: int | None = Field(None, description="Code for no data (default: the file's nodata).")
+
+
+class LossYearSource(_Source):
+    """Year-of-loss raster (Hansen lossyear, Terra-i) with a forest map at the start year."""
+
+    kind: Literal["loss_year"]
+    forest_start: Path = Field(description="Forest map at start_year: forest_value = forest, nodata_value = no data, other = non-forest.")
+    loss_year: Path = Field(description="Year-of-loss raster: 0 = no loss, k = loss in year_offset + k.")
+    start_year: Year = Field(description="Year of the forest_start map.")
+    year_offset: int = Field(0, ge=0, le=2100, description="Added to the raster's values to give the calendar year.")
+    last_year: Year = Field(description="Last year of loss in the data.")
+    forest_value: int = Field(1, description="forest_start value for forest.")
+    nodata_value: int = Field(255, description="forest_start value for no data.")
+
+
+ForestSource = Annotated[
+    Union[HansenSource, ForestMapsSource, FccSource, LandcoverStackSource, LossYearSource],
+    Field(discriminator="kind"),
+]
+
+
+class MonitoringPeriod(_Section):
+    start: dt.date = Field(description="First day of the monitoring period.")
+    end: dt.date = Field(description="Last day of the monitoring period.")
+
+
+class PeriodsSection(_Section):
+    """Reference and monitoring periods (VM0015 / VT0007 vocabulary)."""
+
+    historical_reference: tuple[Year, Year] = Field(description="Historical reference period [start year, end year].")
+    calibration: tuple[Year, Year] = Field(description="Calibration period [T1, T2] for risk models.")
+    confirmation: tuple[Year, Year] = Field(description="Confirmation period [T2, T3].")
+    project_start: dt.date = Field(description="Project start date.")
+    crediting_period_years: int = Field(20, ge=1, le=100, description="Length of the crediting period, years.")
+    monitoring: list[MonitoringPeriod] = Field(default_factory=list, description="Monitoring periods, in order.")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        for name in ("historical_reference", "calibration", "confirmation"):
+            start, end = getattr(self, name)
+            if start >= end:
+                raise ValueError(f"{name} must be [start, end] with start < end, got [{start}, {end}]")
+        if self.calibration[1] != self.confirmation[0]:
+            raise ValueError("confirmation must start where calibration ends (T2)")
+        previous_end = self.project_start - dt.timedelta(days=1)
+        for i, period in enumerate(self.monitoring):
+            if period.start > period.end:
+                raise ValueError(f"monitoring[{i}] ends before it starts")
+            if period.start <= previous_end:
+                raise ValueError(f"monitoring[{i}] starts on {period.start}, before the previous period's end "
+                                 f"or the project start")
+            previous_end = period.end
+        return self
+
+
+class IcamConfig(_Section):
+    """The whole icam.toml."""
+
+    project: ProjectSection
+    grid: GridSection
+    boundaries: BoundariesSection = BoundariesSection()
+    forest: ForestSource
+    periods: PeriodsSection | None = None
+
+
+def _dotted(loc: tuple) -> str:
+    parts = [str(p) for p in loc if not str(p).startswith(("function-", "model-"))]
+    # pydantic inserts the discriminator's value (e.g. 'hansen') after 'forest'
+    if len(parts) >= 2 and parts[0] == "forest" and parts[1] in {"hansen", "forest_maps", "fcc", "landcover_stack", "loss_year"}:
+        parts.pop(1)
+    return ".".join(parts)
+
+
+def _describe(error: dict) -> str:
+    key = _dotted(error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"unknown key '{key}' in {CONFIG_NAME}; remove it or check its spelling (see `icam init`)"
+    if kind == "missing":
+        return f"missing key '{key}' in {CONFIG_NAME}; add it (see `icam init` for a documented template)"
+    if kind == "union_tag_invalid" or kind == "union_tag_not_found":
+        return (f"'{key}.kind' must be one of hansen, forest_maps, fcc, landcover_stack, loss_year "
+                f"in {CONFIG_NAME}")
+    message = error["msg"].removeprefix("Value error, ")
+    value = error.get("input")
+    shown = f" = {value!r}" if value is not None and not isinstance(value, dict) else ""
+    where = f"'{key}'{shown}" if key else CONFIG_NAME
+    return f"{where}: {message} in {CONFIG_NAME}"
+
+
+def parse_config(data: dict, base_dir: Path) -> IcamConfig:
+    """Validate a parsed TOML mapping; relative paths are resolved against ``base_dir``."""
+    try:
+        config = IcamConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors()[0])) from None
+    return _resolve_paths(config, base_dir)
+
+
+def load_config(path: Path) -> IcamConfig:
+    """Read and validate ``icam.toml`` (a file, or a project folder holding one)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CONFIG_NAME
+    if not path.exists():
+        raise ConfigError(f"no {path.name} at {path.parent}", f"run `icam init {path.parent}` to write a documented template")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc})", "fix the syntax at the line given") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text", "save it as UTF-8") from None
+    return parse_config(data, path.parent.resolve())
+
+
+def _resolve_paths(config: IcamConfig, base_dir: Path) -> IcamConfig:
+    def resolve(value):
+        if isinstance(value, Path):
+            return value if value.is_absolute() else base_dir / value
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        if isinstance(value, dict):
+            return {k: resolve(v) for k, v in value.items()}
+        return value
+
+    boundaries = config.boundaries.model_copy(update={
+        name: resolve(getattr(config.boundaries, name))
+        for name in ("project_area", "leakage_belt", "reference_region", "admin_units")
+    })
+    forest = config.forest.model_copy(update={
+        name: resolve(getattr(config.forest, name))
+        for name, field in type(config.forest).model_fields.items()
+        if name in ("treecover2000", "lossyear", "datamask", "maps", "file", "forest_start", "loss_year")
+    })
+    return config.model_copy(update={"boundaries": boundaries, "forest": forest})

@@ -1,0 +1,1 @@
+"""Forest change: masks, loss by period and zone, sample-based area estimation."""
