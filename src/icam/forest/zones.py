@@ -1,0 +1,129 @@
+"""Forest area and loss per zone and period, in true hectares.
+
+One ``np.bincount`` over each zone's forest cells gives the loss in every period at once;
+forest area at epoch k is the forest area at the first epoch less the loss up to k (no
+regrowth, see :mod:`icam.forest.change`). Cell areas come from
+:meth:`icam.landscape.grid.Grid.cell_area_ha` (per-row on a Mercator grid).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+
+import numpy as np
+
+from icam.landscape import Landscape
+
+ALL_ZONE = "grid"
+
+
+@dataclass(frozen=True)
+class ZoneStats:
+    """Per-zone areas (ha). ``loss_ha[zone][p - 1]`` is the loss in period p (epochs[p-1] → epochs[p])."""
+
+    epochs: tuple[int, ...]
+    zones: tuple[str, ...]
+    zone_area_ha: dict[str, float]
+    valid_area_ha: dict[str, float]
+    forest_first_ha: dict[str, float]
+    loss_ha: dict[str, tuple[float, ...]]
+
+    @property
+    def period_labels(self) -> list[str]:
+        """'2001' for a one-year period, '2000-2010' for a longer one."""
+        return [str(b) if b - a == 1 else f"{a}-{b}" for a, b in zip(self.epochs, self.epochs[1:])]
+
+    def forest_area_ha(self, zone: str) -> list[float]:
+        """Forest area at each epoch, ha."""
+        losses = np.concatenate([[0.0], np.cumsum(self.loss_ha[zone])])
+        return [float(a) for a in self.forest_first_ha[zone] - losses]
+
+    def transitions_ha(self, zone: str) -> dict[str, float]:
+        """First epoch → last epoch: forest remaining, forest lost, non-forest remaining (ha)."""
+        lost = float(sum(self.loss_ha[zone]))
+        forest = self.forest_first_ha[zone]
+        return {
+            "forest_to_forest": forest - lost,
+            "forest_to_nonforest": lost,
+            "nonforest_to_nonforest": self.valid_area_ha[zone] - forest,
+        }
+
+    def to_dict(self) -> dict:
+        """The ``forest_change`` block of results.json."""
+        labels = self.period_labels
+        return {
+            "epochs": list(self.epochs),
+            "periods": [[a, b] for a, b in zip(self.epochs, self.epochs[1:])],
+            "zones": list(self.zones),
+            "zone_area_ha": self.zone_area_ha,
+            "valid_area_ha": self.valid_area_ha,
+            "forest_area_ha": {zone: dict(zip(map(str, self.epochs), self.forest_area_ha(zone))) for zone in self.zones},
+            "loss_ha": {zone: dict(zip(labels, map(float, self.loss_ha[zone]))) for zone in self.zones},
+            "transitions_ha": {zone: self.transitions_ha(zone) for zone in self.zones},
+        }
+
+    def write_csvs(self, forest_path, loss_path, transitions_path) -> None:
+        """Three long-format tables that open in a spreadsheet."""
+        with open(forest_path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["zone", "year", "forest_ha"])
+            for zone in self.zones:
+                for year, area in zip(self.epochs, self.forest_area_ha(zone)):
+                    writer.writerow([zone, year, f"{area:.4f}"])
+        with open(loss_path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["zone", "period_start", "period_end", "loss_ha"])
+            for zone in self.zones:
+                for (a, b), loss in zip(zip(self.epochs, self.epochs[1:]), self.loss_ha[zone]):
+                    writer.writerow([zone, a, b, f"{loss:.4f}"])
+        with open(transitions_path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["zone", "from_year", "to_year", "transition", "area_ha"])
+            for zone in self.zones:
+                for name, area in self.transitions_ha(zone).items():
+                    writer.writerow([zone, self.epochs[0], self.epochs[-1], name, f"{area:.4f}"])
+
+
+def _area_by_code(codes: np.ndarray, mask: np.ndarray, cell_area_ha: np.ndarray, n_codes: int) -> np.ndarray:
+    """Area (ha) of each code value 0..n_codes-1 among the cells where ``mask`` holds."""
+    if np.all(cell_area_ha == cell_area_ha[0, 0]):
+        return np.bincount(codes[mask], minlength=n_codes)[:n_codes] * float(cell_area_ha[0, 0])
+    weights = np.broadcast_to(cell_area_ha, mask.shape)[mask]
+    return np.bincount(codes[mask], weights=weights, minlength=n_codes)[:n_codes]
+
+
+def zone_statistics(landscape: Landscape) -> ZoneStats:
+    """Zone areas, forest at the first epoch and loss per period, for every zone and the whole grid."""
+    forest = landscape.forest
+    cell_area = landscape.grid.cell_area_ha()
+    n_periods = forest.n_periods
+    # code 0: valid non-forest at the first epoch; p: lost in period p; n_periods + 1: never lost
+    lp = forest.loss_period.astype(np.int64)
+    state = np.where(forest.forest_first & forest.valid, np.where(lp == 0, n_periods + 1, lp), 0)
+    per_code_len = n_periods + 2
+
+    masks = {ALL_ZONE: np.ones(forest.shape, dtype=bool)}
+    masks.update({name: m for name, m in landscape.zones.masks().items() if not name.startswith("admin:")})
+    result = {}
+    for name, mask in masks.items():
+        by_code = _area_by_code(state, mask & forest.valid, cell_area, per_code_len)
+        result[name] = (landscape.grid.area_ha(mask), by_code)
+
+    zones = landscape.zones
+    if zones.admin_id is not None and zones.admin_names:
+        n_units = len(zones.admin_names) + 1
+        combined = zones.admin_id.astype(np.int64) * per_code_len + state
+        by_unit = _area_by_code(combined, forest.valid, cell_area, n_units * per_code_len).reshape(n_units, per_code_len)
+        unit_area = _area_by_code(zones.admin_id, np.ones(forest.shape, bool), cell_area, n_units)
+        for i, unit in enumerate(zones.admin_names, start=1):
+            result[f"admin:{unit}"] = (float(unit_area[i]), by_unit[i])
+
+    return ZoneStats(
+        epochs=forest.epochs,
+        zones=tuple(result),
+        zone_area_ha={z: float(area) for z, (area, _) in result.items()},
+        valid_area_ha={z: float(codes.sum()) for z, (_, codes) in result.items()},
+        forest_first_ha={z: float(codes[1:].sum()) for z, (_, codes) in result.items()},
+        loss_ha={z: tuple(float(v) for v in codes[1 : n_periods + 1]) for z, (_, codes) in result.items()},
+    )

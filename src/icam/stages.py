@@ -1,0 +1,152 @@
+"""The stages of ``icam run``: landscape → forest change → rasters, tables, results.json, report.
+
+Later capabilities (area estimation, risk, carbon, agreements, enforcement) add their
+stages here, to the same pipeline and report.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from icam import __version__
+from icam.config import IcamConfig
+from icam.errors import InputError
+from icam.forest.zones import ZoneStats, zone_statistics
+from icam.landscape import Landscape
+from icam.pipeline import Stage, atomic_write_text
+
+RESULTS_NAME = "results.json"
+REPORT_NAME = "report.html"
+_SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
+
+
+def _expand(key: str, pattern: Path) -> list[Path]:
+    """A configured path or glob pattern → the existing files it names (InputError if none)."""
+    text = str(pattern)
+    if glob.has_magic(text):
+        matches = sorted(Path(p) for p in glob.glob(text))
+        if not matches:
+            raise InputError(f"'{key}' pattern {text} matches no file", "check the path in icam.toml")
+        return matches
+    if not pattern.is_file():
+        raise InputError(f"'{key}' file {text} does not exist", "check the path in icam.toml")
+    if pattern.suffix.lower() == ".shp":
+        return [pattern] + [p for ext in _SHAPEFILE_SIDECARS if (p := pattern.with_suffix(ext)).is_file()]
+    return [pattern]
+
+
+def config_input_files(config: IcamConfig) -> list[Path]:
+    """Every file the configuration names, globs expanded; refuses missing files by key."""
+    files: list[Path] = []
+    for name in ("project_area", "leakage_belt", "reference_region", "admin_units"):
+        path = getattr(config.boundaries, name)
+        if path is not None:
+            files += _expand(f"boundaries.{name}", path)
+    forest = config.forest
+    for name, value in forest:
+        if isinstance(value, Path):
+            files += _expand(f"forest.{name}", value)
+        elif isinstance(value, list) and value and isinstance(value[0], Path):
+            for item in value:
+                files += _expand(f"forest.{name}", item)
+        elif isinstance(value, dict) and value and isinstance(next(iter(value.values())), Path):
+            for year, item in value.items():
+                files += _expand(f"forest.{name}.{year}", item)
+    return sorted(set(files))
+
+
+def key_years(config: IcamConfig, epochs: tuple[int, ...]) -> list[int]:
+    """Years for the forest-cover rasters: first epoch, project start (if an epoch), last epoch."""
+    years = [epochs[0], epochs[-1]]
+    if config.periods is not None and config.periods.project_start.year in epochs:
+        years.insert(1, config.periods.project_start.year)
+    return sorted(set(years))
+
+
+def _write_rasters(config: IcamConfig, landscape: Landscape, out_dir: Path) -> list[str]:
+    from icam.landscape.raster import write_cog
+
+    forest, grid = landscape.forest, landscape.grid
+    folder = out_dir / "rasters"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for year in key_years(config, forest.epochs):
+        cover = np.where(forest.valid, forest.forest_in(year), 255).astype(np.uint8)
+        name = f"rasters/forest_{year}.tif"
+        write_cog(out_dir / name, cover, grid, nodata=255)
+        written.append(name)
+    loss_year = np.where(forest.valid, forest.loss_year(), 65535).astype(np.uint16)
+    write_cog(out_dir / "rasters/loss_year.tif", loss_year, grid, nodata=65535)
+    written.append("rasters/loss_year.tif")
+    return written
+
+
+def _write_tables(stats: ZoneStats, out_dir: Path) -> list[str]:
+    names = ["tables/forest_area_by_year.csv", "tables/loss_by_period.csv", "tables/transitions.csv"]
+    (out_dir / "tables").mkdir(parents=True, exist_ok=True)
+    stats.write_csvs(*(out_dir / n for n in names))
+    return names
+
+
+def build_results(config: IcamConfig, landscape: Landscape, stats: ZoneStats, files: Mapping[str, list[str]]) -> dict:
+    """The content of ``outputs/results.json`` (schema: ``icam/schemas/results.schema.json``)."""
+    areas = stats.zone_area_ha
+    return {
+        "schema_version": 1,
+        "icam_version": __version__,
+        "project": {
+            "name": config.project.name,
+            "vcs_id": config.project.vcs_id,
+            "description": config.project.description,
+            "area_ha": areas.get("project_area"),
+            "leakage_belt_area_ha": areas.get("leakage_belt"),
+            "reference_region_area_ha": areas.get("reference_region"),
+        },
+        "grid": landscape.grid.to_dict(),
+        "periods": json.loads(config.periods.model_dump_json()) if config.periods else None,
+        "forest_change": {
+            "source": landscape.forest.source,
+            "annual": landscape.forest.is_annual,
+            **stats.to_dict(),
+        },
+        "outputs": {kind: list(names) for kind, names in files.items()},
+    }
+
+
+def build_stages(config: IcamConfig, progress=None) -> list[Stage]:
+    """The pipeline for one project."""
+    from icam.landscape.ingest import load_landscape
+    from icam.report.build import write_report
+
+    inputs = tuple(config_input_files(config))
+    landscape_params = json.loads(config.model_dump_json(include={"grid", "boundaries", "forest"}))
+
+    def landscape(_: Mapping[str, Any], __: Path) -> Landscape:
+        return load_landscape(config, progress=progress)
+
+    def forest_change(r: Mapping[str, Any], _: Path) -> ZoneStats:
+        return zone_statistics(r["landscape"])
+
+    def outputs(r: Mapping[str, Any], out_dir: Path) -> dict:
+        files = {
+            "rasters": _write_rasters(config, r["landscape"], out_dir),
+            "tables": _write_tables(r["forest_change"], out_dir),
+            "report": [REPORT_NAME],
+        }
+        results = build_results(config, r["landscape"], r["forest_change"], files)
+        atomic_write_text(out_dir / RESULTS_NAME, json.dumps(results, indent=2))
+        write_report(out_dir / REPORT_NAME, config, r["landscape"], r["forest_change"], results)
+        return results
+
+    return [
+        Stage("landscape", "Reading the landscape onto the grid", landscape, params=landscape_params, input_files=inputs),
+        Stage("forest_change", "Forest area and loss by zone", forest_change, deps=("landscape",)),
+        Stage("outputs", "Writing rasters, tables, results.json and the report", outputs,
+              deps=("landscape", "forest_change"), cacheable=False),
+    ]
