@@ -1,0 +1,3 @@
+from icam.cli import app
+
+app(prog_name="icam")
