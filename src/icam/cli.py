@@ -60,8 +60,9 @@ def main(
 
 
 def _progress() -> Progress:
+    """Progress bars on a terminal; nothing when output goes to a file or a pipe (logs stay readable)."""
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                    console=console)
+                    console=console, transient=not console.is_terminal)
 
 
 def _run_project(project_dir: Path):
@@ -70,11 +71,10 @@ def _run_project(project_dir: Path):
     from icam.stages import build_stages
 
     config = load_config(project_dir)
+    stages = build_stages(config)
+    pipeline = Pipeline(project_dir, stages, config.model_dump(mode="json"))
     with _progress() as progress:
-        task = progress.add_task("Checking inputs", total=None)
-        stages = build_stages(config)
-        progress.update(task, total=len(stages), completed=0)
-        pipeline = Pipeline(project_dir, stages, config.model_dump(mode="json"))
+        task = progress.add_task("Starting", total=len(stages))
 
         def on_stage(stage, state):
             if state in ("start", "cached"):

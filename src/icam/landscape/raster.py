@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
-from rasterio.errors import RasterioError, RasterioIOError
+from rasterio._err import CPLE_BaseError
+from rasterio.errors import CRSError, RasterioError, RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
@@ -66,7 +67,7 @@ def open_raster(path: Path | str, what: str) -> rasterio.io.DatasetReader:
         raise InputError(f"{what}: {path} is a folder, not a raster file", "name the GeoTIFF file itself")
     try:
         src = rasterio.open(path)
-    except (RasterioIOError, RasterioError) as exc:
+    except (RasterioIOError, RasterioError, CPLE_BaseError) as exc:
         reason = " ".join(str(exc).split())
         raise InputError(f"{what}: {path} cannot be read as a raster ({reason[:160]})",
                          "check that it is a complete GeoTIFF (re-download or re-export it)") from None
@@ -185,7 +186,7 @@ def read_layer(paths: Path | str | list[Path] | list[str], grid: Grid, *, what: 
                                  "give tiles with one nodata value (gdal_translate -a_nodata)")
             try:
                 values, file_covered = _read_one(src, grid, bands, what, path, allow_reproject, categorical)
-            except (RasterioIOError, RasterioError) as exc:
+            except (RasterioIOError, RasterioError, CPLE_BaseError, CRSError) as exc:
                 reason = " ".join(str(exc).split())
                 raise InputError(f"{what}: {path} cannot be read ({reason[:160]})",
                                  "check that it is a complete GeoTIFF (re-download or re-export it)") from None

@@ -1,0 +1,420 @@
+"""Ingestion: the project's forest data and boundaries read onto its grid.
+
+:func:`load_forest` turns each of the five forest source kinds of ``icam.toml`` into a
+:class:`~icam.forest.change.ForestChange`; :func:`load_landscape` derives the grid, rasterises
+the boundaries into :class:`~icam.landscape.Zones`, reads the forest and checks that the
+forest data covers the project area, leakage belt and reference region. Formats and
+conventions are documented in docs/data.md; areas in docs/methods.md ("Areas").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from icam.config import (
+    FccSource,
+    ForestMapsSource,
+    HansenSource,
+    IcamConfig,
+    LandcoverStackSource,
+    LossYearSource,
+)
+from icam.errors import InputError
+from icam.forest.change import ForestChange
+from icam.landscape import Landscape, Zones
+from icam.landscape.grid import Grid
+from icam.landscape.raster import GridLayer, expand_paths, open_raster, raster_bounds, read_layer
+from icam.landscape.vector import rasterize_ids, rasterize_mask, read_polygons
+
+Progress = Callable[[str], None]
+
+# share of a zone that must have forest data; the rest allows for cells cut by a reprojected footprint's edge
+MIN_COVERAGE = 0.99
+_MAX_LISTED = 10
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+# ---------------------------------------------------------------------------------------------- forest
+
+
+def load_forest(source, grid: Grid) -> ForestChange:
+    """The forest source of ``icam.toml`` (any of the five kinds) read onto ``grid``."""
+    forest, _ = _load_forest(source, grid)
+    return forest
+
+
+def _load_forest(source, grid: Grid, progress: Progress = _noop) -> tuple[ForestChange, np.ndarray]:
+    """(ForestChange, covered): covered = cells inside the footprint of every input raster."""
+    loaders = {
+        "hansen": _load_hansen,
+        "forest_maps": _load_forest_maps,
+        "fcc": _load_fcc,
+        "landcover_stack": _load_landcover_stack,
+        "loss_year": _load_loss_year,
+    }
+    return loaders[source.kind](source, grid, progress)
+
+
+def _read(paths, grid: Grid, source, key: str, progress: Progress, band: int | None = 1) -> GridLayer:
+    what = f"forest.{key}"
+    progress(f"reading {what}")
+    return read_layer(paths, grid, what=what, allow_reproject=source.reproject, band=band, categorical=True)
+
+
+def _integer_values(layer: GridLayer, what: str) -> np.ndarray:
+    if not np.issubdtype(layer.data.dtype, np.integer):
+        data = layer.data
+        ok = ~np.isfinite(data) | (data == np.round(data))
+        if not ok.all():
+            raise InputError(f"{what}: {layer.files[0]} holds fractional values; categories must be integers",
+                             "give an integer raster of codes")
+    return layer.data
+
+
+def _unexpected(values: np.ndarray, where: np.ndarray, allowed: list[int]) -> list[int]:
+    """Sorted values found at ``where`` that are not in ``allowed``."""
+    present = np.unique(values[where]) if where.any() else np.array([], dtype=values.dtype)
+    return [v.item() for v in present if v.item() not in set(allowed)]
+
+
+def _listed(values: list) -> str:
+    shown = ", ".join(str(v) for v in values[:_MAX_LISTED])
+    return shown + (f" and {len(values) - _MAX_LISTED} more" if len(values) > _MAX_LISTED else "")
+
+
+def remove_small_patches(forest: np.ndarray, grid: Grid, min_area_ha: float) -> np.ndarray:
+    """``forest`` without its 8-connected patches smaller than ``min_area_ha`` (true cell areas).
+
+    One labelling pass (scipy.ndimage.label) and one weighted bincount: no loop over patches.
+    """
+    if min_area_ha <= 0 or not forest.any():
+        return forest
+    labels, n = ndimage.label(forest, structure=np.ones((3, 3), dtype=bool))
+    if grid.is_area_corrected:
+        weights = np.broadcast_to(grid.cell_area_ha(), forest.shape)
+        patch_area = np.bincount(labels.ravel(), weights=weights.ravel(), minlength=n + 1)
+    else:
+        patch_area = np.bincount(labels.ravel(), minlength=n + 1) * grid.nominal_cell_area_ha
+    keep = patch_area >= min_area_ha * (1 - 1e-9)
+    keep[0] = False
+    return keep[labels]
+
+
+def _load_hansen(source: HansenSource, grid: Grid, progress: Progress):
+    """Hansen et al. (2013) Global Forest Change: forest = treecover2000 > canopy_cover_min_pct.
+
+    The threshold is strict, as in Hansen et al. and Global Forest Watch ("> 30 %" canopy cover).
+    """
+    treecover = _read(source.treecover2000, grid, source, "treecover2000", progress)
+    lossyear = _read(source.lossyear, grid, source, "lossyear", progress)
+    valid = treecover.valid & lossyear.valid
+    covered = treecover.covered & lossyear.covered
+    if source.datamask:
+        datamask = _read(source.datamask, grid, source, "datamask", progress)
+        valid &= datamask.covered & (datamask.data == 1)
+        covered &= datamask.covered
+    ly = _integer_values(lossyear, "forest.lossyear")
+    n_years = source.last_year - source.year_offset
+    if n_years < 1:
+        raise InputError(f"forest.last_year = {source.last_year} is not after forest.year_offset = {source.year_offset}",
+                         "set last_year to the last year of loss in the data (2024 for GFC v1.12)")
+    checked = lossyear.valid
+    top = int(ly[checked].max()) if checked.any() else 0
+    low = int(ly[checked].min()) if checked.any() else 0
+    if top > n_years:
+        raise InputError(f"forest.lossyear holds value {top} (year {source.year_offset + top}) but forest.last_year is "
+                         f"{source.last_year}", "set forest.last_year to the data's last year of loss")
+    if low < 0:
+        raise InputError(f"forest.lossyear holds the negative value {low}", "check the lossyear files")
+    forest = (treecover.data > source.canopy_cover_min_pct) & valid
+    forest = remove_small_patches(forest, grid, source.min_mapping_unit_ha)
+    loss_period = np.where(forest, ly, 0).astype(np.uint8)
+    epochs = tuple(range(source.year_offset, source.last_year + 1))
+    files = len(treecover.files)
+    description = (f"Hansen GFC ({files} tile{'s' if files > 1 else ''}), canopy cover > {source.canopy_cover_min_pct:g}%, "
+                   f"MMU {source.min_mapping_unit_ha:g} ha")
+    return ForestChange(epochs, forest, loss_period, valid, description), covered
+
+
+def _loss_from_maps(forest_maps, valid: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
+    """forest_first and loss_period from an iterable of forest masks (one per epoch, in order).
+
+    loss_period = the first period at whose end a forest cell is non-forest; regrowth is ignored.
+    """
+    forest_first = None
+    loss_period = np.zeros(shape, dtype=np.uint8)
+    for k, forest in enumerate(forest_maps):
+        if forest_first is None:
+            forest_first = forest & valid
+            continue
+        lost = forest_first & ~forest & (loss_period == 0)
+        loss_period[lost] = k
+    return forest_first, loss_period
+
+
+def _load_forest_maps(source: ForestMapsSource, grid: Grid, progress: Progress):
+    years = sorted(source.maps)
+    layers_valid = np.ones(grid.shape, dtype=bool)
+    covered = np.ones(grid.shape, dtype=bool)
+    allowed = [source.forest_value, source.nonforest_value, source.nodata_value]
+
+    def masks():
+        nonlocal layers_valid, covered
+        for year in years:
+            what = f"forest.maps.{year}"
+            layer = _read(source.maps[year], grid, source, f"maps.{year}", progress)
+            data = _integer_values(layer, what)
+            good = layer.valid & (data != source.nodata_value)
+            bad = _unexpected(data, good, allowed)
+            if bad:
+                raise InputError(f"{what}: {layer.files[0]} holds value(s) {_listed(bad)} that are none of "
+                                 f"forest_value = {source.forest_value}, nonforest_value = {source.nonforest_value}, "
+                                 f"nodata_value = {source.nodata_value}",
+                                 "set those keys under [forest] or reclassify the map")
+            layers_valid &= good
+            covered &= layer.covered
+            yield data == source.forest_value
+
+    # each map's validity is known once it is read: apply it after the last one
+    forest_first, loss_period = _loss_from_maps(masks(), np.ones(grid.shape, dtype=bool), grid.shape)
+    forest_first &= layers_valid
+    loss_period[~forest_first] = 0
+    return ForestChange(tuple(years), forest_first, loss_period, layers_valid,
+                        f"yearly forest maps {years[0]}–{years[-1]} ({len(years)} maps)"), covered
+
+
+def _lookup(codes_to_value: dict[int, int], data: np.ndarray, default: int = 0) -> np.ndarray:
+    """Map integer codes through a table (vectorised); codes absent from the table give ``default``."""
+    if data.dtype.kind in "ub" and data.dtype.itemsize <= 2:
+        table = np.full(np.iinfo(data.dtype).max + 1, default, dtype=np.uint8)
+        for code, value in codes_to_value.items():
+            if 0 <= code < table.size:
+                table[code] = value
+        return table[data]
+    out = np.full(data.shape, default, dtype=np.uint8)
+    for code, value in codes_to_value.items():
+        out[data == code] = value
+    return out
+
+
+def _load_fcc(source: FccSource, grid: Grid, progress: Progress):
+    """Forest-cover-change codes: loss in period p, forest at the end, non-forest throughout.
+
+    forestatrisk convention (no nonforest_codes): 0 / nodata is non-forest (or no data), so every
+    covered cell is valid. With nonforest_codes set, nodata cells are invalid.
+    """
+    n_periods = len(source.years) - 1
+    years = list(source.years)
+    if years != sorted(set(years)):
+        raise InputError(f"forest.years = {years} must be ascending distinct years", "list the period boundaries in order")
+    loss_codes = source.loss_codes if source.loss_codes is not None else [[p] for p in range(1, n_periods + 1)]
+    forest_codes = source.forest_codes if source.forest_codes is not None else [n_periods + 1]
+    nonforest_codes = list(source.nonforest_codes)
+    layer = _read(source.file, grid, source, "file", progress)
+    data = _integer_values(layer, "forest.file")
+    forestatrisk = not nonforest_codes
+    known = [c for codes in loss_codes for c in codes] + list(forest_codes) + nonforest_codes
+    if forestatrisk:
+        known.append(0)
+    bad = _unexpected(data, layer.valid, known)
+    if bad:
+        raise InputError(f"forest.file: {layer.files[0]} holds code(s) {_listed(bad)} that are none of loss_codes = "
+                         f"{loss_codes}, forest_codes = {forest_codes}, nonforest_codes = {nonforest_codes}",
+                         "list every code of the raster under [forest] (or set it to nodata)")
+    table: dict[int, int] = {}
+    for p, codes in enumerate(loss_codes, start=1):
+        for c in codes:
+            table[c] = p
+    for c in forest_codes:
+        table[c] = 255  # forest throughout
+    coded = _lookup(table, data)
+    valid = layer.covered.copy() if forestatrisk else layer.valid
+    forest_first = (coded > 0) & valid
+    loss_period = np.where(forest_first & (coded != 255), coded, 0).astype(np.uint8)
+    return ForestChange(tuple(years), forest_first, loss_period, valid,
+                        f"forest-cover change {years[0]}–{years[-1]} ({n_periods} periods)"), layer.covered
+
+
+def _load_landcover_stack(source: LandcoverStackSource, grid: Grid, progress: Progress):
+    layer = _read(source.file, grid, source, "file", progress, band=None)
+    data = layer.data
+    if data.shape[0] != len(source.years):
+        raise InputError(f"forest.file: {layer.files[0]} has {data.shape[0]} bands but forest.years lists "
+                         f"{len(source.years)} years", "give one band per year, in the order of forest.years")
+    nodata = source.nodata_value if source.nodata_value is not None else layer.nodata
+    valid = layer.covered.copy()
+    if nodata is not None:
+        valid &= ~(data == nodata).any(axis=0)
+    order = np.argsort(source.years)
+    years = [source.years[i] for i in order]
+    if len(set(years)) != len(years):
+        raise InputError(f"forest.years = {list(source.years)} repeats a year", "give each band's year once")
+    classes = np.asarray(source.forest_classes)
+    forest_first, loss_period = _loss_from_maps((np.isin(data[i], classes) for i in order), valid, grid.shape)
+    return ForestChange(tuple(years), forest_first, loss_period, valid,
+                        f"land-cover stack {years[0]}–{years[-1]} ({len(years)} bands)"), layer.covered
+
+
+def _load_loss_year(source: LossYearSource, grid: Grid, progress: Progress):
+    """A forest map at start_year and a year-of-loss raster (value + year_offset = calendar year, 0 = no loss).
+
+    Loss dated at or before start_year is already in the forest map and ignored.
+    """
+    if source.last_year <= source.start_year:
+        raise InputError(f"forest.last_year = {source.last_year} is not after forest.start_year = {source.start_year}",
+                         "set last_year to the last year of loss in the data")
+    start = _read(source.forest_start, grid, source, "forest_start", progress)
+    loss = _read(source.loss_year, grid, source, "loss_year", progress)
+    start_data = _integer_values(start, "forest.forest_start")
+    loss_data = _integer_values(loss, "forest.loss_year").astype(np.int64)
+    valid = start.valid & (start_data != source.nodata_value) & loss.valid
+    forest_first = (start_data == source.forest_value) & valid
+    lost = loss.valid & (loss_data != 0)
+    year = loss_data + source.year_offset
+    if lost.any():
+        top = int(year[lost].max())
+        if top > source.last_year:
+            value = int(loss_data[lost].max())
+            raise InputError(f"forest.loss_year holds value {value} (year {top}) but forest.last_year is "
+                             f"{source.last_year}", "set forest.last_year (or forest.year_offset) to match the data")
+    period = np.clip(year - source.start_year, 0, 255)
+    loss_period = np.where(forest_first & lost & (year > source.start_year), period, 0).astype(np.uint8)
+    epochs = tuple(range(source.start_year, source.last_year + 1))
+    return ForestChange(epochs, forest_first, loss_period, valid,
+                        f"forest map {source.start_year} with year of loss to {source.last_year}"), \
+        start.covered & loss.covered
+
+
+# ---------------------------------------------------------------------------------------------- landscape
+
+
+def _first_forest_files(source) -> tuple[list[Path], str]:
+    """The files of the first forest layer (all tiles of treecover2000, the first year's map...) and its key."""
+    if source.kind == "hansen":
+        key, paths = "forest.treecover2000", source.treecover2000
+    elif source.kind == "forest_maps":
+        year = min(source.maps)
+        key, paths = f"forest.maps.{year}", source.maps[year]
+    elif source.kind == "loss_year":
+        key, paths = "forest.forest_start", source.forest_start
+    else:
+        key, paths = "forest.file", source.file
+    return expand_paths(paths, key), key
+
+
+def _snap(low: float, high: float, res: float, anchor: float) -> tuple[float, float]:
+    lo = anchor + math.floor((low - anchor) / res + 1e-9) * res
+    hi = anchor + math.ceil((high - anchor) / res - 1e-9) * res
+    return lo, max(hi, lo + res)
+
+
+def derive_grid(config: IcamConfig, polygons: dict) -> tuple[Grid, str]:
+    """The project grid and where its extent came from.
+
+    Extent: grid.bounds, else the reference region's bounds, else the project area's, else the first forest
+    layer's bounds in the grid CRS (the union of its tiles). The extent is snapped outwards to the cell size: onto the first forest
+    raster's pixel lattice when it shares the grid's CRS and cell size (so that it is read without
+    resampling), else to multiples of the cell size (:meth:`Grid.from_bounds`).
+    """
+    from icam.landscape.raster import same_crs
+
+    crs = config.grid.crs
+    res = config.grid.resolution_m
+    paths, key = _first_forest_files(config.forest)
+    path = paths[0]
+    if config.grid.bounds is not None:
+        bounds, origin = tuple(config.grid.bounds), "grid.bounds"
+    elif polygons.get("reference_region") is not None:
+        bounds, origin = tuple(polygons["reference_region"].total_bounds), "boundaries.reference_region"
+    elif polygons.get("project_area") is not None:
+        bounds, origin = tuple(polygons["project_area"].total_bounds), "boundaries.project_area"
+    else:
+        each = np.array([raster_bounds(p, key, crs) for p in paths])
+        bounds, origin = (each[:, 0].min(), each[:, 1].min(), each[:, 2].max(), each[:, 3].max()), key
+    with open_raster(path, key) as src:
+        t = src.transform
+        aligned = (same_crs(src.crs, crs) and math.isclose(abs(t.a), res, rel_tol=1e-6)
+                   and math.isclose(abs(t.e), res, rel_tol=1e-6))
+    if not aligned:
+        return Grid.from_bounds(crs, bounds, res), origin
+    from affine import Affine
+    from pyproj import CRS
+
+    xmin, xmax = _snap(bounds[0], bounds[2], res, t.c)
+    ymin, ymax = _snap(bounds[1], bounds[3], res, t.f)
+    width, height = int(round((xmax - xmin) / res)), int(round((ymax - ymin) / res))
+    return Grid(CRS.from_user_input(crs).to_wkt(), Affine(res, 0, xmin, 0, -res, ymax), height, width), origin
+
+
+def _check_coverage(name: str, zone: np.ndarray | None, covered: np.ndarray, grid: Grid) -> None:
+    if zone is None:
+        return
+    n_zone = int(np.count_nonzero(zone))
+    if n_zone == 0:
+        raise InputError(f"boundaries.{name}: the {name.replace('_', ' ')} lies outside the grid",
+                         "check grid.bounds and the boundary file's CRS")
+    share = np.count_nonzero(zone & covered) / n_zone
+    label = name.replace("_", " ")
+    if share == 0:
+        raise InputError(f"the {label} lies outside the forest rasters",
+                         "check that the forest files and boundaries cover the same place (CRS, extent)")
+    if share < MIN_COVERAGE:
+        raise InputError(f"only {math.floor(share * 100)}% of the {label} has forest data",
+                         "add the missing tiles or maps to [forest] in icam.toml, or shrink the boundary")
+
+
+def load_landscape(config: IcamConfig, progress: Progress | None = None) -> Landscape:
+    """Grid, zones and forest of a project, as configured in ``icam.toml``.
+
+    ``progress`` (optional) is called with a short message before each file is read.
+    """
+    progress = progress or _noop
+    b = config.boundaries
+    polygons: dict = {}
+    for name in ("project_area", "leakage_belt", "reference_region", "admin_units"):
+        path = getattr(b, name)
+        if path is None:
+            polygons[name] = None
+            continue
+        progress(f"reading boundaries.{name}")
+        field = b.admin_unit_field if name == "admin_units" else None
+        polygons[name] = read_polygons(path, config.grid.crs, f"boundaries.{name}", field,
+                                       field_key="boundaries.admin_unit_field")
+    grid, origin = derive_grid(config, polygons)
+    if grid.n_px == 0:
+        raise InputError(f"the grid derived from {origin} is empty", "check grid.bounds and grid.resolution_m")
+    masks = {name: (rasterize_mask(polygons[name], grid) if polygons[name] is not None else None)
+             for name in ("project_area", "leakage_belt", "reference_region")}
+    admin_id, admin_names = None, ()
+    if polygons["admin_units"] is not None:
+        gdf = polygons["admin_units"]
+        row_ids = rasterize_ids(gdf, grid)
+        names = [str(v) for v in gdf[b.admin_unit_field].tolist()]
+        unique = list(dict.fromkeys(names))
+        # polygons sharing a name form one unit
+        to_unit = np.zeros(len(names) + 1, dtype=np.int32)
+        to_unit[1:] = [unique.index(n) + 1 for n in names]
+        admin_id = to_unit[row_ids]
+        admin_names = tuple(unique)
+    zones = Zones(project=masks["project_area"], leakage_belt=masks["leakage_belt"],
+                  reference_region=masks["reference_region"], admin_id=admin_id, admin_names=admin_names)
+    forest, covered = _load_forest(config.forest, grid, progress)
+    for name in ("project_area", "leakage_belt", "reference_region"):
+        _check_coverage(name, masks[name], covered, grid)
+    if not covered.any():
+        raise InputError(f"the forest rasters do not overlap the grid (derived from {origin})",
+                         "check that the forest files and the grid or boundaries cover the same place (CRS, extent)")
+    if config.grid.bounds is not None and masks["reference_region"] is None:
+        share = np.count_nonzero(covered) / grid.n_px
+        if share < MIN_COVERAGE:
+            raise InputError(f"the forest rasters cover only {math.floor(share * 100)}% of the grid (grid.bounds)",
+                             "shrink grid.bounds to the data, or add the missing tiles or maps to [forest]")
+    return Landscape(grid=grid, zones=zones, forest=forest)

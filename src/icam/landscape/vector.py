@@ -1,0 +1,102 @@
+"""Boundaries: polygons from GeoPackage, Shapefile or GeoJSON, checked and rasterised onto the grid.
+
+A boundary file must have a CRS, at least one feature, and only valid, non-empty polygons; each
+problem is an :class:`~icam.errors.InputError` naming the file, the feature (its index and, when
+given, its name) and the fix. Polygons are reprojected to the grid's CRS and burnt with the
+cell-centre rule (a cell belongs to a polygon when its centre lies inside it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from rasterio.features import rasterize
+
+from icam.errors import InputError
+from icam.landscape.grid import Grid
+
+_REPAIR_HINT = "repair it (QGIS: Fix geometries; shapely.make_valid)"
+
+
+def _feature(gdf: gpd.GeoDataFrame, i: int, field: str | None) -> str:
+    label = f"feature {i}"
+    if field is not None and field in gdf.columns:
+        label += f" ({field} = {gdf[field].iloc[i]!r})"
+    return label
+
+
+def read_polygons(path: Path | str, grid_crs, what: str, field: str | None = None, *,
+                  field_key: str | None = None) -> gpd.GeoDataFrame:
+    """Polygons of ``path`` reprojected to ``grid_crs``, checked; ``what`` is the configuration key named in errors.
+
+    ``field``: a column that must exist (e.g. the admin units' names); ``field_key`` is the configuration
+    key that names it, for the error message.
+    """
+    from pyogrio.errors import DataSourceError, DataLayerError
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{what}: {path} does not exist",
+                         "check the path in icam.toml (relative paths start at the project folder)")
+    try:
+        gdf = gpd.read_file(path, engine="pyogrio")
+    except (DataSourceError, DataLayerError, RuntimeError, ValueError, OSError) as exc:
+        reason = " ".join(str(exc).split())
+        raise InputError(f"{what}: {path} cannot be read as a vector file ({reason[:160]})",
+                         "give a GeoPackage, Shapefile or GeoJSON file") from None
+    if len(gdf) == 0:
+        raise InputError(f"{what}: {path} holds no features", "draw the polygon(s) or point to the right file")
+    if gdf.crs is None:
+        raise InputError(f"{what}: {path} has no CRS",
+                         "assign one (QGIS: Layer > Layer CRS > Set CRS; for a Shapefile, add its .prj file)")
+    if field is not None and field not in gdf.columns:
+        columns = ", ".join(c for c in gdf.columns if c != gdf.geometry.name) or "none"
+        key = field_key or "the field"
+        raise InputError(f"{what}: {path} has no column {field!r} (named by {key}); its columns are: {columns}",
+                         f"set {key} to one of them")
+    geoms = gdf.geometry.values
+    missing = np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if missing.size:
+        i = int(missing[0])
+        raise InputError(f"{what}: {path} {_feature(gdf, i, field)} has an empty geometry",
+                         "delete the feature or draw its polygon")
+    types = shapely.get_type_id(geoms)
+    not_polygon = np.flatnonzero(~np.isin(types, [3, 6]))  # Polygon, MultiPolygon
+    if not_polygon.size:
+        i = int(not_polygon[0])
+        raise InputError(f"{what}: {path} {_feature(gdf, i, field)} is a {geoms[i].geom_type}, not a polygon",
+                         "give polygons (buffer points or lines into areas first)")
+    invalid = np.flatnonzero(~shapely.is_valid(geoms))
+    if invalid.size:
+        i = int(invalid[0])
+        reason = shapely.is_valid_reason(geoms[i])
+        raise InputError(f"{what}: {path} {_feature(gdf, i, field)} is not a valid polygon ({reason})",
+                         _REPAIR_HINT)
+    try:
+        return gdf.to_crs(grid_crs)
+    except Exception as exc:  # noqa: BLE001 - PROJ errors come in several classes
+        raise InputError(f"{what}: {path} cannot be reprojected to the grid CRS ({exc})",
+                         "check the file's CRS") from None
+
+
+def rasterize_mask(gdf: gpd.GeoDataFrame, grid: Grid) -> np.ndarray:
+    """bool (rows, cols): cells whose centre lies in any polygon of ``gdf`` (already in the grid CRS)."""
+    if len(gdf) == 0:
+        return np.zeros(grid.shape, dtype=bool)
+    burnt = rasterize(((geom, 1) for geom in gdf.geometry.values), out_shape=grid.shape,
+                      transform=grid.transform, fill=0, dtype="uint8")
+    return burnt.astype(bool)
+
+
+def rasterize_ids(gdf: gpd.GeoDataFrame, grid: Grid) -> np.ndarray:
+    """int32 (rows, cols): 1 + the row number of the polygon holding each cell centre, 0 outside all.
+
+    Where polygons overlap, the later row wins.
+    """
+    if len(gdf) == 0:
+        return np.zeros(grid.shape, dtype=np.int32)
+    return rasterize(((geom, i) for i, geom in enumerate(gdf.geometry.values, start=1)), out_shape=grid.shape,
+                     transform=grid.transform, fill=0, dtype="int32")

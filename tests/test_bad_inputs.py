@@ -1,0 +1,268 @@
+"""Bad input is refused with one line naming the file or key, and a fix; never a traceback.
+
+Each case builds a small project folder (icam.toml and inputs) and expects an IcamError subclass from
+the library (load_config + load_landscape, the path `icam run` takes) and, through the CLI,
+exit code 2, a single "error: ..." line and no outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from shapely.geometry import Polygon, box
+
+from icam.config import load_config
+from icam.errors import ConfigError, IcamError, InputError
+from icam.landscape.ingest import load_landscape
+
+UTM = "EPSG:32718"
+X0, Y0 = 300_000.0, 9_300_000.0
+TRANSFORM = Affine(30, 0, X0, 0, -30, Y0)
+
+
+def write_tif(path: Path, array, *, crs=UTM, transform=TRANSFORM, nodata=None) -> Path:
+    array = np.asarray(array)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(path, "w", driver="GTiff", width=array.shape[1], height=array.shape[0], count=1,
+                       dtype=array.dtype.name, crs=crs, transform=transform, nodata=nodata) as dst:
+        dst.write(array, 1)
+    return path
+
+
+def write_polygons(path: Path, geoms, crs=UTM, **columns) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    gpd.GeoDataFrame(columns, geometry=list(geoms), crs=crs).to_file(path)
+
+
+def toml_value(value) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return str(value)
+
+
+def write_project(folder: Path, sections: dict) -> Path:
+    lines = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {toml_value(value)}" for key, value in values.items()]
+        lines.append("")
+    (folder / "icam.toml").write_text("\n".join(lines), encoding="utf-8")
+    return folder
+
+
+def hansen_project(folder: Path, *, lossyear=None, lossyear_transform=TRANSFORM, forest_extra=None,
+                   grid_extra=None, project_area=None, boundaries_extra=None) -> Path:
+    """A valid 20 x 20 Hansen project with a project area; keyword arguments break one thing."""
+    treecover = np.full((20, 20), 80, dtype=np.uint8)
+    write_tif(folder / "inputs" / "treecover2000.tif", treecover)
+    write_tif(folder / "inputs" / "lossyear.tif",
+              lossyear if lossyear is not None else np.zeros((20, 20), dtype=np.uint8), transform=lossyear_transform)
+    write_polygons(folder / "inputs" / "project.gpkg",
+                   [project_area if project_area is not None else box(X0 + 60, Y0 - 540, X0 + 540, Y0 - 60)],
+                   name=["Alto Mayo"])
+    forest = {"kind": "hansen", "treecover2000": ["inputs/treecover2000.tif"], "lossyear": ["inputs/lossyear.tif"],
+              "last_year": 2024, **(forest_extra or {})}
+    return write_project(folder, {
+        "project": {"name": "bad input"},
+        "grid": {"crs": UTM, "resolution_m": 30, **(grid_extra or {})},
+        "boundaries": {"project_area": "inputs/project.gpkg", **(boundaries_extra or {})},
+        "forest": forest,
+    })
+
+
+# -------------------------------------------------------------------------------------------- the cases
+
+
+def corrupt_random_bytes(folder):
+    hansen_project(folder)
+    (folder / "inputs" / "lossyear.tif").write_bytes(np.random.default_rng(1).bytes(5000))
+
+
+def corrupt_truncated(folder):
+    hansen_project(folder, lossyear=np.random.default_rng(2).integers(0, 20, (20, 20)).astype(np.uint8))
+    big = np.random.default_rng(3).integers(0, 100, (400, 400)).astype(np.uint8)
+    path = write_tif(folder / "inputs" / "treecover2000.tif", big)
+    path.write_bytes(path.read_bytes()[:3000])  # header kept, first strips cut
+
+
+def raster_without_crs(folder):
+    hansen_project(folder)
+    path = folder / "inputs" / "lossyear.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=20, height=20, count=1, dtype="uint8",
+                       transform=TRANSFORM) as dst:
+        dst.write(np.zeros((20, 20), dtype=np.uint8), 1)
+
+
+def geographic_grid(folder):
+    hansen_project(folder, grid_extra={"crs": "EPSG:4326"})
+
+
+def misaligned_lossyear(folder):
+    hansen_project(folder, lossyear_transform=Affine(30, 0, X0 + 15, 0, -30, Y0))
+
+
+def partly_overlapping_grid(folder):
+    hansen_project(folder, grid_extra={"bounds": [X0, Y0 - 600, X0 + 1200, Y0]})
+
+
+def project_partly_covered(folder):
+    hansen_project(folder, grid_extra={"bounds": [X0, Y0 - 600, X0 + 1200, Y0]},
+                   project_area=box(X0 + 300, Y0 - 300, X0 + 900, Y0))
+
+
+def empty_polygon_file(folder):
+    hansen_project(folder)
+    path = folder / "inputs" / "empty.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": []}))
+    hansen_project(folder, boundaries_extra={"project_area": "inputs/empty.geojson"})
+
+
+def empty_geometry(folder):
+    hansen_project(folder)
+    (folder / "inputs" / "hollow.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "hollow"}, "geometry": None}]}))
+    hansen_project(folder, boundaries_extra={"project_area": "inputs/hollow.geojson"})
+
+
+def bowtie_polygon(folder):
+    bowtie = Polygon([(X0, Y0), (X0 + 600, Y0 - 600), (X0 + 600, Y0), (X0, Y0 - 600)])
+    hansen_project(folder, project_area=bowtie)
+
+
+def project_outside_rasters(folder):
+    hansen_project(folder, project_area=box(X0 + 30_000, Y0 - 600, X0 + 30_600, Y0))
+
+
+def lossyear_out_of_range(folder):
+    lossyear = np.zeros((20, 20), dtype=np.uint8)
+    lossyear[4, 4] = 30
+    hansen_project(folder, lossyear=lossyear)
+
+
+def unknown_config_key(folder):
+    hansen_project(folder, forest_extra={"canopy_cover_min": 30})
+
+
+def missing_file(folder):
+    hansen_project(folder)
+    (folder / "inputs" / "treecover2000.tif").unlink()
+
+
+def missing_glob(folder):
+    hansen_project(folder, forest_extra={"lossyear": ["inputs/hansen/*lossyear*.tif"]})
+
+
+def wrong_column(folder):
+    hansen_project(folder)
+    write_polygons(folder / "inputs" / "units.gpkg", [box(X0, Y0 - 600, X0 + 600, Y0)], NOMBRE=["Rioja"])
+    hansen_project(folder, boundaries_extra={"admin_units": "inputs/units.gpkg", "admin_unit_field": "provincia"})
+
+
+def unknown_fcc_codes(folder):
+    hansen_project(folder)
+    fcc = np.full((20, 20), 3, dtype=np.uint8)
+    fcc[5, 5] = 7
+    write_tif(folder / "inputs" / "fcc123.tif", fcc, nodata=0)
+    text = (folder / "icam.toml").read_text()
+    forest = text[text.index("[forest]"):]
+    (folder / "icam.toml").write_text(text.replace(forest, '[forest]\nkind = "fcc"\nfile = "inputs/fcc123.tif"\n'
+                                                           "years = [2000, 2010, 2020]\n"))
+
+
+def impossible_canopy_cover(folder):
+    hansen_project(folder, forest_extra={"canopy_cover_min_pct": 150})
+
+
+def polygon_without_crs(folder):
+    hansen_project(folder)
+    gdf = gpd.GeoDataFrame({"name": ["a"]}, geometry=[box(X0, Y0 - 600, X0 + 600, Y0)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # pyogrio warns that the file will have no CRS: the point
+        gdf.to_file(folder / "inputs" / "nocrs.shp")
+    hansen_project(folder, boundaries_extra={"project_area": "inputs/nocrs.shp"})
+
+
+CASES = [
+    # (builder, error class, text the one-line message must hold)
+    (corrupt_random_bytes, InputError, "forest.lossyear: .*lossyear.tif cannot be read"),
+    (corrupt_truncated, InputError, "forest.treecover2000: .*treecover2000.tif cannot be read"),
+    (raster_without_crs, InputError, "forest.lossyear: .*lossyear.tif has no CRS"),
+    (geographic_grid, ConfigError, "'grid.crs' = 'EPSG:4326': .*geographic"),
+    (misaligned_lossyear, InputError, "forest.lossyear: .*lossyear.tif is on another grid.*reproject = true"),
+    (partly_overlapping_grid, InputError, "cover only 50% of the grid.*grid.bounds"),
+    (project_partly_covered, InputError, "only 50% of the project area has forest data"),
+    (empty_polygon_file, InputError, "boundaries.project_area: .*empty.geojson holds no features"),
+    (empty_geometry, InputError, r"boundaries.project_area: .*hollow.geojson feature 0 has an empty geometry"),
+    (bowtie_polygon, InputError, r"boundaries.project_area: .*project.gpkg feature 0 is not a valid polygon"
+                                 r".*Fix geometries"),
+    (project_outside_rasters, InputError, "the project area lies outside the forest rasters"),
+    (lossyear_out_of_range, InputError, r"lossyear holds value 30 \(year 2030\) but forest.last_year is 2024"),
+    (unknown_config_key, ConfigError, "unknown key 'forest.canopy_cover_min'"),
+    (missing_file, InputError, "forest.treecover2000: .*treecover2000.tif does not exist"),
+    (missing_glob, InputError, r"forest.lossyear: no file matches the pattern .*\*lossyear\*.tif"),
+    (wrong_column, InputError, "boundaries.admin_units: .*units.gpkg has no column 'provincia'.*NOMBRE"),
+    (unknown_fcc_codes, InputError, r"forest.file: .*fcc123.tif holds code\(s\) 7"),
+    (impossible_canopy_cover, ConfigError, "'forest.canopy_cover_min_pct' = 150"),
+    (polygon_without_crs, InputError, "boundaries.project_area: .*nocrs.shp has no CRS"),
+]
+IDS = [case[0].__name__ for case in CASES]
+# `icam run` checks that input files exist before reading (the pipeline hashes them): its wording differs
+CLI_PATTERNS = {
+    "missing_file": "forest.treecover2000.*treecover2000.tif does not exist",
+    "missing_glob": r"forest.lossyear.*\*lossyear\*.tif matches no file",
+}
+
+
+def test_the_base_project_is_valid(tmp_path):
+    landscape = load_landscape(load_config(hansen_project(tmp_path)))
+    assert landscape.grid.shape == (16, 16)  # the project area's extent
+    assert landscape.forest.forest_first.sum() == 256 and landscape.zones.project.sum() == 256
+
+
+@pytest.mark.parametrize(("build", "error", "pattern"), CASES, ids=IDS)
+def test_library_refuses(tmp_path, build, error, pattern):
+    build(tmp_path)
+    with pytest.raises(error, match=pattern) as info:
+        load_landscape(load_config(tmp_path))
+    line = str(info.value)
+    assert isinstance(info.value, IcamError)
+    assert "\n" not in line and line.strip()
+    if error is InputError:
+        assert info.value.hint
+
+
+def assert_cli_refuses(project: Path) -> str:
+    """`icam run PROJECT` exits with 2, prints one line starting with 'error:', no traceback, no outputs."""
+    from conftest import run_cli
+
+    code, output = run_cli("run", str(project))
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert code == 2, output
+    assert len(lines) == 1 and lines[0].startswith("error:"), output
+    assert "Traceback" not in output
+    outputs = project / "outputs"
+    assert not outputs.exists() or not [p for p in outputs.rglob("*") if p.is_file()], list(outputs.rglob("*"))
+    return lines[0]
+
+
+@pytest.mark.parametrize(("build", "error", "pattern"), CASES, ids=IDS)
+def test_cli_refuses(tmp_path, build, error, pattern):
+    pytest.importorskip("icam.cli")
+    build(tmp_path)
+    line = assert_cli_refuses(tmp_path)
+    import re
+
+    assert re.search(CLI_PATTERNS.get(build.__name__, pattern), line), line
