@@ -130,7 +130,7 @@ def init(
 ) -> None:
     """Write a documented icam.toml template into PROJECT_DIR."""
     from icam.config import CONFIG_NAME
-    from icam.pipeline import atomic_write_text
+    from icam.atomic import atomic_write_text
     from icam.template import config_template
 
     target = project_dir / CONFIG_NAME

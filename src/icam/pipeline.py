@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from icam import __version__
+from icam.atomic import atomic_write_bytes, atomic_write_text
 
 CACHE_DIR = ".icam/cache"
 OUTPUTS_DIR = "outputs"
@@ -84,19 +85,6 @@ def _json_default(value: Any) -> Any:
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=_json_default, separators=(",", ":"))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def library_versions() -> dict[str, str]:
@@ -168,15 +156,8 @@ class Pipeline:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         for old in self.cache_dir.glob(f"{stage.name}-*.pkl"):
             old.unlink(missing_ok=True)
-        path = self.cache_dir / f"{stage.name}-{key[:20]}.pkl"
-        fd, tmp = tempfile.mkstemp(dir=self.cache_dir, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_bytes(self.cache_dir / f"{stage.name}-{key[:20]}.pkl",
+                           pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
 
     def run(self, on_stage: Callable[[Stage, str], None] | None = None) -> RunResult:
         """Run every stage; ``on_stage(stage, 'start'|'cached'|'done')`` reports progress."""

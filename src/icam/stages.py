@@ -19,7 +19,8 @@ from icam.config import IcamConfig
 from icam.errors import InputError
 from icam.forest.zones import ZoneStats, zone_statistics
 from icam.landscape import Landscape
-from icam.pipeline import Stage, atomic_write_text
+from icam.atomic import atomic_write_text
+from icam.pipeline import Stage
 
 RESULTS_NAME = "results.json"
 REPORT_NAME = "report.html"

@@ -7,6 +7,7 @@ validation can never disagree. Example values are Alto Mayo's.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -56,7 +57,8 @@ SOURCES = {
 }
 
 
-def _toml_value(value: object) -> str:
+def toml_value(value: object) -> str:
+    """A Python value as a TOML value (strings, numbers, dates, lists, inline tables)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -64,11 +66,13 @@ def _toml_value(value: object) -> str:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, (str, Path)):
-        return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a valid TOML basic string
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        if value and isinstance(value[0], dict):  # arrays of inline tables, one per line
+            return "[\n" + "".join(f"  {toml_value(v)},\n" for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(type(value))
 
 
@@ -83,9 +87,9 @@ def _section(name: str, model: type[BaseModel], example_key: str, active: bool) 
         lines.append(f"{prefix}# {field.description}")
         example = EXAMPLES.get((example_key, field_name))
         if example is not None:
-            lines.append(f"{prefix}{field_name} = {_toml_value(example)}")
+            lines.append(f"{prefix}{field_name} = {toml_value(example)}")
         elif not field.is_required() and (default := field.get_default(call_default_factory=True)) is not None:
-            lines.append(f"{prefix}{field_name} = {_toml_value(default)}")
+            lines.append(f"{prefix}{field_name} = {toml_value(default)}")
         else:
             lines.append(f"# {field_name} =   (optional, no default)")
     return lines + [""]

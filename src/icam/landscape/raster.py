@@ -23,6 +23,7 @@ from rasterio.errors import CRSError, RasterioError, RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
+from icam.atomic import atomic_path
 from icam.errors import InputError
 from icam.landscape.grid import Grid
 
@@ -296,20 +297,11 @@ def write_cog(path: Path | str, array: np.ndarray, grid: Grid, nodata, *, catego
     if array.shape[1:] != grid.shape:
         raise ValueError(f"array shape {array.shape[1:]} is not the grid's {grid.shape}")
     dtype = smallest_dtype(array, nodata)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.tif")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        profile = dict(driver="COG", width=grid.width, height=grid.height, count=array.shape[0], dtype=dtype.name,
-                       crs=grid.rio_crs, transform=grid.transform, nodata=nodata, compress="DEFLATE",
-                       overview_resampling="nearest" if categorical else "average", blocksize=512)
-        if np.issubdtype(dtype, np.integer):
-            profile["predictor"] = 2
-        with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(array.astype(dtype, copy=False))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    profile = dict(driver="COG", width=grid.width, height=grid.height, count=array.shape[0], dtype=dtype.name,
+                   crs=grid.rio_crs, transform=grid.transform, nodata=nodata, compress="DEFLATE",
+                   overview_resampling="nearest" if categorical else "average", blocksize=512)
+    if np.issubdtype(dtype, np.integer):
+        profile["predictor"] = 2
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(array.astype(dtype, copy=False))
     return path

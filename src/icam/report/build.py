@@ -10,7 +10,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from icam.config import IcamConfig
 from icam.forest.zones import ZoneStats
 from icam.landscape import Landscape
-from icam.pipeline import atomic_write_text
+from icam.atomic import atomic_write_text
 from icam.report import figures
 
 
