@@ -5,9 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+import rasterio
+from affine import Affine
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+UTM = "EPSG:32718"
+X0, Y0 = 300_000.0, 9_300_000.0  # origin of the hand-made test rasters, metres in UTM 18S
 
 
 def shared_data_dir() -> Path | None:
@@ -33,3 +38,16 @@ def run_cli(*args: str) -> tuple[int, str]:
 
     result = CliRunner().invoke(app, [str(a) for a in args])
     return result.exit_code, result.output
+
+
+def write_tif(path: Path, array, *, crs=UTM, transform=None, nodata=None) -> Path:
+    """A plain GeoTIFF of ``array`` (2-D, or bands × rows × cols), 30 m cells from (X0, Y0) unless told."""
+    array = np.asarray(array)
+    if array.ndim == 2:
+        array = array[None]
+    transform = transform or Affine(30, 0, X0, 0, -30, Y0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(path, "w", driver="GTiff", width=array.shape[2], height=array.shape[1], count=array.shape[0],
+                       dtype=array.dtype.name, crs=crs, transform=transform, nodata=nodata) as dst:
+        dst.write(array)
+    return path

@@ -18,39 +18,18 @@ import rasterio
 from affine import Affine
 from shapely.geometry import Polygon, box
 
+from conftest import UTM, X0, Y0, write_tif
 from icam.config import load_config
 from icam.errors import ConfigError, IcamError, InputError
 from icam.landscape.ingest import load_landscape
+from icam.template import toml_value
 
-UTM = "EPSG:32718"
-X0, Y0 = 300_000.0, 9_300_000.0
 TRANSFORM = Affine(30, 0, X0, 0, -30, Y0)
-
-
-def write_tif(path: Path, array, *, crs=UTM, transform=TRANSFORM, nodata=None) -> Path:
-    array = np.asarray(array)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with rasterio.open(path, "w", driver="GTiff", width=array.shape[1], height=array.shape[0], count=1,
-                       dtype=array.dtype.name, crs=crs, transform=transform, nodata=nodata) as dst:
-        dst.write(array, 1)
-    return path
 
 
 def write_polygons(path: Path, geoms, crs=UTM, **columns) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     gpd.GeoDataFrame(columns, geometry=list(geoms), crs=crs).to_file(path)
-
-
-def toml_value(value) -> str:
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return str(value)
 
 
 def write_project(folder: Path, sections: dict) -> Path:

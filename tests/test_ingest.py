@@ -12,25 +12,13 @@ import rasterio
 from affine import Affine
 from shapely.geometry import box
 
+from conftest import UTM, X0, Y0, write_tif
 from icam.config import parse_config
 from icam.errors import InputError
 from icam.landscape.grid import Grid
 from icam.landscape.ingest import load_forest, load_landscape, remove_small_patches
 
-UTM = "EPSG:32718"
-X0, Y0 = 300_000.0, 9_300_000.0
 CELL_HA = 0.09
-
-
-def write_tif(path: Path, array, *, crs=UTM, transform=None, nodata=None) -> Path:
-    array = np.asarray(array)
-    if array.ndim == 2:
-        array = array[None]
-    transform = transform or Affine(30, 0, X0, 0, -30, Y0)
-    with rasterio.open(path, "w", driver="GTiff", width=array.shape[2], height=array.shape[1], count=array.shape[0],
-                       dtype=array.dtype.name, crs=crs, transform=transform, nodata=nodata) as dst:
-        dst.write(array)
-    return path
 
 
 def config(tmp_path: Path, forest: dict, grid: dict | None = None, boundaries: dict | None = None):

@@ -12,24 +12,12 @@ import rasterio
 from affine import Affine
 from shapely.geometry import Polygon, box
 
+from conftest import UTM, X0, Y0, write_tif
 from icam.errors import InputError
 from icam.landscape.grid import Grid
 from icam.landscape.raster import read_layer, read_onto_grid, write_cog
 from icam.landscape.vector import rasterize_ids, rasterize_mask, read_polygons
 
-UTM = "EPSG:32718"
-X0, Y0 = 300_000.0, 9_300_000.0
-
-
-def write_tif(path: Path, array: np.ndarray, *, crs=UTM, transform=None, nodata=None) -> Path:
-    array = np.asarray(array)
-    if array.ndim == 2:
-        array = array[None]
-    transform = transform or Affine(30, 0, X0, 0, -30, Y0)
-    with rasterio.open(path, "w", driver="GTiff", width=array.shape[2], height=array.shape[1], count=array.shape[0],
-                       dtype=array.dtype.name, crs=crs, transform=transform, nodata=nodata) as dst:
-        dst.write(array)
-    return path
 
 
 def grid(height=10, width=10, x0=X0, y0=Y0, res=30.0, crs=UTM) -> Grid:

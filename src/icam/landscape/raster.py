@@ -10,8 +10,6 @@ reprojected onto it (nearest neighbour for categories) only when the configurati
 from __future__ import annotations
 
 import glob
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
