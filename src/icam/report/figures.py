@@ -51,7 +51,7 @@ def forest_change_map(landscape: Landscape) -> bytes:
     handles += [Patch(color=loss_colours[0], label=f"Loss {forest.epochs[0]}–{forest.epochs[1]}"),
                 Patch(color=loss_colours[-1], label=f"Loss {forest.epochs[-2]}–{forest.epochs[-1]}")]
     masks = landscape.zones.masks()
-    for name, (colour, label) in ZONE_STYLES.items():
+    for name, (colour, label) in reversed(ZONE_STYLES.items()):  # the project area last, on top
         if name in masks:
             ax.contour(masks[name][sub].astype(np.uint8), levels=[0.5], colors=[colour], linewidths=1.2,
                        extent=extent_km, origin="upper")
