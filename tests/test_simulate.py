@@ -218,3 +218,64 @@ def test_jurisdiction_scale_geometry():
     geom = build_geometry("jurisdiction", 42)
     assert 4.9e6 <= geom.reference_region.area / 1e4 <= 5.3e6
     assert abs(geom.project_area.area / 1e4 - 182_000) <= 1_820
+
+
+def _mask(folder: Path, layer: str, shape, transform) -> np.ndarray:
+    g = gpd.read_file(folder / "inputs" / "boundaries" / f"{layer}.gpkg")
+    return rasterize([(x, 1) for x in g.geometry], out_shape=shape, transform=transform) == 1
+
+
+def test_mostly_forested_in_2000(small):
+    """The protected forest is mostly forest in 2000; non-forest lies along the roads, near settlements."""
+    folder, _ = small
+    with rasterio.open(folder / "inputs" / "land_use_2000.tif") as src:
+        land_use, transform = src.read(1), src.transform
+    forest = land_use == 1
+    project = _mask(folder, "project_area", land_use.shape, transform)
+    region = _mask(folder, "reference_region", land_use.shape, transform)
+    assert 0.80 <= forest[project].mean() <= 0.92
+    assert 0.75 <= forest[region].mean() <= 0.85
+    roads = gpd.read_file(folder / "inputs" / "roads.gpkg")
+    from scipy import ndimage
+
+    burnt = rasterize([(g, 1) for g in roads.geometry], out_shape=land_use.shape, transform=transform,
+                      all_touched=True)
+    d_road_km = ndimage.distance_transform_edt(burnt == 0) * 0.03
+    near, far = region & (d_road_km < 1), region & (d_road_km > 4)
+    assert (~forest[near]).mean() > 0.3 and (~forest[far]).mean() < 0.1
+
+
+def test_loss_at_the_forest_edge_and_near_roads(small):
+    """Loss 2001–2024 comes as clearings at the forest edge of the start of each year and near the highway."""
+    from scipy import ndimage
+
+    folder, _ = small
+    lossyear, transform = _mosaic(folder, "lossyear")
+    land_use = _read(folder / "inputs" / "land_use_2000.tif")
+    region = _mask(folder, "reference_region", land_use.shape, transform)
+    forest = land_use == 1
+    distances = []
+    for code in range(1, 25):
+        d_edge_m = ndimage.distance_transform_edt(forest) * 30
+        lost = (lossyear == code) & region
+        distances.append(d_edge_m[lost])
+        forest &= ~lost
+    d = np.concatenate(distances)
+    assert d.size > 10_000
+    assert np.mean(d <= 1000) >= 0.85
+    assert np.mean(d <= 3000) >= 0.99
+    # clearings, not speckle: most lost area lies in patches of at least 0.5 ha (6 cells)
+    labels, n = ndimage.label((lossyear == 15) & region)
+    sizes = np.bincount(labels.ravel())[1:]
+    assert n > 20 and sizes[sizes >= 6].sum() >= 0.5 * sizes.sum()
+    # loss falls with distance to the highway: nearest fifth of the forest against the farthest fifth
+    roads = gpd.read_file(folder / "inputs" / "roads.gpkg")
+    highway = rasterize([(g, 1) for g in roads[roads["kind"] == "highway"].geometry], out_shape=land_use.shape,
+                        transform=transform, all_touched=True)
+    d_highway = ndimage.distance_transform_edt(highway == 0)
+    forest0 = (land_use == 1) & region
+    edges = np.quantile(d_highway[forest0], [0.2, 0.8])
+    lost_any = lossyear > 0
+    near = forest0 & (d_highway <= edges[0])
+    far = forest0 & (d_highway >= edges[1])
+    assert lost_any[near].mean() >= 5 * lost_any[far].mean()
