@@ -159,3 +159,8 @@ def demo(
         simulate(directory, scale=scale.value, seed=seed, progress=report)
         progress.update(task, completed=1.0)
     _run_project(directory)
+
+
+from icam.area_cli import area_app  # noqa: E402 - the `icam area` commands live in their own module
+
+app.add_typer(area_app, name="area")

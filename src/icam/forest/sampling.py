@@ -1,0 +1,555 @@
+"""Sampling designs for area estimation and accuracy assessment, their export, and label import.
+
+A design draws sample pixels from a map so that :mod:`icam.forest.area` can estimate areas
+and accuracy from their reference labels:
+
+- :func:`stratified_design`: stratified random sampling, strata = map classes or user strata
+  (e.g. a buffer stratum along the forest edge), sample size from a target standard error
+  (Olofsson et al. 2014 eq. 13; Cochran 1977 eq. 5.25) and proportional, equal, Neyman
+  (Cochran 1977 §5.5) or "minimum per rare stratum" allocation (Olofsson et al. 2014 §5.1.1);
+- :func:`simple_random_design`: n pixels uniformly at random;
+- :func:`systematic_design`: a regular grid of pixels with a random start.
+
+Pixels are drawn without replacement, uniformly among each stratum's pixels, vectorised
+(no loop over pixels); each point sits at its pixel's centre. :func:`export_points` writes
+the points as ``samples.gpkg`` and ``samples.csv`` (the Collect Earth / AcATaMa layout) and
+the strata table as ``strata.csv``; :func:`read_labels` and :func:`read_strata` read them
+back once labelled. Formulas and file layouts: docs/parts/sampling.md.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from affine import Affine
+from pyproj import CRS, Transformer
+
+from icam.atomic import atomic_path, atomic_write_text
+from icam.errors import InputError
+from icam.forest import area as A
+from icam.landscape.grid import Grid
+
+STRATIFIED = "stratified random"
+SIMPLE = "simple random"
+SYSTEMATIC = "systematic"
+ALLOCATIONS = ("proportional", "equal", "neyman", "minimum")
+ALL = "all"  # the single stratum of a simple random or systematic design
+
+SAMPLE_COLUMNS = ["id", "x", "y", "lon", "lat", "stratum", "map_class", "ref_class"]
+STRATA_COLUMNS = ["stratum", "mapped_px", "area_ha", "n"]
+_LIST_MAX = 10
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True, eq=False)
+class SampleDesign:
+    """Sample points and the strata they were drawn from.
+
+    ``points``: DataFrame id, x, y (map CRS, pixel centres), row, col, stratum, map_class.
+    ``strata``: DataFrame stratum, mapped_px, area_ha (true area), n.
+    ``design``: the design's name; ``seed``: the random seed; ``crs``: the map CRS (WKT).
+    ``params``: the settings that produced it (allocation, spacing, sample-size target ...).
+    """
+
+    points: pd.DataFrame
+    strata: pd.DataFrame
+    design: str
+    seed: int | None
+    crs: str
+    grid: Grid | None = None
+    params: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.points)
+
+    def strata_area_ha(self) -> dict:
+        return dict(zip(self.strata["stratum"].tolist(), self.strata["area_ha"].astype(float).tolist()))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _grid(map_array: np.ndarray, grid: Grid | None, transform, crs) -> Grid:
+    if map_array.ndim != 2:
+        raise InputError(f"the map has {map_array.ndim} dimension(s)", "give a single-band (rows × cols) map")
+    if grid is None:
+        if transform is None or crs is None:
+            raise InputError("the map has no grid", "pass grid=Grid(...) or transform= and crs=")
+        crs_obj = CRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
+        grid = Grid(crs_obj.to_wkt(), Affine(*tuple(transform)[:6]), *map_array.shape)
+    if grid.shape != map_array.shape:
+        raise InputError(f"the map's shape {map_array.shape} is not the grid's {grid.shape}")
+    if grid.crs.is_geographic:
+        raise InputError("the map is in a geographic CRS (degrees)",
+                         "warp it to a projected CRS in metres (e.g. UTM) first")
+    if grid.transform.b != 0 or grid.transform.d != 0:
+        raise InputError("the map is rotated (its geotransform has shear terms)", "warp it north-up first")
+    return grid
+
+
+def _valid(array: np.ndarray, nodata) -> np.ndarray:
+    valid = ~np.ma.getmaskarray(array)
+    data = np.ma.getdata(array)
+    if np.issubdtype(data.dtype, np.floating):
+        valid &= np.isfinite(data)
+    if nodata is not None:
+        valid &= data != nodata
+    return valid
+
+
+def _plain(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _labels_and_counts(labels: np.ndarray, valid: np.ndarray, grid: Grid):
+    """(codes, pixel counts, true areas in ha) of the labels over the valid pixels; vectorised."""
+    cell = grid.cell_area_ha()[:, 0]
+    vals = labels[valid]
+    if vals.size == 0:
+        raise InputError("the map holds no valid pixel", "check the map's nodata value (--nodata)")
+    corrected = grid.is_area_corrected
+    rows = np.nonzero(valid)[0] if corrected else None
+    if np.issubdtype(vals.dtype, np.integer) and int(vals.max()) - int(vals.min()) < 10_000_000:
+        lo = int(vals.min())
+        shifted = vals.astype(np.int64) - lo
+        counts = np.bincount(shifted)
+        codes = np.flatnonzero(counts)
+        areas = (np.bincount(shifted, weights=cell[rows])[codes] if corrected
+                 else counts[codes] * grid.nominal_cell_area_ha)
+        return [int(c + lo) for c in codes], counts[codes].astype(int), np.asarray(areas, float)
+    codes, inverse, counts = np.unique(vals, return_inverse=True, return_counts=True)
+    areas = (np.bincount(inverse.ravel(), weights=cell[rows]) if corrected
+             else counts * grid.nominal_cell_area_ha)
+    return [_plain(c) for c in codes], counts.astype(int), np.asarray(areas, float)
+
+
+def _points(grid: Grid, flat: np.ndarray, map_data: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+    rows, cols = np.divmod(flat, grid.width)
+    t = grid.transform
+    x = t.c + (cols + 0.5) * t.a
+    y = t.f + (rows + 0.5) * t.e
+    return pd.DataFrame({
+        "id": np.arange(1, len(flat) + 1),
+        "x": x, "y": y, "row": rows.astype(np.int64), "col": cols.astype(np.int64),
+        "stratum": [_plain(v) for v in labels.ravel()[flat]],
+        "map_class": [_plain(v) for v in map_data.ravel()[flat]],
+    })
+
+
+def _per_stratum(value, strata: list, what: str) -> dict:
+    if isinstance(value, Mapping):
+        out = {_plain(k): float(v) for k, v in value.items()}
+        missing = [s for s in strata if s not in out]
+        if missing:
+            raise InputError(f"no {what} for stratum/strata {', '.join(map(repr, missing))}",
+                             "give one for every stratum")
+        return {s: out[s] for s in strata}
+    return {s: float(value) for s in strata}
+
+
+def _seed(seed):
+    if seed is not None and (int(seed) != seed or seed < 0):
+        raise InputError(f"the seed is {seed!r}", "give a whole number ≥ 0")
+    return None if seed is None else int(seed)
+
+
+# --------------------------------------------------------------------------- designs
+
+
+def stratified_design(map_array: np.ndarray, grid: Grid | None = None, *, transform=None, crs=None,
+                      strata: np.ndarray | None = None, n_total: int | None = None,
+                      allocation: str = "proportional", min_per_stratum: int = 50,
+                      expected_users_accuracy: float | Mapping | None = None, target_se: float | None = None,
+                      target_class=None, expected_class_proportion: Mapping | None = None,
+                      nodata=None, strata_nodata=None, seed: int | None = None) -> SampleDesign:
+    """A stratified random sample of pixels.
+
+    ``strata`` (same shape as the map) defaults to the map classes. Without ``n_total`` the size
+    comes from ``target_se``: of overall accuracy with ``expected_users_accuracy`` (one value or
+    one per stratum; Olofsson et al. 2014 eq. 13), or of the area proportion of ``target_class``
+    with ``expected_class_proportion`` per stratum (Cochran 1977 eq. 5.25). ``allocation``:
+    proportional (n_h ∝ W_h), equal, neyman (n_h ∝ W_h S_h, S_h = √(U_h(1 − U_h)), needs
+    ``expected_users_accuracy``) or minimum (proportional with at least ``min_per_stratum`` in
+    every stratum whose proportional share is smaller). W_h are true stratum areas.
+    """
+    seed = _seed(seed)
+    grid = _grid(np.ma.getdata(map_array), grid, transform, crs)
+    valid = _valid(map_array, nodata)
+    map_data = np.ma.getdata(map_array)
+    if strata is None:
+        labels = map_data
+    else:
+        if np.shape(strata) != map_data.shape:
+            raise InputError(f"the strata raster's shape {np.shape(strata)} is not the map's {map_data.shape}",
+                             "give strata on the map's grid")
+        valid &= _valid(strata, strata_nodata)
+        labels = np.ma.getdata(strata)
+    if allocation not in ALLOCATIONS:
+        raise InputError(f"unknown allocation {allocation!r}", f"use one of {', '.join(ALLOCATIONS)}")
+    codes, counts, areas = _labels_and_counts(labels, valid, grid)
+    weights = dict(zip(codes, areas))
+    params: dict = {"allocation": allocation}
+
+    if n_total is None:
+        if target_se is None:
+            raise InputError("no sample size", "give the number of samples (--n) or a target standard error "
+                             "(--target-se with --expected-ua)")
+        if target_class is not None:
+            if expected_class_proportion is None:
+                raise InputError("a target SE of a class's area needs the expected class proportion per stratum")
+            n_total = A.sample_size_class_area(weights, _per_stratum(expected_class_proportion, codes,
+                                                                     "expected class proportion"), target_se)
+            params.update(target="class area", target_class=target_class, target_se=target_se)
+        else:
+            if expected_users_accuracy is None:
+                raise InputError("a target standard error needs the expected user's accuracy",
+                                 "give --expected-ua (e.g. 0.8) with --target-se")
+            n_total = A.sample_size_overall_accuracy(
+                weights, _per_stratum(expected_users_accuracy, codes, "expected user's accuracy"), target_se)
+            params.update(target="overall accuracy", target_se=target_se)
+        params["n_from_target"] = int(n_total)
+    n_total = A._check_n(n_total)
+    if n_total < 1:
+        raise InputError("the sample size is 0", "give at least one sample per stratum")
+
+    if allocation == "proportional":
+        alloc = A.allocate_proportional(weights, n_total)
+    elif allocation == "equal":
+        alloc = A.allocate_equal(codes, n_total)
+    elif allocation == "neyman":
+        if expected_users_accuracy is None:
+            raise InputError("Neyman allocation needs the expected user's accuracy of each stratum",
+                             "give --expected-ua")
+        U = _per_stratum(expected_users_accuracy, codes, "expected user's accuracy")
+        alloc = A.allocate_neyman(weights, {s: math.sqrt(u * (1 - u)) for s, u in U.items()}, n_total)
+    else:
+        alloc = A.allocate_minimum(weights, n_total, min_per_stratum)
+        params["min_per_stratum"] = int(min_per_stratum)
+
+    too_many = [(s, alloc[s], int(c)) for s, c in zip(codes, counts) if alloc[s] > c]
+    if too_many:
+        raise InputError("stratum/strata " + ", ".join(f"{s!r} ({n} samples, {c} pixels)" for s, n, c in too_many)
+                         + " hold fewer pixels than samples", "lower the sample size or the per-stratum minimum")
+
+    rng = np.random.default_rng(seed)
+    flat_labels = labels.ravel()
+    flat_valid = valid.ravel()
+    chosen = []
+    for s in codes:                        # one vectorised draw per stratum, never per pixel
+        k = alloc[s]
+        if k == 0:
+            continue
+        pix = np.flatnonzero((flat_labels == s) & flat_valid)
+        pick = rng.choice(pix.size, size=k, replace=False)
+        chosen.append(np.sort(pix[pick]))
+    flat = np.concatenate(chosen) if chosen else np.empty(0, np.int64)
+    points = _points(grid, flat, map_data, labels)
+    table = pd.DataFrame({"stratum": codes, "mapped_px": counts, "area_ha": areas,
+                          "n": [alloc[s] for s in codes]})
+    return SampleDesign(points, table, STRATIFIED, seed, grid.crs_wkt, grid, params)
+
+
+def _one_stratum(grid: Grid, valid: np.ndarray, flat: np.ndarray, map_data: np.ndarray, design: str, seed,
+                 params: dict) -> SampleDesign:
+    points = _points(grid, flat, map_data, map_data)
+    points["stratum"] = ALL  # every point is in the single stratum
+    corrected = grid.is_area_corrected
+    area = grid.area_ha(valid) if corrected else float(valid.sum()) * grid.nominal_cell_area_ha
+    table = pd.DataFrame({"stratum": [ALL], "mapped_px": [int(valid.sum())], "area_ha": [area], "n": [len(flat)]})
+    return SampleDesign(points, table, design, seed, grid.crs_wkt, grid, params)
+
+
+def simple_random_design(map_array: np.ndarray, grid: Grid | None = None, *, transform=None, crs=None,
+                         n: int, nodata=None, seed: int | None = None) -> SampleDesign:
+    """``n`` valid pixels drawn uniformly at random without replacement; one stratum, ``"all"``."""
+    seed = _seed(seed)
+    grid = _grid(np.asarray(np.ma.getdata(map_array)), grid, transform, crs)
+    valid = _valid(map_array, nodata)
+    n = A._check_n(n)
+    pix = np.flatnonzero(valid)
+    if pix.size == 0:
+        raise InputError("the map holds no valid pixel", "check the map's nodata value (--nodata)")
+    if n > pix.size:
+        raise InputError(f"{n} samples cannot be drawn from {pix.size} valid pixels", "lower the sample size")
+    rng = np.random.default_rng(seed)
+    flat = np.sort(pix[rng.choice(pix.size, size=n, replace=False)])
+    return _one_stratum(grid, valid, flat, np.ma.getdata(map_array), SIMPLE, seed, {"n": n})
+
+
+def systematic_design(map_array: np.ndarray, grid: Grid | None = None, *, transform=None, crs=None,
+                      spacing_m: float | None = None, n: int | None = None, nodata=None,
+                      seed: int | None = None) -> SampleDesign:
+    """A square grid of pixels ``spacing_m`` apart (rounded to whole pixels) from a random start.
+
+    With ``n`` instead of ``spacing_m`` the spacing is √(valid area / n), so that about n points
+    fall on valid pixels. Points on nodata pixels are dropped.
+    """
+    seed = _seed(seed)
+    grid = _grid(np.asarray(np.ma.getdata(map_array)), grid, transform, crs)
+    valid = _valid(map_array, nodata)
+    n_valid = int(valid.sum())
+    if n_valid == 0:
+        raise InputError("the map holds no valid pixel", "check the map's nodata value (--nodata)")
+    dx, dy = abs(grid.transform.a), abs(grid.transform.e)
+    if spacing_m is None:
+        if n is None or n <= 0:
+            raise InputError("a systematic design needs a spacing or a sample size", "give --spacing-m or --n")
+        spacing_m = math.sqrt(n_valid * dx * dy / n)
+    if not spacing_m > 0:
+        raise InputError(f"the spacing is {spacing_m!r} m", "give a positive spacing in metres")
+    step_c, step_r = max(1, round(spacing_m / dx)), max(1, round(spacing_m / dy))
+    rng = np.random.default_rng(seed)
+    r0, c0 = int(rng.integers(step_r)), int(rng.integers(step_c))
+    rows = np.arange(r0, grid.height, step_r)
+    cols = np.arange(c0, grid.width, step_c)
+    flat = (rows[:, None] * grid.width + cols[None, :]).ravel()
+    flat = flat[valid.ravel()[flat]]
+    params = {"spacing_m": step_c * dx, "spacing_rows_m": step_r * dy, "start_row": r0, "start_col": c0}
+    if n is not None:
+        params["n_asked"] = int(n)
+    return _one_stratum(grid, valid, flat, np.ma.getdata(map_array), SYSTEMATIC, seed, params)
+
+
+# --------------------------------------------------------------------------- export
+
+
+def sample_table(design: SampleDesign) -> pd.DataFrame:
+    """The points in the exported layout: id, x, y, lon, lat, stratum, map_class, ref_class (empty)."""
+    pts = design.points
+    crs = CRS.from_wkt(design.crs)
+    to_wgs84 = Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True)
+    lon, lat = to_wgs84.transform(pts["x"].to_numpy(float), pts["y"].to_numpy(float))
+    return pd.DataFrame({
+        "id": pts["id"].astype(np.int64),
+        "x": np.round(pts["x"].to_numpy(float), 3), "y": np.round(pts["y"].to_numpy(float), 3),
+        "lon": np.round(np.asarray(lon, float), 8), "lat": np.round(np.asarray(lat, float), 8),
+        "stratum": pts["stratum"], "map_class": pts["map_class"], "ref_class": [""] * len(pts),
+    })[SAMPLE_COLUMNS]
+
+
+def export_points(design: SampleDesign, folder: Path | str) -> dict[str, Path]:
+    """Write ``samples.gpkg`` (layer 'samples'), ``samples.csv`` and ``strata.csv`` into ``folder``, atomically."""
+    import geopandas as gpd
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder} is a file, not a folder", "name a folder for the samples")
+    folder.mkdir(parents=True, exist_ok=True)
+    table = sample_table(design)
+    paths = {"gpkg": folder / "samples.gpkg", "csv": folder / "samples.csv", "strata": folder / "strata.csv"}
+    gdf_table = table.copy()
+    for c in ("stratum", "map_class"):   # one type per GeoPackage field
+        if gdf_table[c].map(type).nunique() > 1:
+            gdf_table[c] = gdf_table[c].astype(str)
+    gdf = gpd.GeoDataFrame(gdf_table, geometry=gpd.points_from_xy(design.points["x"], design.points["y"]),
+                           crs=CRS.from_wkt(design.crs))
+    with atomic_path(paths["gpkg"]) as tmp:
+        gdf.to_file(tmp, layer="samples", driver="GPKG")
+    atomic_write_text(paths["csv"], table.to_csv(index=False, lineterminator="\n"))
+    strata = design.strata[STRATA_COLUMNS].copy()
+    atomic_write_text(paths["strata"], strata.to_csv(index=False, lineterminator="\n"))
+    return paths
+
+
+# --------------------------------------------------------------------------- import
+
+
+_INT = re.compile(r"^[+-]?\d+$")
+
+
+def _code(v):
+    """A class or stratum code from a cell: an int where it reads as one ("1", "1.0", 1), else the stripped text."""
+    if v is None:
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return str(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        if math.isnan(v):
+            return ""
+        return int(v) if float(v).is_integer() else float(v)
+    text = str(v).strip()
+    if _INT.match(text):
+        return int(text)
+    try:
+        f = float(text)
+    except ValueError:
+        return text
+    return int(f) if f.is_integer() else text
+
+
+def _list(ids: list) -> str:
+    shown = ", ".join(str(i) for i in ids[:_LIST_MAX])
+    return shown + (f" and {len(ids) - _LIST_MAX} more" if len(ids) > _LIST_MAX else "")
+
+
+def _read_table(path: Path | str, what: str) -> tuple[pd.DataFrame, Path]:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{what}: {path} does not exist", "check the path")
+    if path.is_dir():
+        raise InputError(f"{what}: {path} is a folder, not a file", "name the CSV or GeoPackage file itself")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".gpkg", ".geojson", ".shp", ".fgb"):
+            import geopandas as gpd
+
+            gdf = gpd.read_file(path)
+            df = pd.DataFrame(gdf.drop(columns=gdf.geometry.name) if gdf.geometry is not None else gdf)
+            if gdf.geometry is not None and len(gdf) and ("x" not in df.columns or "y" not in df.columns):
+                if gdf.geometry.geom_type.eq("Point").all():
+                    df["x"], df["y"] = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
+        else:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True,
+                             encoding="utf-8-sig")
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a bad file
+        reason = " ".join(str(exc).split())[:160]
+        raise InputError(f"{what}: {path} cannot be read ({reason})",
+                         "give a CSV file with a header row, or a GeoPackage") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df, path
+
+
+def _ids(df: pd.DataFrame, mask: np.ndarray) -> list:
+    if "id" in df.columns:
+        return [df["id"].iloc[i] for i in np.flatnonzero(mask)]
+    return [f"row {i + 2}" for i in np.flatnonzero(mask)]  # CSV line numbers (header = line 1)
+
+
+def read_labels(path: Path | str, *, known_classes=None, map_extent=None) -> pd.DataFrame:
+    """Labelled samples from a CSV or GeoPackage: stratum, map_class, ref_class (+ id, x, y where present).
+
+    Class and stratum codes that read as whole numbers become ints. ``known_classes`` (the map's
+    legend) and ``map_extent`` (a :class:`Grid` or (xmin, ymin, xmax, ymax) in the samples' CRS)
+    add checks. Every problem is an InputError naming the offending samples by id.
+    """
+    df, path = _read_table(path, "samples")
+    need = ["stratum", "map_class", "ref_class"] + (["x", "y"] if map_extent is not None else [])
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise InputError(f"samples: {path} lacks column(s) {', '.join(missing)} "
+                         f"(it has {', '.join(df.columns) or 'none'})",
+                         "give every sample stratum, map_class and ref_class")
+    if len(df) == 0:
+        raise InputError(f"samples: {path} holds no sample", "label at least 2 samples per stratum")
+    out = pd.DataFrame(index=range(len(df)))
+    if "id" in df.columns:
+        ids = [_code(v) for v in df["id"].tolist()]
+        blank = np.array([v == "" for v in ids])
+        if blank.any():
+            rows = [f"row {i + 2}" for i in np.flatnonzero(blank)]
+            raise InputError(f"samples: {path}: {int(blank.sum())} sample(s) have no id: {_list(rows)}",
+                             "give every sample an id")
+        seen = pd.Series([str(v) for v in ids])
+        dup = seen.duplicated(keep=False).to_numpy()
+        if dup.any():
+            dups = list(dict.fromkeys(seen[dup].tolist()))
+            raise InputError(f"samples: {path}: duplicate id(s) {_list(dups)}", "give every sample its own id")
+        out["id"] = ids
+        df = df.assign(id=ids)
+    for c in ("stratum", "map_class", "ref_class"):
+        vals = [_code(v) for v in df[c].tolist()]
+        blank = np.array([v == "" for v in vals])
+        if blank.any():
+            what = "are unlabelled (empty ref_class)" if c == "ref_class" else f"have an empty {c}"
+            raise InputError(f"samples: {path}: {int(blank.sum())} sample(s) {what}: id {_list(_ids(df, blank))}",
+                             f"fill in every sample's {c} or drop the sample")
+        out[c] = vals
+    if known_classes is not None:
+        known = {_code(k) for k in known_classes}
+        unknown = np.array([v not in known for v in out["ref_class"]])
+        if unknown.any():
+            bad = sorted({str(v) for v in out["ref_class"][unknown]})
+            raise InputError(f"samples: {path}: {int(unknown.sum())} sample(s) have a ref_class not in the legend "
+                             f"({', '.join(bad)}): id {_list(_ids(df, unknown))}",
+                             f"use one of {', '.join(str(k) for k in sorted(known, key=str))}")
+    for c in ("x", "y"):
+        if c in df.columns:
+            xy = pd.to_numeric(pd.Series(df[c].tolist()).replace("", np.nan), errors="coerce").to_numpy(float)
+            bad = ~np.isfinite(xy)
+            if bad.any() and map_extent is not None:
+                raise InputError(f"samples: {path}: {int(bad.sum())} sample(s) have no numeric {c}: "
+                                 f"id {_list(_ids(df, bad))}", "give every sample its map coordinates")
+            out[c] = xy
+    if map_extent is not None:
+        xmin, ymin, xmax, ymax = map_extent.bounds if isinstance(map_extent, Grid) else map_extent
+        x, y = out["x"].to_numpy(float), out["y"].to_numpy(float)
+        outside = (x < xmin) | (x > xmax) | (y < ymin) | (y > ymax)
+        if outside.any():
+            raise InputError(f"samples: {path}: {int(outside.sum())} sample(s) lie outside the map "
+                             f"({xmin:.6g}, {ymin:.6g}, {xmax:.6g}, {ymax:.6g}): id {_list(_ids(df, outside))}",
+                             "check the coordinates are in the map's CRS")
+    cols = [c for c in ("id", "x", "y") if c in out.columns] + ["stratum", "map_class", "ref_class"]
+    return out[cols]
+
+
+def read_strata(path: Path | str, pixel_area_ha: float | None = None) -> pd.DataFrame:
+    """STRATA.csv: ``stratum`` and ``area_ha``, or ``mapped_px`` with ``pixel_area_ha``.
+
+    Returns stratum, area_ha (and mapped_px where given). Where both columns are given,
+    area_ha is used unless ``pixel_area_ha`` is passed.
+    """
+    df, path = _read_table(path, "strata")
+    has_px, has_area = "mapped_px" in df.columns, "area_ha" in df.columns
+    missing = ["stratum"] if "stratum" not in df.columns else []
+    if not has_px and not has_area:
+        missing.append("area_ha (or mapped_px)")
+    if missing:
+        raise InputError(f"strata: {path} lacks column(s) {', '.join(missing)} "
+                         f"(it has {', '.join(df.columns) or 'none'})",
+                         "give stratum and area_ha, or stratum and mapped_px with --pixel-area-ha")
+    if len(df) == 0:
+        raise InputError(f"strata: {path} holds no stratum", "give one row per stratum")
+    if pixel_area_ha is not None and not (math.isfinite(pixel_area_ha) and pixel_area_ha > 0):
+        raise InputError(f"the pixel area is {pixel_area_ha!r} ha", "give a positive --pixel-area-ha (0.09 at 30 m)")
+    strata = [_code(v) for v in df["stratum"].tolist()]
+    blank = [f"row {i + 2}" for i, s in enumerate(strata) if s == ""]
+    if blank:
+        raise InputError(f"strata: {path}: empty stratum at {_list(blank)}", "name every stratum")
+    keys = pd.Series([str(s) for s in strata])
+    dup = keys.duplicated(keep=False).to_numpy()
+    if dup.any():
+        raise InputError(f"strata: {path}: duplicate stratum/strata {_list(list(dict.fromkeys(keys[dup])))}",
+                         "give each stratum one row")
+    out = pd.DataFrame({"stratum": strata})
+
+    def numbers(col: str) -> np.ndarray:
+        raw = pd.Series(df[col].tolist())
+        vals = pd.to_numeric(raw.replace("", np.nan), errors="coerce").to_numpy(float)
+        bad = ~np.isfinite(vals)
+        if bad.any():
+            which = [str(strata[i]) for i in np.flatnonzero(bad)]
+            raise InputError(f"strata: {path}: {col} of stratum/strata {_list(which)} is not a number",
+                             f"give every stratum its {col}")
+        neg = vals < 0
+        if neg.any():
+            which = [f"{strata[i]} ({vals[i]:g})" for i in np.flatnonzero(neg)]
+            raise InputError(f"strata: {path}: negative {col} for stratum/strata {_list(which)}",
+                             f"give every stratum a {col} ≥ 0")
+        return vals
+
+    if has_px:
+        px = numbers("mapped_px")
+        out["mapped_px"] = px
+    if has_px and (pixel_area_ha is not None or not has_area):
+        if pixel_area_ha is None:
+            raise InputError(f"strata: {path} gives mapped_px, which needs the area of one pixel",
+                             "pass --pixel-area-ha (0.09 for 30 m pixels) or give an area_ha column")
+        out["area_ha"] = px * float(pixel_area_ha)
+    else:
+        out["area_ha"] = numbers("area_ha")
+    if out["area_ha"].sum() <= 0:
+        raise InputError(f"strata: {path}: the strata areas sum to zero", "give each stratum its mapped area")
+    return out
