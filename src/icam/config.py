@@ -191,6 +191,30 @@ class PeriodsSection(_Section):
         return self
 
 
+class Assessment(_Section):
+    """One sample-based estimate of forest loss between two epochs (strata = the map's classes)."""
+
+    name: str = Field(min_length=1, description="Label, e.g. 'historical reference period' or 'monitoring 2008-2012'.")
+    start_year: Year = Field(description="Epoch the period starts at: loss in the years after it, up to end_year.")
+    end_year: Year = Field(description="Epoch the period ends at.")
+    samples: Path = Field(description="Labelled reference sample (CSV or GeoPackage): id, x, y, stratum, map_class, "
+                          "ref_class with classes 1 stable forest, 2 forest loss, 3 non-forest.")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.start_year >= self.end_year:
+            raise ValueError(f"start_year {self.start_year} must be before end_year {self.end_year}")
+        return self
+
+
+class ActivityDataSection(_Section):
+    """Sample-based activity data (Olofsson et al. 2014): areas of forest loss with confidence intervals."""
+
+    zone: Literal["reference_region", "project_area", "leakage_belt", "grid"] = Field(
+        "reference_region", description="Zone whose map is stratified and sampled.")
+    assessments: list[Assessment] = Field(default_factory=list, description="One entry per period assessed.")
+
+
 class IcamConfig(_Section):
     """The whole icam.toml."""
 
@@ -199,6 +223,7 @@ class IcamConfig(_Section):
     boundaries: BoundariesSection = BoundariesSection()
     forest: ForestSource
     periods: PeriodsSection | None = None
+    activity_data: ActivityDataSection | None = None
 
 
 def _dotted(loc: tuple) -> str:
@@ -270,4 +295,8 @@ def _resolve_paths(config: IcamConfig, base_dir: Path) -> IcamConfig:
         for name, field in type(config.forest).model_fields.items()
         if name in ("treecover2000", "lossyear", "datamask", "maps", "file", "forest_start", "loss_year")
     })
-    return config.model_copy(update={"boundaries": boundaries, "forest": forest})
+    update = {"boundaries": boundaries, "forest": forest}
+    if config.activity_data is not None:
+        assessments = [a.model_copy(update={"samples": resolve(a.samples)}) for a in config.activity_data.assessments]
+        update["activity_data"] = config.activity_data.model_copy(update={"assessments": assessments})
+    return config.model_copy(update=update)

@@ -1,0 +1,112 @@
+"""Activity data with uncertainty: the map of one period's change, stratified by its classes, and the
+sample-based estimate of each class's area (Olofsson et al. 2014), side by side with the pixel counts.
+
+The map of a period t_a → t_b has three classes over the valid cells of a zone:
+1 stable forest (forest at t_a and t_b), 2 forest loss (forest at t_a, lost by t_b), 3 non-forest
+(non-forest at t_a). These are the strata of the reference sample (strata = map classes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from icam.errors import InputError
+from icam.forest.area import AreaEstimate, stratified_estimate
+from icam.forest.change import ForestChange
+from icam.forest.sampling import read_labels
+from icam.landscape.grid import Grid
+
+OUTSIDE, STABLE_FOREST, FOREST_LOSS, NON_FOREST = 0, 1, 2, 3
+CLASS_NAMES = {STABLE_FOREST: "stable forest", FOREST_LOSS: "forest loss", NON_FOREST: "non-forest"}
+
+
+def activity_map(forest: ForestChange, zone: np.ndarray, start_year: int, end_year: int) -> np.ndarray:
+    """uint8 map of the period start_year → end_year (classes above; 0 outside the zone or without data)."""
+    for year in (start_year, end_year):
+        if year not in forest.epochs:
+            raise InputError(f"activity data: {year} is not a year of the forest data ({forest.epochs[0]}–"
+                             f"{forest.epochs[-1]}, epochs {list(forest.epochs)})",
+                             "set the assessment's start_year and end_year to years the forest maps cover")
+    forest_start = forest.forest_in(start_year)
+    forest_end = forest.forest_in(end_year)
+    classes = np.full(forest.shape, NON_FOREST, dtype=np.uint8)
+    classes[forest_start & forest_end] = STABLE_FOREST
+    classes[forest_start & ~forest_end] = FOREST_LOSS
+    classes[~(zone & forest.valid)] = OUTSIDE
+    return classes
+
+
+def mapped_areas(classes: np.ndarray, grid: Grid) -> tuple[dict[int, int], dict[int, float]]:
+    """Pixel counts and true areas (ha) of each map class."""
+    n_codes = max(CLASS_NAMES) + 1
+    px = np.bincount(classes.ravel(), minlength=n_codes)
+    per_row = np.stack([np.count_nonzero(classes == k, axis=1) for k in CLASS_NAMES])  # (classes, rows)
+    area = per_row @ grid.cell_area_ha()[:, 0]
+    return ({k: int(px[k]) for k in CLASS_NAMES}, {k: float(a) for k, a in zip(CLASS_NAMES, area)})
+
+
+@dataclass(frozen=True)
+class ActivityAssessment:
+    """One period's activity data: mapped pixel counts and areas, and the sample-based estimate."""
+
+    name: str
+    start_year: int
+    end_year: int
+    zone: str
+    mapped_px: dict[int, int]
+    mapped_area_ha: dict[int, float]
+    estimate: AreaEstimate
+    samples_file: str
+
+    def to_dict(self) -> dict:
+        estimate = self.estimate.to_dict()
+        return {
+            "name": self.name,
+            "start_year": self.start_year,
+            "end_year": self.end_year,
+            "zone": self.zone,
+            "samples_file": self.samples_file,
+            "class_names": {str(k): v for k, v in CLASS_NAMES.items()},
+            "mapped_px": {str(k): v for k, v in self.mapped_px.items()},
+            "mapped_area_ha": {str(k): v for k, v in self.mapped_area_ha.items()},
+            **estimate,
+        }
+
+
+def _check_map_classes(samples, classes: np.ndarray, grid: Grid, path: Path) -> None:
+    """Each sample's map_class must be the map's class at its point: else it was designed on another map."""
+    if not {"x", "y"} <= set(samples.columns):
+        return
+    rows, cols = (~grid.transform * (samples["x"].to_numpy(float), samples["y"].to_numpy(float)))[::-1]
+    at_point = classes[np.floor(rows).astype(int), np.floor(cols).astype(int)]
+    wrong = np.flatnonzero(at_point != samples["map_class"].to_numpy())
+    if wrong.size:
+        ids = samples["id"].iloc[wrong[:10]].tolist() if "id" in samples else wrong[:10].tolist()
+        more = f" and {wrong.size - 10} more" if wrong.size > 10 else ""
+        raise InputError(f"{path}: {wrong.size} sample(s) have a map_class that differs from the map at their point "
+                         f"(ids {', '.join(map(str, ids))}{more})",
+                         "the sample was designed on another map or period: design it on this run's map "
+                         "(`icam area design`) or fix start_year/end_year")
+
+
+def assess(name: str, start_year: int, end_year: int, samples_path: Path, forest: ForestChange, grid: Grid,
+           zone_name: str, zone: np.ndarray) -> ActivityAssessment:
+    """Map the period, read its labelled sample, and estimate the class areas with 95 % CIs."""
+    classes = activity_map(forest, zone, start_year, end_year)
+    px, area = mapped_areas(classes, grid)
+    samples = read_labels(samples_path, known_classes=set(CLASS_NAMES), map_extent=grid)
+    if not (samples["stratum"] == samples["map_class"]).all():
+        raise InputError(f"{samples_path}: stratum differs from map_class for some samples",
+                         "icam's activity data uses strata = map classes; use `icam area estimate` for other strata")
+    _check_map_classes(samples, classes, grid, samples_path)
+    sampled = set(samples["stratum"])
+    unsampled = [CLASS_NAMES[k] for k in CLASS_NAMES if px[k] > 0 and k not in sampled]
+    if unsampled:
+        raise InputError(f"{samples_path}: no sample in the mapped class(es) {', '.join(unsampled)}",
+                         "every mapped class must be sampled (at least 2 points each) for an unbiased estimate")
+    strata_area = {k: a for k, a in area.items() if k in sampled}
+    estimate = stratified_estimate(samples, strata_area)
+    return ActivityAssessment(name, start_year, end_year, zone_name, px, area, estimate, str(samples_path))
