@@ -6,6 +6,7 @@ stages here, to the same pipeline and report.
 
 from __future__ import annotations
 
+import csv
 import glob
 import json
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ import numpy as np
 from icam import __version__
 from icam.config import IcamConfig
 from icam.errors import InputError
+from icam.forest.activity import CLASS_NAMES, ActivityAssessment, assess
 from icam.forest.zones import ZoneStats, zone_statistics
 from icam.landscape import Landscape
 from icam.atomic import atomic_write_text
@@ -59,6 +61,9 @@ def config_input_files(config: IcamConfig) -> list[Path]:
         elif isinstance(value, dict) and value and isinstance(next(iter(value.values())), Path):
             for year, item in value.items():
                 files += _expand(f"forest.{name}.{year}", item)
+    if config.activity_data is not None:
+        for i, assessment in enumerate(config.activity_data.assessments):
+            files += _expand(f"activity_data.assessments[{i}].samples", assessment.samples)
     return sorted(set(files))
 
 
@@ -95,7 +100,54 @@ def _write_tables(stats: ZoneStats, out_dir: Path) -> list[str]:
     return names
 
 
-def build_results(config: IcamConfig, landscape: Landscape, stats: ZoneStats, files: Mapping[str, list[str]]) -> dict:
+def _activity_data(config: IcamConfig, landscape: Landscape, progress=None) -> list[ActivityAssessment]:
+    """Sample-based estimates for every configured period (none when [activity_data] is absent)."""
+    if config.activity_data is None:
+        return []
+    zone_name = config.activity_data.zone
+    masks = landscape.zones.masks()
+    if zone_name == "grid":
+        zone = np.ones(landscape.grid.shape, dtype=bool)
+    elif zone_name in masks:
+        zone = masks[zone_name]
+    else:
+        raise InputError(f"activity_data.zone = '{zone_name}' but boundaries.{zone_name} is not configured",
+                         "add the boundary or choose another zone")
+    return [assess(a.name, a.start_year, a.end_year, a.samples, landscape.forest, landscape.grid, zone_name, zone)
+            for a in config.activity_data.assessments]
+
+
+def _write_activity_tables(assessments: list[ActivityAssessment], out_dir: Path) -> list[str]:
+    if not assessments:
+        return []
+    (out_dir / "tables").mkdir(parents=True, exist_ok=True)
+    names = ["tables/activity_data.csv", "tables/error_matrices.csv"]
+    with open(out_dir / names[0], "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["assessment", "start_year", "end_year", "class", "class_name", "mapped_px", "mapped_area_ha",
+                         "area_ha", "se_ha", "ci95_ha", "users_accuracy", "users_accuracy_ci95",
+                         "producers_accuracy", "producers_accuracy_ci95"])
+        for a in assessments:
+            for code, name in CLASS_NAMES.items():
+                e = a.estimate
+                writer.writerow([a.name, a.start_year, a.end_year, code, name, a.mapped_px[code],
+                                 f"{a.mapped_area_ha[code]:.4f}"] + [
+                    "" if (v := getattr(e, field).get(code)) is None else f"{v:.6g}"
+                    for field in ("area_ha", "se_ha", "ci95_ha", "users_accuracy", "users_accuracy_ci95",
+                                  "producers_accuracy", "producers_accuracy_ci95")])
+    with open(out_dir / names[1], "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["assessment", "map_class", "ref_class", "sample_count", "area_proportion"])
+        for a in assessments:
+            counts, props = a.estimate.error_matrix_counts, a.estimate.error_matrix_proportions
+            for i, row in enumerate(counts.rows):
+                for j, col in enumerate(counts.cols):
+                    writer.writerow([a.name, row, col, int(counts.values[i][j]), f"{props.values[i][j]:.6g}"])
+    return names
+
+
+def build_results(config: IcamConfig, landscape: Landscape, stats: ZoneStats, files: Mapping[str, list[str]],
+                  assessments: list[ActivityAssessment] = ()) -> dict:
     """The content of ``outputs/results.json`` (schema: ``icam/schemas/results.schema.json``)."""
     areas = stats.zone_area_ha
     return {
@@ -116,6 +168,10 @@ def build_results(config: IcamConfig, landscape: Landscape, stats: ZoneStats, fi
             "annual": landscape.forest.is_annual,
             **stats.to_dict(),
         },
+        "activity_data": {
+            "zone": config.activity_data.zone,
+            "assessments": [a.to_dict() for a in assessments],
+        } if config.activity_data is not None else None,
         "outputs": {kind: list(names) for kind, names in files.items()},
     }
 
@@ -134,20 +190,25 @@ def build_stages(config: IcamConfig, progress=None) -> list[Stage]:
     def forest_change(r: Mapping[str, Any], _: Path) -> ZoneStats:
         return zone_statistics(r["landscape"])
 
+    def activity_data(r: Mapping[str, Any], _: Path) -> list[ActivityAssessment]:
+        return _activity_data(config, r["landscape"])
+
     def outputs(r: Mapping[str, Any], out_dir: Path) -> dict:
         files = {
             "rasters": _write_rasters(config, r["landscape"], out_dir),
-            "tables": _write_tables(r["forest_change"], out_dir),
+            "tables": _write_tables(r["forest_change"], out_dir) + _write_activity_tables(r["activity_data"], out_dir),
             "report": [REPORT_NAME],
         }
-        results = build_results(config, r["landscape"], r["forest_change"], files)
+        results = build_results(config, r["landscape"], r["forest_change"], files, r["activity_data"])
         atomic_write_text(out_dir / RESULTS_NAME, json.dumps(results, indent=2))
-        write_report(out_dir / REPORT_NAME, config, r["landscape"], r["forest_change"], results)
+        write_report(out_dir / REPORT_NAME, config, r["landscape"], r["forest_change"], results, r["activity_data"])
         return results
 
     return [
         Stage("landscape", "Reading the landscape onto the grid", landscape, params=landscape_params, input_files=inputs),
         Stage("forest_change", "Forest area and loss by zone", forest_change, deps=("landscape",)),
+        Stage("activity_data", "Sample-based activity data", activity_data, deps=("landscape",),
+              params=json.loads(config.model_dump_json(include={"activity_data"}))),
         Stage("outputs", "Writing rasters, tables, results.json and the report", outputs,
-              deps=("landscape", "forest_change"), cacheable=False),
+              deps=("landscape", "forest_change", "activity_data"), cacheable=False),
     ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from rasterio.transform import rowcol
 
 from icam.errors import InputError
 from icam.forest.area import AreaEstimate, stratified_estimate
@@ -80,8 +81,8 @@ def _check_map_classes(samples, classes: np.ndarray, grid: Grid, path: Path) -> 
     """Each sample's map_class must be the map's class at its point: else it was designed on another map."""
     if not {"x", "y"} <= set(samples.columns):
         return
-    rows, cols = (~grid.transform * (samples["x"].to_numpy(float), samples["y"].to_numpy(float)))[::-1]
-    at_point = classes[np.floor(rows).astype(int), np.floor(cols).astype(int)]
+    rows, cols = rowcol(grid.transform, samples["x"].to_numpy(float), samples["y"].to_numpy(float))
+    at_point = classes[np.asarray(rows), np.asarray(cols)]
     wrong = np.flatnonzero(at_point != samples["map_class"].to_numpy())
     if wrong.size:
         ids = samples["id"].iloc[wrong[:10]].tolist() if "id" in samples else wrong[:10].tolist()
