@@ -105,3 +105,26 @@ def test_version_and_init(tmp_path):
     assert code == 2 and "Traceback" not in output
     assert len(output.strip().splitlines()) == 1 and output.startswith("error:")
     assert not (tmp_path / "new" / "outputs").exists()
+
+
+def test_design_on_a_projects_period_map(demo, tmp_path):
+    """`icam area design --project` samples the period's change map that `icam run` estimates from."""
+    import pandas as pd
+
+    from icam.config import load_config
+    from icam.forest.activity import activity_map, activity_zone
+    from icam.landscape.ingest import load_landscape
+
+    folder, _ = demo
+    code, output = run_cli("area", "design", "--project", folder, "--period", "2000-2008", "--out", tmp_path,
+                           "--n", "120", "--allocation", "minimum", "--min-per-stratum", "30")
+    assert code == 0, output
+    points = pd.read_csv(tmp_path / "samples.csv")
+    assert len(points) == 120 and (points.groupby("stratum").size() >= 30).all()
+    landscape = load_landscape(load_config(folder))
+    classes = activity_map(landscape.forest, activity_zone(landscape.zones, landscape.grid.shape, "reference_region"),
+                           2000, 2008)
+    rows, cols = rasterio.transform.rowcol(landscape.grid.transform, points.x, points.y)
+    assert (classes[np.asarray(rows), np.asarray(cols)] == points.map_class).all()
+    code, output = run_cli("area", "design", "--project", folder, "--period", "1990-2008", "--out", tmp_path / "x")
+    assert code == 2 and output.startswith("error:") and "1990 is not a year of the forest data" in output

@@ -163,11 +163,37 @@ def _expected_ua(text: Optional[str]):
         raise InputError(f"--expected-ua {text!r} is neither a number nor a list like 1=0.9,2=0.7") from None
 
 
+def _project_period_map(project: Path, period: str | None):
+    """The change map of one period of a project (classes of icam.forest.activity), its grid and nodata 0."""
+    from icam.config import load_config
+    from icam.forest.activity import OUTSIDE, activity_map, activity_zone
+    from icam.landscape.ingest import load_landscape
+
+    try:
+        start, end = (int(v) for v in (period or "").split("-"))
+    except ValueError:
+        raise InputError(f"--period must be START-END years such as 2000-2008, got {period!r}",
+                         "give the period's first and last epoch") from None
+    config = load_config(project)
+    landscape = load_landscape(config)
+    zone_name = config.activity_data.zone if config.activity_data else "reference_region"
+    if zone_name not in landscape.zones.masks():
+        zone_name = "grid"
+    zone = activity_zone(landscape.zones, landscape.grid.shape, zone_name)
+    return activity_map(landscape.forest, zone, start, end), landscape.grid, OUTSIDE
+
+
 @area_app.command()
 @_fail_cleanly
 def design(
-    map_path: Annotated[Path, typer.Option("--map", help="Map to sample (GeoTIFF of class codes, projected CRS).")],
     out: Annotated[Path, typer.Option("--out", help="Folder for samples.gpkg, samples.csv and strata.csv.")],
+    map_path: Annotated[Optional[Path], typer.Option("--map", help="Map to sample (GeoTIFF of class codes, "
+                                                     "projected CRS).")] = None,
+    project: Annotated[Optional[Path], typer.Option("--project", help="Instead of --map: a project folder; samples "
+                                                    "the period's change map (1 stable forest, 2 loss, 3 non-forest) "
+                                                    "over the activity_data zone of icam.toml.")] = None,
+    period: Annotated[Optional[str], typer.Option("--period", help="With --project: START-END epochs, e.g. "
+                                                  "2000-2008.")] = None,
     strata_map: Annotated[Optional[Path], typer.Option("--strata-map", help="Strata raster on the map's grid "
                                                        "(default: the map classes).")] = None,
     design_kind: Annotated[DesignKind, typer.Option("--design", help="Sampling design.")] = DesignKind.stratified,
@@ -187,7 +213,12 @@ def design(
     """Draw a sample from a map and write it for labelling (Collect Earth, AcATaMa, QGIS)."""
     from icam.forest import sampling as S
 
-    data, grid, map_nodata = _read_map(map_path, "--map", nodata)
+    if (map_path is None) == (project is None):
+        raise InputError("give either --map MAP.tif or --project DIR --period START-END", "see `icam area design --help`")
+    if project is not None:
+        data, grid, map_nodata = _project_period_map(project, period)
+    else:
+        data, grid, map_nodata = _read_map(map_path, "--map", nodata)
     if design_kind is DesignKind.stratified:
         strata = None
         strata_nodata = None

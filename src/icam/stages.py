@@ -18,7 +18,7 @@ import numpy as np
 from icam import __version__
 from icam.config import IcamConfig
 from icam.errors import InputError
-from icam.forest.activity import CLASS_NAMES, ActivityAssessment, assess
+from icam.forest.activity import CLASS_NAMES, ActivityAssessment, activity_zone, assess
 from icam.forest.zones import ZoneStats, zone_statistics
 from icam.landscape import Landscape
 from icam.atomic import atomic_write_text
@@ -105,14 +105,7 @@ def _activity_data(config: IcamConfig, landscape: Landscape, progress=None) -> l
     if config.activity_data is None:
         return []
     zone_name = config.activity_data.zone
-    masks = landscape.zones.masks()
-    if zone_name == "grid":
-        zone = np.ones(landscape.grid.shape, dtype=bool)
-    elif zone_name in masks:
-        zone = masks[zone_name]
-    else:
-        raise InputError(f"activity_data.zone = '{zone_name}' but boundaries.{zone_name} is not configured",
-                         "add the boundary or choose another zone")
+    zone = activity_zone(landscape.zones, landscape.grid.shape, zone_name)
     return [assess(a.name, a.start_year, a.end_year, a.samples, landscape.forest, landscape.grid, zone_name, zone)
             for a in config.activity_data.assessments]
 

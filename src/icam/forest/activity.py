@@ -40,6 +40,17 @@ def activity_map(forest: ForestChange, zone: np.ndarray, start_year: int, end_ye
     return classes
 
 
+def activity_zone(zones, shape: tuple[int, int], zone_name: str) -> np.ndarray:
+    """The mask of the zone named in ``[activity_data] zone`` ('grid' = every cell)."""
+    if zone_name == "grid":
+        return np.ones(shape, dtype=bool)
+    masks = zones.masks()
+    if zone_name not in masks:
+        raise InputError(f"activity_data.zone = '{zone_name}' but boundaries.{zone_name} is not configured",
+                         "add the boundary or choose another zone")
+    return masks[zone_name]
+
+
 def mapped_areas(classes: np.ndarray, grid: Grid) -> tuple[dict[int, int], dict[int, float]]:
     """Pixel counts and true areas (ha) of each map class."""
     n_codes = max(CLASS_NAMES) + 1
