@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -18,18 +17,26 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ICAM = [sys.executable, "-m", "icam"]
+# runs the CLI in the child and prints the child's own peak resident memory on stderr
+CHILD = """
+import resource, sys
+from icam.cli import app
+try:
+    app(sys.argv[1:], prog_name="icam")
+finally:
+    print(f"PEAK_RSS_KIB={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+"""
 
 
 def measure(label: str, args: list[str]) -> dict:
-    """Run ``python -m icam ARGS`` in a subprocess; wall-clock seconds and peak RSS (MiB)."""
+    """Run ``icam ARGS`` in a fresh Python process; wall-clock seconds and that process's peak RSS (MiB)."""
     t0 = time.perf_counter()
-    completed = subprocess.run(ICAM + args, capture_output=True, text=True)
+    completed = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True)
     seconds = time.perf_counter() - t0
     if completed.returncode != 0:
         sys.exit(f"{label} failed ({completed.returncode}):\n{completed.stderr[-2000:]}")
-    # ru_maxrss of children is the largest child so far: each job runs after smaller ones
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    peak_kib = int(completed.stderr.rsplit("PEAK_RSS_KIB=", 1)[1].split()[0])
+    peak_mib = peak_kib / 1024
     print(f"  {label}: {seconds:.1f} s, peak {peak_mib:.0f} MiB", flush=True)
     return {"job": label, "command": "icam " + " ".join(args), "seconds": round(seconds, 1), "peak_rss_mib": round(peak_mib)}
 
