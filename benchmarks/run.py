@@ -49,6 +49,9 @@ def main() -> None:
             folder = Path(tmp) / scale
             rows.append(measure(f"demo, {scale} scale (simulation + pipeline)", ["demo", "--dir", str(folder), "--scale", scale]))
             rows.append(measure(f"run again, {scale} scale (landscape cached)", ["run", str(folder)]))
+            rows.append(measure(f"area design, {scale} scale (2000-2008 change map, n = 600)",
+                                ["area", "design", "--project", str(folder), "--period", "2000-2008", "--n", "600",
+                                 "--allocation", "minimum", "--min-per-stratum", "100", "--out", str(folder / "design")]))
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     (HERE / "results.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
     print(f"\nMachine: {machine}\n")
