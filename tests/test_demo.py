@@ -43,7 +43,27 @@ def test_summary_names_the_report(demo):
     assert "Report:" in output and "report.html" in output
     assert "Forest loss by period" in output
     html = (folder / "outputs" / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 2
+    assert html.count("data:image/png;base64,") == 3  # map, loss chart, activity data chart
+    assert "Activity data with uncertainty" in html and "Overall accuracy" in html
+
+
+def test_activity_data_for_every_period_covers_the_truth(demo):
+    """Sample-based loss areas for the HRP and each monitoring period, against the simulator's true areas."""
+    folder, _ = demo
+    results = _results(folder)
+    truth = json.loads((folder / "truth" / "reference_samples.json").read_text())["true_area_ha_by_period"]
+    assessments = results["activity_data"]["assessments"]
+    assert [(a["start_year"], a["end_year"]) for a in assessments][:2] == [(2000, 2008), (2008, 2012)]
+    covered = []
+    for a in assessments:
+        loss, true_loss = a["classes"]["2"], truth[f"{a['start_year']}-{a['end_year']}"]["2"]
+        assert loss["ci95_ha"] == pytest.approx(1.96 * loss["se_ha"])
+        assert sum(c["area_ha"] for c in a["classes"].values()) == pytest.approx(sum(a["mapped_area_ha"].values()))
+        covered.append(abs(loss["area_ha"] - true_loss) <= loss["ci95_ha"])
+    # interpreters' errors bias the reference data a little (see docs/methods.md), so not every 95 % CI covers
+    assert covered[0] and sum(covered) >= 6
+    table = (folder / "outputs" / "tables" / "activity_data.csv").read_text().splitlines()
+    assert len(table) == 1 + 3 * len(assessments)
 
 
 def test_loss_matches_the_input_tiles(demo):

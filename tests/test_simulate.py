@@ -92,7 +92,8 @@ def test_config_validates_and_files_exist(small):
     for name in ("roads.gpkg", "settlements.gpkg", "rivers.gpkg", "elevation.tif", "land_use_2000.tif",
                  "households.csv", "parcels.gpkg", "agreements.csv"):
         assert (folder / "inputs" / name).exists(), name
-    for name in ("counterfactual_lossyear.tif", "hazard.json", "households.csv"):
+    for name in ("counterfactual_lossyear.tif", "true_lossyear.tif", "hazard.json", "households.csv",
+                 "reference_samples.json"):
         assert (folder / "truth" / name).exists(), name
     admin = gpd.read_file(config.boundaries.admin_units)
     assert admin.crs.to_epsg() == 4326 and 4 <= len(admin) <= 8 and admin["name"].is_unique
@@ -150,7 +151,7 @@ def test_reference_region_loss_rate(small):
 
 def test_counterfactual_same_draws_more_loss(small):
     folder, _ = small
-    actual, _ = _mosaic(folder, "lossyear")
+    actual = _read(folder / "truth" / "true_lossyear.tif")
     counterfactual = _read(folder / "truth" / "counterfactual_lossyear.tif")
     project = gpd.read_file(folder / "inputs" / "boundaries" / "project_area.gpkg")
     with rasterio.open(folder / "inputs" / "elevation.tif") as src:
@@ -167,7 +168,7 @@ def test_counterfactual_same_draws_more_loss(small):
 
 def test_households_behave_as_recorded(small):
     folder, summary = small
-    lossyear, _ = _mosaic(folder, "lossyear")
+    lossyear = _read(folder / "truth" / "true_lossyear.tif")
     parcels = gpd.read_file(folder / "inputs" / "parcels.gpkg")
     assert set(parcels["kind"]) == {"farm", "coffee", "conservation"}
     truth = list(csv.DictReader((folder / "truth" / "households.csv").open(encoding="utf-8")))
@@ -279,3 +280,38 @@ def test_loss_at_the_forest_edge_and_near_roads(small):
     near = forest0 & (d_highway <= edges[0])
     far = forest0 & (d_highway >= edges[1])
     assert lost_any[near].mean() >= 5 * lost_any[far].mean()
+
+
+def test_the_map_differs_from_the_truth_by_its_error_model(small):
+    """Omission, late dating and commission, as realised, are near the documented rates."""
+    from icam.landscape.reference import MAP_ERRORS
+
+    folder, _ = small
+    truth = _read(folder / "truth" / "true_lossyear.tif")
+    mapped, _ = _mosaic(folder, "lossyear")
+    true_lost, map_lost = truth > 0, mapped > 0
+    omitted = np.count_nonzero(true_lost & ~map_lost) / np.count_nonzero(true_lost)
+    false = np.count_nonzero(map_lost & ~true_lost) / np.count_nonzero(true_lost)
+    both = true_lost & map_lost
+    late = np.count_nonzero(mapped[both] == truth[both] + 1) / np.count_nonzero(both)
+    assert MAP_ERRORS["omission_share_large_patches"] * 0.5 <= omitted <= MAP_ERRORS["omission_share_small_patches"]
+    assert 0.5 * MAP_ERRORS["commission_share"] <= false <= 1.1 * MAP_ERRORS["commission_share"]
+    assert 0.5 * MAP_ERRORS["late_share"] <= late <= 1.1 * MAP_ERRORS["late_share"]
+    assert np.all((mapped[both] == truth[both]) | (mapped[both] == truth[both] + 1))
+
+
+def test_reference_samples_are_designed_on_the_map_and_read_back(small):
+    from icam.config import load_config
+    from icam.forest.activity import FOREST_LOSS
+    from icam.forest.sampling import read_labels
+
+    folder, _ = small
+    config = load_config(folder)
+    assert len(config.activity_data.assessments) == 8
+    for assessment in config.activity_data.assessments:
+        samples = read_labels(assessment.samples, known_classes={1, 2, 3})
+        assert len(samples) == 300 and (samples.groupby("stratum").size() >= 50).all()
+        assert (samples.stratum == samples.map_class).all()
+        # interpreters mostly agree with the map in the loss stratum, but not always (map and labels err)
+        loss = samples[samples.map_class == FOREST_LOSS]
+        assert 0.6 < (loss.ref_class == FOREST_LOSS).mean() <= 1.0

@@ -56,6 +56,14 @@ from scipy import ndimage, special
 from icam.atomic import atomic_path, atomic_write_text
 from icam.errors import ConfigError
 from icam.landscape.grid import Grid
+from icam.landscape.reference import (
+    INTERPRETER_ERRORS,
+    MAP_ERRORS,
+    SAMPLE_SIZE,
+    assessments_config,
+    map_with_errors,
+    write_reference_samples,
+)
 from icam.template import toml_value
 
 CRS_EPSG = "EPSG:32718"
@@ -599,6 +607,7 @@ def config_dict(description: str) -> dict:
         "periods": {"historical_reference": [2000, 2008], "calibration": [2000, 2004], "confirmation": [2004, 2008],
                     "project_start": PROJECT_START, "crediting_period_years": 20,
                     "monitoring": [{"start": dt.date(a, 6, 15), "end": dt.date(b, 6, 14)} for a, b in months]},
+        "activity_data": {"zone": "reference_region", "assessments": assessments_config()},
     }
 
 
@@ -611,9 +620,11 @@ def config_toml(scale: str, seed: int, description: str) -> str:
         "boundaries": "Boundaries written by the simulator; admin_units is in EPSG:4326 and is reprojected on reading.",
         "forest": "Hansen-format tiles (2 x 2) on the project grid; truth/ holds what they were drawn from.",
         "periods": "Project start 2008-06-15 and the monitoring periods of VCS 944.",
+        "activity_data": "Reference samples designed on the map and labelled from the truth through an interpreter-"
+                         "error model (truth/reference_samples.json).",
     }
     lines = [mark, "# Truth for checking icam's estimates: truth/hazard.json, truth/households.csv, "
-             "truth/counterfactual_lossyear.tif.", ""]
+             "truth/true_lossyear.tif, truth/counterfactual_lossyear.tif, truth/reference_samples.json.", ""]
     for section, values in config_dict(description).items():
         lines += [f"{GENERATED_MARK}, seed {seed}, scale {scale}: {comments[section]}", f"[{section}]"]
         lines += [f"{k} = {toml_value(v)}" for k, v in values.items()]
@@ -945,13 +956,17 @@ def simulate(out_dir: Path, scale: str = "project", seed: int = 42,
     report("simulating: writing rasters", 0.87)
     inputs = out_dir / "inputs"
     hansen = inputs / "hansen"
+    # the tiles are a map of the truth, with its errors; the truth itself goes to truth/true_lossyear.tif
+    loss_map, map_errors = map_with_errors(loss_act, forest0, RESOLUTION_M, np.random.default_rng([seed, 8100]))
     for name, (rows, cols), transform in _tiles(grid):
-        for layer, array in (("treecover2000", treecover), ("lossyear", loss_act), ("datamask", datamask)):
+        for layer, array in (("treecover2000", treecover), ("lossyear", loss_map), ("datamask", datamask)):
             _write_raster(hansen / f"{HANSEN_PREFIX}_{layer}_{name}.tif",
                           np.ascontiguousarray(array[rows, cols]), transform)
     _write_raster(inputs / "elevation.tif", dem, grid.transform)
     _write_raster(inputs / "land_use_2000.tif", land_use, grid.transform)
     _write_raster(out_dir / "truth" / "counterfactual_lossyear.tif", loss_cf, grid.transform)
+    _write_raster(out_dir / "truth" / "true_lossyear.tif", loss_act, grid.transform)
+    del loss_map
     lap("write_rasters_s")
 
     report("simulating: writing vectors and tables", 0.95)
@@ -1041,6 +1056,17 @@ def simulate(out_dir: Path, scale: str = "project", seed: int = 42,
                    f"(scale {scale}, seed {seed}); not real data")
     atomic_write_text(toml_path, config_toml(scale, seed, description))
     lap("write_vectors_s")
+
+    report("simulating: labelling reference samples", 0.97)
+    true_areas = write_reference_samples(out_dir, loss_act, scale, seed)
+    atomic_write_text(out_dir / "truth" / "reference_samples.json", json.dumps({
+        "map_errors": {**MAP_ERRORS, "realised_px": map_errors},
+        "interpreter_errors": INTERPRETER_ERRORS,
+        "sample_size": dict(zip(("n_total", "min_per_class"), SAMPLE_SIZE[scale])),
+        "zone": "reference_region",
+        "true_area_ha_by_period": true_areas,
+    }, indent=2) + "\n")
+    lap("reference_samples_s")
     report("simulating: done", 1.0)
 
     region_px = int(np.count_nonzero(region_mask))
