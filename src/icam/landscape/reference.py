@@ -30,7 +30,8 @@ MAP_ERRORS = {
     "commission_within_m": 300,  # ... in forest within this distance of the 2000 non-forest edge
 }
 INTERPRETER_ERRORS = {
-    "swap_share": 0.01,  # labels replaced by a random other class
+    "swap_share": 0.01,  # labels replaced by a random other class, where the map says loss or non-forest
+    "swap_share_stable_forest": 0.002,  # ... and where it says stable forest (intact canopy is rarely misread)
     "boundary_year_share": 0.20,  # loss in a period's last year labelled stable forest (too recent to see), and
     # loss in the year the period starts labelled loss (dated into the period)
 }
@@ -97,7 +98,7 @@ def _true_forest_change(mapped: ForestChange, true_loss: np.ndarray) -> ForestCh
     return ForestChange(mapped.epochs, mapped.forest_first, loss_period, mapped.valid, "truth")
 
 
-def _labels(true_classes: np.ndarray, true_year: np.ndarray, start: int, end: int,
+def _labels(true_classes: np.ndarray, map_classes: np.ndarray, true_year: np.ndarray, start: int, end: int,
             rng: np.random.Generator) -> np.ndarray:
     """Interpreters' labels: the true class, with boundary-year confusions and random swaps."""
     labels = true_classes.copy()
@@ -106,7 +107,9 @@ def _labels(true_classes: np.ndarray, true_year: np.ndarray, start: int, end: in
     labels[too_recent] = STABLE_FOREST
     dated_in = (true_classes == NON_FOREST) & (true_year == start) & (rng.random(labels.size) < share)
     labels[dated_in] = FOREST_LOSS
-    swap = rng.random(labels.size) < INTERPRETER_ERRORS["swap_share"]
+    swap_share = np.where(map_classes == STABLE_FOREST, INTERPRETER_ERRORS["swap_share_stable_forest"],
+                          INTERPRETER_ERRORS["swap_share"])
+    swap = rng.random(labels.size) < swap_share
     others = np.array([[2, 3], [1, 3], [1, 2]])  # the other classes of 1, 2, 3
     labels[swap] = others[labels[swap] - 1, rng.integers(0, 2, size=int(swap.sum()))]
     return labels
@@ -137,7 +140,7 @@ def write_reference_samples(out_dir: Path, true_loss: np.ndarray, scale: str, se
         true_map = activity_map(truth, zone, start, end)
         loss_value = true_loss[rows, cols].astype(int)
         true_year = np.where(loss_value > 0, loss_value + YEAR_OFFSET, 0)  # 0: never lost
-        table["ref_class"] = _labels(true_map[rows, cols], true_year, start, end, rng)
+        table["ref_class"] = _labels(true_map[rows, cols], classes[rows, cols], true_year, start, end, rng)
         path = out_dir / SAMPLES_DIR / f"{_slug(start, end)}.csv"
         with atomic_path(path) as tmp:
             table.to_csv(tmp, index=False)
