@@ -345,7 +345,7 @@ def _stehman(strata: list, mapped: list, ref: list, areas: dict, estimator: str,
     se_O = float(np.sqrt(var_total(agree[:, None]))[0] / A)
     P_cells = (total(cell) / A).reshape(K, K)                    # p̂_ij, map i × reference j
     ua, ua_se, pa, pa_se = {}, {}, {}, {}
-    for name, x, out, out_se in (("users", M, ua, ua_se), ("producers", R, pa, pa_se)):
+    for x, out, out_se in ((M, ua, ua_se), (R, pa, pa_se)):  # user's accuracy, then producer's
         Yt, Xt = total(D), total(x)                              # eqs. 18–19 / 22–23
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(Xt > 0, Yt / np.where(Xt > 0, Xt, 1), 0.0)

@@ -470,6 +470,15 @@ class Households:
     agreements: list[dict]
 
 
+def _parcel_box(left_m: float, top_m: float, flip: bool, r0: int, r1: int, c0: int, c1: int) -> shapely.Polygon:
+    """Rows r0..r1 and columns c0..c1 (cells) of a household block whose top-left corner is (left_m, top_m);
+    ``flip`` mirrors the rows so that some conservation areas lie above the farm and some below."""
+    if flip:
+        r0, r1 = HOUSEHOLD_BLOCK_PX - r1, HOUSEHOLD_BLOCK_PX - r0
+    c = RESOLUTION_M
+    return shapely.box(left_m + c0 * c, top_m - r1 * c, left_m + c1 * c, top_m - r0 * c)
+
+
 def _place_households(geom: Geometry, rng: np.random.Generator) -> Households:
     """Households on 540 m blocks inside the protected forest near roads: farm, coffee plot, conservation area.
 
@@ -518,16 +527,9 @@ def _place_households(geom: Geometry, rng: np.random.Generator) -> Households:
         cw = rng.integers(3, 6)
         ch_ = rng.integers(4, 11)
         flip = rng.random() < 0.5
-        c = RESOLUTION_M
-
-        def rect(r0, r1, c0, c1):
-            if flip:
-                r0, r1 = HOUSEHOLD_BLOCK_PX - r1, HOUSEHOLD_BLOCK_PX - r0
-            return shapely.box(l + c0 * c, t - r1 * c, l + c1 * c, t - r0 * c)
-
-        farm = rect(0, fh, 0, fw)
-        coffee = rect(0, fh, fw, fw + cw)
-        conservation = rect(fh, fh + ch_, 0, HOUSEHOLD_BLOCK_PX)
+        farm = _parcel_box(l, t, flip, 0, fh, 0, fw)
+        coffee = _parcel_box(l, t, flip, 0, fh, fw, fw + cw)
+        conservation = _parcel_box(l, t, flip, fh, fh + ch_, 0, HOUSEHOLD_BLOCK_PX)
         centre = farm.centroid
         village = names[int(np.argmin(shapely.distance(points, centre)))]
         table.append({"household_id": hid, "village": village, "x_m": round(centre.x, 1), "y_m": round(centre.y, 1),
