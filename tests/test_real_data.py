@@ -14,6 +14,7 @@ import rasterio
 
 from icam.config import load_config
 from icam.landscape.ingest import load_landscape
+from icam.template import toml_value
 
 CELL_HA = 0.09
 MERCATOR_MAPS = {2000: "forest_t1.tif", 2005: "forest_2005.tif", 2010: "forest_t2.tif", 2015: "forest_2015.tif",
@@ -32,37 +33,19 @@ def load(tmp_path: Path, name: str, toml: str):
     return load_landscape(load_config(project))
 
 
+def project_toml(crs: str, forest: dict) -> str:
+    """A minimal icam.toml: a named project on a 30 m grid in ``crs`` with the given [forest] table."""
+    return "\n".join(["[project]", 'name = "Guadeloupe"', "[grid]", f"crs = {toml_value(crs)}", "resolution_m = 30",
+                      "[forest]", *(f"{key} = {toml_value(value)}" for key, value in forest.items())])
+
+
 def maps_toml(folder: Path, crs: str, reproject: bool) -> str:
-    maps = ", ".join(f'{year} = "{folder / file}"' for year, file in MERCATOR_MAPS.items())
-    return f"""
-[project]
-name = "Guadeloupe"
-
-[grid]
-crs = "{crs}"
-resolution_m = 30
-
-[forest]
-kind = "forest_maps"
-reproject = {str(reproject).lower()}
-maps = {{ {maps} }}
-"""
+    maps = {str(year): str(folder / file) for year, file in MERCATOR_MAPS.items()}
+    return project_toml(crs, {"kind": "forest_maps", "reproject": reproject, "maps": maps})
 
 
 def fcc_toml(file: Path, crs: str, years: list[int]) -> str:
-    return f"""
-[project]
-name = "Guadeloupe"
-
-[grid]
-crs = "{crs}"
-resolution_m = 30
-
-[forest]
-kind = "fcc"
-file = "{file}"
-years = {years}
-"""
+    return project_toml(crs, {"kind": "fcc", "file": str(file), "years": years})
 
 
 def areas(landscape, years=(2000, 2010, 2020)) -> dict[int, float]:
