@@ -135,7 +135,7 @@ def test_specks_need_the_minimum_mapping_unit(small):
 
 def test_reference_region_loss_rate(small):
     folder, summary = small
-    lossyear, _ = _mosaic(folder, "lossyear")
+    lossyear = _read(folder / "truth" / "true_lossyear.tif")  # the summary is about the truth, not the map
     treecover, _ = _mosaic(folder, "treecover2000")
     region = gpd.read_file(folder / "inputs" / "boundaries" / "reference_region.gpkg")
     with rasterio.open(folder / "inputs" / "elevation.tif") as src:
@@ -147,6 +147,9 @@ def test_reference_region_loss_rate(small):
     assert 0.005 <= rates.mean() <= 0.010
     assert rates.min() > 0.002 and rates.max() < 0.02
     assert abs(100 * rates.mean() - summary["mean_loss_rate_pct_per_year"]) < 0.05
+    # the truth file is the simulation's loss, year by year (0.09 ha cells; the summary rounds to 0.1 ha)
+    by_year = summary["loss_ha_by_year_reference_region"]
+    assert np.allclose(loss_px * 0.09, [by_year[y] for y in range(2001, 2025)], atol=0.06)
 
 
 def test_counterfactual_same_draws_more_loss(small):
@@ -315,3 +318,53 @@ def test_reference_samples_are_designed_on_the_map_and_read_back(small):
         # interpreters mostly agree with the map in the loss stratum, but not always (map and labels err)
         loss = samples[samples.map_class == FOREST_LOSS]
         assert 0.6 < (loss.ref_class == FOREST_LOSS).mean() <= 1.0
+
+
+def test_true_areas_are_the_truth_raster_on_the_reference_region(small):
+    """truth/reference_samples.json: the true loss area of each period is the true raster's loss in it."""
+    folder, summary = small
+    truth = json.loads((folder / "truth" / "reference_samples.json").read_text())["true_area_ha_by_period"]
+    assert len(truth) == 8
+    by_year = summary["loss_ha_by_year_reference_region"]
+    for period, areas in truth.items():
+        start, end = map(int, period.split("-"))
+        nominal = sum(by_year[y] for y in range(start + 1, end + 1))
+        assert areas["2"] == pytest.approx(nominal, rel=0.01), period  # cell areas differ a little from 0.09 ha
+        assert areas["1"] > 10 * areas["2"] and areas["3"] > 0
+
+
+def test_activity_data_from_the_samples_covers_the_truth(small):
+    """The written samples, read as the pipeline reads them: on the map, and estimates near the truth.
+
+    At small scale (300 points, 50 per class) not every 95 % interval covers the truth: the loss the map omits
+    lies in the large stable-forest stratum, where a sample of ~200 points rarely catches any, so some
+    intervals are narrow and low; interpreters' boundary-year errors bias the labels a little. With seed 7 the
+    HRP and 5 of the 8 periods cover (seeds 8 and 9: 6 of 8); every estimate is within its interval or 25 % of
+    the truth. At project scale all eight cover (docs/methods.md).
+    """
+    from rasterio.transform import rowcol
+
+    from icam.forest.activity import FOREST_LOSS, activity_map, assess
+    from icam.forest.sampling import read_labels
+    from icam.landscape.ingest import load_landscape
+
+    folder, _ = small
+    config = load_config(folder)
+    landscape = load_landscape(config)
+    zone = landscape.zones.reference_region
+    truth = json.loads((folder / "truth" / "reference_samples.json").read_text())["true_area_ha_by_period"]
+    covered = []
+    for a in config.activity_data.assessments:
+        classes = activity_map(landscape.forest, zone, a.start_year, a.end_year)
+        samples = read_labels(a.samples, known_classes={1, 2, 3})
+        rows, cols = rowcol(landscape.grid.transform, samples["x"].to_numpy(float), samples["y"].to_numpy(float))
+        assert (classes[np.asarray(rows), np.asarray(cols)] == samples["map_class"].to_numpy()).all(), a.name
+        assert (samples["map_class"] == FOREST_LOSS).sum() >= 50
+        result = assess(a.name, a.start_year, a.end_year, a.samples, landscape.forest, landscape.grid,
+                        config.activity_data.zone, zone).to_dict()
+        loss = result["classes"]["2"]
+        true_loss = truth[f"{a.start_year}-{a.end_year}"]["2"]
+        error = abs(loss["area_ha"] - true_loss)
+        covered.append(error <= loss["ci95_ha"])
+        assert covered[-1] or error <= 0.25 * true_loss, (a.name, loss, true_loss)
+    assert covered[0] and sum(covered) >= 5

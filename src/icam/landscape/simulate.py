@@ -28,6 +28,11 @@ Gaussian of 3.5 cells, so that clearings are blobs of about 0.5–20 ha). The co
 and no project or agreement effect. Complying households' conservation areas lose nothing from the signing
 year on.
 
+The Hansen-format lossyear tiles are a map of the true loss, with omission, late dating and commission
+(:func:`icam.landscape.reference.map_with_errors`); the truth is ``truth/true_lossyear.tif``. A labelled
+stratified reference sample of each assessment period is written to ``inputs/reference_samples/``, designed on
+the map as the pipeline reads it and labelled from the truth through an interpreter-error model.
+
 The same seed gives byte-identical rasters. :func:`build_geometry` returns the polygons
 and lines alone (no rasters), cheaply.
 """
@@ -1017,8 +1022,9 @@ def simulate(out_dir: Path, scale: str = "project", seed: int = 42,
                  "beta_settlement*log1p(d_settlement_km) + beta_slope*slope_deg + "
                  "beta_elevation*(elevation_m-800)/1000 + beta_legal*protected + sigma_re*field + "
                  "log((1-w)+w*exp(beta_project))*protected (with-project run only; w = share of the year after "
-                 "the project start); loss where U < p, U = Phi(0.9*Z_smooth + 0.436*Z_cell), Z_smooth = white "
-                 "noise smoothed by a Gaussian of 2.5 cells, rescaled to unit variance",
+                 f"the project start); loss where U < p, U = Phi({DRAW_SMOOTH_WEIGHT}*Z_smooth + "
+                 f"{DRAW_CELL_WEIGHT:.3f}*Z_cell), Z_smooth = white noise smoothed by a Gaussian of {DRAW_SMOOTH_PX} "
+                 "cells, rescaled to unit variance",
         "coefficients": HAZARD,
         "hazard_ratio_project": math.exp(HAZARD["beta_project"]),
         "beta0_by_year": {str(y): round(b, 6) for y, b in beta0.items()},
