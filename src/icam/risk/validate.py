@@ -1,0 +1,322 @@
+"""Validating deforestation risk maps: the VT0007 model test, UDef-ARP's metrics, VM0015's FoM, AUC.
+
+Sources. Verra, *VT0007 Unplanned Deforestation Allocation (UDef-A)*, v1.0, 21 February 2024,
+section 5.5 "Testing and Model Selection": predicted and actual deforestation are compared in
+assessment cells of the median project size (100,000 ha when it is unknown); an alternative risk
+map replaces the benchmark only if its median absolute error is lower for BOTH the calibration
+(fitting) period and the confirmation (CNF) period. The further metrics (mean absolute error, R²,
+IoU = Σ min / Σ max over cells, residual maps) follow Clark Labs' UDef-ARP, the software Verra
+distributes with the tool (github.com/ClarkCGA/UDef-ARP). Figure of merit: Pontius et al. 2008,
+*Annals of Regional Science* 42:11–37, with VM0015's rule that a location model's FoM must be at
+least the net observed change in the reference region over the calibration period as a share of
+its area. AUC: Hanley & McNeil 1982, *Radiology* 143:29–36 (AUC = Mann–Whitney U / (n₁ n₀)).
+
+Every function is vectorised: one ``np.bincount`` over assessment cells, one ranking for the AUC.
+Units: areas in ha (pixel values are ha of deforestation per pixel over the period), shares as
+fractions in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import rankdata
+
+from icam.errors import InputError
+
+MEDIAN_PROJECT_HA = 100_000  # VT0007 §5.5: assessment cell size when the median project size is unknown
+
+
+# --------------------------------------------------------------------------- assessment cells
+
+def assessment_cells(shape: tuple[int, int], cell_size_m: float,
+                     cell_area_ha: float = MEDIAN_PROJECT_HA) -> np.ndarray:
+    """Id of the square assessment cell holding each pixel (int64, ``shape``).
+
+    Source: VT0007 v1.0 (2024) §5.5: assessment cells of the median project size, 100,000 ha when
+    it is unknown. The side is round(√(cell_area_ha × 10⁴) / cell_size_m) pixels (at least 1), so a
+    cell covers about ``cell_area_ha`` (exactly side² × pixel area). Cells are laid from the
+    raster's top-left corner, numbered row by row (id = cell row × cells per row + cell column);
+    cells on the right and bottom edges may be partial. cell_size_m: pixel size in metres.
+    """
+    if len(shape) != 2 or min(shape) < 0:
+        raise InputError(f"shape must be (rows, cols), got {shape}")
+    size = float(cell_size_m)
+    area = float(cell_area_ha)
+    if not (math.isfinite(size) and size > 0):
+        raise InputError(f"cell size must be positive, got {cell_size_m}")
+    if not (math.isfinite(area) and area > 0):
+        raise InputError(f"the assessment cell area must be positive, got {cell_area_ha} ha")
+    side = max(1, round(math.sqrt(area * 1e4) / size))
+    rows, cols = int(shape[0]), int(shape[1])
+    per_row = -(-cols // side)
+    r = (np.arange(rows, dtype=np.int64) // side)[:, None]
+    c = (np.arange(cols, dtype=np.int64) // side)[None, :]
+    return r * per_row + c
+
+
+# --------------------------------------------------------------------------- comparison
+
+@dataclass(frozen=True, eq=False)
+class CellComparison:
+    """Predicted and actual deforestation summed per assessment cell.
+
+    cell_ids: int64, the cells holding at least one pixel of the mask, ascending.
+    predicted_ha, actual_ha: float64 per cell, Σ over the cell's masked pixels (ha).
+    n_pixels: int64 per cell, masked pixels in the cell (its area in pixels).
+    """
+
+    cell_ids: np.ndarray
+    predicted_ha: np.ndarray
+    actual_ha: np.ndarray
+    n_pixels: np.ndarray
+
+
+def compare_by_cell(predicted_ha: np.ndarray, actual_ha: np.ndarray, cells: np.ndarray,
+                    mask: np.ndarray | None = None) -> CellComparison:
+    """Sum predicted and actual deforestation (ha per pixel) over the masked pixels of each cell.
+
+    Source: VT0007 v1.0 (2024) §5.5 (the comparison in assessment cells); as UDef-ARP, the
+    predicted map is the adjusted density (ha/pixel over the period) and the actual map the
+    observed loss in ha per pixel (a bool loss map × pixel area). ``cells``: non-negative integer
+    ids (e.g. :func:`assessment_cells`); ``mask``: bool, the pixels compared (the jurisdiction;
+    None = all). Values must be finite and non-negative. Cells without a masked pixel are dropped.
+    """
+    predicted = np.asarray(predicted_ha, dtype=np.float64)
+    actual = np.asarray(actual_ha, dtype=np.float64)
+    cells = np.asarray(cells)
+    mask = np.ones(cells.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if not (predicted.shape == actual.shape == cells.shape == mask.shape):
+        raise InputError(f"predicted {predicted.shape}, actual {actual.shape}, cells {cells.shape} and "
+                         f"mask {mask.shape} differ in shape")
+    if not np.issubdtype(cells.dtype, np.integer):
+        raise InputError("assessment cell ids must be integers", "use icam.risk.validate.assessment_cells")
+    ids = cells[mask].astype(np.int64)
+    p, a = predicted[mask], actual[mask]
+    if ids.size == 0:
+        raise InputError("the mask selects no pixel", "check the jurisdiction mask")
+    if ids.min() < 0:
+        raise InputError("assessment cell ids must be non-negative")
+    for name, values in (("predicted", p), ("actual", a)):
+        if not np.isfinite(values).all() or (values < 0).any():
+            raise InputError(f"the {name} deforestation map holds negative or non-finite values")
+    # compact the ids first so that sparse large ids cost no memory
+    cell_ids, inverse = np.unique(ids, return_inverse=True)
+    n = cell_ids.size
+    return CellComparison(cell_ids=cell_ids,
+                          predicted_ha=np.bincount(inverse, weights=p, minlength=n),
+                          actual_ha=np.bincount(inverse, weights=a, minlength=n),
+                          n_pixels=np.bincount(inverse, minlength=n).astype(np.int64))
+
+
+def _errors(comparison: CellComparison) -> np.ndarray:
+    return np.abs(comparison.actual_ha - comparison.predicted_ha)
+
+
+def median_absolute_error(comparison: CellComparison) -> float:
+    """Median over cells of |actual − predicted| (ha). VT0007 v1.0 (2024) §5.5's selection metric."""
+    return float(np.median(_errors(comparison)))
+
+
+def mean_absolute_error(comparison: CellComparison) -> float:
+    """Mean over cells of |actual − predicted| (ha), as UDef-ARP reports it."""
+    return float(np.mean(_errors(comparison)))
+
+
+def r_squared(comparison: CellComparison) -> float:
+    """Coefficient of determination of the cell sums, 1 − SS_res / SS_tot (dimensionless).
+
+    SS_res = Σ (actual − predicted)², SS_tot = Σ (actual − mean actual)² over cells: the
+    goodness of the prediction itself against the 1:1 line (the definition of scikit-learn's
+    ``r2_score(actual, predicted)``, which UDef-ARP reports), NOT the squared correlation of a
+    fitted regression line; it is negative when the prediction does worse than the mean. NaN when
+    every cell has the same actual value (SS_tot = 0).
+    """
+    actual, predicted = comparison.actual_ha, comparison.predicted_ha
+    ss_tot = float(np.sum((actual - actual.mean()) ** 2))
+    if ss_tot == 0:
+        return math.nan
+    return 1.0 - float(np.sum((actual - predicted) ** 2)) / ss_tot
+
+
+def iou(comparison: CellComparison) -> float:
+    """Intersection over union of the cell sums, Σ min(pred, act) / Σ max(pred, act), in [0, 1].
+
+    Source: UDef-ARP. 1 iff every cell's predicted sum equals its actual sum; 1 also when both are
+    zero everywhere (nothing predicted, nothing happened).
+    """
+    lo = np.minimum(comparison.predicted_ha, comparison.actual_ha).sum()
+    hi = np.maximum(comparison.predicted_ha, comparison.actual_ha).sum()
+    if hi == 0:
+        return 1.0
+    return float(min(1.0, lo / hi))
+
+
+def residual_map(comparison: CellComparison, cells: np.ndarray) -> np.ndarray:
+    """Actual − predicted (ha) of each pixel's assessment cell, painted back onto the pixels.
+
+    Source: UDef-ARP's residual maps. float64 of ``cells``'s shape; pixels whose cell is not in
+    the comparison (no masked pixel) are NaN. Positive = more deforestation than predicted.
+    """
+    cells = np.asarray(cells)
+    if not np.issubdtype(cells.dtype, np.integer):
+        raise InputError("assessment cell ids must be integers")
+    ids = comparison.cell_ids
+    residual = comparison.actual_ha - comparison.predicted_ha
+    flat = cells.ravel().astype(np.int64)
+    out = np.full(flat.shape, np.nan)
+    if ids.size:
+        position = np.minimum(np.searchsorted(ids, flat), ids.size - 1)
+        seen = ids[position] == flat
+        out[seen] = residual[position[seen]]
+    return out.reshape(cells.shape)
+
+
+def weighted_rmse(predicted_ha: np.ndarray, actual_ha: np.ndarray, cells: np.ndarray,
+                  mask: np.ndarray | None = None) -> float:
+    """Root mean square error of the cell sums (ha), each cell weighted by its area.
+
+    √( Σ_k w_k (actual_k − predicted_k)² / Σ_k w_k ), with w_k = the number of masked pixels in
+    cell k (its area in pixels; on an equal-area grid proportional to ha). Full cells count alike;
+    partial cells at the raster or jurisdiction edge count in proportion to the area they cover,
+    so a sliver's error does not weigh as much as a full cell's.
+    """
+    comparison = compare_by_cell(predicted_ha, actual_ha, cells, mask)
+    w = comparison.n_pixels.astype(np.float64)
+    squared = (comparison.actual_ha - comparison.predicted_ha) ** 2
+    return float(math.sqrt(np.sum(w * squared) / np.sum(w)))
+
+
+# --------------------------------------------------------------------------- VT0007 model test
+
+def vt0007_model_test(benchmark_fit_cells: CellComparison, benchmark_cnf_cells: CellComparison,
+                      alt_fit_cells: CellComparison, alt_cnf_cells: CellComparison) -> dict:
+    """Choose between the benchmark and an alternative risk map (VT0007 v1.0 (2024) §5.5).
+
+    The alternative is chosen only if its median absolute error over the assessment cells is
+    strictly lower than the benchmark's for BOTH the calibration fit and the confirmation (CNF)
+    prediction; otherwise (including ties) the benchmark is kept. Returns a dict: the four
+    medians (ha) as ``benchmark_fit_mdae``, ``benchmark_cnf_mdae``, ``alternative_fit_mdae``,
+    ``alternative_cnf_mdae``; ``better_fit`` and ``better_cnf`` (bool, alternative lower);
+    ``alternative_passes`` (bool, both); ``chosen`` ("alternative" or "benchmark") and ``reason``
+    (one line).
+    """
+    for name, value in (("benchmark_fit_cells", benchmark_fit_cells), ("benchmark_cnf_cells", benchmark_cnf_cells),
+                        ("alt_fit_cells", alt_fit_cells), ("alt_cnf_cells", alt_cnf_cells)):
+        if not isinstance(value, CellComparison):
+            raise InputError(f"{name} must be a CellComparison", "build it with compare_by_cell")
+    b_fit, b_cnf = median_absolute_error(benchmark_fit_cells), median_absolute_error(benchmark_cnf_cells)
+    a_fit, a_cnf = median_absolute_error(alt_fit_cells), median_absolute_error(alt_cnf_cells)
+    better_fit, better_cnf = a_fit < b_fit, a_cnf < b_cnf
+    passes = better_fit and better_cnf
+    figures = (f"median absolute error fit {a_fit:.6g} vs {b_fit:.6g} ha, "
+               f"confirmation {a_cnf:.6g} vs {b_cnf:.6g} ha (alternative vs benchmark)")
+    if passes:
+        reason = f"alternative chosen: lower in both periods; {figures}"
+    else:
+        failed = [name for name, ok in (("fit", better_fit), ("confirmation", better_cnf)) if not ok]
+        reason = f"benchmark kept: alternative not lower in {' and '.join(failed)}; {figures}"
+    return {
+        "benchmark_fit_mdae": b_fit,
+        "benchmark_cnf_mdae": b_cnf,
+        "alternative_fit_mdae": a_fit,
+        "alternative_cnf_mdae": a_cnf,
+        "better_fit": bool(better_fit),
+        "better_cnf": bool(better_cnf),
+        "alternative_passes": bool(passes),
+        "chosen": "alternative" if passes else "benchmark",
+        "reason": reason,
+    }
+
+
+# --------------------------------------------------------------------------- figure of merit (VM0015)
+
+def _binary_maps(reference_mask: np.ndarray | None, *maps: np.ndarray) -> tuple[np.ndarray, ...]:
+    arrays = [np.asarray(m) for m in maps]
+    shape = arrays[0].shape
+    mask = np.ones(shape, dtype=bool) if reference_mask is None else np.asarray(reference_mask, dtype=bool)
+    if any(a.shape != shape for a in arrays) or mask.shape != shape:
+        raise InputError("the change maps and the reference mask differ in shape: "
+                         + ", ".join(str(a.shape) for a in [*arrays, mask]))
+    for a in arrays:
+        if a.dtype != bool and not np.isin(a, (0, 1)).all():
+            raise InputError("change maps must be boolean (1 = change, 0 = persistence)")
+    if not mask.any():
+        raise InputError("the reference mask selects no pixel", "check the reference region")
+    return (mask, *(a.astype(bool)[mask] for a in arrays))
+
+
+def figure_of_merit(observed_change: np.ndarray, predicted_change: np.ndarray,
+                    reference_mask: np.ndarray | None = None) -> float:
+    """Figure of merit FoM = B / (A + B + C + D), a fraction in [0, 1] (Pontius et al. 2008).
+
+    Counted over the pixels of ``reference_mask`` (None = all): A = observed change predicted as
+    persistence (misses), B = observed change predicted as change (hits), C = observed change
+    predicted as change to the wrong category (0 for these binary change maps), D = observed
+    persistence predicted as change (false alarms). Source: Pontius et al. 2008, Annals of Regional
+    Science 42:11–37. Raises :class:`InputError` when there is neither observed nor predicted change.
+    """
+    _, observed, predicted = _binary_maps(reference_mask, observed_change, predicted_change)
+    a = int(np.count_nonzero(observed & ~predicted))
+    b = int(np.count_nonzero(observed & predicted))
+    c = 0
+    d = int(np.count_nonzero(~observed & predicted))
+    total = a + b + c + d
+    if total == 0:
+        raise InputError("no observed and no predicted change in the reference region",
+                         "the figure of merit is undefined without change")
+    return b / total
+
+
+def vm0015_fom_threshold(observed_change: np.ndarray, reference_mask: np.ndarray | None = None) -> float:
+    """Minimum FoM under VM0015: net observed change in the reference region / its area (fraction).
+
+    Net observed change over the calibration period as a share of the reference region's area
+    (pixels of ``observed_change`` inside ``reference_mask`` / pixels of the mask). With a binary
+    deforestation map the net change is the observed loss; pass a map of net change (loss not
+    offset by regrowth) if regrowth should be netted out. Source: VM0015 (location of future
+    deforestation: the risk map's FoM must be at least this share); compare with
+    :func:`figure_of_merit`'s fraction, not a percentage.
+    """
+    mask, observed = _binary_maps(reference_mask, observed_change)
+    return int(np.count_nonzero(observed)) / int(np.count_nonzero(mask))
+
+
+def passes_vm0015_fom(fom: float, threshold: float) -> bool:
+    """True iff the figure of merit is at least the VM0015 threshold (both fractions in [0, 1])."""
+    fom, threshold = float(fom), float(threshold)
+    for name, value in (("fom", fom), ("threshold", threshold)):
+        if not (math.isfinite(value) and 0 <= value <= 1):
+            raise InputError(f"{name} must be a fraction in [0, 1], got {value}")
+    return fom >= threshold
+
+
+# --------------------------------------------------------------------------- AUC
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve = Mann–Whitney U / (n₁ n₀), ties counting one half.
+
+    U = Σ ranks of the positives − n₁(n₁ + 1)/2 with average ranks for ties
+    (``scipy.stats.rankdata``), equal to the number of (positive, negative) pairs where the
+    positive scores higher plus half the tied pairs. Source: Hanley & McNeil 1982, Radiology
+    143:29–36. scores: finite numbers (e.g. risk density); labels: bool (1 = deforested), same
+    shape; both classes must be present. 0.5 for constant scores, 1 for perfectly separated.
+    """
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    labels = np.asarray(labels).ravel()
+    if scores.shape != labels.shape:
+        raise InputError(f"scores ({scores.size}) and labels ({labels.size}) differ in size")
+    if labels.dtype != bool and not np.isin(labels, (0, 1)).all():
+        raise InputError("labels must be boolean (1 = deforested)")
+    if not np.isfinite(scores).all():
+        raise InputError("scores hold NaN or infinite values")
+    labels = labels.astype(bool)
+    n1 = int(np.count_nonzero(labels))
+    n0 = labels.size - n1
+    if n1 == 0 or n0 == 0:
+        raise InputError("the AUC needs both deforested and not deforested pixels")
+    ranks = rankdata(scores, method="average")
+    u = float(ranks[labels].sum()) - n1 * (n1 + 1) / 2.0
+    return u / (n1 * n0)
