@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from icam.errors import InputError
 from icam.landscape.grid import Grid
-from icam.risk import (
+from icam.risk.benchmark import (
     adjust_to_quantity,
     class_limits_m,
     density_per_year,
