@@ -164,3 +164,6 @@ def demo(
 from icam.area_cli import area_app  # noqa: E402 - the `icam area` commands live in their own module
 
 app.add_typer(area_app, name="area")
+from icam.risk_cli import risk_app  # noqa: E402 - the `icam risk` commands live in their own module
+
+app.add_typer(risk_app, name="risk")

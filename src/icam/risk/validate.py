@@ -22,7 +22,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
 
 from icam.errors import InputError
 
@@ -30,6 +29,16 @@ MEDIAN_PROJECT_HA = 100_000  # VT0007 §5.5: assessment cell size when the media
 
 
 # --------------------------------------------------------------------------- assessment cells
+
+def assessment_cell_side_px(cell_size_m: float, cell_area_ha: float = MEDIAN_PROJECT_HA) -> int:
+    """Side (pixels) of a square assessment cell of about ``cell_area_ha``: round(√(area·10⁴) / pixel size), ≥ 1."""
+    size, area = float(cell_size_m), float(cell_area_ha)
+    if not (math.isfinite(size) and size > 0):
+        raise InputError(f"cell size must be positive, got {cell_size_m}")
+    if not (math.isfinite(area) and area > 0):
+        raise InputError(f"the assessment cell area must be positive, got {cell_area_ha} ha")
+    return max(1, round(math.sqrt(area * 1e4) / size))
+
 
 def assessment_cells(shape: tuple[int, int], cell_size_m: float,
                      cell_area_ha: float = MEDIAN_PROJECT_HA) -> np.ndarray:
@@ -43,13 +52,7 @@ def assessment_cells(shape: tuple[int, int], cell_size_m: float,
     """
     if len(shape) != 2 or min(shape) < 0:
         raise InputError(f"shape must be (rows, cols), got {shape}")
-    size = float(cell_size_m)
-    area = float(cell_area_ha)
-    if not (math.isfinite(size) and size > 0):
-        raise InputError(f"cell size must be positive, got {cell_size_m}")
-    if not (math.isfinite(area) and area > 0):
-        raise InputError(f"the assessment cell area must be positive, got {cell_area_ha} ha")
-    side = max(1, round(math.sqrt(area * 1e4) / size))
+    side = assessment_cell_side_px(cell_size_m, cell_area_ha)
     rows, cols = int(shape[0]), int(shape[1])
     per_row = -(-cols // side)
     r = (np.arange(rows, dtype=np.int64) // side)[:, None]
@@ -93,16 +96,28 @@ def compare_by_cell(predicted_ha: np.ndarray, actual_ha: np.ndarray, cells: np.n
                          f"mask {mask.shape} differ in shape")
     if not np.issubdtype(cells.dtype, np.integer):
         raise InputError("assessment cell ids must be integers", "use icam.risk.validate.assessment_cells")
-    ids = cells[mask].astype(np.int64)
-    p, a = predicted[mask], actual[mask]
-    if ids.size == 0:
+    if not mask.any():
         raise InputError("the mask selects no pixel", "check the jurisdiction mask")
+    ids = cells[mask].astype(np.int64, copy=False)
     if ids.min() < 0:
         raise InputError("assessment cell ids must be non-negative")
-    for name, values in (("predicted", p), ("actual", a)):
-        if not np.isfinite(values).all() or (values < 0).any():
+    for name, values in (("predicted", predicted), ("actual", actual)):
+        if np.any(mask & (~(values >= 0) | np.isinf(values))):  # NaN fails values >= 0
             raise InputError(f"the {name} deforestation map holds negative or non-finite values")
-    # compact the ids first so that sparse large ids cost no memory
+    if int(ids.max()) <= 4 * ids.size + 1_000_000:  # compact ids (assessment_cells): dense bincounts
+        n_pixels = np.bincount(ids)
+        cell_ids = np.flatnonzero(n_pixels)
+        # only pixels with predicted or actual loss add to the sums
+        active = mask & ((predicted > 0) | (actual > 0))
+        active_ids = cells[active].astype(np.int64, copy=False)
+        size = n_pixels.size
+        return CellComparison(
+            cell_ids=cell_ids,
+            predicted_ha=np.bincount(active_ids, weights=predicted[active], minlength=size)[cell_ids],
+            actual_ha=np.bincount(active_ids, weights=actual[active], minlength=size)[cell_ids],
+            n_pixels=n_pixels[cell_ids].astype(np.int64))
+    p, a = predicted[mask], actual[mask]
+    # sparse large ids: compact them first so that they cost no memory
     cell_ids, inverse = np.unique(ids, return_inverse=True)
     n = cell_ids.size
     return CellComparison(cell_ids=cell_ids,
@@ -317,6 +332,8 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     n0 = labels.size - n1
     if n1 == 0 or n0 == 0:
         raise InputError("the AUC needs both deforested and not deforested pixels")
+    from scipy.stats import rankdata  # scipy.stats takes a second to import: only when an AUC is asked for
+
     ranks = rankdata(scores, method="average")
     u = float(ranks[labels].sum()) - n1 * (n1 + 1) / 2.0
     return u / (n1 * n0)

@@ -1,0 +1,276 @@
+"""The VT0007 benchmark over a historical reference period split in two: fit, test, predict.
+
+Source: Verra, *VT0007 Unplanned Deforestation Allocation (UDef-A)* v1.0 (2024) §5.3 and §5.5,
+as Clark Labs' UDef-ARP runs them. Three forest maps at t1 < t2 < t3 give three periods:
+
+- calibration (t1→t2): negligible-risk threshold (NRT) and classes from the forest edge at t1,
+  relative frequency per modelling region fitted on the t1→t2 loss; the fitted density, adjusted
+  to the actual t1→t2 loss, is assessed against it ("the calibration fit");
+- confirmation (t2→t3): classes rebuilt from the forest edge at t2 with the calibration NRT and
+  class limits, the calibration frequencies applied, adjusted to the actual t2→t3 loss, assessed
+  against it ("the CNF prediction");
+- historical (t1→t3): NRT, classes and frequencies refitted on the whole period; applied to the
+  forest edge at t3 they give the benchmark risk map for the future, adjusted to the expected
+  deforestation of the validity period and delivered in ha/pixel/year.
+
+Assessment in square cells of ``assessment_cell_ha`` (VT0007: the median project size, 100,000
+ha when unknown) over the cells holding forest at the start of the period (inside the
+administrative units when given): cells without forest can hold neither predicted nor actual
+loss, so they would only add zero errors. Areas are true cell areas (:meth:`Grid.cell_area_ha`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from affine import Affine
+
+from icam.errors import InputError
+from icam.landscape.grid import Grid
+from icam.risk import benchmark as bm
+from icam.risk import validate as va
+
+VALIDITY_YEARS = 6  # VM0048 v1.0: the baseline is valid for six years, then reassessed
+
+
+@dataclass(frozen=True, eq=False)
+class PeriodFit:
+    """The benchmark fitted on one period: threshold, class limits and frequencies per region."""
+
+    name: str
+    start_year: int
+    end_year: int
+    nrt_m: float
+    class_limits_m: np.ndarray  # descending, UL = NRT .. LL = cell size
+    fit: bm.BenchmarkFit
+    deforested_ha: float
+    forest_at_start_ha: float
+
+    @property
+    def years(self) -> int:
+        return self.end_year - self.start_year
+
+    def class_bounds_m(self) -> list[float]:
+        """Class limits ascending, LL (the cell size) .. UL (the NRT), metres, as riskmapjnr lists them."""
+        return [float(v) for v in self.class_limits_m[::-1]]
+
+    def class_table(self) -> list[dict]:
+        """One row per vulnerability class: distance range, pixels, relative frequency, annual rate.
+
+        The annual rate is 1 − (1 − f)^(1/years) for the relative frequency f over the period
+        (Puyravaud 2003's compound rate, as riskmapjnr reports per class).
+        """
+        n = self.fit.n_classes
+        classes = bm.region_class(self.fit.region_ids, n)
+        forest = np.bincount(classes, weights=self.fit.forest_px, minlength=n + 1)
+        lost = np.bincount(classes, weights=self.fit.deforested_px, minlength=n + 1)
+        limits = self.class_limits_m
+        rows = []
+        for k in range(1, n + 1):
+            upper = math.inf if k == 1 else float(limits[k - 2])
+            lower = float(limits[k - 1]) if k <= limits.size else 0.0
+            frequency = lost[k] / forest[k] if forest[k] else 0.0
+            rows.append({"class": k, "distance_from_m": 0.0 if k == n else lower, "distance_to_m": upper,
+                         "forest_px": int(forest[k]), "deforested_px": int(lost[k]),
+                         "relative_frequency": float(frequency),
+                         "annual_rate": float(1 - (1 - frequency) ** (1 / self.years))})
+        return rows
+
+    def to_dict(self) -> dict:
+        return {"start_year": self.start_year, "end_year": self.end_year, "threshold_m": self.nrt_m,
+                "class_bounds_m": self.class_bounds_m(), "deforested_ha": self.deforested_ha,
+                "forest_at_start_ha": self.forest_at_start_ha, "n_regions": int(self.fit.region_ids.size)}
+
+
+@dataclass(frozen=True, eq=False)
+class Assessment:
+    """A density map (ha/pixel over the period) against the actual loss, in VT0007 assessment cells."""
+
+    name: str
+    cell_area_ha: float
+    comparison: va.CellComparison
+    density_ha: np.ndarray  # adjusted density, ha/pixel over the period
+    side_px: int  # side of the square assessment cells, pixels
+
+    def metrics(self) -> dict:
+        c = self.comparison
+        return {"medae_ha": va.median_absolute_error(c), "mae_ha": va.mean_absolute_error(c),
+                "r2": _finite_or_none(va.r_squared(c)), "iou": va.iou(c),
+                "weighted_rmse_ha": _weighted_rmse(c), "n_cells": int(c.cell_ids.size),
+                "assessment_cell_ha": self.cell_area_ha,
+                "predicted_ha": float(c.predicted_ha.sum()), "actual_ha": float(c.actual_ha.sum())}
+
+    def residual_raster(self, grid: Grid) -> tuple[np.ndarray, Grid]:
+        """Actual − predicted (ha) per assessment cell as a coarse raster (one pixel per cell) and its grid.
+
+        float32, NaN where the cell was not assessed; the grid shares the pixel grid's origin and CRS
+        with cells of ``side_px`` pixels, so it lies exactly over the map in QGIS.
+        """
+        side = self.side_px
+        rows, cols = -(-grid.height // side), -(-grid.width // side)
+        values = np.full(rows * cols, np.nan, dtype=np.float32)
+        c = self.comparison
+        values[c.cell_ids] = c.actual_ha - c.predicted_ha
+        coarse = Grid(grid.crs_wkt, grid.transform @ Affine.scale(side), rows, cols)
+        return values.reshape(rows, cols), coarse
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _weighted_rmse(c: va.CellComparison) -> float:
+    w = c.n_pixels.astype(np.float64)
+    return float(math.sqrt(np.sum(w * (c.actual_ha - c.predicted_ha) ** 2) / np.sum(w)))
+
+
+@dataclass(frozen=True, eq=False)
+class BenchmarkResult:
+    """The three periods' fits and assessments, and the benchmark risk map for the future."""
+
+    calibration: PeriodFit
+    calibration_assessment: Assessment
+    confirmation_assessment: Assessment
+    historical: PeriodFit
+    risk_classes: np.ndarray  # uint8 vulnerability classes from the forest edge at t3 (historical NRT)
+    risk_ha_per_year: np.ndarray  # float32 ha/pixel/year over the validity period
+    expected_ha: float
+    validity_years: float
+    expected_source: str
+
+    def to_dict(self) -> dict:
+        cnf = self.confirmation_assessment
+        return {
+            "method": "VT0007 v1.0 benchmark (UDef-ARP conventions)",
+            "calibration": {**self.calibration.to_dict(), **self.calibration_assessment.metrics()},
+            "confirmation": {"start_year": self.calibration.end_year, "end_year": self.historical.end_year,
+                             **cnf.metrics()},
+            "historical": self.historical.to_dict(),
+            "risk_map": {"start_year": self.historical.end_year, "validity_years": self.validity_years,
+                         "expected_ha": self.expected_ha, "expected_source": self.expected_source,
+                         "expected_ha_per_year": self.expected_ha / self.validity_years,
+                         "allocated_ha_per_year": float(self.risk_ha_per_year.sum(dtype=np.float64))},
+        }
+
+
+def _check_forest_sequence(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tuple[int, int, int]):
+    f1, f2, f3 = (np.asarray(f, dtype=bool) for f in forest)
+    if not (f1.shape == f2.shape == f3.shape):
+        raise InputError(f"forest maps differ in shape: {f1.shape}, {f2.shape}, {f3.shape}")
+    t1, t2, t3 = years
+    if not t1 < t2 < t3:
+        raise InputError(f"the years must increase, got {t1}, {t2}, {t3}", "give them as t1,t2,t3")
+    regrowth = int(np.count_nonzero(f2 & ~f1) + np.count_nonzero(f3 & ~f2))
+    if regrowth:
+        raise InputError(f"{regrowth:,} cells are forest at a later date but not at an earlier one",
+                         "the benchmark needs forest maps without regrowth (forest t3 ⊆ t2 ⊆ t1)")
+    return f1, f2, f3
+
+
+def fit_period(name: str, years: tuple[int, int], forest_start: np.ndarray, deforested: np.ndarray,
+               distance_m: np.ndarray, units: np.ndarray | int, grid: Grid) -> PeriodFit:
+    """NRT, class limits and relative frequencies fitted on one period (VT0007 §5.3)."""
+    cell = grid.resolution_m
+    lost_distances = distance_m[deforested]
+    if lost_distances.size == 0:
+        raise InputError(f"no deforestation in the {name} period ({years[0]}–{years[1]})",
+                         "the benchmark needs historical deforestation to fit")
+    nrt = bm.negligible_risk_threshold_m(lost_distances, cell)
+    classes = bm.vulnerability_classes(distance_m, forest_start, nrt, cell)
+    fit = bm.fit_relative_frequency(classes, units, deforested, forest_start)
+    return PeriodFit(name=name, start_year=years[0], end_year=years[1], nrt_m=nrt,
+                     class_limits_m=bm.class_limits_m(nrt, cell), fit=fit,
+                     deforested_ha=grid.area_ha(deforested), forest_at_start_ha=grid.area_ha(forest_start))
+
+
+def _assess(name: str, fit: PeriodFit, classes: np.ndarray, units, deforested: np.ndarray, assessed: np.ndarray,
+            grid: Grid, cells: np.ndarray, cell_area_ha: float) -> Assessment:
+    area = grid.cell_area_ha()
+    density = bm.predict_density(fit.fit, classes, units, area)
+    actual_ha = np.where(deforested, np.broadcast_to(area, deforested.shape), 0.0)
+    adjusted, _ = bm.adjust_to_quantity(density, float(actual_ha.sum()), area)
+    comparison = va.compare_by_cell(adjusted, actual_ha, cells, assessed)
+    return Assessment(name=name, cell_area_ha=cell_area_ha, comparison=comparison,
+                      density_ha=adjusted.astype(np.float32), side_px=va.assessment_cell_side_px(
+                          grid.resolution_m, cell_area_ha))
+
+
+def _assessed_cells(forest_start: np.ndarray, units, cells: np.ndarray) -> np.ndarray:
+    """Pixels of the assessment cells that hold forest at the start (inside the units when given)."""
+    inside = forest_start if np.ndim(units) == 0 else forest_start & (np.asarray(units) > 0)
+    with_forest = np.bincount(cells[inside], minlength=int(cells.max()) + 1) > 0
+    jurisdiction = np.ones(cells.shape, bool) if np.ndim(units) == 0 else np.asarray(units) > 0
+    return with_forest[cells] & jurisdiction
+
+
+def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tuple[int, int, int], grid: Grid,
+                  units: np.ndarray | None = None, *, expected_ha: float | None = None,
+                  validity_years: float = VALIDITY_YEARS,
+                  assessment_cell_ha: float = va.MEDIAN_PROJECT_HA) -> BenchmarkResult:
+    """Calibration fit, confirmation test, historical fit and the benchmark risk map (VT0007 §5.3, §5.5).
+
+    forest: bool maps at t1, t2, t3 on ``grid`` (forest only shrinks). units: integer
+    administrative unit ids (0 = outside the jurisdiction) or None for one unit covering the grid.
+    expected_ha: deforestation expected over the validity period (ha); by default the historical
+    mean annual loss (t1→t3) × ``validity_years`` (VM0048's historical-average projection).
+    """
+    f1, f2, f3 = _check_forest_sequence(forest, years)
+    if f1.shape != grid.shape:
+        raise InputError(f"forest maps {f1.shape} and grid {grid.shape} differ in shape")
+    unit_ids = 1 if units is None else np.asarray(units)
+    if units is not None:
+        if unit_ids.shape != grid.shape:
+            raise InputError(f"the units raster {unit_ids.shape} and the forest maps {grid.shape} differ in shape")
+        f1, f2, f3 = f1 & (unit_ids > 0), f2 & (unit_ids > 0), f3 & (unit_ids > 0)
+    t1, t2, t3 = years
+    cells = va.assessment_cells(grid.shape, grid.resolution_m, assessment_cell_ha)
+
+    d1 = bm.distance_to_edge_m(f1, grid)
+    lost_cal, lost_all = f1 & ~f2, f1 & ~f3
+    calibration = fit_period("calibration", (t1, t2), f1, lost_cal, d1, unit_ids, grid)
+    historical = fit_period("historical", (t1, t3), f1, lost_all, d1, unit_ids, grid)
+    classes_1 = bm.vulnerability_classes(d1, f1, calibration.nrt_m, grid.resolution_m)
+    del d1
+    cal = _assess("calibration", calibration, classes_1, unit_ids, lost_cal,
+                  _assessed_cells(f1, unit_ids, cells), grid, cells, assessment_cell_ha)
+    del classes_1
+
+    classes_2 = bm.vulnerability_classes(bm.distance_to_edge_m(f2, grid), f2, calibration.nrt_m,
+                                         grid.resolution_m)
+    cnf = _assess("confirmation", calibration, classes_2, unit_ids, f2 & ~f3,
+                  _assessed_cells(f2, unit_ids, cells), grid, cells, assessment_cell_ha)
+    del classes_2
+
+    risk_classes = bm.vulnerability_classes(bm.distance_to_edge_m(f3, grid), f3, historical.nrt_m,
+                                            grid.resolution_m)
+    if expected_ha is None:
+        expected_ha = historical.deforested_ha / (t3 - t1) * validity_years
+        source = f"historical mean {t1}–{t3} × {validity_years:g} years"
+    else:
+        source = "given"
+    if not (math.isfinite(expected_ha) and expected_ha >= 0):
+        raise InputError(f"the expected deforestation must be a non-negative number of ha, got {expected_ha}")
+    if not validity_years > 0:
+        raise InputError(f"the validity period must be longer than 0 years, got {validity_years}")
+    area = grid.cell_area_ha()
+    density = bm.predict_density(historical.fit, risk_classes, unit_ids, area)
+    adjusted, _ = bm.adjust_to_quantity(density, expected_ha, area)
+    risk = bm.density_per_year(adjusted, validity_years).astype(np.float32)
+    return BenchmarkResult(calibration=calibration, calibration_assessment=cal, confirmation_assessment=cnf,
+                           historical=historical, risk_classes=risk_classes, risk_ha_per_year=risk,
+                           expected_ha=float(expected_ha), validity_years=float(validity_years),
+                           expected_source=source)
+
+
+def forest_from_fcc(fcc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Forest at t1, t2, t3 from a forestatrisk change map (0 no data, 1 lost t1→t2, 2 lost t2→t3, 3 forest)."""
+    fcc = np.asarray(fcc)
+    values = np.unique(fcc)
+    unexpected = values[~np.isin(values, (0, 1, 2, 3))]
+    if unexpected.size:
+        raise InputError(f"the change map holds values {unexpected[:5].tolist()} outside 0–3",
+                         "use the forestatrisk convention: 0 no data, 1 lost in the first period, "
+                         "2 lost in the second, 3 forest at the end")
+    return fcc >= 1, fcc >= 2, fcc == 3
