@@ -215,6 +215,72 @@ class ActivityDataSection(_Section):
     assessments: list[Assessment] = Field(default_factory=list, description="One entry per period assessed.")
 
 
+RiskZone = Literal["reference_region", "project_area", "leakage_belt", "grid"]
+RISK_MODELS = ("logistic", "gradient_boosting", "spatial", "local_rate")
+
+
+class RiskCovariates(_Section):
+    """Spatial covariates of the alternative risk models (distance to the forest edge, to past
+    deforestation, protection by the project area and the administrative unit come from the
+    landscape itself)."""
+
+    roads: Path | None = Field(None, description="Roads (lines; GeoPackage, Shapefile or GeoJSON): distance to "
+                               "the nearest road.")
+    settlements: Path | None = Field(None, description="Settlements (points or polygons): distance to the nearest.")
+    rivers: Path | None = Field(None, description="Rivers (lines): distance to the nearest river.")
+    elevation: Path | None = Field(None, description="Digital elevation model (GeoTIFF, metres): elevation and "
+                                   "slope; reprojected onto the grid by bilinear resampling.")
+
+
+class RiskSection(_Section):
+    """Deforestation risk maps (VT0007 v1.0): the benchmark, alternative models that must beat it on
+    both the calibration and the confirmation periods ([periods] calibration and confirmation)."""
+
+    zone: RiskZone = Field("reference_region", description="Zone (the jurisdiction or reference region) where "
+                           "the maps are fitted, assessed and the expected deforestation allocated.")
+    assessment_cell_ha: float = Field(100_000, gt=0, description="Side² of the square assessment cells, ha "
+                                      "(VT0007 §5.5: the median project size; 100,000 ha when unknown).")
+    models: list[Literal["logistic", "gradient_boosting", "spatial", "local_rate"]] = Field(
+        default_factory=lambda: list(RISK_MODELS), description="Alternative models tried against the benchmark: "
+        "logistic, gradient_boosting, spatial (logistic with iCAR spatial effects), local_rate (riskmapjnr's "
+        "moving-window rate). Empty: the benchmark only.")
+    sample_per_class: int = Field(20_000, ge=100, le=5_000_000, description="Pixels drawn from each of the "
+                                  "deforested and the undeforested forest to fit a model (balanced sample).")
+    spatial_cell_km: float = Field(10, gt=0, description="Side of the cells of the spatial model's random "
+                                   "effects, km (forestatrisk: 10 km).")
+    local_rate_window_px: int = Field(21, ge=3, le=1001, description="Side of the local_rate model's moving "
+                                      "window, pixels (odd).")
+    seed: int = Field(42, description="Random seed of the balanced samples and the models.")
+    covariates: RiskCovariates = RiskCovariates()
+
+    @field_validator("local_rate_window_px")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError(f"must be odd (a window centred on the pixel), got {value}")
+        return value
+
+
+class BaselineSection(_Section):
+    """The baseline: the quantity of future deforestation and where it happens (VM0015 v1.1 step 4;
+    VM0048 v1.0 with VT0007)."""
+
+    quantity: Literal["average", "trend"] = Field("average", description="Projection of the annual "
+                                                  "deforestation of the risk zone from the historical reference "
+                                                  "period: its average, or its linear trend (VM0015 step 4.1).")
+    years: tuple[Year, Year] | None = Field(None, description="Baseline years [first, last]; default the ten "
+                                            "years after the historical reference period (VM0015's fixed "
+                                            "baseline period).")
+    validity_years: int = Field(6, ge=1, le=30, description="Years the VT0007 density map is valid for "
+                                "(VM0048: six), from the first baseline year.")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.years is not None and self.years[0] > self.years[1]:
+            raise ValueError(f"years must be [first, last] with first <= last, got {list(self.years)}")
+        return self
+
+
 class IcamConfig(_Section):
     """The whole icam.toml."""
 
@@ -224,6 +290,16 @@ class IcamConfig(_Section):
     forest: ForestSource
     periods: PeriodsSection | None = None
     activity_data: ActivityDataSection | None = None
+    risk: RiskSection | None = None
+    baseline: BaselineSection | None = None
+
+    @model_validator(mode="after")
+    def _risk_needs_periods(self):
+        if self.risk is not None and self.periods is None:
+            raise ValueError("[risk] needs [periods] (its calibration and confirmation periods)")
+        if self.baseline is not None and self.risk is None:
+            raise ValueError("[baseline] needs [risk] (the map that places the baseline deforestation)")
+        return self
 
 
 def _dotted(loc: tuple) -> str:
@@ -296,6 +372,10 @@ def _resolve_paths(config: IcamConfig, base_dir: Path) -> IcamConfig:
         if name in ("treecover2000", "lossyear", "datamask", "maps", "file", "forest_start", "loss_year")
     })
     update = {"boundaries": boundaries, "forest": forest}
+    if config.risk is not None:
+        covariates = config.risk.covariates.model_copy(update={
+            name: resolve(getattr(config.risk.covariates, name)) for name in RiskCovariates.model_fields})
+        update["risk"] = config.risk.model_copy(update={"covariates": covariates})
     if config.activity_data is not None:
         assessments = [a.model_copy(update={"samples": resolve(a.samples)}) for a in config.activity_data.assessments]
         update["activity_data"] = config.activity_data.model_copy(update={"assessments": assessments})

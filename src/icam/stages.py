@@ -64,6 +64,10 @@ def config_input_files(config: IcamConfig) -> list[Path]:
     if config.activity_data is not None:
         for i, assessment in enumerate(config.activity_data.assessments):
             files += _expand(f"activity_data.assessments[{i}].samples", assessment.samples)
+    if config.risk is not None:
+        for name, path in config.risk.covariates:
+            if path is not None:
+                files += _expand(f"risk.covariates.{name}", path)
     return sorted(set(files))
 
 
@@ -140,7 +144,7 @@ def _write_activity_tables(assessments: list[ActivityAssessment], out_dir: Path)
 
 
 def build_results(config: IcamConfig, landscape: Landscape, stats: ZoneStats, files: Mapping[str, list[str]],
-                  assessments: list[ActivityAssessment] = ()) -> dict:
+                  assessments: list[ActivityAssessment] = (), risk=None, baseline=None) -> dict:
     """The content of ``outputs/results.json`` (schema: ``icam/schemas/results.schema.json``)."""
     areas = stats.zone_area_ha
     return {
@@ -165,6 +169,8 @@ def build_results(config: IcamConfig, landscape: Landscape, stats: ZoneStats, fi
             "zone": config.activity_data.zone,
             "assessments": [a.to_dict() for a in assessments],
         } if config.activity_data is not None else None,
+        "risk": {"zone": config.risk.zone, **risk.to_dict()} if risk is not None else None,
+        "baseline": baseline.to_dict() if baseline is not None else None,
         "outputs": {kind: list(names) for kind, names in files.items()},
     }
 
@@ -186,15 +192,43 @@ def build_stages(config: IcamConfig, progress=None) -> list[Stage]:
     def activity_data(r: Mapping[str, Any], _: Path) -> list[ActivityAssessment]:
         return _activity_data(config, r["landscape"])
 
+    def risk(r: Mapping[str, Any], _: Path):
+        from icam.risk.candidates import run_candidates
+        from icam.risk.project import expected_validity_ha, risk_setting
+
+        if config.risk is None:
+            return None
+        landscape = r["landscape"]
+        expected = expected_validity_ha(config, landscape) if config.baseline is not None else None
+        validity = config.baseline.validity_years if config.baseline is not None else 6
+        return run_candidates(risk_setting(config, landscape), list(config.risk.models), expected, validity,
+                              progress=progress)
+
+    def baseline(r: Mapping[str, Any], _: Path):
+        from icam.risk.project import build_baseline
+
+        if config.baseline is None:
+            return None
+        return build_baseline(config, r["landscape"], r["risk"])
+
     def outputs(r: Mapping[str, Any], out_dir: Path) -> dict:
         files = {
             "rasters": _write_rasters(config, r["landscape"], out_dir),
             "tables": _write_tables(r["forest_change"], out_dir) + _write_activity_tables(r["activity_data"], out_dir),
             "report": [REPORT_NAME],
         }
-        results = build_results(config, r["landscape"], r["forest_change"], files, r["activity_data"])
-        atomic_write_text(out_dir / RESULTS_NAME, json.dumps(results, indent=2))
-        write_report(out_dir / REPORT_NAME, config, r["landscape"], r["forest_change"], results, r["activity_data"])
+        if r["risk"] is not None:
+            from icam.risk.project import _zone_mask, write_risk_outputs
+
+            zone = _zone_mask(r["landscape"], config.risk.zone, "risk.zone")
+            written = write_risk_outputs(r["risk"], r["baseline"], r["landscape"].grid, zone, out_dir)
+            files["rasters"] += written["rasters"]
+            files["tables"] += written["tables"]
+        results = build_results(config, r["landscape"], r["forest_change"], files, r["activity_data"],
+                                r["risk"], r["baseline"])
+        atomic_write_text(out_dir / RESULTS_NAME, json.dumps(results, indent=2, allow_nan=False))
+        write_report(out_dir / REPORT_NAME, config, r["landscape"], r["forest_change"], results, r["activity_data"],
+                     r["risk"], r["baseline"])
         return results
 
     return [
@@ -202,6 +236,10 @@ def build_stages(config: IcamConfig, progress=None) -> list[Stage]:
         Stage("forest_change", "Forest area and loss by zone", forest_change, deps=("landscape",)),
         Stage("activity_data", "Sample-based activity data", activity_data, deps=("landscape",),
               params=json.loads(config.model_dump_json(include={"activity_data"}))),
+        Stage("risk", "Deforestation risk maps: benchmark, alternatives, VT0007 test", risk, deps=("landscape",),
+              params=json.loads(config.model_dump_json(include={"risk", "periods", "baseline"}))),
+        Stage("baseline", "Baseline deforestation per year and zone", baseline, deps=("landscape", "risk"),
+              params=json.loads(config.model_dump_json(include={"risk", "periods", "baseline"}))),
         Stage("outputs", "Writing rasters, tables, results.json and the report", outputs,
-              deps=("landscape", "forest_change", "activity_data"), cacheable=False),
+              deps=("landscape", "forest_change", "activity_data", "risk", "baseline"), cacheable=False),
     ]

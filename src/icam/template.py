@@ -44,6 +44,10 @@ EXAMPLES: dict[tuple[str, str], object] = {
     ("periods", "calibration"): [2000, 2004],
     ("periods", "confirmation"): [2004, 2008],
     ("periods", "project_start"): dt.date(2008, 6, 15),
+    ("risk.covariates", "roads"): "inputs/roads.gpkg",
+    ("risk.covariates", "settlements"): "inputs/settlements.gpkg",
+    ("risk.covariates", "rivers"): "inputs/rivers.gpkg",
+    ("risk.covariates", "elevation"): "inputs/elevation.tif",
     ("periods", "monitoring"): [{"start": dt.date(2008, 6, 15), "end": dt.date(2012, 6, 14)},
                                 {"start": dt.date(2012, 6, 15), "end": dt.date(2014, 6, 14)}],
 }
@@ -82,7 +86,7 @@ def _section(name: str, model: type[BaseModel], example_key: str, active: bool) 
     if "kind" in model.model_fields:
         lines += [f"{prefix}# Format of the forest data: one of {', '.join(SOURCES)}.", f'{prefix}kind = "{example_key}"']
     for field_name, field in model.model_fields.items():
-        if field_name == "kind":
+        if field_name == "kind" or isinstance(field.default, BaseModel):  # sub-tables get their own [a.b]
             continue
         lines.append(f"{prefix}# {field.description}")
         example = EXAMPLES.get((example_key, field_name))
@@ -110,6 +114,8 @@ def config_template() -> str:
     for kind, model in SOURCES.items():
         lines.append(f"# {model.__doc__.strip()}")
         lines += _section("forest", model, kind, active=kind == "hansen")
-    lines.append(f"# {c.PeriodsSection.__doc__.strip()}")
-    lines += _section("periods", c.PeriodsSection, "periods", active=True)
+    for name, model in (("periods", c.PeriodsSection), ("risk", c.RiskSection),
+                        ("risk.covariates", c.RiskCovariates), ("baseline", c.BaselineSection)):
+        lines += [f"# {line.strip()}" for line in model.__doc__.strip().splitlines()]
+        lines += _section(name, model, name, active=True)
     return "\n".join(lines)

@@ -122,6 +122,7 @@ LAND_USE_2000 = {
 # in 2024 (mean 0.8 %/yr; San Martín: 338 km²/yr of ~33,800 km², 1.0 %/yr), times lognormal noise (sd 0.1)
 TARGET_RATE_START, TARGET_RATE_END, TARGET_RATE_NOISE_SD = 0.006, 0.010, 0.10
 ELEVATION_STRATA_M = {"lowland_premontane": [800, 1500], "montane": [1500, 2500], "upper_montane": [2500, 3500]}
+RISK_CELL_HA = 25_000  # assessment cells of the demo's VT0007 test (a 1,000,000 ha region → about 40 cells)
 AGREEMENT_SHARE = 0.85  # share of households that sign (about 80 % of the families in the forest)
 BREACH_SHARE = 0.04  # share of signing households that later clear part of their conservation area
 WAVE_SHARES = {2012: 0.15, 2013: 0.20, 2014: 0.25, 2015: 0.20, 2016: 0.20}
@@ -578,7 +579,7 @@ def _write_raster(path: Path, array: np.ndarray, transform, nodata=None) -> None
     """Tiled DEFLATE GeoTIFF, EPSG:32718, written atomically; no timestamp tags (byte-identical per seed)."""
     profile = dict(driver="GTiff", width=array.shape[1], height=array.shape[0], count=1, dtype=array.dtype.name,
                    crs=CRS_EPSG, transform=transform, compress="DEFLATE", tiled=True, blockxsize=512,
-                   blockysize=512, predictor=2)
+                   blockysize=512, predictor=3 if array.dtype.kind == "f" else 2)
     if nodata is not None:
         profile["nodata"] = nodata
     with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
@@ -598,6 +599,20 @@ def _tiles(grid: Grid):
             yield f"r{i}c{j}", (slice(r0, r1), slice(c0, c1)), grid.transform @ Affine.translation(c0, r0)
 
 
+def true_linear_predictor(sim_dir: Path, forest: np.ndarray) -> np.ndarray:
+    """The counterfactual hazard's linear predictor η (without the year's intercept β0_y) given ``forest``.
+
+    η = the static terms (truth/hazard_static.tif: roads, settlements, slope, elevation, legal protection,
+    the smooth random effect) + the edge term of ``forest`` (β_edge·d_km + β_edge_log·log1p(d/100 m), on
+    60 m cells as the simulation computes it). Within a year the cells' hazards rank as η: the truth a
+    risk map's ranking is checked against. float32, (rows, cols).
+    """
+    with rasterio.open(Path(sim_dir) / "truth" / "hazard_static.tif") as src:
+        eta = src.read(1)
+    eta += _upsample(_edge_term(np.asarray(forest, dtype=bool), HAZARD), EDGE_BLOCK_PX)
+    return eta
+
+
 def config_dict(description: str) -> dict:
     """The icam.toml of a simulated project, as a mapping (validated by :func:`icam.config.parse_config`)."""
     months = [(2008, 2012), (2012, 2014), (2014, 2016), (2016, 2018), (2018, 2020), (2020, 2022), (2022, 2024)]
@@ -615,6 +630,11 @@ def config_dict(description: str) -> dict:
                     "project_start": PROJECT_START, "crediting_period_years": 20,
                     "monitoring": [{"start": dt.date(a, 6, 15), "end": dt.date(b, 6, 14)} for a, b in months]},
         "activity_data": {"zone": "reference_region", "assessments": assessments_config()},
+        "risk": {"zone": "reference_region", "assessment_cell_ha": RISK_CELL_HA,
+                 "models": ["logistic", "gradient_boosting", "spatial", "local_rate"],
+                 "covariates": {"roads": "inputs/roads.gpkg", "settlements": "inputs/settlements.gpkg",
+                                "rivers": "inputs/rivers.gpkg", "elevation": "inputs/elevation.tif"}},
+        "baseline": {"quantity": "average", "years": [2009, 2018], "validity_years": 6},
     }
 
 
@@ -629,9 +649,13 @@ def config_toml(scale: str, seed: int, description: str) -> str:
         "periods": "Project start 2008-06-15 and the monitoring periods of VCS 944.",
         "activity_data": "Reference samples designed on the map and labelled from the truth through an interpreter-"
                          "error model (truth/reference_samples.json).",
+        "risk": "Risk maps fitted in the reference region (the jurisdiction); assessment cells of 25,000 ha, about "
+                "the size of the region's districts, so that the VT0007 test has enough cells.",
+        "baseline": "VM0015 fixed baseline period 2009–2018 after the 2000–2008 historical reference period.",
     }
-    lines = [mark, "# Truth for checking icam's estimates: truth/hazard.json, truth/households.csv, "
-             "truth/true_lossyear.tif, truth/counterfactual_lossyear.tif, truth/reference_samples.json.", ""]
+    lines = [mark, "# Truth for checking icam's estimates: truth/hazard.json, truth/hazard_static.tif, "
+             "truth/households.csv, truth/true_lossyear.tif, truth/counterfactual_lossyear.tif, "
+             "truth/reference_samples.json.", ""]
     for section, values in config_dict(description).items():
         lines += [f"{GENERATED_MARK}, seed {seed}, scale {scale}: {comments[section]}", f"[{section}]"]
         lines += [f"{k} = {toml_value(v)}" for k, v in values.items()]
@@ -973,6 +997,9 @@ def simulate(out_dir: Path, scale: str = "project", seed: int = 42,
     _write_raster(inputs / "land_use_2000.tif", land_use, grid.transform)
     _write_raster(out_dir / "truth" / "counterfactual_lossyear.tif", loss_cf, grid.transform)
     _write_raster(out_dir / "truth" / "true_lossyear.tif", loss_act, grid.transform)
+    # the static part of the hazard's linear predictor (all but the year's intercept, the edge term and the
+    # project effect): with true_linear_predictor, the ranking a risk map should recover
+    _write_raster(out_dir / "truth" / "hazard_static.tif", x_static, grid.transform)
     del loss_map
     lap("write_rasters_s")
 

@@ -21,7 +21,7 @@ def _zone_label(zone: str) -> str:
 
 
 def render_report(config: IcamConfig, landscape: Landscape, stats: ZoneStats, results: dict,
-                  assessments: list = ()) -> str:
+                  assessments: list = (), risk=None, baseline=None) -> str:
     env = Environment(loader=PackageLoader("icam.report", "templates"), autoescape=select_autoescape())
     env.filters["ha"] = lambda v: "–" if v is None else f"{v:,.0f}"
     env.filters["zone"] = _zone_label
@@ -42,5 +42,5 @@ def render_report(config: IcamConfig, landscape: Landscape, stats: ZoneStats, re
 
 
 def write_report(path: Path, config: IcamConfig, landscape: Landscape, stats: ZoneStats, results: dict,
-                 assessments: list = ()) -> None:
-    atomic_write_text(path, render_report(config, landscape, stats, results, assessments))
+                 assessments: list = (), risk=None, baseline=None) -> None:
+    atomic_write_text(path, render_report(config, landscape, stats, results, assessments, risk, baseline))

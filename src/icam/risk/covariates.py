@@ -1,0 +1,127 @@
+"""Spatial covariates of deforestation risk: distances, slope, and a stack of named layers.
+
+Sources. Distances are exact Euclidean distance transforms (the ``edt`` package), the explanatory
+variables forestatrisk builds (distance to forest edge, roads, towns, rivers; Vieilledent 2021,
+*J. Open Source Software* 6(59):2975). Slope: Zevenbergen & Thorne 1987, *Earth Surface Processes
+and Landforms* 12:47–56 (second-order central differences, ``np.gradient``).
+
+Units: distances in metres (map units of the grid), slope in degrees, elevation in metres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import edt
+import numpy as np
+from affine import Affine
+
+from icam.errors import InputError
+from icam.landscape.grid import Grid
+from icam.risk.benchmark import EDT_THREADS, _cell_sizes
+
+
+def _check_2d(name: str, array: np.ndarray, grid: Grid | Affine | float) -> None:
+    if array.ndim != 2:
+        raise InputError(f"{name} must be a 2-D raster, got shape {array.shape}")
+    if isinstance(grid, Grid) and grid.shape != array.shape:
+        raise InputError(f"{name} {array.shape} and grid {grid.shape} differ in shape")
+
+
+def distance_to_mask_m(mask: np.ndarray, grid: Grid | Affine | float) -> np.ndarray:
+    """Euclidean distance (m) from each cell's centre to the nearest centre of a True cell of ``mask``.
+
+    0 on the mask; +inf everywhere when the mask has no True cell. Cells beyond the raster are not
+    in the mask (``black_border=False``). Row and column spacings come from the grid, so distances
+    are right on non-square cells: ``edt`` applies ``anisotropy[k]`` to axis k of the numpy array
+    (rows first), whatever its memory order, which icam's tests check on 30 m × 60 m cells.
+    Source: exact Euclidean distance transform (``edt``); forestatrisk's distance covariates.
+
+    mask: bool (rows, cols), e.g. roads, towns or non-forest. grid: a :class:`Grid`, an affine
+    transform or a square cell size (m). Returns float32 (rows, cols), metres.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    _check_2d("mask", mask, grid)
+    if not mask.any():
+        return np.full(mask.shape, np.inf, dtype=np.float32)
+    return edt.edt(np.ascontiguousarray(~mask), anisotropy=_cell_sizes(grid), black_border=False,
+                   parallel=EDT_THREADS).astype(np.float32, copy=False)
+
+
+def slope_deg(elevation_m: np.ndarray, grid: Grid | Affine | float) -> np.ndarray:
+    """Slope (degrees, 0 = flat) of an elevation raster: arctan √((∂z/∂x)² + (∂z/∂y)²).
+
+    Gradients by second-order central differences over the two neighbours in each direction
+    (Zevenbergen & Thorne 1987), with the grid's row and column spacings; one-sided differences on
+    the raster's border (``np.gradient``). Exact for a plane. elevation_m: finite metres,
+    (rows, cols), at least 2 × 2; fill no-data before. Returns float32 (rows, cols), degrees.
+    """
+    z = np.asarray(elevation_m, dtype=np.float64)
+    _check_2d("elevation", z, grid)
+    if min(z.shape) < 2:
+        raise InputError(f"elevation must be at least 2 × 2 cells, got {z.shape}")
+    if not np.isfinite(z).all():
+        raise InputError("elevation holds NaN or infinite values", "fill no-data cells before computing slope")
+    dy_m, dx_m = _cell_sizes(grid)
+    dz_dy, dz_dx = np.gradient(z, dy_m, dx_m)
+    return np.degrees(np.arctan(np.hypot(dz_dx, dz_dy))).astype(np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class CovariateStack:
+    """Named 2-D covariate rasters of one grid, read as a (cells, covariates) design matrix.
+
+    layers: name → 2-D array (any real dtype, stored as float32), all of one shape; the order of
+        the names is the order of the columns.
+    valid: bool (rows, cols) or None. Every value must be finite where ``valid`` is True (every cell
+        when None); NaN and ±inf are allowed only off ``valid`` (e.g. elevation no-data outside the
+        jurisdiction), and no sample or prediction may use those cells.
+    """
+
+    layers: Mapping[str, np.ndarray]
+    valid: np.ndarray | None = None
+    names: tuple[str, ...] = field(init=False)
+    shape: tuple[int, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not self.layers:
+            raise InputError("a covariate stack needs at least one covariate")
+        layers = {str(name): np.asarray(a, dtype=np.float32) for name, a in self.layers.items()}
+        shape = next(iter(layers.values())).shape
+        valid = None if self.valid is None else np.asarray(self.valid, dtype=bool)
+        for name, a in layers.items():
+            if a.ndim != 2 or a.shape != shape:
+                raise InputError(f"covariate {name!r} has shape {a.shape}, expected 2-D {shape}",
+                                 "read every covariate onto the same grid")
+        if valid is not None and valid.shape != shape:
+            raise InputError(f"the valid mask {valid.shape} and the covariates {shape} differ in shape")
+        for name, a in layers.items():
+            finite = np.isfinite(a)
+            if not (finite.all() if valid is None else finite[valid].all()):
+                raise InputError(f"covariate {name!r} holds NaN or infinite values"
+                                 + ("" if valid is None else " inside the valid mask"),
+                                 "fill no-data, or pass a valid mask that excludes those cells")
+        object.__setattr__(self, "layers", layers)
+        object.__setattr__(self, "valid", valid)
+        object.__setattr__(self, "names", tuple(layers))
+        object.__setattr__(self, "shape", shape)
+
+    def sample(self, flat_indices: np.ndarray) -> np.ndarray:
+        """The covariates at row-major cell indices: float64 (n, k), columns in ``names`` order."""
+        idx = np.asarray(flat_indices)
+        if not np.issubdtype(idx.dtype, np.integer):
+            raise InputError("sample indices must be integers (row-major cell numbers)")
+        idx = idx.ravel().astype(np.int64)
+        n_cells = self.shape[0] * self.shape[1]
+        if idx.size and (idx.min() < 0 or idx.max() >= n_cells):
+            raise InputError(f"sample indices must lie in 0..{n_cells - 1}")
+        if self.valid is not None and not self.valid.ravel()[idx].all():
+            raise InputError("some sample cells lie outside the covariates' valid mask")
+        return np.stack([a.ravel()[idx] for a in self.layers.values()], axis=1).astype(np.float64)
+
+    def block(self, row0: int, row1: int) -> np.ndarray:
+        """The covariates of rows row0..row1 − 1, all columns, as float64 (cells in row-major order, k)."""
+        if not 0 <= row0 <= row1 <= self.shape[0]:
+            raise InputError(f"rows {row0}..{row1} are outside the stack's {self.shape[0]} rows")
+        return np.stack([a[row0:row1].ravel() for a in self.layers.values()], axis=1).astype(np.float64)
