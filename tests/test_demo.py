@@ -151,3 +151,57 @@ def test_design_on_a_projects_period_map(demo, tmp_path):
     assert (classes[np.asarray(rows), np.asarray(cols)] == points.map_class).all()
     code, output = run_cli("area", "design", "--project", folder, "--period", "1990-2008", "--out", tmp_path / "x")
     assert code == 2 and output.startswith("error:") and "1990 is not a year of the forest data" in output
+
+
+def test_risk_map_ranks_like_the_true_hazard(demo):
+    """The chosen map against the simulator's hazard; the VT0007 choice as results.json states it."""
+    from scipy.stats import spearmanr
+
+    from icam.landscape.simulate import true_linear_predictor
+
+    folder, _ = demo
+    risk = _results(folder)["risk"]
+    with rasterio.open(folder / "outputs/rasters/risk_ha_per_year.tif") as src:
+        density = src.read(1)
+    start = risk["risk_map"]["start_year"]
+    with rasterio.open(folder / f"outputs/rasters/forest_{start}.tif") as src:
+        forest = src.read(1) == 1
+    scored = forest & (density >= 0)
+    eta = true_linear_predictor(folder, forest)
+    rho = spearmanr(density[scored], eta[scored]).statistic
+    assert rho > 0.5  # the hazard's static terms and the edge term, against the map's ranking
+    medae = {c["name"]: (c["calibration"]["medae_ha"], c["confirmation"]["medae_ha"]) for c in risk["candidates"]}
+    for name, test in risk["vt0007_tests"].items():
+        assert test["alternative_passes"] == (medae[name][0] < medae["benchmark"][0]
+                                              and medae[name][1] < medae["benchmark"][1])
+    if risk["chosen"] != "benchmark":
+        chosen = medae[risk["chosen"]]
+        assert chosen[0] < medae["benchmark"][0] and chosen[1] < medae["benchmark"][1]
+        passing = [n for n, t in risk["vt0007_tests"].items() if t["alternative_passes"]]
+        assert chosen[1] == min(medae[n][1] for n in passing)
+
+
+def test_baseline_allocates_the_projected_quantity(demo):
+    folder, _ = demo
+    results = _results(folder)
+    baseline = results["baseline"]
+    projected = baseline["projected_ha_by_year"]
+    historical = baseline["historical_ha_by_year"]
+    assert projected[min(projected)] == pytest.approx(sum(historical.values()) / len(historical))  # average
+    pixel_ha = 0.09
+    allocated = baseline["vm0015"]["allocated_ha"]
+    cumulative = np.cumsum([allocated[y] for y in sorted(allocated)])
+    target = np.cumsum([projected[y] for y in sorted(projected)])
+    assert np.all(np.abs(cumulative - target) <= pixel_ha / 2 + 1e-6)
+    with rasterio.open(folder / "outputs/rasters/baseline_year.tif") as src:
+        years = src.read(1)
+    counted = np.bincount(years[years != 65535].ravel(), minlength=max(map(int, allocated)) + 1)
+    for year, ha in allocated.items():
+        assert counted[int(year)] * pixel_ha == pytest.approx(ha)
+    region = baseline["vm0015"]["by_zone"]["reference_region"]
+    for zone in ("project_area", "leakage_belt"):
+        for year, ha in baseline["vm0015"]["by_zone"][zone].items():
+            assert 0 <= ha <= region[year] + 1e-9
+    vt = baseline["vt0007"]
+    assert vt["ha_per_year"]["reference_region"] == pytest.approx(results["risk"]["risk_map"]["expected_ha_per_year"],
+                                                                  rel=1e-4)
