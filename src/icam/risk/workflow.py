@@ -185,24 +185,45 @@ def fit_period(name: str, years: tuple[int, int], forest_start: np.ndarray, defo
                      deforested_ha=grid.area_ha(deforested), forest_at_start_ha=grid.area_ha(forest_start))
 
 
-def _assess(name: str, fit: PeriodFit, classes: np.ndarray, units, deforested: np.ndarray, assessed: np.ndarray,
+def _on_pixels(classes: np.ndarray, units, grid: Grid) -> tuple[np.ndarray, np.ndarray, object]:
+    """Flat indices of the classed (forest) pixels, their true areas (ha) and their unit ids."""
+    index = np.flatnonzero(classes)
+    area = grid.cell_area_ha()[:, 0][index // grid.width]
+    unit = units if np.ndim(units) == 0 else np.asarray(units).ravel()[index]
+    return index, area, unit
+
+
+def _scatter(values: np.ndarray, index: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    out = np.zeros(shape[0] * shape[1], dtype=np.float32)
+    out[index] = values
+    return out.reshape(shape)
+
+
+def _assess(name: str, fit: PeriodFit, classes: np.ndarray, units, deforested: np.ndarray, cell_px: np.ndarray,
             grid: Grid, cells: np.ndarray, cell_area_ha: float) -> Assessment:
-    area = grid.cell_area_ha()
-    density = bm.predict_density(fit.fit, classes, units, area)
-    actual_ha = np.where(deforested, np.broadcast_to(area, deforested.shape), 0.0)
-    adjusted, _ = bm.adjust_to_quantity(density, float(actual_ha.sum()), area)
-    comparison = va.compare_by_cell(adjusted, actual_ha, cells, assessed)
+    """Density predicted on the forest pixels, adjusted to their actual loss, summed per assessment cell.
+
+    Only forest pixels can hold predicted or actual loss, so the sums run over them (a few % of a
+    jurisdiction's pixels), and the cells compared are those holding forest at the start; a cell's
+    pixel count (its area, for the weighted RMSE) is its count in the jurisdiction, ``cell_px``.
+    """
+    index, area, unit = _on_pixels(classes, units, grid)
+    density = bm.predict_density(fit.fit, classes.ravel()[index], unit, area)
+    actual = np.where(deforested.ravel()[index], area, 0.0)
+    adjusted, _ = bm.adjust_to_quantity(density, float(actual.sum()), area)
+    comparison = va.compare_by_cell(adjusted, actual, cells.ravel()[index])
+    comparison = va.CellComparison(comparison.cell_ids, comparison.predicted_ha, comparison.actual_ha,
+                                   cell_px[comparison.cell_ids].astype(np.int64))
     return Assessment(name=name, cell_area_ha=cell_area_ha, comparison=comparison,
-                      density_ha=adjusted.astype(np.float32), side_px=va.assessment_cell_side_px(
-                          grid.resolution_m, cell_area_ha))
+                      density_ha=_scatter(adjusted, index, grid.shape),
+                      side_px=va.assessment_cell_side_px(grid.resolution_m, cell_area_ha))
 
 
-def _assessed_cells(forest_start: np.ndarray, units, cells: np.ndarray) -> np.ndarray:
-    """Pixels of the assessment cells that hold forest at the start (inside the units when given)."""
-    inside = forest_start if np.ndim(units) == 0 else forest_start & (np.asarray(units) > 0)
-    with_forest = np.bincount(cells[inside], minlength=int(cells.max()) + 1) > 0
-    jurisdiction = np.ones(cells.shape, bool) if np.ndim(units) == 0 else np.asarray(units) > 0
-    return with_forest[cells] & jurisdiction
+def _cell_px(units, cells: np.ndarray) -> np.ndarray:
+    """Pixels of the jurisdiction (units > 0; every pixel without units) in each assessment cell."""
+    if np.ndim(units) == 0:
+        return np.bincount(cells.ravel())
+    return np.bincount(cells[np.asarray(units) > 0], minlength=int(cells.max()) + 1)
 
 
 def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tuple[int, int, int], grid: Grid,
@@ -233,14 +254,15 @@ def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tupl
     historical = fit_period("historical", (t1, t3), f1, lost_all, d1, unit_ids, grid)
     classes_1 = bm.vulnerability_classes(d1, f1, calibration.nrt_m, grid.resolution_m)
     del d1
-    cal = _assess("calibration", calibration, classes_1, unit_ids, lost_cal,
-                  _assessed_cells(f1, unit_ids, cells), grid, cells, assessment_cell_ha)
+    cell_px = _cell_px(unit_ids, cells)
+    cal = _assess("calibration", calibration, classes_1, unit_ids, lost_cal, cell_px, grid, cells,
+                  assessment_cell_ha)
     del classes_1
 
     classes_2 = bm.vulnerability_classes(bm.distance_to_edge_m(f2, grid), f2, calibration.nrt_m,
                                          grid.resolution_m)
-    cnf = _assess("confirmation", calibration, classes_2, unit_ids, f2 & ~f3,
-                  _assessed_cells(f2, unit_ids, cells), grid, cells, assessment_cell_ha)
+    cnf = _assess("confirmation", calibration, classes_2, unit_ids, f2 & ~f3, cell_px, grid, cells,
+                  assessment_cell_ha)
     del classes_2
 
     risk_classes = bm.vulnerability_classes(bm.distance_to_edge_m(f3, grid), f3, historical.nrt_m,
@@ -254,10 +276,10 @@ def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tupl
         raise InputError(f"the expected deforestation must be a non-negative number of ha, got {expected_ha}")
     if not validity_years > 0:
         raise InputError(f"the validity period must be longer than 0 years, got {validity_years}")
-    area = grid.cell_area_ha()
-    density = bm.predict_density(historical.fit, risk_classes, unit_ids, area)
+    index, area, unit = _on_pixels(risk_classes, unit_ids, grid)
+    density = bm.predict_density(historical.fit, risk_classes.ravel()[index], unit, area)
     adjusted, _ = bm.adjust_to_quantity(density, expected_ha, area)
-    risk = bm.density_per_year(adjusted, validity_years).astype(np.float32)
+    risk = _scatter(bm.density_per_year(adjusted, validity_years), index, grid.shape)
     return BenchmarkResult(calibration=calibration, calibration_assessment=cal, confirmation_assessment=cnf,
                            historical=historical, risk_classes=risk_classes, risk_ha_per_year=risk,
                            expected_ha=float(expected_ha), validity_years=float(validity_years),
