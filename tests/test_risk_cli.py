@@ -204,3 +204,32 @@ def test_guadeloupe_class_rates_against_riskmapjnr(shared_data):
             if k > 2 and r["ndefor"] >= 100:  # classes 1 and 2 split at the threshold differently (above)
                 rate = 1 - (1 - n_lost / n_forest) ** (1 / years)
                 assert rate == pytest.approx(r["rate_obs"], rel=0.03)
+
+
+def _two_projects(tmp_path, overlap: bool):
+    west = shapely.box(X0 + 300, Y0 - 1500, X0 + 900, Y0 - 300)
+    east = shapely.box(X0 + (600 if overlap else 900), Y0 - 1500, X0 + 1500, Y0 - 300)
+    gdf = gpd.GeoDataFrame({"project": ["Alto Mayo", "Bosque Norte"]}, crs=UTM, geometry=[west, east])
+    gdf.to_file(tmp_path / "projects.gpkg")
+    return tmp_path / "projects.gpkg"
+
+
+def test_nest_shares_the_reference_level_by_the_risk_map(tmp_path):
+    density = np.full((60, 60), 0.001, np.float32)
+    density[:, :30] = 0.003  # the west half is three times as risky
+    density[0, 0] = -1  # no data: outside the jurisdiction
+    risk = write_tif(tmp_path / "risk.tif", density, nodata=-1)
+    result = _json(run_cli("risk", "nest", "--risk", risk, "--projects", _two_projects(tmp_path, False),
+                           "--field", "project", "--reference-level", 500, "--json"))
+    # cells 10..29 × 10..49 (west, 20 × 40 at 0.003) and 30..49 × 10..49 (east, 20 × 40 at 0.001)
+    total = 0.003 * 30 * 60 + 0.001 * 30 * 60 - 0.003
+    assert result["allocation_ha_per_year"]["Alto Mayo"] == pytest.approx(500 * 0.003 * 800 / total, rel=1e-5)
+    assert result["allocation_ha_per_year"]["Bosque Norte"] == pytest.approx(500 * 0.001 * 800 / total, rel=1e-5)
+    assert sum(result["allocation_ha_per_year"].values()) + result["unallocated_ha_per_year"] == pytest.approx(500)
+
+
+def test_nest_refuses_overlapping_projects(tmp_path):
+    risk = write_tif(tmp_path / "risk.tif", np.full((60, 60), 0.001, np.float32), nodata=-1)
+    code, output = run_cli("risk", "nest", "--risk", risk, "--projects", _two_projects(tmp_path, True),
+                           "--field", "project", "--reference-level", 500)
+    assert code == 2 and "Alto Mayo" in output and "Bosque Norte" in output and "Traceback" not in output

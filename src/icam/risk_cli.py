@@ -188,3 +188,46 @@ def _print_summary(summary: dict) -> None:
     console.print(table)
     console.print(f"Risk map from {risk['start_year']}: {risk['expected_ha_per_year']:,.1f} ha/yr expected "
                   f"({risk['expected_source']}), {risk['allocated_ha_per_year']:,.1f} ha/yr allocated.")
+
+
+@risk_app.command()
+@_fail_cleanly
+def nest(
+    risk: Annotated[Path, typer.Option("--risk", help="Risk map of the jurisdiction, ha/pixel/yr (e.g. "
+                                       "risk_ha_per_year.tif); its no-data cells lie outside the jurisdiction.")],
+    projects: Annotated[Path, typer.Option("--projects", help="Nested projects' polygons (GeoPackage, Shapefile, "
+                                           "GeoJSON), one or more features per project.")],
+    field: Annotated[str, typer.Option("--field", help="The column naming each project.")],
+    reference_level: Annotated[float, typer.Option("--reference-level", help="The jurisdiction's reference "
+                                                   "level, ha/yr.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the allocation as JSON only.")] = False,
+) -> None:
+    """Share a jurisdiction's reference level among nested projects by the risk map (overlaps refused)."""
+    import shapely
+
+    from icam.area_cli import _read_map
+    from icam.landscape.vector import rasterize_mask, read_polygons
+    from icam.risk.allocate import check_no_overlap, nest_reference_level
+
+    density, grid, nodata = _read_map(risk, "--risk", None)
+    density = density.astype(np.float64)
+    jurisdiction = np.isfinite(density) if nodata is None else np.isfinite(density) & (density != nodata)
+    if (density[jurisdiction] < 0).any():
+        raise InputError(f"--risk: {risk} holds negative densities", "give a density map in ha/pixel/yr")
+    gdf = read_polygons(projects, grid.crs, "--projects", field, field_key="--field")
+    names = [str(v) for v in gdf[field]]
+    merged = {name: shapely.union_all(gdf.geometry.values[[n == name for n in names]]) for name in dict.fromkeys(names)}
+    check_no_overlap(merged)
+    masks = {name: rasterize_mask(gdf[[n == name for n in names]], grid) for name in merged}
+    result = nest_reference_level(reference_level, np.where(jurisdiction, density, 0.0), jurisdiction, masks)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), allow_nan=False))
+        return
+    table = Table(title=f"Reference level {reference_level:,.1f} ha/yr shared by the risk map")
+    for name in ("Project", "Share", "Allocation (ha/yr)", "Pixels"):
+        table.add_column(name, justify="left" if name == "Project" else "right")
+    for name in result.projects:
+        table.add_row(name, f"{result.share[name]:.4f}", f"{result.allocation_ha_per_year[name]:,.2f}",
+                      f"{result.project_px[name]:,}")
+    table.add_row("(unallocated)", "", f"{result.unallocated_ha_per_year:,.2f}", "")
+    console.print(table)
