@@ -43,7 +43,8 @@ def test_summary_names_the_report(demo):
     assert "Report:" in output and "report.html" in output
     assert "Forest loss by period" in output
     html = (folder / "outputs" / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 3  # map, loss chart, activity data chart
+    # forest map, loss chart, activity data, risk map, residuals, baseline chart
+    assert html.count("data:image/png;base64,") == 6
     assert "Activity data with uncertainty" in html and "Overall accuracy" in html
 
 

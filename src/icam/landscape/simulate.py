@@ -613,8 +613,12 @@ def true_linear_predictor(sim_dir: Path, forest: np.ndarray) -> np.ndarray:
     return eta
 
 
-def config_dict(description: str) -> dict:
-    """The icam.toml of a simulated project, as a mapping (validated by :func:`icam.config.parse_config`)."""
+def config_dict(description: str, scale: str = "project") -> dict:
+    """The icam.toml of a simulated project, as a mapping (validated by :func:`icam.config.parse_config`).
+
+    At jurisdiction scale (61 million cells) the risk stage runs the benchmark and the local-rate map
+    only: the models on covariates take minutes there (list them under [risk] models to run them).
+    """
     months = [(2008, 2012), (2012, 2014), (2014, 2016), (2016, 2018), (2018, 2020), (2020, 2022), (2022, 2024)]
     return {
         "project": {"name": "Alto Mayo Protected Forest (simulated)", "vcs_id": 944, "description": description},
@@ -631,7 +635,8 @@ def config_dict(description: str) -> dict:
                     "monitoring": [{"start": dt.date(a, 6, 15), "end": dt.date(b, 6, 14)} for a, b in months]},
         "activity_data": {"zone": "reference_region", "assessments": assessments_config()},
         "risk": {"zone": "reference_region", "assessment_cell_ha": RISK_CELL_HA,
-                 "models": ["logistic", "gradient_boosting", "spatial", "local_rate"],
+                 "models": (["local_rate"] if scale == "jurisdiction"
+                            else ["logistic", "gradient_boosting", "spatial", "local_rate"]),
                  "covariates": {"roads": "inputs/roads.gpkg", "settlements": "inputs/settlements.gpkg",
                                 "rivers": "inputs/rivers.gpkg", "elevation": "inputs/elevation.tif"}},
         "baseline": {"quantity": "average", "years": [2009, 2018], "validity_years": 6},
@@ -656,7 +661,7 @@ def config_toml(scale: str, seed: int, description: str) -> str:
     lines = [mark, "# Truth for checking icam's estimates: truth/hazard.json, truth/hazard_static.tif, "
              "truth/households.csv, truth/true_lossyear.tif, truth/counterfactual_lossyear.tif, "
              "truth/reference_samples.json.", ""]
-    for section, values in config_dict(description).items():
+    for section, values in config_dict(description, scale).items():
         lines += [f"{GENERATED_MARK}, seed {seed}, scale {scale}: {comments[section]}", f"[{section}]"]
         lines += [f"{k} = {toml_value(v)}" for k, v in values.items()]
         lines.append("")

@@ -30,6 +30,23 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
+def _zone_outlines(ax, landscape: Landscape, sub, extent_km, linewidth: float = 1.2) -> list[Patch]:
+    """Outline each zone of ZONE_STYLES on ``ax`` (the project area last, on top); the legend handles."""
+    masks = landscape.zones.masks()
+    handles = []
+    for name, (colour, label) in reversed(ZONE_STYLES.items()):
+        if name in masks:
+            ax.contour(masks[name][sub].astype(np.uint8), levels=[0.5], colors=[colour], linewidths=linewidth,
+                       extent=extent_km, origin="upper")
+            handles.append(Patch(facecolor="none", edgecolor=colour, label=label))
+    return handles
+
+
+def _extent_km(grid) -> tuple[float, float, float, float]:
+    xmin, ymin, xmax, ymax = grid.bounds
+    return xmin / 1000, xmax / 1000, ymin / 1000, ymax / 1000
+
+
 def forest_change_map(landscape: Landscape) -> bytes:
     """Forest at the last epoch, loss coloured by period, non-forest, and zone outlines."""
     forest = landscape.forest
@@ -50,12 +67,7 @@ def forest_change_map(landscape: Landscape) -> bytes:
     handles = [Patch(color=cmap(2), label=f"Forest {forest.epochs[-1]}"), Patch(color=cmap(1), label=f"Non-forest {forest.epochs[0]}")]
     handles += [Patch(color=loss_colours[0], label=f"Loss {forest.epochs[0]}–{forest.epochs[1]}"),
                 Patch(color=loss_colours[-1], label=f"Loss {forest.epochs[-2]}–{forest.epochs[-1]}")]
-    masks = landscape.zones.masks()
-    for name, (colour, label) in reversed(ZONE_STYLES.items()):  # the project area last, on top
-        if name in masks:
-            ax.contour(masks[name][sub].astype(np.uint8), levels=[0.5], colors=[colour], linewidths=1.2,
-                       extent=extent_km, origin="upper")
-            handles.append(Patch(facecolor="none", edgecolor=colour, label=label))
+    handles += _zone_outlines(ax, landscape, sub, extent_km)
     ax.set_xlabel("Easting (km)")
     ax.set_ylabel("Northing (km)")
     ax.set_title(f"Forest change {forest.epochs[0]}–{forest.epochs[-1]}")
@@ -112,4 +124,146 @@ def activity_chart(assessments) -> bytes:
     ax.set_title("Activity data: forest loss by period")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
+
+
+# --------------------------------------------------------------------------- deforestation risk and baseline
+
+RISK_CMAP = ListedColormap(plt.get_cmap("YlOrRd")(np.linspace(0.12, 1.0, 256)))
+NO_RISK_COLOUR = "#d9d9d9"
+
+
+def _positive_limits(values: np.ndarray) -> tuple[float, float]:
+    """Colour limits of a log scale: the 1st percentile and the maximum of the positive values."""
+    positive = values[np.isfinite(values) & (values > 0)]
+    if positive.size == 0:
+        return 1e-6, 1e-5
+    vmax = float(positive.max())
+    vmin = float(np.percentile(positive, 1))
+    return (vmin, vmax) if vmin < vmax else (vmax / 10, vmax)
+
+
+def risk_map(landscape: Landscape, risk_ha_per_year: np.ndarray, chosen: str, start_year: int) -> bytes:
+    """The chosen risk map (ha/pixel/yr) on a log colour scale; zero (non-forest, off the zone) in grey."""
+    from matplotlib.colors import LogNorm
+
+    values = np.asarray(risk_ha_per_year)
+    step = max(1, int(np.ceil(max(values.shape) / MAX_MAP_PX)))
+    sub = (slice(None, None, step), slice(None, None, step))
+    shown = values[sub].astype(np.float64)
+    valid = landscape.forest.valid[sub]
+    vmin, vmax = _positive_limits(shown)
+    extent_km = _extent_km(landscape.grid)
+
+    fig, ax = plt.subplots(figsize=(8, 8 * values.shape[0] / max(values.shape[1], 1) + 0.8))
+    background = np.where(valid, 1.0, np.nan)  # grey where valid, white (transparent) off the data
+    ax.imshow(np.ma.masked_invalid(background), cmap=ListedColormap([NO_RISK_COLOUR]), vmin=0, vmax=1,
+              interpolation="nearest", extent=extent_km)
+    image = ax.imshow(np.ma.masked_less_equal(shown, 0), cmap=RISK_CMAP, norm=LogNorm(vmin, vmax, clip=True),
+                      interpolation="nearest", extent=extent_km)
+    handles = [Patch(color=NO_RISK_COLOUR, label="No expected deforestation (non-forest, outside the risk zone)")]
+    handles += _zone_outlines(ax, landscape, sub, extent_km)
+    colourbar = fig.colorbar(image, ax=ax, shrink=0.75, pad=0.02)
+    colourbar.set_label("Expected deforestation (ha/pixel/yr, log scale)")
+    ax.set_xlabel("Easting (km)")
+    ax.set_ylabel("Northing (km)")
+    ax.set_title(f"Expected deforestation (ha/pixel/yr), {chosen} map, from {start_year}")
+    ax.legend(handles=handles, loc="lower left", fontsize=8, framealpha=0.9)
+    return _png(fig)
+
+
+def residual_maps(landscape: Landscape, candidates, chosen: str, period: str = "confirmation") -> bytes:
+    """Actual − predicted deforestation per assessment cell, one panel per candidate, one colour scale."""
+    from math import ceil
+
+    panels = []
+    for candidate in candidates:
+        assessment = getattr(candidate, period)
+        residuals, coarse = assessment.residual_raster(landscape.grid)
+        panels.append((candidate.name, assessment, residuals, coarse))
+    limit = max((float(np.nanmax(np.abs(r))) for _, _, r, _ in panels if np.isfinite(r).any()), default=1.0) or 1.0
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="#cfcfcf")  # grey: cells not assessed (no forest)
+    grid = landscape.grid
+    step = max(1, int(np.ceil(max(grid.shape) / 400)))  # outlines only: a coarse mask is enough
+    sub = (slice(None, None, step), slice(None, None, step))
+    extent_km = _extent_km(grid)
+    ncols = min(len(panels), 3)
+    nrows = ceil(len(panels) / ncols)
+    aspect = grid.height / max(grid.width, 1)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols + 1.0, 3.2 * nrows * aspect + 0.8), squeeze=False,
+                             layout="constrained")
+    image = None
+    for ax, (name, assessment, residuals, coarse) in zip(axes.ravel(), panels):
+        image = ax.imshow(np.ma.masked_invalid(residuals), cmap=cmap, vmin=-limit, vmax=limit,
+                          interpolation="nearest", extent=_extent_km(coarse))
+        _zone_outlines(ax, landscape, sub, extent_km, linewidth=0.7)
+        if residuals.size <= 64:  # few cells: print each cell's residual
+            xmin, xmax, ymin, ymax = _extent_km(coarse)
+            rows, cols = residuals.shape
+            for (i, j), v in np.ndenumerate(residuals):
+                if np.isfinite(v):
+                    ax.text(xmin + (j + 0.5) * (xmax - xmin) / cols, ymax - (i + 0.5) * (ymax - ymin) / rows,
+                            f"{v:+,.0f}", ha="center", va="center", fontsize=7,
+                            color="white" if abs(v) > 0.6 * limit else "black")
+        ax.set_xlim(extent_km[0], extent_km[1])
+        ax.set_ylim(extent_km[2], extent_km[3])
+        medae = assessment.metrics()["medae_ha"]
+        ax.set_title(f"{name}{' (chosen)' if name == chosen else ''}\nMedAE {medae:,.1f} ha", fontsize=9,
+                     fontweight="bold" if name == chosen else "normal")
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_visible(False)
+    if image is not None:
+        colourbar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8)
+        colourbar.set_label("Actual − predicted (ha per cell)", fontsize=8)
+    first = panels[0][1] if panels else None
+    cell = f" of {first.cell_area_ha:,.0f} ha" if first is not None else ""
+    fig.suptitle(f"Residuals in the {period} period, per assessment cell{cell} (red: more loss than predicted)",
+                 fontsize=10)
+    return _png(fig)
+
+
+def baseline_chart(baseline, zone_label=lambda z: z) -> bytes:
+    """Baseline deforestation per year: VM0015 allocation (solid) and VT0007 density map (dashed) in the
+    project area and leakage belt; the risk zone's projected quantity against its historical loss."""
+    vt = baseline.vt0007.by_year
+    years = list(baseline.allocation.years)
+    fig, (ax_zones, ax_risk) = plt.subplots(1, 2, figsize=(10, 3.8))
+    zones = [z for z in ("project_area", "leakage_belt") if z in baseline.by_zone_vm0015]
+    for zone in zones:
+        colour, _ = ZONE_STYLES[zone]
+        label = zone_label(zone)
+        ax_zones.plot(years, [baseline.by_zone_vm0015[zone].get(y, 0.0) for y in years], marker="o", markersize=3,
+                      color=colour, label=f"{label}: VM0015 allocation")
+        if zone in vt:
+            ax_zones.plot(list(vt[zone]), list(vt[zone].values()), linestyle="--", color=colour,
+                          label=f"{label}: VT0007 density map")
+    ax_zones.set_title("Baseline deforestation by zone", fontsize=10)
+    ax_zones.set_ylabel("Deforestation (ha/yr)")
+
+    zone = baseline.zone
+    colour = ZONE_STYLES.get(zone, ("#555555", ""))[0]
+    historical = baseline.historical_ha_by_year
+    ax_risk.bar(list(historical), list(historical.values()), color="#bdbdbd", label="Historical loss")
+    projected = baseline.projected_ha_by_year
+    ax_risk.plot(list(projected), list(projected.values()), color="#111111", linewidth=1.2,
+                 label=f"Projected quantity ({baseline.quantity_method})")
+    if zone in baseline.by_zone_vm0015:
+        ax_risk.plot(years, [baseline.by_zone_vm0015[zone].get(y, 0.0) for y in years], linestyle="none",
+                     marker="o", markersize=3, color=colour, label="VM0015 allocation")
+    if zone in vt:
+        ax_risk.plot(list(vt[zone]), list(vt[zone].values()), linestyle="--", linewidth=2, color=colour,
+                     label="VT0007 density map", zorder=3)
+    if historical and projected:
+        start = (max(historical) + min(projected)) / 2
+        ax_risk.axvline(start, color="#b2182b", linestyle=":", linewidth=1)
+        ax_risk.annotate("baseline", (start + 0.2, 0.95), xycoords=("data", "axes fraction"), color="#b2182b",
+                         fontsize=8)
+    ax_risk.set_title(f"Risk zone ({zone_label(zone)}): quantity", fontsize=10)
+    for ax in (ax_zones, ax_risk):
+        ax.set_ylim(bottom=0)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.tick_params(labelsize=8)
     return _png(fig)

@@ -304,7 +304,7 @@ def predict_density(fit: BenchmarkFit, classes: np.ndarray, admin_id: np.ndarray
 
 def adjust_to_quantity(density_ha: np.ndarray, expected_ha: float, cell_area_ha: np.ndarray | float,
                        max_iter: int = ADJUST_MAX_ITER, tolerance: float = ADJUST_TOLERANCE,
-                       method: str = "udef-arp") -> tuple[np.ndarray, int]:
+                       method: str = "udef-arp", weights: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Scale a density map (ha/pixel) so that it sums to ``expected_ha``, no pixel above its area.
 
     Source: UDef-ARP's allocation of the expected deforestation (VT0007 v1.0 (2024) §5.3/§5.5;
@@ -324,9 +324,15 @@ def adjust_to_quantity(density_ha: np.ndarray, expected_ha: float, cell_area_ha:
 
     With either method, if expected exceeds that area every such pixel ends at its area and the
     sum falls short. Returns (density in ha/pixel over the period, passes made; 1 for "exact").
+
+    ``weights``: optional pixel counts, when each entry of ``density_ha`` stands for that many
+    pixels of the same density and area (a class map's groups): every sum counts an entry that
+    many times, so the result is the per-pixel one, computed on the groups.
     """
     density = np.asarray(density_ha, dtype=np.float64)
     cap = np.broadcast_to(np.asarray(cell_area_ha, dtype=np.float64), density.shape)
+    count = np.ones(density.shape) if weights is None else np.broadcast_to(np.asarray(weights, np.float64),
+                                                                             density.shape)
     expected = float(expected_ha)
     if method not in ("udef-arp", "exact"):
         raise InputError(f"unknown adjustment method {method!r}", "use 'udef-arp' or 'exact'")
@@ -338,23 +344,23 @@ def adjust_to_quantity(density_ha: np.ndarray, expected_ha: float, cell_area_ha:
         raise InputError("cell areas must be positive")
     if expected == 0:
         return np.zeros_like(density), 0
-    if density.sum() <= 0:
+    if (density * count).sum() <= 0:
         raise InputError("the density map is zero everywhere", "there is no modelled deforestation to scale")
     # only pixels with density > 0 change: work on them alone (a few % of a jurisdiction's pixels)
     positive = density > 0
-    d, c = density[positive], cap[positive]
+    d, c, w = density[positive], cap[positive], count[positive]
     result = np.zeros_like(density)
     if method == "exact":
         scaled = d / d.max()  # λ is found for density / max, keeping it in float range
         with np.errstate(over="ignore"):  # tiny densities give huge factors; the cap bounds them
-            factor = _exact_factor(scaled, c, expected)
+            factor = _exact_factor(scaled, c, expected, w)
             result[positive] = c if math.isinf(factor) else np.minimum(scaled * factor, c)
         return result, 1
     adjusted = np.minimum(d, c)
     iterations = 0
     while iterations < max_iter:
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # tiny sums: AR may be inf
-            ratio = expected / adjusted.sum()
+            ratio = expected / (adjusted @ w)
             if abs(ratio - 1.0) <= tolerance:
                 break
             adjusted = np.minimum(adjusted * ratio, c)
@@ -363,15 +369,15 @@ def adjust_to_quantity(density_ha: np.ndarray, expected_ha: float, cell_area_ha:
     return result, iterations
 
 
-def _exact_factor(density: np.ndarray, cap: np.ndarray, expected: float) -> float:
-    """λ with Σ min(density·λ, cap) = expected (inf where even every pixel at its cap falls short)."""
+def _exact_factor(density: np.ndarray, cap: np.ndarray, expected: float, weights: np.ndarray) -> float:
+    """λ with Σ w·min(density·λ, cap) = expected (inf where even every pixel at its cap falls short)."""
     positive = density > 0
-    d, c = density[positive], cap[positive]
+    d, c, w = density[positive], cap[positive], weights[positive]
     order = np.argsort(c / d, kind="stable")
-    d, c = d[order], c[order]
+    d, c, w = d[order], c[order], w[order]
     t = c / d  # λ at which each pixel reaches its cap, ascending
-    capped = np.concatenate([[0.0], np.cumsum(c)])[:-1]  # Σ cap of the pixels before k
-    rest = d[::-1].cumsum()[::-1]  # Σ density of pixels k.. end
+    capped = np.concatenate([[0.0], np.cumsum(c * w)])[:-1]  # Σ cap of the pixels before k
+    rest = (d * w)[::-1].cumsum()[::-1]  # Σ density of pixels k.. end
     total_at_t = capped + t * rest  # the sum when λ = t[k]
     k = int(np.searchsorted(total_at_t, expected, side="left"))
     if k == t.size:

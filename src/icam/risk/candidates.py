@@ -140,13 +140,21 @@ def _auc(score: np.ndarray, lost: np.ndarray, forest: np.ndarray, seed: int) -> 
 
 
 def _fom(score: np.ndarray, lost: np.ndarray, forest: np.ndarray, zone: np.ndarray) -> float:
-    """Figure of merit of the map that deforests the n highest-scored forest pixels, n = the actual loss."""
-    n = int(np.count_nonzero(lost & forest))
-    values = np.where(forest, score, -np.inf).ravel()
-    predicted = np.zeros(values.size, dtype=bool)
-    if n:
-        predicted[np.argpartition(values, values.size - n)[values.size - n:]] = True
-    return va.figure_of_merit(lost & forest, predicted.reshape(score.shape), zone)
+    """Figure of merit of the map that deforests the n highest-scored forest pixels, n = the actual loss.
+
+    The n-th highest score is found by one partition of the forest's scores; pixels scoring above it
+    are taken, then as many as needed of those scoring exactly it, in row-major order.
+    """
+    lost = lost & forest
+    n = int(np.count_nonzero(lost))
+    values = score[forest]
+    if n == 0:
+        return va.figure_of_merit(lost, np.zeros(score.shape, dtype=bool), zone)
+    kth = np.partition(values, values.size - n)[values.size - n]
+    predicted = forest & (score > kth)
+    ties = np.flatnonzero(forest & (score == kth))
+    predicted.ravel()[ties[:n - int(np.count_nonzero(predicted))]] = True
+    return va.figure_of_merit(lost, predicted, zone)
 
 
 def _assess(period: str, score: np.ndarray, lost: np.ndarray, forest: np.ndarray, s: RiskSetting,
@@ -278,10 +286,8 @@ def local_rate_candidate(s: RiskSetting, bench: BenchmarkResult, cells: np.ndarr
 def benchmark_candidate(s: RiskSetting, bench: BenchmarkResult, seconds: float) -> Candidate:
     f1, f2, f3 = s.forest
     lost_cnf = f2 & ~f3
-    area = s.grid.cell_area_ha()
     cnf = bench.confirmation_assessment.density_ha
-    score = (bm.predict_density(bench.historical.fit, bench.risk_classes, s.units, area) / area).astype(np.float32)
-    return Candidate("benchmark", bench.calibration_assessment, bench.confirmation_assessment, score,
+    return Candidate("benchmark", bench.calibration_assessment, bench.confirmation_assessment, bench.risk_score,
                      _auc(cnf, lost_cnf, f2, s.seed), _fom(cnf, lost_cnf, f2, s.zone), seconds,
                      {"threshold_m": {"calibration": bench.calibration.nrt_m, "historical": bench.historical.nrt_m}})
 

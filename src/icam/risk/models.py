@@ -29,6 +29,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from icam.errors import InputError
 from icam.risk.benchmark import N_CLASSES
@@ -252,6 +253,13 @@ def _fit_map(x: np.ndarray, y: np.ndarray, cells: np.ndarray, q: sparse.csr_matr
     directions the cells and the covariates share. Steps are halved until the objective decreases;
     iterations stop when the decrease falls below ``tolerance`` (per sample).
     """
+    # a multi-threaded BLAS solve of this small system spins for tens of ms when the cores are busy
+    with threadpool_limits(1, user_api="blas"):
+        return _newton(x, y, cells, q, precision, ridge_beta, start, max_iter, tolerance)
+
+
+def _newton(x: np.ndarray, y: np.ndarray, cells: np.ndarray, q: sparse.csr_matrix, precision: float,
+            ridge_beta: float, start: np.ndarray, max_iter: int, tolerance: float) -> np.ndarray:
     theta = start.astype(np.float64).copy()
     value, grad = _objective(theta, x, y, cells, q, precision, ridge_beta)
     k = x.shape[1]

@@ -136,6 +136,7 @@ class BenchmarkResult:
     historical: PeriodFit
     risk_classes: np.ndarray  # uint8 vulnerability classes from the forest edge at t3 (historical NRT)
     risk_ha_per_year: np.ndarray  # float32 ha/pixel/year over the validity period
+    risk_score: np.ndarray  # float32 relative frequency (per historical period) of each forest pixel at t3
     expected_ha: float
     validity_years: float
     expected_source: str
@@ -170,8 +171,8 @@ def _check_forest_sequence(forest: tuple[np.ndarray, np.ndarray, np.ndarray], ye
 
 
 def fit_period(name: str, years: tuple[int, int], forest_start: np.ndarray, deforested: np.ndarray,
-               distance_m: np.ndarray, units: np.ndarray | int, grid: Grid) -> PeriodFit:
-    """NRT, class limits and relative frequencies fitted on one period (VT0007 §5.3)."""
+               distance_m: np.ndarray, units: np.ndarray | int, grid: Grid) -> tuple[PeriodFit, np.ndarray]:
+    """NRT, class limits and relative frequencies fitted on one period (VT0007 §5.3), and the classes."""
     cell = grid.resolution_m
     lost_distances = distance_m[deforested]
     if lost_distances.size == 0:
@@ -182,15 +183,54 @@ def fit_period(name: str, years: tuple[int, int], forest_start: np.ndarray, defo
     fit = bm.fit_relative_frequency(classes, units, deforested, forest_start)
     return PeriodFit(name=name, start_year=years[0], end_year=years[1], nrt_m=nrt,
                      class_limits_m=bm.class_limits_m(nrt, cell), fit=fit,
-                     deforested_ha=grid.area_ha(deforested), forest_at_start_ha=grid.area_ha(forest_start))
+                     deforested_ha=grid.area_ha(deforested), forest_at_start_ha=grid.area_ha(forest_start)), classes
 
 
-def _on_pixels(classes: np.ndarray, units, grid: Grid) -> tuple[np.ndarray, np.ndarray, object]:
-    """Flat indices of the classed (forest) pixels, their true areas (ha) and their unit ids."""
+@dataclass(frozen=True, eq=False)
+class _Groups:
+    """The classed (forest) pixels grouped by modelling region, and by row where cell areas vary.
+
+    Every pixel of a group has the same density and area, so the quantity adjustment runs on the
+    groups (a few hundred to a few million) instead of the pixels (tens of millions).
+    """
+
+    index: np.ndarray  # flat indices of the classed pixels
+    group: np.ndarray  # group of each of them
+    frequency: np.ndarray  # relative frequency per group (per period)
+    area_ha: np.ndarray  # cell area per group
+    n_px: np.ndarray  # pixels per group
+
+    def adjusted_ha(self, expected_ha: float) -> np.ndarray:
+        """Density per pixel of ``index`` (ha), adjusted to ``expected_ha`` (UDef-ARP's iteration)."""
+        adjusted, _ = bm.adjust_to_quantity(self.frequency * self.area_ha, expected_ha, self.area_ha,
+                                            weights=self.n_px)
+        return adjusted[self.group]
+
+
+def _dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values ascending, code of each value): a bincount when the values are small, else a sort."""
+    if values.size and int(values.max()) <= 50_000_000:
+        present = np.flatnonzero(np.bincount(values))
+        lookup = np.zeros(int(present[-1]) + 1, dtype=np.int64)
+        lookup[present] = np.arange(present.size)
+        return present, lookup[values]
+    return np.unique(values, return_inverse=True)
+
+
+def _groups(fit: bm.BenchmarkFit, classes: np.ndarray, units, grid: Grid) -> _Groups:
     index = np.flatnonzero(classes)
-    area = grid.cell_area_ha()[:, 0][index // grid.width]
     unit = units if np.ndim(units) == 0 else np.asarray(units).ravel()[index]
-    return index, area, unit
+    regions, code = _dense_codes(bm.modelling_regions(classes.ravel()[index], unit, fit.n_classes))
+    area_by_row = grid.cell_area_ha()[:, 0]
+    if grid.is_area_corrected:  # areas change by row: group by (region, row)
+        keys, group = _dense_codes(code * grid.height + index // grid.width)
+        region, area = regions[keys // grid.height], area_by_row[keys % grid.height]
+    else:
+        group, region, area = code, regions, np.full(regions.size, area_by_row[0])
+    frequency = bm.predict_density(fit, bm.region_class(region, fit.n_classes),
+                                   bm.region_admin(region, fit.n_classes), 1.0)
+    return _Groups(index=index, group=group, frequency=frequency, area_ha=area,
+                   n_px=np.bincount(group, minlength=region.size))
 
 
 def _scatter(values: np.ndarray, index: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -207,15 +247,15 @@ def _assess(name: str, fit: PeriodFit, classes: np.ndarray, units, deforested: n
     jurisdiction's pixels), and the cells compared are those holding forest at the start; a cell's
     pixel count (its area, for the weighted RMSE) is its count in the jurisdiction, ``cell_px``.
     """
-    index, area, unit = _on_pixels(classes, units, grid)
-    density = bm.predict_density(fit.fit, classes.ravel()[index], unit, area)
-    actual = np.where(deforested.ravel()[index], area, 0.0)
-    adjusted, _ = bm.adjust_to_quantity(density, float(actual.sum()), area)
-    comparison = va.compare_by_cell(adjusted, actual, cells.ravel()[index])
+    groups = _groups(fit.fit, classes, units, grid)
+    area = groups.area_ha[groups.group]
+    actual = np.where(deforested.ravel()[groups.index], area, 0.0)
+    adjusted = groups.adjusted_ha(float(actual.sum()))
+    comparison = va.compare_by_cell(adjusted, actual, cells.ravel()[groups.index])
     comparison = va.CellComparison(comparison.cell_ids, comparison.predicted_ha, comparison.actual_ha,
                                    cell_px[comparison.cell_ids].astype(np.int64))
     return Assessment(name=name, cell_area_ha=cell_area_ha, comparison=comparison,
-                      density_ha=_scatter(adjusted, index, grid.shape),
+                      density_ha=_scatter(adjusted, groups.index, grid.shape),
                       side_px=va.assessment_cell_side_px(grid.resolution_m, cell_area_ha))
 
 
@@ -250,9 +290,8 @@ def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tupl
 
     d1 = bm.distance_to_edge_m(f1, grid)
     lost_cal, lost_all = f1 & ~f2, f1 & ~f3
-    calibration = fit_period("calibration", (t1, t2), f1, lost_cal, d1, unit_ids, grid)
-    historical = fit_period("historical", (t1, t3), f1, lost_all, d1, unit_ids, grid)
-    classes_1 = bm.vulnerability_classes(d1, f1, calibration.nrt_m, grid.resolution_m)
+    calibration, classes_1 = fit_period("calibration", (t1, t2), f1, lost_cal, d1, unit_ids, grid)
+    historical, _ = fit_period("historical", (t1, t3), f1, lost_all, d1, unit_ids, grid)
     del d1
     cell_px = _cell_px(unit_ids, cells)
     cal = _assess("calibration", calibration, classes_1, unit_ids, lost_cal, cell_px, grid, cells,
@@ -276,12 +315,11 @@ def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tupl
         raise InputError(f"the expected deforestation must be a non-negative number of ha, got {expected_ha}")
     if not validity_years > 0:
         raise InputError(f"the validity period must be longer than 0 years, got {validity_years}")
-    index, area, unit = _on_pixels(risk_classes, unit_ids, grid)
-    density = bm.predict_density(historical.fit, risk_classes.ravel()[index], unit, area)
-    adjusted, _ = bm.adjust_to_quantity(density, expected_ha, area)
-    risk = _scatter(bm.density_per_year(adjusted, validity_years), index, grid.shape)
+    groups = _groups(historical.fit, risk_classes, unit_ids, grid)
+    risk = _scatter(bm.density_per_year(groups.adjusted_ha(expected_ha), validity_years), groups.index, grid.shape)
+    score = _scatter(groups.frequency[groups.group], groups.index, grid.shape)
     return BenchmarkResult(calibration=calibration, calibration_assessment=cal, confirmation_assessment=cnf,
-                           historical=historical, risk_classes=risk_classes, risk_ha_per_year=risk,
+                           historical=historical, risk_classes=risk_classes, risk_ha_per_year=risk, risk_score=score,
                            expected_ha=float(expected_ha), validity_years=float(validity_years),
                            expected_source=source)
 
