@@ -104,8 +104,12 @@ def test_default_thirty_classes():
 def test_region_encoding_5000_units_no_collision():
     classes, admin = np.meshgrid(np.arange(31), np.arange(5000), indexing="ij")
     regions = modelling_regions(classes, admin)
-    assert regions.dtype == np.int64
+    assert regions.dtype == np.int32  # ids up to 31 × 5000 fit in int32
     assert np.unique(regions).size == 31 * 5000
+    # unit ids past 2³¹ / 31 switch to int64 and still do not collide (UDef-ARP's int16 would past 999)
+    big = modelling_regions(np.array([1, 2, 1]), np.array([2**31 // 31 + 5, 2**31 // 31 + 5, 2**31 // 31 + 6]))
+    assert big.dtype == np.int64 and np.unique(big).size == 3
+    assert (region_admin(big) == [2**31 // 31 + 5, 2**31 // 31 + 5, 2**31 // 31 + 6]).all()
     assert (region_class(regions) == classes).all() and (region_admin(regions) == admin).all()
     with pytest.raises(InputError):
         modelling_regions(np.array([1]), np.array([-1]))

@@ -34,6 +34,7 @@ NRT_SHARE = 0.995  # share of historical deforestation within the negligible ris
 ADJUST_MAX_ITER = 5  # UDef-ARP's default number of quantity-adjustment iterations
 ADJUST_TOLERANCE = 1e-5  # UDef-ARP stops when AR ≤ 1.00001
 EDT_THREADS = os.cpu_count() or 1  # threads of the distance transform
+CLASS_BLOCK_PX = 4_000_000  # pixels classified at a time
 _BINCOUNT_MAX = 50_000_000  # largest region id counted with a dense bincount
 
 
@@ -163,11 +164,14 @@ def vulnerability_classes(distance_m: np.ndarray, forest: np.ndarray, nrt_m: flo
         raise InputError(f"distance {distance.shape} and forest {forest.shape} differ in shape")
     limits = class_limits_m(nrt_m, cell_size_m, n_classes)
     n = limits.size - 1
-    inside = forest & ~np.isnan(distance)
-    # j = number of limits ≤ d; d lies in [limits[n-j+1], limits[n-j]) → class n + 2 − j
-    j = np.searchsorted(limits[::-1], distance[inside].astype(np.float64), side="right")
     classes = np.zeros(forest.shape, dtype=np.uint8)
-    classes[inside] = np.clip(n + 2 - j, 1, n + 1)
+    rows_per_block = max(1, CLASS_BLOCK_PX // max(1, forest.shape[-1])) if forest.ndim == 2 else forest.shape[0]
+    for row0 in range(0, forest.shape[0], rows_per_block):  # blocks of rows keep the temporaries small
+        block = slice(row0, row0 + rows_per_block)
+        inside = forest[block] & ~np.isnan(distance[block])
+        # j = number of limits ≤ d; d lies in [limits[n-j+1], limits[n-j]) → class n + 2 − j
+        j = np.searchsorted(limits[::-1], distance[block][inside].astype(np.float64), side="right")
+        classes[block][inside] = np.clip(n + 2 - j, 1, n + 1)
     return classes
 
 
@@ -178,7 +182,7 @@ def _stride(n_classes: int) -> int:
 
 
 def modelling_regions(classes: np.ndarray, admin_id: np.ndarray | int, n_classes: int = N_CLASSES) -> np.ndarray:
-    """Modelling region id = class + (n_classes + 1) × admin id (int64; 31 × unit by default).
+    """Modelling region id = class + (n_classes + 1) × admin id (31 × unit by default; int32, int64 if needed).
 
     Source: VT0007 v1.0 (2024) §5.3, modelling regions = vulnerability class × administrative
     unit. The encoding is collision-free for any non-negative unit id up to 2^63 / 31 (UDef-ARP
@@ -190,12 +194,14 @@ def modelling_regions(classes: np.ndarray, admin_id: np.ndarray | int, n_classes
     if not np.issubdtype(admin.dtype, np.integer):
         if not np.all(np.equal(np.mod(admin, 1), 0)):
             raise InputError("administrative unit ids must be integers")
-    admin = admin.astype(np.int64)
     if admin.size and admin.min() < 0:
         raise InputError("administrative unit ids must be non-negative", "use 0 for cells outside every unit")
     if classes.size and int(classes.max()) > n_classes:
         raise InputError(f"vulnerability classes exceed n_classes = {n_classes}")
-    return classes.astype(np.int64) + _stride(n_classes) * admin
+    # int32 arithmetic where the largest id fits (half the memory of int64 over tens of millions of pixels)
+    largest = (int(admin.max()) + 1) * _stride(n_classes) if admin.size else 0
+    dtype = np.int32 if largest < 2**31 else np.int64
+    return classes.astype(dtype) + _stride(n_classes) * admin.astype(dtype, copy=False)
 
 
 def region_class(region: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:

@@ -58,7 +58,7 @@ class RiskSetting:
     grid: Grid
     forest: tuple[np.ndarray, np.ndarray, np.ndarray]  # bool, forest at t1, t2, t3 inside the zone
     years: tuple[int, int, int]
-    units: np.ndarray  # int64 unit id inside the zone (≥ 1), 0 outside
+    units: np.ndarray  # int32 unit id inside the zone (≥ 1), 0 outside
     assessment_cell_ha: float
     static_covariates: dict[str, np.ndarray] = field(default_factory=dict)  # float32 maps, NaN off the zone
     project: np.ndarray | None = None  # bool, protected (the project area)
@@ -336,12 +336,21 @@ def run_candidates(s: RiskSetting, models: list[str], expected_ha: float | None,
     f1, f2, _ = s.forest
     threshold = va.vm0015_fom_threshold(f1 & ~f2, s.zone)
     winner = next(c for c in candidates if c.name == chosen)
-    area = s.grid.cell_area_ha()
-    adjusted, _ = bm.adjust_to_quantity(winner.score_t3 * area, bench.expected_ha, area)
-    risk = bm.density_per_year(adjusted, validity_years).astype(np.float32)
+    risk = bench.risk_ha_per_year if chosen == "benchmark" else _risk_map(winner.score_t3, s.grid,
+                                                                          bench.expected_ha, validity_years)
     return RiskResult(benchmark=bench, candidates=candidates, tests=tests, chosen=chosen, reason=reason,
                       fom_threshold=threshold, risk_ha_per_year=risk, expected_ha=bench.expected_ha,
                       validity_years=float(validity_years))
+
+
+def _risk_map(score: np.ndarray, grid: Grid, expected_ha: float, validity_years: float) -> np.ndarray:
+    """A relative-risk map adjusted to the expected deforestation, ha/pixel/year (float32)."""
+    index = np.flatnonzero(score > 0)
+    area = grid.cell_area_ha()[:, 0][index // grid.width]
+    adjusted, _ = bm.adjust_to_quantity(score.ravel()[index] * area, expected_ha, area)
+    risk = np.zeros(score.size, dtype=np.float32)
+    risk[index] = bm.density_per_year(adjusted, validity_years)
+    return risk.reshape(score.shape)
 
 
 def distance_to_features_m(geometries, grid: Grid) -> np.ndarray:

@@ -97,7 +97,7 @@ def risk_setting(config: IcamConfig, landscape: Landscape) -> RiskSetting:
     forest = tuple(_epoch_forest(landscape.forest, y, key) & zone for y, key in
                    ((t1, "periods.calibration"), (t2, "periods.calibration"), (t3, "periods.confirmation")))
     admin = landscape.zones.admin_id
-    units = np.where(zone, 1 if admin is None else admin.astype(np.int64) + 1, 0).astype(np.int64)
+    units = np.where(zone, 1 if admin is None else admin + 1, 0).astype(np.int32)
     static = static_covariates(config, landscape.grid) if r.models and r.models != ["local_rate"] else {}
     missing = [name for name, a in static.items() if np.isnan(a[zone]).any()]
     if missing:
@@ -186,14 +186,14 @@ def build_baseline(config: IcamConfig, landscape: Landscape, risk: RiskResult) -
     zone = _zone_mask(landscape, config.risk.zone, "risk.zone")
     grid, area = landscape.grid, landscape.grid.cell_area_ha()
     historical = historical_annual_loss_ha(landscape.forest, grid, zone, config.periods.historical_reference)
-    projected = projected_ha_by_year(config, landscape)
+    first, last = baseline_years(config)
+    projected = al.projected_quantities(historical, list(range(first, last + 1)), config.baseline.quantity)
     forest_t3 = risk.chosen_candidate.score_t3 > 0
     forest_t3 |= risk.benchmark.risk_classes > 0  # forest pixels the chosen map scores 0 are still forest
     allocation = al.allocate_by_risk(risk.chosen_candidate.score_t3, forest_t3, area, projected)
     masks = landscape.zones.masks()
     zones = {name: masks[name] for name in BASELINE_ZONES if name in masks}
     zones[config.risk.zone] = zone
-    first = min(projected)
     vt = al.density_baseline(risk.risk_ha_per_year, zones, first, first + config.baseline.validity_years - 1)
     return Baseline(zone=config.risk.zone, quantity_method=config.baseline.quantity,
                     historical_ha_by_year=historical, projected_ha_by_year=projected, allocation=allocation,

@@ -42,7 +42,7 @@ def assessment_cell_side_px(cell_size_m: float, cell_area_ha: float = MEDIAN_PRO
 
 def assessment_cells(shape: tuple[int, int], cell_size_m: float,
                      cell_area_ha: float = MEDIAN_PROJECT_HA) -> np.ndarray:
-    """Id of the square assessment cell holding each pixel (int64, ``shape``).
+    """Id of the square assessment cell holding each pixel (int32, or int64 past 2³¹ cells; ``shape``).
 
     Source: VT0007 v1.0 (2024) §5.5: assessment cells of the median project size, 100,000 ha when
     it is unknown. The side is round(√(cell_area_ha × 10⁴) / cell_size_m) pixels (at least 1), so a
@@ -57,7 +57,8 @@ def assessment_cells(shape: tuple[int, int], cell_size_m: float,
     per_row = -(-cols // side)
     r = (np.arange(rows, dtype=np.int64) // side)[:, None]
     c = (np.arange(cols, dtype=np.int64) // side)[None, :]
-    return r * per_row + c
+    ids = r * per_row + c
+    return ids.astype(np.int32) if ids.size and ids[-1, -1] < 2**31 else ids
 
 
 # --------------------------------------------------------------------------- comparison

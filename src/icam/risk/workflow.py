@@ -248,12 +248,16 @@ def _assess(name: str, fit: PeriodFit, classes: np.ndarray, units, deforested: n
     pixel count (its area, for the weighted RMSE) is its count in the jurisdiction, ``cell_px``.
     """
     groups = _groups(fit.fit, classes, units, grid)
-    area = groups.area_ha[groups.group]
-    actual = np.where(deforested.ravel()[groups.index], area, 0.0)
-    adjusted = groups.adjusted_ha(float(actual.sum()))
-    comparison = va.compare_by_cell(adjusted, actual, cells.ravel()[groups.index])
-    comparison = va.CellComparison(comparison.cell_ids, comparison.predicted_ha, comparison.actual_ha,
-                                   cell_px[comparison.cell_ids].astype(np.int64))
+    lost = deforested.ravel()[groups.index]
+    lost_area = groups.area_ha[groups.group[lost]]
+    adjusted = groups.adjusted_ha(float(lost_area.sum()))
+    cell_of = cells.ravel()[groups.index]
+    size = cell_px.size
+    cell_ids = np.flatnonzero(np.bincount(cell_of, minlength=size))  # the cells holding forest
+    comparison = va.CellComparison(
+        cell_ids=cell_ids, predicted_ha=np.bincount(cell_of, weights=adjusted, minlength=size)[cell_ids],
+        actual_ha=np.bincount(cell_of[lost], weights=lost_area, minlength=size)[cell_ids],
+        n_pixels=cell_px[cell_ids].astype(np.int64))
     return Assessment(name=name, cell_area_ha=cell_area_ha, comparison=comparison,
                       density_ha=_scatter(adjusted, groups.index, grid.shape),
                       side_px=va.assessment_cell_side_px(grid.resolution_m, cell_area_ha))
