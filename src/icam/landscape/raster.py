@@ -297,7 +297,8 @@ def write_cog(path: Path | str, array: np.ndarray, grid: Grid, nodata, *, catego
     dtype = smallest_dtype(array, nodata)
     profile = dict(driver="COG", width=grid.width, height=grid.height, count=array.shape[0], dtype=dtype.name,
                    crs=grid.rio_crs, transform=grid.transform, nodata=nodata, compress="DEFLATE",
-                   overview_resampling="nearest" if categorical else "average", blocksize=512)
+                   overview_resampling="nearest" if categorical else "average", blocksize=512,
+                   num_threads="all_cpus")  # GDAL compresses the blocks in parallel
     if np.issubdtype(dtype, np.integer):
         profile["predictor"] = 2
     with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:

@@ -37,7 +37,7 @@ from icam.risk import benchmark as bm
 from icam.risk import models as rm
 from icam.risk import validate as va
 from icam.risk.covariates import CovariateStack, distance_to_mask_m
-from icam.risk.workflow import Assessment, BenchmarkResult, run_benchmark
+from icam.risk.workflow import Assessment, BenchmarkResult, PixelValues, run_benchmark
 
 AUC_SAMPLE_PX = 400_000  # forest pixels drawn to compute a map's AUC (ranks of millions are slow, and no better)
 MAX_DISTANCE_M = 1e6  # distances beyond a grid (no feature on it) are clipped to 1,000 km
@@ -167,7 +167,7 @@ def _assess(period: str, score: np.ndarray, lost: np.ndarray, forest: np.ndarray
     assessed = _cells_with_forest(forest, cells) & s.zone
     return Assessment(name=period, cell_area_ha=s.assessment_cell_ha,
                       comparison=va.compare_by_cell(adjusted, actual, cells, assessed),
-                      density_ha=adjusted.astype(np.float32),
+                      density=PixelValues(np.flatnonzero(forest), adjusted[forest].astype(np.float32), forest.shape),
                       side_px=va.assessment_cell_side_px(s.grid.resolution_m, s.assessment_cell_ha))
 
 
@@ -286,8 +286,8 @@ def local_rate_candidate(s: RiskSetting, bench: BenchmarkResult, cells: np.ndarr
 def benchmark_candidate(s: RiskSetting, bench: BenchmarkResult, seconds: float) -> Candidate:
     f1, f2, f3 = s.forest
     lost_cnf = f2 & ~f3
-    cnf = bench.confirmation_assessment.density_ha
-    return Candidate("benchmark", bench.calibration_assessment, bench.confirmation_assessment, bench.risk_score,
+    cnf = bench.confirmation_assessment.density.dense()
+    return Candidate("benchmark", bench.calibration_assessment, bench.confirmation_assessment, bench.risk_score.dense(),
                      _auc(cnf, lost_cnf, f2, s.seed), _fom(cnf, lost_cnf, f2, s.zone), seconds,
                      {"threshold_m": {"calibration": bench.calibration.nrt_m, "historical": bench.historical.nrt_m}})
 

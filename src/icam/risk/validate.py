@@ -55,10 +55,11 @@ def assessment_cells(shape: tuple[int, int], cell_size_m: float,
     side = assessment_cell_side_px(cell_size_m, cell_area_ha)
     rows, cols = int(shape[0]), int(shape[1])
     per_row = -(-cols // side)
-    r = (np.arange(rows, dtype=np.int64) // side)[:, None]
-    c = (np.arange(cols, dtype=np.int64) // side)[None, :]
-    ids = r * per_row + c
-    return ids.astype(np.int32) if ids.size and ids[-1, -1] < 2**31 else ids
+    n_cells = -(-rows // side) * per_row
+    dtype = np.int32 if n_cells < 2**31 else np.int64
+    r = (np.arange(rows, dtype=dtype) // side)[:, None]
+    c = (np.arange(cols, dtype=dtype) // side)[None, :]
+    return r * dtype(per_row) + c
 
 
 # --------------------------------------------------------------------------- comparison

@@ -85,13 +85,28 @@ class PeriodFit:
 
 
 @dataclass(frozen=True, eq=False)
+class PixelValues:
+    """Values on some pixels of a grid (row-major flat indices), 0 elsewhere: a map kept sparse until needed."""
+
+    index: np.ndarray
+    values: np.ndarray
+    shape: tuple[int, int]
+
+    def dense(self) -> np.ndarray:
+        """The map, float32 (rows, cols)."""
+        out = np.zeros(self.shape[0] * self.shape[1], dtype=np.float32)
+        out[self.index] = self.values
+        return out.reshape(self.shape)
+
+
+@dataclass(frozen=True, eq=False)
 class Assessment:
     """A density map (ha/pixel over the period) against the actual loss, in VT0007 assessment cells."""
 
     name: str
     cell_area_ha: float
     comparison: va.CellComparison
-    density_ha: np.ndarray  # adjusted density, ha/pixel over the period
+    density: PixelValues  # adjusted density, ha/pixel over the period
     side_px: int  # side of the square assessment cells, pixels
 
     def metrics(self) -> dict:
@@ -136,7 +151,7 @@ class BenchmarkResult:
     historical: PeriodFit
     risk_classes: np.ndarray  # uint8 vulnerability classes from the forest edge at t3 (historical NRT)
     risk_ha_per_year: np.ndarray  # float32 ha/pixel/year over the validity period
-    risk_score: np.ndarray  # float32 relative frequency (per historical period) of each forest pixel at t3
+    risk_score: PixelValues  # relative frequency (per historical period) of each forest pixel at t3
     expected_ha: float
     validity_years: float
     expected_source: str
@@ -233,12 +248,6 @@ def _groups(fit: bm.BenchmarkFit, classes: np.ndarray, units, grid: Grid) -> _Gr
                    n_px=np.bincount(group, minlength=region.size))
 
 
-def _scatter(values: np.ndarray, index: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    out = np.zeros(shape[0] * shape[1], dtype=np.float32)
-    out[index] = values
-    return out.reshape(shape)
-
-
 def _assess(name: str, fit: PeriodFit, classes: np.ndarray, units, deforested: np.ndarray, cell_px: np.ndarray,
             grid: Grid, cells: np.ndarray, cell_area_ha: float) -> Assessment:
     """Density predicted on the forest pixels, adjusted to their actual loss, summed per assessment cell.
@@ -259,14 +268,17 @@ def _assess(name: str, fit: PeriodFit, classes: np.ndarray, units, deforested: n
         actual_ha=np.bincount(cell_of[lost], weights=lost_area, minlength=size)[cell_ids],
         n_pixels=cell_px[cell_ids].astype(np.int64))
     return Assessment(name=name, cell_area_ha=cell_area_ha, comparison=comparison,
-                      density_ha=_scatter(adjusted, groups.index, grid.shape),
+                      density=PixelValues(groups.index, adjusted.astype(np.float32), grid.shape),
                       side_px=va.assessment_cell_side_px(grid.resolution_m, cell_area_ha))
 
 
 def _cell_px(units, cells: np.ndarray) -> np.ndarray:
     """Pixels of the jurisdiction (units > 0; every pixel without units) in each assessment cell."""
-    if np.ndim(units) == 0:
-        return np.bincount(cells.ravel())
+    if np.ndim(units) == 0:  # every pixel counts: a cell's pixels are its rows × its columns
+        side = int(np.count_nonzero(cells[:, 0] == cells[0, 0]))
+        rows = np.diff(np.r_[np.arange(0, cells.shape[0], side), cells.shape[0]])
+        cols = np.diff(np.r_[np.arange(0, cells.shape[1], side), cells.shape[1]])
+        return np.outer(rows, cols).ravel()
     return np.bincount(cells[np.asarray(units) > 0], minlength=int(cells.max()) + 1)
 
 
@@ -320,8 +332,9 @@ def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tupl
     if not validity_years > 0:
         raise InputError(f"the validity period must be longer than 0 years, got {validity_years}")
     groups = _groups(historical.fit, risk_classes, unit_ids, grid)
-    risk = _scatter(bm.density_per_year(groups.adjusted_ha(expected_ha), validity_years), groups.index, grid.shape)
-    score = _scatter(groups.frequency[groups.group], groups.index, grid.shape)
+    risk = PixelValues(groups.index, bm.density_per_year(groups.adjusted_ha(expected_ha), validity_years),
+                       grid.shape).dense()
+    score = PixelValues(groups.index, groups.frequency[groups.group].astype(np.float32), grid.shape)
     return BenchmarkResult(calibration=calibration, calibration_assessment=cal, confirmation_assessment=cnf,
                            historical=historical, risk_classes=risk_classes, risk_ha_per_year=risk, risk_score=score,
                            expected_ha=float(expected_ha), validity_years=float(validity_years),
