@@ -245,3 +245,69 @@ def test_cli_refuses(tmp_path, build, error, pattern):
     import re
 
     assert re.search(CLI_PATTERNS.get(build.__name__, pattern), line), line
+
+
+# ------------------------------------------------------------------ [risk] and [baseline]
+
+PERIODS = {"historical_reference": [2000, 2008], "calibration": [2000, 2004], "confirmation": [2004, 2008],
+           "project_start": "2008-06-15"}
+
+
+def risk_project(folder: Path, risk: dict, periods: dict | None = PERIODS) -> Path:
+    """The valid Hansen project plus [periods] and [risk]: a non-forest strip, loss beside it in 2002 and 2006."""
+    lossyear = np.zeros((20, 20), dtype=np.uint8)
+    lossyear[2:18, 3] = 2
+    lossyear[2:18, 4] = 6
+    hansen_project(folder, lossyear=lossyear)
+    treecover = np.full((20, 20), 80, dtype=np.uint8)
+    treecover[:, 2] = 10  # the project area's first column is not forest: the forest has an edge
+    write_tif(folder / "inputs" / "treecover2000.tif", treecover)
+    text = (folder / "icam.toml").read_text()
+    extra = {"periods": periods, "risk": risk} if periods else {"risk": risk}
+    lines = [text]
+    for section, values in extra.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {toml_value(value) if key != 'project_start' else value}" for key, value in values.items()]
+        lines.append("")
+    (folder / "icam.toml").write_text("\n".join(lines), encoding="utf-8")
+    return folder
+
+
+RISK_CASES = [
+    ({"models": []}, None, r"\[risk\] needs \[periods\]"),
+    ({"models": [], "local_rate_window_px": 20}, PERIODS, "'risk.local_rate_window_px' = 20: .*must be odd"),
+    ({"models": [], "zone": "reference_region"}, PERIODS,
+     "risk.zone = 'reference_region' but boundaries.reference_region is not configured"),
+    ({"models": [], "zone": "project_area"}, {**PERIODS, "calibration": [1995, 2004]},
+     "periods.calibration: 1995 is not a date of the forest data"),
+    ({"models": ["logistic"], "zone": "project_area", "covariates": {"roads": "inputs/roads.gpkg"}}, PERIODS,
+     r"risk.covariates.roads.*roads.gpkg does not exist"),
+]
+
+
+@pytest.mark.parametrize(("risk", "periods", "pattern"), RISK_CASES,
+                         ids=["no periods", "even window", "zone missing", "year not in data", "covariate missing"])
+def test_risk_configuration_is_checked(tmp_path, risk, periods, pattern):
+    import re
+
+    line = assert_cli_refuses(risk_project(tmp_path, risk, periods))
+    assert re.search(pattern, line), line
+
+
+def test_a_risk_zone_without_loss_is_refused_in_one_line(tmp_path):
+    project = risk_project(tmp_path, {"models": [], "zone": "project_area"})
+    toml = (project / "icam.toml").read_text()
+    write_tif(project / "inputs" / "lossyear.tif", np.zeros((20, 20), dtype=np.uint8))
+    (project / "icam.toml").write_text(toml)
+    assert "no deforestation in the calibration period" in assert_cli_refuses(project)
+
+
+def test_the_base_risk_project_runs(tmp_path):
+    from conftest import run_cli
+
+    project = risk_project(tmp_path, {"models": ["local_rate"], "zone": "project_area", "assessment_cell_ha": 4})
+    code, output = run_cli("run", str(project))
+    assert code == 0, output
+    risk = json.loads((project / "outputs" / "results.json").read_text())["risk"]
+    assert [c["name"] for c in risk["candidates"]] == ["benchmark", "local_rate"]
+    assert risk["benchmark"]["calibration"]["threshold_m"] == 45.0  # every 2002 loss cell is at the edge: [30, 60)

@@ -110,7 +110,8 @@ def negligible_risk_threshold_m(distance_m_of_deforested_cells: np.ndarray, cell
     d = d[np.isfinite(d)]
     if d.size == 0:
         raise InputError("no deforestation at a finite distance from the forest edge",
-                         "the negligible risk threshold needs historical deforestation in the fitting period")
+                         "the negligible risk threshold needs loss in the fitting period and a forest edge on the "
+                         "grid (a zone that is all forest has none: include some non-forest around it)")
     if (d < 0).any():
         raise InputError("negative distances to the forest edge")
     if convention == "riskmapjnr":
