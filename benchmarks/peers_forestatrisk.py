@@ -29,13 +29,14 @@ have them, see docs/benchmarks.md. Never imported by the tests.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from peers_common import DATA, TIMES, allow_with_on_gdal_datasets, report, timed
 
 T_START = time.perf_counter()
 try:
@@ -48,23 +49,11 @@ except ImportError:
     print("forestatrisk not installed; see docs/benchmarks.md")
     sys.exit(0)
 
-if not hasattr(gdal.Dataset, "__enter__"):  # GDAL < 3.8 bindings (Debian 12: 3.6); forestatrisk uses `with gdal.Open()`
-    gdal.Dataset.__enter__ = lambda self: self
-    gdal.Dataset.__exit__ = lambda self, *exc: None
+allow_with_on_gdal_datasets(gdal)
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("ICAM_SHARED_DATA", REPO.parent / "shared" / "data")) / "guadeloupe"
 COVARIATES = ["dist_defor", "dist_edge", "dist_road", "dist_town", "dist_river"]
 MCMC = {"burnin": 1000, "mcmc": 1000, "thin": 1, "beta_start": -99, "priorVrho": -1}
 CELLS_PX = (50, 100)
-TIMES: dict[str, float] = {}
-
-
-def timed(label, fn, *args, **kwargs):
-    t0 = time.perf_counter()
-    result = fn(*args, **kwargs)
-    TIMES[label] = round(time.perf_counter() - t0, 3)
-    return result
 
 
 def var_dir(folder: Path, files: dict[str, Path]) -> str:
@@ -175,10 +164,7 @@ def main() -> None:
            "versions": {"forestatrisk": far.__version__, "gdal": gdal.__version__, "numpy": np.__version__,
                         "pandas": pd.__version__, "python": platform.python_version()},
            "machine": f"{platform.machine()}, {os.cpu_count()} cores", **res}
-    text = json.dumps(doc, indent=1, default=float)
-    if args.json:
-        args.json.write_text(text + "\n")
-    print(text)
+    report(doc, args.json)
 
 
 if __name__ == "__main__":

@@ -28,13 +28,14 @@ venv does not have them, see docs/benchmarks.md. Never imported by the tests.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from peers_common import DATA, TIMES, allow_with_on_gdal_datasets, report, timed
 
 T_START = time.perf_counter()
 try:
@@ -47,23 +48,11 @@ except ImportError:
     print("riskmapjnr not installed; see docs/benchmarks.md")
     sys.exit(0)
 
-if not hasattr(gdal.Dataset, "__enter__"):  # GDAL < 3.8 bindings (Debian 12 has 3.6); both tools use `with gdal.Open()`
-    gdal.Dataset.__enter__ = lambda self: self
-    gdal.Dataset.__exit__ = lambda self, *exc: None
+allow_with_on_gdal_datasets(gdal)
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("ICAM_SHARED_DATA", REPO.parent / "shared" / "data")) / "guadeloupe"
 FCC = DATA / "fcc123_GLP_utm20n.tif"
 THRESHOLD_PCT = 99.5  # riskmapjnr's default and VT0007's share
 CELLS_PX = (50, 100)
-TIMES: dict[str, float] = {}
-
-
-def timed(label, fn, *args, **kwargs):
-    t0 = time.perf_counter()
-    result = fn(*args, **kwargs)
-    TIMES[label] = round(time.perf_counter() - t0, 3)
-    return result
 
 
 def write_like(path, array, ref, dtype=gdal.GDT_Byte, nodata=None):
@@ -186,10 +175,7 @@ def main() -> None:
                         "numpy": np.__version__, "pandas": pd.__version__, "python": platform.python_version()},
            "machine": f"{platform.machine()}, {os.cpu_count()} cores", "subjurisdictions": "one, the whole grid",
            **res}
-    text = json.dumps(doc, indent=1, default=float)
-    if args.json:
-        args.json.write_text(text + "\n")
-    print(text)
+    report(doc, args.json)
 
 
 if __name__ == "__main__":

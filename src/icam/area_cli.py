@@ -6,12 +6,11 @@
   95% intervals (Olofsson et al. 2014 when strata = map classes, Stehman 2014 otherwise);
   ``--json`` prints exactly ``AreaEstimate.to_dict()`` and nothing else on stdout.
 
-Bad input exits with code 2 and one line ``error: ...`` (see :func:`icam.cli._fail_cleanly`).
+Bad input exits with code 2 and one line ``error: ...`` (see :func:`icam.cli_errors.fail_cleanly`).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from enum import Enum
@@ -22,23 +21,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from icam.cli_errors import fail_cleanly
 from icam.errors import InputError
 
 area_app = typer.Typer(add_completion=False, no_args_is_help=True,
                        help="Sample designs and sample-based (error-adjusted) area estimation.")
 console = Console()
-
-
-def _fail_cleanly(func):
-    """icam.cli's ``_fail_cleanly`` (one line ``error: ...``, exit 2), imported at call time: no import cycle."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from icam.cli import _fail_cleanly as fail_cleanly
-
-        return fail_cleanly(func)(*args, **kwargs)
-
-    return wrapper
 
 
 class DesignKind(str, Enum):
@@ -66,7 +54,7 @@ def _pm(v, ci, spec: str) -> str:
 
 
 @area_app.command()
-@_fail_cleanly
+@fail_cleanly
 def estimate(
     samples: Annotated[Path, typer.Option("--samples", help="Labelled samples: CSV (or GeoPackage) with stratum, "
                                           "map_class, ref_class.")],
@@ -184,7 +172,7 @@ def _project_period_map(project: Path, period: str | None):
 
 
 @area_app.command()
-@_fail_cleanly
+@fail_cleanly
 def design(
     out: Annotated[Path, typer.Option("--out", help="Folder for samples.gpkg, samples.csv and strata.csv.")],
     map_path: Annotated[Optional[Path], typer.Option("--map", help="Map to sample (GeoTIFF of class codes, "

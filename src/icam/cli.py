@@ -6,7 +6,6 @@ command exits with code 2.
 
 from __future__ import annotations
 
-import functools
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -17,32 +16,18 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from icam import __version__
+from icam.cli_errors import fail_cleanly
 from icam.errors import IcamError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="icam: monitoring, baselines and carbon accounting for REDD+ projects.")
 console = Console()
-err_console = Console(stderr=True)
 
 
 class Scale(str, Enum):
     small = "small"
     project = "project"
     jurisdiction = "jurisdiction"
-
-
-def _fail_cleanly(func):
-    """Turn IcamError into one line on stderr and exit code 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except IcamError as exc:
-            err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper
 
 
 def _version(value: bool) -> None:
@@ -116,14 +101,14 @@ def _print_summary(results: dict, outputs_dir: Path) -> None:
 
 
 @app.command()
-@_fail_cleanly
+@fail_cleanly
 def run(project_dir: Annotated[Path, typer.Argument(help="Project folder holding icam.toml.")]) -> None:
     """Run the pipeline on a project folder; outputs go to PROJECT_DIR/outputs."""
     _run_project(project_dir)
 
 
 @app.command()
-@_fail_cleanly
+@fail_cleanly
 def init(
     project_dir: Annotated[Path, typer.Argument(help="Folder to create the project in.")],
     force: Annotated[bool, typer.Option(help="Overwrite an existing icam.toml.")] = False,
@@ -141,7 +126,7 @@ def init(
 
 
 @app.command()
-@_fail_cleanly
+@fail_cleanly
 def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Folder for the simulated project.")] = Path("icam-demo"),
     scale: Annotated[Scale, typer.Option(help="small (tests), project (Alto Mayo, ~1 Mha region) or jurisdiction (~5.1 Mha).")] = Scale.project,

@@ -12,7 +12,6 @@ Bad input exits with code 2 and one line ``error: ...``.
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import math
@@ -24,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from icam.cli_errors import fail_cleanly
 from icam.errors import InputError
 
 risk_app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -31,18 +31,6 @@ risk_app = typer.Typer(add_completion=False, no_args_is_help=True,
 console = Console()
 
 VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json"}
-
-
-def _fail_cleanly(func):
-    """icam.cli's ``_fail_cleanly`` (one line ``error: ...``, exit 2), imported at call time: no import cycle."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from icam.cli import _fail_cleanly as fail_cleanly
-
-        return fail_cleanly(func)(*args, **kwargs)
-
-    return wrapper
 
 
 def _parse_years(text: str) -> tuple[int, int, int]:
@@ -128,7 +116,7 @@ def write_outputs(result, grid, out: Path, outside: np.ndarray | None) -> list[P
 
 
 @risk_app.command()
-@_fail_cleanly
+@fail_cleanly
 def benchmark(
     fcc: Annotated[Path, typer.Option("--fcc", help="Forest-cover change raster: 0 no data, 1 lost t1→t2, "
                                       "2 lost t2→t3, 3 forest at t3 (forestatrisk convention).")],
@@ -191,7 +179,7 @@ def _print_summary(summary: dict) -> None:
 
 
 @risk_app.command()
-@_fail_cleanly
+@fail_cleanly
 def nest(
     risk: Annotated[Path, typer.Option("--risk", help="Risk map of the jurisdiction, ha/pixel/yr (e.g. "
                                        "risk_ha_per_year.tif); its no-data cells lie outside the jurisdiction.")],

@@ -22,7 +22,7 @@ from icam.forest.change import ForestChange
 from icam.landscape import Landscape
 from icam.landscape.grid import Grid
 from icam.risk import allocate as al
-from icam.risk.candidates import RiskResult, RiskSetting, distance_to_features_m, run_candidates
+from icam.risk.candidates import RiskResult, RiskSetting, distance_to_features_m
 
 BASELINE_ZONES = ("project_area", "leakage_belt")
 
