@@ -193,6 +193,22 @@ def test_adjustment_property(cells, fraction):
         assert exact.tolist() == np.where(density > 0, area, 0.0).tolist()
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(1e-6, 1.0), st.floats(0.01, 2.0), st.integers(1, 6)), min_size=1, max_size=12),
+       st.floats(0.0, 1.2), st.sampled_from(["udef-arp", "exact"]))
+def test_adjusting_groups_equals_adjusting_their_pixels(groups, fraction, method):
+    """weights = pixels per group: the grouped adjustment is the per-pixel one, computed on fewer values."""
+    density = np.array([d * a for d, a, _ in groups])
+    area = np.array([a for _, a, _ in groups])
+    n_px = np.array([n for _, _, n in groups])
+    expected = fraction * float(area @ n_px)
+    grouped, passes = adjust_to_quantity(density, expected, area, method=method, weights=n_px)
+    pixels, pixel_passes = adjust_to_quantity(np.repeat(density, n_px), expected, np.repeat(area, n_px),
+                                              method=method)
+    np.testing.assert_allclose(np.repeat(grouped, n_px), pixels, rtol=1e-9, atol=1e-15)
+    assert passes == pixel_passes
+
+
 def test_udef_arp_iteration_converges_to_the_exact_allocation():
     rng = np.random.default_rng(7)
     area = rng.uniform(0.05, 0.1, 500)
