@@ -200,7 +200,11 @@ def weighted_rmse(predicted_ha: np.ndarray, actual_ha: np.ndarray, cells: np.nda
     partial cells at the raster or jurisdiction edge count in proportion to the area they cover,
     so a sliver's error does not weigh as much as a full cell's.
     """
-    comparison = compare_by_cell(predicted_ha, actual_ha, cells, mask)
+    return weighted_rmse_of_cells(compare_by_cell(predicted_ha, actual_ha, cells, mask))
+
+
+def weighted_rmse_of_cells(comparison: CellComparison) -> float:
+    """:func:`weighted_rmse` of cell sums already compared (weights: the cells' pixel counts)."""
     w = comparison.n_pixels.astype(np.float64)
     squared = (comparison.actual_ha - comparison.predicted_ha) ** 2
     return float(math.sqrt(np.sum(w * squared) / np.sum(w)))

@@ -113,7 +113,7 @@ class Assessment:
         c = self.comparison
         return {"medae_ha": va.median_absolute_error(c), "mae_ha": va.mean_absolute_error(c),
                 "r2": _finite_or_none(va.r_squared(c)), "iou": va.iou(c),
-                "weighted_rmse_ha": _weighted_rmse(c), "n_cells": int(c.cell_ids.size),
+                "weighted_rmse_ha": va.weighted_rmse_of_cells(c), "n_cells": int(c.cell_ids.size),
                 "assessment_cell_ha": self.cell_area_ha,
                 "predicted_ha": float(c.predicted_ha.sum()), "actual_ha": float(c.actual_ha.sum())}
 
@@ -134,11 +134,6 @@ class Assessment:
 
 def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
-
-
-def _weighted_rmse(c: va.CellComparison) -> float:
-    w = c.n_pixels.astype(np.float64)
-    return float(math.sqrt(np.sum(w * (c.actual_ha - c.predicted_ha) ** 2) / np.sum(w)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -272,10 +267,9 @@ def _assess(name: str, fit: PeriodFit, classes: np.ndarray, units, deforested: n
                       side_px=va.assessment_cell_side_px(grid.resolution_m, cell_area_ha))
 
 
-def _cell_px(units, cells: np.ndarray) -> np.ndarray:
-    """Pixels of the jurisdiction (units > 0; every pixel without units) in each assessment cell."""
+def _cell_px(units, cells: np.ndarray, side: int) -> np.ndarray:
+    """Pixels of the jurisdiction (units > 0; every pixel without units) in each assessment cell of ``side`` px."""
     if np.ndim(units) == 0:  # every pixel counts: a cell's pixels are its rows × its columns
-        side = int(np.count_nonzero(cells[:, 0] == cells[0, 0]))
         rows = np.diff(np.r_[np.arange(0, cells.shape[0], side), cells.shape[0]])
         cols = np.diff(np.r_[np.arange(0, cells.shape[1], side), cells.shape[1]])
         return np.outer(rows, cols).ravel()
@@ -293,6 +287,10 @@ def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tupl
     expected_ha: deforestation expected over the validity period (ha); by default the historical
     mean annual loss (t1→t3) × ``validity_years`` (VM0048's historical-average projection).
     """
+    if expected_ha is not None and not (math.isfinite(expected_ha) and expected_ha >= 0):
+        raise InputError(f"the expected deforestation must be a non-negative number of ha, got {expected_ha}")
+    if not validity_years > 0:
+        raise InputError(f"the validity period must be longer than 0 years, got {validity_years}")
     f1, f2, f3 = _check_forest_sequence(forest, years)
     if f1.shape != grid.shape:
         raise InputError(f"forest maps {f1.shape} and grid {grid.shape} differ in shape")
@@ -309,7 +307,7 @@ def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tupl
     calibration, classes_1 = fit_period("calibration", (t1, t2), f1, lost_cal, d1, unit_ids, grid)
     historical, _ = fit_period("historical", (t1, t3), f1, lost_all, d1, unit_ids, grid)
     del d1
-    cell_px = _cell_px(unit_ids, cells)
+    cell_px = _cell_px(unit_ids, cells, va.assessment_cell_side_px(grid.resolution_m, assessment_cell_ha))
     cal = _assess("calibration", calibration, classes_1, unit_ids, lost_cal, cell_px, grid, cells,
                   assessment_cell_ha)
     del classes_1
@@ -327,10 +325,6 @@ def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tupl
         source = f"historical mean {t1}–{t3} × {validity_years:g} years"
     else:
         source = "given"
-    if not (math.isfinite(expected_ha) and expected_ha >= 0):
-        raise InputError(f"the expected deforestation must be a non-negative number of ha, got {expected_ha}")
-    if not validity_years > 0:
-        raise InputError(f"the validity period must be longer than 0 years, got {validity_years}")
     groups = _groups(historical.fit, risk_classes, unit_ids, grid)
     risk = PixelValues(groups.index, bm.density_per_year(groups.adjusted_ha(expected_ha), validity_years),
                        grid.shape).dense()
