@@ -37,7 +37,7 @@ from icam.risk import benchmark as bm
 from icam.risk import models as rm
 from icam.risk import validate as va
 from icam.risk.covariates import CovariateStack, distance_to_mask_m
-from icam.risk.workflow import Assessment, BenchmarkResult, PixelValues, run_benchmark
+from icam.risk.workflow import Assessment, BenchmarkResult, PixelValues, _finite_or_none, run_benchmark
 
 AUC_SAMPLE_PX = 400_000  # forest pixels drawn to compute a map's AUC (ranks of millions are slow, and no better)
 MAX_DISTANCE_M = 1e6  # distances beyond a grid (no feature on it) are clipped to 1,000 km
@@ -88,7 +88,8 @@ class Candidate:
     def metrics(self) -> dict:
         return {"name": self.name, "description": DESCRIPTIONS[self.name],
                 "calibration": self.calibration.metrics(), "confirmation": self.confirmation.metrics(),
-                "auc_confirmation": self.auc_confirmation, "fom_confirmation": self.fom_confirmation,
+                "auc_confirmation": _finite_or_none(self.auc_confirmation),
+                "fom_confirmation": _finite_or_none(self.fom_confirmation),
                 "seconds": round(self.seconds, 2), **self.details}
 
 
@@ -149,7 +150,7 @@ def _fom(score: np.ndarray, lost: np.ndarray, forest: np.ndarray, zone: np.ndarr
     n = int(np.count_nonzero(lost))
     values = score[forest]
     if n == 0:
-        return va.figure_of_merit(lost, np.zeros(score.shape, dtype=bool), zone)
+        return math.nan  # no loss in the period: the figure of merit is undefined
     kth = np.partition(values, values.size - n)[values.size - n]
     predicted = forest & (score > kth)
     ties = np.flatnonzero(forest & (score == kth))
