@@ -37,7 +37,8 @@ from icam.risk import benchmark as bm
 from icam.risk import models as rm
 from icam.risk import validate as va
 from icam.risk.covariates import CovariateStack, distance_to_mask_m
-from icam.risk.workflow import Assessment, BenchmarkResult, PixelValues, _finite_or_none, run_benchmark
+from icam.risk.workflow import (Assessment, BenchmarkResult, finite_or_none, cell_px, compare_on_forest,
+                                run_benchmark)
 
 AUC_SAMPLE_PX = 400_000  # forest pixels drawn to compute a map's AUC (ranks of millions are slow, and no better)
 MAX_DISTANCE_M = 1e6  # distances beyond a grid (no feature on it) are clipped to 1,000 km
@@ -88,8 +89,8 @@ class Candidate:
     def metrics(self) -> dict:
         return {"name": self.name, "description": DESCRIPTIONS[self.name],
                 "calibration": self.calibration.metrics(), "confirmation": self.confirmation.metrics(),
-                "auc_confirmation": _finite_or_none(self.auc_confirmation),
-                "fom_confirmation": _finite_or_none(self.fom_confirmation),
+                "auc_confirmation": finite_or_none(self.auc_confirmation),
+                "fom_confirmation": finite_or_none(self.fom_confirmation),
                 "seconds": round(self.seconds, 2), **self.details}
 
 
@@ -160,21 +161,14 @@ def _fom(score: np.ndarray, lost: np.ndarray, forest: np.ndarray, zone: np.ndarr
 
 def _assess(period: str, score: np.ndarray, lost: np.ndarray, forest: np.ndarray, s: RiskSetting,
             cells: np.ndarray) -> Assessment:
-    """A relative-risk map (forest pixels) → density adjusted to the actual loss → assessment cells."""
-    area = s.grid.cell_area_ha()
-    density = np.where(forest, score, 0.0) * area
-    actual = np.where(lost & forest, np.broadcast_to(area, lost.shape), 0.0)
-    adjusted, _ = bm.adjust_to_quantity(density, float(actual.sum()), area)
-    assessed = _cells_with_forest(forest, cells) & s.zone
-    return Assessment(name=period, cell_area_ha=s.assessment_cell_ha,
-                      comparison=va.compare_by_cell(adjusted, actual, cells, assessed),
-                      density=PixelValues(np.flatnonzero(forest), adjusted[forest].astype(np.float32), forest.shape),
-                      side_px=va.assessment_cell_side_px(s.grid.resolution_m, s.assessment_cell_ha))
-
-
-def _cells_with_forest(forest: np.ndarray, cells: np.ndarray) -> np.ndarray:
-    with_forest = np.bincount(cells[forest], minlength=int(cells.max()) + 1) > 0
-    return with_forest[cells]
+    """A relative-risk map on the forest → density adjusted to the actual loss → assessment cells."""
+    index = np.flatnonzero(forest)
+    area = s.grid.cell_area_ha()[:, 0][index // s.grid.width]
+    lost_px = lost.ravel()[index]
+    adjusted, _ = bm.adjust_to_quantity(score.ravel()[index] * area, float(area[lost_px].sum()), area)
+    side = va.assessment_cell_side_px(s.grid.resolution_m, s.assessment_cell_ha)
+    return compare_on_forest(period, index, adjusted, lost_px, area, cells, cell_px(s.units, cells, side), s.grid,
+                             s.assessment_cell_ha)
 
 
 # --------------------------------------------------------------------------- covariates

@@ -112,7 +112,7 @@ class Assessment:
     def metrics(self) -> dict:
         c = self.comparison
         return {"medae_ha": va.median_absolute_error(c), "mae_ha": va.mean_absolute_error(c),
-                "r2": _finite_or_none(va.r_squared(c)), "iou": va.iou(c),
+                "r2": finite_or_none(va.r_squared(c)), "iou": va.iou(c),
                 "weighted_rmse_ha": va.weighted_rmse_of_cells(c), "n_cells": int(c.cell_ids.size),
                 "assessment_cell_ha": self.cell_area_ha,
                 "predicted_ha": float(c.predicted_ha.sum()), "actual_ha": float(c.actual_ha.sum())}
@@ -132,7 +132,7 @@ class Assessment:
         return values.reshape(rows, cols), coarse
 
 
-def _finite_or_none(value: float) -> float | None:
+def finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
@@ -243,31 +243,40 @@ def _groups(fit: bm.BenchmarkFit, classes: np.ndarray, units, grid: Grid) -> _Gr
                    n_px=np.bincount(group, minlength=region.size))
 
 
-def _assess(name: str, fit: PeriodFit, classes: np.ndarray, units, deforested: np.ndarray, cell_px: np.ndarray,
-            grid: Grid, cells: np.ndarray, cell_area_ha: float) -> Assessment:
-    """Density predicted on the forest pixels, adjusted to their actual loss, summed per assessment cell.
+def compare_on_forest(name: str, index: np.ndarray, adjusted_ha: np.ndarray, lost: np.ndarray,
+                      area_ha: np.ndarray, cells: np.ndarray, cell_px: np.ndarray, grid: Grid,
+                      cell_area_ha: float) -> Assessment:
+    """An adjusted density on the forest pixels against their actual loss, summed per assessment cell.
 
-    Only forest pixels can hold predicted or actual loss, so the sums run over them (a few % of a
-    jurisdiction's pixels), and the cells compared are those holding forest at the start; a cell's
-    pixel count (its area, for the weighted RMSE) is its count in the jurisdiction, ``cell_px``.
+    index: flat indices of the forest pixels at the start of the period; adjusted_ha, lost (bool),
+    area_ha: per pixel of ``index``. Only forest pixels can hold predicted or actual loss, so the sums
+    run over them (a few % of a jurisdiction's pixels); the cells compared are those holding forest,
+    and a cell's pixel count (its area, for the weighted RMSE) is its count in the jurisdiction,
+    ``cell_px``. Every candidate map is assessed by this one function.
     """
-    groups = _groups(fit.fit, classes, units, grid)
-    lost = deforested.ravel()[groups.index]
-    lost_area = groups.area_ha[groups.group[lost]]
-    adjusted = groups.adjusted_ha(float(lost_area.sum()))
-    cell_of = cells.ravel()[groups.index]
+    cell_of = cells.ravel()[index]
     size = cell_px.size
-    cell_ids = np.flatnonzero(np.bincount(cell_of, minlength=size))  # the cells holding forest
+    cell_ids = np.flatnonzero(np.bincount(cell_of, minlength=size))
     comparison = va.CellComparison(
-        cell_ids=cell_ids, predicted_ha=np.bincount(cell_of, weights=adjusted, minlength=size)[cell_ids],
-        actual_ha=np.bincount(cell_of[lost], weights=lost_area, minlength=size)[cell_ids],
+        cell_ids=cell_ids, predicted_ha=np.bincount(cell_of, weights=adjusted_ha, minlength=size)[cell_ids],
+        actual_ha=np.bincount(cell_of[lost], weights=area_ha[lost], minlength=size)[cell_ids],
         n_pixels=cell_px[cell_ids].astype(np.int64))
     return Assessment(name=name, cell_area_ha=cell_area_ha, comparison=comparison,
-                      density=PixelValues(groups.index, adjusted.astype(np.float32), grid.shape),
+                      density=PixelValues(index, adjusted_ha.astype(np.float32), grid.shape),
                       side_px=va.assessment_cell_side_px(grid.resolution_m, cell_area_ha))
 
 
-def _cell_px(units, cells: np.ndarray, side: int) -> np.ndarray:
+def _assess(name: str, fit: PeriodFit, classes: np.ndarray, units, deforested: np.ndarray, cell_px: np.ndarray,
+            grid: Grid, cells: np.ndarray, cell_area_ha: float) -> Assessment:
+    """The period's fitted frequencies on its classes, adjusted to the actual loss, in assessment cells."""
+    groups = _groups(fit.fit, classes, units, grid)
+    lost = deforested.ravel()[groups.index]
+    area = groups.area_ha[groups.group]
+    adjusted = groups.adjusted_ha(float(area[lost].sum()))
+    return compare_on_forest(name, groups.index, adjusted, lost, area, cells, cell_px, grid, cell_area_ha)
+
+
+def cell_px(units, cells: np.ndarray, side: int) -> np.ndarray:
     """Pixels of the jurisdiction (units > 0; every pixel without units) in each assessment cell of ``side`` px."""
     if np.ndim(units) == 0:  # every pixel counts: a cell's pixels are its rows × its columns
         rows = np.diff(np.r_[np.arange(0, cells.shape[0], side), cells.shape[0]])
@@ -307,15 +316,13 @@ def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tupl
     calibration, classes_1 = fit_period("calibration", (t1, t2), f1, lost_cal, d1, unit_ids, grid)
     historical, _ = fit_period("historical", (t1, t3), f1, lost_all, d1, unit_ids, grid)
     del d1
-    cell_px = _cell_px(unit_ids, cells, va.assessment_cell_side_px(grid.resolution_m, assessment_cell_ha))
-    cal = _assess("calibration", calibration, classes_1, unit_ids, lost_cal, cell_px, grid, cells,
-                  assessment_cell_ha)
+    px = cell_px(unit_ids, cells, va.assessment_cell_side_px(grid.resolution_m, assessment_cell_ha))
+    cal = _assess("calibration", calibration, classes_1, unit_ids, lost_cal, px, grid, cells, assessment_cell_ha)
     del classes_1
 
     classes_2 = bm.vulnerability_classes(bm.distance_to_edge_m(f2, grid), f2, calibration.nrt_m,
                                          grid.resolution_m)
-    cnf = _assess("confirmation", calibration, classes_2, unit_ids, f2 & ~f3, cell_px, grid, cells,
-                  assessment_cell_ha)
+    cnf = _assess("confirmation", calibration, classes_2, unit_ids, f2 & ~f3, px, grid, cells, assessment_cell_ha)
     del classes_2
 
     risk_classes = bm.vulnerability_classes(bm.distance_to_edge_m(f3, grid), f3, historical.nrt_m,
