@@ -257,14 +257,14 @@ def local_rate_candidate(s: RiskSetting, bench: BenchmarkResult, cells: np.ndarr
     near_cal, near_all = f1 & (d1 < bench.calibration.nrt_m), f1 & (d1 < bench.historical.nrt_m)
     del d1
     rate_cal = rm.local_deforestation_rate(lost_cal, f1, w)
-    fit = bm.fit_relative_frequency(rm.local_rate_classes(rate_cal, near_cal), s.units, lost_cal, f1)
-    area = s.grid.cell_area_ha()
+    classes_cal = rm.local_rate_classes(rate_cal, near_cal)
+    fit = bm.fit_relative_frequency(classes_cal, s.units, lost_cal, f1)
 
     def score(classes: np.ndarray, fitted: bm.BenchmarkFit) -> np.ndarray:
-        return (bm.predict_density(fitted, classes, s.units, area) / area).astype(np.float32)
+        return bm.predict_density(fitted, classes, s.units, 1.0).astype(np.float32)  # the class frequency
 
-    calibration = _assess("calibration", score(rm.local_rate_classes(rate_cal, near_cal), fit), lost_cal, f1, s,
-                          cells)
+    calibration = _assess("calibration", score(classes_cal, fit), lost_cal, f1, s, cells)
+    del classes_cal
     near_2 = f2 & (bm.distance_to_edge_m(f2, s.grid) < bench.calibration.nrt_m)
     p_cnf = score(rm.local_rate_classes(rate_cal, near_2), fit)
     confirmation = _assess("confirmation", p_cnf, lost_cnf, f2, s, cells)
@@ -272,14 +272,14 @@ def local_rate_candidate(s: RiskSetting, bench: BenchmarkResult, cells: np.ndarr
     del p_cnf, rate_cal
     rate_all = rm.local_deforestation_rate(lost_all, f1, w)
     fit_all = bm.fit_relative_frequency(rm.local_rate_classes(rate_all, near_all), s.units, lost_all, f1)
-    near_3 = f3 & (bm.distance_to_edge_m(f3, s.grid) < bench.historical.nrt_m)
+    near_3 = bench.risk_classes >= 2  # the benchmark's classes at t3: class 1 lies at or beyond the NRT
     final = score(rm.local_rate_classes(rate_all, near_3), fit_all)
     return Candidate("local_rate", calibration, confirmation, final, auc, fom, time.perf_counter() - started,
                      {"window_px": w})
 
 
 def benchmark_candidate(s: RiskSetting, bench: BenchmarkResult, seconds: float) -> Candidate:
-    f1, f2, f3 = s.forest
+    _, f2, f3 = s.forest
     lost_cnf = f2 & ~f3
     cnf = bench.confirmation_assessment.density.dense()
     return Candidate("benchmark", bench.calibration_assessment, bench.confirmation_assessment, bench.risk_score.dense(),
