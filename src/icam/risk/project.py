@@ -167,33 +167,31 @@ def baseline_years(config: IcamConfig) -> tuple[int, int]:
     return end + 1, end + 10
 
 
+def _quantities(config: IcamConfig, landscape: Landscape, zone: np.ndarray) -> tuple[dict, dict]:
+    """(historical annual loss of the zone, its projection over the baseline years), ha/yr by year."""
+    historical = historical_annual_loss_ha(landscape.forest, landscape.grid, zone,
+                                           config.periods.historical_reference)
+    first, last = baseline_years(config)
+    return historical, al.projected_quantities(historical, list(range(first, last + 1)), config.baseline.quantity)
+
+
 def expected_validity_ha(config: IcamConfig, landscape: Landscape) -> float:
     """Deforestation expected in the zone over the VT0007 validity period: Σ of the projected years (ha)."""
-    projected = projected_ha_by_year(config, landscape)
+    _, projected = _quantities(config, landscape, _zone_mask(landscape, config.risk.zone, "risk.zone"))
     first = min(projected)
     return float(sum(v for y, v in projected.items() if y < first + config.baseline.validity_years))
 
 
-def projected_ha_by_year(config: IcamConfig, landscape: Landscape) -> dict[int, float]:
-    zone = _zone_mask(landscape, config.risk.zone, "risk.zone")
-    historical = historical_annual_loss_ha(landscape.forest, landscape.grid, zone,
-                                           config.periods.historical_reference)
-    first, last = baseline_years(config)
-    return al.projected_quantities(historical, list(range(first, last + 1)), config.baseline.quantity)
-
-
 def build_baseline(config: IcamConfig, landscape: Landscape, risk: RiskResult) -> Baseline:
     zone = _zone_mask(landscape, config.risk.zone, "risk.zone")
-    grid, area = landscape.grid, landscape.grid.cell_area_ha()
-    historical = historical_annual_loss_ha(landscape.forest, grid, zone, config.periods.historical_reference)
-    first, last = baseline_years(config)
-    projected = al.projected_quantities(historical, list(range(first, last + 1)), config.baseline.quantity)
-    forest_t3 = risk.chosen_candidate.score_t3 > 0
-    forest_t3 |= risk.benchmark.risk_classes > 0  # forest pixels the chosen map scores 0 are still forest
+    area = landscape.grid.cell_area_ha()
+    historical, projected = _quantities(config, landscape, zone)
+    forest_t3 = risk.benchmark.risk_classes > 0  # every forest pixel of the zone at t3 has a class ≥ 1
     allocation = al.allocate_by_risk(risk.chosen_candidate.score_t3, forest_t3, area, projected)
     masks = landscape.zones.masks()
     zones = {name: masks[name] for name in BASELINE_ZONES if name in masks}
     zones[config.risk.zone] = zone
+    first = min(projected)
     vt = al.density_baseline(risk.risk_ha_per_year, zones, first, first + config.baseline.validity_years - 1)
     return Baseline(zone=config.risk.zone, quantity_method=config.baseline.quantity,
                     historical_ha_by_year=historical, projected_ha_by_year=projected, allocation=allocation,
