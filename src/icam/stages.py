@@ -218,9 +218,9 @@ def build_stages(config: IcamConfig, progress=None) -> list[Stage]:
             "report": [REPORT_NAME],
         }
         if r["risk"] is not None:
-            from icam.risk.project import _zone_mask, write_risk_outputs
+            from icam.risk.project import zone_mask, write_risk_outputs
 
-            zone = _zone_mask(r["landscape"], config.risk.zone, "risk.zone")
+            zone = zone_mask(r["landscape"], config.risk.zone, "risk.zone")
             written = write_risk_outputs(r["risk"], r["baseline"], r["landscape"].grid, zone, out_dir)
             files["rasters"] += written["rasters"]
             files["tables"] += written["tables"]

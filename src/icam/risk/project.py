@@ -27,7 +27,7 @@ from icam.risk.candidates import RiskResult, RiskSetting, distance_to_features_m
 BASELINE_ZONES = ("project_area", "leakage_belt")
 
 
-def _zone_mask(landscape: Landscape, zone: str, key: str) -> np.ndarray:
+def zone_mask(landscape: Landscape, zone: str, key: str) -> np.ndarray:
     if zone == "grid":
         return landscape.forest.valid.copy()
     masks = landscape.zones.masks()
@@ -91,7 +91,7 @@ def static_covariates(config: IcamConfig, grid: Grid) -> dict[str, np.ndarray]:
 def risk_setting(config: IcamConfig, landscape: Landscape) -> RiskSetting:
     """The candidates' inputs from the configuration and the landscape."""
     r, p = config.risk, config.periods
-    zone = _zone_mask(landscape, r.zone, "risk.zone")
+    zone = zone_mask(landscape, r.zone, "risk.zone")
     t1, t2 = p.calibration
     t3 = p.confirmation[1]
     forest = tuple(_epoch_forest(landscape.forest, y, key) & zone for y, key in
@@ -177,13 +177,13 @@ def _quantities(config: IcamConfig, landscape: Landscape, zone: np.ndarray) -> t
 
 def expected_validity_ha(config: IcamConfig, landscape: Landscape) -> float:
     """Deforestation expected in the zone over the VT0007 validity period: Σ of the projected years (ha)."""
-    _, projected = _quantities(config, landscape, _zone_mask(landscape, config.risk.zone, "risk.zone"))
+    _, projected = _quantities(config, landscape, zone_mask(landscape, config.risk.zone, "risk.zone"))
     first = min(projected)
     return float(sum(v for y, v in projected.items() if y < first + config.baseline.validity_years))
 
 
 def build_baseline(config: IcamConfig, landscape: Landscape, risk: RiskResult) -> Baseline:
-    zone = _zone_mask(landscape, config.risk.zone, "risk.zone")
+    zone = zone_mask(landscape, config.risk.zone, "risk.zone")
     area = landscape.grid.cell_area_ha()
     historical, projected = _quantities(config, landscape, zone)
     forest_t3 = risk.benchmark.risk_classes > 0  # every forest pixel of the zone at t3 has a class ≥ 1
