@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -143,16 +144,22 @@ def test_risk_map_is_the_historical_fit_on_the_last_forest_edge(tmp_path):
 
 # ------------------------------------------------------------------ Guadeloupe against riskmapjnr
 
+@functools.lru_cache(maxsize=1)
+def _guadeloupe_forest_and_distance(path: Path):
+    """Forest at 2000, 2010, 2020 of riskmapjnr's change map, and the distance to the 2000 edge (m)."""
+    with rasterio.open(path) as src:
+        fcc = src.read(1)
+        transform = src.transform
+    f1, f2, f3 = forest_from_fcc(fcc)
+    return f1, f2, f3, bm.distance_to_edge_m(f1, transform)
+
+
 def test_guadeloupe_thresholds_and_bounds_against_riskmapjnr(shared_data, tmp_path):
     path = shared_data / GUADELOUPE_UTM
     if not path.exists():
         pytest.skip("Guadeloupe UTM change map absent")
     summary = _json(run_cli("risk", "benchmark", "--fcc", path, "--json"))
-    with rasterio.open(path) as src:
-        fcc = src.read(1)
-        transform = src.transform
-    f1, f2, f3 = forest_from_fcc(fcc)
-    distance = bm.distance_to_edge_m(f1, transform)
+    f1, f2, f3, distance = _guadeloupe_forest_and_distance(path)
     for period, lost in (("calibration", f1 & ~f2), ("historical", f1 & ~f3)):
         ours = summary[period]["threshold_m"]
         theirs = RISKMAPJNR_NRT_M[period]
@@ -174,11 +181,7 @@ def test_guadeloupe_class_rates_against_riskmapjnr(shared_data):
     if not path.exists():
         pytest.skip("Guadeloupe UTM change map absent")
     reference = json.loads((Path(__file__).parent / "data" / "riskmapjnr_guadeloupe.json").read_text())
-    with rasterio.open(path) as src:
-        fcc = src.read(1)
-        transform = src.transform
-    f1, f2, f3 = forest_from_fcc(fcc)
-    distance = bm.distance_to_edge_m(f1, transform)
+    f1, f2, f3, distance = _guadeloupe_forest_and_distance(path)
     for period, lost in (("calibration", f1 & ~f2), ("historical", f1 & ~f3)):
         ref = reference[period]
         assert ref["dist_thresh_m"] == RISKMAPJNR_NRT_M[period]
