@@ -51,3 +51,22 @@ def write_tif(path: Path, array, *, crs=UTM, transform=None, nodata=None) -> Pat
                        dtype=array.dtype.name, crs=crs, transform=transform, nodata=nodata) as dst:
         dst.write(array)
     return path
+
+
+POSTGRES_URL_ENV = "ICAM_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A PostgreSQL server for the ledger tests, from $ICAM_TEST_POSTGRES_URL (postgresql+psycopg://user:pw@host/db).
+
+    Skipped where none is configured, except in CI (``$CI`` set), where a missing server fails the
+    tests: `.ci/run` starts one, and CI must not pass with the PostgreSQL tests skipped.
+    """
+    url = os.environ.get(POSTGRES_URL_ENV, "").strip()
+    if not url:
+        if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+            pytest.fail(f"CI must run the PostgreSQL tests, but {POSTGRES_URL_ENV} is not set (.ci/run starts a "
+                        "server and sets it)", pytrace=False)
+        pytest.skip(f"no PostgreSQL server configured (set {POSTGRES_URL_ENV}=postgresql+psycopg://user:pw@host/db)")
+    return url

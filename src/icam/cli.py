@@ -152,3 +152,6 @@ app.add_typer(area_app, name="area")
 from icam.risk_cli import risk_app  # noqa: E402 - the `icam risk` commands live in their own module
 
 app.add_typer(risk_app, name="risk")
+from icam.ledger_cli import ledger_app  # noqa: E402 - the `icam ledger` commands live in their own module
+
+app.add_typer(ledger_app, name="ledger")
