@@ -1,0 +1,623 @@
+"""Emission reductions to credits, per monitoring period and vintage (VM0015 v1.1 Part 3).
+
+For one monitoring period and forest strata s, with EF_s the emission factor (tCO2e/ha,
+:mod:`icam.carbon.emissions`) and areas in ha over the period:
+
+    BE  = Σ_s A_base,s × EF_s                       baseline emissions, project area
+    PE  = Σ_s A_obs,s × EF_s                        project (actual) emissions, project area
+    LKas = Σ_s max(0, L_obs,s − L_base,s) × EF_s    activity-shifting leakage, leakage belt
+    LKm = f_m × max(0, BE − PE)   (or f_m × BE)     market leakage
+    LK  = LKas + LKm + other leakage (e.g. leakage-prevention emissions, entered)
+    NER = max(0, BE − PE − LK)                      net emission reductions
+    UD  = d(U) × NER                                uncertainty deduction
+    B   = NER − UD                                  the base of the buffer
+    buffer_tco2e = buffer% / 100 × B ;  buffer credits = min(⌈buffer_tco2e⌉, ⌊B⌋)
+    credits = ⌊B⌋ − buffer credits                  whole tCO2e, ≥ 0, ≤ ⌊B − buffer_tco2e⌋
+
+Sources and decisions (docs/methods.md, "Emission reductions and credits"):
+
+- VM0015 v1.1 (3 December 2012) Part 3: baseline carbon-stock changes are area × stock
+  difference per class (Part 2 step 6 gives the factor; Part 3 step 7 the ex-ante project
+  scenario, step 8 leakage, with activity-displacement leakage measured in the leakage belt as
+  the observed deforestation in excess of its baseline, a decrease counting 0; step 9 the net
+  anthropogenic reductions = baseline − project − leakage). The step numbers follow the
+  project's notes and the existing modules; the methodology's text could not be read here (see
+  "Not verified from a source" in the methods).
+- Activity-shifting leakage is clipped at 0 per stratum, which can only raise leakage compared
+  with clipping the sum (conservative; whether VM0015 clips per class or in total is unverified).
+- Market leakage: VM0015 v1.1 (unplanned deforestation) has none; the VCS AFOLU requirements
+  apply a market-leakage discount to REDD projects that reduce timber or commodity supply. The
+  factor f_m is a parameter (0 by default) applied to the gross reductions in the project area.
+- Uncertainty: Monte Carlo over the observed areas and the emission factors (normal, truncated at
+  0; the same EF draw is used for baseline, project and leakage of a stratum in a draw, since it
+  is one quantity), U = half-width of the confidence interval of NER as % of the draws' mean.
+  The deduction d(U) is a :class:`UncertaintyRule` whose threshold, confidence and form are
+  parameters: the exact VCS rule (VCS Methodology Requirements; VM0048/VMD0055) could not be read
+  here. Built in: :data:`EXCESS_OVER_THRESHOLD` (no deduction while U ≤ 10 % at 90 %, otherwise
+  the excess, d = (U − 10)/100; the form stated in the project's brief, *unverified*) and
+  :data:`ART_TREES_2_0` (d = 0.524417 × U/100 / 1.645006, ART TREES v2.0 eq. 10–11 as quoted by a
+  secondary source).
+- Buffer: withheld on the net change in carbon stocks after the uncertainty deduction (VCS
+  Standard v4.7 §3.2.10 as quoted by secondary sources); the percentage is the AFOLU
+  Non-Permanence Risk Tool's (:mod:`icam.carbon.buffer`), never below ``minimum_buffer_pct``.
+  Buffer credits are rounded up and credits down, so credits + buffer credits ≤ B.
+- Vintages: the period's days are split by calendar year (both end dates inclusive); vintage y
+  gets ⌊credits × d_y / D⌋ and the few credits left (fewer than the number of vintages) go one
+  each to the largest remainders, ties to the later year (Hamilton's rule), so Σ vintages =
+  period credits exactly; the same for buffer credits.
+
+Units: areas ha, emissions tCO2e, dates ``datetime.date``. Pure functions: no file I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Literal
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from icam.carbon.buffer import BufferResult
+from icam.carbon.emissions import EmissionFactor
+from icam.errors import InputError
+
+_EPS = 1e-9  # float sums such as 7820.000000001 still round to 7820 whole credits
+
+
+# --------------------------------------------------------------------------- checks
+
+def _num(value, what: str, *, minimum: float | None = 0.0, maximum: float | None = None) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(x):
+        raise InputError(f"{what} must be finite, got {x}")
+    if minimum is not None and x < minimum:
+        raise InputError(f"{what} must be ≥ {minimum:g}, got {x:g}")
+    if maximum is not None and x > maximum:
+        raise InputError(f"{what} must be ≤ {maximum:g}, got {x:g}")
+    return x
+
+
+def _as_date(value, what: str) -> date:
+    if isinstance(value, date):
+        return value if type(value) is date else date(value.year, value.month, value.day)
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InputError(f"{what} must be a date (YYYY-MM-DD), got {value!r}")
+
+
+# --------------------------------------------------------------------------- periods
+
+@dataclass(frozen=True)
+class MonitoringPeriod:
+    """A monitoring (or crediting) period, ``start`` and ``end`` both inclusive."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        start, end = _as_date(self.start, "the period start"), _as_date(self.end, "the period end")
+        if end < start:
+            raise InputError(f"the period {start.isoformat()} – {end.isoformat()} ends before it starts")
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def days_by_year(self) -> dict[int, int]:
+        """Calendar year → days of the period in it; e.g. 2008-06-15 – 2012-06-14 gives
+        {2008: 200, 2009: 365, 2010: 365, 2011: 365, 2012: 166}."""
+        out = {}
+        for y in range(self.start.year, self.end.year + 1):
+            first, last = max(self.start, date(y, 1, 1)), min(self.end, date(y, 12, 31))
+            out[y] = (last - first).days + 1
+        return out
+
+    def split_by_year(self) -> list[MonitoringPeriod]:
+        """The period cut at each 1 January (one piece per calendar year)."""
+        return [MonitoringPeriod(max(self.start, date(y, 1, 1)), min(self.end, date(y, 12, 31)))
+                for y in range(self.start.year, self.end.year + 1)]
+
+    def to_dict(self) -> dict:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "days": self.days}
+
+
+def _days_in_year(y: int) -> int:
+    return (date(y + 1, 1, 1) - date(y, 1, 1)).days
+
+
+def prorate_annual(annual_ha: Mapping[int, float], period: MonitoringPeriod) -> float:
+    """Baseline area (ha) over ``period`` from annual values: Σ_y A_y × d_y / days_in_year(y),
+    with d_y the period's days in calendar year y (365 or 366 days in the year). Every year the
+    period touches must be given (e.g. ``ZoneBaseline.by_year[zone]`` or a year → ha mapping)."""
+    total = 0.0
+    for y, d in period.days_by_year().items():
+        if y not in annual_ha:
+            raise InputError(f"no annual baseline value for {y}, which the period "
+                             f"{period.start.isoformat()} – {period.end.isoformat()} covers",
+                             "give one value (ha) per calendar year of the period")
+        total += _num(annual_ha[y], f"the baseline deforestation of {y}") * d / _days_in_year(y)
+    return total
+
+
+def split_whole(total: int, weights: Mapping[int, int]) -> dict[int, int]:
+    """Split a whole number ``total`` by integer ``weights`` (year → days): each part floored,
+    then the remainder one each to the largest remainders, ties to the later key. Σ = total."""
+    if total < 0:
+        raise InputError(f"cannot split a negative number of credits ({total})")
+    d_total = sum(weights.values())
+    if d_total <= 0:
+        raise InputError("cannot split credits over zero days")
+    parts, rems = {}, {}
+    for k, w in weights.items():
+        parts[k], rems[k] = divmod(total * w, d_total)  # exact integer arithmetic
+    left = total - sum(parts.values())
+    for k in sorted(rems, key=lambda k: (rems[k], k), reverse=True)[:left]:
+        parts[k] += 1
+    return parts
+
+
+# --------------------------------------------------------------------------- inputs
+
+@dataclass(frozen=True)
+class StratumActivity:
+    """Activity data of one forest stratum over a period (ha).
+
+    baseline_project_ha: baseline deforestation in the project area (e.g. :func:`prorate_annual`
+    of the baseline's annual values). observed_project_ha, observed_project_se_ha: the project's
+    observed deforestation and its standard error (e.g. a sample-based estimate, see
+    :func:`from_area_estimate`; 0 when taken as exact). baseline_belt_ha, observed_belt_ha,
+    observed_belt_se_ha: the same in the leakage belt. baseline_project_se_ha: the baseline's
+    own standard error, 0 by default (VM0015 fixes the baseline ex ante).
+    """
+
+    stratum: str
+    baseline_project_ha: float
+    observed_project_ha: float
+    observed_project_se_ha: float = 0.0
+    baseline_belt_ha: float = 0.0
+    observed_belt_ha: float = 0.0
+    observed_belt_se_ha: float = 0.0
+    baseline_project_se_ha: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.stratum, str) or not self.stratum.strip():
+            raise InputError(f"a stratum needs a non-empty name, got {self.stratum!r}")
+        for name in ("baseline_project_ha", "observed_project_ha", "observed_project_se_ha", "baseline_belt_ha",
+                     "observed_belt_ha", "observed_belt_se_ha", "baseline_project_se_ha"):
+            what = f"{name.replace('_', ' ').replace(' ha', '')} of stratum '{self.stratum}' (ha)"
+            object.__setattr__(self, name, _num(getattr(self, name), what))
+
+
+def from_area_estimate(estimate, loss_class) -> tuple[float, float]:
+    """(area_ha, se_ha) of ``loss_class`` in an :class:`icam.forest.area.AreaEstimate`."""
+    if loss_class not in estimate.area_ha:
+        raise InputError(f"class {loss_class!r} is not in the area estimate",
+                         f"its classes are {', '.join(map(repr, estimate.classes))}")
+    return (_num(estimate.area_ha[loss_class], f"the estimated area of class {loss_class!r}"),
+            _num(estimate.se_ha[loss_class], f"the standard error of class {loss_class!r}"))
+
+
+def _factor(value, stratum: str) -> tuple[float, float]:
+    if isinstance(value, EmissionFactor):
+        ef, se = value.ef_tco2e_ha, value.se_tco2e_ha
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        ef, se = value
+    else:
+        ef, se = value, 0.0
+    return (_num(ef, f"the emission factor of stratum '{stratum}' (tCO2e/ha)"),
+            _num(se, f"the emission factor's standard error of stratum '{stratum}' (tCO2e/ha)"))
+
+
+@dataclass(frozen=True)
+class UncertaintyRule:
+    """How the uncertainty of net reductions becomes a deduction; every number a parameter.
+
+    U = half-width of the ``confidence`` interval of the net reductions, % of their mean.
+    U ≤ ``threshold_pct``: no deduction. Otherwise d = min(1, (U − threshold)/100) for
+    ``form="excess"``, d = min(1, scale × (U/100) / z) for ``form="scaled"``. U above
+    ``ineligible_above_pct`` (None: never): d = 1 (nothing is credited).
+    """
+
+    name: str = "excess over 10 % at 90 % (unverified)"
+    confidence: float = 0.90
+    threshold_pct: float = 10.0
+    form: Literal["excess", "scaled"] = "excess"
+    scale: float = 1.0
+    z: float = 1.0
+    ineligible_above_pct: float | None = 100.0
+
+    def __post_init__(self) -> None:
+        _num(self.confidence, "the confidence level", minimum=None)
+        if not 0 < self.confidence < 1:
+            raise InputError(f"the confidence level must lie in (0, 1), got {self.confidence}", "e.g. 0.90")
+        _num(self.threshold_pct, "the uncertainty threshold (%)")
+        _num(self.scale, "the uncertainty scale")
+        if _num(self.z, "the uncertainty z value") <= 0:
+            raise InputError("the uncertainty z value must be > 0")
+        if self.form not in ("excess", "scaled"):
+            raise InputError(f"unknown uncertainty deduction form {self.form!r}", "use 'excess' or 'scaled'")
+        if self.ineligible_above_pct is not None:
+            _num(self.ineligible_above_pct, "the ineligibility limit (%)")
+
+    def fraction(self, half_width_pct: float) -> float:
+        """The share d(U) of the net reductions deducted for a half-width U (% of the mean)."""
+        u = float(half_width_pct)
+        if math.isnan(u) or u < 0:
+            raise InputError(f"the uncertainty half-width must be ≥ 0 %, got {half_width_pct}")
+        if self.ineligible_above_pct is not None and u > self.ineligible_above_pct:
+            return 1.0
+        if u <= self.threshold_pct:
+            return 0.0
+        d = (u - self.threshold_pct) / 100.0 if self.form == "excess" else self.scale * (u / 100.0) / self.z
+        return min(1.0, d)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "confidence": self.confidence, "threshold_pct": self.threshold_pct,
+                "form": self.form, "scale": self.scale, "z": self.z,
+                "ineligible_above_pct": self.ineligible_above_pct}
+
+
+# The brief's form: no deduction while the 90 % half-width is ≤ 10 % of the mean, else the excess.
+# Not verified against the VCS text.
+EXCESS_OVER_THRESHOLD = UncertaintyRule()
+# ART TREES v2.0 (August 2021) eq. 10-11 as quoted by github.com/seamusrobertmurphy/monte-carlo-trees:
+# UA = 0.524417 × HW90% / 1.645006, applied to the gross reductions (no threshold is stated there).
+ART_TREES_2_0 = UncertaintyRule(name="ART TREES v2.0 eq. 11", confidence=0.90, threshold_pct=0.0, form="scaled",
+                                scale=0.524417, z=1.645006, ineligible_above_pct=None)
+
+
+@dataclass(frozen=True)
+class PeriodInputs:
+    """Everything one monitoring period's accounting needs.
+
+    strata: the :class:`StratumActivity` of each forest stratum. emission_factors: stratum →
+    :class:`~icam.carbon.emissions.EmissionFactor`, (ef, se) or ef, in tCO2e/ha.
+    market_leakage_factor: f_m in [0, 1]; market_leakage_base: "reductions" (f_m × (BE − PE))
+    or "baseline" (f_m × BE). other_leakage_tco2e: leakage computed elsewhere (e.g. emissions of
+    leakage-prevention activities), added. buffer: the buffer % in [0, 100] or a passing
+    :class:`~icam.carbon.buffer.BufferResult`; minimum_buffer_pct: the tool's minimum, the buffer
+    never goes below it.
+    """
+
+    period: MonitoringPeriod
+    strata: tuple[StratumActivity, ...]
+    emission_factors: Mapping[str, object]
+    buffer: float | BufferResult
+    market_leakage_factor: float = 0.0
+    market_leakage_base: Literal["reductions", "baseline"] = "reductions"
+    other_leakage_tco2e: float = 0.0
+    minimum_buffer_pct: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.period, MonitoringPeriod):
+            raise InputError(f"period must be a MonitoringPeriod, got {type(self.period).__name__}")
+        strata = tuple(self.strata)
+        if not strata:
+            raise InputError("no forest stratum given", "pass one StratumActivity per stratum")
+        names = [s.stratum for s in strata]
+        if len(set(names)) != len(names):
+            raise InputError(f"a stratum is listed twice in {names}")
+        factors = {}
+        for s in names:
+            if s not in self.emission_factors:
+                raise InputError(f"no emission factor for stratum '{s}'")
+            factors[s] = _factor(self.emission_factors[s], s)
+        object.__setattr__(self, "strata", strata)
+        object.__setattr__(self, "emission_factors", factors)
+        _num(self.market_leakage_factor, "the market-leakage factor", maximum=1.0)
+        if self.market_leakage_base not in ("reductions", "baseline"):
+            raise InputError(f"unknown market-leakage base {self.market_leakage_base!r}",
+                             "use 'reductions' or 'baseline'")
+        _num(self.other_leakage_tco2e, "the other leakage (tCO2e)")
+        minimum = _num(self.minimum_buffer_pct, "the minimum buffer %", maximum=100.0)
+        if isinstance(self.buffer, BufferResult):
+            if not self.buffer.passes or self.buffer.buffer_pct is None:
+                raise InputError(f"the project fails the non-permanence risk assessment "
+                                 f"({'; '.join(self.buffer.reasons) or 'no buffer %'})",
+                                 "a failing project cannot be verified or issued credits")
+            pct = self.buffer.buffer_pct
+        else:
+            pct = self.buffer
+        pct = _num(pct, "the buffer %", maximum=100.0)
+        object.__setattr__(self, "buffer", max(pct, minimum))
+
+    @property
+    def buffer_pct(self) -> float:
+        return float(self.buffer)
+
+
+# --------------------------------------------------------------------------- results
+
+@dataclass(frozen=True)
+class Vintage:
+    year: int
+    days: int
+    credits: int
+    buffer_credits: int
+
+    def to_dict(self) -> dict:
+        return {"year": self.year, "days": self.days, "credits": self.credits, "buffer_credits": self.buffer_credits}
+
+
+@dataclass(frozen=True)
+class UncertaintyResult:
+    """The Monte Carlo (or given) uncertainty of the net reductions and its deduction share."""
+
+    rule: UncertaintyRule
+    half_width_pct: float
+    deduction_fraction: float
+    n_draws: int = 0
+    seed: int | None = None
+    mean_tco2e: float | None = None
+    lower_tco2e: float | None = None
+    upper_tco2e: float | None = None
+    source: str = "monte carlo"
+
+    def to_dict(self) -> dict:
+        return {"rule": self.rule.to_dict(), "half_width_pct": self.half_width_pct,
+                "deduction_fraction": self.deduction_fraction, "n_draws": self.n_draws, "seed": self.seed,
+                "mean_tco2e": self.mean_tco2e, "lower_tco2e": self.lower_tco2e, "upper_tco2e": self.upper_tco2e,
+                "source": self.source}
+
+
+@dataclass(frozen=True)
+class PeriodResult:
+    """One period's accounting. ``to_dict`` gives the monitoring-report keys; ``details`` all."""
+
+    start: date
+    end: date
+    baseline_emissions_tco2e: float
+    project_emissions_tco2e: float
+    activity_shifting_leakage_tco2e: float
+    market_leakage_tco2e: float
+    other_leakage_tco2e: float
+    leakage_tco2e: float
+    net_reductions_tco2e: float
+    shortfall_tco2e: float
+    uncertainty: UncertaintyResult
+    uncertainty_deduction_tco2e: float
+    buffer_pct: float
+    buffer_tco2e: float
+    buffer_credits: int
+    credits: int
+    vintages: tuple[Vintage, ...]
+    by_stratum: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "baseline_emissions_tco2e": self.baseline_emissions_tco2e,
+            "project_emissions_tco2e": self.project_emissions_tco2e,
+            "leakage_tco2e": self.leakage_tco2e,
+            "uncertainty_deduction_tco2e": self.uncertainty_deduction_tco2e,
+            "buffer_tco2e": self.buffer_tco2e,
+            "credits": int(self.credits),
+            "vintages": [v.to_dict() for v in self.vintages],
+        }
+
+    def details(self) -> dict:
+        out = self.to_dict()
+        out.update({
+            "activity_shifting_leakage_tco2e": self.activity_shifting_leakage_tco2e,
+            "market_leakage_tco2e": self.market_leakage_tco2e,
+            "other_leakage_tco2e": self.other_leakage_tco2e,
+            "net_reductions_tco2e": self.net_reductions_tco2e,
+            "shortfall_tco2e": self.shortfall_tco2e,
+            "uncertainty": self.uncertainty.to_dict(),
+            "buffer_pct": self.buffer_pct,
+            "buffer_credits": int(self.buffer_credits),
+            "by_stratum": {k: dict(v) for k, v in self.by_stratum.items()},
+        })
+        return out
+
+
+@dataclass(frozen=True)
+class AccountingTable:
+    """An ex-ante or ex-post table: one :class:`PeriodResult` per row, in date order."""
+
+    kind: Literal["ex-ante", "ex-post"]
+    periods: tuple[PeriodResult, ...]
+
+    @property
+    def totals(self) -> dict:
+        keys = ("baseline_emissions_tco2e", "project_emissions_tco2e", "leakage_tco2e",
+                "uncertainty_deduction_tco2e", "buffer_tco2e")
+        out = {k: float(sum(getattr(p, k) for p in self.periods)) for k in keys}
+        out["credits"] = int(sum(p.credits for p in self.periods))
+        out["buffer_credits"] = int(sum(p.buffer_credits for p in self.periods))
+        return out
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "periods": [p.to_dict() for p in self.periods], "totals": self.totals}
+
+
+# --------------------------------------------------------------------------- computation
+
+def _truncated_normal(rng: np.random.Generator, mean: float, se: float, n: int) -> np.ndarray:
+    """n draws of N(mean, se) truncated to [0, ∞) by inverse CDF (one uniform per draw)."""
+    if se == 0:
+        return np.full(n, mean)
+    lo = float(ndtr(-mean / se))  # P(X < 0)
+    u = lo + (1.0 - lo) * rng.random(n)
+    return np.maximum(mean + se * ndtri(u), 0.0)
+
+
+def _emissions(inputs: PeriodInputs, draws: Mapping[str, dict] | None = None):
+    """BE, PE, LKas, LKm, LK and NER (before clipping), from point values or per-draw arrays."""
+    be = pe = lk_as = 0.0
+    by = {}
+    for s in inputs.strata:
+        v = draws[s.stratum] if draws is not None else {
+            "ef": inputs.emission_factors[s.stratum][0], "base": s.baseline_project_ha,
+            "obs": s.observed_project_ha, "belt_obs": s.observed_belt_ha}
+        b, p = v["base"] * v["ef"], v["obs"] * v["ef"]
+        la = np.maximum(0.0, v["belt_obs"] - s.baseline_belt_ha) * v["ef"]
+        be, pe, lk_as = be + b, pe + p, lk_as + la
+        by[s.stratum] = (b, p, la)
+    reductions = be - pe
+    if inputs.market_leakage_base == "baseline":
+        lk_m = inputs.market_leakage_factor * be
+    else:
+        lk_m = inputs.market_leakage_factor * np.maximum(0.0, reductions)
+    lk = lk_as + lk_m + inputs.other_leakage_tco2e
+    return be, pe, lk_as, lk_m, lk, be - pe - lk, by
+
+
+def monte_carlo(inputs: PeriodInputs, rule: UncertaintyRule = EXCESS_OVER_THRESHOLD, *, n_draws: int = 10_000,
+                seed: int = 0) -> UncertaintyResult:
+    """Monte Carlo uncertainty of the net reductions of one period.
+
+    Per draw: each stratum's emission factor ~ N(EF, SE) and the observed areas (project area,
+    leakage belt; and the baseline if it has an SE) ~ N(A, SE), all truncated at 0, independent;
+    NER = BE − PE − LK as in :func:`account_period` (not clipped). The ``rule.confidence``
+    interval is read from the draws' quantiles; U = 100 × half-width / mean. Reproducible:
+    ``numpy.random.default_rng(seed)``, draws taken in a fixed order.
+    """
+    if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 100:
+        raise InputError(f"n_draws must be a whole number ≥ 100, got {n_draws!r}")
+    rng = np.random.default_rng(seed)
+    draws = {}
+    for s in inputs.strata:
+        ef, ef_se = inputs.emission_factors[s.stratum]
+        draws[s.stratum] = {
+            "ef": _truncated_normal(rng, ef, ef_se, n_draws),
+            "base": _truncated_normal(rng, s.baseline_project_ha, s.baseline_project_se_ha, n_draws),
+            "obs": _truncated_normal(rng, s.observed_project_ha, s.observed_project_se_ha, n_draws),
+            "belt_obs": _truncated_normal(rng, s.observed_belt_ha, s.observed_belt_se_ha, n_draws),
+        }
+    ner = np.asarray(_emissions(inputs, draws)[5], dtype=np.float64)
+    alpha = 1.0 - rule.confidence
+    lower, upper = (float(q) for q in np.quantile(ner, [alpha / 2, 1 - alpha / 2]))
+    mean = float(ner.mean())
+    half = (upper - lower) / 2
+    u = 100.0 * half / mean if mean > 0 else math.inf
+    return UncertaintyResult(rule=rule, half_width_pct=u, deduction_fraction=rule.fraction(u), n_draws=int(n_draws),
+                             seed=seed, mean_tco2e=mean, lower_tco2e=lower, upper_tco2e=upper)
+
+
+def _has_uncertainty(inputs: PeriodInputs) -> bool:
+    return any(s.observed_project_se_ha or s.observed_belt_se_ha or s.baseline_project_se_ha
+               or inputs.emission_factors[s.stratum][1] for s in inputs.strata)
+
+
+def account_period(inputs: PeriodInputs, rule: UncertaintyRule = EXCESS_OVER_THRESHOLD, *, n_draws: int = 10_000,
+                   seed: int = 0, half_width_pct: float | None = None) -> PeriodResult:
+    """Credits of one monitoring period (formulas in the module docstring).
+
+    The uncertainty is the Monte Carlo of :func:`monte_carlo` (skipped, U = 0, when every
+    standard error is 0), or ``half_width_pct`` when given (e.g. from the project's own
+    analysis). The deduction applies to the point estimate of the net reductions.
+    """
+    if not isinstance(inputs, PeriodInputs):
+        raise InputError(f"inputs must be PeriodInputs, got {type(inputs).__name__}")
+    be, pe, lk_as, lk_m, lk, ner_raw, by = _emissions(inputs)
+    be, pe, lk_as, lk_m, lk, ner_raw = (float(x) for x in (be, pe, lk_as, lk_m, lk, ner_raw))
+    ner = max(0.0, ner_raw)
+    if half_width_pct is not None:
+        u = _num(half_width_pct, "the uncertainty half-width (%)")
+        unc = UncertaintyResult(rule=rule, half_width_pct=u, deduction_fraction=rule.fraction(u), source="given")
+    elif not _has_uncertainty(inputs):
+        unc = UncertaintyResult(rule=rule, half_width_pct=0.0, deduction_fraction=rule.fraction(0.0),
+                                source="exact: every standard error is 0")
+    else:
+        unc = monte_carlo(inputs, rule, n_draws=n_draws, seed=seed)
+    ud = unc.deduction_fraction * ner
+    base = max(0.0, ner - ud)
+    pct = inputs.buffer_pct
+    buffer_tco2e = pct / 100.0 * base
+    issuable = math.floor(base + _EPS)
+    buffer_credits = min(math.ceil(buffer_tco2e - _EPS), issuable) if buffer_tco2e > 0 else 0
+    credits = issuable - buffer_credits
+    days = inputs.period.days_by_year()
+    cv, bv = split_whole(credits, days), split_whole(buffer_credits, days)
+    vintages = tuple(Vintage(year=y, days=d, credits=cv[y], buffer_credits=bv[y]) for y, d in days.items())
+    by_stratum = {k: {"baseline_emissions_tco2e": float(b), "project_emissions_tco2e": float(p),
+                      "activity_shifting_leakage_tco2e": float(la)} for k, (b, p, la) in by.items()}
+    return PeriodResult(
+        start=inputs.period.start, end=inputs.period.end,
+        baseline_emissions_tco2e=be, project_emissions_tco2e=pe,
+        activity_shifting_leakage_tco2e=lk_as, market_leakage_tco2e=lk_m,
+        other_leakage_tco2e=float(inputs.other_leakage_tco2e), leakage_tco2e=lk,
+        net_reductions_tco2e=ner, shortfall_tco2e=max(0.0, -ner_raw),
+        uncertainty=unc, uncertainty_deduction_tco2e=ud,
+        buffer_pct=pct, buffer_tco2e=buffer_tco2e, buffer_credits=int(buffer_credits), credits=int(credits),
+        vintages=vintages, by_stratum=by_stratum,
+    )
+
+
+def _check_no_overlap(periods: Iterable[MonitoringPeriod]) -> None:
+    ps = sorted(periods, key=lambda p: p.start)
+    for a, b in zip(ps, ps[1:]):
+        if b.start <= a.end:
+            raise InputError(f"the periods {a.start} – {a.end} and {b.start} – {b.end} overlap",
+                             "a day can be credited in one period only")
+
+
+def ex_post_table(periods: Sequence[PeriodInputs], rule: UncertaintyRule = EXCESS_OVER_THRESHOLD, *,
+                  n_draws: int = 10_000, seed: int = 0) -> AccountingTable:
+    """The ex-post table: :func:`account_period` for each monitoring period, in date order.
+    Periods may not overlap; period i's Monte Carlo uses seed ``(seed, i)``."""
+    if not periods:
+        raise InputError("no monitoring period given")
+    _check_no_overlap(p.period for p in periods)
+    ordered = sorted(periods, key=lambda p: p.period.start)
+    rows = tuple(account_period(p, rule, n_draws=n_draws, seed=int(np.random.SeedSequence([seed, i]).generate_state(1)[0]))
+                 for i, p in enumerate(ordered))
+    return AccountingTable(kind="ex-post", periods=rows)
+
+
+def ex_ante_table(crediting_period: MonitoringPeriod, baseline_ha_by_year: Mapping[str, Mapping[int, float]],
+                  emission_factors: Mapping[str, object], *, effectiveness: float, buffer: float | BufferResult,
+                  baseline_belt_ha_by_year: Mapping[str, Mapping[int, float]] | None = None,
+                  displacement_share: float = 0.0, market_leakage_factor: float = 0.0,
+                  minimum_buffer_pct: float = 0.0, rule: UncertaintyRule = EXCESS_OVER_THRESHOLD,
+                  periods: Sequence[MonitoringPeriod] | None = None, n_draws: int = 10_000,
+                  seed: int = 0) -> AccountingTable:
+    """The ex-ante table of a crediting period (VM0015 v1.1 Part 3, ex-ante estimation).
+
+    Rows: the crediting period cut at each 1 January, or ``periods`` (inside it, not
+    overlapping). Per row and stratum s: baseline A_base = :func:`prorate_annual` of
+    ``baseline_ha_by_year[s]``; expected project deforestation A_obs = (1 − effectiveness) ×
+    A_base; leakage belt: L_base prorated from ``baseline_belt_ha_by_year[s]`` (0 if absent) and
+    L_obs = L_base + displacement_share × (A_base − A_obs), the assumed share of the avoided
+    deforestation shifted to the belt. Areas have no standard error ex ante; the emission
+    factors' SEs still enter the Monte Carlo.
+    """
+    eff = _num(effectiveness, "the project effectiveness", maximum=1.0)
+    disp = _num(displacement_share, "the displacement share", maximum=1.0)
+    if not baseline_ha_by_year:
+        raise InputError("no baseline given", "pass stratum → {year: ha}")
+    belt = baseline_belt_ha_by_year or {}
+    unknown = sorted(set(belt) - set(baseline_ha_by_year))
+    if unknown:
+        raise InputError(f"leakage-belt baseline for unknown strata {unknown}")
+    rows = list(periods) if periods is not None else crediting_period.split_by_year()
+    for p in rows:
+        if p.start < crediting_period.start or p.end > crediting_period.end:
+            raise InputError(f"the period {p.start} – {p.end} lies outside the crediting period "
+                             f"{crediting_period.start} – {crediting_period.end}")
+    inputs = []
+    for p in rows:
+        strata = []
+        for s, annual in baseline_ha_by_year.items():
+            a_base = prorate_annual(annual, p)
+            a_obs = (1.0 - eff) * a_base
+            l_base = prorate_annual(belt[s], p) if s in belt else 0.0
+            strata.append(StratumActivity(s, baseline_project_ha=a_base, observed_project_ha=a_obs,
+                                          baseline_belt_ha=l_base, observed_belt_ha=l_base + disp * (a_base - a_obs)))
+        inputs.append(PeriodInputs(period=p, strata=tuple(strata), emission_factors=emission_factors, buffer=buffer,
+                                   market_leakage_factor=market_leakage_factor, minimum_buffer_pct=minimum_buffer_pct))
+    table = ex_post_table(inputs, rule, n_draws=n_draws, seed=seed)
+    return AccountingTable(kind="ex-ante", periods=table.periods)
