@@ -54,14 +54,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Literal
 
 import numpy as np
 from scipy.special import ndtr, ndtri
 
 from icam.carbon.buffer import BufferResult
-from icam.carbon.emissions import EmissionFactor
+from icam.carbon.emissions import EmissionFactor, number
 from icam.errors import InputError
 
 _EPS = 1e-9  # float sums such as 7820.000000001 still round to 7820 whole credits
@@ -70,17 +70,8 @@ _EPS = 1e-9  # float sums such as 7820.000000001 still round to 7820 whole credi
 # --------------------------------------------------------------------------- checks
 
 def _num(value, what: str, *, minimum: float | None = 0.0, maximum: float | None = None) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be a number, got {value!r}") from None
-    if not math.isfinite(x):
-        raise InputError(f"{what} must be finite, got {x}")
-    if minimum is not None and x < minimum:
-        raise InputError(f"{what} must be ≥ {minimum:g}, got {x:g}")
-    if maximum is not None and x > maximum:
-        raise InputError(f"{what} must be ≤ {maximum:g}, got {x:g}")
-    return x
+    """A finite number, non-negative unless ``minimum`` says otherwise."""
+    return number(value, what, minimum=minimum, maximum=maximum)
 
 
 def _as_date(value, what: str) -> date:

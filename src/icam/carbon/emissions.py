@@ -63,13 +63,18 @@ def _check_pool_names(names: Iterable[str], where: str) -> None:
                          f"use the pool names {', '.join(POOLS)}")
 
 
-def _finite(value, what: str) -> float:
+def number(value, what: str, *, minimum: float | None = None, maximum: float | None = None) -> float:
+    """``value`` as a finite float within [minimum, maximum]; else an InputError naming ``what``."""
     try:
         x = float(value)
     except (TypeError, ValueError):
         raise InputError(f"{what} must be a number, got {value!r}") from None
     if not math.isfinite(x):
         raise InputError(f"{what} must be finite, got {x}")
+    if minimum is not None and x < minimum:
+        raise InputError(f"{what} must be ≥ {minimum:g}, got {x:g}")
+    if maximum is not None and x > maximum:
+        raise InputError(f"{what} must be ≤ {maximum:g}, got {x:g}")
     return x
 
 
@@ -104,8 +109,8 @@ class CarbonStock:
         for p in POOLS:
             if p not in self.stock_tc_ha:
                 continue
-            s = _finite(self.stock_tc_ha[p], f"the {POOL_LABELS[p]} stock of '{self.name}'")
-            e = _finite(self.se_tc_ha[p], f"the {POOL_LABELS[p]} standard error of '{self.name}'")
+            s = number(self.stock_tc_ha[p], f"the {POOL_LABELS[p]} stock of '{self.name}'")
+            e = number(self.se_tc_ha[p], f"the {POOL_LABELS[p]} standard error of '{self.name}'")
             if s < 0:
                 raise InputError(f"the {POOL_LABELS[p]} stock of '{self.name}' is negative ({s} tC/ha)",
                                  "carbon stocks are ≥ 0 tC/ha")
