@@ -59,7 +59,7 @@ def test_template_is_valid_and_documents_every_field(tmp_path):
     text = config_template()
     config = parse_config(tomllib.loads(text), tmp_path)
     assert config.project.vcs_id == 944 and config.forest.kind == "hansen"
-    models = [c.ProjectSection, c.GridSection, c.BoundariesSection, c.PeriodsSection, *SOURCES.values()]
+    models = [c.ProjectSection, c.GridSection, c.BoundariesSection, c.PeriodsSection, c.CarbonSection, *SOURCES.values()]
     for model in models:
         for name, field in model.model_fields.items():
             assert field.description or name == "kind", f"{model.__name__}.{name} has no description"

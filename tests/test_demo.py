@@ -206,3 +206,52 @@ def test_baseline_allocates_the_projected_quantity(demo):
     vt = baseline["vt0007"]
     assert vt["ha_per_year"]["reference_region"] == pytest.approx(results["risk"]["risk_map"]["expected_ha_per_year"],
                                                                   rel=1e-4)
+
+
+ACCOUNTING_KEYS = {"start", "end", "baseline_emissions_tco2e", "project_emissions_tco2e", "leakage_tco2e",
+                   "uncertainty_deduction_tco2e", "buffer_tco2e", "credits"}
+
+
+def _ledger_issuances(folder: Path) -> list:
+    from icam import ledger
+    from icam.store.db import open_engine, session
+
+    engine = open_engine(folder)
+    try:
+        with session(engine) as s:
+            return ledger.issuances(s, "VCS944")
+    finally:
+        engine.dispose()
+
+
+def test_accounting_per_monitoring_period(demo):
+    folder, output = demo
+    results = _results(folder)
+    periods = results["accounting"]["periods"]
+    monitoring = results["periods"]["monitoring"]
+    assert [(p["start"], p["end"]) for p in periods] == [(m["start"], m["end"]) for m in monitoring]
+    for p in periods:
+        assert ACCOUNTING_KEYS <= set(p)
+        assert all(p[k] >= 0 for k in ACCOUNTING_KEYS - {"start", "end"})
+        assert isinstance(p["credits"], int) and p["credits"] <= p["baseline_emissions_tco2e"]
+        assert sum(v["credits"] for v in p["vintages"]) == p["credits"]
+    assert any(p["credits"] >= 1 for p in periods)
+    assert "Credits:" in output
+
+
+def test_credits_are_issued_once_and_the_ledger_verifies(demo):
+    folder, _ = demo
+    periods = _results(folder)["accounting"]["periods"]
+    code, output = run_cli("ledger", "verify", folder)
+    assert code == 0, output
+    expected = [(p["start"], p["end"], p["credits"]) for p in periods if p["credits"] >= 1]
+    records = _ledger_issuances(folder)
+    assert [(r.period_start.isoformat(), r.period_end.isoformat(), r.quantity) for r in records] == expected
+    assert all(r.vintage == int(r.period_end.year) for r in records)
+    # a second run finds every period issued with the same credits: nothing new, the ledger still verifies
+    code, output = run_cli("run", folder)
+    assert code == 0, output
+    assert "0 period(s) newly issued" in " ".join(output.split())
+    assert _ledger_issuances(folder) == records
+    code, output = run_cli("ledger", "verify", folder)
+    assert code == 0, output

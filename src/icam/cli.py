@@ -71,7 +71,19 @@ def _run_project(project_dir: Path):
         run = pipeline.run(on_stage)
         progress.update(task, description="Done")
     _print_summary(run.results["outputs"], run.outputs_dir)
+    if run.results.get("accounting") is not None:  # only once the outputs were published
+        _issue(project_dir, config.carbon.project_id, run.results["accounting"])
     return run
+
+
+def _issue(project_dir: Path, project_id: str, table) -> None:
+    from icam.carbon.project import issue_credits
+
+    issued = issue_credits(project_dir, project_id, table)
+    credited = [p for p in table.periods if p.credits >= 1]
+    console.print(f"Credits: {table.totals['credits']:,} over {len(table.periods)} monitoring period(s); "
+                  f"{len(issued)} period(s) newly issued into the ledger, "
+                  f"{len(credited) - len(issued)} already issued.")
 
 
 def _print_summary(results: dict, outputs_dir: Path) -> None:
@@ -143,6 +155,10 @@ def demo(
 
         simulate(directory, scale=scale.value, seed=seed, progress=report)
         progress.update(task, completed=1.0)
+    # a new simulation is a new project: its credits start from an empty ledger (simulate refuses a folder
+    # it did not write, so this never touches a real project's ledger)
+    for path in (directory / ".icam").glob("ledger.sqlite*"):
+        path.unlink()
     _run_project(directory)
 
 

@@ -281,6 +281,44 @@ class BaselineSection(_Section):
         return self
 
 
+CarbonPool = Literal["above_ground", "below_ground", "dead_wood", "litter", "soil_organic_carbon"]
+StockPairs = Annotated[dict[CarbonPool, tuple[Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)]]],
+                       Field(min_length=1)]
+
+
+class CarbonSection(_Section):
+    """Carbon accounting per monitoring period ([periods] monitoring), credits issued into the
+    project's ledger (VM0015 v1.1 Part 3): one forest stratum and one post-deforestation class."""
+
+    project_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                            description="Project identifier in the credit ledger and its serial numbers, "
+                            "e.g. 'VCS944' (letters, digits, '_', '.', '-').")
+    forest: StockPairs = Field(description="Carbon stock of the forest stratum per pool: pool = [stock, standard "
+                               "error], tC/ha (pools: above_ground, below_ground, dead_wood, litter, "
+                               "soil_organic_carbon).")
+    post_deforestation_class: str = Field("coffee agroforestry", min_length=1,
+                                          description="Name of the land use that replaces the forest.")
+    post_deforestation: StockPairs = Field(description="Long-term (20-year) average carbon stock of the "
+                                           "post-deforestation class per pool: pool = [stock, standard error], tC/ha.")
+    pools: list[CarbonPool] = Field(default_factory=lambda: ["above_ground", "below_ground"], min_length=1,
+                                    description="Pools counted in the emission factor; each needs a stock in "
+                                    "forest and post_deforestation.")
+    buffer_pct: float = Field(ge=0, le=100, description="Non-permanence buffer withheld, % of the net reductions "
+                              "after the uncertainty deduction (from the AFOLU Non-Permanence Risk Tool; its "
+                              "scoring from icam.toml is not wired in yet, so give the tool's result here).")
+    uncertainty_draws: int = Field(2000, ge=100, le=1_000_000, description="Monte Carlo draws for the uncertainty "
+                                   "of the net reductions.")
+    seed: int = Field(42, description="Random seed of the Monte Carlo.")
+
+    @model_validator(mode="after")
+    def _pools_given(self):
+        for name in ("forest", "post_deforestation"):
+            missing = [p for p in self.pools if p not in getattr(self, name)]
+            if missing:
+                raise ValueError(f"{name} has no stock for the counted pool(s) {', '.join(missing)}")
+        return self
+
+
 class IcamConfig(_Section):
     """The whole icam.toml."""
 
@@ -292,6 +330,7 @@ class IcamConfig(_Section):
     activity_data: ActivityDataSection | None = None
     risk: RiskSection | None = None
     baseline: BaselineSection | None = None
+    carbon: CarbonSection | None = None
 
     @model_validator(mode="after")
     def _risk_needs_periods(self):
@@ -299,6 +338,10 @@ class IcamConfig(_Section):
             raise ValueError("[risk] needs [periods] (its calibration and confirmation periods)")
         if self.baseline is not None and self.risk is None:
             raise ValueError("[baseline] needs [risk] (the map that places the baseline deforestation)")
+        if self.carbon is not None and self.baseline is None:
+            raise ValueError("[carbon] needs [baseline] (the baseline deforestation the credits are measured against)")
+        if self.carbon is not None and not self.periods.monitoring:
+            raise ValueError("[carbon] needs monitoring periods ([periods] monitoring)")
         return self
 
 

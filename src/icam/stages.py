@@ -144,7 +144,7 @@ def _write_activity_tables(assessments: list[ActivityAssessment], out_dir: Path)
 
 
 def build_results(config: IcamConfig, landscape: Landscape, stats: ZoneStats, files: Mapping[str, list[str]],
-                  assessments: list[ActivityAssessment] = (), risk=None, baseline=None) -> dict:
+                  assessments: list[ActivityAssessment] = (), risk=None, baseline=None, accounting=None) -> dict:
     """The content of ``outputs/results.json`` (schema: ``icam/schemas/results.schema.json``)."""
     areas = stats.zone_area_ha
     return {
@@ -171,6 +171,8 @@ def build_results(config: IcamConfig, landscape: Landscape, stats: ZoneStats, fi
         } if config.activity_data is not None else None,
         "risk": {"zone": config.risk.zone, **risk.to_dict()} if risk is not None else None,
         "baseline": baseline.to_dict() if baseline is not None else None,
+        "accounting": ({"project_id": config.carbon.project_id, **accounting.to_dict()}
+                       if accounting is not None else None),
         "outputs": {kind: list(names) for kind, names in files.items()},
     }
 
@@ -211,6 +213,13 @@ def build_stages(config: IcamConfig, progress=None) -> list[Stage]:
             return None
         return build_baseline(config, r["landscape"], r["risk"])
 
+    def accounting(r: Mapping[str, Any], _: Path):
+        from icam.carbon.project import account_project
+
+        if config.carbon is None:
+            return None
+        return account_project(config, r["landscape"], r["baseline"])
+
     def outputs(r: Mapping[str, Any], out_dir: Path) -> dict:
         files = {
             "rasters": _write_rasters(config, r["landscape"], out_dir),
@@ -225,7 +234,7 @@ def build_stages(config: IcamConfig, progress=None) -> list[Stage]:
             files["rasters"] += written["rasters"]
             files["tables"] += written["tables"]
         results = build_results(config, r["landscape"], r["forest_change"], files, r["activity_data"],
-                                r["risk"], r["baseline"])
+                                r["risk"], r["baseline"], r["accounting"])
         atomic_write_text(out_dir / RESULTS_NAME, json.dumps(results, indent=2, allow_nan=False))
         write_report(out_dir / REPORT_NAME, config, r["landscape"], r["forest_change"], results, r["activity_data"],
                      r["risk"], r["baseline"])
@@ -240,6 +249,9 @@ def build_stages(config: IcamConfig, progress=None) -> list[Stage]:
               params=json.loads(config.model_dump_json(include={"risk", "periods", "baseline"}))),
         Stage("baseline", "Baseline deforestation per year and zone", baseline, deps=("landscape", "risk"),
               params=json.loads(config.model_dump_json(include={"risk", "periods", "baseline"}))),
+        Stage("accounting", "Emission reductions and credits per monitoring period", accounting,
+              deps=("landscape", "baseline"),
+              params=json.loads(config.model_dump_json(include={"carbon", "periods", "baseline"}))),
         Stage("outputs", "Writing rasters, tables, results.json and the report", outputs,
-              deps=("landscape", "forest_change", "activity_data", "risk", "baseline"), cacheable=False),
+              deps=("landscape", "forest_change", "activity_data", "risk", "baseline", "accounting"), cacheable=False),
     ]

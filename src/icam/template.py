@@ -48,6 +48,10 @@ EXAMPLES: dict[tuple[str, str], object] = {
     ("risk.covariates", "settlements"): "inputs/settlements.gpkg",
     ("risk.covariates", "rivers"): "inputs/rivers.gpkg",
     ("risk.covariates", "elevation"): "inputs/elevation.tif",
+    ("carbon", "project_id"): "VCS944",
+    ("carbon", "forest"): {"above_ground": [120.0, 10.0], "below_ground": [32.0, 4.0]},
+    ("carbon", "post_deforestation"): {"above_ground": [25.0, 5.0], "below_ground": [7.0, 2.0]},
+    ("carbon", "buffer_pct"): 15,
     ("periods", "monitoring"): [{"start": dt.date(2008, 6, 15), "end": dt.date(2012, 6, 14)},
                                 {"start": dt.date(2012, 6, 15), "end": dt.date(2014, 6, 14)}],
 }
@@ -115,7 +119,8 @@ def config_template() -> str:
         lines.append(f"# {model.__doc__.strip()}")
         lines += _section("forest", model, kind, active=kind == "hansen")
     for name, model in (("periods", c.PeriodsSection), ("risk", c.RiskSection),
-                        ("risk.covariates", c.RiskCovariates), ("baseline", c.BaselineSection)):
+                        ("risk.covariates", c.RiskCovariates), ("baseline", c.BaselineSection),
+                        ("carbon", c.CarbonSection)):
         lines += [f"# {line.strip()}" for line in model.__doc__.strip().splitlines()]
         lines += _section(name, model, name, active=True)
     return "\n".join(lines)

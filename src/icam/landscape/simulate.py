@@ -640,6 +640,12 @@ def config_dict(description: str, scale: str = "project") -> dict:
                  "covariates": {"roads": "inputs/roads.gpkg", "settlements": "inputs/settlements.gpkg",
                                 "rivers": "inputs/rivers.gpkg", "elevation": "inputs/elevation.tif"}},
         "baseline": {"quantity": "average", "years": [2009, 2018], "validity_years": 6},
+        "carbon": {"project_id": "VCS944",
+                   "forest": {"above_ground": [120.0, 10.0], "below_ground": [32.0, 4.0]},
+                   "post_deforestation_class": "coffee agroforestry",
+                   "post_deforestation": {"above_ground": [25.0, 5.0], "below_ground": [7.0, 2.0]},
+                   "pools": ["above_ground", "below_ground"], "buffer_pct": 15, "uncertainty_draws": 2000,
+                   "seed": 42},
     }
 
 
@@ -657,6 +663,8 @@ def config_toml(scale: str, seed: int, description: str) -> str:
         "risk": "Risk maps fitted in the reference region (the jurisdiction); assessment cells of 25,000 ha, about "
                 "the size of the region's districts, so that the VT0007 test has enough cells.",
         "baseline": "VM0015 fixed baseline period 2009–2018 after the 2000–2008 historical reference period.",
+        "carbon": "Plausible montane-forest stocks (tC/ha; below-ground by IPCC root-to-shoot 0.27) against coffee "
+                  "agroforestry; buffer 15 % entered, not scored from the risk tool.",
     }
     lines = [mark, "# Truth for checking icam's estimates: truth/hazard.json, truth/hazard_static.tif, "
              "truth/households.csv, truth/true_lossyear.tif, truth/counterfactual_lossyear.tif, "
