@@ -407,27 +407,8 @@ def retire(session: Session, account: str, quantity: int, beneficiary: str, purp
     quantity = _whole(quantity, "quantity", 1)
     beneficiary = _text(beneficiary, "beneficiary", 500)
     purpose = _text(purpose, "purpose", 2000)
-    with _unit(session):
-        state = lock_ledger(session)
-        source = _existing(session, account)
-        if source.kind == "buffer":
-            raise IcamError("credits in the buffer pool cannot be retired", "cancel them to cover a reversal")
-        plan = _take(session, source, quantity, "retire", vintage, project)
-        ranges = _ranges(plan)
-        at = utc_now()
-        entry = append(session, state, "retirement", {"at": at, "account": source.name, "quantity": quantity,
-                                                      "beneficiary": beneficiary, "purpose": purpose,
-                                                      "blocks": ranges})
-        moved = _blocks(plan, ranges)
-        retirement = Retirement(account=source, quantity=quantity, beneficiary=beneficiary, purpose=purpose,
-                                blocks=canonical_json(ranges), at=at, audit_seq=entry.seq)
-        session.add(retirement)
-        session.flush()
-        _apply(session, plan, source, "retired", retirement=retirement)
-        source.balance -= quantity
-        session.flush()
-        result = Movement("retirement", source.name, None, quantity, moved, at, entry.seq)
-    return result
+    return _take_out(session, "retirement", account, quantity, vintage, project,
+                     {"beneficiary": beneficiary, "purpose": purpose})
 
 
 def cancel(session: Session, account: str, quantity: int, reason: str, *, vintage: int | None = None,
@@ -435,23 +416,33 @@ def cancel(session: Session, account: str, quantity: int, reason: str, *, vintag
     """Cancel ``quantity`` credits held by ``account`` (any account, the buffer pool included) for ``reason``."""
     quantity = _whole(quantity, "quantity", 1)
     reason = _text(reason, "reason", 2000)
+    return _take_out(session, "cancellation", account, quantity, vintage, project, {"reason": reason})
+
+
+def _take_out(session: Session, kind: str, account: str, quantity: int, vintage: int | None, project: str | None,
+              fields: dict[str, str]) -> Movement:
+    """Retire or cancel (``kind``): credits leave circulation, lowest serials first, in one transaction."""
+    model, status, verb = ((Retirement, "retired", "retire") if kind == "retirement"
+                           else (Cancellation, "cancelled", "cancel"))
     with _unit(session):
         state = lock_ledger(session)
         source = _existing(session, account)
-        plan = _take(session, source, quantity, "cancel", vintage, project)
+        if kind == "retirement" and source.kind == "buffer":
+            raise IcamError("credits in the buffer pool cannot be retired", "cancel them to cover a reversal")
+        plan = _take(session, source, quantity, verb, vintage, project)
         ranges = _ranges(plan)
         at = utc_now()
-        entry = append(session, state, "cancellation", {"at": at, "account": source.name, "quantity": quantity,
-                                                        "reason": reason, "blocks": ranges})
+        entry = append(session, state, kind, {"at": at, "account": source.name, "quantity": quantity, **fields,
+                                              "blocks": ranges})
         moved = _blocks(plan, ranges)
-        cancellation = Cancellation(account=source, quantity=quantity, reason=reason, blocks=canonical_json(ranges),
-                                    at=at, audit_seq=entry.seq)
-        session.add(cancellation)
+        record = model(account=source, quantity=quantity, **fields, blocks=canonical_json(ranges), at=at,
+                       audit_seq=entry.seq)
+        session.add(record)
         session.flush()
-        _apply(session, plan, source, "cancelled", cancellation=cancellation)
+        _apply(session, plan, source, status, **{kind: record})
         source.balance -= quantity
         session.flush()
-        result = Movement("cancellation", source.name, None, quantity, moved, at, entry.seq)
+        result = Movement(kind, source.name, None, quantity, moved, at, entry.seq)
     return result
 
 
