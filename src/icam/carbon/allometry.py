@@ -259,19 +259,25 @@ class FeldpauschCoefficients:
         return {"region": self.region, "a": self.a, "b": self.b, "c": self.c, "rse_m": self.rse_m}
 
 
+def _csv_rows(path: Path, what: str, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of a CSV file that must hold ``columns``; an InputError naming ``what`` otherwise."""
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    if not rows or not set(columns) <= set(rows[0]):
+        raise InputError(f"{path} does not hold the columns {', '.join(columns)}")
+    return rows
+
+
 def load_feldpausch_coefficients(path: str | Path) -> dict[str, FeldpauschCoefficients]:
     """Read a Feldpausch coefficients CSV (columns a, b, c, RSE; optional ``region``) keyed by region.
 
     Without a ``region`` column the file must hold BIOMASS's 12 rows, named by :data:`FELDPAUSCH_REGIONS`.
     """
     path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    except OSError as exc:
-        raise InputError(f"cannot read Feldpausch coefficients {path}: {exc.strerror}") from exc
-    if not rows or not {"a", "b", "c", "RSE"} <= set(rows[0]):
-        raise InputError(f"{path} does not hold the columns a, b, c, RSE")
+    rows = _csv_rows(path, "Feldpausch coefficients", ("a", "b", "c", "RSE"))
     if "region" in rows[0]:
         names = [r["region"].strip() for r in rows]
     elif len(rows) == len(FELDPAUSCH_REGIONS):
@@ -370,13 +376,7 @@ class WoodDensityTable:
     def from_csv(cls, path: str | Path, level_sd: Mapping[str, float] | None = None) -> WoodDensityTable:
         """Read a GWDD CSV with columns family, genus, species, wd (g/cm³) and optional region/regionId."""
         path = Path(path)
-        try:
-            with path.open(newline="", encoding="utf-8") as fh:
-                rows = list(csv.DictReader(fh))
-        except OSError as exc:
-            raise InputError(f"cannot read wood-density table {path}: {exc.strerror}") from exc
-        if not rows or not {"family", "genus", "species", "wd"} <= set(rows[0]):
-            raise InputError(f"{path} does not hold the columns family, genus, species, wd")
+        rows = _csv_rows(path, "wood-density table", ("family", "genus", "species", "wd"))
         region = None
         if "regionId" in rows[0] or "region" in rows[0]:
             # Both spellings match: "SouthAmericaTrop" (regionId) and "South_America_(tropical)" (region).
