@@ -70,3 +70,29 @@ def postgres_url() -> str:
                         "server and sets it)", pytrace=False)
         pytest.skip(f"no PostgreSQL server configured (set {POSTGRES_URL_ENV}=postgresql+psycopg://user:pw@host/db)")
     return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """An empty ledger database: a SQLite file, or a fresh schema on the PostgreSQL test server (dropped after)."""
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    from icam.store.db import make_engine, sqlite_url
+
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path / "ledger.sqlite")
+        return
+    base = request.getfixturevalue("postgres_url")
+    schema = f"icam_test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(base)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()

@@ -10,12 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
-import uuid
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from conftest import run_cli
@@ -23,37 +21,13 @@ from icam import ledger
 from icam.errors import IcamError
 from icam.ledger.models import Account, AuditEntry, BufferContribution, LedgerState, SerialBlock
 from icam.ledger.serials import merge
-from icam.store.db import Base, current_revision, downgrade, head_revision, make_engine, session, sqlite_url, upgrade
+from icam.store.db import Base, current_revision, downgrade, head_revision, make_engine, session, upgrade
 
 P1 = ("2008-06-15", "2012-06-14")
 P2 = ("2012-06-15", "2014-06-14")
 P3 = ("2014-06-15", "2016-06-14")
 LEDGER_TABLES = ("ledger_serial_blocks", "ledger_cancellations", "ledger_retirements", "ledger_transfers",
                  "ledger_buffer_contributions", "ledger_issuances", "ledger_accounts", "ledger_audit_log")
-
-
-def _with_schema(url: str, schema: str) -> str:
-    parsed = make_url(url)
-    return parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    """An empty database: a SQLite file, or a fresh schema on the PostgreSQL test server."""
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path / "ledger.sqlite")
-        return
-    base = request.getfixturevalue("postgres_url")
-    schema = f"icam_test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(base)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield _with_schema(base, schema)
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 @pytest.fixture

@@ -18,15 +18,13 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from icam import ledger
 from icam.ledger.models import Issuance
-from icam.store.db import make_engine, session, sqlite_url, upgrade
+from icam.store.db import make_engine, session, upgrade
 
 KILLS = 50
 PERIODS_PER_RUN = 6
@@ -61,32 +59,13 @@ print("done", flush=True)
 """
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def crash_url(request, tmp_path):
-    """A migrated ledger: a SQLite file, or a fresh schema on the PostgreSQL test server."""
-    if request.param == "sqlite":
-        url = sqlite_url(tmp_path / "ledger.sqlite")
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-        return
-    base = request.getfixturevalue("postgres_url")
-    schema = f"icam_crash_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(base)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False)
-    engine = make_engine(url)
+@pytest.fixture
+def crash_url(db_url):
+    """A migrated, empty ledger on each backend (conftest's ``db_url``)."""
+    engine = make_engine(db_url)
     upgrade(engine)
     engine.dispose()
-    try:
-        yield url
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    return db_url
 
 
 def _issued_periods(engine) -> list[int]:
