@@ -358,6 +358,9 @@ def test_allocations():
     assert only["defor"] == 100 and sum(only.values()) == 500
     with pytest.raises(InputError):
         A.allocate_minimum(W, 100, 75)
+    # b's proportional share (21) clears the minimum of 20, but its share of what c's 20 leave, 80 × 0.21/0.91
+    # = 18.5, does not: b becomes rare too and keeps its proportional 21; a gets the other 59
+    assert A.allocate_minimum({"a": 0.70, "b": 0.21, "c": 0.09}, 100, 20) == {"a": 59, "b": 21, "c": 20}
 
 
 # ----------------------------------------------------------------------------- bad input

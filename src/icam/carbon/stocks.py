@@ -238,11 +238,11 @@ def monte_carlo_agb(d_cm, wd_g_cm3, *, wd_sd_g_cm3, plot_ids=None, plot_area_ha:
             large = np.argpartition(rng.random((k, n)), n_large - 1, axis=1)[:, :n_large]
             sd[np.arange(k)[:, None], large] = CHAVE2004_LARGE_SD_CM
         d_sim = _truncnorm(rng, d, sd, D_MIN_CM, D_MAX_CM)
-        wd_sim = _truncnorm(rng, wd, wd_sd, WD_MIN_G_CM3, WD_MAX_G_CM3)
+        wd_sim = _truncnorm(rng, np.broadcast_to(wd, (k, n)), wd_sd, WD_MIN_G_CM3, WD_MAX_G_CM3)
         if height_model is not None:
             h_sim = height_model.sample(d_sim, rng)
         else:
-            h_sim = _truncnorm(rng, h, h_sd, H_MIN_M, h_max)
+            h_sim = _truncnorm(rng, np.broadcast_to(h, (k, n)), h_sd, H_MIN_M, h_max)
         ln_agb = ln_a + CHAVE2014_EQ4_B * np.log(wd_sim * h_sim * d_sim * d_sim)
         if allometric_sd > 0:
             ln_agb += rng.normal(mu_eps, allometric_sd, size=(k, n))

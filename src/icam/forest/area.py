@@ -490,8 +490,9 @@ def allocate_minimum(strata_weights: Mapping, n: int, minimum: int = 50,
 
     The usual compromise for change maps (Olofsson et al. 2014 §5.1.1: 50–100 samples in each
     rare change class, the rest roughly in proportion to area). ``rare`` defaults to every
-    stratum whose proportional share falls below ``minimum``. The rare strata get ``minimum``
-    each; the remaining samples are shared in proportion to area among the others.
+    stratum whose proportional share falls below ``minimum``, including those whose share of what
+    the rare strata leave falls below it (repeated until none does). The rare strata get
+    ``minimum`` each; the remaining samples are shared in proportion to area among the others.
     """
     W, n, minimum = _weights(strata_weights), _check_n(n), _check_n(minimum)
     prop = {k: w * n for k, w in W.items()}
@@ -499,14 +500,19 @@ def allocate_minimum(strata_weights: Mapping, n: int, minimum: int = 50,
     unknown = rare_set - set(W)
     if unknown:
         raise InputError(f"rare stratum/strata {', '.join(map(repr, _sorted(unknown)))} have no weight")
-    if minimum * len(rare_set) > n:
-        raise InputError(f"{n} samples cannot give {minimum} to each of {len(rare_set)} rare strata",
-                         "raise the total or lower the minimum")
-    fixed = {k: max(minimum, math.floor(prop[k])) if k in rare_set else 0 for k in W}
-    rest = n - sum(fixed.values())
-    others = {k: W[k] for k in W if k not in rare_set}
-    tot = sum(others.values())
-    shares = {k: (fixed[k] if k in rare_set else (W[k] / tot * rest if tot > 0 else 0.0)) for k in W}
+    while True:
+        if minimum * len(rare_set) > n:
+            raise InputError(f"{n} samples cannot give {minimum} to each of {len(rare_set)} rare strata",
+                             "raise the total or lower the minimum")
+        fixed = {k: max(minimum, math.floor(prop[k])) if k in rare_set else 0 for k in W}
+        rest = n - sum(fixed.values())
+        others = {k: W[k] for k in W if k not in rare_set}
+        tot = sum(others.values())
+        shares = {k: (fixed[k] if k in rare_set else (W[k] / tot * rest if tot > 0 else 0.0)) for k in W}
+        short = {k for k in others if shares[k] < minimum} if rare is None else set()
+        if not short:
+            break
+        rare_set |= short
     if tot <= 0:  # every stratum is rare: spread the rest over them
         shares = {k: fixed[k] + rest / len(W) for k in W}
     return _round_to_total(shares, n, floor={k: fixed[k] for k in rare_set})
