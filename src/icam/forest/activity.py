@@ -22,6 +22,7 @@ from icam.landscape.grid import Grid
 
 OUTSIDE, STABLE_FOREST, FOREST_LOSS, NON_FOREST = 0, 1, 2, 3
 CLASS_NAMES = {STABLE_FOREST: "stable forest", FOREST_LOSS: "forest loss", NON_FOREST: "non-forest"}
+ZONE_CODES = {1: "project_area", 2: "leakage_belt"}  # strata by zone: class + 10 × code
 
 
 def activity_map(forest: ForestChange, zone: np.ndarray, start_year: int, end_year: int) -> np.ndarray:
@@ -51,6 +52,31 @@ def activity_zone(zones, shape: tuple[int, int], zone_name: str) -> np.ndarray:
     return masks[zone_name]
 
 
+def strata_by_zone(classes: np.ndarray, zones) -> np.ndarray:
+    """Strata = map class + 10 × z, z = 1 in the project area, 2 in the leakage belt, 0 elsewhere in the
+    zone (0 outside it): a sample can then be denser where the project's own figures come from."""
+    masks = zones.masks()
+    z = np.zeros(classes.shape, dtype=np.uint8)
+    for code, name in ZONE_CODES.items():
+        if name in masks:
+            z[masks[name]] = code
+    return np.where(classes > 0, classes + 10 * z, 0).astype(np.uint8)
+
+
+def stratum_name(code: int) -> str:
+    """'forest loss', or 'forest loss in the project area' for a stratum by zone."""
+    zone = ZONE_CODES.get(code // 10)
+    return CLASS_NAMES[code % 10] + (f" in the {zone.replace('_', ' ')}" if zone else "")
+
+
+def stratum_areas(strata: np.ndarray, grid: Grid) -> tuple[dict[int, int], dict[int, float]]:
+    """Pixel counts and true areas (ha) of each stratum code present (0 = outside is left out)."""
+    codes = [int(c) for c in np.unique(strata) if c != 0]
+    per_row = np.stack([np.count_nonzero(strata == k, axis=1) for k in codes])
+    area = per_row @ grid.cell_area_ha()[:, 0]
+    return ({k: int(per_row[i].sum()) for i, k in enumerate(codes)}, {k: float(a) for k, a in zip(codes, area)})
+
+
 def mapped_areas(classes: np.ndarray, grid: Grid) -> tuple[dict[int, int], dict[int, float]]:
     """Pixel counts and true areas (ha) of each map class."""
     n_codes = max(CLASS_NAMES) + 1
@@ -72,6 +98,7 @@ class ActivityAssessment:
     mapped_area_ha: dict[int, float]
     estimate: AreaEstimate
     samples_file: str
+    strata_area_ha: dict[int, float]
 
     def to_dict(self) -> dict:
         estimate = self.estimate.to_dict()
@@ -88,37 +115,46 @@ class ActivityAssessment:
         }
 
 
-def _check_map_classes(samples, classes: np.ndarray, grid: Grid, path: Path) -> None:
-    """Each sample's map_class must be the map's class at its point: else it was designed on another map."""
+def _check_at_points(samples, column: str, raster: np.ndarray, grid: Grid, path: Path) -> None:
+    """Each sample's ``column`` (map_class, stratum) must be the raster's value at its point: else the
+    sample was designed on another map."""
     if not {"x", "y"} <= set(samples.columns):
         return
     rows, cols = rowcol(grid.transform, samples["x"].to_numpy(float), samples["y"].to_numpy(float))
-    at_point = classes[np.asarray(rows), np.asarray(cols)]
-    wrong = np.flatnonzero(at_point != samples["map_class"].to_numpy())
+    at_point = raster[np.asarray(rows), np.asarray(cols)]
+    wrong = np.flatnonzero(at_point != samples[column].to_numpy())
     if wrong.size:
         ids = samples["id"].iloc[wrong[:10]].tolist() if "id" in samples else wrong[:10].tolist()
         more = f" and {wrong.size - 10} more" if wrong.size > 10 else ""
-        raise InputError(f"{path}: {wrong.size} sample(s) have a map_class that differs from the map at their point "
+        raise InputError(f"{path}: {wrong.size} sample(s) have a {column} that differs from the map at their point "
                          f"(ids {', '.join(map(str, ids))}{more})",
-                         "the sample was designed on another map or period: design it on this run's map "
-                         "(`icam area design`) or fix start_year/end_year")
+                         "the sample was designed on another map, period or strata: design it on this run's map "
+                         "(`icam area design`) or fix start_year/end_year and activity_data.strata")
 
 
 def assess(name: str, start_year: int, end_year: int, samples_path: Path, forest: ForestChange, grid: Grid,
-           zone_name: str, zone: np.ndarray) -> ActivityAssessment:
-    """Map the period, read its labelled sample, and estimate the class areas with 95 % CIs."""
+           zone_name: str, zone: np.ndarray, zones=None) -> ActivityAssessment:
+    """Map the period, read its labelled sample, and estimate the class areas with 95 % CIs.
+
+    Strata are the map classes (Olofsson et al. 2014), or with ``zones`` the map classes by zone
+    (:func:`strata_by_zone`; Stehman 2014's estimators, which equal Olofsson's for map-class strata).
+    """
     classes = activity_map(forest, zone, start_year, end_year)
     px, area = mapped_areas(classes, grid)
     samples = read_labels(samples_path, known_classes=set(CLASS_NAMES), map_extent=grid)
-    if not (samples["stratum"] == samples["map_class"]).all():
+    strata = classes if zones is None else strata_by_zone(classes, zones)
+    if zones is None and not (samples["stratum"] == samples["map_class"]).all():
         raise InputError(f"{samples_path}: stratum differs from map_class for some samples",
-                         "icam's activity data uses strata = map classes; use `icam area estimate` for other strata")
-    _check_map_classes(samples, classes, grid, samples_path)
+                         "set activity_data.strata = \"map_classes_by_zone\" for strata by zone, or use "
+                         "`icam area estimate` for other strata")
+    _check_at_points(samples, "map_class", classes, grid, samples_path)
+    _check_at_points(samples, "stratum", strata, grid, samples_path)
+    _, strata_area = stratum_areas(strata, grid)
     sampled = set(samples["stratum"])
-    unsampled = [CLASS_NAMES[k] for k in CLASS_NAMES if px[k] > 0 and k not in sampled]
+    unsampled = [stratum_name(k) for k, a in strata_area.items() if a > 0 and k not in sampled]
     if unsampled:
         raise InputError(f"{samples_path}: no sample in the mapped class(es) {', '.join(unsampled)}",
-                         "every mapped class must be sampled (at least 2 points each) for an unbiased estimate")
-    strata_area = {k: a for k, a in area.items() if k in sampled}
+                         "every mapped stratum must be sampled (at least 2 points each) for an unbiased estimate")
     estimate = stratified_estimate(samples, strata_area)
-    return ActivityAssessment(name, start_year, end_year, zone_name, px, area, estimate, str(samples_path))
+    return ActivityAssessment(name, start_year, end_year, zone_name, px, area, estimate, str(samples_path),
+                              strata_area)

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from icam.atomic import atomic_path
-from icam.forest.activity import FOREST_LOSS, NON_FOREST, STABLE_FOREST, activity_map, mapped_areas
+from icam.forest.activity import FOREST_LOSS, NON_FOREST, STABLE_FOREST, activity_map, mapped_areas, strata_by_zone
 from icam.forest.change import ForestChange
 
 YEAR_OFFSET, LAST_YEAR = 2000, 2024
@@ -35,7 +35,7 @@ INTERPRETER_ERRORS = {
     "boundary_year_share": 0.20,  # loss in a period's last year labelled stable forest (too recent to see), and
     # loss in the year the period starts labelled loss (dated into the period)
 }
-SAMPLE_SIZE = {"small": (300, 50), "project": (600, 100), "jurisdiction": (600, 100)}  # (n, minimum per class)
+SAMPLE_SIZE = {"small": (600, 40), "project": (10000, 600), "jurisdiction": (1500, 100)}  # (n, minimum per class)
 ASSESSMENT_EPOCHS = [(2000, 2008), (2008, 2012), (2012, 2014), (2014, 2016), (2016, 2018), (2018, 2020),
                      (2020, 2022), (2022, 2024)]
 SAMPLES_DIR = "inputs/reference_samples"
@@ -133,7 +133,8 @@ def write_reference_samples(out_dir: Path, true_loss: np.ndarray, scale: str, se
     true_areas = {}
     for start, end in ASSESSMENT_EPOCHS:
         classes = activity_map(landscape.forest, zone, start, end)
-        design = stratified_design(classes, landscape.grid, nodata=0, n_total=n_total, allocation="minimum",
+        design = stratified_design(classes, landscape.grid, strata=strata_by_zone(classes, landscape.zones),
+                                   nodata=0, strata_nodata=0, n_total=n_total, allocation="minimum",
                                    min_per_stratum=minimum, seed=int(rng.integers(2**31)))
         table = sample_table(design)
         rows, cols = design.points["row"].to_numpy(), design.points["col"].to_numpy()
