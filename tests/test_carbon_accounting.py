@@ -15,6 +15,7 @@ from icam.carbon.accounting import (
     MonitoringPeriod,
     PeriodInputs,
     StratumActivity,
+    VCS_MR_4_4,
     UncertaintyRule,
     account_period,
     ex_ante_table,
@@ -88,6 +89,8 @@ def test_rule_forms_by_hand():
     assert EXCESS_OVER_THRESHOLD.fraction(12.5) == pytest.approx(0.025)
     assert EXCESS_OVER_THRESHOLD.fraction(100.5) == 1.0  # above 100 %: ineligible
     assert ART_TREES_2_0.fraction(20.0) == pytest.approx(0.524417 * 0.20 / 1.645006)
+    assert VCS_MR_4_4.fraction(25.0) == pytest.approx(0.0654599, abs=1e-7)  # 0.4307 × 0.25 / 1.6449
+    assert VCS_MR_4_4.fraction(0.0) == 0.0 and VCS_MR_4_4.fraction(100.5) == 1.0
     custom = UncertaintyRule(name="15 % at 95 %", confidence=0.95, threshold_pct=15.0)
     assert custom.fraction(15.0) == 0.0 and custom.fraction(20.0) == pytest.approx(0.05)
 
@@ -210,7 +213,7 @@ ses = st.floats(0, 500, allow_nan=False)
                     min_size=1, max_size=3),
     market=st.floats(0, 1), buffer=st.floats(0, 100), minimum=st.floats(0, 100),
     base=st.sampled_from(["reductions", "baseline"]),
-    rule=st.sampled_from([EXCESS_OVER_THRESHOLD, ART_TREES_2_0]),
+    rule=st.sampled_from([EXCESS_OVER_THRESHOLD, ART_TREES_2_0, VCS_MR_4_4]),
     start=st.dates(date(2000, 1, 1), date(2030, 1, 1)), length=st.integers(0, 2000),
 )
 def test_properties(strata, market, buffer, minimum, base, rule, start, length):

@@ -89,6 +89,11 @@ def _body_rows(rows: list) -> list:
     return [(attrs, cells) for attrs, cells in rows if any(k.startswith("data-") for k in attrs)]
 
 
+def _n_accounting(html: str) -> int:
+    """1 where the report holds the carbon-accounting section (its chart), else 0."""
+    return int('<h2 id="accounting">' in html)
+
+
 def _images(html: str) -> list[tuple[str, bytes]]:
     return [(mime, base64.b64decode(data, validate=True))
             for mime, data in re.findall(r'src="data:([^;"]+);base64,([^"]*)"', html)]
@@ -174,7 +179,8 @@ def test_baseline_table_holds_the_results_values(project):
 
 def test_every_embedded_image_is_a_png(project):
     images = _images(project["html"])
-    assert len(images) == 6  # forest map, loss chart, activity data, risk map, residuals, baseline chart
+    # forest map, loss chart, activity data, risk map, residuals, baseline chart (+ the accounting chart)
+    assert len(images) == 6 + _n_accounting(project["html"])
     for mime, data in images:
         assert mime == "image/png"
         with Image.open(io.BytesIO(data)) as image:
@@ -191,14 +197,16 @@ def test_without_baseline_or_risk(project):
     args = (config, s["landscape"], s["forest_change"], s["outputs"], s["activity_data"])
     risk_only = render_report(*args, risk=s["risk"], baseline=None)
     assert SECTION in risk_only and 'id="risk-candidates"' in risk_only
-    assert 'id="baseline-table"' not in risk_only and len(_images(risk_only)) == 5
+    n_acc = _n_accounting(risk_only)
+    assert 'id="baseline-table"' not in risk_only and len(_images(risk_only)) == 5 + n_acc
     plain = render_report(*args)
     assert SECTION not in plain and "risk-candidates" not in plain and "tr.chosen" not in plain
-    assert len(_images(plain)) == 3
+    assert len(_images(plain)) == 3 + n_acc
     # the report with risk is the report without it plus the section (and its styles), nothing else changed
     full = render_report(*args, risk=s["risk"], baseline=s["baseline"])
     assert full == project["html"]
-    start, end = full.index('\n<h2 id="risk">'), full.index('<h2 id="files">')
+    start = full.index('\n<h2 id="risk">')
+    end = full.index('\n<h2 id="accounting">') if n_acc else full.index('<h2 id="files">')
     styles = re.search(r"\n tr\.chosen td .*?\n(?=</style>)", full, re.S)
     without = full[:start] + full[end:]
     assert without.replace(styles.group(0), "\n", 1) == plain
@@ -220,4 +228,4 @@ def test_benchmark_only(project):
     sentence = " ".join(parsed.paragraphs["risk-chosen"].split())
     assert sentence.startswith("Chosen map: benchmark (") and "no alternative model was configured" in sentence
     assert 'id="risk-tests"' not in html  # no alternative, no test to list
-    assert len(_images(html)) == 6
+    assert len(_images(html)) == 6 + _n_accounting(html)

@@ -72,18 +72,18 @@ def _run_project(project_dir: Path):
         progress.update(task, description="Done")
     _print_summary(run.results["outputs"], run.outputs_dir)
     if run.results.get("accounting") is not None:  # only once the outputs were published
-        _issue(project_dir, config.carbon.project_id, run.results["accounting"])
+        _issue(project_dir, config.carbon.project_id, run.results["accounting"].ex_post)
     return run
 
 
 def _issue(project_dir: Path, project_id: str, table) -> None:
-    from icam.carbon.project import issue_credits
+    from icam.carbon.project import issue_credits, vintage_blocks
 
     issued = issue_credits(project_dir, project_id, table)
-    credited = [p for p in table.periods if p.credits >= 1]
+    blocks = vintage_blocks(table)
     console.print(f"Credits: {table.totals['credits']:,} over {len(table.periods)} monitoring period(s); "
-                  f"{len(issued)} period(s) newly issued into the ledger, "
-                  f"{len(credited) - len(issued)} already issued.")
+                  f"{len(issued)} vintage block(s) newly issued into the ledger, "
+                  f"{len(blocks) - len(issued)} already issued.")
 
 
 def _print_summary(results: dict, outputs_dir: Path) -> None:

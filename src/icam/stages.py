@@ -110,8 +110,9 @@ def _activity_data(config: IcamConfig, landscape: Landscape, progress=None) -> l
         return []
     zone_name = config.activity_data.zone
     zone = activity_zone(landscape.zones, landscape.grid.shape, zone_name)
-    return [assess(a.name, a.start_year, a.end_year, a.samples, landscape.forest, landscape.grid, zone_name, zone)
-            for a in config.activity_data.assessments]
+    zones = landscape.zones if config.activity_data.strata == "map_classes_by_zone" else None
+    return [assess(a.name, a.start_year, a.end_year, a.samples, landscape.forest, landscape.grid, zone_name, zone,
+                   zones) for a in config.activity_data.assessments]
 
 
 def _write_activity_tables(assessments: list[ActivityAssessment], out_dir: Path) -> list[str]:
@@ -143,6 +144,19 @@ def _write_activity_tables(assessments: list[ActivityAssessment], out_dir: Path)
     return names
 
 
+def _write_accounting_tables(accounting, out_dir: Path) -> list[str]:
+    from icam.carbon.project import accounting_rows
+
+    tables = accounting_rows(accounting)
+    (out_dir / "tables").mkdir(parents=True, exist_ok=True)
+    for name, rows in tables.items():
+        with open(out_dir / name, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    return list(tables)
+
+
 def build_results(config: IcamConfig, landscape: Landscape, stats: ZoneStats, files: Mapping[str, list[str]],
                   assessments: list[ActivityAssessment] = (), risk=None, baseline=None, accounting=None) -> dict:
     """The content of ``outputs/results.json`` (schema: ``icam/schemas/results.schema.json``)."""
@@ -171,14 +185,14 @@ def build_results(config: IcamConfig, landscape: Landscape, stats: ZoneStats, fi
         } if config.activity_data is not None else None,
         "risk": {"zone": config.risk.zone, **risk.to_dict()} if risk is not None else None,
         "baseline": baseline.to_dict() if baseline is not None else None,
-        "accounting": ({"project_id": config.carbon.project_id, **accounting.to_dict()}
-                       if accounting is not None else None),
+        "accounting": accounting.to_dict(config) if accounting is not None else None,
         "outputs": {kind: list(names) for kind, names in files.items()},
     }
 
 
 def build_stages(config: IcamConfig, progress=None) -> list[Stage]:
     """The pipeline for one project."""
+    from icam.carbon.project import carbon_input_files
     from icam.landscape.ingest import load_landscape
     from icam.report.build import write_report
 
@@ -218,7 +232,7 @@ def build_stages(config: IcamConfig, progress=None) -> list[Stage]:
 
         if config.carbon is None:
             return None
-        return account_project(config, r["landscape"], r["baseline"])
+        return account_project(config, r["landscape"], r["risk"], r["baseline"], r["activity_data"])
 
     def outputs(r: Mapping[str, Any], out_dir: Path) -> dict:
         files = {
@@ -233,6 +247,8 @@ def build_stages(config: IcamConfig, progress=None) -> list[Stage]:
             written = write_risk_outputs(r["risk"], r["baseline"], r["landscape"].grid, zone, out_dir)
             files["rasters"] += written["rasters"]
             files["tables"] += written["tables"]
+        if r["accounting"] is not None:
+            files["tables"] += _write_accounting_tables(r["accounting"], out_dir)
         results = build_results(config, r["landscape"], r["forest_change"], files, r["activity_data"],
                                 r["risk"], r["baseline"], r["accounting"])
         atomic_write_text(out_dir / RESULTS_NAME, json.dumps(results, indent=2, allow_nan=False))
@@ -249,9 +265,9 @@ def build_stages(config: IcamConfig, progress=None) -> list[Stage]:
               params=json.loads(config.model_dump_json(include={"risk", "periods", "baseline"}))),
         Stage("baseline", "Baseline deforestation per year and zone", baseline, deps=("landscape", "risk"),
               params=json.loads(config.model_dump_json(include={"risk", "periods", "baseline"}))),
-        Stage("accounting", "Emission reductions and credits per monitoring period", accounting,
-              deps=("landscape", "baseline"),
-              params=json.loads(config.model_dump_json(include={"carbon", "periods", "baseline"}))),
+        Stage("accounting", "Carbon stocks, emission reductions and credits per monitoring period", accounting,
+              deps=("landscape", "activity_data", "risk", "baseline"), input_files=tuple(carbon_input_files(config)),
+              params=json.loads(config.model_dump_json(include={"carbon", "periods", "baseline", "activity_data"}))),
         Stage("outputs", "Writing rasters, tables, results.json and the report", outputs,
               deps=("landscape", "forest_change", "activity_data", "risk", "baseline", "accounting"), cacheable=False),
     ]

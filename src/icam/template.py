@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -65,6 +66,12 @@ SOURCES = {
 }
 
 
+def toml_key(key: object) -> str:
+    """A TOML key: bare where it can be (letters, digits, '_', '-'), else a quoted string."""
+    text = str(key)
+    return text if re.fullmatch(r"[A-Za-z0-9_-]+", text) else json.dumps(text, ensure_ascii=False)
+
+
 def toml_value(value: object) -> str:
     """A Python value as a TOML value (strings, numbers, dates, lists, inline tables)."""
     if isinstance(value, bool):
@@ -80,7 +87,7 @@ def toml_value(value: object) -> str:
             return "[\n" + "".join(f"  {toml_value(v)},\n" for v in value) + "]"
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(type(value))
 
 

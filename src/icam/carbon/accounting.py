@@ -32,11 +32,12 @@ Sources and decisions (docs/methods.md, "Emission reductions and credits"):
   0; the same EF draw is used for baseline, project and leakage of a stratum in a draw, since it
   is one quantity), U = half-width of the confidence interval of NER as % of the draws' mean.
   The deduction d(U) is a :class:`UncertaintyRule` whose threshold, confidence and form are
-  parameters: the exact VCS rule (VCS Methodology Requirements; VM0048/VMD0055) could not be read
-  here. Built in: :data:`EXCESS_OVER_THRESHOLD` (no deduction while U ≤ 10 % at 90 %, otherwise
-  the excess, d = (U − 10)/100; the form stated in the project's brief, *unverified*) and
-  :data:`ART_TREES_2_0` (d = 0.524417 × U/100 / 1.645006, ART TREES v2.0 eq. 10–11 as quoted by a
-  secondary source).
+  parameters: the VCS text itself (VCS Methodology Requirements; VM0048/VMD0055) could not be read
+  here. Built in: :data:`VCS_MR_4_4` (d = 0.4307 × U/100 / 1.6449, U > 100 % ineligible: VCS
+  Methodology Requirements v4.4 §2.4 as quoted by secondary sources; the pipeline's default),
+  :data:`EXCESS_OVER_THRESHOLD` (no deduction while U ≤ 10 % at 90 %, otherwise the excess,
+  d = (U − 10)/100, *unverified*) and :data:`ART_TREES_2_0` (d = 0.524417 × U/100 / 1.645006,
+  ART TREES v2.0 eq. 10–11 as quoted by a secondary source).
 - Buffer: withheld on the net change in carbon stocks after the uncertainty deduction (VCS
   Standard v4.7 §3.2.10 as quoted by secondary sources); the percentage is the AFOLU
   Non-Permanence Risk Tool's (:mod:`icam.carbon.buffer`), never below ``minimum_buffer_pct``.
@@ -262,6 +263,10 @@ class UncertaintyRule:
 # The brief's form: no deduction while the 90 % half-width is ≤ 10 % of the mean, else the excess.
 # Not verified against the VCS text.
 EXCESS_OVER_THRESHOLD = UncertaintyRule()
+# VCS Methodology Requirements v4.4 §2.4 as quoted by secondary sources (the project's domain brief):
+# deduction = U/1.6449 × 0.4307 of the 90 % half-width U (% of the mean); above 100 % nothing is credited.
+VCS_MR_4_4 = UncertaintyRule(name="VCS Methodology Requirements v4.4 §2.4 (secondary sources)", confidence=0.90,
+                             threshold_pct=0.0, form="scaled", scale=0.4307, z=1.6449, ineligible_above_pct=100.0)
 # ART TREES v2.0 (August 2021) eq. 10-11 as quoted by github.com/seamusrobertmurphy/monte-carlo-trees:
 # UA = 0.524417 × HW90% / 1.645006, applied to the gross reductions (no threshold is stated there).
 ART_TREES_2_0 = UncertaintyRule(name="ART TREES v2.0 eq. 11", confidence=0.90, threshold_pct=0.0, form="scaled",
@@ -356,7 +361,8 @@ class UncertaintyResult:
     source: str = "monte carlo"
 
     def to_dict(self) -> dict:
-        return {"rule": self.rule.to_dict(), "half_width_pct": self.half_width_pct,
+        return {"rule": self.rule.to_dict(),
+                "half_width_pct": self.half_width_pct if math.isfinite(self.half_width_pct) else None,
                 "deduction_fraction": self.deduction_fraction, "n_draws": self.n_draws, "seed": self.seed,
                 "mean_tco2e": self.mean_tco2e, "lower_tco2e": self.lower_tco2e, "upper_tco2e": self.upper_tco2e,
                 "source": self.source}

@@ -69,7 +69,8 @@ from icam.landscape.reference import (
     map_with_errors,
     write_reference_samples,
 )
-from icam.template import toml_value
+from icam.landscape.simulate_inventory import write_inventory
+from icam.template import toml_key, toml_value
 
 CRS_EPSG = "EPSG:32718"
 RESOLUTION_M = 30.0
@@ -633,19 +634,57 @@ def config_dict(description: str, scale: str = "project") -> dict:
         "periods": {"historical_reference": [2000, 2008], "calibration": [2000, 2004], "confirmation": [2004, 2008],
                     "project_start": PROJECT_START, "crediting_period_years": 20,
                     "monitoring": [{"start": dt.date(a, 6, 15), "end": dt.date(b, 6, 14)} for a, b in months]},
-        "activity_data": {"zone": "reference_region", "assessments": assessments_config()},
+        "activity_data": {"zone": "reference_region", "strata": "map_classes_by_zone",
+                          "assessments": assessments_config()},
         "risk": {"zone": "reference_region", "assessment_cell_ha": RISK_CELL_HA,
                  "models": (["local_rate"] if scale == "jurisdiction"
                             else ["logistic", "gradient_boosting", "spatial", "local_rate"]),
                  "covariates": {"roads": "inputs/roads.gpkg", "settlements": "inputs/settlements.gpkg",
                                 "rivers": "inputs/rivers.gpkg", "elevation": "inputs/elevation.tif"}},
         "baseline": {"quantity": "average", "years": [2009, 2018], "validity_years": 6},
-        "carbon": {"project_id": "VCS944",
-                   "forest": {"above_ground": [120.0, 10.0], "below_ground": [32.0, 4.0]},
-                   "post_deforestation_class": "coffee agroforestry",
-                   "post_deforestation": {"above_ground": [25.0, 5.0], "below_ground": [7.0, 2.0]},
-                   "pools": ["above_ground", "below_ground"], "buffer_pct": 15, "uncertainty_draws": 2000,
-                   "seed": 42},
+        "carbon": carbon_config(),
+    }
+
+
+def carbon_config() -> dict:
+    """[carbon] of a simulated project: elevation strata, the simulated inventory, an NPRT assessment.
+
+    The risk scores are simulated inputs, not Alto Mayo's assessment. The upper-montane stratum has no
+    plots and takes an IPCC default: the midpoint of the 60–230 t d.m./ha range the project's notes give
+    for South American tropical mountain systems (unconfirmed), with a quarter of the range as its SE.
+    """
+    ranges = {"lowland_premontane": [800.0, 1500.0], "montane": [1500.0, 2500.0], "upper_montane": [2500.0, 3600.0]}
+    strata = [{"name": name, "range": r, "root_to_shoot": 0.27} for name, r in ranges.items()]
+    strata[-1].update(ipcc_default_agb_mg_ha=[145.0, 42.5],
+                      ipcc_reference="IPCC AGB range 60–230 t d.m./ha, South American tropical mountain systems "
+                                     "(midpoint; simulated project, unconfirmed)")
+    return {
+        "project_id": "VCS944", "baseline_source": "vt0007_density",
+        "strata_raster": "inputs/elevation.tif", "inventory": "inputs/inventory/trees.csv",
+        "wood_density": "inputs/inventory/wood_density.csv",
+        "post_deforestation_class": "coffee agroforestry",
+        "post_deforestation": {"above_ground": [25.0, 5.0], "below_ground": [7.0, 2.0]},
+        "pools": ["above_ground", "below_ground"], "uncertainty_rule": "vcs", "ex_ante_effectiveness": 0.5,
+        "uncertainty_draws": 2000, "seed": 42, "strata": strata,
+        "non_permanence_risk": {
+            "internal": {
+                "project_management": {"adaptive_management_plan": True,
+                                       "risks": {"enforcement against encroachment needed": 2.0}},
+                "financial_viability": {"risks": {"break-even in 4 to 7 years": 3.0}},
+                "opportunity_cost": {"risks": {"coffee earns more than conservation": 4.0},
+                                     "mitigations": {"legally protected forest": -2.0}},
+                "project_longevity": {"longevity_years": 100, "legal_agreement": True, "agreement_100_years": True,
+                                      "plan_for_entire_longevity": True}},
+            "external": {
+                "land_tenure": {"due_process_on_disputes": True, "binding_agreements_with_rights_holders": True,
+                                "risks": {"settlers inside the protected forest": 2.0}},
+                "community_engagement": {},
+                "political": {"risks": {"governance scores of the host country": 2.0}}},
+            "natural": {"hazards": {
+                "fire": {"significance": "minor", "likelihood": "once_per_25_to_50y", "mitigation": 0.5},
+                "extreme_weather": {"significance": "insignificant", "likelihood": "once_per_10_to_25y"},
+                "geological": {"significance": "minor", "likelihood": "once_per_50_to_100y"}}},
+        },
     }
 
 
@@ -658,22 +697,42 @@ def config_toml(scale: str, seed: int, description: str) -> str:
         "boundaries": "Boundaries written by the simulator; admin_units is in EPSG:4326 and is reprojected on reading.",
         "forest": "Hansen-format tiles (2 x 2) on the project grid; truth/ holds what they were drawn from.",
         "periods": "Project start 2008-06-15 and the monitoring periods of VCS 944.",
-        "activity_data": "Reference samples designed on the map and labelled from the truth through an interpreter-"
+        "activity_data": "Reference samples stratified by map class and zone, designed on the map and labelled from "
+                         "the truth through an interpreter-"
                          "error model (truth/reference_samples.json).",
         "risk": "Risk maps fitted in the reference region (the jurisdiction); assessment cells of 25,000 ha, about "
                 "the size of the region's districts, so that the VT0007 test has enough cells.",
         "baseline": "VM0015 fixed baseline period 2009–2018 after the 2000–2008 historical reference period.",
-        "carbon": "Plausible montane-forest stocks (tC/ha; below-ground by IPCC root-to-shoot 0.27) against coffee "
-                  "agroforestry; buffer 15 % entered, not scored from the risk tool.",
+        "carbon": "Elevation strata with stocks from the simulated tree inventory (upper montane: an IPCC default), "
+                  "coffee agroforestry after clearing, simulated Non-Permanence Risk Tool scores.",
     }
     lines = [mark, "# Truth for checking icam's estimates: truth/hazard.json, truth/hazard_static.tif, "
              "truth/households.csv, truth/true_lossyear.tif, truth/counterfactual_lossyear.tif, "
-             "truth/reference_samples.json.", ""]
+             "truth/reference_samples.json, truth/inventory.json.", ""]
     for section, values in config_dict(description, scale).items():
-        lines += [f"{GENERATED_MARK}, seed {seed}, scale {scale}: {comments[section]}", f"[{section}]"]
-        lines += [f"{k} = {toml_value(v)}" for k, v in values.items()]
-        lines.append("")
+        lines += [f"{GENERATED_MARK}, seed {seed}, scale {scale}: {comments[section]}"]
+        lines += _toml_table(f"[{section}]", section, values)
     return "\n".join(lines)
+
+
+def _toml_table(header: str, name: str, values: dict) -> list[str]:
+    """A TOML table: plain keys first, then nested tables ([a.b]) and arrays of tables ([[a.b]])."""
+    def nested(v) -> bool:
+        return isinstance(v, dict) and any(isinstance(x, dict) for x in v.values())
+
+    def table_array(v) -> bool:
+        return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v) and len(v) > 1 and \
+            any(isinstance(y, (dict, list)) for x in v for y in x.values())
+
+    lines = [header] + [f"{toml_key(k)} = {toml_value(v)}" for k, v in values.items() if not (nested(v) or table_array(v))]
+    lines.append("")
+    for k, v in values.items():
+        if table_array(v):
+            for item in v:
+                lines += _toml_table(f"[[{name}.{k}]]", f"{name}.{k}", item)
+        elif nested(v):
+            lines += _toml_table(f"[{name}.{k}]", f"{name}.{k}", v)
+    return lines
 
 
 # ------------------------------------------------------------------------------------------- simulate
@@ -1115,6 +1174,9 @@ def simulate(out_dir: Path, scale: str = "project", seed: int = 42,
         "true_area_ha_by_period": true_areas,
     }, indent=2) + "\n")
     lap("reference_samples_s")
+    inventory_truth = write_inventory(out_dir, seed)
+    atomic_write_text(out_dir / "truth" / "inventory.json", json.dumps(inventory_truth, indent=2) + "\n")
+    lap("inventory_s")
     report("simulating: done", 1.0)
 
     region_px = int(np.count_nonzero(region_mask))

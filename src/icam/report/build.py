@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import math
+from datetime import date
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 
 from icam.config import IcamConfig
 from icam.forest.activity import CLASS_NAMES
@@ -104,6 +105,155 @@ def baseline_view(baseline) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- carbon accounting
+
+BASELINE_SOURCES = {
+    "vt0007_density": "the VT0007 risk map's expected deforestation (ha/yr) summed over each zone",
+    "vm0015_allocation": "the VM0015 allocation of the projected quantity to the highest-risk forest pixels",
+}
+PERIOD_KEYS = ("baseline_emissions_tco2e", "project_emissions_tco2e", "leakage_tco2e", "net_reductions_tco2e",
+               "uncertainty_deduction_tco2e", "buffer_tco2e", "buffer_credits", "credits")
+
+
+def _tonnes(value) -> str:
+    """Whole tonnes with thousands separators ("214,986"); "–" for None, a missing key and non-finite numbers."""
+    if value is None or isinstance(value, Undefined) or value == "" or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{round(value):,}"  # an int: no "-0"
+
+
+def _years(start: str, end: str) -> float:
+    """The length of a period whose ``end`` day is included, in years of 365.25 days."""
+    return ((date.fromisoformat(end) - date.fromisoformat(start)).days + 1) / 365.25
+
+
+def _period_label(start: str, end: str) -> str:
+    """"2012" for a calendar year, else "2008-06-15 – 2012-06-14"."""
+    if start[4:] == "-01-01" and end[4:] == "-12-31" and start[:4] == end[:4]:
+        return start[:4]
+    return f"{start} – {end}"
+
+
+def _overlap_share(period: dict, first: str, last: str) -> float:
+    """The share of ``period``'s days that fall within ``first`` – ``last`` (both included)."""
+    start, end = date.fromisoformat(period["start"]), date.fromisoformat(period["end"])
+    days = (min(end, date.fromisoformat(last)) - max(start, date.fromisoformat(first))).days + 1
+    return max(0, days) / ((end - start).days + 1)
+
+
+def _sum(rows: list, key: str):
+    """Σ ``row[key]``, None when a row lacks it."""
+    values = [row.get(key) for row in rows]
+    return None if not values or any(v is None for v in values) else sum(values)
+
+
+def _period_row(period: dict) -> dict:
+    """One monitoring period for the tables and the chart: its label, length and per-year values."""
+    years = _years(period["start"], period["end"])
+    uncertainty = period.get("uncertainty") or {}
+    net = period.get("net_reductions_tco2e")
+    if net is None and all(period.get(k) is not None for k in PERIOD_KEYS[:3]):
+        net = max(0.0, period["baseline_emissions_tco2e"] - period["project_emissions_tco2e"] - period["leakage_tco2e"])
+    leakage_parts = [(label, period.get(f"{key}_leakage_tco2e")) for label, key in
+                     (("activity shifting", "activity_shifting"), ("market", "market"), ("other", "other"))]
+    return {
+        **dict.fromkeys((*PERIOD_KEYS, "buffer_pct", "by_stratum")), **period,
+        "label": _period_label(period["start"], period["end"]), "years": years, "net_reductions_tco2e": net,
+        "buffer_credits": period.get("buffer_credits", _sum(period.get("vintages") or [], "buffer_credits")),
+        "half_width_pct": uncertainty.get("half_width_pct"), "deduction_fraction": uncertainty.get("deduction_fraction"),
+        "uncertainty_source": uncertainty.get("source"), "n_draws": uncertainty.get("n_draws"),
+        "leakage_detail": "; ".join(f"{label} {_tonnes(v)}" for label, v in leakage_parts if v is not None),
+        "beyond_validity": bool(period.get("baseline_beyond_validity")),
+        "shortfall_tco2e": period.get("shortfall_tco2e") or 0.0,
+    }
+
+
+def _table_view(periods: list, totals: dict | None) -> dict:
+    """Rows and a totals row (the given totals, completed by summing the rows)."""
+    rows = [_period_row(p) for p in periods]
+    total = {k: _sum(rows, k) for k in PERIOD_KEYS}
+    total.update({k: v for k, v in (totals or {}).items() if v is not None})
+    total["years"] = sum(r["years"] for r in rows)
+    return {"periods": rows, "totals": total}
+
+
+def _rule_text(rule: dict) -> str:
+    """The uncertainty rule in words: when there is a deduction and how large."""
+    if not rule:
+        return ""
+    conf = f"{100 * rule.get('confidence', 0.9):g} %"
+    threshold = rule.get("threshold_pct", 0.0)
+    if rule.get("form") == "scaled":
+        share = f"{rule.get('scale', 1.0):g} × U / {rule.get('z', 1.0):g}"
+    else:
+        share = f"U − {threshold:g} %"
+    text = (f"Uncertainty: U is the half-width of the {conf} confidence interval of the net reductions, as a "
+            f"percentage of their mean; " + (f"no deduction while U ≤ {threshold:g} %, else " if threshold else "")
+            + f"a share of {share} of the net reductions is deducted")
+    if rule.get("ineligible_above_pct") is not None:
+        text += f"; above U = {rule['ineligible_above_pct']:g} % nothing is credited"
+    return text
+
+
+def _assessment_view(assessment: dict) -> dict:
+    """The NPRT scores grouped by category ("internal.project_management" → internal, project management)."""
+    groups: dict[str, list] = {}
+    for key, score in assessment.get("scores", {}).items():
+        category, _, factor = key.partition(".")
+        groups.setdefault(category, []).append({"factor": (factor or category).replace("_", " "), "score": score})
+    categories = [{"name": c, "total": assessment.get(c), "factors": groups.get(c, [])}
+                  for c in dict.fromkeys(["internal", "external", "natural", *groups])]
+    return {**assessment, "categories": [c for c in categories if c["factors"] or c["total"] is not None]}
+
+
+def accounting_view(accounting: dict) -> dict:
+    """What the report shows of ``results["accounting"]``, ready for the template."""
+    stocks = [{**s, "ipcc_default": s.get("source") == "IPCC default"} for s in accounting.get("stocks") or []]
+    factors = accounting.get("emission_factors") or []
+    pools = list(dict.fromkeys(pool for f in factors for pool in (f.get("by_pool_tco2e_ha") or {})))
+    ex_post = _table_view(accounting.get("periods") or [], accounting.get("totals"))
+    vintages: dict[int, dict] = {}
+    for period in accounting.get("periods") or []:
+        for v in period.get("vintages") or []:
+            row = vintages.setdefault(v["year"], {"year": v["year"], "credits": 0, "buffer_credits": 0, "periods": 0})
+            row["credits"] += v.get("credits") or 0
+            row["buffer_credits"] += v.get("buffer_credits") or 0
+            row["periods"] += 1
+    vintage_rows = [vintages[y] for y in sorted(vintages)]
+    strata = list(dict.fromkeys(s for p in ex_post["periods"] for s in (p.get("by_stratum") or {})))
+    ex_ante = accounting.get("ex_ante")
+    ex_ante_view = _table_view(ex_ante.get("periods") or [], ex_ante.get("totals")) if ex_ante else None
+    same_span = None
+    if ex_ante_view and ex_ante_view["periods"] and ex_post["periods"]:
+        first, last = ex_post["periods"][0]["start"], ex_post["periods"][-1]["end"]
+        shares = [(p.get("credits"), _overlap_share(p, first, last)) for p in ex_ante_view["periods"]]
+        if all(c is not None for c, _ in shares):
+            same_span = sum(c * share for c, share in shares)
+    buffer = accounting.get("buffer") or {}
+    valid = accounting.get("baseline_valid_years")
+    source = accounting.get("baseline_source")
+    return {
+        "project_id": accounting.get("project_id"), "kind": accounting.get("kind", "ex-post"),
+        "baseline_source": source, "baseline_source_text": BASELINE_SOURCES.get(source, source),
+        "valid_years": tuple(valid) if valid else None,
+        "post_class": accounting.get("post_deforestation_class"),
+        "rule": accounting.get("uncertainty_rule") or {}, "rule_text": _rule_text(accounting.get("uncertainty_rule")),
+        "buffer_pct": buffer.get("pct"), "buffer_source": buffer.get("source"),
+        "assessment": _assessment_view(buffer["assessment"]) if buffer.get("assessment") else None,
+        "stocks": stocks, "defaults": [s["stratum"] for s in stocks if s["ipcc_default"]],
+        "emission_factors": factors, "pools": pools,
+        **ex_post,
+        "beyond_validity": [p for p in ex_post["periods"] if p["beyond_validity"]],
+        "shortfalls": [p for p in ex_post["periods"] if p["shortfall_tco2e"] > 0],
+        "vintages": vintage_rows,
+        "vintage_totals": {"credits": sum(v["credits"] for v in vintage_rows),
+                           "buffer_credits": sum(v["buffer_credits"] for v in vintage_rows)},
+        "strata": strata,
+        "ex_ante": ex_ante_view if ex_ante_view and ex_ante_view["periods"] else None,
+        "ex_ante_same_span": same_span,
+    }
+
+
 def render_report(config: IcamConfig, landscape: Landscape, stats: ZoneStats, results: dict,
                   assessments: list = (), risk=None, baseline=None) -> str:
     env = Environment(loader=PackageLoader("icam.report", "templates"), autoescape=select_autoescape())
@@ -112,6 +262,7 @@ def render_report(config: IcamConfig, landscape: Landscape, stats: ZoneStats, re
     env.filters["pct"] = lambda v: "–" if v is None else f"{100 * v:.1f}%"
     env.filters["num"] = _number
     env.filters["pct2"] = _percent
+    env.filters["t"] = _tonnes
     start_year = config.periods.project_start.year if config.periods else None
     images = {
         "map": base64.b64encode(figures.forest_change_map(landscape)).decode(),
@@ -128,13 +279,18 @@ def render_report(config: IcamConfig, landscape: Landscape, stats: ZoneStats, re
         if baseline is not None:
             baseline_info = baseline_view(baseline)
             images["baseline"] = base64.b64encode(figures.baseline_chart(baseline, _zone_label)).decode()
+    accounting = None
+    if results.get("accounting") is not None:
+        accounting = accounting_view(results["accounting"])
+        if accounting["periods"]:
+            images["accounting"] = base64.b64encode(figures.accounting_chart(accounting["periods"])).decode()
     forest_rows = [(zone, stats.forest_area_ha(zone)) for zone in stats.zones]
     risk_zone = config.risk.zone if config.risk is not None else baseline.zone if baseline is not None else "risk zone"
     return env.get_template("report.html.j2").render(
         config=config, results=results, stats=stats, images=images, forest_rows=forest_rows,
         period_labels=stats.period_labels, grid=results["grid"], assessments=assessments,
         class_names=CLASS_NAMES, risk=risk_info, baseline=baseline_info,
-        risk_zone=risk_zone,
+        risk_zone=risk_zone, accounting=accounting,
     )
 
 

@@ -267,3 +267,76 @@ def baseline_chart(baseline, zone_label=lambda z: z) -> bytes:
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.tick_params(labelsize=8)
     return _png(fig)
+
+
+# --------------------------------------------------------------------------- carbon accounting
+
+ACCOUNTING_STACK = (  # bottom to top: the baseline's emissions split into what happened and what was credited
+    ("project_emissions_tco2e", "#b2182b", "Project emissions (actual)"),
+    ("leakage_tco2e", "#f4a582", "Leakage"),
+    ("uncertainty_deduction_tco2e", "#c2a5cf", "Uncertainty deduction"),
+    ("buffer_credits", "#dfc27d", "Buffer credits (non-permanence)"),
+    ("credits", "#1b7837", "Credits issued (VCUs)"),
+)
+
+
+def _decimal_year(day) -> float:
+    import datetime as dt
+
+    day = dt.date.fromisoformat(day) if isinstance(day, str) else day
+    start = dt.date(day.year, 1, 1)
+    return day.year + (day - start).days / (dt.date(day.year + 1, 1, 1) - start).days
+
+
+def accounting_chart(periods: list[dict]) -> bytes:
+    """Per monitoring period, in tCO2e per year of the period (so that periods of different lengths
+    compare; each bar spans its period, so its area is the period's total): the baseline emissions
+    (black outline, dashed where the baseline is used beyond its validity) against a stack of the
+    actual (project) emissions, leakage, the uncertainty deduction, the buffer and the credits issued,
+    which together make up the baseline when the project emitted less than it. ``periods``: the rows
+    of :func:`icam.report.build.accounting_view` (start, end, years and the tCO2e keys)."""
+    import datetime as dt
+
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter
+
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    handles = {}
+    top = 0.0
+    for p in periods:
+        x0 = _decimal_year(p["start"])
+        x1 = _decimal_year(dt.date.fromisoformat(p["end"]) + dt.timedelta(days=1))
+        width, years = x1 - x0, p["years"]
+        bottom = 0.0
+        for key, colour, label in ACCOUNTING_STACK:
+            value = p.get(key)
+            if key == "buffer_credits" and value is None:
+                value = p.get("buffer_tco2e")
+            rate = max(0.0, float(value or 0.0)) / years
+            if rate > 0:
+                handles[label] = ax.bar(x0, rate, width, bottom=bottom, align="edge", color=colour,
+                                        edgecolor="white", linewidth=0.5, label=label)
+            bottom += rate
+        baseline = float(p.get("baseline_emissions_tco2e") or 0.0) / years
+        beyond = bool(p.get("beyond_validity"))
+        ax.plot([x0, x0, x1, x1], [0, baseline, baseline, 0], color="#111111", linewidth=1.6,
+                linestyle="--" if beyond else "-")
+        credits = p.get("credits")
+        if credits is not None:
+            ax.annotate(f"{credits:,.0f}", (x0 + width / 2, max(baseline, bottom)), xytext=(0, 3),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=7, color="#1b7837")
+        top = max(top, baseline, bottom)
+    legend = [Line2D([], [], color="#111111", linewidth=1.6, label="Baseline emissions")]
+    if any(p.get("beyond_validity") for p in periods):
+        legend.append(Line2D([], [], color="#111111", linewidth=1.6, linestyle="--",
+                             label="Baseline emissions, beyond the baseline's validity"))
+    legend += [handles[label] for _, _, label in ACCOUNTING_STACK if label in handles]
+    ax.set_ylim(0, top * 1.12 if top > 0 else 1)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("Year (each bar spans its monitoring period)")
+    ax.set_ylabel("tCO₂e per year of the period")
+    ax.set_title("Baseline and actual emissions per monitoring period (labels: credits issued, tCO₂e)")
+    ax.legend(handles=legend, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
