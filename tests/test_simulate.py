@@ -313,7 +313,7 @@ def test_reference_samples_are_designed_on_the_map_and_read_back(small):
     assert len(config.activity_data.assessments) == 8
     for assessment in config.activity_data.assessments:
         samples = read_labels(assessment.samples, known_classes={1, 2, 3})
-        assert len(samples) == 600 and (samples.groupby("stratum").size() >= 40).all()
+        assert len(samples) == 2000 and (samples.groupby("stratum").size() >= 100).all()
         assert (samples.stratum % 10 == samples.map_class).all()  # strata: map class + 10 × zone
         assert set(samples.stratum // 10) == {0, 1, 2}  # elsewhere, project area, leakage belt
         # interpreters mostly agree with the map in the loss stratum, but not always (map and labels err)
@@ -337,11 +337,11 @@ def test_true_areas_are_the_truth_raster_on_the_reference_region(small):
 def test_activity_data_from_the_samples_covers_the_truth(small):
     """The written samples, read as the pipeline reads them: on the map, and estimates near the truth.
 
-    At small scale (600 points, 40 per stratum of map class × zone) not every 95 % interval covers the truth: the loss the map omits
-    lies in the large stable-forest stratum, where a sample of ~200 points rarely catches any, so some
-    intervals are narrow and low; interpreters' boundary-year errors bias the labels a little. With seed 7 the
-    HRP and 5 of the 8 periods cover (seeds 8 and 9: 6 of 8); every estimate is within its interval or 25 % of
-    the truth. At project scale all eight cover (docs/methods.md).
+    At small scale (2,000 points, at least 100 per stratum of map class × zone) not every 95 % interval covers
+    the truth: the loss the map omits lies in the large stable-forest strata, where a few points catch it and
+    each weighs much, so an estimate can sit 2–3 standard errors off; interpreters' boundary-year errors bias
+    the labels a little. With seed 7 the HRP and 6 of the 8 periods cover; the other two (2012–2014, 2022–2024)
+    are 2.3 and 2.7 standard errors high.
     """
     from rasterio.transform import rowcol
 
@@ -360,12 +360,12 @@ def test_activity_data_from_the_samples_covers_the_truth(small):
         samples = read_labels(a.samples, known_classes={1, 2, 3})
         rows, cols = rowcol(landscape.grid.transform, samples["x"].to_numpy(float), samples["y"].to_numpy(float))
         assert (classes[np.asarray(rows), np.asarray(cols)] == samples["map_class"].to_numpy()).all(), a.name
-        assert (samples["map_class"] == FOREST_LOSS).sum() >= 3 * 40
+        assert (samples["map_class"] == FOREST_LOSS).sum() >= 3 * 100
         result = assess(a.name, a.start_year, a.end_year, a.samples, landscape.forest, landscape.grid,
                         config.activity_data.zone, zone, landscape.zones).to_dict()
         loss = result["classes"]["2"]
         true_loss = truth[f"{a.start_year}-{a.end_year}"]["2"]
         error = abs(loss["area_ha"] - true_loss)
         covered.append(error <= loss["ci95_ha"])
-        assert covered[-1] or error <= 0.25 * true_loss, (a.name, loss, true_loss)
-    assert covered[0] and sum(covered) >= 5
+        assert error <= 3 * loss["se_ha"], (a.name, loss, true_loss)
+    assert covered[0] and sum(covered) >= 6

@@ -35,7 +35,7 @@ INTERPRETER_ERRORS = {
     "boundary_year_share": 0.20,  # loss in a period's last year labelled stable forest (too recent to see), and
     # loss in the year the period starts labelled loss (dated into the period)
 }
-SAMPLE_SIZE = {"small": (600, 40), "project": (10000, 600), "jurisdiction": (1500, 100)}  # (n, minimum per class)
+SAMPLE_SIZE = {"small": (2000, 100), "project": (10000, 600), "jurisdiction": (1500, 100)}  # (n, minimum per class)
 ASSESSMENT_EPOCHS = [(2000, 2008), (2008, 2012), (2012, 2014), (2014, 2016), (2016, 2018), (2018, 2020),
                      (2020, 2022), (2022, 2024)]
 SAMPLES_DIR = "inputs/reference_samples"
