@@ -1,0 +1,1 @@
+"""Conservation agreements: registry, compliance from forest monitoring, benefits and economics."""
