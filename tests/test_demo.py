@@ -43,8 +43,9 @@ def test_summary_names_the_report(demo):
     assert "Report:" in output and "report.html" in output
     assert "Forest loss by period" in output
     html = (folder / "outputs" / "report.html").read_text()
-    # forest map, loss chart, activity data, risk map, residuals, baseline chart, carbon-accounting chart
-    assert html.count("data:image/png;base64,") == 7
+    # forest map, loss chart, activity data, risk map, residuals, baseline chart, carbon-accounting chart,
+    # agreements map and money chart
+    assert html.count("data:image/png;base64,") == 9
     assert '<h2 id="accounting">Carbon accounting</h2>' in html
     assert "Activity data with uncertainty" in html and "Overall accuracy" in html
 
@@ -309,3 +310,41 @@ def test_stocks_by_stratum_and_the_ipcc_default_flag(demo):
     # internal 2 + 3 + (4 − 2) + 0, external 2 + 0 + 2, natural: fire LS(minor, 25–50 yr) 3 × 0.5, extreme weather
     # LS(insignificant, 10–25 yr) 3, geological LS(minor, 50–100 yr) 2 (v4.2 Table 10): 7 + 4 + 6.5 = 17.5 ≥ 12
     assert accounting["buffer"]["pct"] == accounting["buffer"]["assessment"]["total"] == 17.5
+
+
+def test_agreements_compliance_against_the_simulated_truth(demo):
+    """Every breach the map shows is flagged in the period holding its year; no complying household is ever
+    found in breach (the map's false clearings stay 'to verify'); the counts and money reach results.json."""
+    import csv
+
+    folder, _ = demo
+    summary = _results(folder)["agreements"]
+    assert {"compliant", "breach"} <= set(summary["counts_by_status"])
+    assert summary["hectares_covered"] > 0 and summary["benefits"]["delivered_usd"] > 0
+    assert summary["benefits"]["due_usd"] <= summary["benefits"]["promised_usd"]
+    truth = {r["agreement_id"]: r for r in csv.DictReader(open(folder / "truth" / "households.csv"))
+             if r["agreement_id"]}
+    flagged = {}
+    for row in csv.DictReader(open(folder / "outputs" / "tables" / "agreements_compliance.csv")):
+        flagged.setdefault(row["agreement"], []).append(row)
+    breaches = [a for a, r in truth.items() if r["behaviour"] == "breaches"]
+    assert breaches
+    for agreement in breaches:
+        year = int(truth[agreement]["breach_year"])
+        rows = [r for r in flagged[agreement] if float(r["loss_ha"]) > 0 and r["status"] != "not_in_force"]
+        seen = [r for r in rows if int(r["period_start"][:4]) <= year <= int(r["period_end"][:4])]
+        assert not seen or any(r["status"] in ("to_verify", "breach") for r in seen), (agreement, seen)
+    complying_in_breach = [a for a, r in truth.items() if r["behaviour"] == "complies"
+                           and any(row["status"] == "breach" for row in flagged.get(a, []))]
+    assert complying_in_breach == []
+
+
+def test_agreements_geopackage_opens_in_gdal(demo):
+    folder, _ = demo
+    gpkg = folder / "outputs" / "agreements.gpkg"
+    assert gpkg.exists()
+    if shutil.which("ogrinfo") is None:
+        pytest.skip("GDAL's ogrinfo is not installed")
+    done = subprocess.run(["ogrinfo", "-ro", "-so", "-al", str(gpkg)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Layer name: parcels" in done.stdout and "status" in done.stdout

@@ -147,7 +147,7 @@ def pipeline(tmp_path_factory):
     folder = tmp_path_factory.mktemp("report_accounting_pipeline") / "project"
     simulate(folder, "small", 42)
     config = load_config(folder)
-    run = Pipeline(folder, build_stages(config), config.model_dump(mode="json")).run()
+    run = Pipeline(folder, build_stages(config, project_dir=folder), config.model_dump(mode="json")).run()
     return {"html": (run.outputs_dir / "report.html").read_text(encoding="utf-8"),
             "results": json.loads((run.outputs_dir / "results.json").read_text())}
 

@@ -26,7 +26,7 @@ def project(tmp_path_factory):
     simulate(folder, "small", 42)
     config = load_config(folder)
     assert config.risk is not None and config.baseline is not None
-    run = Pipeline(folder, build_stages(config), config.model_dump(mode="json")).run()
+    run = Pipeline(folder, build_stages(config, project_dir=folder), config.model_dump(mode="json")).run()
     html = (run.outputs_dir / "report.html").read_text(encoding="utf-8")
     results = json.loads((run.outputs_dir / "results.json").read_text())
     return {"config": config, "stages": run.results, "html": html, "results": results,
@@ -92,6 +92,13 @@ def _body_rows(rows: list) -> list:
 def _n_accounting(html: str) -> int:
     """1 where the report holds the carbon-accounting section (its chart), else 0."""
     return int('<h2 id="accounting">' in html)
+
+
+def _n_agreements(html: str) -> int:
+    """The images of the conservation-agreements section (its map, its money chart), 0 without the section."""
+    if '<h2 id="agreements">' not in html:
+        return 0
+    return html[html.index('<h2 id="agreements">'):html.index('<h2 id="files">')].count('src="data:')
 
 
 def _images(html: str) -> list[tuple[str, bytes]]:
@@ -179,8 +186,9 @@ def test_baseline_table_holds_the_results_values(project):
 
 def test_every_embedded_image_is_a_png(project):
     images = _images(project["html"])
-    # forest map, loss chart, activity data, risk map, residuals, baseline chart (+ the accounting chart)
-    assert len(images) == 6 + _n_accounting(project["html"])
+    # forest map, loss chart, activity data, risk map, residuals, baseline chart (+ the accounting chart, and the
+    # agreements' map and money chart)
+    assert len(images) == 6 + _n_accounting(project["html"]) + _n_agreements(project["html"])
     for mime, data in images:
         assert mime == "image/png"
         with Image.open(io.BytesIO(data)) as image:
@@ -195,18 +203,21 @@ def test_without_baseline_or_risk(project):
 
     s, config = project["stages"], project["config"]
     args = (config, s["landscape"], s["forest_change"], s["outputs"], s["activity_data"])
-    risk_only = render_report(*args, risk=s["risk"], baseline=None)
+    parcels = getattr(s.get("agreements"), "parcels", None)  # the agreements' map, as the pipeline draws it
+    risk_only = render_report(*args, risk=s["risk"], baseline=None, parcels=parcels)
     assert SECTION in risk_only and 'id="risk-candidates"' in risk_only
-    n_acc = _n_accounting(risk_only)
+    n_acc = _n_accounting(risk_only) + _n_agreements(risk_only)
     assert 'id="baseline-table"' not in risk_only and len(_images(risk_only)) == 5 + n_acc
-    plain = render_report(*args)
+    plain = render_report(*args, parcels=parcels)
     assert SECTION not in plain and "risk-candidates" not in plain and "tr.chosen" not in plain
     assert len(_images(plain)) == 3 + n_acc
     # the report with risk is the report without it plus the section (and its styles), nothing else changed
-    full = render_report(*args, risk=s["risk"], baseline=s["baseline"])
+    full = render_report(*args, risk=s["risk"], baseline=s["baseline"], parcels=parcels)
     assert full == project["html"]
     start = full.index('\n<h2 id="risk">')
-    end = full.index('\n<h2 id="accounting">') if n_acc else full.index('<h2 id="files">')
+    later = [full.index(mark) for mark in ('\n<h2 id="accounting">', '\n<section id="agreements-section">')
+             if mark in full]
+    end = min(later) if later else full.index('<h2 id="files">')
     styles = re.search(r"\n tr\.chosen td .*?\n(?=</style>)", full, re.S)
     without = full[:start] + full[end:]
     assert without.replace(styles.group(0), "\n", 1) == plain
@@ -228,4 +239,4 @@ def test_benchmark_only(project):
     sentence = " ".join(parsed.paragraphs["risk-chosen"].split())
     assert sentence.startswith("Chosen map: benchmark (") and "no alternative model was configured" in sentence
     assert 'id="risk-tests"' not in html  # no alternative, no test to list
-    assert len(_images(html)) == 6 + _n_accounting(html)
+    assert len(_images(html)) == 6 + _n_accounting(html) + _n_agreements(html)

@@ -56,7 +56,7 @@ def _run_project(project_dir: Path):
     from icam.stages import build_stages
 
     config = load_config(project_dir)
-    stages = build_stages(config)
+    stages = build_stages(config, project_dir=project_dir)
     pipeline = Pipeline(project_dir, stages, config.model_dump(mode="json"))
     with _progress() as progress:
         task = progress.add_task("Starting", total=len(stages))
@@ -73,6 +73,10 @@ def _run_project(project_dir: Path):
     _print_summary(run.results["outputs"], run.outputs_dir)
     if run.results.get("accounting") is not None:  # only once the outputs were published
         _issue(project_dir, config.carbon.project_id, run.results["accounting"].ex_post)
+    if run.results.get("agreements") is not None:
+        from icam.agreements.project import record
+
+        record(project_dir, run.results["agreements"])
     return run
 
 
@@ -171,3 +175,6 @@ app.add_typer(risk_app, name="risk")
 from icam.ledger_cli import ledger_app  # noqa: E402 - the `icam ledger` commands live in their own module
 
 app.add_typer(ledger_app, name="ledger")
+from icam.agreements_cli import agreements_app  # noqa: E402 - the `icam agreements` commands live in their own module
+
+app.add_typer(agreements_app, name="agreements")

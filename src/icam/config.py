@@ -397,6 +397,58 @@ class CarbonSection(_Section):
         return self
 
 
+class RevenueSection(_Section):
+    """REDD+ revenue: credits sold × price, and its allocation by documented shares."""
+
+    price_usd_per_tco2e: float = Field(gt=0, le=1000, description="Price of a credit, USD per tCO2e.")
+    sold_share: float = Field(1.0, ge=0, le=1, description="Share of each vintage's credits sold.")
+    sale_lag_years: int = Field(1, ge=0, le=10, description="Years between a vintage and the sale of its credits.")
+    shares: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=lambda: {"agreements": 0.6, "enforcement": 0.2, "monitoring": 0.1, "reserve": 0.1},
+        description="Shares of the revenue by use (agreements, enforcement by the head office, monitoring, "
+        "reserve, ...); they sum to 1.")
+
+    @model_validator(mode="after")
+    def _shares_sum_to_one(self):
+        total = sum(self.shares.values())
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"shares sum to {total:g}, not 1")
+        if "agreements" not in self.shares:
+            raise ValueError("shares needs an 'agreements' share (what pays the agreements' benefits)")
+        return self
+
+
+class LandUseOption(_Section):
+    """An alternative land use of a hectare of forest, for the opportunity cost of conservation."""
+
+    name: str = Field(min_length=1, description="e.g. 'coffee', 'pasture'.")
+    net_revenue_usd_per_ha_yr: float = Field(description="Net revenue once established, USD per ha and year.")
+    establishment_cost_usd_per_ha: float = Field(0.0, ge=0, description="Clearing and planting cost, USD per ha.")
+    years_to_first_revenue: int = Field(0, ge=0, le=20, description="Years before the first revenue (coffee: 2–3).")
+
+
+class AgreementsSection(_Section):
+    """Conservation agreements: the registry's files, compliance from the forest monitoring, money."""
+
+    households: Path = Field(description="Households (CSV or an ODK/KoboToolbox export).")
+    parcels: Path = Field(description="Parcels: farm, coffee and conservation polygons (GeoPackage).")
+    agreements: Path = Field(description="Agreements (CSV): household, signing date, term, conservation parcel.")
+    benefit_schedule: Path | None = Field(None, description="The benefit package per agreement and year (CSV).")
+    deliveries: Path | None = Field(None, description="Benefit deliveries (CSV or an ODK/KoboToolbox export).")
+    field_verifications: Path | None = Field(None, description="Field visits of conservation areas (CSV).")
+    grievances: Path | None = Field(None, description="Grievances (CSV).")
+    members: Path | None = Field(None, description="Household members (CSV).")
+    loss_users_accuracy: float | None = Field(None, gt=0, le=1, description="User's accuracy of the map's loss "
+                                              "class (its commission error); default: the activity data's estimate.")
+    revenue: RevenueSection | None = Field(None, description="Credit sales and the allocation of the revenue.")
+    alternatives: list[LandUseOption] = Field(default_factory=list, description="Land uses that would replace the "
+                                              "forest, for the opportunity cost and the break-even carbon price.")
+    forest_net_revenue_usd_per_ha_yr: float = Field(0.0, description="Net revenue of standing forest, USD/ha/yr.")
+    discount_rate: float = Field(0.08, ge=0, le=0.5, description="Discount rate of the net present values.")
+    admin_cost_usd_per_agreement_yr: float = Field(0.0, ge=0, description="Cost of running one agreement a "
+                                                   "year beyond its benefits (staff, transport), USD.")
+
+
 class IcamConfig(_Section):
     """The whole icam.toml."""
 
@@ -409,6 +461,7 @@ class IcamConfig(_Section):
     risk: RiskSection | None = None
     baseline: BaselineSection | None = None
     carbon: CarbonSection | None = None
+    agreements: AgreementsSection | None = None
 
     @model_validator(mode="after")
     def _risk_needs_periods(self):
@@ -500,6 +553,11 @@ def _resolve_paths(config: IcamConfig, base_dir: Path) -> IcamConfig:
     if config.activity_data is not None:
         assessments = [a.model_copy(update={"samples": resolve(a.samples)}) for a in config.activity_data.assessments]
         update["activity_data"] = config.activity_data.model_copy(update={"assessments": assessments})
+    if config.agreements is not None:
+        update["agreements"] = config.agreements.model_copy(update={
+            name: resolve(getattr(config.agreements, name)) for name in
+            ("households", "parcels", "agreements", "benefit_schedule", "deliveries", "field_verifications",
+             "grievances", "members")})
     if config.carbon is not None:
         update["carbon"] = config.carbon.model_copy(update={
             name: resolve(getattr(config.carbon, name)) for name in ("strata_raster", "inventory", "wood_density")})

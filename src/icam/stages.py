@@ -144,6 +144,19 @@ def _write_activity_tables(assessments: list[ActivityAssessment], out_dir: Path)
     return names
 
 
+def agreements_input_files(config: IcamConfig) -> list[Path]:
+    """The ``[agreements]`` files (they seed the registry on the first run), refused by key where missing."""
+    if config.agreements is None:
+        return []
+    files = []
+    for name in ("households", "members", "parcels", "agreements", "benefit_schedule", "deliveries",
+                 "field_verifications", "grievances"):
+        path = getattr(config.agreements, name)
+        if path is not None:
+            files += _expand(f"agreements.{name}", path)
+    return files
+
+
 def _write_accounting_tables(accounting, out_dir: Path) -> list[str]:
     from icam.carbon.project import accounting_rows
 
@@ -158,7 +171,8 @@ def _write_accounting_tables(accounting, out_dir: Path) -> list[str]:
 
 
 def build_results(config: IcamConfig, landscape: Landscape, stats: ZoneStats, files: Mapping[str, list[str]],
-                  assessments: list[ActivityAssessment] = (), risk=None, baseline=None, accounting=None) -> dict:
+                  assessments: list[ActivityAssessment] = (), risk=None, baseline=None, accounting=None,
+                  agreements=None) -> dict:
     """The content of ``outputs/results.json`` (schema: ``icam/schemas/results.schema.json``)."""
     areas = stats.zone_area_ha
     return {
@@ -186,12 +200,13 @@ def build_results(config: IcamConfig, landscape: Landscape, stats: ZoneStats, fi
         "risk": {"zone": config.risk.zone, **risk.to_dict()} if risk is not None else None,
         "baseline": baseline.to_dict() if baseline is not None else None,
         "accounting": accounting.to_dict(config) if accounting is not None else None,
+        "agreements": agreements.summary if agreements is not None else None,
         "outputs": {kind: list(names) for kind, names in files.items()},
     }
 
 
-def build_stages(config: IcamConfig, progress=None) -> list[Stage]:
-    """The pipeline for one project."""
+def build_stages(config: IcamConfig, progress=None, project_dir: Path | None = None) -> list[Stage]:
+    """The pipeline for one project (``project_dir`` holds its database: needed with [agreements])."""
     from icam.carbon.project import carbon_input_files
     from icam.landscape.ingest import load_landscape
     from icam.report.build import write_report
@@ -234,6 +249,15 @@ def build_stages(config: IcamConfig, progress=None) -> list[Stage]:
             return None
         return account_project(config, r["landscape"], r["risk"], r["baseline"], r["activity_data"])
 
+    def agreements(r: Mapping[str, Any], _: Path):
+        from icam.agreements.project import run_agreements
+
+        if config.agreements is None:
+            return None
+        if project_dir is None:
+            raise InputError("[agreements] needs the project folder (its registry database)")
+        return run_agreements(config, project_dir, r["landscape"], r["activity_data"], r["risk"], r["accounting"])
+
     def outputs(r: Mapping[str, Any], out_dir: Path) -> dict:
         files = {
             "rasters": _write_rasters(config, r["landscape"], out_dir),
@@ -249,11 +273,17 @@ def build_stages(config: IcamConfig, progress=None) -> list[Stage]:
             files["tables"] += written["tables"]
         if r["accounting"] is not None:
             files["tables"] += _write_accounting_tables(r["accounting"], out_dir)
+        if r["agreements"] is not None:
+            from icam.agreements.project import write_outputs
+
+            written = write_outputs(r["agreements"], project_dir, out_dir)
+            files["vectors"] = written["vectors"]
+            files["tables"] += written["tables"]
         results = build_results(config, r["landscape"], r["forest_change"], files, r["activity_data"],
-                                r["risk"], r["baseline"], r["accounting"])
+                                r["risk"], r["baseline"], r["accounting"], r["agreements"])
         atomic_write_text(out_dir / RESULTS_NAME, json.dumps(results, indent=2, allow_nan=False))
         write_report(out_dir / REPORT_NAME, config, r["landscape"], r["forest_change"], results, r["activity_data"],
-                     r["risk"], r["baseline"])
+                     r["risk"], r["baseline"], parcels=r["agreements"].parcels if r["agreements"] is not None else None)
         return results
 
     return [
@@ -268,6 +298,10 @@ def build_stages(config: IcamConfig, progress=None) -> list[Stage]:
         Stage("accounting", "Carbon stocks, emission reductions and credits per monitoring period", accounting,
               deps=("landscape", "activity_data", "risk", "baseline"), input_files=tuple(carbon_input_files(config)),
               params=json.loads(config.model_dump_json(include={"carbon", "periods", "baseline", "activity_data"}))),
+        Stage("agreements", "Conservation agreements: registry, compliance, benefits, money", agreements,
+              deps=("landscape", "activity_data", "risk", "accounting"), cacheable=False,
+              input_files=tuple(agreements_input_files(config))),
         Stage("outputs", "Writing rasters, tables, results.json and the report", outputs,
-              deps=("landscape", "forest_change", "activity_data", "risk", "baseline", "accounting"), cacheable=False),
+              deps=("landscape", "forest_change", "activity_data", "risk", "baseline", "accounting", "agreements"),
+              cacheable=False),
     ]

@@ -53,6 +53,9 @@ EXAMPLES: dict[tuple[str, str], object] = {
     ("carbon", "forest"): {"above_ground": [120.0, 10.0], "below_ground": [32.0, 4.0]},
     ("carbon", "post_deforestation"): {"above_ground": [25.0, 5.0], "below_ground": [7.0, 2.0]},
     ("carbon", "buffer_pct"): 15,
+    ("agreements", "households"): "inputs/households.csv",
+    ("agreements", "parcels"): "inputs/parcels.gpkg",
+    ("agreements", "agreements"): "inputs/agreements.csv",
     ("periods", "monitoring"): [{"start": dt.date(2008, 6, 15), "end": dt.date(2012, 6, 14)},
                                 {"start": dt.date(2012, 6, 15), "end": dt.date(2014, 6, 14)}],
 }
@@ -127,7 +130,7 @@ def config_template() -> str:
         lines += _section("forest", model, kind, active=kind == "hansen")
     for name, model in (("periods", c.PeriodsSection), ("risk", c.RiskSection),
                         ("risk.covariates", c.RiskCovariates), ("baseline", c.BaselineSection),
-                        ("carbon", c.CarbonSection)):
+                        ("carbon", c.CarbonSection), ("agreements", c.AgreementsSection)):
         lines += [f"# {line.strip()}" for line in model.__doc__.strip().splitlines()]
-        lines += _section(name, model, name, active=True)
+        lines += _section(name, model, name, active=name != "agreements")  # agreements: optional, shown commented
     return "\n".join(lines)

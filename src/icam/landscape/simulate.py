@@ -69,6 +69,7 @@ from icam.landscape.reference import (
     map_with_errors,
     write_reference_samples,
 )
+from icam.landscape.simulate_agreements import write_agreement_history
 from icam.landscape.simulate_inventory import write_inventory
 from icam.template import toml_key, toml_value
 
@@ -643,6 +644,22 @@ def config_dict(description: str, scale: str = "project") -> dict:
                                 "rivers": "inputs/rivers.gpkg", "elevation": "inputs/elevation.tif"}},
         "baseline": {"quantity": "average", "years": [2009, 2018], "validity_years": 6},
         "carbon": carbon_config(),
+        "agreements": {
+            "households": "inputs/households.csv", "parcels": "inputs/parcels.gpkg",
+            "agreements": "inputs/agreements.csv",
+            "benefit_schedule": "inputs/agreements/benefit_schedule.csv",
+            "deliveries": "inputs/agreements/deliveries.csv",
+            "field_verifications": "inputs/agreements/field_verifications.csv",
+            "grievances": "inputs/agreements/grievances.csv",
+            "discount_rate": 0.08, "forest_net_revenue_usd_per_ha_yr": 20.0, "admin_cost_usd_per_agreement_yr": 40.0,
+            "revenue": {"price_usd_per_tco2e": 6.0, "sold_share": 0.7, "sale_lag_years": 1,
+                        "shares": {"agreements": 0.6, "enforcement": 0.2, "monitoring": 0.1, "reserve": 0.1}},
+            "alternatives": [
+                {"name": "coffee", "net_revenue_usd_per_ha_yr": 600.0, "establishment_cost_usd_per_ha": 1500.0,
+                 "years_to_first_revenue": 3},
+                {"name": "pasture", "net_revenue_usd_per_ha_yr": 120.0, "establishment_cost_usd_per_ha": 300.0,
+                 "years_to_first_revenue": 1}],
+        },
     }
 
 
@@ -703,6 +720,9 @@ def config_toml(scale: str, seed: int, description: str) -> str:
         "risk": "Risk maps fitted in the reference region (the jurisdiction); assessment cells of 25,000 ha, about "
                 "the size of the region's districts, so that the VT0007 test has enough cells.",
         "baseline": "VM0015 fixed baseline period 2009–2018 after the 2000–2008 historical reference period.",
+        "agreements": "The simulated registry (households, parcels, agreements signed in waves 2012–2016, their "
+                      "benefits, deliveries, field visits and grievances); prices and land-use returns are "
+                      "simulated, not Alto Mayo's.",
         "carbon": "Elevation strata with stocks from the simulated tree inventory (upper montane: an IPCC default), "
                   "coffee agroforestry after clearing, simulated Non-Permanence Risk Tool scores.",
     }
@@ -1105,9 +1125,11 @@ def simulate(out_dir: Path, scale: str = "project", seed: int = 42,
     _write_csv(inputs / "households.csv", households.table,
                ["household_id", "village", "x_m", "y_m", "members", "settled_year", "farm_area_ha", "coffee_area_ha",
                 "conservation_area_ha"])
+    monitoring = [(m["start"], m["end"]) for m in config_dict("", scale)["periods"]["monitoring"]]
+    agreement_history = write_agreement_history(out_dir, households.agreements, households.table, seed, monitoring)
     _write_csv(inputs / "agreements.csv", households.agreements,
-               ["agreement_id", "household_id", "signed", "wave", "term_years", "conservation_parcel_id",
-                "committed_area_ha", "benefits", "implementer", "authority"])
+               ["agreement_id", "household_id", "signed", "wave", "term_years", "renewed_until",
+                "conservation_parcel_id", "committed_area_ha", "commitments", "benefits", "implementer", "authority"])
     _write_csv(out_dir / "truth" / "households.csv", households.table,
                ["household_id", "agreement_id", "signed", "behaviour", "breach_year", "breach_area_ha",
                 "ca_loss_before_signing_ha", "ca_loss_after_signing_ha", "ca_loss_after_signing_counterfactual_ha",
@@ -1157,6 +1179,7 @@ def simulate(out_dir: Path, scale: str = "project", seed: int = 42,
                                             for y in years},
         },
         "n_households": n_hh, "n_agreements": len(households.agreements), "n_breaching": n_breach,
+        "agreement_history": agreement_history,
     }
     atomic_write_text(out_dir / "truth" / "hazard.json", json.dumps(truth, indent=2, ensure_ascii=False) + "\n")
     description = (f"Simulated landscape modelled on the Alto Mayo Protected Forest, San Martín, Peru "

@@ -23,8 +23,9 @@ def _zone_label(zone: str) -> str:
 
 
 def _number(value, spec: str) -> str:
-    """``value`` formatted with ``spec``; "–" for None, "" and non-finite numbers."""
-    if value is None or value == "" or (isinstance(value, float) and not math.isfinite(value)):
+    """``value`` formatted with ``spec``; "–" for None, a missing key, "" and non-finite numbers."""
+    if (value is None or isinstance(value, Undefined) or value == ""
+            or (isinstance(value, float) and not math.isfinite(value))):
         return "–"
     return format(value, spec)
 
@@ -117,7 +118,8 @@ PERIOD_KEYS = ("baseline_emissions_tco2e", "project_emissions_tco2e", "leakage_t
 
 def _tonnes(value) -> str:
     """Whole tonnes with thousands separators ("214,986"); "–" for None, a missing key and non-finite numbers."""
-    if value is None or isinstance(value, Undefined) or value == "" or (isinstance(value, float) and not math.isfinite(value)):
+    if (value is None or isinstance(value, Undefined) or value == ""
+            or (isinstance(value, float) and not math.isfinite(value))):
         return "–"
     return f"{round(value):,}"  # an int: no "-0"
 
@@ -160,7 +162,8 @@ def _period_row(period: dict) -> dict:
         **dict.fromkeys((*PERIOD_KEYS, "buffer_pct", "by_stratum")), **period,
         "label": _period_label(period["start"], period["end"]), "years": years, "net_reductions_tco2e": net,
         "buffer_credits": period.get("buffer_credits", _sum(period.get("vintages") or [], "buffer_credits")),
-        "half_width_pct": uncertainty.get("half_width_pct"), "deduction_fraction": uncertainty.get("deduction_fraction"),
+        "half_width_pct": uncertainty.get("half_width_pct"),
+        "deduction_fraction": uncertainty.get("deduction_fraction"),
         "uncertainty_source": uncertainty.get("source"), "n_draws": uncertainty.get("n_draws"),
         "leakage_detail": "; ".join(f"{label} {_tonnes(v)}" for label, v in leakage_parts if v is not None),
         "beyond_validity": bool(period.get("baseline_beyond_validity")),
@@ -254,8 +257,110 @@ def accounting_view(accounting: dict) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- conservation agreements
+
+STATUSES = ("compliant", "to_verify", "breach", "not_in_force")
+STATUS_WORDS = {"compliant": "compliant", "to_verify": "to verify", "breach": "in breach",
+                "not_in_force": "not in force", "no_agreement": "no agreement"}
+STATUS_LABELS = {"compliant": "Compliant", "to_verify": "To verify", "breach": "Breach",
+                 "not_in_force": "Not in force", "no_agreement": "No agreement"}
+MONEY_KEYS = ("revenue_usd", "agreements_usd", "costs_usd", "balance_usd")
+BENEFIT_KEYS = ("promised_usd", "due_usd", "delivered_usd", "outstanding_usd")
+MAX_FLAGGED = 30
+FLAGGED_KEYS = ("agreement", "household", "period_start", "period_end", "loss_ha", "loss_px", "status", "basis")
+MONEY_SUMMARY_KEYS = ("price_usd_per_tco2e", "sold_share", "shares", "revenue_usd_total", "by_year",
+                      "first_deficit_year", "coverage_ratio")
+OPPORTUNITY_KEYS = ("land_use", "npv_usd_per_ha", "forest_npv_usd_per_ha", "opportunity_cost_usd_per_ha")
+BREAK_EVEN_KEYS = ("median_usd_per_tco2e", "p10_usd_per_tco2e", "p90_usd_per_tco2e", "share_below_price",
+                   "n_agreements")
+
+
+def _status_words(counts: dict) -> str:
+    """"312 compliant, 4 to verify, 2 in breach" (and "5 not in force" where there are any)."""
+    parts = [f"{counts.get(s) or 0:,} {STATUS_WORDS[s]}" for s in STATUSES[:3]]
+    if counts.get("not_in_force"):
+        parts.append(f"{counts['not_in_force']:,} {STATUS_WORDS['not_in_force']}")
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _flagged_order(row: dict) -> tuple:
+    """Breaches first, then by decreasing loss (then agreement and period, for a stable order)."""
+    return (row.get("status") != "breach", -(row.get("loss_ha") or 0.0), str(row.get("agreement")),
+            str(row.get("period_start")))
+
+
+def _finite_or_none(value):
+    return value if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def _complete(row: dict | None, keys) -> dict:
+    """``row`` with every one of ``keys`` (None where missing), so that the template shows "–" for them."""
+    return {**dict.fromkeys(keys), **(row or {})}
+
+
+def agreements_view(agreements: dict, tables: list | tuple = ()) -> dict:
+    """What the report shows of ``results["agreements"]``, ready for the template: the last period's counts in
+    words, the periods with their totals, the flagged list (breaches first, then by loss; at most MAX_FLAGGED
+    rows), the benefits with a totals row and the money by year. ``tables``: the run's CSV tables (the one
+    named "compliance" holds the whole flagged list)."""
+    counts = {s: (agreements.get("counts_by_status") or {}).get(s) or 0 for s in STATUSES}
+    periods = [{**p, "label": _period_label(p["start"], p["end"]),
+                "counts": {s: (p.get("counts") or {}).get(s) or 0 for s in STATUSES}}
+               for p in agreements.get("periods") or []]
+    for p in periods:
+        p["total"] = sum(p["counts"].values())
+    flagged = sorted((_complete(f, FLAGGED_KEYS) for f in agreements.get("flagged") or []), key=_flagged_order)
+    benefits = agreements.get("benefits") or {}
+    items = [_complete(i, ("item", *BENEFIT_KEYS)) for i in benefits.get("by_item") or []]
+    benefit_totals = {k: benefits.get(k) if benefits.get(k) is not None else _sum(items, k) for k in BENEFIT_KEYS}
+    money = agreements.get("money")
+    money_view = None
+    if money is not None:
+        money = _complete(money, MONEY_SUMMARY_KEYS)
+        by_year = [_complete(r, ("year", *MONEY_KEYS, "cumulative_usd")) for r in money.get("by_year") or []]
+        shares = money.get("shares") or {}
+        totals = {k: _sum(by_year, k) for k in MONEY_KEYS}
+        coverage = _finite_or_none(money.get("coverage_ratio"))
+        money_view = {
+            **money, "by_year": by_year, "totals": totals,
+            "shares": [{"use": use, "share": share,
+                        "amount_usd": None if money["revenue_usd_total"] is None or share is None
+                        else money["revenue_usd_total"] * share} for use, share in shares.items()],
+            "agreements_share": shares.get("agreements"),
+            "coverage_ratio": coverage,
+            "final_cumulative_usd": by_year[-1].get("cumulative_usd") if by_year else None,
+            "deficit_years": [r["year"] for r in by_year if (r.get("balance_usd") or 0) < 0],
+        }
+    break_even = agreements.get("break_even")
+    if break_even is not None:
+        break_even = _complete(break_even, BREAK_EVEN_KEYS)
+    grievances = {k: (agreements.get("grievances") or {}).get(k) or 0 for k in ("open", "in_progress", "resolved")}
+    last = agreements.get("last_period") or {}
+    return {
+        **agreements,
+        "last_label": _period_label(last["start"], last["end"]) if last.get("start") and last.get("end") else None,
+        "counts": counts, "status_words": _status_words(counts),
+        "periods": periods, "loss_total_ha": _sum(periods, "loss_ha_in_conservation_areas"),
+        "flagged": flagged[:MAX_FLAGGED], "n_flagged": len(flagged), "n_hidden": max(0, len(flagged) - MAX_FLAGGED),
+        "n_breach_flagged": sum(1 for r in flagged if r.get("status") == "breach"),
+        "map_error": _complete(agreements.get("map_error"), ("users_accuracy", "source", "min_mapping_unit_ha"))
+        if agreements.get("map_error") else {},
+        "benefits": {"by_item": items, "totals": benefit_totals},
+        "money": money_view,
+        "opportunity_cost": [_complete(o, OPPORTUNITY_KEYS) for o in agreements.get("opportunity_cost") or []],
+        "break_even": break_even,
+        "price": money.get("price_usd_per_tco2e") if money else None,
+        "grievances": {**grievances, "total": sum(grievances.values())},
+        "geopackage": (agreements.get("files") or {}).get("geopackage", "agreements.gpkg"),
+        "compliance_table": next((t for t in tables if "agreements" in t and "compliance" in t), None),
+    }
+
+
 def render_report(config: IcamConfig, landscape: Landscape, stats: ZoneStats, results: dict,
-                  assessments: list = (), risk=None, baseline=None) -> str:
+                  assessments: list = (), risk=None, baseline=None, parcels=None) -> str:
+    """The report's HTML. ``parcels``: the conservation parcels (a GeoDataFrame in the grid's CRS with a
+    ``status`` column) for the map of the agreements' section, which shows when ``results["agreements"]`` is
+    given (without parcels, the section has no map)."""
     env = Environment(loader=PackageLoader("icam.report", "templates"), autoescape=select_autoescape())
     env.filters["ha"] = lambda v: "–" if v is None else f"{v:,.0f}"
     env.filters["zone"] = _zone_label
@@ -263,6 +368,7 @@ def render_report(config: IcamConfig, landscape: Landscape, stats: ZoneStats, re
     env.filters["num"] = _number
     env.filters["pct2"] = _percent
     env.filters["t"] = _tonnes
+    env.filters["usd"] = _tonnes  # whole numbers with thousands separators, as the tonnes
     start_year = config.periods.project_start.year if config.periods else None
     images = {
         "map": base64.b64encode(figures.forest_change_map(landscape)).decode(),
@@ -284,16 +390,24 @@ def render_report(config: IcamConfig, landscape: Landscape, stats: ZoneStats, re
         accounting = accounting_view(results["accounting"])
         if accounting["periods"]:
             images["accounting"] = base64.b64encode(figures.accounting_chart(accounting["periods"])).decode()
+    agreements = None
+    if results.get("agreements") is not None:
+        agreements = agreements_view(results["agreements"], (results.get("outputs") or {}).get("tables") or ())
+        if parcels is not None:
+            images["agreements_map"] = base64.b64encode(figures.agreements_map(landscape, parcels)).decode()
+        if agreements["money"] is not None and agreements["money"]["by_year"]:
+            images["agreements_money"] = base64.b64encode(figures.agreements_money_chart(agreements["money"])).decode()
     forest_rows = [(zone, stats.forest_area_ha(zone)) for zone in stats.zones]
     risk_zone = config.risk.zone if config.risk is not None else baseline.zone if baseline is not None else "risk zone"
     return env.get_template("report.html.j2").render(
         config=config, results=results, stats=stats, images=images, forest_rows=forest_rows,
         period_labels=stats.period_labels, grid=results["grid"], assessments=assessments,
         class_names=CLASS_NAMES, risk=risk_info, baseline=baseline_info,
-        risk_zone=risk_zone, accounting=accounting,
+        risk_zone=risk_zone, accounting=accounting, agreements=agreements, status_labels=STATUS_LABELS,
     )
 
 
 def write_report(path: Path, config: IcamConfig, landscape: Landscape, stats: ZoneStats, results: dict,
-                 assessments: list = (), risk=None, baseline=None) -> None:
-    atomic_write_text(path, render_report(config, landscape, stats, results, assessments, risk, baseline))
+                 assessments: list = (), risk=None, baseline=None, parcels=None) -> None:
+    atomic_write_text(path, render_report(config, landscape, stats, results, assessments, risk, baseline,
+                                          parcels=parcels))

@@ -64,7 +64,8 @@ def forest_change_map(landscape: Landscape) -> bytes:
 
     fig, ax = plt.subplots(figsize=(9, 9 * forest.shape[0] / max(forest.shape[1], 1) + 0.8))
     ax.imshow(image, cmap=cmap, vmin=0, vmax=n + 2, interpolation="nearest", extent=extent_km)
-    handles = [Patch(color=cmap(2), label=f"Forest {forest.epochs[-1]}"), Patch(color=cmap(1), label=f"Non-forest {forest.epochs[0]}")]
+    handles = [Patch(color=cmap(2), label=f"Forest {forest.epochs[-1]}"),
+               Patch(color=cmap(1), label=f"Non-forest {forest.epochs[0]}")]
     handles += [Patch(color=loss_colours[0], label=f"Loss {forest.epochs[0]}–{forest.epochs[1]}"),
                 Patch(color=loss_colours[-1], label=f"Loss {forest.epochs[-2]}–{forest.epochs[-1]}")]
     handles += _zone_outlines(ax, landscape, sub, extent_km)
@@ -339,4 +340,150 @@ def accounting_chart(periods: list[dict]) -> bytes:
     ax.set_title("Baseline and actual emissions per monitoring period (labels: credits issued, tCO₂e)")
     ax.legend(handles=legend, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
     ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
+
+
+# --------------------------------------------------------------------------- conservation agreements
+
+AGREEMENT_STATUS_STYLES = {  # drawing order (last on top), colour, legend label
+    "no_agreement": ("#555555", "No agreement"),
+    "not_in_force": ("#cccccc", "Not in force"),
+    "compliant": ("#1a9641", "Compliant"),
+    "to_verify": ("#fd8d3c", "To verify"),
+    "breach": ("#d7191c", "Breach"),
+}
+OTHER_STATUS_COLOUR = "#999999"
+
+
+def _mask_bounds_km(mask: np.ndarray, grid) -> tuple[float, float, float, float] | None:
+    """(xmin, xmax, ymin, ymax) in km of the cells of ``mask`` on ``grid``; None for an empty mask."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    xmin, ymin, xmax, ymax = grid.bounds
+    height, width = mask.shape
+    dx, dy = (xmax - xmin) / width, (ymax - ymin) / height
+    return ((xmin + cols[0] * dx) / 1000, (xmin + (cols[-1] + 1) * dx) / 1000,
+            (ymax - (rows[-1] + 1) * dy) / 1000, (ymax - rows[0] * dy) / 1000)
+
+
+def agreements_map(landscape: Landscape, parcels) -> bytes:
+    """The conservation parcels coloured by their status in the last monitoring period, over the forest of the
+    last epoch and the zone outlines. Parcels of a few hectares vanish at the scale of a project, so each one
+    also gets a marker at its centroid, sized by its area, breaches drawn last (on top).
+
+    ``parcels``: a GeoDataFrame in the grid's CRS with a ``status`` column (compliant, to_verify, breach,
+    not_in_force, no_agreement; anything else is drawn grey)."""
+    import pandas as pd
+    from matplotlib.lines import Line2D
+
+    forest = landscape.forest
+    grid = landscape.grid
+    step = max(1, int(np.ceil(max(forest.shape) / MAX_MAP_PX)))
+    sub = (slice(None, None, step), slice(None, None, step))
+    # 0 no data / non-forest (white), 1 forest at the last epoch (pale green)
+    remaining = forest.valid[sub] & forest.forest_first[sub] & (forest.loss_period[sub] == 0)
+    extent_km = _extent_km(grid)
+
+    if parcels.crs is not None and not parcels.crs.equals(grid.crs):
+        parcels = parcels.to_crs(grid.crs)
+    shapes = parcels[[g is not None and not g.is_empty for g in parcels.geometry]]
+    status = (shapes["status"].astype(object).where(shapes["status"].notna(), "unknown").astype(str)
+              if "status" in shapes else pd.Series("unknown", index=shapes.index))
+    geoms_km = shapes.geometry.scale(1 / 1000, 1 / 1000, origin=(0, 0))
+    area_ha = shapes.geometry.area.to_numpy() / 10_000
+    centroids = geoms_km.centroid
+
+    # the view: the project area and the parcels, with a margin, within the grid
+    boxes = []
+    masks = landscape.zones.masks()
+    if "project_area" in masks:
+        boxes.append(_mask_bounds_km(masks["project_area"], grid))
+    if len(shapes):
+        x0, y0, x1, y1 = geoms_km.total_bounds
+        boxes.append((x0, x1, y0, y1))
+    boxes = [b for b in boxes if b is not None] or [extent_km]
+    x0, x1 = min(b[0] for b in boxes), max(b[1] for b in boxes)
+    y0, y1 = min(b[2] for b in boxes), max(b[3] for b in boxes)
+    pad = 0.04 * max(x1 - x0, y1 - y0, 1.0)
+    x0, x1 = max(extent_km[0], x0 - pad), min(extent_km[1], x1 + pad)
+    y0, y1 = max(extent_km[2], y0 - pad), min(extent_km[3], y1 + pad)
+
+    fig, ax = plt.subplots(figsize=(9, min(12.0, 9 * (y1 - y0) / max(x1 - x0, 1e-9)) + 0.8))
+    ax.imshow(remaining.astype(np.uint8), cmap=ListedColormap(["#ffffff", "#e3eedc"]), vmin=0, vmax=1,
+              interpolation="nearest", extent=extent_km)
+    handles = [Patch(color="#e3eedc", label=f"Forest {forest.epochs[-1]}")]
+    handles += _zone_outlines(ax, landscape, sub, extent_km, linewidth=1.0)
+    known = list(AGREEMENT_STATUS_STYLES)
+    order = [s for s in known if (status == s).any()] + sorted(set(status) - set(known))
+    # marker area in points²: from 20 (a small parcel stays visible at the scale of a project) growing with its area
+    sizes = np.clip(20 + 3 * area_ha, 20, 100)
+    status_handles = []
+    for name in order:
+        colour, label = AGREEMENT_STATUS_STYLES.get(name, (OTHER_STATUS_COLOUR, name.replace("_", " ")))
+        chosen = (status == name).to_numpy()
+        zorder = 3 + known.index(name) if name in known else 2
+        geoms_km[chosen].plot(ax=ax, facecolor=colour, edgecolor="#222222", linewidth=0.3, zorder=zorder)
+        ax.scatter(centroids[chosen].x, centroids[chosen].y, s=sizes[chosen], c=colour, edgecolors="#222222",
+                   linewidths=0.4, zorder=zorder + 10)
+        status_handles.insert(0, Line2D([], [], linestyle="none", marker="o", markersize=7, markerfacecolor=colour,
+                                     markeredgecolor="#222222", markeredgewidth=0.4,
+                                     label=f"{label} ({int(chosen.sum()):,})"))
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("Easting (km)")
+    ax.set_ylabel("Northing (km)")
+    ax.set_title(f"Conservation parcels by status ({len(shapes):,} parcels; markers sized by area)")
+    ax.legend(handles=status_handles + handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+              frameon=False, title="Status, last period", title_fontsize=8, alignment="left")
+    return _png(fig)
+
+
+def agreements_money_chart(money: dict) -> bytes:
+    """By year: the agreements' costs (bars) against the revenue allocated to them (line), the project's whole
+    credit revenue (thin dashed line), and, in a small panel below, the cumulative balance of the agreements
+    (revenue allocated to them − their costs; red below zero). ``money``: ``results["agreements"]["money"]``
+    (``by_year`` rows with year, revenue_usd, agreements_usd, costs_usd, cumulative_usd; ``shares``)."""
+    from matplotlib.ticker import FuncFormatter
+
+    rows = money["by_year"]
+    years = np.array([r["year"] for r in rows])
+
+    def column(key):
+        return np.array([float(r.get(key) or 0.0) for r in rows])
+
+    revenue, allocated, costs, cumulative = (column(k) for k in ("revenue_usd", "agreements_usd", "costs_usd",
+                                                                  "cumulative_usd"))
+    shares = money.get("shares") or {}
+    if isinstance(shares, list):
+        shares = {s["use"]: s["share"] for s in shares}
+    share = shares.get("agreements")
+    share_text = f" ({100 * share:g} % of the revenue)" if share is not None else ""
+    usd = FuncFormatter(lambda v, _: f"{v:,.0f}")
+    fig, (ax, ax_cum) = plt.subplots(2, 1, figsize=(9, 5.6), sharex=True, gridspec_kw={"height_ratios": [2.3, 1]})
+    ax.bar(years, costs, 0.7, color="#bdbdbd", edgecolor="#777777", linewidth=0.5, label="Costs of the agreements")
+    ax.plot(years, allocated, color="#1b7837", marker="o", markersize=4, linewidth=2,
+            label=f"Revenue for the agreements{share_text}")
+    if np.any(revenue != allocated):
+        ax.plot(years, revenue, color="#1b7837", linestyle="--", linewidth=0.9, alpha=0.7,
+                label="Credit revenue of the project (all uses)")
+    first = money.get("first_deficit_year")
+    if first is not None:
+        for a in (ax, ax_cum):
+            a.axvline(first, color="#b2182b", linestyle=":", linewidth=1)
+        ax.annotate("first deficit", (first + 0.1, 0.95), xycoords=("data", "axes fraction"), color="#b2182b",
+                    fontsize=8)
+    ax.set_ylabel("USD per year")
+    ax.set_title("Do the credits pay for the agreements?", pad=24)
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
+    ax_cum.bar(years, cumulative, 0.7, color=np.where(cumulative < 0, "#d7191c", "#4daf4a"))
+    ax_cum.axhline(0, color="#333333", linewidth=0.8)
+    ax_cum.set_ylabel("Cumulative\nbalance (USD)")
+    ax_cum.set_xlabel("Year")
+    for a in (ax, ax_cum):
+        a.yaxis.set_major_formatter(usd)
+        a.grid(axis="y", alpha=0.3)
+        a.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylim(bottom=0)
     return _png(fig)
