@@ -215,7 +215,8 @@ def _avoided_tco2e_per_year(landscape, risk, accounting, parcels) -> np.ndarray:
                        minlength=len(parcels) + 1)[1:]
 
 
-def _break_even(config, landscape, risk, accounting, reg: dict, due: pd.DataFrame) -> dict | None:
+def _break_even(config, landscape, risk, accounting, reg: dict, due: pd.DataFrame) -> pd.DataFrame | None:
+    """Per agreement: avoided baseline emissions a year, PV of its costs, and its break-even carbon price."""
     if risk is None or accounting is None:
         return None
     ags = reg["agreements"]
@@ -229,17 +230,22 @@ def _break_even(config, landscape, risk, accounting, reg: dict, due: pd.DataFram
     withheld_pct = 100.0 * (1.0 - credited / ner)
     cost_by_agreement = due.groupby(["agreement", "year"])["value_due_usd"].sum()
     rate, admin = config.agreements.discount_rate, config.agreements.admin_cost_usd_per_agreement_yr
-    prices = []
+    rows = []
     for a, signed, until, per_year in zip(ags["agreement_id"], ags["signed"], ags["in_force_until"], avoided):
         years = range(signed.year, until.year + 1)
-        if per_year <= 0:
-            continue
         costs = {y: float(cost_by_agreement.get((a, y), 0.0)) + admin for y in years}
-        prices.append(ec.break_even_carbon_price(ec.npv(costs, rate, signed.year), {y: per_year for y in years},
-                                                 rate, signed.year, 0.0, withheld_pct))
-    if not prices:
+        cost_pv = ec.npv(costs, rate, signed.year)
+        price = (ec.break_even_carbon_price(cost_pv, {y: per_year for y in years}, rate, signed.year, 0.0,
+                                            withheld_pct) if per_year > 0 else None)
+        rows.append({"agreement": a, "avoided_tco2e_per_yr": float(per_year), "cost_pv_usd": cost_pv,
+                     "break_even_usd_per_tco2e": price})
+    return pd.DataFrame(rows)
+
+
+def _break_even_summary(config, table: pd.DataFrame | None) -> dict | None:
+    if table is None or table["break_even_usd_per_tco2e"].isna().all():
         return None
-    p = np.array(prices)
+    p = table["break_even_usd_per_tco2e"].dropna().to_numpy(dtype=float)
     price = config.agreements.revenue.price_usd_per_tco2e if config.agreements.revenue else None
     return {"median_usd_per_tco2e": float(np.median(p)), "p10_usd_per_tco2e": float(np.quantile(p, 0.1)),
             "p90_usd_per_tco2e": float(np.quantile(p, 0.9)), "n_agreements": int(p.size),
@@ -268,11 +274,15 @@ def run_agreements(config: IcamConfig, project_dir: Path, landscape: Landscape, 
     due, balance = _benefits(reg, statuses)
     money, allocation = _money(config, accounting, due, reg)
     summary = _summary(config, reg, statuses, due, balance, error, ua_source, imported)
+    break_even = _break_even(config, landscape, risk, accounting, reg, due)
     summary.update(money=money, opportunity_cost=_opportunity_costs(config),
-                   break_even=_break_even(config, landscape, risk, accounting, reg, due))
-    tables = {"tables/agreements_compliance.csv": statuses, "tables/agreements_benefits.csv": balance}
+                   break_even=_break_even_summary(config, break_even))
+    tables = {"tables/agreements_compliance.csv": statuses, "tables/agreements_benefits.csv": balance,
+              "tables/agreements_benefits_by_year.csv": due}
     if allocation is not None:
         tables["tables/agreements_revenue.csv"] = allocation
+    if break_even is not None:
+        tables["tables/agreements_break_even.csv"] = break_even
     return AgreementsResult(summary=summary, statuses=statuses, parcels=_parcels_with_status(reg, statuses),
                             tables=tables)
 
