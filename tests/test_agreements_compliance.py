@@ -212,14 +212,15 @@ def test_each_branch_of_the_rule():
         "breach": ({"tolerance": 0.5}, [{"loss": 0.9}]),
         # ... or awaiting one
         "awaiting": ({"tolerance": 0.5, "needs": True}, [{"loss": 0.9}]),
-        # nothing in the wholly covered years, 0.18 ha in the signing year
-        "partial": ({}, [{"partial": 0.18}]),
+        # nothing in the wholly covered years, 0.54 ha (≥ MMU 0.5) in the signing year
+        "partial": ({}, [{"partial": 0.54}]),
         # signed 2016-08-01: P1's loss years 2012, 2013 precede it
         "late": ({"signed": D(2016, 8, 1)}, [{"since": D(2016, 8, 1), "loss": 0.0}]),
         # ended 2011-12-31, before 2012
         "ended": ({"term_end": D(2011, 12, 31)}, [{"until": D(2011, 12, 31), "loss": 0.9}]),
     }
-    out = _assess(cases)
+    listing = ComplianceRule(within_error="to_verify")  # list what lies within the map's error
+    out = _assess(cases, rule=listing)
     status = {code: out.loc[(code, P1[0]), "status"] for code in cases}
     assert status == {"ok": "compliant", "edge": "to_verify", "mmu": "to_verify", "ua": "to_verify",
                       "breach": "breach", "awaiting": "to_verify", "partial": "to_verify", "late": "not_in_force",
@@ -228,9 +229,17 @@ def test_each_branch_of_the_rule():
     assert "boundary" in basis["edge"] and "minimum mapping unit" in basis["mmu"]
     assert "0.90 × UA 0.9 = 0.81" in basis["ua"] and "awaiting field verification" in basis["awaiting"]
     assert math.isclose(out.loc[("ua", P1[0]), "expected_true_loss_ha"], 0.81)
-    # partly covered years can be left out of the rule
+    # by default what lies within the map's error is compliant, the basis saying why
+    default = _assess(cases)
+    for code in ("edge", "mmu", "ua"):
+        assert default.loc[(code, P1[0]), "status"] == "compliant"
+        assert default.loc[(code, P1[0]), "basis"].startswith("within the map's error")
+    assert default.loc[("breach", P1[0]), "status"] == "breach"
+    # partly covered years can be left out of the rule, and a speck there (0.18 ha < MMU) flags nothing
     relaxed = _assess({"partial": cases["partial"]}, rule=ComplianceRule(partial_years="ignore"))
     assert relaxed.loc[("partial", P1[0]), "status"] == "compliant"
+    speck = _assess({"partial": ({}, [{"partial": 0.18}])})
+    assert speck.loc[("partial", P1[0]), "status"] == "compliant"
     # each weak-evidence test can be switched off: the edge case is then a breach
     strict = _assess({"edge": cases["edge"]}, rule=ComplianceRule(edge_is_weak=False, use_users_accuracy=False,
                                                                  below_mmu_is_weak=False))
@@ -260,7 +269,7 @@ def test_field_verifications_override_the_map():
         ("ended", "2014-01-01", "cleared", 0.9),
         ("unknown", "2014-01-01", "cleared", 0.9),  # an agreement not assessed: ignored
     ], columns=["agreement", "visited_on", "finding", "cleared_ha"])
-    out = _assess(cases, visits)
+    out = _assess(cases, visits, rule=ComplianceRule(within_error="to_verify"))
     s = out["status"]
     assert s[("cleared", P1[0])] == "breach" and out.loc[("cleared", P1[0]), "map_status"] == "to_verify"
     assert out.loc[("cleared", P1[0]), "verified_on"] == D(2014, 8, 1)
@@ -272,7 +281,7 @@ def test_field_verifications_override_the_map():
     assert s[("two", P1[0])] == "to_verify" and s[("two", P2[0])] == "breach"
     assert s[("ended", P1[0])] == "not_in_force"
     with pytest.raises(InputError, match="finding 'maybe'"):
-        _assess(cases, visits.assign(finding="maybe"))
+        _assess(cases, visits.assign(finding="maybe"), rule=ComplianceRule(within_error="to_verify"))
 
 
 def test_loss_must_be_counted_from_the_signing_date():
@@ -297,7 +306,8 @@ def test_parcel_loss_feeds_assess_compliance():
                                 "needs_field_verification": False, "term_end": None},
                                {"code": "AG-B", "parcel_code": "B", "tolerance_ha": 0.0, "signed": since["B"],
                                 "needs_field_verification": False, "term_end": None}])
-    out = assess_compliance(loss, agreements, MapError(0.9, 0.15, 30)).set_index(["agreement", "period_start"])
+    out = assess_compliance(loss, agreements, MapError(0.9, 0.15, 30), rule=ComplianceRule(within_error="to_verify")
+                            ).set_index(["agreement", "period_start"])
     # A, P1: the 2 cells of 2013, a patch of 0.18 ha ≥ MMU 0.15, inside: breach
     assert out.loc[("AG-A", P1[0]), "status"] == "breach"
     # A, P2: 0.18 ha but two single cells (0.09 < 0.15): to verify

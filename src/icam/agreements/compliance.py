@@ -446,9 +446,13 @@ class ComplianceRule:
     the agreement's tolerance T = ``tolerance_ha`` and the map's user's accuracy UA and minimum
     mapping unit MMU (:class:`MapError`), the *map status* is:
 
-    1. L ≤ T: ``compliant``; but ``to_verify`` when L + W > T and ``partial_years == "verify"``
-       (the excess lies in a year the agreement covers only in part);
-    2. L > T but the excess is explainable by the map's stated error, ``to_verify``:
+    1. L ≤ T: ``compliant``; but ``to_verify`` when L + W > T, W reaches the minimum mapping unit
+       and ``partial_years == "verify"`` (a clearing the map resolves, in a year the agreement covers
+       only in part: before or after signing?);
+    2. L > T but the excess is explainable by the map's stated error: ``within_error``, by default
+       ``compliant`` with the basis saying so (a field office cannot visit every speck of a noisy
+       map: on the simulated project, 816 complying households, 674 would otherwise be sent to
+       verification at least once), or ``to_verify`` to list them:
        a. L − E ≤ T (``edge_is_weak``): beyond the tolerance only on the boundary pixels, where a
           one-pixel geolocation error moves a neighbour's clearing inside;
        b. P < MMU (``below_mmu_is_weak``), P = ``largest_patch_ha``, the largest 8-connected patch of
@@ -473,10 +477,13 @@ class ComplianceRule:
     below_mmu_is_weak: bool = True
     use_users_accuracy: bool = True
     partial_years: Literal["verify", "ignore"] = "verify"
+    within_error: Literal["compliant", "to_verify"] = "compliant"
 
     def __post_init__(self) -> None:
         if self.partial_years not in ("verify", "ignore"):
             raise InputError(f"partial_years is {self.partial_years!r}", "use 'verify' or 'ignore'")
+        if self.within_error not in ("compliant", "to_verify"):
+            raise InputError(f"within_error is {self.within_error!r}", "use 'compliant' or 'to_verify'")
 
     def map_status(self, loss_ha: float, edge_ha: float, largest_patch_ha: float, partial_ha: float,
                    tolerance_ha: float, needs_field_verification: bool, map_error: MapError) -> tuple[str, str]:
@@ -485,21 +492,22 @@ class ComplianceRule:
         ua, mmu = map_error.users_accuracy, map_error.min_mapping_unit_ha
         inside = max(L - E, 0.0)
         if L <= T + _EPS_HA:
-            if W > 0 and L + W > T + _EPS_HA and self.partial_years == "verify":
+            if W > 0 and L + W > T + _EPS_HA and W >= mmu - _EPS_HA and self.partial_years == "verify":
                 return "to_verify", (f"mapped loss {L:.2f} ha ≤ tolerance {T:g} ha in the years wholly under the "
                                      f"agreement, but {W:.2f} ha more in a year it covers only in part (before signing "
                                      "or after the term?)")
             note = f" (+{W:.2f} ha in a partly covered year)" if W > 0 else ""
             return "compliant", f"mapped loss {L:.2f} ha ≤ tolerance {T:g} ha{note}"
+        within = self.within_error
         if self.edge_is_weak and inside <= T + _EPS_HA:
-            return "to_verify", (f"mapped loss {L:.2f} ha > tolerance {T:g} ha, but only {inside:.2f} ha away from the "
+            return within, (f"within the map's error: mapped loss {L:.2f} ha > tolerance {T:g} ha, but only {inside:.2f} ha away from the "
                                  f"boundary pixels ({E:.2f} ha within one {map_error.pixel_size_m:g} m pixel of the "
                                  "boundary: geolocation error?)")
         if self.below_mmu_is_weak and P < mmu - _EPS_HA:
-            return "to_verify", (f"mapped loss {L:.2f} ha > tolerance {T:g} ha, but in patches below the map's "
+            return within, (f"within the map's error: mapped loss {L:.2f} ha > tolerance {T:g} ha, but in patches below the map's "
                                  f"minimum mapping unit (largest {P:.2f} ha < {mmu:g} ha)")
         if self.use_users_accuracy and L * ua <= T + _EPS_HA:
-            return "to_verify", (f"mapped loss {L:.2f} ha > tolerance {T:g} ha, but the expected true loss "
+            return within, (f"within the map's error: mapped loss {L:.2f} ha > tolerance {T:g} ha, but the expected true loss "
                                  f"{L:.2f} × UA {ua:g} = {L * ua:.2f} ha is within it")
         basis = (f"mapped loss {L:.2f} ha > tolerance {T:g} ha ({inside:.2f} ha off the boundary pixels, largest "
                  f"patch {P:.2f} ha (MMU {mmu:g} ha), expected true loss {L * ua:.2f} ha at UA {ua:g})")
