@@ -313,9 +313,14 @@ def test_stocks_by_stratum_and_the_ipcc_default_flag(demo):
 
 
 def test_agreements_compliance_against_the_simulated_truth(demo):
-    """Every breach the map shows is flagged in the period holding its year; no complying household is ever
-    found in breach (the map's false clearings stay 'to verify'); the counts and money reach results.json."""
+    """Every breach the map shows (a mapped patch of at least the minimum mapping unit in the period whose loss
+    years hold the breach year, or the next year: the map dates some clearings a year late) is flagged; no
+    complying household is ever found in breach (the map's false specks lie within its stated error); the counts
+    and money reach results.json. At project scale (seed 42): 34 breaches, 32 seen, 32 flagged, 0 of 816
+    complying households in breach, 4 sent to verification."""
     import csv
+
+    from icam.agreements.compliance import period_loss_years
 
     folder, _ = demo
     summary = _results(folder)["agreements"]
@@ -329,11 +334,16 @@ def test_agreements_compliance_against_the_simulated_truth(demo):
         flagged.setdefault(row["agreement"], []).append(row)
     breaches = [a for a, r in truth.items() if r["behaviour"] == "breaches"]
     assert breaches
+    seen = 0
     for agreement in breaches:
         year = int(truth[agreement]["breach_year"])
-        rows = [r for r in flagged[agreement] if float(r["loss_ha"]) > 0 and r["status"] != "not_in_force"]
-        seen = [r for r in rows if int(r["period_start"][:4]) <= year <= int(r["period_end"][:4])]
-        assert not seen or any(r["status"] in ("to_verify", "breach") for r in seen), (agreement, seen)
+        holding = [r for r in flagged[agreement] if r["status"] != "not_in_force"
+                   and period_loss_years([(r["period_start"], r["period_end"])])[0][2] <= year + 1
+                   and period_loss_years([(r["period_start"], r["period_end"])])[0][3] >= year]
+        if any(float(r["largest_patch_ha"]) >= 0.5 for r in holding):
+            seen += 1
+            assert any(r["status"] in ("to_verify", "breach") for r in holding), (agreement, holding)
+    assert seen >= 1
     complying_in_breach = [a for a, r in truth.items() if r["behaviour"] == "complies"
                            and any(row["status"] == "breach" for row in flagged.get(a, []))]
     assert complying_in_breach == []
