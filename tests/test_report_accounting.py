@@ -8,10 +8,10 @@ import copy
 import io
 import json
 import re
-from html.parser import HTMLParser
 
 import pytest
 from PIL import Image
+from report_html import Tables as _Tables, parse as _parse, texts as _texts, rows as _rows
 
 SECTION = '<h2 id="accounting">Carbon accounting</h2>'
 DEFAULT_BADGE = "IPCC default — no plots in this stratum"
@@ -150,62 +150,6 @@ def pipeline(tmp_path_factory):
     run = Pipeline(folder, build_stages(config, project_dir=folder), config.model_dump(mode="json")).run()
     return {"html": (run.outputs_dir / "report.html").read_text(encoding="utf-8"),
             "results": json.loads((run.outputs_dir / "results.json").read_text())}
-
-
-class _Tables(HTMLParser):
-    """Every table with an id → its rows: (the <tr>'s attributes, [(the cell's attributes, its text)]);
-    every paragraph with an id → its text."""
-
-    def __init__(self):
-        super().__init__()
-        self.tables: dict[str, list] = {}
-        self.paragraphs: dict[str, str] = {}
-        self._table = self._row = self._cell = self._paragraph = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "table" and "id" in attrs:
-            self._table = self.tables.setdefault(attrs["id"], [])
-        elif tag == "tr" and self._table is not None:
-            self._row = (attrs, [])
-            self._table.append(self._row)
-        elif tag in ("td", "th") and self._row is not None:
-            self._cell = [attrs, ""]
-            self._row[1].append(self._cell)
-        elif tag == "p" and "id" in attrs:
-            self._paragraph = attrs["id"]
-            self.paragraphs[self._paragraph] = ""
-
-    def handle_endtag(self, tag):
-        if tag == "table":
-            self._table = None
-        elif tag == "tr":
-            self._row = None
-        elif tag in ("td", "th"):
-            self._cell = None
-        elif tag == "p":
-            self._paragraph = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell[1] += data
-        if self._paragraph is not None:
-            self.paragraphs[self._paragraph] += data
-
-
-def _parse(html: str) -> _Tables:
-    parser = _Tables()
-    parser.feed(html)
-    return parser
-
-
-def _texts(cells) -> list[str]:
-    return [" ".join(text.split()) for _, text in cells]
-
-
-def _rows(parsed: _Tables, table: str, key: str) -> dict:
-    """The rows of ``table`` carrying ``data-KEY``, by that attribute's value, as cell texts."""
-    return {attrs[f"data-{key}"]: _texts(cells) for attrs, cells in parsed.tables[table] if f"data-{key}" in attrs}
 
 
 def _total(parsed: _Tables, table: str) -> list[str]:

@@ -6,10 +6,10 @@ import base64
 import io
 import json
 import re
-from html.parser import HTMLParser
 
 import pytest
 from PIL import Image
+from report_html import parse as _parse
 
 SECTION = "Deforestation risk and baseline"
 
@@ -31,52 +31,6 @@ def project(tmp_path_factory):
     results = json.loads((run.outputs_dir / "results.json").read_text())
     return {"config": config, "stages": run.results, "html": html, "results": results,
             "report": run.outputs_dir / "report.html"}
-
-
-class _Tables(HTMLParser):
-    """Every table with an id → its rows: (the <tr>'s attributes, [(the cell's attributes, its text)])."""
-
-    def __init__(self):
-        super().__init__()
-        self.tables: dict[str, list] = {}
-        self.paragraphs: dict[str, str] = {}
-        self._table = self._row = self._cell = self._paragraph = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "table" and "id" in attrs:
-            self._table = self.tables.setdefault(attrs["id"], [])
-        elif tag == "tr" and self._table is not None:
-            self._row = (attrs, [])
-            self._table.append(self._row)
-        elif tag in ("td", "th") and self._row is not None:
-            self._cell = [attrs, ""]
-            self._row[1].append(self._cell)
-        elif tag == "p" and "id" in attrs:
-            self._paragraph = attrs["id"]
-            self.paragraphs[self._paragraph] = ""
-
-    def handle_endtag(self, tag):
-        if tag == "table":
-            self._table = None
-        elif tag == "tr":
-            self._row = None
-        elif tag in ("td", "th"):
-            self._cell = None
-        elif tag == "p":
-            self._paragraph = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell[1] += data
-        if self._paragraph is not None:
-            self.paragraphs[self._paragraph] += data
-
-
-def _parse(html: str) -> _Tables:
-    parser = _Tables()
-    parser.feed(html)
-    return parser
 
 
 def _number(text: str) -> float | None:
