@@ -63,6 +63,7 @@ from scipy import ndimage
 from icam.errors import InputError
 from icam.forest.change import ForestChange
 from icam.landscape.grid import Grid
+from icam.landscape.vector import overlapping_pairs
 
 STATUSES = ("compliant", "to_verify", "breach", "not_in_force")
 FINDINGS = ("cleared", "not_cleared", "could_not_access")
@@ -187,13 +188,7 @@ def _check_parcels(parcels: gpd.GeoDataFrame, grid: Grid, code_column: str) -> g
 
 def _refuse_overlaps(geoms: np.ndarray, codes: list, cell_area_m2: float) -> None:
     """Parcels must not overlap: a cell can be burnt with one parcel id only."""
-    tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="intersects")
-    keep = left < right
-    left, right = left[keep], right[keep]
-    if left.size == 0:
-        return
-    shared = shapely.area(shapely.intersection(geoms[left], geoms[right]))
+    left, right, shared = overlapping_pairs(geoms)
     overlapping = np.flatnonzero(shared > _OVERLAP_CELL_SHARE * cell_area_m2)
     if overlapping.size:
         pairs = [f"{codes[left[k]]} and {codes[right[k]]} ({shared[k] / 1e4:.3g} ha)" for k in overlapping[:3]]

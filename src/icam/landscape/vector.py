@@ -100,3 +100,11 @@ def rasterize_ids(gdf: gpd.GeoDataFrame, grid: Grid) -> np.ndarray:
         return np.zeros(grid.shape, dtype=np.int32)
     return rasterize(((geom, i) for i, geom in enumerate(gdf.geometry.values, start=1)), out_shape=grid.shape,
                      transform=grid.transform, fill=0, dtype="int32")
+
+
+def overlapping_pairs(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index pairs (i < j) of the polygons that intersect, and each intersection's area (CRS units²)."""
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    return left, right, shapely.area(shapely.intersection(geoms[left], geoms[right]))

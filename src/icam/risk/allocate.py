@@ -32,6 +32,7 @@ import numpy as np
 import shapely
 
 from icam.errors import InputError
+from icam.landscape.vector import overlapping_pairs
 
 YEAR_MAX = np.iinfo(np.uint16).max  # year_map is uint16; 0 means "not deforested in the baseline"
 _MAX_NAMED = 5  # pairs named in an overlap message
@@ -436,13 +437,8 @@ def check_no_overlap(projects: Mapping[str, shapely.Geometry], tolerance_ha: flo
     if invalid:
         raise InputError(f"invalid project geometry: {', '.join(invalid)}",
                          "repair it (shapely.make_valid, or QGIS 'Fix geometries') and try again")
-    tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="intersects")
-    keep = left < right
-    left, right = left[keep], right[keep]
-    if left.size == 0:
-        return
-    overlap_ha = shapely.area(shapely.intersection(geoms[left], geoms[right])) / 1e4
+    left, right, overlap_m2 = overlapping_pairs(geoms)
+    overlap_ha = overlap_m2 / 1e4
     bad = np.flatnonzero(overlap_ha > float(tolerance_ha))
     if bad.size == 0:
         return
