@@ -105,7 +105,7 @@ def test_migration_from_an_empty_database_makes_the_registry_and_matches_the_mod
     engine = make_engine(db_url)
     try:
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0002"
+        assert current_revision(engine) == head_revision()
         assert set(TABLES) <= set(inspect(engine).get_table_names())
         with engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
@@ -132,7 +132,7 @@ def test_upgrading_a_ledger_at_0001_keeps_its_credits(db_url):
         with session(engine) as s:
             before = [(b.name, b.held, b.retired) for b in ledger.balances(s)]
         upgrade(engine)
-        assert current_revision(engine) == "0002"
+        assert current_revision(engine) == head_revision()
         assert set(TABLES) <= set(inspect(engine).get_table_names())
         with session(engine) as s:
             assert ledger.verify(s).ok

@@ -12,6 +12,7 @@ import os
 from alembic import context
 
 import icam.agreements.models  # noqa: F401 - registers the agreements registry's tables on Base.metadata
+import icam.enforcement.models  # noqa: F401 - registers the enforcement tables (alerts, patrols) on Base.metadata
 import icam.ledger.models  # noqa: F401 - registers the ledger tables on Base.metadata
 from icam.store.db import Base, make_engine
 
