@@ -96,3 +96,15 @@ def db_url(request, tmp_path):
         with admin.begin() as connection:
             connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url):
+    """The database of ``db_url`` migrated to the newest schema (ledger, registry, enforcement)."""
+    from icam.store.db import make_engine, upgrade
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+

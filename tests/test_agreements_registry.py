@@ -32,15 +32,6 @@ UTM = "EPSG:32718"
 COMMITMENTS = "no_clearing_primary_forest;no_coffee_expansion;support_patrols"
 
 
-@pytest.fixture
-def engine(db_url):
-    """A registry database migrated to the newest schema."""
-    engine = make_engine(db_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
 def _csv(path: Path, header: list[str], rows: list[list]) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")

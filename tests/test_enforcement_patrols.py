@@ -27,14 +27,6 @@ EQUATOR_M_PER_DEGREE = 6_378_137 * 3.141592653589793 / 180  # 111 319.49 m: WGS 
 ALERT_LON, ALERT_LAT = -77.30, -5.90
 
 
-@pytest.fixture
-def engine(db_url):
-    engine = make_engine(db_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
 def _gpx(path: Path, points: list[tuple[float, float, str | None]], ns: str = "http://www.topografix.com/GPX/1/1"):
     pts = "".join(f'<trkpt lat="{lat}" lon="{lon}">' + (f"<time>{t}</time>" if t else "") + "</trkpt>\n"
                   for lon, lat, t in points)

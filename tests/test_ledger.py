@@ -30,15 +30,6 @@ LEDGER_TABLES = ("ledger_serial_blocks", "ledger_cancellations", "ledger_retirem
                  "ledger_buffer_contributions", "ledger_issuances", "ledger_accounts", "ledger_audit_log")
 
 
-@pytest.fixture
-def engine(db_url):
-    """A migrated, empty ledger."""
-    engine = make_engine(db_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
 def _reset(engine) -> None:
     """Empty every ledger table (faster than a new database per hypothesis example)."""
     with engine.begin() as connection:
