@@ -324,8 +324,9 @@ def test_semicolon_separated_excel_csv_with_a_bom(engine, tmp_path):
         assert report.rows == 2 and report.inserted == 2
         bad = tmp_path / "bad.csv"
         bad.write_text("household_id;members\nHH0003;5\n\nHH0004;x\n", encoding="utf-8")
-        with pytest.raises(RegistryImportError, match=r"row 4 \(members_count\): 'x' is not a number"):
+        with pytest.raises(RegistryImportError, match=r"row 4 \(members_count\): 'x' is not a number") as caught:
             import_table(s, "households", bad)  # the blank line keeps its row number, as a spreadsheet shows it
+        assert caught.value.errors[0].fix == "write a whole number, e.g. 5"  # a count: no decimal point
 
 
 def test_duplicates_in_the_file_and_in_the_registry(engine, tmp_path):

@@ -414,8 +414,9 @@ def _as_text(rows: _Rows, col: Col, raw: pd.Series) -> pd.Series:
 
 def _as_number(rows: _Rows, col: Col, raw: pd.Series) -> pd.Series:
     values = pd.to_numeric(raw, errors="coerce").astype("float64")
+    example = "a whole number, e.g. 5" if col.type == "int" else "a number with a decimal point, e.g. 2.5"
     rows.flag(raw.notna() & (values.isna() | np.isinf(values)), col.name, "{value!r} is not a number",
-              "write a number with a decimal point, e.g. 2.5")
+              f"write {example}")
     if col.type == "int":
         fraction = values.notna() & (values != values.round())
         rows.flag(fraction, col.name, "{value!r} is not a whole number", "write a whole number, e.g. 5")
