@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
@@ -107,4 +108,13 @@ def engine(db_url):
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
+    """A small CSV file for import tests (header row, then ``rows``)."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
 

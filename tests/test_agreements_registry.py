@@ -7,7 +7,6 @@ names a server (each test in its own schema, dropped afterwards).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import shutil
 import sqlite3
@@ -27,17 +26,10 @@ from icam.agreements.models import TABLES, Agreement, ComplianceAssessment, Deli
 from icam.agreements.registry import RegistryImportError, import_table
 from icam.errors import InputError
 from icam.store.db import Base, current_revision, downgrade, head_revision, make_engine, session, upgrade
+from conftest import write_csv as _csv
 
 UTM = "EPSG:32718"
 COMMITMENTS = "no_clearing_primary_forest;no_coffee_expansion;support_patrols"
-
-
-def _csv(path: Path, header: list[str], rows: list[list]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def _households(tmp_path: Path, n: int) -> Path:

@@ -6,7 +6,6 @@ Every database test runs on SQLite and on PostgreSQL when $ICAM_TEST_POSTGRES_UR
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from icam.enforcement.models import TABLES, Alert, Incident, Observation, Patrol
 from icam.enforcement.simulate_patrols import simulate_patrols
 from icam.errors import InputError
 from icam.store.db import Base, current_revision, downgrade, head_revision, make_engine, session, upgrade
+from conftest import write_csv as _csv
 
 GEOD = Geod(ellps="WGS84")
 EQUATOR_M_PER_DEGREE = 6_378_137 * 3.141592653589793 / 180  # 111 319.49 m: WGS 84 semi-major axis × π/180
@@ -32,14 +32,6 @@ def _gpx(path: Path, points: list[tuple[float, float, str | None]], ns: str = "h
                   for lon, lat, t in points)
     path.write_text(f'<?xml version="1.0"?>\n<gpx version="1.1" creator="test" xmlns="{ns}">\n<trk><trkseg>\n'
                     f"{pts}</trkseg></trk></gpx>\n", encoding="utf-8")
-    return path
-
-
-def _csv(path: Path, header: list[str], rows: list[list]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
     return path
 
 
