@@ -77,6 +77,12 @@ def _run_project(project_dir: Path):
         from icam.agreements.project import record
 
         record(project_dir, run.results["agreements"])
+    if run.results.get("enforcement") is not None:
+        from icam.enforcement.project import record as record_alerts
+
+        raised = record_alerts(project_dir, config, run.results["enforcement"])
+        console.print(f"Alerts: {raised:,} newly raised into the registry; field list in "
+                      f"{run.outputs_dir / 'enforcement'}")
     return run
 
 

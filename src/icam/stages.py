@@ -29,7 +29,7 @@ REPORT_NAME = "report.html"
 _SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
 
 
-def _expand(key: str, pattern: Path) -> list[Path]:
+def expand_input(key: str, pattern: Path) -> list[Path]:
     """A configured path or glob pattern → the existing files it names (InputError if none)."""
     text = str(pattern)
     if glob.has_magic(text):
@@ -50,24 +50,24 @@ def config_input_files(config: IcamConfig) -> list[Path]:
     for name in ("project_area", "leakage_belt", "reference_region", "admin_units"):
         path = getattr(config.boundaries, name)
         if path is not None:
-            files += _expand(f"boundaries.{name}", path)
+            files += expand_input(f"boundaries.{name}", path)
     forest = config.forest
     for name, value in forest:
         if isinstance(value, Path):
-            files += _expand(f"forest.{name}", value)
+            files += expand_input(f"forest.{name}", value)
         elif isinstance(value, list) and value and isinstance(value[0], Path):
             for item in value:
-                files += _expand(f"forest.{name}", item)
+                files += expand_input(f"forest.{name}", item)
         elif isinstance(value, dict) and value and isinstance(next(iter(value.values())), Path):
             for year, item in value.items():
-                files += _expand(f"forest.{name}.{year}", item)
+                files += expand_input(f"forest.{name}.{year}", item)
     if config.activity_data is not None:
         for i, assessment in enumerate(config.activity_data.assessments):
-            files += _expand(f"activity_data.assessments[{i}].samples", assessment.samples)
+            files += expand_input(f"activity_data.assessments[{i}].samples", assessment.samples)
     if config.risk is not None:
         for name, path in config.risk.covariates:
             if path is not None:
-                files += _expand(f"risk.covariates.{name}", path)
+                files += expand_input(f"risk.covariates.{name}", path)
     return sorted(set(files))
 
 
@@ -144,6 +144,18 @@ def _write_activity_tables(assessments: list[ActivityAssessment], out_dir: Path)
     return names
 
 
+def enforcement_input_files(config: IcamConfig) -> list[Path]:
+    """The ``[enforcement]`` files (alert raster, distance layers, patrol files), refused by key where missing."""
+    if config.enforcement is None:
+        return []
+    files = []
+    for name in ("alerts", "roads", "settlements", "patrols", "tracks", "observations", "actions"):
+        path = getattr(config.enforcement, name)
+        if path is not None:
+            files += expand_input(f"enforcement.{name}", path)
+    return files
+
+
 def agreements_input_files(config: IcamConfig) -> list[Path]:
     """The ``[agreements]`` files (they seed the registry on the first run), refused by key where missing."""
     if config.agreements is None:
@@ -153,7 +165,7 @@ def agreements_input_files(config: IcamConfig) -> list[Path]:
                  "field_verifications", "grievances"):
         path = getattr(config.agreements, name)
         if path is not None:
-            files += _expand(f"agreements.{name}", path)
+            files += expand_input(f"agreements.{name}", path)
     return files
 
 
@@ -172,7 +184,7 @@ def _write_accounting_tables(accounting, out_dir: Path) -> list[str]:
 
 def build_results(config: IcamConfig, landscape: Landscape, stats: ZoneStats, files: Mapping[str, list[str]],
                   assessments: list[ActivityAssessment] = (), risk=None, baseline=None, accounting=None,
-                  agreements=None) -> dict:
+                  agreements=None, enforcement=None) -> dict:
     """The content of ``outputs/results.json`` (schema: ``icam/schemas/results.schema.json``)."""
     areas = stats.zone_area_ha
     return {
@@ -201,6 +213,7 @@ def build_results(config: IcamConfig, landscape: Landscape, stats: ZoneStats, fi
         "baseline": baseline.to_dict() if baseline is not None else None,
         "accounting": accounting.to_dict(config) if accounting is not None else None,
         "agreements": agreements.summary if agreements is not None else None,
+        "enforcement": enforcement.summary if enforcement is not None else None,
         "outputs": {kind: list(names) for kind, names in files.items()},
     }
 
@@ -258,6 +271,15 @@ def build_stages(config: IcamConfig, progress=None, project_dir: Path | None = N
             raise InputError("[agreements] needs the project folder (its registry database)")
         return run_agreements(config, project_dir, r["landscape"], r["activity_data"], r["risk"], r["accounting"])
 
+    def enforcement(r: Mapping[str, Any], _: Path):
+        from icam.enforcement.project import run_enforcement
+
+        if config.enforcement is None:
+            return None
+        if project_dir is None:
+            raise InputError("[enforcement] needs the project folder (its registry database)")
+        return run_enforcement(config, project_dir, r["landscape"], r["risk"], r["agreements"])
+
     def outputs(r: Mapping[str, Any], out_dir: Path) -> dict:
         files = {
             "rasters": _write_rasters(config, r["landscape"], out_dir),
@@ -279,8 +301,15 @@ def build_stages(config: IcamConfig, progress=None, project_dir: Path | None = N
             written = write_outputs(r["agreements"], project_dir, out_dir)
             files["vectors"] = written["vectors"]
             files["tables"] += written["tables"]
+        if r["enforcement"] is not None:
+            from icam.enforcement.project import write_outputs as write_enforcement
+
+            written = write_enforcement(r["enforcement"], r["landscape"], out_dir)
+            files["vectors"] = files.get("vectors", []) + written["vectors"]
+            files["report"] += written["report"]
+            files["tables"] += written["tables"]
         results = build_results(config, r["landscape"], r["forest_change"], files, r["activity_data"],
-                                r["risk"], r["baseline"], r["accounting"], r["agreements"])
+                                r["risk"], r["baseline"], r["accounting"], r["agreements"], r["enforcement"])
         atomic_write_text(out_dir / RESULTS_NAME, json.dumps(results, indent=2, allow_nan=False))
         write_report(out_dir / REPORT_NAME, config, r["landscape"], r["forest_change"], results, r["activity_data"],
                      r["risk"], r["baseline"], parcels=r["agreements"].parcels if r["agreements"] is not None else None)
@@ -301,7 +330,10 @@ def build_stages(config: IcamConfig, progress=None, project_dir: Path | None = N
         Stage("agreements", "Conservation agreements: registry, compliance, benefits, money", agreements,
               deps=("landscape", "activity_data", "risk", "accounting"), cacheable=False,
               input_files=tuple(agreements_input_files(config))),
+        Stage("enforcement", "Enforcement: alerts for the field, patrols, indicators", enforcement,
+              deps=("landscape", "risk", "agreements"), cacheable=False,
+              input_files=tuple(enforcement_input_files(config))),
         Stage("outputs", "Writing rasters, tables, results.json and the report", outputs,
-              deps=("landscape", "forest_change", "activity_data", "risk", "baseline", "accounting", "agreements"),
-              cacheable=False),
+              deps=("landscape", "forest_change", "activity_data", "risk", "baseline", "accounting", "agreements",
+                    "enforcement"), cacheable=False),
     ]

@@ -56,6 +56,8 @@ EXAMPLES: dict[tuple[str, str], object] = {
     ("agreements", "households"): "inputs/households.csv",
     ("agreements", "parcels"): "inputs/parcels.gpkg",
     ("agreements", "agreements"): "inputs/agreements.csv",
+    ("enforcement", "alerts"): "inputs/alerts/alerts_2024.tif",
+    ("enforcement", "observations"): "inputs/patrols/observations.csv",
     ("periods", "monitoring"): [{"start": dt.date(2008, 6, 15), "end": dt.date(2012, 6, 14)},
                                 {"start": dt.date(2012, 6, 15), "end": dt.date(2014, 6, 14)}],
 }
@@ -130,7 +132,9 @@ def config_template() -> str:
         lines += _section("forest", model, kind, active=kind == "hansen")
     for name, model in (("periods", c.PeriodsSection), ("risk", c.RiskSection),
                         ("risk.covariates", c.RiskCovariates), ("baseline", c.BaselineSection),
-                        ("carbon", c.CarbonSection), ("agreements", c.AgreementsSection)):
+                        ("carbon", c.CarbonSection), ("agreements", c.AgreementsSection),
+                        ("enforcement", c.EnforcementSection), ("enforcement.priority", c.PrioritySection)):
         lines += [f"# {line.strip()}" for line in model.__doc__.strip().splitlines()]
-        lines += _section(name, model, name, active=name != "agreements")  # agreements: optional, shown commented
+        # agreements and enforcement are optional, shown commented out
+        lines += _section(name, model, name, active=not name.startswith(("agreements", "enforcement")))
     return "\n".join(lines)

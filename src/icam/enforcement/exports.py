@@ -139,7 +139,7 @@ def write_alerts(events: Events, folder: Path | str, stem: str = "alerts", *,
         wgs.insert(1, "name", table["alert_id"].to_numpy())
         wgs.insert(2, "description", desc)
         with atomic_path(path) as tmp:
-            _flat_gdf(wgs).to_file(tmp, driver="GeoJSON", engine="pyogrio")
+            _flat_gdf(wgs).to_file(tmp, driver="GeoJSON", engine="pyogrio", layer=stem)
         out["geojson"] = path
     if "kml" in formats:
         path = folder / f"{stem}.kml"
@@ -148,7 +148,7 @@ def write_alerts(events: Events, folder: Path | str, stem: str = "alerts", *,
             marks = gpd.GeoDataFrame({"Name": table["alert_id"].to_numpy(), "Description": desc},
                                      geometry=wgs.geometry.values, crs="EPSG:4326")
             with atomic_path(path) as tmp:
-                marks.to_file(tmp, driver="KML", engine="pyogrio")
+                marks.to_file(tmp, driver="KML", engine="pyogrio", layer=stem)
                 ET.parse(tmp)
         else:
             _write_xml(path, _kml(table, desc, stem))

@@ -27,8 +27,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from icam.agreements import registry as reg
-from icam.enforcement.models import (CATEGORIES, SEVERITIES, TRANSPORTS, Alert, Incident, Observation, Patrol,
-                                     PatrolPlan, TrackPoint)
+from icam.enforcement.models import (ACTIONS, CATEGORIES, SEVERITIES, TRANSPORTS, Action, Alert, Incident,
+                                     Observation, Patrol, PatrolPlan, TrackPoint)
 from icam.errors import InputError
 
 GEOD = Geod(ellps="WGS84")
@@ -349,6 +349,45 @@ def import_observations(session: Session, path: Path | str) -> ObservationReport
     return _guarded(path, lambda: reg._in_transaction(session, work))
 
 
+def import_actions(session: Session, path: Path | str) -> int:
+    """Import follow-up actions on incidents (CSV: observation_uuid, action, taken_on, taken_by), all or nothing.
+
+    ``observation_uuid`` is the form submission that found the incident (Kobo's ``_uuid``); ``action`` one of
+    report_to_authorities, agreement_warning, sanction, none; ``taken_on`` a date not before the observation.
+    Returns the number of actions inserted.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path} does not exist", "check the path")
+    cols = (reg.Col("observation_uuid", required=True, aliases=("uuid", "observation", "_uuid"), length=64),
+            reg.Col("action", "choice", required=True, choices=ACTIONS),
+            reg.Col("taken_on", "date", required=True, aliases=("date",)),
+            reg.Col("taken_by", aliases=("by", "officer")))
+    rows = _rows(path, reg._read_csv(path), cols)
+
+    def work() -> int:
+        found = pd.DataFrame(session.execute(
+            select(Observation.uuid, Incident.id, Observation.observed_at)
+            .join(Incident, Incident.observation_id == Observation.id)
+            .where(Observation.uuid.is_not(None))).all(), columns=["uuid", "incident", "observed_at"])
+        incidents = dict(zip(found["uuid"], found["incident"]))
+        rows.unknown("observation_uuid", incidents, "an observation with an incident",
+                     "import the observations first; an observation of category none has no incident")
+        seen = dict(zip(found["uuid"], pd.to_datetime(found["observed_at"]).dt.normalize()))
+        f = rows.frame
+        early = [bool(u in seen and pd.notna(d) and pd.Timestamp(d) < seen[u])
+                 for u, d in zip(f["observation_uuid"], f["taken_on"])]
+        rows.flag(pd.Series(early, index=f.index), "taken_on", "{value!r} is before the observation",
+                  "an action comes after the incident was found")
+        if rows.errors:
+            raise reg.RegistryImportError(path, rows.errors, len(f))
+        table = pd.DataFrame({"incident_id": f["observation_uuid"].map(incidents), "action": f["action"],
+                              "taken_on": f["taken_on"], "taken_by": f["taken_by"]})
+        return reg._insert(session, Action, table)
+
+    return _guarded(path, lambda: reg._in_transaction(session, work))
+
+
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT
 
@@ -483,5 +522,5 @@ def write_observations_csv(path: Path | str, header: list[str], rows: list[list]
 
 
 __all__ = ["OBSERVATION_COLUMNS", "TRUE_CATEGORIES", "VERDICT_CATEGORIES", "Match", "ObservationReport",
-           "TrackReport", "import_gpx_track", "import_observations", "import_patrols", "indicators", "match_alerts",
+           "TrackReport", "import_actions", "import_gpx_track", "import_observations", "import_patrols", "indicators", "match_alerts",
            "read_gpx", "track_length_m", "write_observations_csv"]

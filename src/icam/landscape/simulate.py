@@ -70,6 +70,7 @@ from icam.landscape.reference import (
     write_reference_samples,
 )
 from icam.landscape.simulate_agreements import write_agreement_history
+from icam.landscape.simulate_alerts import ALERT_YEAR, write_enforcement_history
 from icam.landscape.simulate_inventory import write_inventory
 from icam.template import toml_key, toml_value
 
@@ -644,6 +645,11 @@ def config_dict(description: str, scale: str = "project") -> dict:
                                 "rivers": "inputs/rivers.gpkg", "elevation": "inputs/elevation.tif"}},
         "baseline": {"quantity": "average", "years": [2009, 2018], "validity_years": 6},
         "carbon": carbon_config(),
+        "enforcement": {
+            "alerts": f"inputs/alerts/alerts_{ALERT_YEAR}.tif", "as_of": dt.date(ALERT_YEAR, 12, 31),
+            "patrols": "inputs/patrols/patrols.csv", "tracks": "inputs/patrols/tracks/*.gpx",
+            "observations": "inputs/patrols/observations.csv", "actions": "inputs/patrols/actions.csv",
+        },
         "agreements": {
             "households": "inputs/households.csv", "parcels": "inputs/parcels.gpkg",
             "agreements": "inputs/agreements.csv",
@@ -723,12 +729,14 @@ def config_toml(scale: str, seed: int, description: str) -> str:
         "agreements": "The simulated registry (households, parcels, agreements signed in waves 2012–2016, their "
                       "benefits, deliveries, field visits and grievances); prices and land-use returns are "
                       "simulated, not Alto Mayo's.",
+        "enforcement": "Simulated GLAD-like alerts of the last year (with delays, omissions and false alerts; "
+                       "truth/alerts.json) and the head office's patrols, observations and actions answering them.",
         "carbon": "Elevation strata with stocks from the simulated tree inventory (upper montane: an IPCC default), "
                   "coffee agroforestry after clearing, simulated Non-Permanence Risk Tool scores.",
     }
     lines = [mark, "# Truth for checking icam's estimates: truth/hazard.json, truth/hazard_static.tif, "
              "truth/households.csv, truth/true_lossyear.tif, truth/counterfactual_lossyear.tif, "
-             "truth/reference_samples.json, truth/inventory.json.", ""]
+             "truth/reference_samples.json, truth/inventory.json, truth/alerts.json.", ""]
     for section, values in config_dict(description, scale).items():
         lines += [f"{GENERATED_MARK}, seed {seed}, scale {scale}: {comments[section]}"]
         lines += _toml_table(f"[{section}]", section, values)
@@ -1200,6 +1208,20 @@ def simulate(out_dir: Path, scale: str = "project", seed: int = 42,
     inventory_truth = write_inventory(out_dir, seed)
     atomic_write_text(out_dir / "truth" / "inventory.json", json.dumps(inventory_truth, indent=2) + "\n")
     lap("inventory_s")
+
+    report("simulating: alerts and patrols", 0.98)
+    belt_mask = rasterize([(geom.leakage_belt, 1)], out_shape=shape, transform=grid.transform, fill=0,
+                          dtype="uint8").astype(bool)
+    agreement_of = {a["conservation_parcel_id"]: a["agreement_id"] for a in households.agreements}
+    conservation = [q for q in households.parcels if q["kind"] == "conservation"]
+    parcels = gpd.GeoDataFrame({"agreement": [agreement_of.get(q["parcel_id"]) for q in conservation],
+                                "household": [q["household_id"] for q in conservation]},
+                               geometry=[q["geometry"] for q in conservation], crs=CRS_EPSG)
+    enforcement_truth = write_enforcement_history(
+        out_dir, loss_act, forest0, grid, CRS_EPSG, {"project_area": project_mask, "leakage_belt": belt_mask},
+        parcels[parcels["agreement"].notna()].reset_index(drop=True), seed)
+    atomic_write_text(out_dir / "truth" / "alerts.json", json.dumps(enforcement_truth, indent=2) + "\n")
+    lap("alerts_patrols_s")
     report("simulating: done", 1.0)
 
     region_px = int(np.count_nonzero(region_mask))
