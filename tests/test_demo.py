@@ -358,3 +358,91 @@ def test_agreements_geopackage_opens_in_gdal(demo):
     done = subprocess.run(["ogrinfo", "-ro", "-so", "-al", str(gpkg)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "Layer name: parcels" in done.stdout and "status" in done.stdout
+
+
+def _csv_rows(path: Path) -> list[dict]:
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_enforcement_alerts_against_the_simulated_alerts_and_patrols(demo):
+    folder, output = demo
+    e = _results(folder)["enforcement"]
+    truth = json.loads((folder / "truth" / "alerts.json").read_text())
+    alerts = e["alerts"]
+    # the simulator clustered its raster with the same defaults: the same events, all new on the first run
+    assert alerts["events"] == truth["events"] == alerts["new"] == sum(alerts["by_priority"].values())
+    assert alerts["already_seen"] == 0 and f"Alerts: {alerts['events']:,} newly raised" in " ".join(output.split())
+    table = {r["alert_id"]: r for r in _csv_rows(folder / "outputs" / "tables" / "enforcement_alerts.csv")}
+    visits = _csv_rows(folder / "truth" / "patrol_visits.csv")
+    assert visits and all(v["alert_id"] in table for v in visits)
+    expected = {v["alert_id"]: "true_positive" if v["category"] == "clearing" else "false_positive" for v in visits}
+    agree = sum(table[a]["verdict"] == verdict for a, verdict in expected.items())
+    assert agree >= 0.95 * len(visits)  # a neighbour's earlier observation within 250 m may decide instead
+    delays = [(np.datetime64(table[v["alert_id"]]["first_visit"][:19]) - np.datetime64(table[v["alert_id"]]["first_date"]))
+              / np.timedelta64(1, "D") - float(v["days_after"]) for v in visits
+              if table[v["alert_id"]]["verdict"] == expected[v["alert_id"]]]
+    # first_date is midnight and the visit is at 13:00 on the simulated day (to the minute)
+    assert np.median(delays) == pytest.approx(13 / 24, abs=1e-3)
+    ind = e["indicators"]
+    checked = [r for r in table.values() if r["status"] == "checked"]
+    assert ind["checked"] == len(checked) >= len(visits) * 0.95
+    assert ind["precision"] == pytest.approx(sum(r["verdict"] == "true_positive" for r in checked) / len(checked))
+    clearings = sum(n for n in ind["incidents_by_category_zone"]["clearing"].values())
+    assert clearings == sum(v["category"] == "clearing" for v in visits)
+    assert 0 < sum(ind["actions_by_type"].values()) <= truth["actions"]
+    assert set(ind["effort_by_zone"]) <= {"project_area", "leakage_belt"}
+
+
+def test_enforcement_exports_open_in_gdal(demo):
+    folder, _ = demo
+    e = _results(folder)["enforcement"]
+    files = [folder / "outputs" / e["files"]["geopackage"]] + [folder / "outputs" / f for f in e["files"]["field"]]
+    assert all("alert" in f.name and f.exists() for f in files)
+    if shutil.which("ogrinfo") is None:
+        pytest.skip("GDAL's ogrinfo is not installed")
+    open_alerts = e["alerts"]["open"]
+    for path in files:
+        done = subprocess.run(["ogrinfo", "-ro", "-so", "-al", str(path)], capture_output=True, text=True,
+                              check=False)
+        assert done.returncode == 0, done.stderr
+        counts = [int(line.split(":")[1]) for line in done.stdout.splitlines() if line.startswith("Feature Count")]
+        expected = e["alerts"]["events"] if path.suffix == ".gpkg" else open_alerts
+        assert expected in counts, (path, done.stdout)
+
+
+def test_enforcement_raises_alerts_once_and_only_after_publishing(demo, tmp_path):
+    from sqlalchemy import func, select
+
+    from icam.config import load_config
+    from icam.enforcement.models import Alert
+    from icam.enforcement.project import record, run_enforcement
+    from icam.landscape.ingest import load_landscape
+    from icam.store.db import open_engine, session
+
+    folder, _ = demo
+    copy = tmp_path / "project"
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("outputs", ".icam"))
+    config = load_config(copy)
+    result = run_enforcement(config, copy, load_landscape(config))
+    events = result.summary["alerts"]["events"]
+    assert result.summary["alerts"]["new"] == events > 0
+
+    def raised() -> int:
+        engine = open_engine(copy)
+        try:
+            with session(engine) as s:
+                return s.scalar(select(func.count()).select_from(Alert))
+        finally:
+            engine.dispose()
+
+    assert raised() == 0  # the stage rolls back: a run that fails later raises nothing
+    assert record(copy, config, result) == events == raised()
+    assert record(copy, config, result) == 0  # already raised
+    code, output = run_cli("run", copy)
+    assert code == 0, output
+    again = _results(copy)["enforcement"]["alerts"]
+    assert again["new"] == 0 and again["already_seen"] == events and sum(again["new_by_priority"].values()) == 0
+    assert "<wpt" not in (copy / "outputs" / "enforcement" / "alerts_new.gpx").read_text()

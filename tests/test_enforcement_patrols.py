@@ -63,14 +63,14 @@ def _obs(s, patrol: Patrol, at: str, distance_m: float, category: str, azimuth=0
 # -- migrations ---------------------------------------------------------------------------------------------------
 
 
-def test_migration_0003_from_empty_matches_the_models_and_downgrades(db_url):
+def test_migrations_from_empty_match_the_models_and_downgrade(db_url):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
     engine = make_engine(db_url)
     try:
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0003"
+        assert current_revision(engine) == head_revision() == "0004"
         assert set(TABLES) <= set(inspect(engine).get_table_names())
         with engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
@@ -84,6 +84,26 @@ def test_migration_0003_from_empty_matches_the_models_and_downgrades(db_url):
         engine.dispose()
 
 
+def test_upgrading_from_0003_keeps_the_alerts_with_no_visit_time(db_url):
+    from sqlalchemy import text
+
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0003")
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO enf_alerts (alert_id, first_date, area_ha, lon, lat, priority, status, "
+                                    "verdict, raised_at) VALUES ('A1', '2024-03-01', 0.5, -77.3, -5.9, 'high', "
+                                    "'checked', 'true_positive', '2024-03-02 00:00:00')"))
+        upgrade(engine)
+        with session(engine) as s:
+            alert = s.scalar(select(Alert))
+            assert (alert.alert_id, alert.status, alert.visited_at) == ("A1", "checked", None)
+        downgrade(engine, "0003")
+        assert "visited_at" not in {c["name"] for c in inspect(engine).get_columns("enf_alerts")}
+    finally:
+        engine.dispose()
+
+
 def test_upgrading_from_0002_keeps_the_registry_rows(db_url, tmp_path):
     engine = make_engine(db_url)
     try:
@@ -93,7 +113,7 @@ def test_upgrading_from_0002_keeps_the_registry_rows(db_url, tmp_path):
         with session(engine) as s:
             registry.import_table(s, "households", households)
         upgrade(engine)
-        assert current_revision(engine) == "0003"
+        assert current_revision(engine) == "0004"
         with session(engine) as s:
             assert registry.households_table(s)["household_id"].tolist() == ["HH0001", "HH0002"]
             assert s.scalar(select(func.count()).select_from(Alert)) == 0
@@ -286,3 +306,72 @@ def test_simulator_is_deterministic_and_its_files_import_and_match(engine, tmp_p
         matches = {m.alert_id: m.verdict for m in patrols.match_alerts(s)}
     expected = {v["alert_id"]: "true_positive" if v["category"] == "clearing" else "false_positive" for v in visits}
     assert matches == expected
+
+
+# -- follow-up actions ---------------------------------------------------------------------------------------------
+
+
+def _incident_with_uuid(s, uuid: str, at: str, category="clearing") -> Observation:
+    patrol = s.scalar(select(Patrol).where(Patrol.code == "PAT-A")) or _patrol(s, "PAT-A", "2024-03-01T08:00:00")
+    obs = _obs(s, patrol, at, 10, category)
+    obs.uuid = uuid
+    if category != "none":
+        s.add(Incident(observation=obs, category=category, severity="high", zone="Z1"))
+    s.flush()
+    return obs
+
+
+def test_actions_import_links_incidents_and_refuses_bad_rows(engine, tmp_path):
+    with session(engine) as s:
+        _incident_with_uuid(s, "u-1", "2024-03-05T10:00:00")
+        _incident_with_uuid(s, "u-2", "2024-03-06T10:00:00")
+        _incident_with_uuid(s, "u-none", "2024-03-06T11:00:00", category="none")
+    good = _csv(tmp_path / "actions.csv", ["observation_uuid", "action", "taken_on", "taken_by"],
+                [["u-1", "report_to_authorities", "2024-03-07", "Jefatura"], ["u-1", "sanction", "2024-05-02", "SERNANP"],
+                 ["u-2", "agreement_warning", "2024-03-06", "CI"]])
+    with session(engine) as s:
+        assert patrols.import_actions(s, good) == 3
+    from icam.enforcement.models import Action
+
+    with session(engine) as s:
+        by_action = dict(s.execute(select(Action.action, func.count()).group_by(Action.action)).all())
+    assert by_action == {"report_to_authorities": 1, "sanction": 1, "agreement_warning": 1}
+    bad = _csv(tmp_path / "bad.csv", ["observation_uuid", "action", "taken_on"],
+               [["u-2", "report_to_authorities", "2024-03-08"],  # fine, but the file has bad rows
+                ["u-9", "sanction", "2024-03-08"],  # unknown submission
+                ["u-none", "sanction", "2024-03-08"],  # nothing found there: no incident
+                ["u-2", "arrest", "2024-03-08"],  # not an action
+                ["u-2", "sanction", "2024-03-01"],  # before the observation (2024-03-06)
+                ["u-1", "sanction", "2024-05-02"]])  # already in the registry
+    with session(engine) as s, pytest.raises(RegistryImportError) as caught:
+        patrols.import_actions(s, bad)
+    message = str(caught.value)
+    assert "5 bad row(s) of 6, nothing imported" in message
+    for fragment in ("row 3 (observation_uuid): 'u-9'", "row 4 (observation_uuid): 'u-none'", "row 5 (action)",
+                     "row 6 (taken_on)", "row 7 (action): 'sanction' is already in the registry"):
+        assert fragment in message, message
+    with session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Action)) == 3
+
+
+# -- patrol plans --------------------------------------------------------------------------------------------------
+
+
+def test_plan_takes_the_best_open_alerts_and_assigns_them(engine):
+    with session(engine) as s:
+        for code, priority, score, zone in (("A1", "high", 7.0, "Z1"), ("A2", "medium", 4.0, "Z1"),
+                                            ("A3", "high", 8.0, "Z2"), ("A4", "low", 2.0, "Z1"),
+                                            ("A5", "medium", 5.0, "Z1")):
+            _alert(s, code, "2024-03-01", priority=priority, zone=zone).score = score
+        s.scalar(select(Alert).where(Alert.alert_id == "A5")).status = "checked"
+    with session(engine) as s:
+        plan, table = patrols.plan_patrol(s, start=dt.date(2024, 4, 1), days=2, team="B", zone="Z1", max_alerts=5)
+        assert plan.code == "PLAN-20240401-1" and plan.planned_end == dt.date(2024, 4, 2)
+    assert table["alert_id"].tolist() == ["A1", "A2"]  # Z1, medium or higher, open, best score first
+    with session(engine) as s:
+        statuses = dict(s.execute(select(Alert.alert_id, Alert.status)).all())
+        assert statuses == {"A1": "assigned", "A2": "assigned", "A3": "new", "A4": "new", "A5": "checked"}
+        second, table = patrols.plan_patrol(s, start=dt.date(2024, 4, 1), max_alerts=1, min_priority="low")
+        assert second.code == "PLAN-20240401-2" and table["alert_id"].tolist() == ["A3"]
+        with pytest.raises(InputError, match="no open alert of priority high or higher in zone Z1"):
+            patrols.plan_patrol(s, start=dt.date(2024, 4, 1), zone="Z1", min_priority="high")

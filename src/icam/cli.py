@@ -184,3 +184,6 @@ app.add_typer(ledger_app, name="ledger")
 from icam.agreements_cli import agreements_app  # noqa: E402 - the `icam agreements` commands live in their own module
 
 app.add_typer(agreements_app, name="agreements")
+from icam.enforcement_cli import enforcement_app  # noqa: E402 - the `icam enforcement` commands live in their own module
+
+app.add_typer(enforcement_app, name="enforcement")

@@ -312,7 +312,8 @@ def build_stages(config: IcamConfig, progress=None, project_dir: Path | None = N
                                 r["risk"], r["baseline"], r["accounting"], r["agreements"], r["enforcement"])
         atomic_write_text(out_dir / RESULTS_NAME, json.dumps(results, indent=2, allow_nan=False))
         write_report(out_dir / REPORT_NAME, config, r["landscape"], r["forest_change"], results, r["activity_data"],
-                     r["risk"], r["baseline"], parcels=r["agreements"].parcels if r["agreements"] is not None else None)
+                     r["risk"], r["baseline"], parcels=r["agreements"].parcels if r["agreements"] is not None else None,
+                     enforcement=r["enforcement"])
         return results
 
     return [

@@ -16,6 +16,7 @@ import datetime as dt
 import html
 import io
 import math
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
@@ -133,22 +134,38 @@ def write_alerts(events: Events, folder: Path | str, stem: str = "alerts", *,
             _flat_gdf(points).to_file(tmp, layer=stem, driver="GPKG", engine="pyogrio")
             _flat_gdf(ordered.footprints()).to_file(tmp, layer=f"{stem}_footprints", driver="GPKG", engine="pyogrio")
         out["gpkg"] = path
+    out.update(write_waypoints(table, folder, stem, formats=[f for f in formats if f != "gpkg"]))
+    return out
+
+
+def write_waypoints(table: pd.DataFrame, folder: Path | str, stem: str, *,
+                    formats: Iterable[str] = ("geojson", "kml", "gpx")) -> dict[str, Path]:
+    """Alerts as WGS84 points for phones and GPS units, from a table with ``alert_id``, ``lon``, ``lat``,
+    ``first_date``, ``last_date``, ``area_ha`` (and, if known, priority, score, zone, agreement, household):
+    ``<stem>.geojson`` (every column), ``<stem>.kml`` and ``<stem>.gpx`` (name and description), in the
+    table's order. Used for a run's events and for a patrol plan read back from the registry."""
+    folder = Path(folder)
+    desc = descriptions(table)
+    out: dict[str, Path] = {}
+    wgs = gpd.GeoDataFrame(table.reset_index(drop=True), geometry=gpd.points_from_xy(table["lon"], table["lat"]),
+                           crs="EPSG:4326")
     if "geojson" in formats:
         path = folder / f"{stem}.geojson"
-        wgs = ordered.points().to_crs("EPSG:4326")
-        wgs.insert(1, "name", table["alert_id"].to_numpy())
-        wgs.insert(2, "description", desc)
+        points = wgs.copy()
+        points.insert(1, "name", table["alert_id"].to_numpy())
+        points.insert(2, "description", desc)
         with atomic_path(path) as tmp:
-            _flat_gdf(wgs).to_file(tmp, driver="GeoJSON", engine="pyogrio", layer=stem)
+            _flat_gdf(points).to_file(tmp, driver="GeoJSON", engine="pyogrio", layer=stem)
         out["geojson"] = path
     if "kml" in formats:
         path = folder / f"{stem}.kml"
         if len(table) and "KML" in pyogrio.list_drivers(write=True):
-            wgs = ordered.points().to_crs("EPSG:4326")
             marks = gpd.GeoDataFrame({"Name": table["alert_id"].to_numpy(), "Description": desc},
                                      geometry=wgs.geometry.values, crs="EPSG:4326")
             with atomic_path(path) as tmp:
-                marks.to_file(tmp, driver="KML", engine="pyogrio", layer=stem)
+                # KML folder names are XML names: no dashes or leading digits
+                marks.to_file(tmp, driver="KML", engine="pyogrio", layer="_" + re.sub(r"\W", "_", stem)
+                              if stem[:1].isdigit() else re.sub(r"\W", "_", stem))
                 ET.parse(tmp)
         else:
             _write_xml(path, _kml(table, desc, stem))

@@ -40,7 +40,8 @@ class Alert(Base):
 
     ``priority``: the alert model's class (e.g. high / medium / low), ``score`` its score; ``agreement_code``:
     the conservation agreement whose parcel it falls in, if any. ``status``: new → assigned (to a plan) →
-    checked (visited); ``verdict``: what the visit found (true_positive / false_positive; None until checked).
+    checked (visited); ``verdict``: what the visit found (true_positive / false_positive; None until checked);
+    ``visited_at``: when the observation that decided it was made (UTC).
     """
 
     __tablename__ = "enf_alerts"
@@ -59,6 +60,7 @@ class Alert(Base):
     status: Mapped[str] = mapped_column(String(16), default="new")
     verdict: Mapped[str | None] = mapped_column(String(16))
     raised_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    visited_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (CheckConstraint(one_of("status", ALERT_STATUSES), name="ck_enf_alerts_status"),
                       CheckConstraint(f"verdict IS NULL OR {one_of('verdict', VERDICTS)}",

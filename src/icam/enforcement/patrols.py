@@ -379,6 +379,12 @@ def import_actions(session: Session, path: Path | str) -> int:
                  for u, d in zip(f["observation_uuid"], f["taken_on"])]
         rows.flag(pd.Series(early, index=f.index), "taken_on", "{value!r} is before the observation",
                   "an action comes after the incident was found")
+        existing = reg._existing(session, select(Observation.uuid, Action.action, Action.taken_on)
+                                 .join(Incident, Action.incident_id == Incident.id)
+                                 .join(Observation, Incident.observation_id == Observation.id),
+                                 ["observation_uuid", "action", "taken_on"], ["observation_uuid", "action", "taken_on"])
+        rows.duplicates(["observation_uuid", "action", "taken_on"], "action", existing,
+                        " (same observation, action and date)")
         if rows.errors:
             raise reg.RegistryImportError(path, rows.errors, len(f))
         table = pd.DataFrame({"incident_id": f["observation_uuid"].map(incidents), "action": f["action"],
@@ -445,14 +451,60 @@ def match_alerts(session: Session, *, max_distance_m: float = 250.0, max_days_af
     def work() -> None:
         for a_id, m in matches:
             alert = session.get(Alert, a_id)
-            alert.status, alert.verdict = "checked", m.verdict
             observation = session.get(Observation, m.observation_id)
+            alert.status, alert.verdict, alert.visited_at = "checked", m.verdict, observation.observed_at
             if observation.alert_id is None:
                 observation.alert_id = a_id
         session.flush()
 
     reg._in_transaction(session, work)
     return [m for _, m in matches]
+
+
+# -- patrol plans -----------------------------------------------------------------------------------------------
+
+PRIORITY_RANK = {"high": 0, "medium": 1, "low": 2}
+
+
+def plan_patrol(session: Session, *, start: dt.date, days: int = 1, team: str | None = None, zone: str | None = None,
+                max_alerts: int = 10, min_priority: str = "medium") -> tuple[PatrolPlan, pd.DataFrame]:
+    """Plan a patrol to the open alerts: those still ``new`` (not assigned to a plan, not checked), of priority
+    ``min_priority`` or higher, in ``zone`` if given, the ``max_alerts`` highest scores first (then the
+    earliest). They become ``assigned`` to a new plan ``PLAN-<start YYYYMMDD>-<n>``. Returns the plan and the
+    alerts (columns alert_id, priority, score, area_ha, first_date, last_date, zone, agreement, lon, lat),
+    in visiting order. Raises :class:`InputError` when no alert qualifies (nothing is written then)."""
+    if min_priority not in PRIORITY_RANK:
+        raise InputError(f"min_priority {min_priority!r} is not one of high, medium, low", "use high, medium or low")
+    if days < 1 or max_alerts < 1:
+        raise InputError(f"days ({days}) and max_alerts ({max_alerts}) must be at least 1", "give positive numbers")
+    allowed = [p for p, r in PRIORITY_RANK.items() if r <= PRIORITY_RANK[min_priority]]
+    query = select(Alert).where(Alert.status == "new", Alert.priority.in_(allowed))
+    if zone is not None:
+        query = query.where(Alert.zone == zone)
+    alerts = session.scalars(query.order_by(Alert.score.desc(), Alert.first_date, Alert.alert_id)
+                             .limit(max_alerts)).all()
+    if not alerts:
+        where = f" in zone {zone}" if zone else ""
+        raise InputError(f"no open alert of priority {min_priority} or higher{where}",
+                         "run `icam run` to raise new alerts, or lower --min-priority")
+
+    def work() -> PatrolPlan:
+        prefix = f"PLAN-{start:%Y%m%d}-"
+        n = session.scalar(select(func.count()).select_from(PatrolPlan).where(PatrolPlan.code.like(prefix + "%")))
+        plan = PatrolPlan(code=f"{prefix}{n + 1}", planned_start=start,
+                          planned_end=start + dt.timedelta(days=days - 1), zone=zone, team=team)
+        plan.alerts.extend(alerts)
+        session.add(plan)
+        for alert in alerts:
+            alert.status = "assigned"
+        session.flush()
+        return plan
+
+    plan = reg._in_transaction(session, work)
+    table = pd.DataFrame([{"alert_id": a.alert_id, "priority": a.priority, "score": a.score, "area_ha": a.area_ha,
+                           "first_date": a.first_date, "last_date": a.last_date or a.first_date, "zone": a.zone,
+                           "agreement": a.agreement_code, "lon": a.lon, "lat": a.lat} for a in alerts])
+    return plan, table
 
 
 # -- indicators -------------------------------------------------------------------------------------------------
@@ -463,26 +515,25 @@ def indicators(session: Session, as_of: dt.date | str) -> dict:
     before that day):
 
     - ``alerts``: number; ``alerts_by_priority_status``: {priority: {status: n}};
-    - ``checked``: alerts checked; ``share_checked``: checked / alerts (None without alerts);
-    - ``median_days_to_visit``: median over checked alerts of days from first_date to the first observation
-      linked to it (None where none);
+    - ``checked``: alerts checked by then (``visited_at`` on or before ``as_of``; an alert checked later counts
+      as ``new`` here); ``share_checked``: checked / alerts (None without alerts);
+    - ``median_days_to_visit``: median over checked alerts of days from first_date to ``visited_at``, the
+      observation that decided it (None where none);
     - ``precision``: true positives / checked alerts (None where none checked);
     - ``effort_by_zone``: {zone: {"patrols", "km", "days"}} (a patrol's zone, else its plan's, else "unknown");
     - ``incidents_by_category_zone``: {category: {zone: n}} (zone "unknown" where none).
     """
     as_of = dt.date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
     end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
-    alerts = session.execute(select(Alert.id, Alert.priority, Alert.status, Alert.verdict, Alert.first_date)
-                             .where(Alert.first_date <= as_of)).all()
+    alerts = session.execute(select(Alert.id, Alert.priority, Alert.status, Alert.verdict, Alert.first_date,
+                                    Alert.visited_at).where(Alert.first_date <= as_of)).all()
+    checked = [a for a in alerts if a.status == "checked" and (a.visited_at is None or a.visited_at < end)]
+    checked_ids = {a.id for a in checked}
     by_ps: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for _, priority, status, _, _ in alerts:
-        by_ps[priority][status] += 1
-    checked = [a for a in alerts if a.status == "checked"]
-    first_visit = dict(session.execute(select(Observation.alert_id, func.min(Observation.observed_at))
-                                       .where(Observation.alert_id.is_not(None), Observation.observed_at < end)
-                                       .group_by(Observation.alert_id)).all())
-    delays = [(pd.Timestamp(first_visit[a.id]) - pd.Timestamp(a.first_date)) / pd.Timedelta(days=1)
-              for a in checked if a.id in first_visit]
+    for a in alerts:
+        by_ps[a.priority]["checked" if a.id in checked_ids else "new" if a.status == "checked" else a.status] += 1
+    delays = [(pd.Timestamp(a.visited_at) - pd.Timestamp(a.first_date)) / pd.Timedelta(days=1)
+              for a in checked if a.visited_at is not None]
     effort: dict[str, dict[str, float]] = defaultdict(lambda: {"patrols": 0, "km": 0.0, "days": 0.0})
     for zone, plan_zone, km, days in session.execute(
             select(Patrol.zone, PatrolPlan.zone, Patrol.distance_km, Patrol.days)
@@ -522,5 +573,5 @@ def write_observations_csv(path: Path | str, header: list[str], rows: list[list]
 
 
 __all__ = ["OBSERVATION_COLUMNS", "TRUE_CATEGORIES", "VERDICT_CATEGORIES", "Match", "ObservationReport",
-           "TrackReport", "import_actions", "import_gpx_track", "import_observations", "import_patrols", "indicators", "match_alerts",
-           "read_gpx", "track_length_m", "write_observations_csv"]
+           "TrackReport", "import_actions", "import_gpx_track", "import_observations", "import_patrols", "indicators",
+           "match_alerts", "plan_patrol", "read_gpx", "track_length_m", "write_observations_csv"]

@@ -75,11 +75,11 @@ def read_alerts(config: IcamConfig, landscape: Landscape) -> tuple[AlertRaster, 
                              "alerts_encoding = \"gfw_integrated\"")
         raster = AlertRaster(data[0].astype(np.int64), data[1].astype(np.int64))
     else:
-        raster = _gfw_integrated(data[0].astype(np.int64), e.alerts)
+        raster = decode_gfw_integrated(data[0].astype(np.int64), e.alerts)
     return raster, {"kind": "alert_raster", "path": str(e.alerts), "encoding": e.alerts_encoding}
 
 
-def _gfw_integrated(value: np.ndarray, path) -> AlertRaster:
+def decode_gfw_integrated(value: np.ndarray, path="the alert layer") -> AlertRaster:
     """GFW integrated alerts: leading digit 2 low, 3 high, 4 highest; then days since 2014-12-31 (0 = none).
 
     Day d since 2014-12-31 is day d − 1 since 2015-01-01; an alert of 2015-01-01 (d = 1) becomes day 1, since
@@ -90,7 +90,7 @@ def _gfw_integrated(value: np.ndarray, path) -> AlertRaster:
     bad = alert & ~np.isin(code, (2, 3, 4))
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise InputError(f"enforcement.alerts: {path} value {int(value[r, c])} at row {r}, column {c} is not a GFW "
+        raise InputError(f"{path}: value {int(value[r, c])} at row {r}, column {c} is not a GFW "
                          "integrated alert (2xxxx, 3xxxx or 4xxxx)", "check alerts_encoding")
     days = np.where(alert, np.maximum(value % 10000 - 1, 1), 0)
     return AlertRaster(days.astype(np.int32), np.where(alert, code - 1, 0).astype(np.uint8))
@@ -208,19 +208,15 @@ def sync(session, config: IcamConfig, events: Events, as_of: dt.date) -> dict:
     from sqlalchemy import func, select
 
     from icam.enforcement import patrols as pt
-    from icam.enforcement.models import Action, Alert, Observation
+    from icam.enforcement.models import Action, Alert
 
     e = config.enforcement
     imported = _seed(session, config)
     new_ids = _raise_new(session, events, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
     matches = pt.match_alerts(session, max_distance_m=e.match_distance_m, max_days_after=e.match_days)
     indicators = pt.indicators(session, as_of)
-    end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
-    first_visit = dict(session.execute(select(Observation.alert_id, func.min(Observation.observed_at))
-                                       .where(Observation.alert_id.is_not(None), Observation.observed_at < end)
-                                       .group_by(Observation.alert_id)).all())
-    status = pd.DataFrame([(a.alert_id, a.status, a.verdict, first_visit.get(a.id)) for a in
-                           session.scalars(select(Alert).where(Alert.alert_id.in_(events.alert_ids)))],
+    status = pd.DataFrame(session.execute(select(Alert.alert_id, Alert.status, Alert.verdict, Alert.visited_at)
+                                          .where(Alert.alert_id.in_(events.alert_ids))).all(),
                           columns=["alert_id", "status", "verdict", "first_visit"])
     actions = dict(session.execute(select(Action.action, func.count()).where(Action.taken_on <= as_of)
                                    .group_by(Action.action)).all())

@@ -193,6 +193,15 @@ def write_enforcement_history(out_dir: Path, true_loss_code: np.ndarray, forest_
     n_actions = write_actions(actions, patrols["observations"], patrols["visits"], alerts, seed)
     true_events = sum(bool(a["true"]) for a in alerts)
     visits = patrols["visits"]
+    truth_of = {a["alert_id"]: a for a in alerts}
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["alert_id", "patrol_id", "days_after", "category", "true", "priority", "zone"])
+    for v in visits:
+        a = truth_of[v["alert_id"]]
+        writer.writerow([v["alert_id"], v["patrol_id"], f"{v['days_after']:.4f}", v["category"], int(bool(a["true"])),
+                         a["priority"], a["zone"]])
+    atomic_write_text(out_dir / "truth" / "patrol_visits.csv", buf.getvalue())
     return {
         "alert_year": year, "as_of": as_of.isoformat(), "errors": ALERT_ERRORS, "drawn": drawn,
         "events": len(alerts), "true_events": true_events, "false_events": len(alerts) - true_events,
@@ -203,5 +212,6 @@ def write_enforcement_history(out_dir: Path, true_loss_code: np.ndarray, forest_
         "visits_found_clearing": sum(v["category"] == "clearing" for v in visits),
         "mean_days_to_visit": float(np.mean([v["days_after"] for v in visits])) if visits else None,
         "actions": n_actions,
-        "files": {"alerts": str(path.relative_to(out_dir)), "patrols": "inputs/patrols/"},
+        "files": {"alerts": str(path.relative_to(out_dir)), "patrols": "inputs/patrols/",
+                  "visits": "truth/patrol_visits.csv"},
     }
