@@ -446,3 +446,53 @@ def test_enforcement_raises_alerts_once_and_only_after_publishing(demo, tmp_path
     again = _results(copy)["enforcement"]["alerts"]
     assert again["new"] == 0 and again["already_seen"] == events and sum(again["new_by_priority"].values()) == 0
     assert "<wpt" not in (copy / "outputs" / "enforcement" / "alerts_new.gpx").read_text()
+
+
+def _copy_project(folder: Path, tmp_path: Path) -> Path:
+    """The demo's inputs, configuration, cache and registry (a later run reuses the cached stages)."""
+    copy = tmp_path / "project"
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("outputs"))
+    return copy
+
+
+def test_enforcement_from_the_annual_loss_map_and_a_bad_alert_raster(demo, tmp_path):
+    folder, _ = demo
+    copy = _copy_project(folder, tmp_path)
+    toml = copy / "icam.toml"
+    text = toml.read_text()
+    toml.write_text(text.replace('alerts = "inputs/alerts/alerts_2024.tif"', "annual_loss_year = 2023"))
+    code, output = run_cli("run", copy)
+    assert code == 0, output
+    e = _results(copy)["enforcement"]
+    assert e["source"] == {"kind": "annual_loss", "year": 2023}
+    assert e["alerts"]["first_date"] == e["alerts"]["last_date"] == "2023-07-01"  # annual maps say no day
+    # a one-band raster where two bands (date, confidence) are expected: one line, exit 2, outputs untouched
+    write_tif = __import__("conftest").write_tif
+    with rasterio.open(copy / "inputs" / "alerts" / "alerts_2024.tif") as src:
+        write_tif(copy / "inputs" / "alerts" / "one_band.tif", src.read(1), transform=src.transform)
+    before = (copy / "outputs" / "results.json").read_bytes()
+    toml.write_text(text.replace("alerts_2024.tif", "one_band.tif"))
+    code, output = run_cli("run", copy)
+    assert code == 2 and "has 1 band(s), not 2 (date, confidence)" in output and "Traceback" not in output
+    assert (copy / "outputs" / "results.json").read_bytes() == before
+
+
+def test_enforcement_cli_plans_a_patrol_and_refuses_a_bad_observation_file(demo, tmp_path):
+    folder, _ = demo
+    copy = _copy_project(folder, tmp_path)
+    code, output = run_cli("enforcement", "plan", copy, "--start", "2025-01-06", "--days", "2", "--team", "A",
+                           "--max-alerts", "3", "--min-priority", "low")
+    assert code == 0, output
+    table = sorted(_csv_rows(folder / "outputs" / "tables" / "enforcement_alerts.csv"),
+                   key=lambda r: (r["status"] == "checked", -float(r["score"])))
+    best_open = [r["alert_id"] for r in table if r["status"] != "checked"][:3]
+    gpx = (copy / "plans" / "PLAN-20250106-1_alerts.gpx").read_text()
+    assert [gpx.index(a) for a in best_open] == sorted(gpx.index(a) for a in best_open)  # highest score first
+    code, output = run_cli("enforcement", "status", copy, "--as-of", "2024-12-31")
+    assert code == 0 and "Patrol effort by zone" in output
+    bad = copy / "bad_observations.csv"
+    bad.write_text("patrol_id,observed_at,lat,lon,category\nPAT-0001,2024-05-01T10:00:00,-5.9,-77.3,clearing\n"
+                   "PAT-9999,2024-05-01T11:00:00,-5.9,-77.3,poaching\n", encoding="utf-8")
+    code, output = run_cli("enforcement", "import", "observations", bad, copy)
+    assert code == 2 and "1 bad row(s) of 2, nothing imported" in " ".join(output.split())
+    assert "'PAT-9999' is not a patrol" in " ".join(output.split()) and "Traceback" not in output
