@@ -49,7 +49,8 @@ def _n_accounting(html: str) -> int:
 
 
 def _n_agreements(html: str) -> int:
-    """The images of the conservation-agreements section (its map, its money chart), 0 without the section."""
+    """The images from the conservation-agreements section to the files (its map and money chart, and the
+    enforcement section's map and charts when there is one), 0 without the agreements section."""
     if '<h2 id="agreements">' not in html:
         return 0
     return html[html.index('<h2 id="agreements">'):html.index('<h2 id="files">')].count('src="data:')
@@ -158,15 +159,16 @@ def test_without_baseline_or_risk(project):
     s, config = project["stages"], project["config"]
     args = (config, s["landscape"], s["forest_change"], s["outputs"], s["activity_data"])
     parcels = getattr(s.get("agreements"), "parcels", None)  # the agreements' map, as the pipeline draws it
-    risk_only = render_report(*args, risk=s["risk"], baseline=None, parcels=parcels)
+    enforcement = s.get("enforcement")  # the enforcement section's map and charts, likewise
+    risk_only = render_report(*args, risk=s["risk"], baseline=None, parcels=parcels, enforcement=enforcement)
     assert SECTION in risk_only and 'id="risk-candidates"' in risk_only
     n_acc = _n_accounting(risk_only) + _n_agreements(risk_only)
     assert 'id="baseline-table"' not in risk_only and len(_images(risk_only)) == 5 + n_acc
-    plain = render_report(*args, parcels=parcels)
+    plain = render_report(*args, parcels=parcels, enforcement=enforcement)
     assert SECTION not in plain and "risk-candidates" not in plain and "tr.chosen" not in plain
     assert len(_images(plain)) == 3 + n_acc
     # the report with risk is the report without it plus the section (and its styles), nothing else changed
-    full = render_report(*args, risk=s["risk"], baseline=s["baseline"], parcels=parcels)
+    full = render_report(*args, risk=s["risk"], baseline=s["baseline"], parcels=parcels, enforcement=enforcement)
     assert full == project["html"]
     start = full.index('\n<h2 id="risk">')
     later = [full.index(mark) for mark in ('\n<h2 id="accounting">', '\n<section id="agreements-section">')

@@ -356,11 +356,94 @@ def agreements_view(agreements: dict, tables: list | tuple = ()) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- enforcement
+
+PRIORITIES = ("high", "medium", "low")  # as icam.enforcement.alerts.PRIORITIES (not imported: geopandas, scipy)
+ZONE_ORDER = ("project_area", "leakage_belt")
+
+
+def _alert_zone_label(zone: str) -> str:
+    """An alert's or a patrol's zone in words: also "outside" (the zones) and "unknown" (not recorded)."""
+    return {"outside": "Outside the zones", "unknown": "Zone not recorded"}.get(zone) or _zone_label(zone)
+
+
+def _zone_order(zones) -> list[str]:
+    """The project area, then the leakage belt, then the other zones by name, "outside" and "unknown" last."""
+    rest = sorted(set(zones) - set(ZONE_ORDER), key=lambda z: (z in ("outside", "unknown"), z))
+    return [z for z in ZONE_ORDER if z in zones] + rest
+
+
+def _priority_rows(alerts: dict) -> list[dict]:
+    """Per priority, then all: the events, those new this run, those already seen and those still open."""
+    rows = [{"priority": p, "events": alerts["by_priority"][p], "new": alerts["new_by_priority"][p],
+             "already_seen": alerts["by_priority"][p] - alerts["new_by_priority"][p],
+             "open": alerts["open_by_priority"][p]} for p in PRIORITIES]
+    return rows + [{"priority": "all", "events": alerts["events"], "new": alerts["new"],
+                    "already_seen": alerts["already_seen"], "open": alerts["open"]}]
+
+
+def _effort_rows(indicators: dict) -> tuple[list[str], list[dict]]:
+    """The incident categories, and per zone: the patrols, their km and days, and the incidents by category."""
+    effort, incidents = indicators["effort_by_zone"], indicators["incidents_by_category_zone"]
+    categories = list(incidents)
+    zones = _zone_order({*effort, *(z for counts in incidents.values() for z in counts)})
+    rows = []
+    for zone in zones:
+        counts = [incidents[c].get(zone, 0) for c in categories]
+        rows.append({"zone": zone, **effort.get(zone, {"patrols": 0, "km": 0.0, "days": 0.0}), "incidents": counts,
+                     "incidents_total": sum(counts)})
+    return categories, rows
+
+
+def _max_score(weights: dict) -> float:
+    """The highest score the priority rule can give (every term full, the heaviest zone)."""
+    return (sum(weights[k] for k in ("w_area", "w_recent", "w_agreement", "w_road", "w_risk", "w_confidence"))
+            + max(weights["zone_weights"].values(), default=0.0))
+
+
+def enforcement_view(enforcement: dict) -> dict:
+    """What the report shows of ``results["enforcement"]``, ready for the template: the counts by priority, the
+    zones in order (project area, leakage belt, the others), patrol effort and incidents by zone, the actions and
+    the priority rule's weights (``weights``) with its highest score."""
+    alerts, indicators = enforcement["alerts"], enforcement["indicators"]
+    response = enforcement["response_by_zone"]
+    categories, effort = _effort_rows(indicators)
+    weights = enforcement["parameters"]["priority"]
+    return {
+        **enforcement,
+        "priority_rows": _priority_rows(alerts),
+        "zones": [{"zone": z, "alerts": alerts["by_zone"][z], "share": alerts["by_zone"][z] / alerts["events"]}
+                  for z in _zone_order(alerts["by_zone"])],
+        "response": [{"zone": z, **response[z]} for z in _zone_order(response)],
+        "categories": categories, "effort": effort,
+        "actions": [{"action": a.replace("_", " "), "n": n} for a, n in indicators["actions_by_type"].items()],
+        "weights": weights, "max_score": _max_score(weights),
+    }
+
+
+def enforcement_images(landscape: Landscape, enforcement, view: dict) -> dict[str, str]:
+    """The section's figures as base64 PNGs: the map and the monthly chart where the
+    :class:`~icam.enforcement.project.EnforcementResult` is given (and has events), the effort chart where
+    patrols or incidents were recorded."""
+    images = {}
+    if enforcement is not None and len(enforcement.events):
+        images["enforcement_map"] = figures.enforcement_map(landscape, enforcement.events.table)
+    if enforcement is not None and len(enforcement.monthly):
+        images["enforcement_monthly"] = figures.enforcement_monthly_chart(enforcement.monthly)
+    if view["effort"]:
+        images["enforcement_effort"] = figures.enforcement_effort_chart(
+            {r["zone"]: r["km"] for r in view["effort"]}, view["indicators"]["incidents_by_category_zone"],
+            _alert_zone_label)
+    return {name: base64.b64encode(png).decode() for name, png in images.items()}
+
+
 def render_report(config: IcamConfig, landscape: Landscape, stats: ZoneStats, results: dict,
-                  assessments: list = (), risk=None, baseline=None, parcels=None) -> str:
+                  assessments: list = (), risk=None, baseline=None, parcels=None, enforcement=None) -> str:
     """The report's HTML. ``parcels``: the conservation parcels (a GeoDataFrame in the grid's CRS with a
     ``status`` column) for the map of the agreements' section, which shows when ``results["agreements"]`` is
-    given (without parcels, the section has no map)."""
+    given (without parcels, the section has no map). ``enforcement``: the
+    :class:`icam.enforcement.project.EnforcementResult` for the map and the monthly chart of the enforcement
+    section, which shows when ``results["enforcement"]`` is given (without it, the section has neither)."""
     env = Environment(loader=PackageLoader("icam.report", "templates"), autoescape=select_autoescape())
     env.filters["ha"] = lambda v: "–" if v is None else f"{v:,.0f}"
     env.filters["zone"] = _zone_label
@@ -369,6 +452,7 @@ def render_report(config: IcamConfig, landscape: Landscape, stats: ZoneStats, re
     env.filters["pct2"] = _percent
     env.filters["t"] = _tonnes
     env.filters["usd"] = _tonnes  # whole numbers with thousands separators, as the tonnes
+    env.filters["alert_zone"] = _alert_zone_label
     start_year = config.periods.project_start.year if config.periods else None
     images = {
         "map": base64.b64encode(figures.forest_change_map(landscape)).decode(),
@@ -397,6 +481,10 @@ def render_report(config: IcamConfig, landscape: Landscape, stats: ZoneStats, re
             images["agreements_map"] = base64.b64encode(figures.agreements_map(landscape, parcels)).decode()
         if agreements["money"] is not None and agreements["money"]["by_year"]:
             images["agreements_money"] = base64.b64encode(figures.agreements_money_chart(agreements["money"])).decode()
+    enforcement_info = None
+    if results.get("enforcement") is not None:
+        enforcement_info = enforcement_view(results["enforcement"])
+        images.update(enforcement_images(landscape, enforcement, enforcement_info))
     forest_rows = [(zone, stats.forest_area_ha(zone)) for zone in stats.zones]
     risk_zone = config.risk.zone if config.risk is not None else baseline.zone if baseline is not None else "risk zone"
     return env.get_template("report.html.j2").render(
@@ -404,10 +492,13 @@ def render_report(config: IcamConfig, landscape: Landscape, stats: ZoneStats, re
         period_labels=stats.period_labels, grid=results["grid"], assessments=assessments,
         class_names=CLASS_NAMES, risk=risk_info, baseline=baseline_info,
         risk_zone=risk_zone, accounting=accounting, agreements=agreements, status_labels=STATUS_LABELS,
+        enforcement=enforcement_info,
     )
 
 
 def write_report(path: Path, config: IcamConfig, landscape: Landscape, stats: ZoneStats, results: dict,
-                 assessments: list = (), risk=None, baseline=None, parcels=None) -> None:
+                 assessments: list = (), risk=None, baseline=None, parcels=None, enforcement=None) -> None:
+    """``enforcement``: the :class:`icam.enforcement.project.EnforcementResult` (its events and monthly table
+    feed the section's map and charts; results["enforcement"] its figures)."""
     atomic_write_text(path, render_report(config, landscape, stats, results, assessments, risk, baseline,
-                                          parcels=parcels))
+                                          parcels=parcels, enforcement=enforcement))

@@ -487,3 +487,124 @@ def agreements_money_chart(money: dict) -> bytes:
         a.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylim(bottom=0)
     return _png(fig)
+
+
+# --------------------------------------------------------------------------- enforcement
+
+PRIORITY_STYLES = {  # drawing order (last on top), colour, legend label
+    "low": ("#999999", "Low"),
+    "medium": ("#fd8d3c", "Medium"),
+    "high": ("#d7191c", "High"),
+}
+VERDICT_STYLES = {"true_positive": ("#b2182b", "o", "Confirmed (true positive)"),
+                  "false_positive": ("#2166ac", "s", "No clearing found (false positive)")}
+
+
+def _alert_marker_size(area_ha):
+    """Marker area in points² growing with the event's area: 12 for a pixel, 150 from about 10 ha."""
+    return np.clip(12 + 14 * np.asarray(area_ha, dtype=float), 12, 150)
+
+
+def enforcement_map(landscape: Landscape, events) -> bytes:
+    """The alert events as points coloured by priority (high red, medium orange, low grey), sized by area, those
+    checked in the field with a black edge, over the forest of the last epoch and the zone outlines.
+
+    ``events``: the events table (x, y in the grid's CRS, metres; priority, area_ha, status)."""
+    from matplotlib.lines import Line2D
+
+    forest = landscape.forest
+    step = max(1, int(np.ceil(max(forest.shape) / MAX_MAP_PX)))
+    sub = (slice(None, None, step), slice(None, None, step))
+    remaining = forest.valid[sub] & forest.forest_first[sub] & (forest.loss_period[sub] == 0)
+    extent_km = _extent_km(landscape.grid)
+
+    fig, ax = plt.subplots(figsize=(9, 9 * forest.shape[0] / max(forest.shape[1], 1) + 0.8))
+    ax.imshow(remaining.astype(np.uint8), cmap=ListedColormap(["#ffffff", "#e3eedc"]), vmin=0, vmax=1,
+              interpolation="nearest", extent=extent_km)
+    outlines = [Patch(color="#e3eedc", label=f"Forest {forest.epochs[-1]}")]
+    outlines += _zone_outlines(ax, landscape, sub, extent_km, linewidth=1.0)
+    checked = (events["status"] == "checked").to_numpy()
+    priority_handles = []
+    for zorder, (name, (colour, label)) in enumerate(PRIORITY_STYLES.items(), start=3):
+        chosen = (events["priority"] == name).to_numpy()
+        for edge, width, these in (("#ffffff", 0.3, chosen & ~checked), ("#000000", 1.0, chosen & checked)):
+            ax.scatter(events["x"].to_numpy()[these] / 1000, events["y"].to_numpy()[these] / 1000,
+                       s=_alert_marker_size(events["area_ha"].to_numpy()[these]), c=colour, edgecolors=edge,
+                       linewidths=width, zorder=zorder)
+        priority_handles.insert(0, Line2D([], [], linestyle="none", marker="o", markersize=7, markerfacecolor=colour,
+                                          markeredgecolor="#ffffff", label=f"{label} ({int(chosen.sum()):,})"))
+    priority_handles.append(Line2D([], [], linestyle="none", marker="o", markersize=7, markerfacecolor="#ffffff",
+                                   markeredgecolor="#000000", markeredgewidth=1.0,
+                                   label=f"Checked in the field ({int(checked.sum()):,})"))
+    sizes = [Line2D([], [], linestyle="none", marker="o", markersize=float(np.sqrt(_alert_marker_size(a))),
+                    markerfacecolor="#cccccc", markeredgecolor="#777777", label=f"{a:g} ha") for a in (0.1, 1, 5)]
+    ax.set_xlim(extent_km[0], extent_km[1])
+    ax.set_ylim(extent_km[2], extent_km[3])
+    ax.set_aspect("equal")
+    ax.set_xlabel("Easting (km)")
+    ax.set_ylabel("Northing (km)")
+    ax.set_title(f"Alert events by priority ({len(events):,} events; markers sized by area)")
+    ax.legend(handles=priority_handles + sizes + outlines, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+              frameon=False, title="Priority", title_fontsize=8, alignment="left")
+    return _png(fig)
+
+
+def enforcement_monthly_chart(monthly) -> bytes:
+    """Per month: the alerts raised (first alert date), stacked by priority; below, the alerts checked in the
+    field (first visit), confirmed (true positives) and not (false positives). ``monthly``: the
+    :class:`icam.enforcement.project.EnforcementResult`'s table (month, alerts_<priority>,
+    checked_true_positive, checked_false_positive)."""
+    months = monthly["month"].astype(str).tolist()
+    x = np.arange(len(months))
+    fig, (ax, ax_checked) = plt.subplots(2, 1, figsize=(9, 5.2), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    bottom = np.zeros(len(months))
+    for name in ("high", "medium", "low"):
+        colour, label = PRIORITY_STYLES[name]
+        counts = monthly[f"alerts_{name}"].to_numpy(float)
+        ax.bar(x, counts, 0.75, bottom=bottom, color=colour, edgecolor="white", linewidth=0.5, label=label)
+        bottom += counts
+    ax.set_ylabel("Alerts raised")
+    ax.set_title("Alerts raised per month by priority, and alerts checked in the field")
+    ax.legend(fontsize=8, title="Priority", title_fontsize=8, loc="upper left", frameon=False)
+    for key, (colour, marker, label) in VERDICT_STYLES.items():
+        ax_checked.plot(x, monthly[f"checked_{key}"].to_numpy(float), color=colour, marker=marker, markersize=4,
+                        linewidth=1.2, label=label)
+    ax_checked.set_ylabel("Alerts checked")
+    ax_checked.legend(fontsize=8, loc="upper left", frameon=False)
+    ax_checked.set_xticks(x, months, rotation=90 if len(months) > 12 else 0, fontsize=8)
+    for a in (ax, ax_checked):
+        a.set_ylim(bottom=0)
+        a.yaxis.get_major_locator().set_params(integer=True)
+        a.grid(axis="y", alpha=0.3)
+    return _png(fig)
+
+
+def enforcement_effort_chart(effort_km: dict[str, float], incidents: dict[str, dict[str, int]],
+                             zone_label=lambda z: z) -> bytes:
+    """Patrol effort (km walked or driven) by zone, and incidents by zone stacked by category.
+    ``effort_km``: {zone: km}, in the order shown (zones only in ``incidents`` follow); ``incidents``:
+    {category: {zone: n}}."""
+    zones = list(dict.fromkeys([*effort_km, *(z for counts in incidents.values() for z in counts)]))
+    labels = [zone_label(z) for z in zones]
+    x = np.arange(len(zones))
+    fig, (ax_km, ax_inc) = plt.subplots(1, 2, figsize=(9, 3.4))
+    ax_km.bar(x, [effort_km.get(z, 0.0) for z in zones], 0.6,
+              color=[ZONE_STYLES.get(z, ("#777777", ""))[0] for z in zones])
+    ax_km.set_ylabel("Patrol distance (km)")
+    ax_km.set_title("Patrol effort by zone", fontsize=10)
+    bottom = np.zeros(len(zones))
+    colours = plt.get_cmap("tab10")(np.arange(len(incidents)) % 10)
+    for colour, (category, counts) in zip(colours, incidents.items()):
+        values = np.array([counts.get(z, 0) for z in zones], dtype=float)
+        ax_inc.bar(x, values, 0.6, bottom=bottom, color=colour, label=category.replace("_", " "))
+        bottom += values
+    ax_inc.set_ylabel("Incidents recorded")
+    ax_inc.set_title("Incidents by zone and category", fontsize=10)
+    if incidents:
+        ax_inc.legend(fontsize=7, frameon=False)
+    ax_inc.yaxis.get_major_locator().set_params(integer=True)
+    for a in (ax_km, ax_inc):
+        a.set_xticks(x, labels, fontsize=8)
+        a.set_ylim(bottom=0)
+        a.grid(axis="y", alpha=0.3)
+    return _png(fig)
