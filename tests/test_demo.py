@@ -381,8 +381,9 @@ def test_enforcement_alerts_against_the_simulated_alerts_and_patrols(demo):
     expected = {v["alert_id"]: "true_positive" if v["category"] == "clearing" else "false_positive" for v in visits}
     agree = sum(table[a]["verdict"] == verdict for a, verdict in expected.items())
     assert agree >= 0.95 * len(visits)  # a neighbour's earlier observation within 250 m may decide instead
-    delays = [(np.datetime64(table[v["alert_id"]]["first_visit"][:19]) - np.datetime64(table[v["alert_id"]]["first_date"]))
-              / np.timedelta64(1, "D") - float(v["days_after"]) for v in visits
+    visit = {a: (np.datetime64(r["first_visit"][:19]) - np.datetime64(r["first_date"])) / np.timedelta64(1, "D")
+             for a, r in table.items() if r["first_visit"]}
+    delays = [visit[v["alert_id"]] - float(v["days_after"]) for v in visits
               if table[v["alert_id"]]["verdict"] == expected[v["alert_id"]]]
     # first_date is midnight and the visit is at 13:00 on the simulated day (to the minute)
     assert np.median(delays) == pytest.approx(13 / 24, abs=1e-3)

@@ -91,8 +91,8 @@ def test_upgrading_from_0003_keeps_the_alerts_with_no_visit_time(db_url):
     try:
         upgrade(engine, "0003")
         with engine.begin() as connection:
-            connection.execute(text("INSERT INTO enf_alerts (alert_id, first_date, area_ha, lon, lat, priority, status, "
-                                    "verdict, raised_at) VALUES ('A1', '2024-03-01', 0.5, -77.3, -5.9, 'high', "
+            connection.execute(text("INSERT INTO enf_alerts (alert_id, first_date, area_ha, lon, lat, priority, "
+                                    "status, verdict, raised_at) VALUES ('A1', '2024-03-01', 0.5, -77.3, -5.9, 'high', "
                                     "'checked', 'true_positive', '2024-03-02 00:00:00')"))
         upgrade(engine)
         with session(engine) as s:
@@ -327,7 +327,8 @@ def test_actions_import_links_incidents_and_refuses_bad_rows(engine, tmp_path):
         _incident_with_uuid(s, "u-2", "2024-03-06T10:00:00")
         _incident_with_uuid(s, "u-none", "2024-03-06T11:00:00", category="none")
     good = _csv(tmp_path / "actions.csv", ["observation_uuid", "action", "taken_on", "taken_by"],
-                [["u-1", "report_to_authorities", "2024-03-07", "Jefatura"], ["u-1", "sanction", "2024-05-02", "SERNANP"],
+                [["u-1", "report_to_authorities", "2024-03-07", "Jefatura"],
+                 ["u-1", "sanction", "2024-05-02", "SERNANP"],
                  ["u-2", "agreement_warning", "2024-03-06", "CI"]])
     with session(engine) as s:
         assert patrols.import_actions(s, good) == 3

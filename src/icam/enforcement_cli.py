@@ -2,7 +2,7 @@
 
 ``icam enforcement import KIND FILE [DIR] [--url URL] [--errors-csv PATH]``   patrols, tracks, observations, actions
 ``icam enforcement plan [DIR] --start DATE [--days N] [--team T] [--zone Z] [--max-alerts N]
-                         [--min-priority P] [--out FOLDER]``                    a patrol to the open alerts, for the field
+                         [--min-priority P] [--out FOLDER]``              a patrol to the open alerts, for the field
 ``icam enforcement status [DIR] [--as-of DATE]``                              the response indicators
 
 Alerts enter the registry through ``icam run`` (``[enforcement]`` in icam.toml). KIND ``tracks`` takes a GPX

@@ -3,7 +3,7 @@
 1. **Alerts** (:func:`alert_events`): the ``[enforcement] alerts`` raster (or, without one, the annual loss
    map's ``annual_loss_year`` dated 1 July) is read onto the grid, clustered into events, described (zone,
    distance from the event's centroid to the nearest road and settlement, the risk map's percentile among
-   the forest pixels, the conservation agreement whose parcel holds most of it) and ranked by the priority
+   the pixels it gives a risk, the conservation agreement whose parcel holds most of it) and ranked by the priority
    rule of ``[enforcement.priority]`` as of ``as_of`` (default: the latest alert date).
 2. **Registry** (the project database, shared with the ledger and the agreements): alerts not yet in it are
    new and are raised; on the first run, when it holds no patrol, the ``[enforcement]`` patrol files seed it
@@ -137,7 +137,8 @@ def alert_events(config: IcamConfig, landscape: Landscape, risk_ha_per_year: np.
     latest = int(events.table["last_days"].max()) if len(events) else None
     as_of = e.as_of or (days_to_date(latest) if latest is not None else dt.date.today())
     if latest is not None and e.as_of is not None and date_to_days(e.as_of) < int(events.table["first_days"].min()):
-        raise InputError(f"enforcement.as_of = {e.as_of} is before the first alert ({events.table['first_date'].min()})",
+        first = events.table["first_date"].min()
+        raise InputError(f"enforcement.as_of = {e.as_of} is before the first alert ({first})",
                          "give a later as_of, or leave it out (the latest alert date)")
     zones = {name: mask for name, mask in (("project_area", landscape.zones.project),
                                            ("leakage_belt", landscape.zones.leakage_belt)) if mask is not None}
