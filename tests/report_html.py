@@ -57,3 +57,13 @@ def texts(cells) -> list[str]:
 def rows(parsed: Tables, table: str, key: str) -> dict:
     """The rows of ``table`` carrying ``data-KEY``, by that attribute's value, as cell texts."""
     return {attrs[f"data-{key}"]: texts(cells) for attrs, cells in parsed.tables[table] if f"data-{key}" in attrs}
+
+
+def without_section(html: str, start: str, styles: str) -> str:
+    """``html`` with the section from ``start`` up to the files' heading removed, and the first run of style
+    lines matching the regular expression ``styles`` (the section's own CSS)."""
+    import re
+
+    begin, end = html.index(start), html.index('<h2 id="files">')
+    css = re.search(styles, html, re.DOTALL)
+    return html[:begin].replace(css.group(0), "\n", 1) + html[end:]

@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
-from report_html import parse as _parse, rows as _rows, texts as _texts
+from report_html import parse as _parse, rows as _rows, texts as _texts, without_section
 
 SECTION = '<h2 id="enforcement">Enforcement</h2>'
 PRIORITIES = ("high", "medium", "low")
@@ -219,10 +219,8 @@ def test_section_absent_without_enforcement(project):
     html, plain = project["html"], project["plain"]
     assert html.count(SECTION) == 1 and html.index(SECTION) < html.index('<h2 id="files">')
     assert 'id="enforcement' not in plain and "Enforcement" not in plain and ".pr-high" not in plain
-    start = html.index('\n<section id="enforcement-section">')
-    end = html.index('<h2 id="files">')
-    styles = re.search(r"\n \.pr-high .*?\n(?= \.ag-compliant| \.badge| tr\.chosen|</style>)", html, re.DOTALL)
-    assert html[:start].replace(styles.group(0), "\n", 1) + html[end:] == plain
+    assert without_section(html, '\n<section id="enforcement-section">',
+                           r"\n \.pr-high .*?\n(?= \.ag-compliant| \.badge| tr\.chosen|</style>)") == plain
 
 
 def test_view_helpers():
