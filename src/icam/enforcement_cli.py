@@ -72,7 +72,7 @@ def import_(
             if kind == "patrols":
                 message = f"Imported {pt.import_patrols(s, file):,} patrols from {file}."
             elif kind == "tracks":
-                reports = [pt.import_gpx_track(s, path.stem, path) for path in _gpx_files(file)]
+                reports = pt.import_gpx_tracks(s, {path.stem: path for path in _gpx_files(file)})
                 message = (f"Imported {len(reports):,} track(s): {sum(r.n_points for r in reports):,} points, "
                            f"{sum(r.distance_km for r in reports):,.1f} km.")
             elif kind == "observations":

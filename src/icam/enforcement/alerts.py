@@ -191,6 +191,25 @@ def _alert_id(first_days: np.ndarray, x: np.ndarray, y: np.ndarray) -> list[str]
     return ids
 
 
+def _dilate(mask: np.ndarray, structure: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_dilation(mask, structure)`` (outside the grid counts as no alert).
+
+    For small structures (the disks of max_gap_m up to a few pixels) an OR of shifted copies of the
+    mask, a few passes over the grid, is several times faster than scipy's general dilation.
+    """
+    offsets = np.argwhere(structure) - np.array(structure.shape) // 2
+    if len(offsets) > 25 or structure.shape[0] != structure.shape[1] or structure.shape[0] % 2 != 1:
+        return ndimage.binary_dilation(mask, structure=structure)
+    out = np.zeros_like(mask, dtype=bool)
+    h, w = mask.shape
+    for di, dj in offsets:  # out[i + di, j + dj] |= mask[i, j] (the disk is symmetric: reflection changes nothing)
+        if abs(di) >= h or abs(dj) >= w:
+            continue
+        out[max(di, 0):h + min(di, 0), max(dj, 0):w + min(dj, 0)] |= \
+            mask[max(-di, 0):h + min(-di, 0), max(-dj, 0):w + min(-dj, 0)]
+    return out
+
+
 def cluster_alerts(alerts: AlertRaster, grid: Grid, *, max_gap_m: float = 60.0,
                    since_days: int | dt.date | None = None, until_days: int | dt.date | None = None,
                    min_confidence: int = 1) -> Events:
@@ -217,7 +236,7 @@ def cluster_alerts(alerts: AlertRaster, grid: Grid, *, max_gap_m: float = 60.0,
         mask &= date <= date_to_days(until_days)
 
     radius_px = max_gap_m / (2.0 * grid.resolution_m)
-    joined = ndimage.binary_dilation(mask, structure=_disk(radius_px)) if radius_px >= 1 else mask
+    joined = _dilate(mask, _disk(radius_px)) if radius_px >= 1 else mask
     comp, n = ndimage.label(joined, structure=np.ones((3, 3), dtype=bool))
     rows, cols = np.nonzero(mask)
     lab = comp[rows, cols]
@@ -297,6 +316,49 @@ def _check_layer(arr, grid: Grid, what: str) -> np.ndarray:
     return arr
 
 
+def _count_at_or_below(layer: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, int]:
+    """How many finite values of ``layer`` (as float64) are ≤ each of ``thresholds`` (finite float64); and
+    how many finite values it holds. The same counts as ``np.searchsorted(np.sort(finite), thresholds,
+    side="right")``.
+
+    For a float32 layer (the risk maps), without sorting its tens of millions of values: each value and
+    each threshold (rounded down to the largest float32 at or below it, so that ``v ≤ t`` is unchanged)
+    becomes its order-preserving 32-bit key (−0 the same as +0); values are counted per bucket of the top
+    24 bits of the key, and, in the buckets that hold a threshold, per exact key.
+    """
+    if layer.dtype != np.float32:
+        reference = np.asarray(layer, dtype=float).ravel()
+        reference = np.sort(reference[np.isfinite(reference)])
+        return np.searchsorted(reference, thresholds, side="right"), int(reference.size)
+    values = layer.ravel()
+    values = values[np.isfinite(values)]
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        t32 = thresholds.astype(np.float32)
+    above = t32.astype(np.float64) > thresholds
+    t32[above] = np.nextafter(t32[above], np.float32(-np.inf))
+
+    def key(a: np.ndarray) -> np.ndarray:
+        bits = a.view(np.uint32)
+        return np.where(bits > np.uint32(0x80000000), ~bits, bits | np.uint32(0x80000000))
+
+    k, kt = key(values), key(t32)
+    del values
+    hi, hi_t = (k >> np.uint32(8)).astype(np.intp), (kt >> np.uint32(8)).astype(np.intp)
+    per_bucket = np.bincount(hi, minlength=1 << 24)
+    below = np.cumsum(per_bucket) - per_bucket  # values in the buckets under each bucket
+    buckets = np.unique(hi_t)
+    slot = np.full(1 << 24, -1, dtype=np.int32)
+    slot[buckets] = np.arange(buckets.size, dtype=np.int32)
+    where = slot[hi]
+    del hi
+    held = where >= 0
+    exact = np.bincount(where[held].astype(np.intp) * 256 + (k[held] & np.uint32(255)).astype(np.intp),
+                        minlength=buckets.size * 256).reshape(buckets.size, 256).cumsum(axis=1)
+    within = exact[slot[hi_t], (kt & np.uint32(255)).astype(np.intp)] if thresholds.size else np.zeros(0, np.int64)
+    return below[hi_t] + within, int(k.size)
+
+
 def describe(events: Events, *, zones: Mapping[str, np.ndarray] | None = None,
              distance_km: Mapping[str, np.ndarray] | None = None, risk: np.ndarray | None = None,
              parcels: gpd.GeoDataFrame | None = None, agreement_column: str = "agreement",
@@ -324,15 +386,15 @@ def describe(events: Events, *, zones: Mapping[str, np.ndarray] | None = None,
         names = list(zones)
         which = np.full(rows.shape, len(names), dtype=np.int64)  # len(names) = outside
         for k in range(len(names) - 1, -1, -1):
-            mask = _check_layer(zones[names[k]], grid, f"zone {names[k]!r}").astype(bool)
-            which[mask[rows, cols]] = k
+            inside = _check_layer(zones[names[k]], grid, f"zone {names[k]!r}")[rows, cols].astype(bool)
+            which[inside] = k
         counts = np.bincount(pos * (len(names) + 1) + which, minlength=n * (len(names) + 1))
         counts = counts.reshape(n, len(names) + 1)
         labels = np.array(names + ["outside"], dtype=object)
         table["zone"] = labels[np.argmax(counts, axis=1)] if n else np.array([], dtype=object)
 
     for name, raster in (distance_km or {}).items():
-        values = _check_layer(raster, grid, f"distance {name!r}").astype(float)[rows, cols]
+        values = _check_layer(raster, grid, f"distance {name!r}")[rows, cols].astype(float)
         column = name if name.endswith("_km") else f"{name}_km"
         ok = np.isfinite(values)
         total = np.bincount(pos[ok], weights=values[ok], minlength=n)
@@ -340,16 +402,18 @@ def describe(events: Events, *, zones: Mapping[str, np.ndarray] | None = None,
         table[column] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
     if risk is not None:
-        risk = _check_layer(risk, grid, "risk").astype(float)
-        values = risk[rows, cols]
+        risk = _check_layer(risk, grid, "risk")
+        values = risk[rows, cols].astype(float)
         ok = np.isfinite(values)
         total = np.bincount(pos[ok], weights=values[ok], minlength=n)
         count = np.bincount(pos[ok], minlength=n)
         mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-        reference = np.sort(risk[np.isfinite(risk)])
-        pct = np.searchsorted(reference, mean, side="right") / max(reference.size, 1)
+        finite = np.isfinite(mean)
+        at_or_below, n_finite = _count_at_or_below(risk, mean[finite])
+        pct = np.full(n, np.nan)
+        pct[finite] = at_or_below / max(n_finite, 1)
         table["risk"] = mean
-        table["risk_percentile"] = np.where(np.isfinite(mean), pct, np.nan)
+        table["risk_percentile"] = pct
 
     if parcels is not None:
         for column in (agreement_column, household_column):

@@ -22,7 +22,7 @@ from xml.etree import ElementTree
 import numpy as np
 import pandas as pd
 from pyproj import Geod
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -150,32 +150,48 @@ def import_gpx_track(session: Session, patrol_code: str, path: Path | str, *, tr
     to the track's times. ``distance_km``: :func:`track_length_m` / 1000; ``days``: calendar days (UTC)
     with track points. One transaction (a savepoint of the session's).
     """
-    path = Path(path)
-    points = read_gpx(path)
+    return import_gpx_tracks(session, {patrol_code: path}, transport=transport, team=team, zone=zone)[0]
+
+
+def import_gpx_tracks(session: Session, tracks: dict[str, Path | str], *, transport: str = "foot",
+                      team: str | None = None, zone: str | None = None) -> list[TrackReport]:
+    """:func:`import_gpx_track` for many patrols at once (patrol code → GPX file): every file is read and
+    checked first, then all are stored in one transaction, or none."""
     if transport not in TRANSPORTS:
         raise InputError(f"transport {transport!r} is not one of {', '.join(TRANSPORTS)}", "use foot, vehicle or boat")
-    distance_km = track_length_m(points) / 1000.0
-    start, end = points["t"].min().to_pydatetime(), points["t"].max().to_pydatetime()
-    days = float(points["t"].dt.date.nunique())
+    reports, frames = [], []
+    for code, path in tracks.items():
+        points = read_gpx(path)
+        start, end = points["t"].min().to_pydatetime(), points["t"].max().to_pydatetime()
+        reports.append(TrackReport(code, Path(path), len(points), int(points["segment"].nunique()),
+                                   track_length_m(points) / 1000.0, start, end, float(points["t"].dt.date.nunique())))
+        frames.append(points)
 
     def work() -> None:
-        patrol = session.scalar(select(Patrol).where(Patrol.code == patrol_code))
-        if patrol is None:
-            patrol = Patrol(code=patrol_code, transport=transport, team=team, zone=zone, start_at=start, end_at=end)
-            session.add(patrol)
-        else:
-            patrol.start_at = min(patrol.start_at, start)
-            patrol.end_at = max(patrol.end_at or end, end)
-        patrol.distance_km, patrol.days = distance_km, days
+        existing = {p.code: p for p in session.scalars(select(Patrol).where(Patrol.code.in_(list(tracks))))}
+        for r in reports:
+            patrol = existing.get(r.patrol_code)
+            if patrol is None:
+                patrol = existing[r.patrol_code] = Patrol(code=r.patrol_code, transport=transport, team=team,
+                                                          zone=zone, start_at=r.start_at, end_at=r.end_at)
+                session.add(patrol)
+            else:
+                patrol.start_at = min(patrol.start_at, r.start_at)
+                patrol.end_at = max(patrol.end_at or r.end_at, r.end_at)
+            patrol.distance_km, patrol.days = r.distance_km, r.days
         session.flush()
-        session.execute(delete(TrackPoint).where(TrackPoint.patrol_id == patrol.id))
-        session.add_all(TrackPoint(patrol_id=patrol.id, seq=i, segment=int(r.segment), t=r.t.to_pydatetime(),
-                                   lon=float(r.lon), lat=float(r.lat)) for i, r in enumerate(points.itertuples()))
-        session.flush()
+        ids = [existing[r.patrol_code].id for r in reports]
+        session.execute(delete(TrackPoint).where(TrackPoint.patrol_id.in_(ids)))
+        rows = [{"patrol_id": pid, "seq": i, "segment": int(seg), "t": t.to_pydatetime(), "lon": float(x),
+                 "lat": float(y)}
+                for pid, points in zip(ids, frames)
+                for i, (seg, t, x, y) in enumerate(points[["segment", "t", "lon", "lat"]].itertuples(index=False))]
+        if rows:
+            session.execute(insert(TrackPoint), rows)
 
-    _guarded(path, lambda: reg._in_transaction(session, work))
-    return TrackReport(patrol_code, path, len(points), int(points["segment"].nunique()), distance_km, start, end,
-                       days)
+    where = reports[0].path if len(reports) == 1 else Path(f"{len(reports)} GPX files")
+    _guarded(where, lambda: reg._in_transaction(session, work))
+    return reports
 
 
 def _guarded(path: Path, work):
@@ -414,6 +430,26 @@ class Match:
     verdict: str
 
 
+def _within(lon: np.ndarray, lat: np.ndarray, other_lon: np.ndarray, other_lat: np.ndarray,
+            distance_m: float) -> list[list[int]]:
+    """For each point (lon, lat), the indices of the others that may lie within ``distance_m``: a k-d tree on an
+    equirectangular projection at the mean latitude, searched with a radius wide enough for the projection's
+    error over the points' latitudes (the exact geodesic distance is checked afterwards)."""
+    from scipy.spatial import cKDTree
+
+    if not len(lon) or not len(other_lon):
+        return [[] for _ in range(len(lon))]
+    m_per_degree = 6_378_137.0 * math.pi / 180.0
+    lat0 = math.radians(float(np.mean(other_lat)))
+    span = math.radians(float(max(np.max(np.abs(lat)), np.max(np.abs(other_lat)))))
+    # the x scale error is at most |cos(lat) − cos(lat0)| / cos(lat) of the distance; 1 % more for the ellipsoid
+    slack = 1.01 + abs(math.cos(span) - math.cos(lat0)) / max(math.cos(span), 1e-6)
+    def xy(x, y):
+        return np.column_stack([x * math.cos(lat0) * m_per_degree, y * m_per_degree])
+    tree = cKDTree(xy(other_lon, other_lat))
+    return tree.query_ball_point(xy(lon, lat), r=distance_m * slack + 1.0)
+
+
 def match_alerts(session: Session, *, max_distance_m: float = 250.0, max_days_after: float = 180.0) -> list[Match]:
     """Mark alerts checked by a patrol observation and give them a verdict; returns the matches.
 
@@ -431,31 +467,46 @@ def match_alerts(session: Session, *, max_distance_m: float = 250.0, max_days_af
         columns=["id", "observed_at", "lon", "lat", "category", "alert_id", "patrol"])
     if not alerts or obs.empty:
         return []
-    when = pd.to_datetime(obs["observed_at"])
+    when_days = (pd.to_datetime(obs["observed_at"]) - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
+    when_days, obs_lon, obs_lat = when_days.to_numpy(), obs["lon"].to_numpy(float), obs["lat"].to_numpy(float)
+    named_by = obs.groupby("alert_id").indices if obs["alert_id"].notna().any() else {}
+    nearby = _within(np.array([a.lon for a in alerts]), np.array([a.lat for a in alerts]), obs_lon, obs_lat,
+                     max_distance_m)
     matches: list[tuple[int, Match]] = []
-    for a_id, code, first, lon, lat in alerts:
-        days = ((when - pd.Timestamp(first)) / pd.Timedelta(days=1)).to_numpy()
-        _, _, dist = GEOD.inv(np.full(len(obs), lon), np.full(len(obs), lat), obs["lon"].to_numpy(),
-                              obs["lat"].to_numpy())
-        named = (obs["alert_id"] == a_id).to_numpy()
-        near = (dist <= max_distance_m) & (days >= 0) & (days <= max_days_after)
-        candidates = np.flatnonzero(near | named)
-        if not len(candidates):
+    for (a_id, code, first, lon, lat), near in zip(alerts, nearby):
+        idx = np.union1d(np.asarray(near, dtype=np.int64), named_by.get(a_id, np.zeros(0, np.int64)))
+        if not len(idx):
             continue
-        best = candidates[np.lexsort((dist[candidates], days[candidates]))[0]]
+        days = when_days[idx] - (pd.Timestamp(first) - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
+        _, _, dist = GEOD.inv(np.full(len(idx), lon), np.full(len(idx), lat), obs_lon[idx], obs_lat[idx])
+        named = (obs["alert_id"].to_numpy()[idx] == a_id)
+        ok = ((dist <= max_distance_m) & (days >= 0) & (days <= max_days_after)) | named
+        if not ok.any():
+            continue
+        candidates = np.flatnonzero(ok)
+        pick = candidates[np.lexsort((dist[candidates], days[candidates]))[0]]
+        best = idx[pick]
         row = obs.iloc[best]
         verdict = "false_positive" if row["category"] == "none" else "true_positive"
-        matches.append((a_id, Match(code, int(row["id"]), row["patrol"], float(dist[best]), float(days[best]),
+        matches.append((a_id, Match(code, int(row["id"]), row["patrol"], float(dist[pick]), float(days[pick]),
                                     row["category"], verdict)))
 
     def work() -> None:
-        for a_id, m in matches:
-            alert = session.get(Alert, a_id)
-            observation = session.get(Observation, m.observation_id)
-            alert.status, alert.verdict, alert.visited_at = "checked", m.verdict, observation.observed_at
-            if observation.alert_id is None:
-                observation.alert_id = a_id
+        if not matches:
+            return
         session.flush()
+        observed = dict(zip(obs["id"], obs["observed_at"]))
+        session.execute(update(Alert), [{"id": a_id, "status": "checked", "verdict": m.verdict,
+                                         "visited_at": pd.Timestamp(observed[m.observation_id]).to_pydatetime()}
+                                        for a_id, m in matches])
+        unlinked = set(obs.loc[obs["alert_id"].isna(), "id"])
+        link: dict[int, int] = {}
+        for a_id, m in matches:  # an observation is linked to the first alert it checks
+            if m.observation_id in unlinked:
+                link.setdefault(m.observation_id, a_id)
+        if link:
+            session.execute(update(Observation), [{"id": o, "alert_id": a} for o, a in link.items()])
+        session.expire_all()  # the bulk updates bypass the objects already loaded in the session
 
     reg._in_transaction(session, work)
     return [m for _, m in matches]
@@ -573,5 +624,6 @@ def write_observations_csv(path: Path | str, header: list[str], rows: list[list]
 
 
 __all__ = ["OBSERVATION_COLUMNS", "TRUE_CATEGORIES", "VERDICT_CATEGORIES", "Match", "ObservationReport",
-           "TrackReport", "import_actions", "import_gpx_track", "import_observations", "import_patrols", "indicators",
-           "match_alerts", "plan_patrol", "read_gpx", "track_length_m", "write_observations_csv"]
+           "TrackReport", "import_actions", "import_gpx_track", "import_gpx_tracks", "import_observations",
+           "import_patrols", "indicators", "match_alerts", "plan_patrol", "read_gpx", "track_length_m",
+           "write_observations_csv"]

@@ -176,8 +176,7 @@ def _seed(session, config: IcamConfig) -> list[dict]:
         done.append({"kind": "patrols", "rows": pt.import_patrols(session, e.patrols)})
     if e.tracks is not None:
         tracks = expand_input("enforcement.tracks", e.tracks)
-        for path in tracks:
-            pt.import_gpx_track(session, path.stem, path)
+        pt.import_gpx_tracks(session, {path.stem: path for path in tracks})
         done.append({"kind": "tracks", "rows": len(tracks)})
     if e.observations is not None:
         done.append({"kind": "observations", "rows": pt.import_observations(session, e.observations).inserted})
@@ -188,19 +187,19 @@ def _seed(session, config: IcamConfig) -> list[dict]:
 
 def _raise_new(session, events: Events, raised_at: dt.datetime) -> list[str]:
     """Insert the events not yet in the registry as new alerts; their ids."""
-    from sqlalchemy import select
+    from sqlalchemy import insert, select
 
     from icam.enforcement.models import Alert
 
     seen = set(session.scalars(select(Alert.alert_id)))
     t = events.table
     new = t[~t["alert_id"].isin(seen)]
-    session.add_all(Alert(alert_id=r.alert_id, first_date=r.first_date, last_date=r.last_date,
-                          area_ha=float(r.area_ha), lon=float(r.lon), lat=float(r.lat), zone=getattr(r, "zone", None),
-                          priority=r.priority, score=float(r.score),
-                          agreement_code=None if pd.isna(getattr(r, "agreement", None)) else r.agreement,
-                          status="new", raised_at=raised_at) for r in new.itertuples())
-    session.flush()
+    rows = [{"alert_id": r.alert_id, "first_date": r.first_date, "last_date": r.last_date, "area_ha": float(r.area_ha),
+             "lon": float(r.lon), "lat": float(r.lat), "zone": getattr(r, "zone", None), "priority": r.priority,
+             "score": float(r.score), "agreement_code": None if pd.isna(getattr(r, "agreement", None)) else r.agreement,
+             "status": "new", "raised_at": raised_at} for r in new.itertuples()]
+    if rows:
+        session.execute(insert(Alert), rows)
     return new["alert_id"].tolist()
 
 
