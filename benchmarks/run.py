@@ -59,6 +59,22 @@ def risk_jurisdiction_row(folder: Path) -> dict:
             "seconds": figures["benchmark_map_plus_allocation_s"], "peak_rss_mib": figures["peak_rss_mib"]}
 
 
+def alerts_jurisdiction_row(folder: Path) -> dict:
+    """Alert generation for the simulated year of alerts on a jurisdiction-scale demo folder
+    (benchmarks/alerts_jurisdiction.py): alert_events (read, cluster, describe, rank) plus the field exports."""
+    sys.path.insert(0, str(HERE))
+    from alerts_jurisdiction import measure as measure_alerts
+
+    figures = measure_alerts(folder)
+    print(f"  alerts at jurisdiction scale: {figures}", flush=True)
+    return {"job": f"alert generation, jurisdiction scale ({figures['pixels'] / 1e6:.0f} M px, "
+                   f"{figures['alert_px']:,} alert px, {figures['events']:,} events: "
+                   f"alert_events {figures['alert_events_s']} s + exports {figures['exports_s']} s; "
+                   f"landscape read excluded: {figures['read_landscape_s']} s)",
+            "command": "python benchmarks/alerts_jurisdiction.py --dir DIR",
+            "seconds": figures["alert_generation_s"], "peak_rss_mib": figures["peak_rss_mib"], "figures": figures}
+
+
 def main() -> None:
     scales = os.environ.get("BENCH_SCALES", "small project").split()
     rows = []
@@ -79,6 +95,7 @@ def main() -> None:
                                  "--allocation", "minimum", "--min-per-stratum", "100", "--out", str(folder / "design")]))
             if scale == "jurisdiction":
                 rows.append(risk_jurisdiction_row(folder))
+                rows.append(alerts_jurisdiction_row(folder))
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     (HERE / "results.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
     print(f"\nMachine: {machine}\n")
