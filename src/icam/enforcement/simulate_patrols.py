@@ -5,8 +5,8 @@ A patrol visits ~60 % of high-priority alerts, ~30 % of medium and ~5 % of low o
 (mean 30) after the alert's first date (at most 170 days, so :func:`icam.enforcement.patrols.match_alerts`'s
 default window holds every visit), and none after ``until``. Its track walks from a base 1-3 km away to the
 alert and back (points every ~5 minutes, ~2.5 km/h); its observation lies within 60 m of the alert:
-``clearing`` for a true alert (``none`` for ~10 % of them: missed on the ground), ``none`` for a false one. Halfway out, ~10 % of patrols
-record hunting and ~5 % logging.
+``clearing`` for a true alert (``none`` for ~10 % of them: missed on the ground), ``none`` for a false one.
+Halfway out, ~10 % of patrols record hunting and ~5 % logging.
 """
 
 from __future__ import annotations
