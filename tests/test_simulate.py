@@ -369,3 +369,41 @@ def test_activity_data_from_the_samples_covers_the_truth(small):
         covered.append(error <= loss["ci95_ha"])
         assert error <= 3 * loss["se_ha"], (a.name, loss, true_loss)
     assert covered[0] and sum(covered) >= 6
+
+
+def test_simulated_alerts_follow_their_error_model():
+    """Omission by patch size, detection delay and false alerts against ALERT_ERRORS, on hand-placed patches."""
+    import datetime as dt
+
+    from affine import Affine
+    from pyproj import CRS
+
+    from icam.enforcement.alerts import date_to_days
+    from icam.landscape.grid import Grid
+    from icam.landscape.simulate_alerts import ALERT_ERRORS, alert_layer
+
+    grid = Grid(CRS.from_epsg(32718).to_wkt(), Affine(30, 0, 200_000, 0, -30, 9_400_000), 600, 600)
+    truth = np.zeros(grid.shape, np.uint8)
+    truth[2:300:6, 2:600:6] = 24  # 50 × 100 one-pixel patches (0.09 ha: small) of 2024
+    for r in range(304, 600, 8):  # 37 × 100 patches of 4 × 4 pixels (1.44 ha: large)
+        for c in range(2, 600, 6):
+            truth[r:r + 4, c:c + 4] = 24 if c + 4 <= 600 else 0
+    forest = np.ones(grid.shape, bool)
+    as_of = dt.date(2025, 12, 31)  # nothing is cut off by the as-of date
+    date, conf, drawn = alert_layer(truth, forest & (truth == 0), grid, 2024, as_of, np.random.default_rng(3))
+    from scipy import ndimage
+
+    labels, n = ndimage.label(truth > 0, structure=np.ones((3, 3), bool))
+    sizes = np.bincount(labels.ravel())[1:]
+    seen = np.bincount(labels[drawn["true_mask"]], minlength=n + 1)[1:] > 0
+    for size, share in ((1, ALERT_ERRORS["omission_small"]), (16, ALERT_ERRORS["omission_large"])):
+        k = sizes == size
+        missed, se = 1 - seen[k].mean(), (share * (1 - share) / k.sum()) ** 0.5
+        assert abs(missed - share) < 4 * se, (size, missed, share)
+    # alert day − clearing day = spread (uniform 0–21, mean 10.5) + delay (Gamma, mean 20), per pixel
+    assert drawn["mean_detection_delay_days"] == pytest.approx(ALERT_ERRORS["detection_delay_mean_days"], rel=0.06)
+    assert drawn["false_seeds"] == round(ALERT_ERRORS["false_per_true"] * n)
+    false = (date > 0) & ~drawn["true_mask"]
+    assert false.sum() == drawn["false_alert_px"] and set(np.unique(conf[false])) <= {1, 2}
+    assert date[date > 0].min() >= date_to_days(dt.date(2024, 1, 1))
+    assert set(np.unique(conf[drawn["true_mask"]])) <= {1, 2, 3}
