@@ -9,12 +9,9 @@ seconds of each part and the child's peak resident memory. Run: ``python benchma
 
 from __future__ import annotations
 
-import argparse
-import json
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
+
+from jurisdiction_child import main, measure_in_child
 
 CHILD = """
 import json, resource, sys, time
@@ -52,26 +49,8 @@ print(json.dumps({
 
 
 def measure(folder: Path) -> dict:
-    done = subprocess.run([sys.executable, "-c", CHILD, str(folder)], capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"risk at jurisdiction scale failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", type=Path, help="an existing jurisdiction-scale demo folder (else simulated)")
-    args = parser.parse_args()
-    if args.dir is not None:
-        print(json.dumps(measure(args.dir), indent=2))
-        return
-    from icam.landscape.simulate import simulate
-
-    with tempfile.TemporaryDirectory(prefix="icam-bench-jurisdiction-") as tmp:
-        folder = Path(tmp) / "jurisdiction"
-        simulate(folder, "jurisdiction", 42)
-        print(json.dumps(measure(folder), indent=2))
+    return measure_in_child(CHILD, folder, "risk")
 
 
 if __name__ == "__main__":
-    main()
+    main(measure, __doc__.splitlines()[0])

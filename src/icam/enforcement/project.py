@@ -73,9 +73,9 @@ def read_alerts(config: IcamConfig, landscape: Landscape) -> tuple[AlertRaster, 
             raise InputError(f"enforcement.alerts: {e.alerts} has {data.shape[0]} band(s), not 2 (date, confidence)",
                              "give band 1 = days since 2015-01-01, band 2 = confidence, or set "
                              "alerts_encoding = \"gfw_integrated\"")
-        raster = AlertRaster(data[0].astype(np.int64), data[1].astype(np.int64))
+        raster = AlertRaster(data[0], data[1])
     else:
-        raster = decode_gfw_integrated(data[0].astype(np.int64), e.alerts)
+        raster = decode_gfw_integrated(data[0], e.alerts)
     return raster, {"kind": "alert_raster", "path": str(e.alerts), "encoding": e.alerts_encoding}
 
 
