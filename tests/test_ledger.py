@@ -91,7 +91,7 @@ def test_migrations_run_from_empty_to_head(db_url):
     try:
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0003"  # 0001 ledger, 0002 agreements, 0003 enforcement
+        assert current_revision(engine) == head_revision() == "0004"  # 0001 ledger, 0002 agreements, 0003-0004 enforcement
         with engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
             assert diff == [], diff
