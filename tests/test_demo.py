@@ -400,7 +400,6 @@ def test_enforcement_alerts_against_the_simulated_alerts_and_patrols(demo):
 
 
 def test_enforcement_exports_open_in_gdal(demo, tmp_path):
-    folder, _ = demo
     # a first run on the demo's inputs (a new registry, the cached stages): every alert is new
     folder = tmp_path / "project"
     shutil.copytree(demo[0], folder, ignore=shutil.ignore_patterns("outputs", "ledger.sqlite*"))
