@@ -158,6 +158,9 @@ def test_top_open_alerts_and_file_links(project):
     links = re.findall(r'<a href="([^"]+)">', _section(project["html"]))
     expected = [s["files"]["geopackage"], *s["files"]["field"], s["files"]["field_sheet"]]
     assert links == expected
+    files_text = " ".join(_parse(project["html"]).paragraphs["enforcement-files"].split())
+    assert f"the field list of the {s['field_list']:,} new alerts not yet checked of medium priority or higher" \
+        in files_text
     for href in links:
         assert not href.startswith("/") and (project["out_dir"] / href).is_file(), href
 

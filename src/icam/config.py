@@ -493,6 +493,9 @@ class EnforcementSection(_Section):
                                   "latest alert date.")
     max_gap_m: float = Field(60.0, ge=0, le=5000, description="Alert pixels closer than this are one event, m.")
     min_confidence: Literal[1, 2, 3] = Field(1, description="Lowest alert confidence kept (1 low, 2 high, 3 highest).")
+    field_min_priority: Literal["high", "medium", "low"] = Field(
+        "medium", description="Lowest priority in the field list (alerts_new.gpx, .kml, .geojson and the field "
+        "sheet); every alert is in alerts.gpkg.")
     roads: Path | None = Field(None, description="Roads (lines) for the distance to road; default risk.covariates.roads.")
     settlements: Path | None = Field(None, description="Settlements for the distance to settlement; default "
                                      "risk.covariates.settlements.")

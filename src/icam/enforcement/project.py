@@ -12,9 +12,10 @@
    The stage does this in a transaction it rolls back; :func:`record` does it again and commits once the
    outputs are published, so a failed run raises nothing (the alerts stay new for the next run).
 3. **Outputs** (``outputs/enforcement/``): ``alerts.gpkg`` (every event of the window with its registry
-   status, and the footprints), ``alerts_new.gpx`` / ``.kml`` / ``.geojson`` (alerts raised by this run
-   and not yet checked: the field list), ``alerts_new_field_sheet.html`` (its first
-   :data:`FIELD_SHEET_MAX` alerts, highest priority first, with a small map each) and CSV tables.
+   status, and the footprints), ``alerts_new.gpx`` / ``.kml`` / ``.geojson`` (alerts raised by this run,
+   not yet checked, of priority ``field_min_priority`` or higher: the field list),
+   ``alerts_new_field_sheet.html`` (its first :data:`FIELD_SHEET_MAX` alerts, highest priority first, with a
+   small map each) and CSV tables.
 """
 
 from __future__ import annotations
@@ -288,6 +289,7 @@ def _summary(config: IcamConfig, events: Events, source: dict, as_of: dt.date, s
         "as_of": as_of.isoformat(),
         "since": e.since.isoformat() if e.since else None,
         "parameters": {"max_gap_m": e.max_gap_m, "min_confidence": e.min_confidence,
+                       "field_min_priority": e.field_min_priority,
                        "priority": e.priority.model_dump(), "match_distance_m": e.match_distance_m,
                        "match_days": e.match_days},
         "alerts": {
@@ -307,6 +309,7 @@ def _summary(config: IcamConfig, events: Events, source: dict, as_of: dt.date, s
         "response_by_zone": _response_by_zone(t),
         "indicators": state["indicators"],
         "imported": state["imported"],
+        "field_list": int(field_list(t, e.field_min_priority).sum()),
         "files": {"geopackage": f"{FOLDER}/alerts.gpkg", "field": [f"{FOLDER}/alerts_new.{x}" for x in
                                                                    ("gpx", "kml", "geojson")],
                   "field_sheet": f"{FOLDER}/alerts_new_field_sheet.html"},
@@ -329,6 +332,12 @@ def _response_by_zone(t: pd.DataFrame) -> dict[str, dict]:
     return out
 
 
+def field_list(table: pd.DataFrame, min_priority: str) -> pd.Series:
+    """The rangers' list: alerts raised by this run, not yet checked, of priority ``min_priority`` or higher."""
+    allowed = PRIORITIES[:PRIORITIES.index(min_priority) + 1]
+    return table["new"] & (table["status"].fillna("new") != "checked") & table["priority"].isin(allowed)
+
+
 def write_outputs(result: EnforcementResult, landscape: Landscape, out_dir: Path) -> dict[str, list[str]]:
     """The alert files for QGIS and the field, the field sheet and the tables (module docstring)."""
     from icam.enforcement.exports import write_alerts, write_field_sheet
@@ -338,7 +347,7 @@ def write_outputs(result: EnforcementResult, landscape: Landscape, out_dir: Path
     events = result.events
     write_alerts(events, folder, "alerts", formats=("gpkg",))
     table = events.table
-    field = events.with_table(table[table["new"] & (table["status"].fillna("new") != "checked")])
+    field = events.with_table(table[field_list(table, result.summary["parameters"]["field_min_priority"])])
     write_alerts(field, folder, "alerts_new", formats=("gpx", "kml", "geojson"))
     background = landscape.forest.forest_in(landscape.forest.epochs[-1]).astype(np.uint8)
     write_field_sheet(field.with_table(field.table.head(FIELD_SHEET_MAX)), folder / "alerts_new_field_sheet.html",
