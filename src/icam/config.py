@@ -496,7 +496,8 @@ class EnforcementSection(_Section):
     field_min_priority: Literal["high", "medium", "low"] = Field(
         "medium", description="Lowest priority in the field list (alerts_new.gpx, .kml, .geojson and the field "
         "sheet); every alert is in alerts.gpkg.")
-    roads: Path | None = Field(None, description="Roads (lines) for the distance to road; default risk.covariates.roads.")
+    roads: Path | None = Field(None, description="Roads (lines) for the distance to road; default "
+                               "risk.covariates.roads.")
     settlements: Path | None = Field(None, description="Settlements for the distance to settlement; default "
                                      "risk.covariates.settlements.")
     patrols: Path | None = Field(None, description="Patrols (CSV: patrol_id, start_at, end_at, transport, team, "
