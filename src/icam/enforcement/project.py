@@ -216,9 +216,10 @@ def sync(session, config: IcamConfig, events: Events, as_of: dt.date) -> dict:
     new_ids = _raise_new(session, events, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
     matches = pt.match_alerts(session, max_distance_m=e.match_distance_m, max_days_after=e.match_days)
     indicators = pt.indicators(session, as_of)
-    status = pd.DataFrame(session.execute(select(Alert.alert_id, Alert.status, Alert.verdict, Alert.visited_at)
-                                          .where(Alert.alert_id.in_(events.alert_ids))).all(),
+    # every alert of the registry (an IN list of the events' ids would pass SQLite's bound-parameter limit)
+    status = pd.DataFrame(session.execute(select(Alert.alert_id, Alert.status, Alert.verdict, Alert.visited_at)).all(),
                           columns=["alert_id", "status", "verdict", "first_visit"])
+    status = status[status["alert_id"].isin(set(events.alert_ids))]
     actions = dict(session.execute(select(Action.action, func.count()).where(Action.taken_on <= as_of)
                                    .group_by(Action.action)).all())
     indicators["actions_by_type"] = {k: int(v) for k, v in sorted(actions.items())}
