@@ -396,6 +396,9 @@ def test_enforcement_alerts_against_the_simulated_alerts_and_patrols(demo):
     clearings = sum(n for n in ind["incidents_by_category_zone"]["clearing"].values())
     assert clearings == sum(v["category"] == "clearing" for v in visits)
     assert 0 < sum(ind["actions_by_type"].values()) <= truth["actions"]
+    # a warning goes to a household only for a clearing found in its agreement's parcel
+    in_agreements = sum(1 for r in checked if r["agreement"] and r["verdict"] == "true_positive")
+    assert ind["actions_by_type"].get("agreement_warning", 0) <= in_agreements
     assert set(ind["effort_by_zone"]) <= {"project_area", "leakage_belt"}
 
 

@@ -161,7 +161,7 @@ def write_actions(path: Path, observations_csv: Path, visits: list[dict], alerts
                 writer.writerow([obs["_uuid"], "sanction", seen + dt.timedelta(days=int(rng.integers(30, 120))),
                                  "SERNANP"])
                 n += 1
-        if agreement.get(alert_of_patrol.get(obs["obs/patrol_id"])):
+        if isinstance(agreement.get(alert_of_patrol.get(obs["obs/patrol_id"])), str):  # None or NaN: no agreement
             writer.writerow([obs["_uuid"], "agreement_warning", seen + dt.timedelta(days=int(rng.integers(3, 30))),
                              "Conservation International"])
             n += 1
