@@ -41,18 +41,13 @@ def import_(
         "--errors-csv", help="Where to write the row-by-row error report when rows are bad.")] = None,
 ) -> None:
     """Import a file into the registry in one transaction: every row or none."""
-    from icam.agreements.registry import KINDS, RegistryImportError, import_table
+    from icam.agreements.registry import KINDS, error_report, import_table
     from icam.errors import InputError
 
     if kind not in KINDS:
         raise InputError(f"unknown kind {kind!r}", f"use one of {', '.join(KINDS)}")
-    try:
-        with _ledger(project_dir, url, create=True) as s:
-            report = import_table(s, kind, file)
-    except RegistryImportError as exc:
-        if errors_csv is not None:
-            exc.write_error_report(errors_csv)
-        raise
+    with error_report(errors_csv), _ledger(project_dir, url, create=True) as s:
+        report = import_table(s, kind, file)
     console.print(f"Imported {report.inserted:,} {kind} from {file} ({report.rows:,} rows).", highlight=False)
     if report.ignored_columns:
         console.print(f"Columns ignored: {', '.join(report.ignored_columns)}", highlight=False)

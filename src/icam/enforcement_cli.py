@@ -60,32 +60,27 @@ def import_(
         "--errors-csv", help="Where to write the row-by-row error report when rows are bad.")] = None,
 ) -> None:
     """Import a file into the registry in one transaction: every row or none."""
-    from icam.agreements.registry import RegistryImportError
+    from icam.agreements.registry import error_report
     from icam.enforcement import patrols as pt
     from icam.errors import InputError
 
     if kind not in KINDS:
         raise InputError(f"unknown kind {kind!r}", f"use one of {', '.join(KINDS)}")
     settings = _match_settings(project_dir)
-    try:
-        with _ledger(project_dir, url, create=True) as s:
-            if kind == "patrols":
-                message = f"Imported {pt.import_patrols(s, file):,} patrols from {file}."
-            elif kind == "tracks":
-                reports = pt.import_gpx_tracks(s, {path.stem: path for path in _gpx_files(file)})
-                message = (f"Imported {len(reports):,} track(s): {sum(r.n_points for r in reports):,} points, "
-                           f"{sum(r.distance_km for r in reports):,.1f} km.")
-            elif kind == "observations":
-                report = pt.import_observations(s, file)
-                matches = pt.match_alerts(s, **settings)
-                message = (f"Imported {report.inserted:,} observations ({report.incidents:,} incidents) from {file}; "
-                           f"{len(matches):,} alert(s) checked.")
-            else:
-                message = f"Imported {pt.import_actions(s, file):,} actions from {file}."
-    except RegistryImportError as exc:
-        if errors_csv is not None:
-            exc.write_error_report(errors_csv)
-        raise
+    with error_report(errors_csv), _ledger(project_dir, url, create=True) as s:
+        if kind == "patrols":
+            message = f"Imported {pt.import_patrols(s, file):,} patrols from {file}."
+        elif kind == "tracks":
+            reports = pt.import_gpx_tracks(s, {path.stem: path for path in _gpx_files(file)})
+            message = (f"Imported {len(reports):,} track(s): {sum(r.n_points for r in reports):,} points, "
+                       f"{sum(r.distance_km for r in reports):,.1f} km.")
+        elif kind == "observations":
+            report = pt.import_observations(s, file)
+            matches = pt.match_alerts(s, **settings)
+            message = (f"Imported {report.inserted:,} observations ({report.incidents:,} incidents) from {file}; "
+                       f"{len(matches):,} alert(s) checked.")
+        else:
+            message = f"Imported {pt.import_actions(s, file):,} actions from {file}."
     console.print(message, highlight=False)
 
 

@@ -31,6 +31,7 @@ import re
 import sqlite3
 import warnings
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,18 @@ class RegistryImportError(InputError):
             writer.writerow(["file", self.unit, "column", "value", "problem", "fix"])
             writer.writerows([str(self.path), e.row, e.column, e.value, e.problem, e.fix] for e in self.errors)
         return Path(path)
+
+
+@contextmanager
+def error_report(path: Path | None):
+    """Let a :class:`RegistryImportError` raised inside go on, after writing its row-by-row report to ``path``
+    (when given): what an import command's ``--errors-csv`` does."""
+    try:
+        yield
+    except RegistryImportError as exc:
+        if path is not None:
+            exc.write_error_report(path)
+        raise
 
 
 class _Rows:
