@@ -376,3 +376,13 @@ def test_plan_takes_the_best_open_alerts_and_assigns_them(engine):
         assert second.code == "PLAN-20240401-2" and table["alert_id"].tolist() == ["A3"]
         with pytest.raises(InputError, match="no open alert of priority high or higher in zone Z1"):
             patrols.plan_patrol(s, start=dt.date(2024, 4, 1), zone="Z1", min_priority="high")
+    with session(engine) as s:
+        # A1 and A2's plan ends 2024-04-02: on that day they are still planned, the day after they are open again;
+        # A3 was checked meanwhile and stays checked
+        s.scalar(select(Alert).where(Alert.alert_id == "A3")).status = "checked"
+    with session(engine) as s:
+        assert patrols.release_lapsed(s, dt.date(2024, 4, 2)) == []
+        third, table = patrols.plan_patrol(s, start=dt.date(2024, 4, 3), zone="Z1", min_priority="high")
+        assert third.code == "PLAN-20240403-1" and table["alert_id"].tolist() == ["A1"]
+        statuses = dict(s.execute(select(Alert.alert_id, Alert.status)).all())
+    assert statuses == {"A1": "assigned", "A2": "new", "A3": "checked", "A4": "new", "A5": "checked"}

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from icam.agreements import registry as reg
 from icam.enforcement.models import (ACTIONS, CATEGORIES, SEVERITIES, TRANSPORTS, Action, Alert, Incident,
-                                     Observation, Patrol, PatrolPlan, TrackPoint)
+                                     Observation, Patrol, PatrolPlan, TrackPoint, plan_alerts)
 from icam.errors import InputError
 
 GEOD = Geod(ellps="WGS84")
@@ -517,9 +517,28 @@ def match_alerts(session: Session, *, max_distance_m: float = 250.0, max_days_af
 PRIORITY_RANK = {"high": 0, "medium": 1, "low": 2}
 
 
+def release_lapsed(session: Session, on: dt.date) -> list[str]:
+    """Alerts still ``assigned`` whose latest plan ended before ``on`` (nobody checked them) go back to ``new``,
+    so that the next plan can take them again; their ids."""
+    latest_end = (select(plan_alerts.c.alert_id, func.max(PatrolPlan.planned_end).label("end"))
+                  .join(PatrolPlan, PatrolPlan.id == plan_alerts.c.plan_id)
+                  .group_by(plan_alerts.c.alert_id).subquery())
+    lapsed = session.execute(select(Alert.id, Alert.alert_id).join(latest_end, latest_end.c.alert_id == Alert.id)
+                             .where(Alert.status == "assigned", latest_end.c.end < on)).all()
+
+    def work() -> None:
+        if lapsed:
+            session.execute(update(Alert), [{"id": a_id, "status": "new"} for a_id, _ in lapsed])
+            session.expire_all()
+
+    reg._in_transaction(session, work)
+    return [code for _, code in lapsed]
+
+
 def plan_patrol(session: Session, *, start: dt.date, days: int = 1, team: str | None = None, zone: str | None = None,
                 max_alerts: int = 10, min_priority: str = "medium") -> tuple[PatrolPlan, pd.DataFrame]:
-    """Plan a patrol to the open alerts: those still ``new`` (not assigned to a plan, not checked), of priority
+    """Plan a patrol to the open alerts: those still ``new`` (not assigned to a plan, not checked; alerts of
+    plans that ended before ``start`` without a visit are open again, :func:`release_lapsed`), of priority
     ``min_priority`` or higher, in ``zone`` if given, the ``max_alerts`` highest scores first (then the
     earliest). They become ``assigned`` to a new plan ``PLAN-<start YYYYMMDD>-<n>``. Returns the plan and the
     alerts (columns alert_id, priority, score, area_ha, first_date, last_date, zone, agreement, lon, lat),
@@ -529,6 +548,7 @@ def plan_patrol(session: Session, *, start: dt.date, days: int = 1, team: str | 
     if days < 1 or max_alerts < 1:
         raise InputError(f"days ({days}) and max_alerts ({max_alerts}) must be at least 1", "give positive numbers")
     allowed = [p for p, r in PRIORITY_RANK.items() if r <= PRIORITY_RANK[min_priority]]
+    release_lapsed(session, start)
     query = select(Alert).where(Alert.status == "new", Alert.priority.in_(allowed))
     if zone is not None:
         query = query.where(Alert.zone == zone)
@@ -625,5 +645,6 @@ def write_observations_csv(path: Path | str, header: list[str], rows: list[list]
 
 __all__ = ["OBSERVATION_COLUMNS", "TRUE_CATEGORIES", "VERDICT_CATEGORIES", "Match", "ObservationReport",
            "TrackReport", "import_actions", "import_gpx_track", "import_gpx_tracks", "import_observations",
-           "import_patrols", "indicators", "match_alerts", "plan_patrol", "read_gpx", "track_length_m",
+           "import_patrols", "indicators", "match_alerts", "plan_patrol", "read_gpx", "release_lapsed",
+           "track_length_m",
            "write_observations_csv"]
