@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 
@@ -10,6 +9,8 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+
+from icam.atomic import write_csv_rows
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 UTM = "EPSG:32718"
@@ -112,9 +113,5 @@ def engine(db_url):
 
 def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
     """A small CSV file for import tests (header row, then ``rows``)."""
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
+    return write_csv_rows(path, header, rows)
 

@@ -266,6 +266,7 @@ def test_indicators_by_hand(engine):
     assert result["effort_by_zone"] == {"Z1": {"patrols": 1, "km": 4.0, "days": 1.0},
                                         "Z2": {"patrols": 1, "km": 6.5, "days": 2.0}}
     assert result["incidents_by_category_zone"] == {"clearing": {"Z1": 1}, "hunting": {"unknown": 1}}
+    assert result["actions_by_type"] == {}  # none recorded
 
 
 # -- simulator ----------------------------------------------------------------------------------------------------

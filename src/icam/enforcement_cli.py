@@ -162,3 +162,6 @@ def status(
     for category, zones in figures["incidents_by_category_zone"].items():
         incidents.add_row(category, ", ".join(f"{z}: {n}" for z, n in zones.items()))
     console.print(incidents)
+    if figures["actions_by_type"]:
+        console.print("Actions: " + ", ".join(f"{a.replace('_', ' ')} {n:,}" for a, n in
+                                              figures["actions_by_type"].items()), highlight=False)

@@ -144,29 +144,15 @@ def _write_activity_tables(assessments: list[ActivityAssessment], out_dir: Path)
     return names
 
 
-def enforcement_input_files(config: IcamConfig) -> list[Path]:
-    """The ``[enforcement]`` files (alert raster, distance layers, patrol files), refused by key where missing."""
-    if config.enforcement is None:
+def section_input_files(config: IcamConfig, section: str) -> list[Path]:
+    """Every file a section of icam.toml names (its path keys, globs expanded), refused by key where missing:
+    ``[agreements]`` (they seed the registry on the first run), ``[enforcement]`` (alerts, distance layers,
+    patrol files)."""
+    values = getattr(config, section)
+    if values is None:
         return []
-    files = []
-    for name in ("alerts", "roads", "settlements", "patrols", "tracks", "observations", "actions"):
-        path = getattr(config.enforcement, name)
-        if path is not None:
-            files += expand_input(f"enforcement.{name}", path)
-    return files
-
-
-def agreements_input_files(config: IcamConfig) -> list[Path]:
-    """The ``[agreements]`` files (they seed the registry on the first run), refused by key where missing."""
-    if config.agreements is None:
-        return []
-    files = []
-    for name in ("households", "members", "parcels", "agreements", "benefit_schedule", "deliveries",
-                 "field_verifications", "grievances"):
-        path = getattr(config.agreements, name)
-        if path is not None:
-            files += expand_input(f"agreements.{name}", path)
-    return files
+    return [file for name, value in values if isinstance(value, Path)
+            for file in expand_input(f"{section}.{name}", value)]
 
 
 def _write_accounting_tables(accounting, out_dir: Path) -> list[str]:
@@ -330,10 +316,10 @@ def build_stages(config: IcamConfig, progress=None, project_dir: Path | None = N
               params=json.loads(config.model_dump_json(include={"carbon", "periods", "baseline", "activity_data"}))),
         Stage("agreements", "Conservation agreements: registry, compliance, benefits, money", agreements,
               deps=("landscape", "activity_data", "risk", "accounting"), cacheable=False,
-              input_files=tuple(agreements_input_files(config))),
+              input_files=tuple(section_input_files(config, "agreements"))),
         Stage("enforcement", "Enforcement: alerts for the field, patrols, indicators", enforcement,
               deps=("landscape", "risk", "agreements"), cacheable=False,
-              input_files=tuple(enforcement_input_files(config))),
+              input_files=tuple(section_input_files(config, "enforcement"))),
         Stage("outputs", "Writing rasters, tables, results.json and the report", outputs,
               deps=("landscape", "forest_change", "activity_data", "risk", "baseline", "accounting", "agreements",
                     "enforcement"), cacheable=False),

@@ -490,6 +490,12 @@ class PriorityRule:
         }, index=table.index)
         return out.fillna(0.0)
 
+    def classify(self, score) -> np.ndarray:
+        """The priority class of each score: high from ``high_at``, medium from ``medium_at``, else low."""
+        score = np.asarray(score, dtype=float)
+        return np.where(score >= self.high_at - 1e-12, "high",
+                        np.where(score >= self.medium_at - 1e-12, "medium", "low"))
+
     def apply(self, events: Events, as_of: dt.date | str | int) -> Events:
         """The events with ``age_days``, the terms, ``score`` and ``priority``, highest score first."""
         table = events.table.copy()
@@ -498,7 +504,6 @@ class PriorityRule:
         for name in terms.columns:
             table[name] = terms[name]
         table["score"] = terms.sum(axis=1).to_numpy()
-        table["priority"] = np.where(table["score"] >= self.high_at - 1e-12, "high",
-                                     np.where(table["score"] >= self.medium_at - 1e-12, "medium", "low"))
+        table["priority"] = self.classify(table["score"])
         table = table.sort_values(["score", "alert_id"], ascending=[False, True], kind="stable")
         return events.with_table(table)

@@ -11,7 +11,6 @@ every row is checked first, every problem is listed with its spreadsheet row, an
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 from collections import defaultdict
@@ -592,7 +591,8 @@ def indicators(session: Session, as_of: dt.date | str) -> dict:
       observation that decided it (None where none);
     - ``precision``: true positives / checked alerts (None where none checked);
     - ``effort_by_zone``: {zone: {"patrols", "km", "days"}} (a patrol's zone, else its plan's, else "unknown");
-    - ``incidents_by_category_zone``: {category: {zone: n}} (zone "unknown" where none).
+    - ``incidents_by_category_zone``: {category: {zone: n}} (zone "unknown" where none);
+    - ``actions_by_type``: {action: n} taken on or before ``as_of``.
     """
     as_of = dt.date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
     end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
@@ -618,6 +618,8 @@ def indicators(session: Session, as_of: dt.date | str) -> dict:
                                           .join(Observation, Incident.observation_id == Observation.id)
                                           .where(Observation.observed_at < end)):
         incidents[category][zone or "unknown"] += 1
+    actions = dict(session.execute(select(Action.action, func.count()).where(Action.taken_on <= as_of)
+                                   .group_by(Action.action)).all())
     n_true = sum(a.verdict == "true_positive" for a in checked)
     return {
         "as_of": as_of.isoformat(),
@@ -629,22 +631,11 @@ def indicators(session: Session, as_of: dt.date | str) -> dict:
         "precision": n_true / len(checked) if checked else None,
         "effort_by_zone": {z: dict(e) for z, e in sorted(effort.items())},
         "incidents_by_category_zone": {c: dict(z) for c, z in sorted(incidents.items())},
+        "actions_by_type": {k: int(v) for k, v in sorted(actions.items())},
     }
-
-
-def write_observations_csv(path: Path | str, header: list[str], rows: list[list]) -> Path:
-    """Write a CSV (UTF-8, comma separated) as a Kobo export would; used by the simulator and tests."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 __all__ = ["OBSERVATION_COLUMNS", "TRUE_CATEGORIES", "VERDICT_CATEGORIES", "Match", "ObservationReport",
            "TrackReport", "import_actions", "import_gpx_track", "import_gpx_tracks", "import_observations",
            "import_patrols", "indicators", "match_alerts", "plan_patrol", "read_gpx", "release_lapsed",
-           "track_length_m",
-           "write_observations_csv"]
+           "track_length_m"]

@@ -99,23 +99,14 @@ def decode_gfw_integrated(value: np.ndarray, path="the alert layer") -> AlertRas
 
 def _distances_km(events: Events, paths: dict[str, Path]) -> dict[str, np.ndarray]:
     """Distance (km) from each event's centroid to the nearest feature of each file (shapely STRtree)."""
-    import geopandas as gpd
     import shapely
+
+    from icam.landscape.vector import read_features
 
     out = {}
     points = shapely.points(events.table["x"].to_numpy(float), events.table["y"].to_numpy(float))
     for name, path in paths.items():
-        try:
-            gdf = gpd.read_file(path, engine="pyogrio")
-        except Exception as exc:  # noqa: BLE001 - pyogrio raises several classes for unreadable files
-            raise InputError(f"enforcement.{name}: {path} cannot be read as a vector file "
-                             f"({' '.join(str(exc).split())[:120]})", "give a GeoPackage or GeoJSON file") from None
-        if gdf.crs is None:
-            raise InputError(f"enforcement.{name}: {path} has no CRS", "assign one (QGIS: Layer > Set CRS)")
-        geoms = gdf.to_crs(events.grid.crs).geometry
-        geoms = geoms[~(geoms.is_empty | geoms.isna())].values
-        if len(geoms) == 0:
-            raise InputError(f"enforcement.{name}: {path} holds no geometry", "point to the right file")
+        geoms = read_features(path, events.grid.crs, f"enforcement.{name}")
         if len(points) == 0:
             out[f"{name}_km"] = np.zeros(0)
             continue
@@ -206,10 +197,10 @@ def _raise_new(session, events: Events, raised_at: dt.datetime) -> list[str]:
 
 def sync(session, config: IcamConfig, events: Events, as_of: dt.date) -> dict:
     """Seed, raise the new alerts, match the observations, read back statuses and indicators (one session)."""
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from icam.enforcement import patrols as pt
-    from icam.enforcement.models import Action, Alert
+    from icam.enforcement.models import Alert
 
     e = config.enforcement
     imported = _seed(session, config)
@@ -220,9 +211,6 @@ def sync(session, config: IcamConfig, events: Events, as_of: dt.date) -> dict:
     status = pd.DataFrame(session.execute(select(Alert.alert_id, Alert.status, Alert.verdict, Alert.visited_at)).all(),
                           columns=["alert_id", "status", "verdict", "first_visit"])
     status = status[status["alert_id"].isin(set(events.alert_ids))]
-    actions = dict(session.execute(select(Action.action, func.count()).where(Action.taken_on <= as_of)
-                                   .group_by(Action.action)).all())
-    indicators["actions_by_type"] = {k: int(v) for k, v in sorted(actions.items())}
     return {"imported": imported, "new_ids": new_ids, "matches": len(matches), "indicators": indicators,
             "status": status}
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from pyproj import Geod
 
-from icam.enforcement.patrols import write_observations_csv
+from icam.atomic import write_csv_rows
 
 GEOD = Geod(ellps="WGS84")
 VISIT_SHARE = {"high": 0.60, "medium": 0.30, "low": 0.05}
@@ -97,8 +97,8 @@ def simulate_patrols(alerts: Iterable[Mapping[str, Any]], folder: Path | str, se
                              f"{code}-{i + 1}.jpg" if what != "none" else "", alert.get("zone", ""), str(submission),
                              f"{arrive + dt.timedelta(days=2):%Y-%m-%dT%H:%M:%S}", len(obs_rows) + 1])
         visits.append({"alert_id": alert["alert_id"], "patrol_id": code, "days_after": delay, "category": category})
-    patrols_csv = write_observations_csv(root / "patrols.csv", PATROL_HEADER, patrol_rows)
-    observations_csv = write_observations_csv(root / "observations.csv", OBSERVATION_HEADER, obs_rows)
+    patrols_csv = write_csv_rows(root / "patrols.csv", PATROL_HEADER, patrol_rows)
+    observations_csv = write_csv_rows(root / "observations.csv", OBSERVATION_HEADER, obs_rows)
     return {"tracks": gpx_paths, "patrols": patrols_csv, "observations": observations_csv, "visits": visits}
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 from pathlib import Path
 
 import geopandas as gpd
@@ -29,7 +28,7 @@ import numpy as np
 import rasterio
 from scipy import ndimage
 
-from icam.atomic import atomic_path, atomic_write_text
+from icam.atomic import atomic_path, write_csv_rows
 from icam.landscape.grid import Grid
 
 ALERT_YEAR = 2024
@@ -128,7 +127,7 @@ def ranked_events(date: np.ndarray, confidence: np.ndarray, true_mask: np.ndarra
     terms = rule.terms(table, 0)
     recent = rule.w_recent  # on the day an alert comes out its recency term is full
     score = terms.drop(columns="p_recent").sum(axis=1) + recent
-    priority = np.where(score >= rule.high_at, "high", np.where(score >= rule.medium_at, "medium", "low"))
+    priority = rule.classify(score)
     out = pd.DataFrame({"alert_id": table["alert_id"], "first_date": table["first_date"], "lon": table["lon"],
                         "lat": table["lat"], "zone": table["zone"], "area_ha": table["area_ha"],
                         "agreement": table["agreement"], "priority": priority,
@@ -145,28 +144,22 @@ def write_actions(path: Path, observations_csv: Path, visits: list[dict], alerts
     alert_of_patrol = {v["patrol_id"]: v["alert_id"] for v in visits}
     with open(observations_csv, encoding="utf-8", newline="") as f:
         observations = list(csv.DictReader(f))
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["observation_uuid", "action", "taken_on", "taken_by"])
-    n = 0
+    rows = []
     for obs in observations:
         if obs["obs/category"] != "clearing":
             continue
         seen = dt.date.fromisoformat(obs["obs/observed_at"][:10])
         if rng.random() < ACTION_SHARES["report_to_authorities"]:
-            writer.writerow([obs["_uuid"], "report_to_authorities",
-                             seen + dt.timedelta(days=int(rng.integers(1, 15))), "Jefatura BPAM"])
-            n += 1
+            rows.append([obs["_uuid"], "report_to_authorities", seen + dt.timedelta(days=int(rng.integers(1, 15))),
+                         "Jefatura BPAM"])
             if rng.random() < ACTION_SHARES["sanction"]:
-                writer.writerow([obs["_uuid"], "sanction", seen + dt.timedelta(days=int(rng.integers(30, 120))),
-                                 "SERNANP"])
-                n += 1
+                rows.append([obs["_uuid"], "sanction", seen + dt.timedelta(days=int(rng.integers(30, 120))),
+                             "SERNANP"])
         if isinstance(agreement.get(alert_of_patrol.get(obs["obs/patrol_id"])), str):  # None or NaN: no agreement
-            writer.writerow([obs["_uuid"], "agreement_warning", seen + dt.timedelta(days=int(rng.integers(3, 30))),
-                             "Conservation International"])
-            n += 1
-    atomic_write_text(path, buf.getvalue())
-    return n
+            rows.append([obs["_uuid"], "agreement_warning", seen + dt.timedelta(days=int(rng.integers(3, 30))),
+                         "Conservation International"])
+    write_csv_rows(path, ["observation_uuid", "action", "taken_on", "taken_by"], rows)
+    return len(rows)
 
 
 def write_enforcement_history(out_dir: Path, true_loss_code: np.ndarray, forest_2000: np.ndarray, grid: Grid,
@@ -194,14 +187,11 @@ def write_enforcement_history(out_dir: Path, true_loss_code: np.ndarray, forest_
     true_events = sum(bool(a["true"]) for a in alerts)
     visits = patrols["visits"]
     truth_of = {a["alert_id"]: a for a in alerts}
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["alert_id", "patrol_id", "days_after", "category", "true", "priority", "zone"])
-    for v in visits:
-        a = truth_of[v["alert_id"]]
-        writer.writerow([v["alert_id"], v["patrol_id"], f"{v['days_after']:.4f}", v["category"], int(bool(a["true"])),
-                         a["priority"], a["zone"]])
-    atomic_write_text(out_dir / "truth" / "patrol_visits.csv", buf.getvalue())
+    write_csv_rows(out_dir / "truth" / "patrol_visits.csv",
+                   ["alert_id", "patrol_id", "days_after", "category", "true", "priority", "zone"],
+                   [[v["alert_id"], v["patrol_id"], f"{v['days_after']:.4f}", v["category"],
+                     int(bool(truth_of[v["alert_id"]]["true"])), truth_of[v["alert_id"]]["priority"],
+                     truth_of[v["alert_id"]]["zone"]] for v in visits])
     return {
         "alert_year": year, "as_of": as_of.isoformat(), "errors": ALERT_ERRORS, "drawn": drawn,
         "events": len(alerts), "true_events": true_events, "false_events": len(alerts) - true_events,

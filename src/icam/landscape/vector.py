@@ -82,6 +82,23 @@ def read_polygons(path: Path | str, grid_crs, what: str, field: str | None = Non
                          "check the file's CRS") from None
 
 
+def read_features(path: Path | str, grid_crs, what: str) -> np.ndarray:
+    """The non-empty geometries of any type (roads, settlements, rivers) of ``path`` in ``grid_crs``, as a
+    shapely array; ``what`` is the configuration key named in errors (unreadable, no CRS, no geometry)."""
+    try:
+        gdf = gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # noqa: BLE001 - pyogrio raises several classes for unreadable files
+        raise InputError(f"{what}: {path} cannot be read as a vector file ({' '.join(str(exc).split())[:120]})",
+                         "give a GeoPackage, Shapefile or GeoJSON file") from None
+    if gdf.crs is None:
+        raise InputError(f"{what}: {path} has no CRS", "assign one in QGIS (Layer > Layer CRS > Set CRS)")
+    geoms = gdf.to_crs(grid_crs).geometry
+    geoms = geoms[~(geoms.is_empty | geoms.isna())]
+    if len(geoms) == 0:
+        raise InputError(f"{what}: {path} holds no geometry", "point to the right file")
+    return geoms.values
+
+
 def rasterize_mask(gdf: gpd.GeoDataFrame, grid: Grid) -> np.ndarray:
     """bool (rows, cols): cells whose centre lies in any polygon of ``gdf`` (already in the grid CRS)."""
     if len(gdf) == 0:

@@ -45,21 +45,11 @@ def _epoch_forest(forest: ForestChange, year: int, key: str) -> np.ndarray:
 
 
 def _vector_distance_km(path: Path, grid: Grid, key: str) -> np.ndarray:
-    import geopandas as gpd
+    from icam.landscape.vector import read_features
 
+    geoms = read_features(path, grid.crs, key)
     try:
-        gdf = gpd.read_file(path, engine="pyogrio")
-    except Exception as exc:  # noqa: BLE001 - pyogrio raises several classes for unreadable files
-        raise InputError(f"{key}: {path} cannot be read as a vector file ({' '.join(str(exc).split())[:120]})",
-                         "give a GeoPackage, Shapefile or GeoJSON file") from None
-    if gdf.crs is None:
-        raise InputError(f"{key}: {path} has no CRS", "assign one in QGIS (Layer > Layer CRS > Set CRS)")
-    geoms = gdf.to_crs(grid.crs).geometry
-    geoms = geoms[~(geoms.is_empty | geoms.isna())]
-    if len(geoms) == 0:
-        raise InputError(f"{key}: {path} holds no geometry", "point to the right file")
-    try:
-        distance = distance_to_features_m(geoms.values, grid)
+        distance = distance_to_features_m(geoms, grid)
     except InputError as exc:
         raise InputError(f"{key}: {path}: {exc.message}", exc.hint) from None
     return np.log1p(distance / 1000.0).astype(np.float32)
