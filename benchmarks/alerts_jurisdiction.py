@@ -3,7 +3,7 @@
 Simulates the jurisdiction-scale landscape (or reuses ``--dir``), then, in a fresh process: reads the
 config and the landscape (timed apart: reading the landscape is not alert generation), makes a
 stand-in risk surface and reads the agreements' conservation parcels (both untimed), then times
-:func:`icam.enforcement.project.alert_events` (the ``[enforcement] alerts`` raster read onto the grid,
+:func:`icam.pipeline.stages.enforcement.alert_events` (the ``[enforcement] alerts`` raster read onto the grid,
 clustered into events, described: zone, risk percentile, agreement parcel, distances to roads and
 settlements; ranked) and the field exports (every event as GeoPackage with footprints, the high and
 medium ones as GPX, KML and GeoJSON, the field sheet of the first 60 of those, with the forest map
@@ -30,11 +30,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
-from icam.config import load_config
-from icam.landscape.ingest import load_landscape
+from icam.pipeline.config import load_config
+from icam.pipeline.stages.landscape import load_landscape
 from icam.enforcement.exports import write_alerts, write_field_sheet
-from icam.enforcement.project import FIELD_SHEET_MAX, alert_events
-from icam.landscape.simulate_alerts import ALERT_YEAR
+from icam.pipeline.stages.enforcement import FIELD_SHEET_MAX, alert_events
+from icam.simulate.alerts import ALERT_YEAR
 
 folder = Path(sys.argv[1])
 t0 = time.perf_counter()

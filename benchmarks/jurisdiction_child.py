@@ -27,7 +27,7 @@ def main(measure, description: str) -> None:
     if args.dir is not None:
         print(json.dumps(measure(args.dir), indent=2))
         return
-    from icam.landscape.simulate import simulate
+    from icam.simulate.scenario import simulate
 
     with tempfile.TemporaryDirectory(prefix="icam-bench-jurisdiction-") as tmp:
         folder = Path(tmp) / "jurisdiction"

@@ -40,9 +40,9 @@ from peers_common import DATA, TIMES, allow_with_on_gdal_datasets, report, timed
 
 T_START = time.perf_counter()
 try:
+    import forestatrisk as far
     import numpy as np
     import pandas as pd
-    import forestatrisk as far
     from forestatrisk.data.compute import compute_distance
     from osgeo import gdal
 except ImportError:

@@ -39,9 +39,9 @@ from peers_common import DATA, TIMES, allow_with_on_gdal_datasets, report, timed
 
 T_START = time.perf_counter()
 try:
+    import forestatrisk as far
     import numpy as np
     import pandas as pd
-    import forestatrisk as far
     import riskmapjnr as rmj
     from osgeo import gdal, ogr
 except ImportError:

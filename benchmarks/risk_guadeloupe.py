@@ -53,8 +53,14 @@ from threadpoolctl import threadpool_info
 
 from icam.risk.benchmark import adjust_to_quantity
 from icam.risk.covariates import CovariateStack
-from icam.risk.models import (GradientBoostingRiskModel, LogisticRiskModel, SpatialRiskModel, balanced_sample,
-                              predict_map, spatial_cells)
+from icam.risk.models import (
+    GradientBoostingRiskModel,
+    LogisticRiskModel,
+    SpatialRiskModel,
+    balanced_sample,
+    predict_map,
+    spatial_cells,
+)
 from icam.risk.validate import assessment_cells, compare_by_cell, median_absolute_error
 
 REPO = Path(__file__).resolve().parents[1]

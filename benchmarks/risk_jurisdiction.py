@@ -16,10 +16,10 @@ from jurisdiction_child import main, measure_in_child
 CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from icam.config import load_config
-from icam.landscape.ingest import load_landscape
+from icam.pipeline.config import load_config
+from icam.pipeline.stages.landscape import load_landscape
 from icam.risk.candidates import run_candidates
-from icam.risk.project import build_baseline, expected_validity_ha, risk_setting
+from icam.pipeline.stages.risk import build_baseline, expected_validity_ha, risk_setting
 
 folder = Path(sys.argv[1])
 t0 = time.perf_counter()

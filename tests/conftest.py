@@ -10,7 +10,7 @@ import pytest
 import rasterio
 from affine import Affine
 
-from icam.atomic import write_csv_rows
+from icam.core.atomic import write_csv_rows
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 UTM = "EPSG:32718"
@@ -40,6 +40,38 @@ def run_cli(*args: str) -> tuple[int, str]:
 
     result = CliRunner().invoke(app, [str(a) for a in args])
     return result.exit_code, result.output
+
+
+def folder_state(folder: Path) -> dict[str, str]:
+    """Every file below ``folder`` (the project's outputs, registry and ledger included) → its SHA-256."""
+    import hashlib
+
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def assert_refused(folder: Path, *args: str, match: str | None = None) -> str:
+    """``icam ARGS`` is refused as bad input must be: a non-zero exit, one line ``error: ...`` (matching
+    ``match`` where given), no traceback, and every file below ``folder`` byte-identical before and after.
+    Returns the line."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from icam.cli import app
+
+    before = folder_state(folder)
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    code, output = result.exit_code, result.output
+    lines = output.strip().splitlines()
+    assert code != 0, f"accepted: {output}"
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in output and len(lines) == 1 and lines[0].startswith("error:"), output
+    if match is not None:
+        assert re.search(match, lines[0]), lines[0]
+    assert folder_state(folder) == before, "files changed by a refused command"
+    return lines[0]
 
 
 def write_tif(path: Path, array, *, crs=UTM, transform=None, nodata=None) -> Path:

@@ -60,7 +60,7 @@ from affine import Affine
 from rasterio.features import rasterize
 from scipy import ndimage
 
-from icam.errors import InputError
+from icam.core.errors import InputError
 from icam.forest.change import ForestChange
 from icam.landscape.grid import Grid
 from icam.landscape.vector import overlapping_pairs

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from icam.errors import InputError
+from icam.core.errors import InputError
 
 SHARE_TOLERANCE = 1e-9
 
@@ -215,7 +215,7 @@ class LandUseEconomics:
 
     @classmethod
     def from_option(cls, option) -> "LandUseEconomics":
-        """From an object with the same attribute names (e.g. icam.config's LandUseOption)."""
+        """From an object with the same attribute names (e.g. icam.pipeline.config's LandUseOption)."""
         return cls(option.name, option.net_revenue_usd_per_ha_yr, option.establishment_cost_usd_per_ha,
                    option.years_to_first_revenue)
 

@@ -13,8 +13,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (Boolean, CheckConstraint, Date, Float, ForeignKey, Integer, LargeBinary, Numeric,
-                        String, Text, UniqueConstraint, sql)
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    sql,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from icam.store.db import Base

@@ -44,12 +44,29 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
-from icam.agreements.models import (BREACH_RULES, COMMITMENTS, COMMUNITY_KINDS, COMPLIANCE_STATUSES, FINDINGS,
-                                    GRIEVANCE_STATUSES, PARCEL_KINDS, SEXES, Agreement, BenefitSchedule, Commitment,
-                                    Community, ComplianceAssessment, Delivery, FieldVerification, Grievance, Household,
-                                    Member, Parcel)
-from icam.atomic import atomic_path
-from icam.errors import InputError
+from icam.agreements.models import (
+    BREACH_RULES,
+    COMMITMENTS,
+    COMMUNITY_KINDS,
+    COMPLIANCE_STATUSES,
+    FINDINGS,
+    GRIEVANCE_STATUSES,
+    PARCEL_KINDS,
+    SEXES,
+    Agreement,
+    BenefitSchedule,
+    Commitment,
+    Community,
+    ComplianceAssessment,
+    Delivery,
+    FieldVerification,
+    Grievance,
+    Household,
+    Member,
+    Parcel,
+)
+from icam.core.atomic import atomic_path
+from icam.core.errors import InputError
 
 FIRST_AGREEMENT_DATE = dt.date(1987, 1, 1)  # the Alto Mayo Protected Forest was established in 1987
 NO_ASSESSMENT = "no_assessment"

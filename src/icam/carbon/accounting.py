@@ -63,7 +63,7 @@ from scipy.special import ndtr, ndtri
 
 from icam.carbon.buffer import BufferResult
 from icam.carbon.emissions import EmissionFactor, number
-from icam.errors import InputError
+from icam.core.errors import InputError
 
 _EPS = 1e-9  # float sums such as 7820.000000001 still round to 7820 whole credits
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import curve_fit
 
-from icam.errors import InputError
+from icam.core.errors import InputError
 
 # --------------------------------------------------------------------------- Chave et al. 2014
 

@@ -54,7 +54,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from icam.errors import InputError
+from icam.core.errors import InputError
 
 TOOL_VERSION = "AFOLU Non-Permanence Risk Tool v4.2"
 

@@ -41,7 +41,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from icam.errors import InputError
+from icam.core.errors import InputError
 
 CO2_PER_C = 44.0 / 12.0  # IPCC 2006 Vol. 4: tCO2 per tC, the ratio of molecular weights
 

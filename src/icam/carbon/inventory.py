@@ -63,7 +63,7 @@ from icam.carbon.stocks import (
     monte_carlo_agb,
     stratum_stock,
 )
-from icam.errors import InputError
+from icam.core.errors import InputError
 
 REQUIRED_COLUMNS = ("plot", "stratum", "plot_area_ha", "d_cm")
 OPTIONAL_COLUMNS = ("family", "genus", "species", "h_m", "wd_g_cm3")
@@ -225,7 +225,7 @@ def read_tree_inventory(path: str | Path) -> TreeInventory:
 
     Every problem found (missing columns; empty plot or stratum; missing, non-numeric or impossible
     diameters, areas, heights, wood densities; a plot with two areas or two strata) is reported in
-    one :class:`~icam.errors.InputError` naming the file, the rows and the column.
+    one :class:`~icam.core.errors.InputError` naming the file, the rows and the column.
     """
     path = Path(path)
     df = _read_frame(path)

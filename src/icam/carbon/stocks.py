@@ -22,9 +22,18 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from icam.carbon.allometry import (CARBON_FRACTION_IPCC2006, CHAVE2014_EQ4_A, CHAVE2014_EQ4_B, CHAVE2014_EQ4_RSE,
-                                   CO2_PER_C, WD_MAX_G_CM3, WD_MIN_G_CM3, HeightModel, _as_float)
-from icam.errors import InputError
+from icam.carbon.allometry import (
+    CARBON_FRACTION_IPCC2006,
+    CHAVE2014_EQ4_A,
+    CHAVE2014_EQ4_B,
+    CHAVE2014_EQ4_RSE,
+    CO2_PER_C,
+    WD_MAX_G_CM3,
+    WD_MIN_G_CM3,
+    HeightModel,
+    _as_float,
+)
+from icam.core.errors import InputError
 
 Z95 = 1.959963984540054
 PLOTS = "plots"

@@ -9,7 +9,7 @@
 - :mod:`icam.enforcement.models` (migration 0003) and :mod:`icam.enforcement.patrols`: alerts,
   patrol plans, patrols with GPX tracks, observations and incidents from ODK/KoboToolbox exports,
   follow-up actions; alerts matched to observations (true or false positive); indicators.
-- :mod:`icam.enforcement.simulate_patrols`: the demo's patrol history.
+- :mod:`icam.simulate.patrols`: the demo's patrol history.
 
 Libraries and tables; the pipeline stage, CLI and report section are not built yet (issue 7).
 """

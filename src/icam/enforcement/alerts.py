@@ -48,7 +48,7 @@ from pyproj import Transformer
 from rasterio.features import shapes
 from scipy import ndimage
 
-from icam.errors import InputError
+from icam.core.errors import InputError
 from icam.landscape.grid import Grid
 from icam.landscape.vector import rasterize_ids
 

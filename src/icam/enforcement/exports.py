@@ -27,9 +27,9 @@ import pandas as pd
 import pyogrio
 from pyproj import Transformer
 
-from icam.atomic import atomic_path, atomic_write_text
+from icam.core.atomic import atomic_path, atomic_write_text
+from icam.core.errors import InputError
 from icam.enforcement.alerts import Events
-from icam.errors import InputError
 
 FORMATS = ("gpkg", "geojson", "kml", "gpx")
 _PRIORITY_ORDER = {"high": 0, "medium": 1, "low": 2}

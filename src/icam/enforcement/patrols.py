@@ -26,9 +26,21 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from icam.agreements import registry as reg
-from icam.enforcement.models import (ACTIONS, CATEGORIES, SEVERITIES, TRANSPORTS, Action, Alert, Incident,
-                                     Observation, Patrol, PatrolPlan, TrackPoint, plan_alerts)
-from icam.errors import InputError
+from icam.core.errors import InputError
+from icam.enforcement.models import (
+    ACTIONS,
+    CATEGORIES,
+    SEVERITIES,
+    TRANSPORTS,
+    Action,
+    Alert,
+    Incident,
+    Observation,
+    Patrol,
+    PatrolPlan,
+    TrackPoint,
+    plan_alerts,
+)
 
 GEOD = Geod(ellps="WGS84")
 TRUE_CATEGORIES = ("clearing", "logging", "new_settlement", "fire")  # an alert found true on the ground

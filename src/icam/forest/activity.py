@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from rasterio.transform import rowcol
 
-from icam.errors import InputError
+from icam.core.errors import InputError
 from icam.forest.area import AreaEstimate, stratified_estimate
 from icam.forest.change import ForestChange
 from icam.forest.sampling import read_labels

@@ -24,9 +24,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
 import numpy as np
 
-from icam.errors import InputError
+from icam.core.errors import InputError
 
 Z95 = 1.96
 

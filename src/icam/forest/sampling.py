@@ -30,8 +30,8 @@ import pandas as pd
 from affine import Affine
 from pyproj import CRS, Transformer
 
-from icam.atomic import atomic_path, atomic_write_text
-from icam.errors import InputError
+from icam.core.atomic import atomic_path, atomic_write_text
+from icam.core.errors import InputError
 from icam.forest import area as A
 from icam.landscape.grid import Grid
 

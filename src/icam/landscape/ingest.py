@@ -16,19 +16,21 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from icam.config import (
-    FccSource,
-    ForestMapsSource,
-    HansenSource,
-    IcamConfig,
-    LandcoverStackSource,
-    LossYearSource,
-)
-from icam.errors import InputError
+from icam.core.errors import InputError
 from icam.forest.change import ForestChange
 from icam.landscape import Landscape, Zones
 from icam.landscape.grid import Grid
 from icam.landscape.raster import GridLayer, expand_paths, open_raster, raster_bounds, read_layer
+from icam.landscape.sources import (
+    BoundaryFiles,
+    FccSource,
+    ForestMapsSource,
+    ForestSource,
+    GridSpec,
+    HansenSource,
+    LandcoverStackSource,
+    LossYearSource,
+)
 from icam.landscape.vector import rasterize_ids, rasterize_mask, read_polygons
 
 Progress = Callable[[str], None]
@@ -45,13 +47,13 @@ def _noop(_: str) -> None:
 # ---------------------------------------------------------------------------------------------- forest
 
 
-def load_forest(source, grid: Grid) -> ForestChange:
-    """The forest source of ``icam.toml`` (any of the five kinds) read onto ``grid``."""
+def load_forest(source: ForestSource, grid: Grid) -> ForestChange:
+    """A forest source (any of the five kinds) read onto ``grid``."""
     forest, _ = _load_forest(source, grid)
     return forest
 
 
-def _load_forest(source, grid: Grid, progress: Progress = _noop) -> tuple[ForestChange, np.ndarray]:
+def _load_forest(source: ForestSource, grid: Grid, progress: Progress = _noop) -> tuple[ForestChange, np.ndarray]:
     """(ForestChange, covered): covered = cells inside the footprint of every input raster."""
     loaders = {
         "hansen": _load_hansen,
@@ -296,7 +298,7 @@ def _load_loss_year(source: LossYearSource, grid: Grid, progress: Progress):
 # ---------------------------------------------------------------------------------------------- landscape
 
 
-def _first_forest_files(source) -> tuple[list[Path], str]:
+def _first_forest_files(source: ForestSource) -> tuple[list[Path], str]:
     """The files of the first forest layer (all tiles of treecover2000, the first year's map...) and its key."""
     if source.kind == "hansen":
         key, paths = "forest.treecover2000", source.treecover2000
@@ -316,7 +318,7 @@ def _snap(low: float, high: float, res: float, anchor: float) -> tuple[float, fl
     return lo, max(hi, lo + res)
 
 
-def derive_grid(config: IcamConfig, polygons: dict) -> tuple[Grid, str]:
+def derive_grid(spec: GridSpec, source: ForestSource, polygons: dict) -> tuple[Grid, str]:
     """The project grid and where its extent came from.
 
     Extent: grid.bounds, else the reference region's bounds, else the project area's, else the first forest
@@ -326,12 +328,12 @@ def derive_grid(config: IcamConfig, polygons: dict) -> tuple[Grid, str]:
     """
     from icam.landscape.raster import same_crs
 
-    crs = config.grid.crs
-    res = config.grid.resolution_m
-    paths, key = _first_forest_files(config.forest)
+    crs = spec.crs
+    res = spec.resolution_m
+    paths, key = _first_forest_files(source)
     path = paths[0]
-    if config.grid.bounds is not None:
-        bounds, origin = tuple(config.grid.bounds), "grid.bounds"
+    if spec.bounds is not None:
+        bounds, origin = tuple(spec.bounds), "grid.bounds"
     elif polygons.get("reference_region") is not None:
         bounds, origin = tuple(polygons["reference_region"].total_bounds), "boundaries.reference_region"
     elif polygons.get("project_area") is not None:
@@ -371,13 +373,14 @@ def _check_coverage(name: str, zone: np.ndarray | None, covered: np.ndarray, gri
                          "add the missing tiles or maps to [forest] in icam.toml, or shrink the boundary")
 
 
-def load_landscape(config: IcamConfig, progress: Progress | None = None) -> Landscape:
-    """Grid, zones and forest of a project, as configured in ``icam.toml``.
+def load_landscape(spec: GridSpec, boundaries: BoundaryFiles, source: ForestSource,
+                   progress: Progress | None = None) -> Landscape:
+    """Grid, zones and forest of a project from its grid, boundary files and forest source.
 
     ``progress`` (optional) is called with a short message before each file is read.
     """
     progress = progress or _noop
-    b = config.boundaries
+    b = boundaries
     polygons: dict = {}
     for name in ("project_area", "leakage_belt", "reference_region", "admin_units"):
         path = getattr(b, name)
@@ -386,9 +389,9 @@ def load_landscape(config: IcamConfig, progress: Progress | None = None) -> Land
             continue
         progress(f"reading boundaries.{name}")
         field = b.admin_unit_field if name == "admin_units" else None
-        polygons[name] = read_polygons(path, config.grid.crs, f"boundaries.{name}", field,
+        polygons[name] = read_polygons(path, spec.crs, f"boundaries.{name}", field,
                                        field_key="boundaries.admin_unit_field")
-    grid, origin = derive_grid(config, polygons)
+    grid, origin = derive_grid(spec, source, polygons)
     if grid.n_px == 0:
         raise InputError(f"the grid derived from {origin} is empty", "check grid.bounds and grid.resolution_m")
     masks = {name: (rasterize_mask(polygons[name], grid) if polygons[name] is not None else None)
@@ -406,13 +409,13 @@ def load_landscape(config: IcamConfig, progress: Progress | None = None) -> Land
         admin_names = tuple(unique)
     zones = Zones(project=masks["project_area"], leakage_belt=masks["leakage_belt"],
                   reference_region=masks["reference_region"], admin_id=admin_id, admin_names=admin_names)
-    forest, covered = _load_forest(config.forest, grid, progress)
+    forest, covered = _load_forest(source, grid, progress)
     for name in ("project_area", "leakage_belt", "reference_region"):
         _check_coverage(name, masks[name], covered, grid)
     if not covered.any():
         raise InputError(f"the forest rasters do not overlap the grid (derived from {origin})",
                          "check that the forest files and the grid or boundaries cover the same place (CRS, extent)")
-    if config.grid.bounds is not None and masks["reference_region"] is None:
+    if spec.bounds is not None and masks["reference_region"] is None:
         share = np.count_nonzero(covered) / grid.n_px
         if share < MIN_COVERAGE:
             raise InputError(f"the forest rasters cover only {math.floor(share * 100)}% of the grid (grid.bounds)",

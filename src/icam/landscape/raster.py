@@ -4,7 +4,7 @@ Reading follows one rule (docs/data.md, "The grid rule"): a raster on the grid's
 and pixel lattice is read with one windowed read per file; a raster on any other grid is
 reprojected onto it (nearest neighbour for categories) only when the configuration allows it
 (``forest.reproject = true``), never silently. Every problem with a file becomes an
-:class:`~icam.errors.InputError` naming the file and the configuration key it came from.
+:class:`~icam.core.errors.InputError` naming the file and the configuration key it came from.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.enums import Resampling
 from rasterio._err import CPLE_BaseError
+from rasterio.enums import Resampling
 from rasterio.errors import CRSError, RasterioError, RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from icam.atomic import atomic_path
-from icam.errors import InputError
+from icam.core.atomic import atomic_path
+from icam.core.errors import InputError
 from icam.landscape.grid import Grid
 
 # a file is on the grid when its cell size and origin match to this fraction of a cell

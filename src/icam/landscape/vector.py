@@ -1,7 +1,7 @@
 """Boundaries: polygons from GeoPackage, Shapefile or GeoJSON, checked and rasterised onto the grid.
 
 A boundary file must have a CRS, at least one feature, and only valid, non-empty polygons; each
-problem is an :class:`~icam.errors.InputError` naming the file, the feature (its index and, when
+problem is an :class:`~icam.core.errors.InputError` naming the file, the feature (its index and, when
 given, its name) and the fix. Polygons are reprojected to the grid's CRS and burnt with the
 cell-centre rule (a cell belongs to a polygon when its centre lies inside it).
 """
@@ -15,7 +15,7 @@ import numpy as np
 import shapely
 from rasterio.features import rasterize
 
-from icam.errors import InputError
+from icam.core.errors import InputError
 from icam.landscape.grid import Grid
 
 _REPAIR_HINT = "repair it (QGIS: Fix geometries; shapely.make_valid)"
@@ -35,7 +35,7 @@ def read_polygons(path: Path | str, grid_crs, what: str, field: str | None = Non
     ``field``: a column that must exist (e.g. the admin units' names); ``field_key`` is the configuration
     key that names it, for the error message.
     """
-    from pyogrio.errors import DataSourceError, DataLayerError
+    from pyogrio.errors import DataLayerError, DataSourceError
 
     path = Path(path)
     if not path.exists():

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from icam.errors import IcamError
+from icam.core.errors import IcamError
 from icam.ledger.models import AuditEntry, LedgerState
 
 

@@ -24,11 +24,23 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from icam.errors import IcamError
+from icam.core.errors import IcamError
 from icam.ledger.audit import append, canonical_json, lock_ledger, utc_now
-from icam.ledger.models import (BUFFER_ACCOUNT, Account, AuditEntry, BufferContribution, Cancellation, Issuance,
-                                LedgerState, Retirement, SerialBlock, Transfer, issuance_account_name)
-from icam.ledger.serials import PROJECT_RE, SerialBlock as Block
+from icam.ledger.models import (
+    BUFFER_ACCOUNT,
+    Account,
+    AuditEntry,
+    BufferContribution,
+    Cancellation,
+    Issuance,
+    LedgerState,
+    Retirement,
+    SerialBlock,
+    Transfer,
+    issuance_account_name,
+)
+from icam.ledger.serials import PROJECT_RE
+from icam.ledger.serials import SerialBlock as Block
 
 RESERVED_PREFIX = "issuance/"
 

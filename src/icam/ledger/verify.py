@@ -35,8 +35,18 @@ from sqlalchemy.exc import SAWarning
 from sqlalchemy.orm import Session
 
 from icam.ledger.audit import canonical_json, chain_hash
-from icam.ledger.models import (GENESIS_HASH, Account, AuditEntry, BufferContribution, Cancellation, Issuance,
-                                LedgerState, Retirement, SerialBlock, Transfer)
+from icam.ledger.models import (
+    GENESIS_HASH,
+    Account,
+    AuditEntry,
+    BufferContribution,
+    Cancellation,
+    Issuance,
+    LedgerState,
+    Retirement,
+    SerialBlock,
+    Transfer,
+)
 from icam.ledger.serials import count, merge, overlaps
 
 EVENT_TABLES = {"account_opened": "ledger_accounts", "issuance": "ledger_issuances",

@@ -9,11 +9,10 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 
-from icam.config import IcamConfig
+from icam.core.atomic import atomic_write_text
 from icam.forest.activity import CLASS_NAMES
 from icam.forest.zones import ZoneStats
 from icam.landscape import Landscape
-from icam.atomic import atomic_write_text
 from icam.report import figures
 
 
@@ -85,7 +84,7 @@ def risk_view(risk) -> dict:
 
 
 def baseline_view(baseline) -> dict:
-    """What the report shows of a :class:`icam.risk.project.Baseline`: a row per year, a column pair per zone."""
+    """What the report shows of a :class:`icam.pipeline.stages.risk.Baseline`: a row per year, a column pair per zone."""
     zones = list(baseline.by_zone_vm0015)
     cells: dict[int, dict[str, dict]] = {}
     for row in baseline.rows():
@@ -423,7 +422,7 @@ def enforcement_view(enforcement: dict) -> dict:
 
 def enforcement_images(landscape: Landscape, enforcement, view: dict) -> dict[str, str]:
     """The section's figures as base64 PNGs: the map and the monthly chart where the
-    :class:`~icam.enforcement.project.EnforcementResult` is given (and has events), the effort chart where
+    :class:`~icam.pipeline.stages.enforcement.EnforcementResult` is given (and has events), the effort chart where
     patrols or incidents were recorded."""
     images = {}
     if enforcement is not None and len(enforcement.events):
@@ -437,12 +436,12 @@ def enforcement_images(landscape: Landscape, enforcement, view: dict) -> dict[st
     return {name: base64.b64encode(png).decode() for name, png in images.items()}
 
 
-def render_report(config: IcamConfig, landscape: Landscape, stats: ZoneStats, results: dict,
+def render_report(landscape: Landscape, stats: ZoneStats, results: dict,
                   assessments: list = (), risk=None, baseline=None, parcels=None, enforcement=None) -> str:
     """The report's HTML. ``parcels``: the conservation parcels (a GeoDataFrame in the grid's CRS with a
     ``status`` column) for the map of the agreements' section, which shows when ``results["agreements"]`` is
     given (without parcels, the section has no map). ``enforcement``: the
-    :class:`icam.enforcement.project.EnforcementResult` for the map and the monthly chart of the enforcement
+    enforcement stage's result for the map and the monthly chart of the enforcement
     section, which shows when ``results["enforcement"]`` is given (without it, the section has neither)."""
     env = Environment(loader=PackageLoader("icam.report", "templates"), autoescape=select_autoescape())
     env.filters["ha"] = lambda v: "–" if v is None else f"{v:,.0f}"
@@ -453,7 +452,8 @@ def render_report(config: IcamConfig, landscape: Landscape, stats: ZoneStats, re
     env.filters["t"] = _tonnes
     env.filters["usd"] = _tonnes  # whole numbers with thousands separators, as the tonnes
     env.filters["alert_zone"] = _alert_zone_label
-    start_year = config.periods.project_start.year if config.periods else None
+    periods = results.get("periods")
+    start_year = int(str(periods["project_start"])[:4]) if periods else None
     images = {
         "map": base64.b64encode(figures.forest_change_map(landscape)).decode(),
         "loss": base64.b64encode(figures.loss_chart(stats, start_year)).decode(),
@@ -486,9 +486,10 @@ def render_report(config: IcamConfig, landscape: Landscape, stats: ZoneStats, re
         enforcement_info = enforcement_view(results["enforcement"])
         images.update(enforcement_images(landscape, enforcement, enforcement_info))
     forest_rows = [(zone, stats.forest_area_ha(zone)) for zone in stats.zones]
-    risk_zone = config.risk.zone if config.risk is not None else baseline.zone if baseline is not None else "risk zone"
+    risk_zone = (results["risk"]["zone"] if results.get("risk") is not None
+                 else baseline.zone if baseline is not None else "risk zone")
     return env.get_template("report.html.j2").render(
-        config=config, results=results, stats=stats, images=images, forest_rows=forest_rows,
+        project=results["project"], periods=periods, results=results, stats=stats, images=images, forest_rows=forest_rows,
         period_labels=stats.period_labels, grid=results["grid"], assessments=assessments,
         class_names=CLASS_NAMES, risk=risk_info, baseline=baseline_info,
         risk_zone=risk_zone, accounting=accounting, agreements=agreements, status_labels=STATUS_LABELS,
@@ -496,9 +497,9 @@ def render_report(config: IcamConfig, landscape: Landscape, stats: ZoneStats, re
     )
 
 
-def write_report(path: Path, config: IcamConfig, landscape: Landscape, stats: ZoneStats, results: dict,
+def write_report(path: Path, landscape: Landscape, stats: ZoneStats, results: dict,
                  assessments: list = (), risk=None, baseline=None, parcels=None, enforcement=None) -> None:
-    """``enforcement``: the :class:`icam.enforcement.project.EnforcementResult` (its events and monthly table
+    """``enforcement``: the enforcement stage's result (its events and monthly table
     feed the section's map and charts; results["enforcement"] its figures)."""
-    atomic_write_text(path, render_report(config, landscape, stats, results, assessments, risk, baseline,
+    atomic_write_text(path, render_report(landscape, stats, results, assessments, risk, baseline,
                                           parcels=parcels, enforcement=enforcement))

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
-from icam.errors import InputError
+from icam.core.errors import InputError
 from icam.landscape.vector import overlapping_pairs
 
 YEAR_MAX = np.iinfo(np.uint16).max  # year_map is uint16; 0 means "not deforested in the baseline"

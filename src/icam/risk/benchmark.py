@@ -22,11 +22,11 @@ import math
 import os
 from dataclasses import dataclass
 
-import numpy as np
 import edt
+import numpy as np
 from affine import Affine
 
-from icam.errors import InputError
+from icam.core.errors import InputError
 from icam.landscape.grid import Grid
 
 N_CLASSES = 30  # class 1 (≥ NRT) and 29 geometric classes; 0 = non-forest / excluded

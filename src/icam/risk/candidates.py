@@ -31,14 +31,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from icam.errors import InputError
+from icam.core.errors import InputError
 from icam.landscape.grid import Grid
 from icam.risk import benchmark as bm
 from icam.risk import models as rm
 from icam.risk import validate as va
 from icam.risk.covariates import CovariateStack, distance_to_mask_m
-from icam.risk.workflow import (Assessment, BenchmarkResult, finite_or_none, cell_px, compare_on_forest,
-                                run_benchmark)
+from icam.risk.workflow import Assessment, BenchmarkResult, cell_px, compare_on_forest, finite_or_none, run_benchmark
 
 AUC_SAMPLE_PX = 400_000  # forest pixels drawn to compute a map's AUC (ranks of millions are slow, and no better)
 MAX_DISTANCE_M = 1e6  # distances beyond a grid (no feature on it) are clipped to 1,000 km

@@ -17,7 +17,7 @@ import edt
 import numpy as np
 from affine import Affine
 
-from icam.errors import InputError
+from icam.core.errors import InputError
 from icam.landscape.grid import Grid
 from icam.risk.benchmark import EDT_THREADS, _cell_sizes
 

@@ -31,7 +31,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from icam.errors import InputError
+from icam.core.errors import InputError
 from icam.risk.benchmark import N_CLASSES
 from icam.risk.covariates import CovariateStack
 

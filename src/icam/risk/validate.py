@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from icam.errors import InputError
+from icam.core.errors import InputError
 
 MEDIAN_PROJECT_HA = 100_000  # VT0007 §5.5: assessment cell size when the median project size is unknown
 

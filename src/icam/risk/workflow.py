@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from affine import Affine
 
-from icam.errors import InputError
+from icam.core.errors import InputError
 from icam.landscape.grid import Grid
 from icam.risk import benchmark as bm
 from icam.risk import validate as va

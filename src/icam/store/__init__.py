@@ -6,8 +6,20 @@ explicit URL. The schema is created and upgraded by the Alembic migrations in
 ``icam/store/migrations``, run from Python by :func:`icam.store.db.upgrade` (no ``alembic.ini``).
 """
 
-from icam.store.db import (Base, DATABASE_URL_ENV, LEDGER_FILE, current_revision, database_url, downgrade,
-                           head_revision, make_engine, open_engine, session, upgrade)
+from icam.store.db import (
+                           DATABASE_URL_ENV,
+                           LEDGER_FILE,
+                           Base,
+                           current_revision,
+                           database_url,
+                           downgrade,
+                           head_revision,
+                           make_engine,
+                           open_engine,
+                           open_session,
+                           session,
+                           upgrade,
+)
 
 __all__ = ["Base", "DATABASE_URL_ENV", "LEDGER_FILE", "current_revision", "database_url", "downgrade",
-           "head_revision", "make_engine", "open_engine", "session", "upgrade"]
+           "head_revision", "make_engine", "open_engine", "open_session", "session", "upgrade"]

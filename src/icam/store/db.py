@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session
 
-from icam.errors import IcamError
+from icam.core.errors import IcamError
 
 DATABASE_URL_ENV = "ICAM_DATABASE_URL"
 LEDGER_FILE = Path(".icam") / "ledger.sqlite"
@@ -219,3 +219,19 @@ def session(engine: Engine) -> Iterator[Session]:
     """
     with Session(engine) as db_session, db_session.begin():
         yield db_session
+
+
+@contextmanager
+def open_session(project_dir: Path | str | None = None, url: str | None = None, *,
+                 create: bool = False) -> Iterator[Session]:
+    """The project's database as one transaction: opened (see :func:`open_engine`), committed when the
+    block ends normally, rolled back on any exception, and the engine disposed of either way.
+
+    The one way icam's commands and stages reach the registry and the ledger.
+    """
+    engine = open_engine(project_dir, url, create=create)
+    try:
+        with session(engine) as db_session:
+            yield db_session
+    finally:
+        engine.dispose()

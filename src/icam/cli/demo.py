@@ -1,0 +1,43 @@
+"""``icam demo``: simulate the Alto Mayo scenario into a folder, then run the pipeline on it."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from icam.cli.errors import fail_cleanly
+from icam.cli.options import progress_bar
+from icam.cli.run import run_with_progress
+
+
+class Scale(str, Enum):
+    small = "small"
+    project = "project"
+    jurisdiction = "jurisdiction"
+
+
+@fail_cleanly
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Folder for the simulated project.")] = Path("icam-demo"),
+    scale: Annotated[Scale, typer.Option(help="small (tests), project (Alto Mayo, ~1 Mha region) or jurisdiction (~5.1 Mha).")] = Scale.project,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same landscape.")] = 42,
+) -> None:
+    """Simulate the Alto Mayo scenario into --dir, then run the pipeline on it."""
+    from icam.simulate import simulate
+
+    with progress_bar() as progress:
+        task = progress.add_task(f"Simulating Alto Mayo ({scale.value} scale)", total=1.0)
+
+        def report(description: str, fraction: float) -> None:
+            progress.update(task, description=description, completed=fraction)
+
+        simulate(directory, scale=scale.value, seed=seed, progress=report)
+        progress.update(task, completed=1.0)
+    # a new simulation is a new project: its credits start from an empty ledger (simulate refuses a folder
+    # it did not write, so this never touches a real project's ledger)
+    for path in (directory / ".icam").glob("ledger.sqlite*"):
+        path.unlink()
+    run_with_progress(directory)

@@ -1,0 +1,94 @@
+"""``icam run`` (the pipeline on a project folder) and ``icam init`` (a documented icam.toml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from icam.cli.errors import fail_cleanly
+from icam.cli.options import console, progress_bar
+from icam.core.errors import IcamError
+
+
+def run_with_progress(project_dir: Path):
+    """Run and publish the project with a progress bar, then print its summary."""
+    from icam.pipeline.run import run_project
+
+    with progress_bar() as progress:
+        task = progress.add_task("Starting", total=None)
+
+        def on_stage(stage, state):
+            if state in ("start", "cached"):
+                suffix = " (cached)" if state == "cached" else ""
+                progress.update(task, description=stage.description + suffix)
+            else:
+                progress.advance(task)
+
+        done = run_project(project_dir, on_stage, on_plan=lambda n: progress.update(task, total=n))
+        progress.update(task, description="Done")
+    _print_summary(done.results["outputs"], done.outputs_dir)
+    _print_published(done)
+    return done
+
+
+def _print_published(done) -> None:
+    p, r = done.published, done.results
+    if r.get("accounting") is not None:
+        console.print(f"Credits: {p.credits:,} over {p.periods} monitoring period(s); "
+                      f"{p.issued_blocks} vintage block(s) newly issued into the ledger, "
+                      f"{p.vintage_blocks - p.issued_blocks} already issued.")
+    if r.get("enforcement") is not None:
+        console.print(f"Alerts: {p.alerts_raised:,} newly raised into the registry; field list in "
+                      f"{done.outputs_dir / 'enforcement'}")
+
+
+def _print_summary(results: dict, outputs_dir: Path) -> None:
+    fc = results["forest_change"]
+    zones = [z for z in ("project_area", "leakage_belt", "reference_region") if z in fc["zones"]] or ["grid"]
+    first, last = str(fc["epochs"][0]), str(fc["epochs"][-1])
+    table = Table(title=f"{results['project']['name']}: forest (ha)")
+    table.add_column("Zone")
+    table.add_column("Area", justify="right")
+    table.add_column(f"Forest {first}", justify="right")
+    table.add_column(f"Forest {last}", justify="right")
+    table.add_column(f"Loss {first}–{last}", justify="right")
+    for zone in zones:
+        forest = fc["forest_area_ha"][zone]
+        table.add_row(zone, f"{fc['zone_area_ha'][zone]:,.0f}", f"{forest[first]:,.0f}", f"{forest[last]:,.0f}",
+                      f"{sum(fc['loss_ha'][zone].values()):,.0f}")
+    console.print(table)
+    by_period = Table(title="Forest loss by period (ha)")
+    by_period.add_column("Period")
+    for zone in zones:
+        by_period.add_column(zone, justify="right")
+    for label in fc["loss_ha"][zones[0]]:
+        by_period.add_row(label, *(f"{fc['loss_ha'][z][label]:,.0f}" for z in zones))
+    console.print(by_period)
+    console.print(f"Report: {(outputs_dir / 'report.html').resolve()}")
+    console.print(f"Results: {(outputs_dir / 'results.json').resolve()}")
+
+
+@fail_cleanly
+def run(project_dir: Annotated[Path, typer.Argument(help="Project folder holding icam.toml.")]) -> None:
+    """Run the pipeline on a project folder; outputs go to PROJECT_DIR/outputs."""
+    run_with_progress(project_dir)
+
+
+@fail_cleanly
+def init(
+    project_dir: Annotated[Path, typer.Argument(help="Folder to create the project in.")],
+    force: Annotated[bool, typer.Option(help="Overwrite an existing icam.toml.")] = False,
+) -> None:
+    """Write a documented icam.toml template into PROJECT_DIR."""
+    from icam.core.atomic import atomic_write_text
+    from icam.pipeline.config import CONFIG_NAME
+    from icam.pipeline.template import config_template
+
+    target = project_dir / CONFIG_NAME
+    if target.exists() and not force:
+        raise IcamError(f"{target} already exists", "use --force to overwrite it")
+    atomic_write_text(target, config_template())
+    console.print(f"Wrote {target}: edit the paths and periods, then run `icam run {project_dir}`.")

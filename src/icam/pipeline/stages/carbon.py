@@ -1,0 +1,457 @@
+"""The project's carbon accounting from its configuration, landscape, risk map and baseline, and the
+issuance of its credits into the project's ledger (docs/methods.md, "Accounting in the pipeline").
+
+Per forest stratum s (``[[carbon.strata]]``, placed by the ranges of ``strata_raster``; one
+stratum ``forest`` without strata):
+
+- stock: from the tree inventory's plots of s (:mod:`icam.carbon.inventory`), else the entered
+  stock, else the IPCC default AGB (flagged); emission factor EF_s = (C_s − C_post) × 44/12;
+- baseline per calendar year in the project area and the leakage belt: the VT0007 density map
+  summed over zone ∩ s (ha/yr, the same every year: ``baseline_source = "vt0007_density"``) or
+  the pixels VM0015's allocation deforests in zone ∩ s that year (``"vm0015_allocation"``);
+- observed loss per calendar year in zone ∩ s from the forest map; a monitoring period takes
+  Σ_y A_y × d_y / days_in_year(y) over the calendar years y it touches (d_y its days in y);
+- the observed loss's standard error: the mapped area × the relative standard error of the
+  sample-based estimate of the loss in zone ∩ s (Stehman 2014, the domain's indicator) over
+  the activity-data assessment whose years overlap the period most; where that estimate is 0
+  (no sampled loss in the domain), the relative SE of the assessment's whole-zone loss.
+
+Then :func:`icam.carbon.accounting.ex_post_table` with the ``[carbon]`` uncertainty rule, market
+leakage and buffer (entered, or scored by the AFOLU Non-Permanence Risk Tool from
+``[carbon.non_permanence_risk]``), and the ex-ante table of the crediting period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from icam.carbon.accounting import (
+    ART_TREES_2_0,
+    EXCESS_OVER_THRESHOLD,
+    VCS_MR_4_4,
+    AccountingTable,
+    MonitoringPeriod,
+    PeriodInputs,
+    StratumActivity,
+    ex_ante_table,
+    ex_post_table,
+    prorate_annual,
+)
+from icam.carbon.buffer import BufferResult, assess
+from icam.carbon.emissions import CarbonStock, EmissionFactor, emission_factor
+from icam.carbon.stocks import StratumStock, ipcc_default_stock
+from icam.core.errors import InputError
+from icam.landscape import Landscape
+from icam.pipeline.config import CarbonSection, CarbonStratum, IcamConfig
+
+SINGLE_STRATUM = "forest"
+ENTERED = "entered"
+UNCERTAINTY_RULES = {"vcs": VCS_MR_4_4, "excess_over_10": EXCESS_OVER_THRESHOLD, "art_trees_2_0": ART_TREES_2_0}
+ZONES = ("project_area", "leakage_belt")
+
+
+@dataclass(frozen=True, eq=False)
+class Stratum:
+    """One forest stratum: its pixels, its stock record and its emission factor."""
+
+    name: str
+    mask: np.ndarray
+    stock: dict
+    emission_factor: EmissionFactor
+
+
+@dataclass(frozen=True, eq=False)
+class ProjectAccounting:
+    """The accounting stage's result: the ex-post and ex-ante tables and what they were built from."""
+
+    ex_post: AccountingTable
+    ex_ante: AccountingTable | None
+    strata: tuple[Stratum, ...]
+    baseline_source: str
+    baseline_valid_years: tuple[int, int]
+    buffer_pct: float
+    buffer_source: str
+    buffer_assessment: BufferResult | None
+    rule_name: str
+    project_forest_ha: dict[str, float] = field(default_factory=dict)
+    observed_se_notes: tuple[str, ...] = ()
+
+    def beyond_validity(self, end: dt.date) -> bool:
+        """The period ends after the last year of the baseline's validity (the baseline is due for reassessment)."""
+        return end.year > self.baseline_valid_years[1]
+
+    def to_dict(self, config: IcamConfig) -> dict:
+        carbon = config.carbon
+        periods = []
+        for p in self.ex_post.periods:
+            row = p.details()
+            row["baseline_beyond_validity"] = self.beyond_validity(p.end)
+            periods.append(row)
+        return {
+            "project_id": carbon.project_id,
+            "kind": self.ex_post.kind,
+            "baseline_source": self.baseline_source,
+            "baseline_valid_years": list(self.baseline_valid_years),
+            "post_deforestation_class": carbon.post_deforestation_class,
+            "uncertainty_rule": UNCERTAINTY_RULES[carbon.uncertainty_rule].to_dict(),
+            "buffer": {"pct": self.buffer_pct, "source": self.buffer_source,
+                       "assessment": self.buffer_assessment.to_dict() if self.buffer_assessment else None},
+            "stocks": [{**s.stock, "project_forest_ha": self.project_forest_ha.get(s.name, 0.0)} for s in self.strata],
+            "emission_factors": [s.emission_factor.to_dict() for s in self.strata],
+            "observed_se_notes": list(self.observed_se_notes),
+            "periods": periods,
+            "totals": self.ex_post.totals,
+            "ex_ante": self.ex_ante.to_dict() if self.ex_ante is not None else None,
+        }
+
+
+# --------------------------------------------------------------------------- strata and stocks
+
+def carbon_input_files(config: IcamConfig) -> list[Path]:
+    """The files ``[carbon]`` names (inventory, wood-density table, strata raster)."""
+    carbon = config.carbon
+    if carbon is None:
+        return []
+    files = {"carbon.inventory": carbon.inventory, "carbon.wood_density": carbon.wood_density,
+             "carbon.strata_raster": carbon.strata_raster}
+    for key, path in files.items():
+        if path is not None and not path.is_file():
+            raise InputError(f"{key} = {str(path)!r}: no such file", "check the path (relative to icam.toml)")
+    return [p for p in files.values() if p is not None]
+
+
+def _strata_config(carbon: CarbonSection) -> list[CarbonStratum]:
+    if carbon.strata:
+        return list(carbon.strata)
+    return [CarbonStratum(name=SINGLE_STRATUM, stock=carbon.forest)]
+
+
+def _inventory_stocks(carbon: CarbonSection, strata: Sequence[CarbonStratum]) -> dict[str, StratumStock]:
+    if carbon.inventory is None:
+        return {}
+    from icam.carbon.allometry import WoodDensityTable
+    from icam.carbon.inventory import read_tree_inventory, stocks_from_inventory
+
+    table = WoodDensityTable.from_csv(carbon.wood_density) if carbon.wood_density is not None else None
+    return stocks_from_inventory(read_tree_inventory(carbon.inventory),
+                                 strata={s.name: s.root_to_shoot for s in strata}, wood_density=table,
+                                 region=carbon.wood_density_region, carbon_fraction=carbon.carbon_fraction,
+                                 n_draws=carbon.inventory_draws, seed=carbon.seed)
+
+
+def _pairs_from_stock(stock: StratumStock) -> dict[str, tuple[float, float]]:
+    """Pools of a biomass-based stock (tC/ha). Below-ground is R × above-ground, so the two errors are one:
+    the whole standard error is carried by the above-ground pool, and their quadrature sum stays exact."""
+    cf = stock.carbon_fraction
+    se = 0.0 if math.isnan(stock.se_tc_ha) else stock.se_tc_ha
+    return {"above_ground": (stock.agb_mg_ha * cf, se), "below_ground": (stock.bgb_mg_ha * cf, 0.0)}
+
+
+def stratum_stocks(config: IcamConfig) -> list[tuple[CarbonStratum, CarbonStock, dict]]:
+    """Each stratum's carbon stock per pool and its record for the report (source, plots, SE, CI)."""
+    carbon = config.carbon
+    strata = _strata_config(carbon)
+    from_plots = _inventory_stocks(carbon, strata)
+    out = []
+    for s in strata:
+        if s.name in from_plots:
+            record = from_plots[s.name]
+            pairs = _pairs_from_stock(record)
+            row = record.to_dict()
+        elif s.stock is not None:
+            pairs = s.stock
+            row = _entered_record(s, carbon)
+        elif s.ipcc_default_agb_mg_ha is not None:
+            record = ipcc_default_stock(s.name, agb_mg_ha=s.ipcc_default_agb_mg_ha[0], root_to_shoot=s.root_to_shoot,
+                                        reference=s.ipcc_reference or "IPCC default (reference not given)",
+                                        carbon_fraction=carbon.carbon_fraction, agb_se_mg_ha=s.ipcc_default_agb_mg_ha[1])
+            pairs = _pairs_from_stock(record)
+            row = record.to_dict()
+        else:
+            raise InputError(f"carbon.strata {s.name!r} has no plots in {carbon.inventory}, no stock and no IPCC "
+                             "default", "add plots of this stratum, or give its stock or ipcc_default_agb_mg_ha")
+        unsupported = [p for p in carbon.pools if p not in pairs]
+        if unsupported:
+            raise InputError(f"carbon.pools counts {', '.join(unsupported)} but stratum {s.name!r} takes its stock "
+                             f"from {row['source']}, which gives above- and below-ground biomass only",
+                             "enter the stratum's stock per pool, or count above_ground and below_ground only")
+        out.append((s, CarbonStock.from_pairs(s.name, {p: pairs[p] for p in carbon.pools}), row))
+    return out
+
+
+def _entered_record(s: CarbonStratum, carbon: CarbonSection) -> dict:
+    total = sum(s.stock[p][0] for p in carbon.pools)
+    se = math.sqrt(sum(s.stock[p][1] ** 2 for p in carbon.pools))
+    return {"stratum": s.name, "source": ENTERED, "n_plots": 0, "agb_mg_ha": None, "bgb_mg_ha": None,
+            "carbon_tc_ha": total, "se_tc_ha": se, "ci95_low_tc_ha": total - 1.959964 * se,
+            "ci95_high_tc_ha": total + 1.959964 * se, "co2e_tco2e_ha": total * 44 / 12, "reference": "icam.toml"}
+
+
+def stratum_masks(config: IcamConfig, landscape: Landscape, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Each stratum's cells: the ranges of ``strata_raster`` (the whole grid for a single stratum)."""
+    carbon = config.carbon
+    if carbon.strata_raster is None:
+        return {names[0]: np.ones(landscape.grid.shape, dtype=bool)}
+    from icam.landscape.raster import read_onto_grid
+
+    values = read_onto_grid(carbon.strata_raster, landscape.grid, what="carbon.strata_raster",
+                            allow_reproject=True, categorical=False)
+    data, valid = np.asarray(values.data, dtype=np.float64), ~np.ma.getmaskarray(values)
+    masks = {s.name: valid & (data >= s.range[0]) & (data < s.range[1]) for s in carbon.strata}
+    covered = np.zeros(landscape.grid.shape, dtype=bool)
+    for m in masks.values():
+        covered |= m
+    zones = landscape.zones.masks()
+    forest = landscape.forest.forest_in(landscape.forest.epochs[0]) & landscape.forest.valid
+    for zone in ZONES:
+        if zone in zones:
+            left = int(np.count_nonzero(zones[zone] & forest & ~covered))
+            if left:
+                raise InputError(f"carbon.strata_raster: {left:,} forest cells of the {zone.replace('_', ' ')} fall "
+                                 "in no stratum's range (or have no data)",
+                                 "widen the strata ranges so they cover every value of the raster there")
+    return masks
+
+
+# --------------------------------------------------------------------------- activity data
+
+def annual_loss_ha(landscape: Landscape, mask: np.ndarray) -> dict[int, float]:
+    """Mapped forest loss (ha) per calendar year inside ``mask``; annual forest data only."""
+    forest = landscape.forest
+    if not forest.is_annual:
+        raise InputError("the carbon accounting needs annual forest-loss data (one epoch per year)",
+                         "use a Hansen, loss-year or yearly forest-map source")
+    mask = mask & forest.valid
+    area = np.broadcast_to(landscape.grid.cell_area_ha(), forest.shape)
+    counts = np.bincount(forest.loss_period[mask].astype(np.intp), weights=area[mask], minlength=len(forest.epochs))
+    # loss_period k = lost between epochs[k-1] and epochs[k]: the loss of calendar year epochs[k]
+    return {int(year): float(counts[k]) for k, year in enumerate(forest.epochs) if k >= 1}
+
+
+def baseline_annual_ha(source: str, risk, baseline, landscape: Landscape, mask: np.ndarray,
+                       years: Sequence[int]) -> dict[int, float]:
+    """Baseline deforestation (ha) per calendar year inside ``mask``."""
+    area = np.broadcast_to(landscape.grid.cell_area_ha(), landscape.grid.shape)
+    if source == "vt0007_density":
+        per_year = float(risk.risk_ha_per_year[mask].sum(dtype=np.float64))
+        return {y: per_year for y in years}
+    year_map = baseline.allocation.year_map
+    hit = mask & (year_map > 0)
+    sums = np.bincount(year_map[hit].astype(np.intp), weights=area[hit], minlength=max(years) + 1)
+    return {y: float(sums[y]) if y < sums.size else 0.0 for y in years}
+
+
+def _prorated(annual: Mapping[int, float], period: MonitoringPeriod, what: str) -> float:
+    missing = [y for y in period.days_by_year() if y not in annual]
+    if missing:
+        raise InputError(f"the {what} is not known for {', '.join(map(str, missing))}, which the monitoring "
+                         f"period {period.start} – {period.end} covers",
+                         "choose monitoring periods inside the years of the forest data")
+    return prorate_annual(annual, period)
+
+
+def _domain_relative_se(assessment, samples, domain_at_sample: np.ndarray) -> float | None:
+    """Relative SE of the sample-based loss area inside a domain (None where the estimate is 0)."""
+    from icam.forest.activity import FOREST_LOSS
+    from icam.forest.area import stehman_estimate
+
+    relabelled = samples.assign(ref_class=np.where(domain_at_sample & (samples["ref_class"] == FOREST_LOSS),
+                                                   FOREST_LOSS, 0))
+    estimate = stehman_estimate(relabelled, assessment.strata_area_ha)
+    area = estimate.area_ha.get(FOREST_LOSS) or 0.0
+    return estimate.se_ha[FOREST_LOSS] / area if area > 0 else None
+
+
+@dataclass(frozen=True)
+class _Sample:
+    assessment: object
+    table: object  # pandas DataFrame of the labelled sample
+    rows: np.ndarray
+    cols: np.ndarray
+
+
+def _read_samples(config: IcamConfig, landscape: Landscape, assessments) -> list[_Sample]:
+    from rasterio.transform import rowcol
+
+    from icam.forest.activity import CLASS_NAMES
+    from icam.forest.sampling import read_labels
+
+    out = []
+    for a, cfg in zip(assessments, config.activity_data.assessments if config.activity_data else ()):
+        table = read_labels(cfg.samples, known_classes=set(CLASS_NAMES), map_extent=landscape.grid)
+        if not {"x", "y"} <= set(table.columns):
+            continue
+        rows, cols = rowcol(landscape.grid.transform, table["x"].to_numpy(float), table["y"].to_numpy(float))
+        out.append(_Sample(a, table, np.asarray(rows), np.asarray(cols)))
+    return out
+
+
+def _best_sample(samples: Sequence[_Sample], period: MonitoringPeriod) -> _Sample | None:
+    """The assessment whose loss years (start_year+1 … end_year) share the most days with the period."""
+    days = period.days_by_year()
+
+    def overlap(s: _Sample) -> int:
+        return sum(d for y, d in days.items() if s.assessment.start_year < y <= s.assessment.end_year)
+
+    best = max(samples, key=overlap, default=None)
+    return best if best is not None and overlap(best) > 0 else None
+
+
+def relative_se(samples: Sequence[_Sample], period: MonitoringPeriod,
+                domains: Sequence[tuple[str, np.ndarray]]) -> tuple[float, str]:
+    """(relative SE of the observed loss over ``period``, where it came from): the first of ``domains``
+    (name, mask; e.g. project area ∩ stratum, then the project area) whose sample holds loss, else the
+    assessment's whole-zone loss."""
+    from icam.forest.activity import FOREST_LOSS
+
+    best = _best_sample(samples, period)
+    if best is None:
+        return 0.0, "no activity-data assessment covers the period: its loss is taken as exact"
+    for name, domain in domains:
+        rel = _domain_relative_se(best.assessment, best.table, domain[best.rows, best.cols])
+        if rel is not None:
+            return rel, f"{best.assessment.name}, estimate of the {name}"
+    e = best.assessment.estimate
+    area = e.area_ha.get(FOREST_LOSS) or 0.0
+    return (e.se_ha[FOREST_LOSS] / area if area > 0 else 0.0), f"{best.assessment.name}, whole-zone estimate"
+
+
+# --------------------------------------------------------------------------- accounting
+
+def _buffer(carbon: CarbonSection) -> tuple[float | BufferResult, float, str, BufferResult | None]:
+    if carbon.non_permanence_risk is None:
+        return float(carbon.buffer_pct), float(carbon.buffer_pct), "entered in icam.toml", None
+    result = assess(carbon.non_permanence_risk)
+    if not result.passes:
+        raise InputError(f"carbon.non_permanence_risk: the project fails the {result.tool_version} "
+                         f"({'; '.join(result.reasons)})", "no credits can be issued until the failure is resolved")
+    return result, float(result.buffer_pct), result.tool_version, result
+
+
+def crediting_period(config: IcamConfig) -> MonitoringPeriod:
+    start = config.periods.project_start
+    years = config.periods.crediting_period_years
+    try:
+        end = start.replace(year=start.year + years) - dt.timedelta(days=1)
+    except ValueError:  # 29 February
+        end = dt.date(start.year + years, 3, 1) - dt.timedelta(days=1)
+    return MonitoringPeriod(start, end)
+
+
+def _check_ready(config: IcamConfig, landscape: Landscape, baseline) -> None:
+    if config.carbon is None or config.periods is None or not config.periods.monitoring:
+        raise InputError("the carbon accounting needs [carbon] and [periods] monitoring")
+    if baseline is None:
+        raise InputError("the carbon accounting needs the baseline ([baseline])")
+    if "project_area" not in landscape.zones.masks():
+        raise InputError("the carbon accounting needs boundaries.project_area")
+    if config.periods.project_start is None:
+        raise InputError("the carbon accounting needs periods.project_start")
+
+
+def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
+                    assessments: Sequence = ()) -> ProjectAccounting:
+    """The ex-post table of every monitoring period and the ex-ante table (module docstring)."""
+    from icam.pipeline.stages.risk import zone_mask
+
+    _check_ready(config, landscape, baseline)
+    carbon = config.carbon
+    post = CarbonStock.from_pairs(carbon.post_deforestation_class, carbon.post_deforestation)
+    stocks = stratum_stocks(config)
+    masks = stratum_masks(config, landscape, [s.name for s, _, _ in stocks])
+    risk_zone = zone_mask(landscape, config.risk.zone, "risk.zone")
+    zones = {z: m & risk_zone for z, m in landscape.zones.masks().items() if z in ZONES}
+    credit = crediting_period(config)
+    periods = [MonitoringPeriod(p.start, p.end) for p in config.periods.monitoring]
+    years = sorted({y for p in periods + [credit] for y in p.days_by_year()})
+    forest_start = landscape.forest.forest_in(landscape.forest.epochs[0])
+    area = np.broadcast_to(landscape.grid.cell_area_ha(), landscape.grid.shape)
+
+    strata, annual = [], {}
+    for s, stock, record in stocks:
+        strata.append(Stratum(s.name, masks[s.name], record, emission_factor(stock, post, carbon.pools)))
+        for z, zmask in zones.items():
+            m = zmask & masks[s.name]
+            annual[(s.name, z)] = (baseline_annual_ha(carbon.baseline_source, risk, baseline, landscape, m, years),
+                                   annual_loss_ha(landscape, m))
+    samples = _read_samples(config, landscape, assessments)
+    buffer, buffer_pct, buffer_source, assessment = _buffer(carbon)
+    rule = UNCERTAINTY_RULES[carbon.uncertainty_rule]
+    inputs, notes = [], []
+    for period in periods:
+        activity = []
+        for s in strata:
+            values = {}
+            for z in ZONES:
+                if z not in zones:
+                    values[z] = (0.0, 0.0, 0.0)
+                    continue
+                base, observed = annual[(s.name, z)]
+                label = z.replace("_", " ")
+                rel, where = relative_se(samples, period, [(f"{label} in {s.name}", zones[z] & s.mask),
+                                                           (label, zones[z])])
+                obs = _prorated(observed, period, "forest loss")
+                values[z] = (prorate_annual(base, period), obs, obs * rel)
+                notes.append(f"{period.start} – {period.end}, {s.name}, {z}: relative SE {rel:.3f} ({where})")
+            activity.append(StratumActivity(
+                s.name, baseline_project_ha=values["project_area"][0], observed_project_ha=values["project_area"][1],
+                observed_project_se_ha=values["project_area"][2], baseline_belt_ha=values["leakage_belt"][0],
+                observed_belt_ha=values["leakage_belt"][1], observed_belt_se_ha=values["leakage_belt"][2]))
+        inputs.append(PeriodInputs(period=period, strata=tuple(activity), emission_factors=_factors(strata),
+                                   buffer=buffer, market_leakage_factor=carbon.market_leakage_factor))
+    ex_post = ex_post_table(inputs, rule, n_draws=carbon.uncertainty_draws, seed=carbon.seed)
+    ex_ante = None
+    if carbon.ex_ante_effectiveness is not None:
+        ex_ante = ex_ante_table(
+            credit, {s.name: annual[(s.name, "project_area")][0] for s in strata}, _factors(strata),
+            effectiveness=carbon.ex_ante_effectiveness, buffer=buffer,
+            baseline_belt_ha_by_year=({s.name: annual[(s.name, "leakage_belt")][0] for s in strata}
+                                      if "leakage_belt" in zones else None),
+            market_leakage_factor=carbon.market_leakage_factor, rule=rule,
+            n_draws=carbon.uncertainty_draws, seed=carbon.seed)
+    project_forest = {s.name: float(area[zones["project_area"] & s.mask & forest_start].sum()) for s in strata}
+    return ProjectAccounting(ex_post=ex_post, ex_ante=ex_ante, strata=tuple(strata),
+                             baseline_source=carbon.baseline_source, baseline_valid_years=_valid_years(config, baseline),
+                             buffer_pct=buffer_pct, buffer_source=buffer_source, buffer_assessment=assessment,
+                             rule_name=rule.name, project_forest_ha=project_forest, observed_se_notes=tuple(notes))
+
+
+def _factors(strata: Sequence[Stratum]) -> dict[str, EmissionFactor]:
+    return {s.name: s.emission_factor for s in strata}
+
+
+def _valid_years(config: IcamConfig, baseline) -> tuple[int, int]:
+    if config.carbon.baseline_source == "vt0007_density":
+        return baseline.vt0007.first_year, baseline.vt0007.last_year
+    return baseline.allocation.years[0], baseline.allocation.years[-1]
+
+
+# --------------------------------------------------------------------------- tables and the ledger
+
+def accounting_rows(accounting: ProjectAccounting) -> dict[str, list[dict]]:
+    """CSV tables: periods, vintages, stocks, and the ex-ante table."""
+    keys = ("baseline_emissions_tco2e", "project_emissions_tco2e", "activity_shifting_leakage_tco2e",
+            "market_leakage_tco2e", "leakage_tco2e", "net_reductions_tco2e", "uncertainty_deduction_tco2e",
+            "buffer_tco2e", "buffer_credits", "credits")
+
+    def period_row(p) -> dict:
+        d = p.details()
+        return {"start": d["start"], "end": d["end"], **{k: d[k] for k in keys},
+                "uncertainty_half_width_pct": d["uncertainty"]["half_width_pct"], "buffer_pct": d["buffer_pct"]}
+
+    tables = {
+        "tables/accounting_periods.csv": [period_row(p) for p in accounting.ex_post.periods],
+        "tables/accounting_vintages.csv": [{"period_start": p.start.isoformat(), "period_end": p.end.isoformat(),
+                                            **v.to_dict()} for p in accounting.ex_post.periods for v in p.vintages],
+        "tables/carbon_stocks.csv": [{**s.stock, "ef_tco2e_ha": s.emission_factor.ef_tco2e_ha,
+                                      "ef_se_tco2e_ha": s.emission_factor.se_tco2e_ha} for s in accounting.strata],
+    }
+    if accounting.ex_ante is not None:
+        tables["tables/accounting_ex_ante.csv"] = [period_row(p) for p in accounting.ex_ante.periods]
+    return tables

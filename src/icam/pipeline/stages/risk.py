@@ -1,0 +1,245 @@
+"""A project's risk map and baseline: from ``icam.toml`` and the landscape to maps and tables.
+
+The risk stage assembles the candidates' inputs (:class:`icam.risk.candidates.RiskSetting`) from
+the configured zone, the forest at the calibration and confirmation dates, the administrative
+units and the covariates; the baseline stage projects the quantity of deforestation (VM0015
+v1.1 step 4.1) and places it with the chosen map, year by year (VM0015 step 4.2) and as a VT0007
+density (VM0048 v1.0), per zone.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from icam.core.errors import InputError
+from icam.forest.change import ForestChange
+from icam.landscape import Landscape
+from icam.landscape.grid import Grid
+from icam.pipeline.config import IcamConfig
+from icam.risk import allocate as al
+from icam.risk.candidates import RiskResult, RiskSetting, distance_to_features_m
+
+BASELINE_ZONES = ("project_area", "leakage_belt")
+
+
+def zone_mask(landscape: Landscape, zone: str, key: str) -> np.ndarray:
+    if zone == "grid":
+        return landscape.forest.valid.copy()
+    masks = landscape.zones.masks()
+    if zone not in masks:
+        raise InputError(f"{key} = {zone!r} but boundaries.{zone} is not configured",
+                         f"add boundaries.{zone} to icam.toml or choose another zone")
+    return masks[zone] & landscape.forest.valid
+
+
+def _epoch_forest(forest: ForestChange, year: int, key: str) -> np.ndarray:
+    if year not in forest.epochs:
+        raise InputError(f"{key}: {year} is not a date of the forest data ({forest.epochs[0]}–{forest.epochs[-1]})",
+                         "choose periods whose years the forest source covers")
+    return forest.forest_in(year)
+
+
+def _vector_distance_km(path: Path, grid: Grid, key: str) -> np.ndarray:
+    from icam.landscape.vector import read_features
+
+    geoms = read_features(path, grid.crs, key)
+    try:
+        distance = distance_to_features_m(geoms, grid)
+    except InputError as exc:
+        raise InputError(f"{key}: {path}: {exc.message}", exc.hint) from None
+    return np.log1p(distance / 1000.0).astype(np.float32)
+
+
+def static_covariates(config: IcamConfig, grid: Grid) -> dict[str, np.ndarray]:
+    """log1p(distance in km) to roads, settlements and rivers; elevation (km) and slope (degrees)."""
+    from icam.landscape.raster import read_onto_grid
+    from icam.risk.covariates import slope_deg
+
+    cov = config.risk.covariates
+    layers: dict[str, np.ndarray] = {}
+    for name in ("roads", "settlements", "rivers"):
+        path = getattr(cov, name)
+        if path is not None:
+            layers[f"{name}_log1p_km"] = _vector_distance_km(path, grid, f"risk.covariates.{name}")
+    if cov.elevation is not None:
+        dem = read_onto_grid(cov.elevation, grid, what="risk.covariates.elevation", allow_reproject=True,
+                             categorical=False)
+        elevation = dem.astype(np.float32).filled(np.nan)
+        filled = np.where(np.isnan(elevation), np.nanmean(elevation), elevation)
+        slope = slope_deg(filled, grid)
+        slope[np.isnan(elevation)] = np.nan
+        layers["elevation_km"] = elevation / 1000.0
+        layers["slope_deg"] = slope
+    return layers
+
+
+def risk_setting(config: IcamConfig, landscape: Landscape) -> RiskSetting:
+    """The candidates' inputs from the configuration and the landscape."""
+    r, p = config.risk, config.periods
+    zone = zone_mask(landscape, r.zone, "risk.zone")
+    t1, t2 = p.calibration
+    t3 = p.confirmation[1]
+    forest = tuple(_epoch_forest(landscape.forest, y, key) & zone for y, key in
+                   ((t1, "periods.calibration"), (t2, "periods.calibration"), (t3, "periods.confirmation")))
+    admin = landscape.zones.admin_id
+    units = np.where(zone, 1 if admin is None else admin + 1, 0).astype(np.int32)
+    static = static_covariates(config, landscape.grid) if r.models and r.models != ["local_rate"] else {}
+    missing = [name for name, a in static.items() if np.isnan(a[zone]).any()]
+    if missing:
+        raise InputError(f"risk.covariates: {', '.join(missing)} have no data in part of the {r.zone}",
+                         "give covariates that cover the whole zone")
+    return RiskSetting(grid=landscape.grid, forest=forest, years=(t1, t2, t3), units=units,
+                       assessment_cell_ha=r.assessment_cell_ha, static_covariates=static,
+                       project=landscape.zones.project, sample_per_class=r.sample_per_class,
+                       spatial_cell_km=r.spatial_cell_km, local_rate_window_px=r.local_rate_window_px, seed=r.seed)
+
+
+# --------------------------------------------------------------------------- baseline
+
+def historical_annual_loss_ha(forest: ForestChange, grid: Grid, zone: np.ndarray,
+                              years: tuple[int, int]) -> dict[int, float]:
+    """Loss in the zone per year of the historical reference period (ha/yr); a multi-year period's loss
+    is spread evenly over its years."""
+    area = np.broadcast_to(grid.cell_area_ha(), grid.shape)
+    per_period = np.bincount(forest.loss_period[zone], weights=area[zone], minlength=len(forest.epochs))
+    annual: dict[int, float] = {}
+    for p in range(1, len(forest.epochs)):
+        start, end = forest.epochs[p - 1], forest.epochs[p]
+        if years[0] <= start and end <= years[1]:
+            for year in range(start + 1, end + 1):
+                annual[year] = float(per_period[p]) / (end - start)
+    if len(annual) != years[1] - years[0]:
+        raise InputError(f"periods.historical_reference {list(years)} does not fall on dates of the forest data "
+                         f"{list(forest.epochs)}", "choose a period whose start and end are dates of the data")
+    return annual
+
+
+@dataclass(frozen=True, eq=False)
+class Baseline:
+    """Projected quantity and its location: VM0015 annual allocation and VT0007 density, per zone."""
+
+    zone: str
+    quantity_method: str
+    historical_ha_by_year: dict[int, float]
+    projected_ha_by_year: dict[int, float]
+    allocation: al.AnnualAllocation
+    by_zone_vm0015: dict[str, dict[int, float]]
+    vt0007: al.ZoneBaseline
+
+    def to_dict(self) -> dict:
+        def years(d):
+            return {str(k): v for k, v in d.items()}
+
+        return {"zone": self.zone, "quantity_method": self.quantity_method,
+                "historical_ha_by_year": years(self.historical_ha_by_year),
+                "projected_ha_by_year": years(self.projected_ha_by_year),
+                "vm0015": {**self.allocation.to_dict(),
+                           "by_zone": {z: years(v) for z, v in self.by_zone_vm0015.items()}},
+                "vt0007": self.vt0007.to_dict()}
+
+    def rows(self) -> list[dict]:
+        """One row per zone and year: VM0015 and VT0007 baseline deforestation (ha)."""
+        vt = self.vt0007.by_year
+        return [{"zone": z, "year": y, "vm0015_ha": round(self.by_zone_vm0015[z].get(y, 0.0), 4),
+                 "vt0007_ha": round(vt[z][y], 4) if z in vt and y in vt[z] else ""}
+                for z in self.by_zone_vm0015 for y in self.allocation.years]
+
+
+def baseline_years(config: IcamConfig) -> tuple[int, int]:
+    if config.baseline.years is not None:
+        return config.baseline.years
+    end = config.periods.historical_reference[1]
+    return end + 1, end + 10
+
+
+def _quantities(config: IcamConfig, landscape: Landscape, zone: np.ndarray) -> tuple[dict, dict]:
+    """(historical annual loss of the zone, its projection over the baseline years), ha/yr by year."""
+    historical = historical_annual_loss_ha(landscape.forest, landscape.grid, zone,
+                                           config.periods.historical_reference)
+    first, last = baseline_years(config)
+    return historical, al.projected_quantities(historical, list(range(first, last + 1)), config.baseline.quantity)
+
+
+def expected_validity_ha(config: IcamConfig, landscape: Landscape) -> float:
+    """Deforestation expected in the zone over the VT0007 validity period: Σ of the projected years (ha)."""
+    _, projected = _quantities(config, landscape, zone_mask(landscape, config.risk.zone, "risk.zone"))
+    first = min(projected)
+    return float(sum(v for y, v in projected.items() if y < first + config.baseline.validity_years))
+
+
+def build_baseline(config: IcamConfig, landscape: Landscape, risk: RiskResult) -> Baseline:
+    zone = zone_mask(landscape, config.risk.zone, "risk.zone")
+    area = landscape.grid.cell_area_ha()
+    historical, projected = _quantities(config, landscape, zone)
+    forest_t3 = risk.benchmark.risk_classes > 0  # every forest pixel of the zone at t3 has a class ≥ 1
+    allocation = al.allocate_by_risk(risk.chosen_candidate.score_t3, forest_t3, area, projected)
+    masks = landscape.zones.masks()
+    zones = {name: masks[name] for name in BASELINE_ZONES if name in masks}
+    zones[config.risk.zone] = zone
+    first = min(projected)
+    vt = al.density_baseline(risk.risk_ha_per_year, zones, first, first + config.baseline.validity_years - 1)
+    return Baseline(zone=config.risk.zone, quantity_method=config.baseline.quantity,
+                    historical_ha_by_year=historical, projected_ha_by_year=projected, allocation=allocation,
+                    by_zone_vm0015=al.zone_annual_totals(allocation.year_map, area, zones, allocation.years),
+                    vt0007=vt)
+
+
+# --------------------------------------------------------------------------- outputs
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_risk_outputs(risk: RiskResult, baseline: Baseline | None, grid: Grid, zone: np.ndarray,
+                       out_dir: Path) -> dict[str, list[str]]:
+    """Risk and baseline rasters (COG) and tables (CSV) under ``out_dir``; returns the names written."""
+    from icam.landscape.raster import write_cog
+
+    (out_dir / "rasters").mkdir(parents=True, exist_ok=True)
+    (out_dir / "tables").mkdir(parents=True, exist_ok=True)
+    rasters = {"rasters/risk_ha_per_year.tif": (np.where(zone, risk.risk_ha_per_year, np.float32(-1)), -1.0, False),
+               "rasters/vulnerability_classes.tif": (np.where(zone, risk.benchmark.risk_classes, 255), 255, True)}
+    for candidate in risk.candidates:
+        for assessment in (candidate.calibration, candidate.confirmation):
+            residuals, coarse = assessment.residual_raster(grid)
+            write_cog(out_dir / f"rasters/residuals_{candidate.name}_{assessment.name}_ha.tif", residuals, coarse,
+                      float("nan"), categorical=False)
+    if baseline is not None:
+        rasters["rasters/baseline_year.tif"] = (np.where(zone, baseline.allocation.year_map, 65535), 65535, True)
+    for name, (array, nodata, categorical) in rasters.items():
+        write_cog(out_dir / name, array, grid, nodata, categorical=categorical)
+    residual_names = [f"rasters/residuals_{c.name}_{a}_ha.tif" for c in risk.candidates
+                      for a in ("calibration", "confirmation")]
+    tables = {"tables/risk_classes.csv": [{"period": fit.name, **row} for fit in
+                                          (risk.benchmark.calibration, risk.benchmark.historical)
+                                          for row in fit.class_table()],
+              "tables/risk_validation.csv": _validation_rows(risk)}
+    if baseline is not None:
+        tables["tables/baseline.csv"] = baseline.rows()
+    for name, rows in tables.items():
+        _write_rows(out_dir / name, rows)
+    return {"rasters": list(rasters) + residual_names, "tables": list(tables)}
+
+
+def _validation_rows(risk: RiskResult) -> list[dict]:
+    rows = []
+    for c in risk.candidates:
+        for period, assessment in (("calibration", c.calibration), ("confirmation", c.confirmation)):
+            m = assessment.metrics()
+            rows.append({"model": c.name, "period": period, "chosen": c.name == risk.chosen,
+                         **{k: m[k] for k in ("medae_ha", "mae_ha", "r2", "iou", "weighted_rmse_ha", "n_cells")},
+                         "auc": c.auc_confirmation if period == "confirmation" else "",
+                         "figure_of_merit": c.fom_confirmation if period == "confirmation" else ""})
+    return rows
+
+
+def risk_summary_json(risk: RiskResult, baseline: Baseline | None) -> str:
+    return json.dumps({"risk": risk.to_dict(), "baseline": baseline.to_dict() if baseline else None})

@@ -1,0 +1,241 @@
+"""Emission reductions to credits (icam.carbon.accounting): VM0015 v1.1 Part 3, worked by hand."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from icam.carbon.accounting import (
+    ART_TREES_2_0,
+    EXCESS_OVER_THRESHOLD,
+    VCS_MR_4_4,
+    MonitoringPeriod,
+    PeriodInputs,
+    StratumActivity,
+    UncertaintyRule,
+    account_period,
+    ex_ante_table,
+    ex_post_table,
+    monte_carlo,
+    prorate_annual,
+    split_whole,
+)
+from icam.carbon.buffer import BufferResult
+from icam.carbon.emissions import EmissionFactor
+from icam.core.errors import InputError
+
+P1 = MonitoringPeriod(date(2008, 6, 15), date(2012, 6, 14))
+KEYS = {"start", "end", "baseline_emissions_tco2e", "project_emissions_tco2e", "leakage_tco2e",
+        "uncertainty_deduction_tco2e", "buffer_tco2e", "credits", "vintages"}
+
+
+def two_strata(**kw) -> PeriodInputs:
+    """Montane forest (EF 500) and premontane (EF 300); by hand:
+    BE = 100×500 + 40×300 = 62000; PE = 20×500 + 10×300 = 13000;
+    leakage belt: A +10 ha → 5000, B −5 ha → 0; market 0.1 × (62000 − 13000) = 4900;
+    LK = 9900; NER = 39100."""
+    strata = (
+        StratumActivity("montane", baseline_project_ha=100, observed_project_ha=20,
+                        baseline_belt_ha=50, observed_belt_ha=60),
+        StratumActivity("premontane", baseline_project_ha=40, observed_project_ha=10,
+                        baseline_belt_ha=30, observed_belt_ha=25),
+    )
+    args = dict(period=P1, strata=strata, emission_factors={"montane": 500.0, "premontane": (300.0, 0.0)},
+                buffer=20.0, market_leakage_factor=0.1)
+    args.update(kw)
+    return PeriodInputs(**args)
+
+
+def test_period_worked_by_hand_without_uncertainty():
+    r = account_period(two_strata())
+    assert r.baseline_emissions_tco2e == pytest.approx(62000)
+    assert r.project_emissions_tco2e == pytest.approx(13000)
+    assert r.activity_shifting_leakage_tco2e == pytest.approx(5000)
+    assert r.market_leakage_tco2e == pytest.approx(4900)
+    assert r.leakage_tco2e == pytest.approx(9900)
+    assert r.net_reductions_tco2e == pytest.approx(39100)
+    assert r.uncertainty_deduction_tco2e == 0  # every SE is 0: no Monte Carlo, U = 0
+    assert r.uncertainty.source.startswith("exact")
+    assert r.buffer_tco2e == pytest.approx(7820)  # 20 % × 39100
+    assert r.buffer_credits == 7820
+    assert r.credits == 31280  # 39100 − 7820
+    d = r.to_dict()
+    assert set(d) == KEYS
+    assert isinstance(d["credits"], int)
+    assert d["start"] == "2008-06-15" and d["end"] == "2012-06-14"
+    assert sum(v["credits"] for v in d["vintages"]) == 31280
+
+
+def test_period_worked_by_hand_with_uncertainty_deduction():
+    # U = 25 % > 10 %: d = (25 − 10)/100 = 0.15; UD = 0.15 × 39100 = 5865; B = 33235;
+    # buffer 20 % = 6647; credits = 33235 − 6647 = 26588.
+    r = account_period(two_strata(), EXCESS_OVER_THRESHOLD, half_width_pct=25.0)
+    assert r.uncertainty.deduction_fraction == pytest.approx(0.15)
+    assert r.uncertainty_deduction_tco2e == pytest.approx(5865)
+    assert r.buffer_tco2e == pytest.approx(6647)
+    assert r.credits == 26588
+    # vintages by days (200, 365, 365, 365, 166 of 1461): 26588 × d / 1461 =
+    # 3639.69, 6642.52 (×3), 3020.96 → floors 3639, 6642, 6642, 6642, 3020 (Σ 26585); the
+    # 3 left go to the largest remainders: 2012 (.96), 2008 (.69), then the tie .52 → 2011.
+    assert {v.year: v.credits for v in r.vintages} == {2008: 3640, 2009: 6642, 2010: 6642, 2011: 6643, 2012: 3021}
+
+
+def test_rule_forms_by_hand():
+    assert EXCESS_OVER_THRESHOLD.fraction(10.0) == 0.0  # at the threshold: no deduction
+    assert EXCESS_OVER_THRESHOLD.fraction(12.5) == pytest.approx(0.025)
+    assert EXCESS_OVER_THRESHOLD.fraction(100.5) == 1.0  # above 100 %: ineligible
+    assert ART_TREES_2_0.fraction(20.0) == pytest.approx(0.524417 * 0.20 / 1.645006)
+    assert VCS_MR_4_4.fraction(25.0) == pytest.approx(0.0654599, abs=1e-7)  # 0.4307 × 0.25 / 1.6449
+    assert VCS_MR_4_4.fraction(0.0) == 0.0 and VCS_MR_4_4.fraction(100.5) == 1.0
+    custom = UncertaintyRule(name="15 % at 95 %", confidence=0.95, threshold_pct=15.0)
+    assert custom.fraction(15.0) == 0.0 and custom.fraction(20.0) == pytest.approx(0.05)
+
+
+def test_vintage_split_by_days_2008_2012():
+    assert P1.days == 1461
+    # 2008-06-15..12-31: 16 + 31 + 31 + 30 + 31 + 30 + 31 = 200; 2012-01-01..06-14: 31+29+31+30+31+14 = 166
+    assert P1.days_by_year() == {2008: 200, 2009: 365, 2010: 365, 2011: 365, 2012: 166}
+    assert split_whole(1461, P1.days_by_year()) == {2008: 200, 2009: 365, 2010: 365, 2011: 365, 2012: 166}
+    assert split_whole(10, P1.days_by_year()) == {2008: 1, 2009: 2, 2010: 3, 2011: 3, 2012: 1}
+    # 10 × d/1461: 1.37, 2.50, 2.50, 2.50, 1.14 → floors 1,2,2,2,1 (8); 2 left: the three tied
+    # remainders .498 beat .37 and .14, and ties go to the later years: 2011, then 2010.
+
+
+def test_prorate_annual_by_days():
+    annual = {y: 365.0 for y in range(2008, 2013)}
+    # 2008 and 2012 are leap years: 365 × 200/366 + 3 × 365 + 365 × 166/366
+    assert prorate_annual(annual, P1) == pytest.approx(365 * 366 / 366 + 3 * 365)
+    with pytest.raises(InputError, match="2012"):
+        prorate_annual({2008: 1, 2009: 1, 2010: 1, 2011: 1}, P1)
+
+
+def uncertain(se_area: float, se_ef: float) -> PeriodInputs:
+    return two_strata(
+        strata=(StratumActivity("montane", 100, 20, observed_project_se_ha=se_area, baseline_belt_ha=50,
+                                observed_belt_ha=60, observed_belt_se_ha=se_area),
+                StratumActivity("premontane", 40, 10, observed_project_se_ha=se_area)),
+        emission_factors={"montane": EmissionFactor("m", "p", ("above_ground",), 500.0, se_ef),
+                          "premontane": (300.0, se_ef)})
+
+
+def test_monte_carlo_reproducible_and_shrinks():
+    a = monte_carlo(uncertain(8.0, 60.0), n_draws=5000, seed=7)
+    b = monte_carlo(uncertain(8.0, 60.0), n_draws=5000, seed=7)
+    c = monte_carlo(uncertain(8.0, 60.0), n_draws=5000, seed=8)
+    assert a == b and a.half_width_pct != c.half_width_pct
+    small = monte_carlo(uncertain(2.0, 15.0), n_draws=5000, seed=7)
+    assert 0 < small.half_width_pct < a.half_width_pct
+    assert small.lower_tco2e < small.mean_tco2e < small.upper_tco2e
+    r = account_period(uncertain(8.0, 60.0), n_draws=5000, seed=7)
+    assert r.uncertainty.half_width_pct == a.half_width_pct
+    assert r.uncertainty_deduction_tco2e == pytest.approx(a.deduction_fraction * r.net_reductions_tco2e)
+    # 95 % is wider than 90 % on the same draws
+    wide = monte_carlo(uncertain(8.0, 60.0), UncertaintyRule(confidence=0.95), n_draws=5000, seed=7)
+    assert wide.half_width_pct > a.half_width_pct
+
+
+def test_buffer_from_nprt_and_minimum():
+    ok = BufferResult("AFOLU Non-Permanence Risk Tool v4.2", {}, 5, 0, 3, 8, 12.0, True)
+    assert account_period(two_strata(buffer=ok)).buffer_pct == 12.0
+    assert account_period(two_strata(buffer=8.0, minimum_buffer_pct=12.0)).buffer_pct == 12.0
+    failed = BufferResult("AFOLU Non-Permanence Risk Tool v4.2", {}, 50, 20, 0, 70, None, False, ("too risky",))
+    with pytest.raises(InputError, match="fails"):
+        two_strata(buffer=failed)
+
+
+def test_project_above_baseline_gives_no_credits():
+    strata = (StratumActivity("montane", baseline_project_ha=10, observed_project_ha=30),)
+    r = account_period(PeriodInputs(P1, strata, {"montane": 500.0}, buffer=15))
+    assert r.net_reductions_tco2e == 0 and r.shortfall_tco2e == pytest.approx(10000)
+    assert r.credits == 0 and r.buffer_tco2e == 0 and all(v.credits == 0 for v in r.vintages)
+
+
+def test_ex_ante_alto_mayo_crediting_period():
+    cp = MonitoringPeriod(date(2008, 6, 15), date(2028, 6, 14))
+    base = {"montane": {y: 1000.0 for y in range(2008, 2029)}}
+    t = ex_ante_table(cp, base, {"montane": (500.0, 0.0)}, effectiveness=0.6, buffer=20,
+                      baseline_belt_ha_by_year={"montane": {y: 200.0 for y in range(2008, 2029)}},
+                      displacement_share=0.1)
+    assert t.kind == "ex-ante" and len(t.periods) == 21
+    full = t.periods[1]  # 2009: 1000 ha baseline, 400 ha project, 60 ha shifted to the belt
+    assert (full.start, full.end) == (date(2009, 1, 1), date(2009, 12, 31))
+    assert full.baseline_emissions_tco2e == pytest.approx(500_000)
+    assert full.project_emissions_tco2e == pytest.approx(200_000)
+    assert full.leakage_tco2e == pytest.approx(30_000)
+    assert full.credits == 216_000  # (500000 − 200000 − 30000) × 0.8
+    assert t.totals["credits"] == sum(p.credits for p in t.periods)
+    assert [p.to_dict()["vintages"][0]["year"] for p in t.periods] == list(range(2008, 2029))
+
+
+def test_ex_post_table_alto_mayo_periods():
+    periods = [MonitoringPeriod(date(2008, 6, 15), date(2012, 6, 14)),
+               MonitoringPeriod(date(2012, 6, 15), date(2014, 6, 14)),
+               MonitoringPeriod(date(2014, 6, 15), date(2016, 6, 14))]
+    rows = [two_strata(period=p) for p in reversed(periods)]
+    t = ex_post_table(rows)
+    assert [p.start for p in t.periods] == [p.start for p in periods]
+    assert set(t.to_dict()) == {"kind", "periods", "totals"}
+    with pytest.raises(InputError, match="overlap"):
+        ex_post_table([two_strata(period=periods[0]),
+                       two_strata(period=MonitoringPeriod(date(2012, 6, 14), date(2013, 1, 1)))])
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MonitoringPeriod(date(2012, 6, 14), date(2008, 6, 15)),
+    lambda: MonitoringPeriod("2012-13-01", date(2013, 1, 1)),
+    lambda: StratumActivity("montane", baseline_project_ha=-1, observed_project_ha=0),
+    lambda: StratumActivity("montane", baseline_project_ha=1, observed_project_ha=2, observed_project_se_ha=-0.1),
+    lambda: StratumActivity("montane", baseline_project_ha=float("nan"), observed_project_ha=0),
+    lambda: two_strata(buffer=-1),
+    lambda: two_strata(buffer=100.5),
+    lambda: two_strata(market_leakage_factor=1.5),
+    lambda: two_strata(emission_factors={"montane": 500.0}),
+    lambda: two_strata(emission_factors={"montane": -5.0, "premontane": 300.0}),
+    lambda: UncertaintyRule(confidence=1.0),
+    lambda: monte_carlo(uncertain(1, 1), n_draws=10),
+])
+def test_bad_inputs_raise_input_error(make):
+    with pytest.raises(InputError):
+        make()
+
+
+areas = st.floats(0, 5000, allow_nan=False)
+ses = st.floats(0, 500, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    strata=st.lists(st.tuples(areas, areas, ses, areas, areas, ses, st.floats(0, 1500), st.floats(0, 300)),
+                    min_size=1, max_size=3),
+    market=st.floats(0, 1), buffer=st.floats(0, 100), minimum=st.floats(0, 100),
+    base=st.sampled_from(["reductions", "baseline"]),
+    rule=st.sampled_from([EXCESS_OVER_THRESHOLD, ART_TREES_2_0, VCS_MR_4_4]),
+    start=st.dates(date(2000, 1, 1), date(2030, 1, 1)), length=st.integers(0, 2000),
+)
+def test_properties(strata, market, buffer, minimum, base, rule, start, length):
+    acts = tuple(StratumActivity(f"s{i}", b, o, ose, lb, lo, lse) for i, (b, o, ose, lb, lo, lse, _, _) in
+                 enumerate(strata))
+    efs = {f"s{i}": (ef, ef_se) for i, (*_, ef, ef_se) in enumerate(strata)}
+    period = MonitoringPeriod(start, date.fromordinal(start.toordinal() + length))
+    inputs = PeriodInputs(period, acts, efs, buffer=buffer, minimum_buffer_pct=minimum,
+                          market_leakage_factor=market, market_leakage_base=base)
+    r = account_period(inputs, rule, n_draws=200, seed=1)
+    tol = 1e-6 * (1 + r.baseline_emissions_tco2e)
+    assert r.credits <= r.net_reductions_tco2e + tol
+    assert r.net_reductions_tco2e <= r.baseline_emissions_tco2e + tol
+    for k in ("baseline_emissions_tco2e", "project_emissions_tco2e", "leakage_tco2e",
+              "uncertainty_deduction_tco2e", "buffer_tco2e", "credits"):
+        assert getattr(r, k) >= 0, k
+    assert r.buffer_credits >= 0 and all(v.credits >= 0 and v.buffer_credits >= 0 for v in r.vintages)
+    assert sum(v.credits for v in r.vintages) <= r.credits
+    assert sum(v.days for v in r.vintages) == period.days
+    base_b = r.net_reductions_tco2e - r.uncertainty_deduction_tco2e
+    assert r.buffer_tco2e >= minimum / 100 * base_b - tol  # never below the tool's minimum
+    assert r.buffer_pct >= minimum
+    assert r.credits + r.buffer_credits <= base_b + tol  # whole credits never exceed the reductions
+    assert isinstance(r.to_dict()["credits"], int) and set(r.to_dict()) == KEYS
+    assert math.isfinite(r.buffer_tco2e)

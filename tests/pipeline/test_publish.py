@@ -1,0 +1,83 @@
+"""Issuing the pipeline's accounting into the ledger: once per period, reruns skip, changes refused."""
+
+from datetime import date
+
+import pytest
+
+from icam import ledger
+from icam.carbon.accounting import MonitoringPeriod, PeriodInputs, StratumActivity, ex_post_table
+from icam.core.errors import InputError
+from icam.pipeline.publish import issue_credits
+from icam.store.db import open_session
+
+
+def _table(observed_ha: float):
+    periods = [MonitoringPeriod(date(2008, 6, 15), date(2012, 6, 14)),
+               MonitoringPeriod(date(2012, 6, 15), date(2014, 6, 14))]
+    inputs = [PeriodInputs(period=p, strata=(StratumActivity("forest", baseline_project_ha=100.0,
+                                                             observed_project_ha=obs),),
+                           emission_factors={"forest": (440.0, 0.0)}, buffer=15.0)
+              for p, obs in zip(periods, (observed_ha, 100.0))]  # the second period earns nothing
+    return ex_post_table(inputs, n_draws=100)
+
+
+def _issue(project_dir, table):
+    with open_session(project_dir, create=True) as s:
+        return issue_credits(s, "VCS944", table)
+
+
+def test_issue_credits_once(tmp_path, monkeypatch):
+    monkeypatch.delenv("ICAM_DATABASE_URL", raising=False)
+    table = _table(40.0)
+    first = table.periods[0]
+    assert first.credits == 22_440 and first.buffer_credits == 3_960 and table.periods[1].credits == 0
+    issued = _issue(tmp_path, table)
+    # one block per vintage: 200, 365, 365, 365 and 166 of the period's 1,461 days; the floors of
+    # 22,440 × d/1,461 leave 2 credits for the largest remainders (2008: .87, 2012: .65), the floors
+    # of 3,960 × d/1,461 leave 2 buffer credits (2012: .97, then 2011 of the three tied .32s: the later)
+    assert [(r.period_start, r.period_end, r.vintage, r.quantity, r.buffer_quantity) for r in issued] == [
+        (date(2008, 6, 15), date(2008, 12, 31), 2008, 3_072, 542),
+        (date(2009, 1, 1), date(2009, 12, 31), 2009, 5_606, 989),
+        (date(2010, 1, 1), date(2010, 12, 31), 2010, 5_606, 989),
+        (date(2011, 1, 1), date(2011, 12, 31), 2011, 5_606, 990),
+        (date(2012, 1, 1), date(2012, 6, 14), 2012, 2_550, 450)]
+    assert _issue(tmp_path, table) == []
+    with pytest.raises(InputError, match="2008-06-15"):
+        _issue(tmp_path, _table(50.0))
+    with open_session(tmp_path) as s:
+        assert len(ledger.issuances(s)) == 5 and ledger.verify(s).ok
+
+
+def test_domain_loss_standard_error_by_hand():
+    """Stehman's total of y = [reference is loss and the point is in the domain], worked by hand:
+    stratum 1 (100 ha, 4 points, y = 1, 0, 0, 0) and stratum 2 (10 ha, 2 points, y = 1, 0):
+    total = 100 × 1/4 + 10 × 1/2 = 30 ha; variance = 100² × 0.25/4 + 10² × 0.5/2 = 650 ha²."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pandas as pd
+
+    from icam.pipeline.stages.carbon import _domain_relative_se
+
+    samples = pd.DataFrame({"stratum": [1, 1, 1, 1, 2, 2], "map_class": [1, 1, 1, 1, 2, 2],
+                            "ref_class": [2, 2, 1, 1, 2, 2]})
+    in_domain = np.array([True, False, True, False, True, False])  # the second loss point lies outside
+    assessment = SimpleNamespace(strata_area_ha={1: 100.0, 2: 10.0})
+    assert _domain_relative_se(assessment, samples, in_domain) == pytest.approx(650 ** 0.5 / 30)
+    assert _domain_relative_se(assessment, samples, np.zeros(6, dtype=bool)) is None  # no loss in the domain
+
+
+def test_strata_raster_must_cover_the_project_forest(tmp_path):
+    """A forest cell of the project area outside every stratum's range is refused by name."""
+    from icam.pipeline.config import load_config
+    from icam.pipeline.stages.carbon import stratum_masks
+    from icam.pipeline.stages.landscape import load_landscape
+    from icam.simulate.scenario import simulate
+
+    simulate(tmp_path / "p", scale="small", seed=3)
+    config = load_config(tmp_path / "p")
+    strata = config.carbon.strata[:1]  # lowland–premontane only: the forest above 1,500 m is in no stratum
+    narrow = config.model_copy(update={"carbon": config.carbon.model_copy(update={"strata": strata})})
+    landscape = load_landscape(narrow)
+    with pytest.raises(InputError, match="forest cells of the project area fall in no stratum"):
+        stratum_masks(narrow, landscape, [s.name for s in strata])

@@ -1,0 +1,285 @@
+"""The VT0007 benchmark risk map (icam.risk.benchmark): hand-worked rasters and Guadeloupe."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from icam.core.errors import InputError
+from icam.landscape.grid import Grid
+from icam.risk.benchmark import (
+    adjust_to_quantity,
+    class_limits_m,
+    density_per_year,
+    distance_to_edge_m,
+    fit_relative_frequency,
+    modelling_regions,
+    negligible_risk_threshold_m,
+    predict_density,
+    region_admin,
+    region_class,
+    vulnerability_classes,
+)
+
+UTM = "EPSG:32718"
+
+
+def utm_grid(shape, res=30.0):
+    return Grid.from_bounds(UTM, (300_000, 9_300_000, 300_000 + shape[1] * res, 9_300_000 + shape[0] * res), res)
+
+
+# ------------------------------------------------------------------ distance
+
+def test_distance_by_hand():
+    forest = np.ones((5, 5), dtype=bool)
+    forest[0, 0] = False
+    d = distance_to_edge_m(forest, utm_grid(forest.shape))
+    assert d.dtype == np.float32
+    assert d[0, 0] == 0
+    assert d[0, 1] == 30 and d[1, 0] == 30
+    assert d[1, 1] == pytest.approx(30 * math.sqrt(2))
+    assert d[4, 4] == pytest.approx(30 * math.sqrt(32))
+    assert d[2, 4] == pytest.approx(30 * math.sqrt(4 + 16))
+
+
+def test_distance_uses_row_and_column_spacing_and_no_edge():
+    forest = np.array([[0, 1, 1, 1]], dtype=bool).repeat(3, axis=0)
+    d = distance_to_edge_m(forest, Affine(20, 0, 0, 0, -10, 0))
+    assert list(d[1]) == [0, 20, 40, 60]
+    assert np.isinf(distance_to_edge_m(np.ones((3, 3), bool), 30.0)).all()
+
+
+# ------------------------------------------------------------------ NRT
+
+def test_nrt_is_midpoint_of_the_bin_reaching_995():
+    # 1000 loss pixels: 990 at 30 m, 5 at 90 m, 4 at 150 m, 1 at 300 m
+    d = np.array([30.0] * 990 + [90.0] * 5 + [150.0] * 4 + [300.0])
+    # cumulative share: bin [30,60) 0.990, bin [90,120) 0.995 → midpoint 105 m
+    assert negligible_risk_threshold_m(d, 30.0) == 105.0
+    # one more pixel moved out of the 90 m bin: 0.994 there, 0.998 at [150,180) → 165 m
+    d2 = np.array([30.0] * 990 + [90.0] * 4 + [150.0] * 5 + [300.0])
+    assert negligible_risk_threshold_m(d2, 30.0) == 165.0
+    assert negligible_risk_threshold_m(np.array([42.4, 42.5, 59.9]), 30.0, share=1.0) == 45.0
+    with pytest.raises(InputError):
+        negligible_risk_threshold_m(np.array([np.inf]), 30.0)
+
+
+# ------------------------------------------------------------------ classes
+
+def test_class_limits_by_hand():
+    # NRT 120 m, 30 m cells, 4 classes: 3 geometric classes, r = (30/120)^(1/3)
+    limits = class_limits_m(120.0, 30.0, n_classes=4)
+    r = 0.25 ** (1 / 3)
+    assert limits == pytest.approx([120, 120 * r, 120 * r * r, 30])
+    assert limits[1] == pytest.approx(75.5953, abs=1e-4) and limits[2] == pytest.approx(47.6220, abs=1e-4)
+    d = np.array([[0, 29, 30, 47.6, 47.63, 75.59, 75.6, 119.9, 120, 500]])
+    forest = d > 0
+    assert vulnerability_classes(d, forest, 120.0, 30.0, n_classes=4).tolist() == [[0, 4, 4, 4, 3, 3, 2, 2, 1, 1]]
+
+
+def test_default_thirty_classes():
+    nrt, cell = 1005.0, 30.0
+    limits = class_limits_m(nrt, cell)
+    r = (cell / nrt) ** (1 / 29)
+    assert limits.size == 30 and limits[0] == nrt and limits[-1] == cell
+    assert np.allclose(limits[1:] / limits[:-1], r)
+    # the upper limit of class i+2 is UL·r^i, its lower limit UL·r^(i+1): test each band's ends
+    lower, upper = limits[1:], limits[:-1]
+    d = np.concatenate([lower, np.nextafter(upper, 0)])
+    got = vulnerability_classes(d, np.ones(d.shape, bool), nrt, cell)
+    expected = np.arange(2, 31)
+    assert got[:29].tolist() == expected.tolist() and got[29:].tolist() == expected.tolist()
+    widths = upper - lower
+    assert (np.diff(widths) < 0).all()  # classes narrow towards the edge (class 30)
+
+
+# ------------------------------------------------------------------ regions
+
+def test_region_encoding_5000_units_no_collision():
+    classes, admin = np.meshgrid(np.arange(31), np.arange(5000), indexing="ij")
+    regions = modelling_regions(classes, admin)
+    assert regions.dtype == np.int32  # ids up to 31 × 5000 fit in int32
+    assert np.unique(regions).size == 31 * 5000
+    # unit ids past 2³¹ / 31 switch to int64 and still do not collide (UDef-ARP's int16 would past 999)
+    big = modelling_regions(np.array([1, 2, 1]), np.array([2**31 // 31 + 5, 2**31 // 31 + 5, 2**31 // 31 + 6]))
+    assert big.dtype == np.int64 and np.unique(big).size == 3
+    assert (region_admin(big) == [2**31 // 31 + 5, 2**31 // 31 + 5, 2**31 // 31 + 6]).all()
+    assert (region_class(regions) == classes).all() and (region_admin(regions) == admin).all()
+    with pytest.raises(InputError):
+        modelling_regions(np.array([1]), np.array([-1]))
+
+
+# ------------------------------------------------------------------ fit and predict
+
+def test_relative_frequency_by_hand_3x3():
+    classes = np.array([[1, 1, 2],
+                        [1, 2, 2],
+                        [0, 2, 2]], dtype=np.uint8)
+    admin = np.array([[1, 1, 1],
+                      [2, 2, 2],
+                      [2, 2, 2]])
+    forest = classes > 0
+    lost = np.array([[0, 1, 1],
+                     [0, 0, 1],
+                     [1, 0, 0]], dtype=bool)  # the loss at (2,0) is outside the forest: ignored
+    fit = fit_relative_frequency(classes, admin, lost, forest)
+    # regions: (1,u1) 2 px 1 lost; (2,u1) 1 px 1 lost; (1,u2) 1 px 0 lost; (2,u2) 4 px 1 lost
+    ids = modelling_regions(np.array([1, 2, 1, 2]), np.array([1, 1, 2, 2]))
+    assert fit.region_ids.tolist() == ids.tolist()
+    assert fit.forest_px.tolist() == [2, 1, 1, 4]
+    assert fit.deforested_px.tolist() == [1, 1, 0, 1]
+    assert fit.relative_frequency.tolist() == [0.5, 1.0, 0.0, 0.25]
+    # class 1: 1/3 across units; class 2: 2/5
+    assert fit.class_frequency[1] == pytest.approx(1 / 3) and fit.class_frequency[2] == pytest.approx(2 / 5)
+    density = predict_density(fit, classes, admin, 0.09)
+    assert density == pytest.approx(0.09 * np.array([[0.5, 0.5, 1.0], [0.0, 0.25, 0.25], [0, 0.25, 0.25]]))
+
+
+def test_unseen_region_takes_class_frequency():
+    classes = np.array([[1, 2], [1, 2]], dtype=np.uint8)
+    fit = fit_relative_frequency(classes, np.array([[1, 1], [2, 2]]), np.array([[1, 1], [0, 0]], bool), classes > 0)
+    # unit 7 was not in the fit; class 3 has no forest anywhere → 0
+    new_classes = np.array([[1, 2, 3, 0]], dtype=np.uint8)
+    density = predict_density(fit, new_classes, np.array([[7, 7, 7, 7]]), np.array([[2.0]]))
+    assert density.tolist() == [[2 * 0.5, 2 * 0.5, 0.0, 0.0]]
+    assert predict_density(fit, new_classes, 2, 1.0).tolist() == [[0.0, 0.0, 0.0, 0.0]]
+
+
+# ------------------------------------------------------------------ quantity
+
+def test_adjustment_scales_to_expected_and_caps():
+    area = np.array([[1.0, 1.0, 1.0, 1.0]])
+    density = np.array([[0.5, 0.1, 0.1, 0.0]])
+    out, n = adjust_to_quantity(density, 0.35, area)
+    assert out.sum() == pytest.approx(0.35) and n == 1 and out[0, 3] == 0
+    out, n = adjust_to_quantity(density, 1.5, area, max_iter=50, tolerance=1e-12)
+    assert out[0, 0] == 1.0 and out.sum() == pytest.approx(1.5) and (out <= area).all()
+    # infeasible: every pixel with density at its area, the sum short of the expected
+    out, n = adjust_to_quantity(density, 5.0, area)
+    assert out.tolist() == [[1.0, 1.0, 1.0, 0.0]] and n == 5
+    assert adjust_to_quantity(density, 0.7, area)[0].sum() == pytest.approx(0.7)
+    assert density_per_year(np.array([10.0]), 4).tolist() == [2.5]
+
+
+@settings(max_examples=80, deadline=None)
+# relative frequencies: 0, or at least one loss in 10⁹ pixels (densities far below float range are not maps)
+@given(st.lists(st.tuples(st.one_of(st.just(0.0), st.floats(1e-9, 1.0)), st.floats(0.01, 2.0)),
+                min_size=1, max_size=40),
+       st.floats(0.0, 1.2))
+def test_adjustment_property(cells, fraction):
+    area = np.array([a for _, a in cells])
+    density = np.array([d for d, _ in cells]) * area
+    forest_area = area[density > 0].sum()  # the forest the density map can place loss on
+    expected = fraction * forest_area
+    if density.sum() == 0:
+        return
+    exact, _ = adjust_to_quantity(density, expected, area, method="exact")
+    udef, _ = adjust_to_quantity(density, expected, area)
+    for out in (exact, udef):
+        assert out.sum() <= area.sum() * (1 + 1e-12)
+        assert (out <= area).all() and (out[density == 0] == 0).all()
+    if expected <= forest_area:
+        assert exact.sum() == pytest.approx(expected, rel=1e-6, abs=1e-12)
+        # UDef-ARP's iteration approaches the same allocation from below when it scales up
+        if expected >= density.sum():
+            assert udef.sum() <= exact.sum() * (1 + 1e-9)
+    else:
+        assert exact.tolist() == np.where(density > 0, area, 0.0).tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(1e-6, 1.0), st.floats(0.01, 2.0), st.integers(1, 6)), min_size=1, max_size=12),
+       st.floats(0.0, 1.2), st.sampled_from(["udef-arp", "exact"]))
+def test_adjusting_groups_equals_adjusting_their_pixels(groups, fraction, method):
+    """weights = pixels per group: the grouped adjustment is the per-pixel one, computed on fewer values."""
+    density = np.array([d * a for d, a, _ in groups])
+    area = np.array([a for _, a, _ in groups])
+    n_px = np.array([n for _, _, n in groups])
+    expected = fraction * float(area @ n_px)
+    grouped, passes = adjust_to_quantity(density, expected, area, method=method, weights=n_px)
+    pixels, pixel_passes = adjust_to_quantity(np.repeat(density, n_px), expected, np.repeat(area, n_px),
+                                              method=method)
+    np.testing.assert_allclose(np.repeat(grouped, n_px), pixels, rtol=1e-9, atol=1e-15)
+    assert passes == pixel_passes
+
+
+def test_udef_arp_iteration_converges_to_the_exact_allocation():
+    rng = np.random.default_rng(7)
+    area = rng.uniform(0.05, 0.1, 500)
+    density = rng.uniform(0, 1, 500) ** 4 * area
+    expected = 0.8 * area.sum()
+    exact, _ = adjust_to_quantity(density, expected, area, method="exact")
+    five, passes = adjust_to_quantity(density, expected, area)
+    assert passes == 5 and five.sum() < expected  # UDef-ARP's default stops short here
+    many, passes = adjust_to_quantity(density, expected, area, max_iter=10_000, tolerance=1e-12)
+    assert passes < 10_000 and many == pytest.approx(exact, rel=1e-6, abs=1e-12)
+    # λ: uncapped pixels share one factor
+    free = exact < area
+    assert np.ptp(exact[free] / density[free]) < 1e-9 * (exact[free] / density[free]).max()
+
+
+# ------------------------------------------------------------------ Guadeloupe
+
+def test_guadeloupe_nrt_and_distance(shared_data):
+    folder = shared_data / "guadeloupe"
+    if not (folder / "forest_t1.tif").exists():
+        pytest.skip("Guadeloupe data absent")
+    with rasterio.open(folder / "forest_t1.tif") as src:
+        f2000 = src.read(1)
+        transform = src.transform
+    with rasterio.open(folder / "forest_t2.tif") as src:
+        f2010 = src.read(1)
+    with rasterio.open(folder / "dist_edge.tif") as src:
+        reference = src.read(1).astype(np.float64)
+    forest = f2000 == 1
+    loss = forest & (f2010 == 0)
+    distance = distance_to_edge_m(forest, transform)
+    nrt = negligible_risk_threshold_m(distance[loss], 30.0)
+    assert math.isfinite(nrt) and nrt > 30
+    assert np.mean(distance[loss] <= nrt) >= 0.995
+    # dist_edge.tif (forestatrisk) is 0 off forest, rounded to whole metres
+    both = forest & (reference > 0)
+    assert both.sum() > 0.9 * forest.sum()
+    assert np.median(np.abs(distance[both] - reference[both])) <= 30.0
+    # it matches the forest of 2010 (forestatrisk's t1 for its 2010–2020 model) cell for cell
+    d2010 = distance_to_edge_m(f2010 == 1, transform)
+    same = (f2010 == 1) & (reference > 0)
+    assert np.mean(np.abs(d2010[same] - reference[same]) <= 1.0) > 0.99
+    classes = vulnerability_classes(distance, forest, nrt, 30.0)
+    assert set(np.unique(classes[forest])) <= set(range(1, 31))
+    assert (classes[~forest] == 0).all()
+
+
+def test_guadeloupe_fit_predict_adjust(shared_data):
+    folder = shared_data / "guadeloupe"
+    if not (folder / "forest_t3.tif").exists():
+        pytest.skip("Guadeloupe data absent")
+    maps = {}
+    for name in ("forest_t1", "forest_t2", "forest_t3"):
+        with rasterio.open(folder / f"{name}.tif") as src:
+            maps[name] = src.read(1) == 1
+            grid = Grid(src.crs.to_wkt(), src.transform, src.height, src.width)
+    f2000, f2010, f2020 = maps["forest_t1"], maps["forest_t2"], maps["forest_t3"]
+    cell = grid.resolution_m
+    d2000 = distance_to_edge_m(f2000, grid)
+    nrt = negligible_risk_threshold_m(d2000[f2000 & ~f2010], cell)
+    fit = fit_relative_frequency(vulnerability_classes(d2000, f2000, nrt, cell), 1, f2000 & ~f2010, f2000)
+    # frequencies fall towards the interior: the nearest class is the riskiest, class 1 the least
+    seen = fit.class_frequency[fit.class_frequency > 0]
+    assert fit.class_frequency[30] == seen.max() and fit.class_frequency[1] == seen.min()
+    classes_2010 = vulnerability_classes(distance_to_edge_m(f2010, grid), f2010, nrt, cell)
+    area = grid.cell_area_ha()  # true areas: Mercator cells of 0.09 ha nominal cover ~0.083 ha
+    density = predict_density(fit, classes_2010, 1, area)
+    assert (density[~f2010] == 0).all()
+    expected = grid.area_ha(f2010 & ~f2020)  # the actual 2010–2020 loss, as for the CNF test
+    adjusted, passes = adjust_to_quantity(density, expected, area)
+    assert adjusted.sum() == pytest.approx(expected, rel=1e-5) and passes >= 1
+    assert (adjusted <= np.broadcast_to(area, adjusted.shape)).all()
+    yearly = density_per_year(adjusted, 10)
+    assert yearly.sum() == pytest.approx(expected / 10, rel=1e-5)
