@@ -21,6 +21,8 @@ demo: $(STAMP)
 	$(BIN)/icam demo --dir $(DEMO_DIR) --scale $(SCALE) --seed $(SEED)
 
 test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -7,11 +7,11 @@ stages here, to the same pipeline and report.
 from __future__ import annotations
 
 import csv
+import functools
 import glob
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -204,123 +204,163 @@ def build_results(config: IcamConfig, landscape: Landscape, stats: ZoneStats, fi
     }
 
 
-def build_stages(config: IcamConfig, progress=None, project_dir: Path | None = None) -> list[Stage]:
-    """The pipeline for one project (``project_dir`` holds its database: needed with [agreements])."""
-    from icam.pipeline.stages.carbon import carbon_input_files
+class StageConfig:
+    """The sections of ``icam.toml`` that one stage declares it reads.
+
+    Reading any other section raises, so the stage's cache key, which hashes exactly these sections
+    (:meth:`params`), covers everything the stage reads.
+    """
+
+    def __init__(self, config: IcamConfig, sections: tuple[str, ...]):
+        self._config, self._sections = config, frozenset(sections)
+
+    def __getattr__(self, name: str):
+        if name in type(self._config).model_fields and name not in self._sections:
+            raise AttributeError(f"this stage reads [{name}] of icam.toml without declaring it")
+        return getattr(self._config, name)
+
+    def params(self) -> dict:
+        """The declared sections, as JSON (the stage's parameters in its cache key and the manifest)."""
+        return json.loads(self._config.model_dump_json(include=set(self._sections)))
+
+
+def _landscape(c, progress, r, out):
     from icam.pipeline.stages.landscape import load_landscape
+
+    return load_landscape(c, progress=progress)
+
+
+def _forest_change(c, progress, r, out) -> ZoneStats:
+    return zone_statistics(r["landscape"])
+
+
+def _activity(c, progress, r, out) -> list[ActivityAssessment]:
+    return _activity_data(c, r["landscape"])
+
+
+def _risk(c, progress, r, out):
+    from icam.pipeline.stages.risk import expected_validity_ha, risk_setting
+    from icam.risk.candidates import run_candidates
+
+    if c.risk is None:
+        return None
+    landscape = r["landscape"]
+    expected = expected_validity_ha(c, landscape) if c.baseline is not None else None
+    validity = c.baseline.validity_years if c.baseline is not None else 6
+    return run_candidates(risk_setting(c, landscape), list(c.risk.models), expected, validity, progress=progress)
+
+
+def _baseline(c, progress, r, out):
+    from icam.pipeline.stages.risk import build_baseline
+
+    return build_baseline(c, r["landscape"], r["risk"]) if c.baseline is not None else None
+
+
+def _accounting(c, progress, r, out):
+    from icam.pipeline.stages.carbon import account_project
+
+    if c.carbon is None:
+        return None
+    return account_project(c, r["landscape"], r["risk"], r["baseline"], r["activity_data"])
+
+
+def _needs_folder(project_dir: Path | None, section: str) -> Path:
+    if project_dir is None:
+        raise InputError(f"[{section}] needs the project folder (its registry database)")
+    return project_dir
+
+
+def _agreements(c, project_dir, r, out):
+    from icam.pipeline.stages.agreements import run_agreements
+
+    if c.agreements is None:
+        return None
+    return run_agreements(c, _needs_folder(project_dir, "agreements"), r["landscape"], r["activity_data"],
+                          r["risk"], r["accounting"])
+
+
+def _enforcement(c, project_dir, r, out):
+    from icam.pipeline.stages.enforcement import run_enforcement
+
+    if c.enforcement is None:
+        return None
+    return run_enforcement(c, _needs_folder(project_dir, "enforcement"), r["landscape"], r["risk"], r["agreements"])
+
+
+def _outputs(c, project_dir, r, out_dir: Path) -> dict:
+    from icam.pipeline.stages.agreements import write_outputs as write_agreements
+    from icam.pipeline.stages.enforcement import write_outputs as write_enforcement
+    from icam.pipeline.stages.risk import write_risk_outputs, zone_mask
     from icam.report.build import write_report
 
-    inputs = tuple(config_input_files(config))
-    landscape_params = json.loads(config.model_dump_json(include={"grid", "boundaries", "forest"}))
+    files = {
+        "rasters": _write_rasters(c, r["landscape"], out_dir),
+        "tables": _write_tables(r["forest_change"], out_dir) + _write_activity_tables(r["activity_data"], out_dir),
+        "report": [REPORT_NAME],
+    }
+    written = []
+    if r["risk"] is not None:
+        zone = zone_mask(r["landscape"], c.risk.zone, "risk.zone")
+        written.append(write_risk_outputs(r["risk"], r["baseline"], r["landscape"].grid, zone, out_dir))
+    if r["accounting"] is not None:
+        written.append({"tables": _write_accounting_tables(r["accounting"], out_dir)})
+    if r["agreements"] is not None:
+        written.append(write_agreements(r["agreements"], project_dir, out_dir))
+    if r["enforcement"] is not None:
+        written.append(write_enforcement(r["enforcement"], r["landscape"], out_dir))
+    for more in written:
+        for kind, names in more.items():
+            files[kind] = files.get(kind, []) + list(names)
+    results = build_results(c, r["landscape"], r["forest_change"], files, r["activity_data"],
+                            r["risk"], r["baseline"], r["accounting"], r["agreements"], r["enforcement"])
+    atomic_write_text(out_dir / RESULTS_NAME, json.dumps(results, indent=2, allow_nan=False))
+    write_report(out_dir / REPORT_NAME, r["landscape"], r["forest_change"], results, r["activity_data"],
+                 r["risk"], r["baseline"], parcels=r["agreements"].parcels if r["agreements"] is not None else None,
+                 enforcement=r["enforcement"])
+    return results
 
-    def landscape(_: Mapping[str, Any], __: Path) -> Landscape:
-        return load_landscape(config, progress=progress)
 
-    def forest_change(r: Mapping[str, Any], _: Path) -> ZoneStats:
-        return zone_statistics(r["landscape"])
+# name, description, function, dependencies, the icam.toml sections it reads, cached
+_STAGES = (
+    ("landscape", "Reading the landscape onto the grid", _landscape, (), ("grid", "boundaries", "forest"), True),
+    ("forest_change", "Forest area and loss by zone", _forest_change, ("landscape",), (), True),
+    ("activity_data", "Sample-based activity data", _activity, ("landscape",), ("activity_data",), True),
+    ("risk", "Deforestation risk maps: benchmark, alternatives, VT0007 test", _risk, ("landscape",),
+     ("risk", "periods", "baseline"), True),
+    ("baseline", "Baseline deforestation per year and zone", _baseline, ("landscape", "risk"),
+     ("risk", "periods", "baseline"), True),
+    ("accounting", "Carbon stocks, emission reductions and credits per monitoring period", _accounting,
+     ("landscape", "activity_data", "risk", "baseline"), ("carbon", "periods", "baseline", "activity_data", "risk"),
+     True),
+    ("agreements", "Conservation agreements: registry, compliance, benefits, money", _agreements,
+     ("landscape", "activity_data", "risk", "accounting"),
+     ("agreements", "periods", "activity_data", "forest", "grid", "carbon"), False),
+    ("enforcement", "Enforcement: alerts for the field, patrols, indicators", _enforcement,
+     ("landscape", "risk", "agreements"), ("enforcement", "risk"), False),
+    ("outputs", "Writing rasters, tables, results.json and the report", _outputs,
+     ("landscape", "forest_change", "activity_data", "risk", "baseline", "accounting", "agreements", "enforcement"),
+     tuple(IcamConfig.model_fields), False),
+)
 
-    def activity_data(r: Mapping[str, Any], _: Path) -> list[ActivityAssessment]:
-        return _activity_data(config, r["landscape"])
 
-    def risk(r: Mapping[str, Any], _: Path):
-        from icam.pipeline.stages.risk import expected_validity_ha, risk_setting
-        from icam.risk.candidates import run_candidates
+def _input_files(config: IcamConfig) -> dict[str, tuple[Path, ...]]:
+    from icam.pipeline.stages.carbon import carbon_input_files
 
-        if config.risk is None:
-            return None
-        landscape = r["landscape"]
-        expected = expected_validity_ha(config, landscape) if config.baseline is not None else None
-        validity = config.baseline.validity_years if config.baseline is not None else 6
-        return run_candidates(risk_setting(config, landscape), list(config.risk.models), expected, validity,
-                              progress=progress)
+    return {"landscape": tuple(config_input_files(config)), "accounting": tuple(carbon_input_files(config)),
+            "agreements": tuple(section_input_files(config, "agreements")),
+            "enforcement": tuple(section_input_files(config, "enforcement"))}
 
-    def baseline(r: Mapping[str, Any], _: Path):
-        from icam.pipeline.stages.risk import build_baseline
 
-        if config.baseline is None:
-            return None
-        return build_baseline(config, r["landscape"], r["risk"])
-
-    def accounting(r: Mapping[str, Any], _: Path):
-        from icam.pipeline.stages.carbon import account_project
-
-        if config.carbon is None:
-            return None
-        return account_project(config, r["landscape"], r["risk"], r["baseline"], r["activity_data"])
-
-    def agreements(r: Mapping[str, Any], _: Path):
-        from icam.pipeline.stages.agreements import run_agreements
-
-        if config.agreements is None:
-            return None
-        if project_dir is None:
-            raise InputError("[agreements] needs the project folder (its registry database)")
-        return run_agreements(config, project_dir, r["landscape"], r["activity_data"], r["risk"], r["accounting"])
-
-    def enforcement(r: Mapping[str, Any], _: Path):
-        from icam.pipeline.stages.enforcement import run_enforcement
-
-        if config.enforcement is None:
-            return None
-        if project_dir is None:
-            raise InputError("[enforcement] needs the project folder (its registry database)")
-        return run_enforcement(config, project_dir, r["landscape"], r["risk"], r["agreements"])
-
-    def outputs(r: Mapping[str, Any], out_dir: Path) -> dict:
-        files = {
-            "rasters": _write_rasters(config, r["landscape"], out_dir),
-            "tables": _write_tables(r["forest_change"], out_dir) + _write_activity_tables(r["activity_data"], out_dir),
-            "report": [REPORT_NAME],
-        }
-        if r["risk"] is not None:
-            from icam.pipeline.stages.risk import write_risk_outputs, zone_mask
-
-            zone = zone_mask(r["landscape"], config.risk.zone, "risk.zone")
-            written = write_risk_outputs(r["risk"], r["baseline"], r["landscape"].grid, zone, out_dir)
-            files["rasters"] += written["rasters"]
-            files["tables"] += written["tables"]
-        if r["accounting"] is not None:
-            files["tables"] += _write_accounting_tables(r["accounting"], out_dir)
-        if r["agreements"] is not None:
-            from icam.pipeline.stages.agreements import write_outputs
-
-            written = write_outputs(r["agreements"], project_dir, out_dir)
-            files["vectors"] = written["vectors"]
-            files["tables"] += written["tables"]
-        if r["enforcement"] is not None:
-            from icam.pipeline.stages.enforcement import write_outputs as write_enforcement
-
-            written = write_enforcement(r["enforcement"], r["landscape"], out_dir)
-            files["vectors"] = files.get("vectors", []) + written["vectors"]
-            files["report"] += written["report"]
-            files["tables"] += written["tables"]
-        results = build_results(config, r["landscape"], r["forest_change"], files, r["activity_data"],
-                                r["risk"], r["baseline"], r["accounting"], r["agreements"], r["enforcement"])
-        atomic_write_text(out_dir / RESULTS_NAME, json.dumps(results, indent=2, allow_nan=False))
-        write_report(out_dir / REPORT_NAME, r["landscape"], r["forest_change"], results, r["activity_data"],
-                     r["risk"], r["baseline"], parcels=r["agreements"].parcels if r["agreements"] is not None else None,
-                     enforcement=r["enforcement"])
-        return results
-
-    return [
-        Stage("landscape", "Reading the landscape onto the grid", landscape, params=landscape_params, input_files=inputs),
-        Stage("forest_change", "Forest area and loss by zone", forest_change, deps=("landscape",)),
-        Stage("activity_data", "Sample-based activity data", activity_data, deps=("landscape",),
-              params=json.loads(config.model_dump_json(include={"activity_data"}))),
-        Stage("risk", "Deforestation risk maps: benchmark, alternatives, VT0007 test", risk, deps=("landscape",),
-              params=json.loads(config.model_dump_json(include={"risk", "periods", "baseline"}))),
-        Stage("baseline", "Baseline deforestation per year and zone", baseline, deps=("landscape", "risk"),
-              params=json.loads(config.model_dump_json(include={"risk", "periods", "baseline"}))),
-        Stage("accounting", "Carbon stocks, emission reductions and credits per monitoring period", accounting,
-              deps=("landscape", "activity_data", "risk", "baseline"), input_files=tuple(carbon_input_files(config)),
-              params=json.loads(config.model_dump_json(include={"carbon", "periods", "baseline", "activity_data"}))),
-        Stage("agreements", "Conservation agreements: registry, compliance, benefits, money", agreements,
-              deps=("landscape", "activity_data", "risk", "accounting"), cacheable=False,
-              input_files=tuple(section_input_files(config, "agreements"))),
-        Stage("enforcement", "Enforcement: alerts for the field, patrols, indicators", enforcement,
-              deps=("landscape", "risk", "agreements"), cacheable=False,
-              input_files=tuple(section_input_files(config, "enforcement"))),
-        Stage("outputs", "Writing rasters, tables, results.json and the report", outputs,
-              deps=("landscape", "forest_change", "activity_data", "risk", "baseline", "accounting", "agreements",
-                    "enforcement"), cacheable=False),
-    ]
+def build_stages(config: IcamConfig, progress=None, project_dir: Path | None = None) -> list[Stage]:
+    """The pipeline for one project (``project_dir`` holds its database: needed with [agreements] and
+    [enforcement]). Each stage sees only the sections of icam.toml it declares (:class:`StageConfig`)."""
+    inputs = _input_files(config)
+    stages = []
+    for name, description, func, deps, sections, cacheable in _STAGES:
+        scoped = StageConfig(config, sections)
+        context = progress if name in ("landscape", "forest_change", "activity_data", "risk", "baseline",
+                                       "accounting") else project_dir
+        stages.append(Stage(name, description, functools.partial(func, scoped, context), deps=deps,
+                            params=scoped.params() if cacheable else {}, input_files=inputs.get(name, ()),
+                            cacheable=cacheable))
+    return stages
