@@ -160,7 +160,7 @@ def test_risk_map_ranks_like_the_true_hazard(demo):
     """The chosen map against the simulator's hazard; the VT0007 choice as results.json states it."""
     from scipy.stats import spearmanr
 
-    from icam.simulate.scenario import true_linear_predictor
+    from icam.simulate.hazard import true_linear_predictor
 
     folder, _ = demo
     risk = _results(folder)["risk"]

@@ -17,7 +17,8 @@ from rasterio.features import rasterize
 
 from icam.core.errors import ConfigError
 from icam.pipeline.config import load_config, parse_config
-from icam.simulate.scenario import build_geometry, simulate
+from icam.simulate.geometry import build_geometry
+from icam.simulate.scenario import simulate
 
 SEED = 7
 

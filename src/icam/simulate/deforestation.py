@@ -1,0 +1,188 @@
+"""Deforestation 2001–2024 with and without the project: the true hazard model run twice on the same draws.
+
+For forest cell i in year y (docs/methods.md, the simulator):
+
+    p_iy = 1 − exp(−exp(η_iy)),
+    η_iy = β0_y + β_edge·d_edge_km + β_edge_log·log1p(d_edge_m / 100) + β_road·log1p(d_road_km)
+           + β_settle·log1p(d_settle_km) + β_slope·slope_deg + β_elev·(elev_m − 800)/1000
+           + β_legal·[protected forest] + σ_re·ε_i + β_project·w_y·[protected forest]
+
+β0_y is solved each year so that the counterfactual loses the target share of the reference region's forest;
+w_y is the share of year y after the project start. A cell is lost when U_iy < p_iy with U_iy = Φ(Z_iy).
+The counterfactual uses the same U and no project or agreement effect. Complying households' conservation
+areas lose nothing from the signing year on; a breaching household clears a patch of its conservation area
+in its breach year.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from icam.simulate.geometry import Geometry
+from icam.simulate.hazard import _distance_km, _edge_term, _field, _solve_beta0, _upsample, _year_threshold
+from icam.simulate.households import Households
+from icam.simulate.params import (
+    EDGE_BLOCK_PX,
+    FIRST_YEAR,
+    HAZARD,
+    LAST_YEAR,
+    PROJECT_START,
+    RESOLUTION_M,
+    TARGET_RATE_END,
+    TARGET_RATE_NOISE_SD,
+    TARGET_RATE_START,
+    YEAR_OFFSET,
+    _rng,
+)
+from icam.simulate.terrain import LandUse2000, Terrain
+
+NEVER = 9999  # a household that never signs, or never breaches
+
+
+@dataclass(frozen=True, eq=False)
+class Deforestation:
+    """Year of loss (year − 2000, 0 = none) with the project and without it, and how they came about."""
+
+    loss_year: np.ndarray
+    loss_year_counterfactual: np.ndarray
+    beta0_by_year: dict[int, float]
+    target_rate_by_year: dict[int, float]
+    sign_year: np.ndarray  # per household; NEVER where it did not sign
+    breach_year: np.ndarray  # per household; NEVER where it did not breach
+    breach_area_ha: np.ndarray  # per household
+
+
+def static_predictor(geom: Geometry, terrain: Terrain, rng: np.random.Generator) -> np.ndarray:
+    """The static part of η (roads, settlements, slope, elevation, legal protection, the random effect), float32."""
+    h = HAZARD
+    d_road_km = _distance_km([geom.highway, *geom.secondary_roads], geom.grid)
+    d_settlement_km = _distance_km([pt for _, pt, _ in geom.settlements], geom.grid)
+    x_static = (h["beta_road_per_log1p_km"] * np.log1p(d_road_km)
+                + h["beta_settlement_per_log1p_km"] * np.log1p(d_settlement_km)).astype(np.float32)
+    del d_road_km, d_settlement_km
+    gy, gx = np.gradient(terrain.dem.astype(np.float32), RESOLUTION_M)
+    x_static += h["beta_slope_per_degree"] * np.degrees(np.arctan(np.hypot(gx, gy))).astype(np.float32)
+    del gx, gy
+    x_static += h["beta_elevation_per_km_above_800m"] * (terrain.dem.astype(np.float32) - 800) / 1000
+    x_static += h["sigma_random_effect"] * _field(rng, terrain.dem.shape, 8, h["random_effect_correlation_km"])
+    x_static[terrain.project_mask] += h["beta_legal_protection"]
+    return x_static
+
+
+def target_rates(seed: int) -> dict[int, float]:
+    """The counterfactual's target loss share of the region's forest per year: linear from the start rate to
+    the end rate, times lognormal noise."""
+    rate_rng = _rng(seed, 6)
+    span = LAST_YEAR - FIRST_YEAR
+    return {y: (TARGET_RATE_START + (TARGET_RATE_END - TARGET_RATE_START) * (y - FIRST_YEAR) / span)
+            * float(np.exp(rate_rng.normal(0, TARGET_RATE_NOISE_SD))) for y in range(FIRST_YEAR, LAST_YEAR + 1)}
+
+
+def _household_years(households: Households) -> tuple[np.ndarray, np.ndarray]:
+    n_hh = len(households.table)
+    sign_year, breach_year = np.full(n_hh, NEVER), np.full(n_hh, NEVER)
+    for i, hh in enumerate(households.table):
+        if hh.get("_signed"):
+            sign_year[i] = hh["_signed"].year
+            if hh.get("_breach_year"):
+                breach_year[i] = hh["_breach_year"]
+    return sign_year, breach_year
+
+
+def _project_shift(year: int) -> float:
+    """The project's term of η in ``year``: the year's cumulative hazard is the share (1 − w) before the
+    start at the old rate and w after it at exp(β_project) times the rate."""
+    days_2008 = 366
+    start_doy = PROJECT_START.timetuple().tm_yday
+    w = 1.0 if year > PROJECT_START.year else (days_2008 - start_doy + 1) / days_2008
+    return math.log((1 - w) + w * math.exp(HAZARD["beta_project"]))
+
+
+class _Agreements:
+    """The conservation areas' cells per household, their protection and the breaches (a patch of 7–20
+    standing cells, 0.63–1.8 ha, cleared at once; a household with fewer than 7 standing cells left has
+    nothing to breach and keeps complying)."""
+
+    def __init__(self, lu: LandUse2000, households: Households, seed: int, cell_ha: float):
+        self.cells = np.flatnonzero(lu.conservation_household)
+        self.household = lu.conservation_household.ravel()[self.cells] - 1
+        self.sign_year, self.breach_year = _household_years(households)
+        self.breach_area_ha = np.zeros(len(households.table))
+        self.rng, self.cell_ha = _rng(seed, 4), cell_ha
+
+    def apply(self, year: int, lost: np.ndarray, forest: np.ndarray) -> None:
+        """Protect complying signers' conservation areas from ``lost`` and add this year's breaches, in place."""
+        width = lost.shape[1]
+        breaching = []
+        for i in np.flatnonzero(self.breach_year == year):
+            cells = self.cells[self.household == i]
+            standing = cells[forest.ravel()[cells]]
+            if standing.size < 7:
+                self.breach_year[i] = NEVER
+            else:
+                breaching.append((i, standing))
+        protected = (self.sign_year <= year) & (year < self.breach_year)
+        lost.ravel()[self.cells[protected[self.household]]] = False
+        for i, standing in breaching:
+            r, c = np.divmod(standing, width)
+            seed_cell = self.rng.integers(standing.size)
+            dist = (r - r[seed_cell]) ** 2 + (c - c[seed_cell]) ** 2
+            n_cells = int(self.rng.integers(7, 21))
+            patch = standing[np.argsort(dist, kind="stable")[:n_cells]]
+            lost.ravel()[patch] = True
+            self.breach_area_ha[i] = patch.size * self.cell_ha
+
+
+def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_static: np.ndarray, seed: int,
+                  cell_ha: float, report: Callable[[str, float], None]) -> Deforestation:
+    """Loss 2001–2024 with and without the project (module docstring), on the same yearly draws."""
+    shape = lu.forest.shape
+    agreements = _Agreements(lu, households, seed, cell_ha)
+    forest_act, forest_cf = lu.forest.copy(), lu.forest.copy()
+    loss_act, loss_cf = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
+    region_flat = np.flatnonzero(terrain.region_mask)
+    calib_idx = np.sort(_rng(seed, 5).choice(region_flat, size=min(400_000, region_flat.size), replace=False))
+    del region_flat
+    project_rows = np.flatnonzero(terrain.project_mask.ravel())
+    target = target_rates(seed)
+    years = list(target)
+    beta0 = {}
+    for n_done, year in enumerate(years):
+        report(f"simulating: deforestation {year}", 0.15 + 0.7 * n_done / len(years))
+        code = year - YEAR_OFFSET
+        threshold_y = _year_threshold(seed, year, shape)
+        # counterfactual: no project, no agreements
+        edge_cf = _edge_term(forest_cf, HAZARD)
+        eta_cf = _upsample(edge_cf, EDGE_BLOCK_PX)
+        eta_cf += x_static
+        sample = calib_idx[forest_cf.ravel()[calib_idx]]
+        beta0[year] = b0 = _solve_beta0(eta_cf.ravel()[sample], target[year])
+        eta_cf += b0
+        lost = eta_cf > threshold_y
+        lost &= forest_cf
+        del eta_cf
+        loss_cf[lost] = code
+        forest_cf &= ~lost
+        # with the project: same draws; both runs are identical up to the project start, so the
+        # counterfactual's edge term serves until then
+        edge = edge_cf if year <= PROJECT_START.year else _edge_term(forest_act, HAZARD)
+        eta = _upsample(edge, EDGE_BLOCK_PX)
+        del edge, edge_cf
+        eta += x_static
+        eta += b0
+        if year >= PROJECT_START.year:
+            eta.ravel()[project_rows] += _project_shift(year)
+        lost = eta > threshold_y
+        del eta
+        lost &= forest_act
+        agreements.apply(year, lost, forest_act)
+        loss_act[lost] = code
+        forest_act &= ~lost
+        del lost, threshold_y
+    return Deforestation(loss_year=loss_act, loss_year_counterfactual=loss_cf, beta0_by_year=beta0,
+                         target_rate_by_year=target, sign_year=agreements.sign_year,
+                         breach_year=agreements.breach_year, breach_area_ha=agreements.breach_area_ha)

@@ -1,0 +1,154 @@
+"""Random fields, distances and the terms of the true deforestation hazard (docs/methods.md, the simulator)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.features import rasterize
+from scipy import ndimage, special
+
+from icam.landscape.grid import Grid
+from icam.simulate.params import (
+    DRAW_CELL_WEIGHT,
+    DRAW_SMOOTH_PX,
+    DRAW_SMOOTH_WEIGHT,
+    EDGE_BLOCK_PX,
+    HAZARD,
+    RESOLUTION_M,
+    ROAD_BLOCK_PX,
+    _rng,
+)
+
+
+def _field(rng: np.random.Generator, shape: tuple[int, int], cell_px: int, corr_km: float) -> np.ndarray:
+    """A smooth standard-normal random field (float32) with correlation length about ``corr_km``.
+
+    White noise on cells of ``cell_px`` pixels, Gaussian-filtered, standardised and interpolated bilinearly.
+    """
+    coarse = rng.standard_normal((shape[0] // cell_px, shape[1] // cell_px))
+    sigma = max(corr_km * 1000 / (cell_px * RESOLUTION_M), 0.5)
+    coarse = ndimage.gaussian_filter(coarse, sigma, mode="reflect")
+    coarse = ((coarse - coarse.mean()) / (coarse.std() + 1e-12)).astype(np.float32)
+    return ndimage.zoom(coarse, cell_px, order=1, grid_mode=True, mode="nearest")
+
+
+def _upsample(coarse: np.ndarray, block: int) -> np.ndarray:
+    """Nearest-neighbour upsampling of a coarse array by an integer block size (a view-free copy)."""
+    h, w = coarse.shape
+    return np.broadcast_to(coarse[:, None, :, None], (h, block, w, block)).reshape(h * block, w * block)
+
+
+def _coarse_grid(grid: Grid, block: int) -> tuple[tuple[int, int], object]:
+    t = grid.transform
+    return (grid.height // block, grid.width // block), t @ t.scale(block, block)
+
+
+def _distance_km(geoms, grid: Grid, block: int = ROAD_BLOCK_PX, smooth: bool = False) -> np.ndarray:
+    """Distance to the nearest of ``geoms`` (km, float32, on the full grid), computed on block-sized cells.
+
+    Upsampled by nearest neighbour, or bilinearly with ``smooth`` (for boundaries drawn from the distance).
+    """
+    shape, transform = _coarse_grid(grid, block)
+    burnt = rasterize(((g, 1) for g in geoms if not g.is_empty), out_shape=shape, transform=transform,
+                      fill=0, dtype="uint8", all_touched=True)
+    distance = ndimage.distance_transform_edt(burnt == 0).astype(np.float32) * (block * RESOLUTION_M / 1000)
+    if smooth:
+        return ndimage.zoom(distance, block, order=1, grid_mode=True, mode="nearest")
+    return _upsample(distance, block)
+
+
+def _edge_distance_m(forest: np.ndarray) -> np.ndarray:
+    """Distance from each 60 m cell to the nearest non-forest 60 m cell, m (float32, on 60 m cells).
+
+    A 60 m cell is forest when at least 2 of its 4 cells are. The distance is the octagonal chamfer distance
+    max(chessboard, taxicab/√2) between cell centres: within 8 % of the Euclidean distance for a single
+    nearest edge, and about ten times faster than an exact Euclidean transform.
+    """
+    h, w = forest.shape
+    b = EDGE_BLOCK_PX
+    share = forest.reshape(h // b, b, w // b, b).sum(axis=(1, 3), dtype=np.uint8)
+    coarse_forest = share >= (b * b) // 2
+    chess = ndimage.distance_transform_cdt(coarse_forest, metric="chessboard").astype(np.float32)
+    taxi = ndimage.distance_transform_cdt(coarse_forest, metric="taxicab").astype(np.float32)
+    taxi *= 1 / math.sqrt(2)
+    np.maximum(chess, taxi, out=chess)
+    chess *= b * RESOLUTION_M
+    return chess
+
+
+def _edge_term(forest: np.ndarray, h: dict) -> np.ndarray:
+    """β_edge·d_edge_km + β_edge_log·log1p(d_edge_m / 100 m), float32 on 60 m cells (not upsampled)."""
+    d = _edge_distance_m(forest)
+    term = np.log1p(d / 100.0)
+    term *= h["beta_edge_per_log1p_100m"]
+    term += (h["beta_edge_per_km"] / 1000.0) * d
+    return term
+
+
+def _smoothing_sd(sigma: float, truncate: float = 4.0) -> float:
+    """S.d. of white noise after ``ndimage.gaussian_filter(sigma)`` in 2-D (away from the borders)."""
+    radius = int(truncate * sigma + 0.5)
+    x = np.arange(-radius, radius + 1)
+    w = np.exp(-0.5 * (x / sigma) ** 2)
+    w /= w.sum()
+    return float(np.sum(w ** 2))  # (Σ w²)^2 is the variance; its square root is Σ w²
+
+
+def _year_threshold(seed: int, year: int, shape: tuple[int, int]) -> np.ndarray:
+    """T_y = log(−log(1 − U_y)), float32: a cell of linear predictor η is lost when η > T_y (i.e. U_y < p).
+
+    U_y = Φ(0.9·Z_smooth + 0.436·Z_cell): Z_cell is white noise, Z_smooth is white noise smoothed by a
+    Gaussian of 2.5 cells and rescaled to unit variance. U_y is uniform on (0, 1) in every cell (up to the
+    raster border, where the smoothing reflects) and correlated over a few hundred metres, so that the cells
+    with U < p form blob-shaped clearings, not speckle.
+    """
+    rng = _rng(seed, 100, year)
+    smooth = rng.standard_normal(shape, dtype=np.float32)
+    smooth = ndimage.gaussian_filter(smooth, DRAW_SMOOTH_PX, mode="reflect", truncate=3.0)
+    smooth *= DRAW_SMOOTH_WEIGHT / _smoothing_sd(DRAW_SMOOTH_PX, truncate=3.0)
+    z = rng.standard_normal(shape, dtype=np.float32)
+    z *= DRAW_CELL_WEIGHT
+    z += smooth
+    del smooth
+    # 1 − U = Φ(−Z); log(1 − U) = log Φ(−Z), accurate in the tails
+    np.negative(z, out=z)
+    t = special.log_ndtr(z)
+    np.negative(t, out=t)
+    np.log(t, out=t)
+    return t.astype(np.float32, copy=False)
+
+
+def _solve_beta0(x: np.ndarray, rate: float) -> float:
+    """β0 such that mean(1 − exp(−exp(β0 + x))) = rate (Newton's method on the cloglog link)."""
+    x = x.astype(np.float64)
+    b = math.log(rate) - math.log(np.mean(np.exp(x)))
+    for _ in range(30):
+        e = np.exp(b + x)
+        f = np.mean(-np.expm1(-e)) - rate
+        df = np.mean(e * np.exp(-e))
+        step = f / df
+        b -= step
+        if abs(step) < 1e-10:
+            break
+    return float(b)
+
+
+
+
+def true_linear_predictor(sim_dir: Path, forest: np.ndarray) -> np.ndarray:
+    """The counterfactual hazard's linear predictor η (without the year's intercept β0_y) given ``forest``.
+
+    η = the static terms (truth/hazard_static.tif: roads, settlements, slope, elevation, legal protection,
+    the smooth random effect) + the edge term of ``forest`` (β_edge·d_km + β_edge_log·log1p(d/100 m), on
+    60 m cells as the simulation computes it). Within a year the cells' hazards rank as η: the truth a
+    risk map's ranking is checked against. float32, (rows, cols).
+    """
+    with rasterio.open(Path(sim_dir) / "truth" / "hazard_static.tif") as src:
+        eta = src.read(1)
+    eta += _upsample(_edge_term(np.asarray(forest, dtype=bool), HAZARD), EDGE_BLOCK_PX)
+    return eta
+
+
