@@ -228,6 +228,222 @@ def _snapshot(session: Session) -> None:
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
+class _Checker:
+    """The checks of :func:`verify`, one method each, sharing what they read; every finding goes to ``problems``."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.problems: list[Problem] = []
+        self.payloads: dict[int, dict[str, Any]] = {}
+        self.by_seq: dict[int, AuditEntry] = {}
+        self.rows_of: dict[str, set[int]] = defaultdict(set)
+        self.replay = _Replay()
+
+    def problem(self, where: str, what: str) -> None:
+        self.problems.append(Problem(where, what))
+
+    def load(self, table: str, query) -> list:
+        return _safe(self.session, self.problems, table, lambda: _all(self.session, query))
+
+    def chain(self) -> None:
+        """1. Every entry follows the previous one: seq, prev_hash, its own hash, canonical payload."""
+        self.entries = self.load("ledger_audit_log", select(AuditEntry).order_by(AuditEntry.seq))
+        prev_hash, expected_seq = GENESIS_HASH, 1
+        for entry in self.entries:
+            where = f"ledger_audit_log seq {entry.seq}"
+            self.by_seq[entry.seq] = entry
+            if entry.seq != expected_seq:
+                gap = (f"entry {expected_seq} is missing" if entry.seq == expected_seq + 1
+                       else f"entries {expected_seq}–{entry.seq - 1} are missing")
+                self.problem(where, f"expected seq {expected_seq}: {gap}" if entry.seq > expected_seq
+                             else f"expected seq {expected_seq}")
+            if entry.prev_hash != prev_hash:
+                self.problem(where, f"prev_hash {entry.prev_hash[:16]}… is not the previous entry's hash "
+                             f"{prev_hash[:16]}…")
+            recomputed = chain_hash(entry.prev_hash, entry.payload, entry.seq)
+            if entry.hash != recomputed:
+                self.problem(where, f"stored hash {entry.hash[:16]}… differs from SHA-256(prev_hash || payload || "
+                             f"seq) = {recomputed[:16]}…")
+            self.payloads[entry.seq] = self._payload(where, entry)
+            prev_hash, expected_seq = entry.hash, entry.seq + 1
+        self.last_seq = self.entries[-1].seq if self.entries else 0
+        self.head_hash = self.entries[-1].hash if self.entries else GENESIS_HASH
+
+    def _payload(self, where: str, entry: AuditEntry) -> dict[str, Any]:
+        try:
+            payload = json.loads(entry.payload)
+            if not isinstance(payload, dict):
+                raise ValueError("not a JSON object")
+            if canonical_json(payload) != entry.payload:
+                self.problem(where, "payload is not in canonical form (sorted keys, no spaces, no floats)")
+        except (ValueError, TypeError) as exc:
+            self.problem(where, f"payload is not canonical JSON ({exc})")
+            payload = {}
+        if payload.get("event") != entry.event_type:
+            self.problem(where, f"event_type {entry.event_type!r} differs from the payload's "
+                         f"{payload.get('event')!r}")
+        if payload.get("at") != entry.at:
+            self.problem(where, f"at {entry.at!r} differs from the payload's {payload.get('at')!r}")
+        return payload
+
+    def state_and_anchors(self, anchors: Iterable[str]) -> None:
+        """The state row names the log's head; every published hash is in the chain (at its seq)."""
+        state = _safe(self.session, self.problems, "ledger_state",
+                      lambda: [self.session.get(LedgerState, 1, populate_existing=True)])
+        self.state = state[0] if state else None
+        if self.state is None:
+            self.problem("ledger_state", "the state row (id 1) is missing")
+        elif (self.state.last_seq, self.state.head_hash) != (self.last_seq, self.head_hash):
+            self.problem("ledger_state id 1", f"names head seq {self.state.last_seq} hash "
+                         f"{self.state.head_hash[:16]}…, the log ends at seq {self.last_seq} hash "
+                         f"{self.head_hash[:16]}…")
+        hashes = {e.hash: e.seq for e in self.entries}
+        for anchor in anchors:
+            seq_text, _, wanted = anchor.strip().rpartition(":")
+            wanted = wanted.lower()
+            if wanted not in hashes:
+                self.problem("ledger_audit_log", f"the published hash {wanted[:16]}… is not in the chain "
+                             "(rewritten log?)")
+            elif seq_text and seq_text.isdigit() and hashes[wanted] != int(seq_text):
+                self.problem("ledger_audit_log",
+                             f"the published hash {wanted[:16]}… is at seq {hashes[wanted]}, not {seq_text}")
+
+    def replay_log(self) -> None:
+        """3 (first half). Replay the log: the holdings and totals it implies."""
+        for seq in sorted(self.payloads):
+            _replay_entry(self.replay, seq, self.by_seq[seq].event_type, self.payloads[seq],
+                          lambda what, seq=seq: self.problem(f"ledger_audit_log seq {seq}", what))
+        for seq, (_, _, first, last) in self.replay.pending_buffer.items():
+            self.problem(f"ledger_audit_log seq {seq}", f"issuance's buffer block {first}–{last} was never contributed")
+
+    def against(self, table: str, row_id: Any, seq: int, event: str, fields: dict[str, Any]) -> None:
+        """A row's fields equal those of the audit entry it names."""
+        where = f"{table} id {row_id}"
+        self.rows_of[event].add(seq)
+        payload = self.payloads.get(seq)
+        if payload is None or self.by_seq[seq].event_type != event:
+            self.problem(where, f"names audit entry {seq}, which is not a {event} in the log")
+            return
+        for key, value in fields.items():
+            if payload.get(key) != value:
+                self.problem(where, f"{key} is {value!r}, the audit log (seq {seq}) says {payload.get(key)!r}")
+
+    def rows(self) -> None:
+        """2. Every row against the payload of its audit entry, and every entry has its row."""
+        self.accounts = self.load("ledger_accounts", select(Account).order_by(Account.id))
+        self.names = names = {a.id: a.name for a in self.accounts}
+        for a in self.accounts:
+            self.against("ledger_accounts", a.id, a.audit_seq, "account_opened",
+                         {"account": a.name, "kind": a.kind, "project": a.project, "at": a.opened_at})
+        self.issuances = self.load("ledger_issuances", select(Issuance).order_by(Issuance.first_serial))
+        for i in self.issuances:
+            self.against("ledger_issuances", i.id, i.audit_seq, "issuance", {
+                "project": i.project, "period_start": i.period_start.isoformat(),
+                "period_end": i.period_end.isoformat(), "vintage": i.vintage, "quantity": i.quantity,
+                "buffer_quantity": i.buffer_quantity, "first_serial": i.first_serial, "last_serial": i.last_serial,
+                "account": names.get(i.account_id), "at": i.issued_at})
+        self.issuance_by_id = {i.id: i for i in self.issuances}
+        for c in self.load("ledger_buffer_contributions", select(BufferContribution)):
+            parent = self.issuance_by_id.get(c.issuance_id)
+            self.against("ledger_buffer_contributions", c.id, c.audit_seq, "buffer_contribution", {
+                "project": parent.project if parent else None,
+                "period_start": parent.period_start.isoformat() if parent else None,
+                "quantity": c.quantity, "first_serial": c.first_serial, "last_serial": c.last_serial,
+                "account": names.get(c.account_id)})
+        self._movements()
+        for seq, entry in sorted(self.by_seq.items()):
+            table = EVENT_TABLES.get(entry.event_type)
+            if table and seq not in self.rows_of[entry.event_type]:
+                self.problem(f"ledger_audit_log seq {seq}", f"records a {entry.event_type} that has no row in {table}")
+
+    def _movements(self) -> None:
+        names = self.names
+        for t in self.load("ledger_transfers", select(Transfer)):
+            self.against("ledger_transfers", t.id, t.audit_seq, "transfer", {
+                "from": names.get(t.from_account_id), "to": names.get(t.to_account_id), "quantity": t.quantity,
+                "blocks": _blocks_of(t.blocks), "at": t.at})
+        self.retirements = self.load("ledger_retirements", select(Retirement))
+        for r in self.retirements:
+            self.against("ledger_retirements", r.id, r.audit_seq, "retirement", {
+                "account": names.get(r.account_id), "quantity": r.quantity, "beneficiary": r.beneficiary,
+                "purpose": r.purpose, "blocks": _blocks_of(r.blocks), "at": r.at})
+        self.cancellations = self.load("ledger_cancellations", select(Cancellation))
+        for c in self.cancellations:
+            self.against("ledger_cancellations", c.id, c.audit_seq, "cancellation", {
+                "account": names.get(c.account_id), "quantity": c.quantity, "reason": c.reason,
+                "blocks": _blocks_of(c.blocks), "at": c.at})
+
+    def balances(self) -> None:
+        """3 (second half). Balances against the replay."""
+        for a in self.accounts:
+            replayed = count(self.replay.held(a.name))
+            if a.balance != replayed:
+                self.problem(f"ledger_accounts id {a.id}",
+                             f"balance of {a.name!r} is {a.balance:,}, the audit log gives {replayed:,}")
+
+    def serial_blocks(self) -> None:
+        """3 (second half). Serial blocks: whole, inside their issuance, not overlapping, held as the log says."""
+        blocks = self.load("ledger_serial_blocks", select(SerialBlock).order_by(SerialBlock.first_serial))
+        event_seq = {("retired", r.id): r.audit_seq for r in self.retirements}
+        event_seq.update({("cancelled", c.id): c.audit_seq for c in self.cancellations})
+        stored: dict[tuple[str, str, int | None], list[tuple[int, int]]] = defaultdict(list)
+        self.per_issuance: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for b in blocks:
+            where = f"ledger_serial_blocks id {b.id}"
+            if b.quantity != b.last_serial - b.first_serial + 1:
+                self.problem(where, f"quantity {b.quantity} but serials {b.first_serial}–{b.last_serial}")
+            parent = self.issuance_by_id.get(b.issuance_id)
+            if parent is None:
+                self.problem(where, f"belongs to issuance {b.issuance_id}, which does not exist")
+            elif not parent.first_serial <= b.first_serial <= b.last_serial <= parent.last_serial:
+                self.problem(where, f"serials {b.first_serial}–{b.last_serial} lie outside its issuance's "
+                             f"{parent.first_serial}–{parent.last_serial}")
+            self.per_issuance[b.issuance_id].append((b.first_serial, b.last_serial))
+            linked = (b.retirement_id if b.status == "retired" else b.cancellation_id if b.status == "cancelled"
+                      else None)
+            seq_key = event_seq.get((b.status, linked)) if linked is not None else None
+            if b.status != "held" and seq_key is None:
+                row = "retirement" if b.status == "retired" else "cancellation"
+                self.problem(where, f"is {b.status} without its {row} row")
+            stored[(self.names.get(b.account_id, f"#{b.account_id}"), b.status, seq_key)].append(
+                (b.first_serial, b.last_serial))
+        for first, second in overlaps([(b.first_serial, b.last_serial) for b in blocks]):
+            self.problem("ledger_serial_blocks", f"serials {_fmt([first])} and {_fmt([second])} overlap")
+        for key in sorted(set(stored) | {k for k, v in self.replay.holdings.items() if v}, key=str):
+            mine, logged = merge(stored.get(key, [])), self.replay.holdings.get(key, [])
+            if mine != logged:
+                account, status, seq = key
+                what = f"{status} serials of {account!r}" + (f" (audit seq {seq})" if seq is not None else "")
+                self.problem("ledger_serial_blocks", f"{what} are {_fmt(mine)}, the audit log gives {_fmt(logged)}")
+
+    def issued_blocks(self) -> None:
+        """4. Issued blocks: not overlapping, each the size of its credits and buffer, covered by its serial blocks."""
+        for first, second in overlaps([(i.first_serial, i.last_serial) for i in self.issuances]):
+            self.problem("ledger_issuances", f"serial blocks {_fmt([first])} and {_fmt([second])} overlap")
+        for i in self.issuances:
+            where = f"ledger_issuances id {i.id}"
+            span = i.last_serial - i.first_serial + 1
+            if span != i.quantity + i.buffer_quantity:
+                self.problem(where, f"serials {i.first_serial}–{i.last_serial} are {span}, "
+                             f"quantity + buffer is {i.quantity + i.buffer_quantity}")
+            mine = self.per_issuance.get(i.id, [])
+            if merge(mine) != [(i.first_serial, i.last_serial)] or count(mine) != span:
+                self.problem(where, f"its serial blocks cover {_fmt(merge(mine))}, not exactly "
+                             f"{i.first_serial}–{i.last_serial}")
+        if self.state is not None:
+            top = max((i.last_serial for i in self.issuances), default=0)
+            if self.state.next_serial != top + 1:
+                self.problem("ledger_state id 1", f"next_serial is {self.state.next_serial}, the last issued serial "
+                             f"is {top}")
+
+
+def _blocks_of(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def verify(session: Session, anchors: Iterable[str] = ()) -> VerifyReport:
     """Check the chain, the rows against the log, the balances and the serials; see the module docstring.
 
@@ -235,191 +451,15 @@ def verify(session: Session, anchors: Iterable[str] = ()) -> VerifyReport:
     Read-only: nothing is written.
     """
     _snapshot(session)
-    problems: list[Problem] = []
-
-    def problem(where: str, what: str) -> None:
-        problems.append(Problem(where, what))
-
-    entries = _safe(session, problems, "ledger_audit_log",
-                    lambda: _all(session, select(AuditEntry).order_by(AuditEntry.seq)))
-
-    # 1. the chain
-    payloads: dict[int, dict[str, Any]] = {}
-    by_seq: dict[int, AuditEntry] = {}
-    prev_hash, expected_seq = GENESIS_HASH, 1
-    for entry in entries:
-        where = f"ledger_audit_log seq {entry.seq}"
-        by_seq[entry.seq] = entry
-        if entry.seq != expected_seq:
-            gap = (f"entry {expected_seq} is missing" if entry.seq == expected_seq + 1
-                   else f"entries {expected_seq}–{entry.seq - 1} are missing")
-            problem(where, f"expected seq {expected_seq}: {gap}" if entry.seq > expected_seq
-                    else f"expected seq {expected_seq}")
-        if entry.prev_hash != prev_hash:
-            problem(where, f"prev_hash {entry.prev_hash[:16]}… is not the previous entry's hash {prev_hash[:16]}…")
-        recomputed = chain_hash(entry.prev_hash, entry.payload, entry.seq)
-        if entry.hash != recomputed:
-            problem(where, f"stored hash {entry.hash[:16]}… differs from SHA-256(prev_hash || payload || seq) "
-                    f"= {recomputed[:16]}…")
-        try:
-            payload = json.loads(entry.payload)
-            if not isinstance(payload, dict):
-                raise ValueError("not a JSON object")
-            if canonical_json(payload) != entry.payload:
-                problem(where, "payload is not in canonical form (sorted keys, no spaces, no floats)")
-        except (ValueError, TypeError) as exc:
-            problem(where, f"payload is not canonical JSON ({exc})")
-            payload = {}
-        if payload.get("event") != entry.event_type:
-            problem(where, f"event_type {entry.event_type!r} differs from the payload's {payload.get('event')!r}")
-        if payload.get("at") != entry.at:
-            problem(where, f"at {entry.at!r} differs from the payload's {payload.get('at')!r}")
-        payloads[entry.seq] = payload
-        prev_hash, expected_seq = entry.hash, entry.seq + 1
-
-    state = _safe(session, problems, "ledger_state", lambda: [session.get(LedgerState, 1, populate_existing=True)])
-    state = state[0] if state else None
-    last_seq = entries[-1].seq if entries else 0
-    head_hash = entries[-1].hash if entries else GENESIS_HASH
-    if state is None:
-        problem("ledger_state", "the state row (id 1) is missing")
-    elif (state.last_seq, state.head_hash) != (last_seq, head_hash):
-        problem("ledger_state id 1", f"names head seq {state.last_seq} hash {state.head_hash[:16]}…, the log ends at "
-                f"seq {last_seq} hash {head_hash[:16]}…")
-    hashes = {e.hash: e.seq for e in entries}
-    for anchor in anchors:
-        seq_text, _, wanted = anchor.strip().rpartition(":")
-        wanted = wanted.lower()
-        if wanted not in hashes:
-            problem("ledger_audit_log", f"the published hash {wanted[:16]}… is not in the chain (rewritten log?)")
-        elif seq_text and seq_text.isdigit() and hashes[wanted] != int(seq_text):
-            problem("ledger_audit_log",
-                    f"the published hash {wanted[:16]}… is at seq {hashes[wanted]}, not {seq_text}")
-
-    # 3 (first half). replay the log
-    replay = _Replay()
-    for seq in sorted(payloads):
-        _replay_entry(replay, seq, by_seq[seq].event_type, payloads[seq],
-                      lambda what, seq=seq: problem(f"ledger_audit_log seq {seq}", what))
-    for seq, (_, _, first, last) in replay.pending_buffer.items():
-        problem(f"ledger_audit_log seq {seq}", f"issuance's buffer block {first}–{last} was never contributed")
-
-    # 2. rows against payloads
-    accounts = _safe(session, problems, "ledger_accounts", lambda: _all(session, select(Account).order_by(Account.id)))
-    names = {a.id: a.name for a in accounts}
-    rows_of: dict[str, set[int]] = defaultdict(set)
-
-    def against(table: str, row_id: Any, seq: int, event: str, fields: dict[str, Any]) -> None:
-        where = f"{table} id {row_id}"
-        rows_of[event].add(seq)
-        payload = payloads.get(seq)
-        if payload is None or by_seq[seq].event_type != event:
-            problem(where, f"names audit entry {seq}, which is not a {event} in the log")
-            return
-        for key, value in fields.items():
-            if payload.get(key) != value:
-                problem(where, f"{key} is {value!r}, the audit log (seq {seq}) says {payload.get(key)!r}")
-
-    for a in accounts:
-        against("ledger_accounts", a.id, a.audit_seq, "account_opened",
-                {"account": a.name, "kind": a.kind, "project": a.project, "at": a.opened_at})
-    issuance_rows = _safe(session, problems, "ledger_issuances",
-                          lambda: _all(session, select(Issuance).order_by(Issuance.first_serial)))
-    for i in issuance_rows:
-        against("ledger_issuances", i.id, i.audit_seq, "issuance", {
-            "project": i.project, "period_start": i.period_start.isoformat(), "period_end": i.period_end.isoformat(),
-            "vintage": i.vintage, "quantity": i.quantity, "buffer_quantity": i.buffer_quantity,
-            "first_serial": i.first_serial, "last_serial": i.last_serial, "account": names.get(i.account_id),
-            "at": i.issued_at})
-    issuance_by_id = {i.id: i for i in issuance_rows}
-    for c in _safe(session, problems, "ledger_buffer_contributions",
-                   lambda: _all(session, select(BufferContribution))):
-        parent = issuance_by_id.get(c.issuance_id)
-        against("ledger_buffer_contributions", c.id, c.audit_seq, "buffer_contribution", {
-            "project": parent.project if parent else None,
-            "period_start": parent.period_start.isoformat() if parent else None,
-            "quantity": c.quantity, "first_serial": c.first_serial, "last_serial": c.last_serial,
-            "account": names.get(c.account_id)})
-
-    def blocks_of(text: str) -> Any:
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-
-    for t in _safe(session, problems, "ledger_transfers", lambda: _all(session, select(Transfer))):
-        against("ledger_transfers", t.id, t.audit_seq, "transfer", {
-            "from": names.get(t.from_account_id), "to": names.get(t.to_account_id), "quantity": t.quantity,
-            "blocks": blocks_of(t.blocks), "at": t.at})
-    retirements = _safe(session, problems, "ledger_retirements", lambda: _all(session, select(Retirement)))
-    for r in retirements:
-        against("ledger_retirements", r.id, r.audit_seq, "retirement", {
-            "account": names.get(r.account_id), "quantity": r.quantity, "beneficiary": r.beneficiary,
-            "purpose": r.purpose, "blocks": blocks_of(r.blocks), "at": r.at})
-    cancellations = _safe(session, problems, "ledger_cancellations", lambda: _all(session, select(Cancellation)))
-    for c in cancellations:
-        against("ledger_cancellations", c.id, c.audit_seq, "cancellation", {
-            "account": names.get(c.account_id), "quantity": c.quantity, "reason": c.reason,
-            "blocks": blocks_of(c.blocks), "at": c.at})
-    for seq, entry in sorted(by_seq.items()):
-        table = EVENT_TABLES.get(entry.event_type)
-        if table and seq not in rows_of[entry.event_type]:
-            problem(f"ledger_audit_log seq {seq}", f"records a {entry.event_type} that has no row in {table}")
-
-    # 3 (second half). balances and holdings against the replay
-    for a in accounts:
-        replayed = count(replay.held(a.name))
-        if a.balance != replayed:
-            problem(f"ledger_accounts id {a.id}",
-                    f"balance of {a.name!r} is {a.balance:,}, the audit log gives {replayed:,}")
-    blocks = _safe(session, problems, "ledger_serial_blocks",
-                   lambda: _all(session, select(SerialBlock).order_by(SerialBlock.first_serial)))
-    event_seq = {("retired", r.id): r.audit_seq for r in retirements}
-    event_seq.update({("cancelled", c.id): c.audit_seq for c in cancellations})
-    stored: dict[tuple[str, str, int | None], list[tuple[int, int]]] = defaultdict(list)
-    per_issuance: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for b in blocks:
-        where = f"ledger_serial_blocks id {b.id}"
-        if b.quantity != b.last_serial - b.first_serial + 1:
-            problem(where, f"quantity {b.quantity} but serials {b.first_serial}–{b.last_serial}")
-        parent = issuance_by_id.get(b.issuance_id)
-        if parent is None:
-            problem(where, f"belongs to issuance {b.issuance_id}, which does not exist")
-        elif not parent.first_serial <= b.first_serial <= b.last_serial <= parent.last_serial:
-            problem(where, f"serials {b.first_serial}–{b.last_serial} lie outside its issuance's "
-                    f"{parent.first_serial}–{parent.last_serial}")
-        per_issuance[b.issuance_id].append((b.first_serial, b.last_serial))
-        linked = b.retirement_id if b.status == "retired" else b.cancellation_id if b.status == "cancelled" else None
-        seq_key = event_seq.get((b.status, linked)) if linked is not None else None
-        if b.status != "held" and seq_key is None:
-            problem(where, f"is {b.status} without its {'retirement' if b.status == 'retired' else 'cancellation'} row")
-        stored[(names.get(b.account_id, f"#{b.account_id}"), b.status, seq_key)].append((b.first_serial, b.last_serial))
-    for first, second in overlaps([(b.first_serial, b.last_serial) for b in blocks]):
-        problem("ledger_serial_blocks", f"serials {_fmt([first])} and {_fmt([second])} overlap")
-    for key in sorted(set(stored) | {k for k, v in replay.holdings.items() if v}, key=str):
-        mine, logged = merge(stored.get(key, [])), replay.holdings.get(key, [])
-        if mine != logged:
-            account, status, seq = key
-            what = f"{status} serials of {account!r}" + (f" (audit seq {seq})" if seq is not None else "")
-            problem("ledger_serial_blocks", f"{what} are {_fmt(mine)}, the audit log gives {_fmt(logged)}")
-
-    # 4. issued blocks
-    for first, second in overlaps([(i.first_serial, i.last_serial) for i in issuance_rows]):
-        problem("ledger_issuances", f"serial blocks {_fmt([first])} and {_fmt([second])} overlap")
-    for i in issuance_rows:
-        where = f"ledger_issuances id {i.id}"
-        if i.last_serial - i.first_serial + 1 != i.quantity + i.buffer_quantity:
-            problem(where, f"serials {i.first_serial}–{i.last_serial} are {i.last_serial - i.first_serial + 1}, "
-                    f"quantity + buffer is {i.quantity + i.buffer_quantity}")
-        if merge(per_issuance.get(i.id, [])) != [(i.first_serial, i.last_serial)] or \
-                count(per_issuance.get(i.id, [])) != i.last_serial - i.first_serial + 1:
-            problem(where, f"its serial blocks cover {_fmt(merge(per_issuance.get(i.id, [])))}, not exactly "
-                    f"{i.first_serial}–{i.last_serial}")
-    if state is not None:
-        top = max((i.last_serial for i in issuance_rows), default=0)
-        if state.next_serial != top + 1:
-            problem("ledger_state id 1", f"next_serial is {state.next_serial}, the last issued serial is {top}")
-
-    return VerifyReport(problems=tuple(problems), entries=len(entries), head_seq=last_seq, head_hash=head_hash,
-                        accounts=len(accounts), issuances=len(issuance_rows), issued=replay.issued,
-                        retired=replay.retired, cancelled=replay.cancelled)
+    check = _Checker(session)
+    check.chain()
+    check.state_and_anchors(anchors)
+    check.replay_log()
+    check.rows()
+    check.balances()
+    check.serial_blocks()
+    check.issued_blocks()
+    replay = check.replay
+    return VerifyReport(problems=tuple(check.problems), entries=len(check.entries), head_seq=check.last_seq,
+                        head_hash=check.head_hash, accounts=len(check.accounts), issuances=len(check.issuances),
+                        issued=replay.issued, retired=replay.retired, cancelled=replay.cancelled)
