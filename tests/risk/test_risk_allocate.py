@@ -15,13 +15,11 @@ from hypothesis.extra import numpy as hnp
 from icam.core.errors import InputError
 from icam.risk.allocate import (
     allocate_by_risk,
-    check_masks_disjoint,
-    check_no_overlap,
     density_baseline,
-    nest_reference_level,
     projected_quantities,
     zone_annual_totals,
 )
+from icam.risk.nesting import check_masks_disjoint, check_no_overlap, nest_reference_level
 
 # ------------------------------------------------------------------ VT0007 density baseline
 

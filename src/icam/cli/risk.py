@@ -194,7 +194,7 @@ def nest(
 
     from icam.cli.area import _read_map
     from icam.landscape.vector import rasterize_mask, read_polygons
-    from icam.risk.allocate import check_no_overlap, nest_reference_level
+    from icam.risk.nesting import check_no_overlap, nest_reference_level
 
     density, grid, nodata = _read_map(risk, "--risk", None)
     density = density.astype(np.float64)
