@@ -368,7 +368,7 @@ def test_view_helpers():
 def test_map_draws_unknown_statuses_and_empty_geometries(project):
     from shapely.geometry import Polygon
 
-    from icam.report.figures import agreements_map
+    from icam.report.maps import agreements_map
 
     parcels = project["parcels"].copy()
     parcels.loc[0, "status"] = None

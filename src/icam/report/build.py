@@ -13,7 +13,7 @@ from icam.core.atomic import atomic_write_text
 from icam.forest.activity import CLASS_NAMES
 from icam.forest.zones import ZoneStats
 from icam.landscape import Landscape
-from icam.report import figures
+from icam.report import figures, maps
 
 
 def _zone_label(zone: str) -> str:
@@ -426,7 +426,7 @@ def enforcement_images(landscape: Landscape, enforcement, view: dict) -> dict[st
     patrols or incidents were recorded."""
     images = {}
     if enforcement is not None and len(enforcement.events):
-        images["enforcement_map"] = figures.enforcement_map(landscape, enforcement.events.table)
+        images["enforcement_map"] = maps.enforcement_map(landscape, enforcement.events.table)
     if enforcement is not None and len(enforcement.monthly):
         images["enforcement_monthly"] = figures.enforcement_monthly_chart(enforcement.monthly)
     if view["effort"]:
@@ -455,7 +455,7 @@ def render_report(landscape: Landscape, stats: ZoneStats, results: dict,
     periods = results.get("periods")
     start_year = int(str(periods["project_start"])[:4]) if periods else None
     images = {
-        "map": base64.b64encode(figures.forest_change_map(landscape)).decode(),
+        "map": base64.b64encode(maps.forest_change_map(landscape)).decode(),
         "loss": base64.b64encode(figures.loss_chart(stats, start_year)).decode(),
     }
     if assessments:
@@ -463,9 +463,9 @@ def render_report(landscape: Landscape, stats: ZoneStats, results: dict,
     risk_info = baseline_info = None
     if risk is not None:
         risk_info = risk_view(risk)
-        images["risk_map"] = base64.b64encode(figures.risk_map(
+        images["risk_map"] = base64.b64encode(maps.risk_map(
             landscape, risk.risk_ha_per_year, risk.chosen, risk.benchmark.historical.end_year)).decode()
-        images["residuals"] = base64.b64encode(figures.residual_maps(landscape, risk.candidates, risk.chosen)).decode()
+        images["residuals"] = base64.b64encode(maps.residual_maps(landscape, risk.candidates, risk.chosen)).decode()
         if baseline is not None:
             baseline_info = baseline_view(baseline)
             images["baseline"] = base64.b64encode(figures.baseline_chart(baseline, _zone_label)).decode()
@@ -478,7 +478,7 @@ def render_report(landscape: Landscape, stats: ZoneStats, results: dict,
     if results.get("agreements") is not None:
         agreements = agreements_view(results["agreements"], (results.get("outputs") or {}).get("tables") or ())
         if parcels is not None:
-            images["agreements_map"] = base64.b64encode(figures.agreements_map(landscape, parcels)).decode()
+            images["agreements_map"] = base64.b64encode(maps.agreements_map(landscape, parcels)).decode()
         if agreements["money"] is not None and agreements["money"]["by_year"]:
             images["agreements_money"] = base64.b64encode(figures.agreements_money_chart(agreements["money"])).decode()
     enforcement_info = None
