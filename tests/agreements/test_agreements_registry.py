@@ -24,9 +24,10 @@ from conftest import write_csv as _csv
 from icam import ledger
 from icam.agreements import registry
 from icam.agreements.models import TABLES, Agreement, ComplianceAssessment, Delivery, Household, Parcel
-from icam.agreements.registry import RegistryImportError, import_table
+from icam.agreements.registry import import_table
 from icam.core.errors import InputError
 from icam.store.db import Base, current_revision, downgrade, head_revision, make_engine, session, upgrade
+from icam.store.forms import FormImportError, RowError
 
 UTM = "EPSG:32718"
 COMMITMENTS = "no_clearing_primary_forest;no_coffee_expansion;support_patrols"
@@ -203,18 +204,16 @@ def test_a_thousand_rows_with_three_bad_ones_import_nothing(engine, tmp_path):
     rows[799][6] = "-0.5"  # row 801: a negative tolerance, ha
     path = _csv(tmp_path / "agreements.csv", AGREEMENT_HEADER, rows)
     before = _counts(engine)
-    with session(engine) as s, pytest.raises(RegistryImportError) as caught:
+    with session(engine) as s, pytest.raises(FormImportError) as caught:
         import_table(s, "agreements", path)
     assert _counts(engine) == before
     error = caught.value
     assert isinstance(error, InputError)
     assert [(e.row, e.column) for e in error.errors] == [(17, "signed"), (240, "household_id"), (801, "tolerance_ha")]
-    assert error.message == (
-        f"{path}: 3 bad row(s) of 1000, nothing imported: row 17 (signed): '2013-02-30' is not a date; "
-        "row 240 (household_id): 'HH9999' is not a household of the registry; "
-        "row 801 (tolerance_ha): '-0.5' is negative")
-    assert "\n" not in str(error)
-    report = pd.read_csv(error.write_error_report(tmp_path / "errors.csv"), dtype=str)
+    assert str(error) == ("agreements.csv: 3 of 1000 rows refused (first: row 17, column signed: '2013-02-30' is not "
+                          "a date); nothing imported; every problem and its fix go to the errors CSV (--errors-csv "
+                          "FILE).")
+    report = pd.read_csv(error.write(tmp_path / "errors.csv"), dtype=str)
     assert report["row"].tolist() == ["17", "240", "801"]
     assert report["value"].tolist() == ["2013-02-30", "HH9999", "-0.5"]
     assert report["fix"].notna().all()
@@ -224,16 +223,16 @@ def test_a_thousand_rows_with_three_bad_ones_import_nothing(engine, tmp_path):
     assert _counts(engine)["agr_agreements"] == 1000
 
 
-def test_more_than_ten_problems_are_summarised_and_all_reported(engine, tmp_path):
+def test_many_problems_give_one_line_and_all_are_reported(engine, tmp_path):
     rows = [[f"HH{i:04d}", "x", "abc" if i <= 12 else 5] for i in range(1, 21)] + [["HH0001", "x", 4]]
     path = _csv(tmp_path / "households.csv", ["household_id", "village", "members"], rows)
-    with session(engine) as s, pytest.raises(RegistryImportError) as caught:
+    with session(engine) as s, pytest.raises(FormImportError) as caught:
         import_table(s, "households", path)
     error = caught.value
-    assert error.message.startswith(f"{path}: 13 bad row(s) of 21, nothing imported: row 2 (members_count): "
-                                    "'abc' is not a number; ")
-    assert error.message.endswith("; and 3 more")
-    assert error.errors[-1] == registry.RowError(22, "household_id", "HH0001", "'HH0001' repeats row 2",
+    assert error.message == ("households.csv: 13 of 21 rows refused (first: row 2, column members_count: 'abc' is not "
+                             "a number)")
+    assert len(error.errors) == 13
+    assert error.errors[-1] == RowError(22, "household_id", "HH0001", "'HH0001' repeats row 2",
                                                  "keep one of the two rows")
     assert _counts(engine)["agr_households"] == 0
 
@@ -245,14 +244,14 @@ def test_bad_values_of_every_kind_are_named(engine, tmp_path):
             ["AC-2", "HH0002", future, 0, "", "HH0002-FARM", 0, "no", "none", "", "", ""],
             ["AC-3", "HH0003", "2014-01-01", 5, "2013-01-01", "HH0002-CONS", 0, "1", "reduce_half", "", "", ""],
             ["AC-2013-0001", "HH0001", "2014-01-01", 2.5, "", "HH0001-CONS", 0, "0", "none", "", "", ""]]
-    with session(engine) as s, pytest.raises(RegistryImportError) as caught:
+    with session(engine) as s, pytest.raises(FormImportError) as caught:
         import_table(s, "agreements", _csv(tmp_path / "bad.csv", AGREEMENT_HEADER, rows))
     problems = {(e.row, e.column): e.problem for e in caught.value.errors}
     assert problems == {
         (2, "signed"): "'1985-05-01' is before 1987-01-01",
         (2, "needs_field_verification"): "'maybe' is not yes or no",
         (2, "breach_rule"): "'suspend' is not one of suspend_next_period, reduce_half, none",
-        (2, "commitments"): "'no_fishing' holds an unknown commitment",
+        (2, "commitments"): "'no_fishing' holds an unknown value",
         (3, "signed"): f"'{future}' is in the future",
         (3, "term_years"): "'0' is below 1",
         (3, "conservation_parcel_id"): "'HH0002-FARM' is not a conservation parcel",
@@ -316,7 +315,7 @@ def test_semicolon_separated_excel_csv_with_a_bom(engine, tmp_path):
         assert report.rows == 2 and report.inserted == 2
         bad = tmp_path / "bad.csv"
         bad.write_text("household_id;members\nHH0003;5\n\nHH0004;x\n", encoding="utf-8")
-        with pytest.raises(RegistryImportError, match=r"row 4 \(members_count\): 'x' is not a number") as caught:
+        with pytest.raises(FormImportError, match=r"row 4, column members_count: 'x' is not a number") as caught:
             import_table(s, "households", bad)  # the blank line keeps its row number, as a spreadsheet shows it
         assert caught.value.errors[0].fix == "write a whole number, e.g. 5"  # a count: no decimal point
 
@@ -328,7 +327,7 @@ def test_duplicates_in_the_file_and_in_the_registry(engine, tmp_path):
                  ["AC-2013-0001", "2016-05-01", "not_cleared", 0, "ana"],
                  ["AC-2013-0002", "2016-05-01", "cleared", "", "ana"],
                  ["AC-2013-0003", "2016-05-01", "not_cleared", 0.5, "ana"]])
-    with session(engine) as s, pytest.raises(RegistryImportError) as caught:
+    with session(engine) as s, pytest.raises(FormImportError) as caught:
         import_table(s, "field_verifications", path)
     assert [(e.row, e.column, e.problem) for e in caught.value.errors] == [
         (3, "visited_on", "'2016-05-01' repeats row 2 (same agreement, date, finding and officer)"),
@@ -338,7 +337,7 @@ def test_duplicates_in_the_file_and_in_the_registry(engine, tmp_path):
     with session(engine) as s:
         import_table(s, "field_verifications", _csv(path, ["agreement_id", "visited_on", "finding", "officer"],
                                                      [["AC-2013-0001", "2016-05-01", "not_cleared", "ana"]]))
-        with pytest.raises(RegistryImportError, match="is already in the registry"):
+        with pytest.raises(FormImportError, match="is already in the registry"):
             import_table(s, "field_verifications", path)
 
 
@@ -354,17 +353,17 @@ def test_an_invalid_polygon_is_refused_with_its_reason(engine, tmp_path):
                              geometry=[shapely.box(0, 0, 100, 100), bowtie, shapely.Point(5, 5).buffer(10)], crs=UTM)
     path = tmp_path / "bad.gpkg"
     frame.to_file(path, engine="pyogrio")
-    with session(engine) as s, pytest.raises(RegistryImportError) as caught:
+    with session(engine) as s, pytest.raises(FormImportError) as caught:
         import_table(s, "parcels", path)
     assert [(e.row, e.column) for e in caught.value.errors] == [(2, "geometry")]
-    assert caught.value.message.startswith(f"{path}: 1 bad feature(s) of 3, nothing imported: feature 2 (geometry): "
-                                           "is not a valid polygon (Self-intersection")
+    assert caught.value.message == ("bad.gpkg: 1 of 3 features refused (first: feature 2, column geometry: is not a "
+                                    "valid polygon (Self-intersection[50 50]))")
     assert "Fix Geometries" in caught.value.errors[0].fix
     assert _counts(engine)["agr_parcels"] == 0
 
 
 @pytest.mark.filterwarnings("ignore:'crs' was not provided")
-def test_parcels_need_a_crs_and_the_registrys_crs(engine, tmp_path):
+def test_parcels_need_a_crs_and_are_stored_in_the_registrys(engine, tmp_path):
     with session(engine) as s:
         import_table(s, "households", _households(tmp_path, 3))
     no_crs = tmp_path / "no_crs.shp"
@@ -372,25 +371,29 @@ def test_parcels_need_a_crs_and_the_registrys_crs(engine, tmp_path):
                      geometry=[shapely.box(0, 0, 100, 100)]).to_file(no_crs, engine="pyogrio")
     with session(engine) as s, pytest.raises(InputError, match="has no CRS"):
         import_table(s, "parcels", no_crs)
-    utm = gpd.GeoDataFrame({"parcel_id": ["P1"], "household_id": ["HH0001"], "kind": ["farm"]},
-                           geometry=[shapely.box(250_000, 9_350_000, 250_100, 9_350_200)], crs=UTM)
-    utm.to_file(tmp_path / "utm.gpkg", engine="pyogrio")
-    wgs84 = gpd.GeoDataFrame({"parcel_id": ["P2"], "household_id": ["HH0002"], "kind": ["farm"]},
-                             geometry=[shapely.box(250_000, 9_350_000, 250_100, 9_350_200)], crs=UTM).to_crs(4326)
+    box = shapely.box(250_000, 9_350_000, 250_100, 9_350_200)  # 2 ha in UTM 18S
+    wgs84 = gpd.GeoDataFrame({"parcel_id": ["P1"], "household_id": ["HH0001"], "kind": ["farm"]}, geometry=[box],
+                             crs=UTM).to_crs(4326)
     wgs84.to_file(tmp_path / "wgs84.geojson", engine="pyogrio")
-    wgs84.to_crs(32717).to_file(tmp_path / "utm17.gpkg", engine="pyogrio")
+    with session(engine) as s, pytest.raises(InputError, match="is in EPSG:4326 \\(not metres\\) and the project's "
+                                                               "CRS is unknown"):
+        import_table(s, "parcels", tmp_path / "wgs84.geojson")  # an empty registry and no project CRS
+    utm17 = gpd.GeoDataFrame({"parcel_id": ["P2"], "household_id": ["HH0002"], "kind": ["farm"]},
+                             geometry=[shapely.box(250_000, 9_350_300, 250_100, 9_350_500)], crs=UTM).to_crs(32717)
+    utm17.to_file(tmp_path / "utm17.gpkg", engine="pyogrio")
     with session(engine) as s:
-        report = import_table(s, "parcels", tmp_path / "utm.gpkg")
-        assert report.notes == ("area_ha computed from the polygons for 1 parcel(s)",)
-        with pytest.raises(InputError, match="is in the geographic CRS EPSG:4326"):
-            import_table(s, "parcels", tmp_path / "wgs84.geojson")
-        with pytest.raises(InputError, match="is in EPSG:32717 but the registry's parcels are in EPSG:32718"):
-            import_table(s, "parcels", tmp_path / "utm17.gpkg")
-        import_table(s, "parcels", tmp_path / "wgs84.geojson", crs=UTM)
+        report = import_table(s, "parcels", tmp_path / "wgs84.geojson", crs=UTM)
+        assert report.notes == ("reprojected from EPSG:4326 to EPSG:32718",
+                                "area_ha computed from the polygons for 1 parcel(s)")
+        report = import_table(s, "parcels", tmp_path / "utm17.gpkg")  # the registry's CRS is now UTM 18S
+        assert report.notes[0] == "reprojected from EPSG:32717 to EPSG:32718"
+        with pytest.raises(InputError, match="the project's CRS is EPSG:32717 but the registry's parcels are in "
+                                             "EPSG:32718"):
+            import_table(s, "parcels", tmp_path / "utm17.gpkg", crs="EPSG:32717")
         plots = registry.parcels(s)
     assert str(plots.crs) == UTM
-    assert plots["area_ha"].tolist() == [2.0, pytest.approx(2.0, rel=1e-6)]
-    assert plots.geometry.iloc[1].equals_exact(utm.geometry.iloc[0], tolerance=1e-3)
+    assert plots["area_ha"].tolist() == [pytest.approx(2.0, rel=1e-6)] * 2
+    assert plots.geometry.iloc[0].equals_exact(box, tolerance=1e-3)
 
 
 # -- queries and exports ------------------------------------------------------------------------------------------

@@ -15,12 +15,12 @@ from sqlalchemy import func, inspect, select
 
 from conftest import write_csv as _csv
 from icam.agreements import registry
-from icam.agreements.registry import RegistryImportError
 from icam.core.errors import InputError
 from icam.enforcement import patrols
 from icam.enforcement.models import TABLES, Alert, Incident, Observation, Patrol, TrackPoint
 from icam.simulate.patrols import simulate_patrols
 from icam.store.db import Base, current_revision, downgrade, head_revision, make_engine, session, upgrade
+from icam.store.forms import FormImportError
 
 GEOD = Geod(ellps="WGS84")
 EQUATOR_M_PER_DEGREE = 6_378_137 * 3.141592653589793 / 180  # 111 319.49 m: WGS 84 semi-major axis × π/180
@@ -129,7 +129,9 @@ def test_gpx_track_distance_days_and_points(engine, tmp_path):
     path = _gpx(tmp_path / "p1.gpx", [(0.0, 0.0, "2024-03-05T13:00:00Z"), (0.01, 0.0, "2024-03-05T13:30:00Z"),
                                       (0.02, 0.0, "2024-03-06T08:00:00-05:00")])
     with session(engine) as s:
-        report = patrols.import_gpx_track(s, "PAT-1", path, zone="Z1")
+        _patrol(s, "PAT-1", "2024-03-05T14:00:00")
+    with session(engine) as s:
+        report = patrols.import_gpx_track(s, "PAT-1", path)
     assert report.n_points == 3
     assert report.distance_km == pytest.approx(2 * 0.01 * EQUATOR_M_PER_DEGREE / 1000, rel=1e-9)
     assert report.end_at == dt.datetime(2024, 3, 6, 13, 0)  # -05:00 converted to UTC
@@ -156,11 +158,13 @@ def test_gpx_track_distance_days_and_points(engine, tmp_path):
 def test_bad_gpx_files_are_refused_naming_the_file(engine, tmp_path, body, message):
     path = tmp_path / "bad.gpx"
     path.write_text(body, encoding="utf-8")
+    with session(engine) as s:
+        _patrol(s, "PAT-X", "2024-01-01T00:00:00")
     with session(engine) as s, pytest.raises(InputError) as info:
         patrols.import_gpx_track(s, "PAT-X", path)
     assert str(path) in str(info.value) and message in str(info.value)
     with session(engine) as s:
-        assert s.scalar(select(func.count()).select_from(Patrol)) == 0
+        assert s.scalar(select(func.count()).select_from(TrackPoint)) == 0
 
 
 # -- observations -------------------------------------------------------------------------------------------------
@@ -186,7 +190,7 @@ def test_kobo_observations_import_with_geopoints_and_incidents(engine, tmp_path)
         assert (first.lat, first.lon, first.category, first.area_ha) == (-5.9, -77.3, "clearing", 0.4)
         assert first.observed_at == dt.datetime(2024, 3, 5, 15, 15)  # UTC
         assert sorted(i.category for i in s.scalars(select(Incident))) == ["clearing", "hunting"]
-    with session(engine) as s, pytest.raises(RegistryImportError, match="already in the registry"):
+    with session(engine) as s, pytest.raises(FormImportError, match="already in the registry"):
         patrols.import_observations(s, path)  # the same export twice
 
 
@@ -196,11 +200,12 @@ def test_one_bad_observation_row_imports_nothing(engine, tmp_path):
     path = _csv(tmp_path / "obs.csv", KOBO_HEADER, rows)
     with session(engine) as s:
         _patrol(s, "PAT-1", "2024-03-05T08:00:00")
-    with session(engine) as s, pytest.raises(RegistryImportError) as info:
+    with session(engine) as s, pytest.raises(FormImportError) as info:
         patrols.import_observations(s, path)
     problems = {(e.row, e.column) for e in info.value.errors}
     assert problems == {(3, "category"), (4, "location"), (5, "observed_at"), (6, "patrol_id")}
-    assert "4 bad row(s) of 5, nothing imported" in str(info.value)
+    assert str(info.value).startswith("obs.csv: 4 of 5 rows refused (first: row 3, column category: 'burning' is not "
+                                      "one of clearing, logging")
     with session(engine) as s:
         assert s.scalar(select(func.count()).select_from(Observation)) == 0
 
@@ -345,13 +350,16 @@ def test_actions_import_links_incidents_and_refuses_bad_rows(engine, tmp_path):
                 ["u-2", "arrest", "2024-03-08"],  # not an action
                 ["u-2", "sanction", "2024-03-01"],  # before the observation (2024-03-06)
                 ["u-1", "sanction", "2024-05-02"]])  # already in the registry
-    with session(engine) as s, pytest.raises(RegistryImportError) as caught:
+    with session(engine) as s, pytest.raises(FormImportError) as caught:
         patrols.import_actions(s, bad)
-    message = str(caught.value)
-    assert "5 bad row(s) of 6, nothing imported" in message
-    for fragment in ("row 3 (observation_uuid): 'u-9'", "row 4 (observation_uuid): 'u-none'", "row 5 (action)",
-                     "row 6 (taken_on)", "row 7 (action): 'sanction' is already in the registry"):
-        assert fragment in message, message
+    assert str(caught.value).startswith("bad.csv: 5 of 6 rows refused (first: row 3, column observation_uuid: "
+                                        "'u-9' is not an observation with an incident of the registry)")
+    assert [(e.row, e.column, e.problem) for e in caught.value.errors] == [
+        (3, "observation_uuid", "'u-9' is not an observation with an incident of the registry"),
+        (4, "observation_uuid", "'u-none' is not an observation with an incident of the registry"),
+        (5, "action", "'arrest' is not one of report_to_authorities, agreement_warning, sanction, none"),
+        (6, "taken_on", "'2024-03-01' is before the observation"),
+        (7, "action", "'sanction' is already in the registry (same observation, action and date)")]
     with session(engine) as s:
         assert s.scalar(select(func.count()).select_from(Action)) == 3
 

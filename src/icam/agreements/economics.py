@@ -115,7 +115,7 @@ def revenue_by_vintage(credits_by_vintage: Mapping[int, int], sales: Sequence[tu
 def revenue_by_year(sales: Sequence[tuple]) -> dict[int, float]:
     """Revenue (USD) by calendar year of sale, from (vintage, quantity, price_usd_per_t, sold_on) tuples."""
     out: dict[int, float] = {}
-    for vintage, quantity, price, sold_on in sales:
+    for _vintage, quantity, price, sold_on in sales:
         year = pd.Timestamp(sold_on).year
         out[year] = out.get(year, 0.0) + float(quantity) * float(price)
     return dict(sorted(out.items()))

@@ -58,9 +58,9 @@ def import_(
         "--errors-csv", help="Where to write the row-by-row error report when rows are bad.")] = None,
 ) -> None:
     """Import a file into the registry in one transaction: every row or none."""
-    from icam.agreements.registry import error_report
     from icam.core.errors import InputError
     from icam.enforcement import patrols as pt
+    from icam.store.forms import error_report
 
     if kind not in KINDS:
         raise InputError(f"unknown kind {kind!r}", f"use one of {', '.join(KINDS)}")
