@@ -292,3 +292,26 @@ def test_read_strata(tmp_path):
         S.read_strata(write(tmp_path, "stratum,area_ha\n1,5\n1,3\n", "dup.csv"))
     with pytest.raises(InputError, match=r"lacks column\(s\) area_ha \(or mapped_px\) \(it has stratum, ha\)"):
         S.read_strata(write(tmp_path, "stratum,ha\n1,5\n", "miss.csv"))
+
+
+def test_samples_and_strata_from_a_spanish_excel_export_read_as_the_plain_csv(tmp_path):
+    # Excel on a Spanish Windows: ';' separators, decimal commas, Windows-1252 text, CRLF line ends
+    plain_labels = S.read_labels(write(tmp_path, GOOD), map_extent=(300000, 9290000, 310000, 9300000))
+    excel = GOOD.replace(",", ";").replace("\n", "\r\n").replace(";9299985;", ";9299985,5;").replace(
+        "id;x", "id;x")
+    path = tmp_path / "muestras.csv"
+    path.write_bytes(excel.encode("cp1252"))
+    labels = S.read_labels(path, map_extent=(300000, 9290000, 310000, 9300000))
+    assert labels["y"].tolist() == [9_299_985.5] * 6  # "9299985,5": a decimal comma
+    pd.testing.assert_frame_equal(labels.drop(columns="y"), plain_labels.drop(columns="y"))
+    strata = tmp_path / "estratos.csv"
+    strata.write_bytes("stratum;area_ha\r\n1;1.234,5\r\nbosque ribereño;10,25\r\n".encode("cp1252"))
+    table = S.read_strata(strata)
+    assert table["stratum"].tolist() == [1, "bosque ribereño"]
+    assert table["area_ha"].tolist() == [1234.5, 10.25]
+
+
+def test_a_blank_line_keeps_the_row_numbers_of_the_messages(tmp_path):
+    text = "stratum,area_ha\n1,5\n\n,3\n"  # the stratum missing on spreadsheet row 4
+    with pytest.raises(InputError, match="empty stratum at row 4"):
+        S.read_strata(write(tmp_path, text, "gap.csv"))

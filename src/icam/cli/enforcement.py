@@ -6,9 +6,11 @@
 ``icam enforcement status [DIR] [--as-of DATE]``                              the response indicators
 
 Alerts enter the registry through ``icam run`` (``[enforcement]`` in icam.toml). KIND ``tracks`` takes a GPX
-file named ``<patrol_id>.gpx`` or a folder of them; the others a CSV (or an ODK/KoboToolbox export). A file
-with bad rows imports nothing: exit 2, one line naming the rows and what is wrong (``--errors-csv``: the
-full report). Importing observations matches them to the alerts (true or false positives).
+file named ``<patrol_id>.gpx`` or a folder of them, of patrols already imported; the others a CSV (or an
+ODK/KoboToolbox export). A file with bad rows imports nothing: exit 2, one line naming how many rows and the
+first problem (``--errors-csv``: the full report). Where ``DIR/icam.toml`` has boundaries, track points and
+observations more than 50 km outside them are refused. Importing observations matches them to the alerts
+(true or false positives).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from icam.cli.agreements import import_session, project_extent
 from icam.cli.errors import fail_cleanly
 from icam.cli.options import DateOpt, DirArg, UrlOpt, console, project_session
 
@@ -65,15 +68,16 @@ def import_(
     if kind not in KINDS:
         raise InputError(f"unknown kind {kind!r}", f"use one of {', '.join(KINDS)}")
     settings = _match_settings(project_dir)
-    with error_report(errors_csv), project_session(project_dir, url, create=True) as s:
+    _, extent = project_extent(project_dir)
+    with error_report(errors_csv), import_session(project_dir, url) as s:
         if kind == "patrols":
             message = f"Imported {pt.import_patrols(s, file):,} patrols from {file}."
         elif kind == "tracks":
-            reports = pt.import_gpx_tracks(s, {path.stem: path for path in _gpx_files(file)})
+            reports = pt.import_gpx_tracks(s, {path.stem: path for path in _gpx_files(file)}, extent=extent)
             message = (f"Imported {len(reports):,} track(s): {sum(r.n_points for r in reports):,} points, "
                        f"{sum(r.distance_km for r in reports):,.1f} km.")
         elif kind == "observations":
-            report = pt.import_observations(s, file)
+            report = pt.import_observations(s, file, extent=extent)
             matches = pt.match_alerts(s, **settings)
             message = (f"Imported {report.inserted:,} observations ({report.incidents:,} incidents) from {file}; "
                        f"{len(matches):,} alert(s) checked.")
@@ -99,7 +103,7 @@ def plan(
 ) -> None:
     """Assign the highest-priority open alerts to a new patrol plan and write them for the GPS and the phone."""
     from icam.enforcement.exports import write_waypoints
-    from icam.enforcement.patrols import plan_patrol
+    from icam.enforcement.plans import plan_patrol
 
     folder = out or project_dir / "plans"
     folder.mkdir(parents=True, exist_ok=True)
@@ -129,7 +133,7 @@ def status(
     url: UrlOpt = None,
 ) -> None:
     """Alerts by priority and status, share checked, days to visit, precision, patrol effort and incidents."""
-    from icam.enforcement.patrols import indicators
+    from icam.enforcement.indicators import indicators
 
     day = as_of.date() if as_of else dt.date.today()
     with project_session(project_dir, url) as s:

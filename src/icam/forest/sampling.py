@@ -34,6 +34,7 @@ from icam.core.atomic import atomic_path, atomic_write_text
 from icam.core.errors import InputError
 from icam.forest import area as A
 from icam.landscape.grid import Grid
+from icam.store.forms import decimal_comma, numbers, read_csv
 
 STRATIFIED = "stratified random"
 SIMPLE = "simple random"
@@ -394,38 +395,45 @@ def _list(ids: list) -> str:
 
 
 def _read_table(path: Path | str, what: str) -> tuple[pd.DataFrame, Path]:
+    """A sample or strata table as text cells; index = the row (CSV: as a spreadsheet numbers it, header = 1;
+    vector file: the feature, from 1). CSV files are read by :func:`icam.store.forms.read_csv` (UTF-8 or
+    Latin-1, ``,`` ``;`` or tab separated)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{what}: {path} does not exist", "check the path")
     if path.is_dir():
         raise InputError(f"{what}: {path} is a folder, not a file", "name the CSV or GeoPackage file itself")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".gpkg", ".geojson", ".shp", ".fgb"):
-            import geopandas as gpd
+    if path.suffix.lower() not in (".gpkg", ".geojson", ".shp", ".fgb"):
+        return read_csv(path, f"{what}: "), path
+    import geopandas as gpd  # only for samples given as a vector file
 
-            gdf = gpd.read_file(path)
-            df = pd.DataFrame(gdf.drop(columns=gdf.geometry.name) if gdf.geometry is not None else gdf)
-            if gdf.geometry is not None and len(gdf) and ("x" not in df.columns or "y" not in df.columns):
-                if gdf.geometry.geom_type.eq("Point").all():
-                    df["x"], df["y"] = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
-        else:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True,
-                             encoding="utf-8-sig")
-    except InputError:
-        raise
+    try:
+        gdf = gpd.read_file(path)
     except Exception as exc:  # noqa: BLE001 - any parser failure is a bad file
         reason = " ".join(str(exc).split())[:160]
         raise InputError(f"{what}: {path} cannot be read ({reason})",
                          "give a CSV file with a header row, or a GeoPackage") from None
+    df = pd.DataFrame(gdf.drop(columns=gdf.geometry.name) if gdf.geometry is not None else gdf)
+    if gdf.geometry is not None and len(gdf) and ("x" not in df.columns or "y" not in df.columns):
+        if gdf.geometry.geom_type.eq("Point").all():
+            df["x"], df["y"] = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
     df.columns = [str(c).strip() for c in df.columns]
+    df.index = pd.RangeIndex(1, len(df) + 1, name="row")
     return df, path
 
 
 def _ids(df: pd.DataFrame, mask: np.ndarray) -> list:
     if "id" in df.columns:
         return [df["id"].iloc[i] for i in np.flatnonzero(mask)]
-    return [f"row {i + 2}" for i in np.flatnonzero(mask)]  # CSV line numbers (header = line 1)
+    return [f"row {df.index[i]}" for i in np.flatnonzero(mask)]
+
+
+def _numbers(df: pd.DataFrame, column: str, comma: bool) -> np.ndarray:
+    """A column's numbers (NaN where empty or not a number), decimal commas read where the file uses them."""
+    values = df[column]
+    if pd.api.types.is_numeric_dtype(values):  # a vector file's numeric attribute
+        return pd.to_numeric(values, errors="coerce").to_numpy(float)
+    return numbers(values.astype(str), comma).to_numpy(float)
 
 
 def read_labels(path: Path | str, *, known_classes=None, map_extent=None) -> pd.DataFrame:
@@ -449,7 +457,7 @@ def read_labels(path: Path | str, *, known_classes=None, map_extent=None) -> pd.
         ids = [_code(v) for v in df["id"].tolist()]
         blank = np.array([v == "" for v in ids])
         if blank.any():
-            rows = [f"row {i + 2}" for i in np.flatnonzero(blank)]
+            rows = [f"row {df.index[i]}" for i in np.flatnonzero(blank)]
             raise InputError(f"samples: {path}: {int(blank.sum())} sample(s) have no id: {_list(rows)}",
                              "give every sample an id")
         seen = pd.Series([str(v) for v in ids])
@@ -475,9 +483,10 @@ def read_labels(path: Path | str, *, known_classes=None, map_extent=None) -> pd.
             raise InputError(f"samples: {path}: {int(unknown.sum())} sample(s) have a ref_class not in the legend "
                              f"({', '.join(bad)}): id {_list(_ids(df, unknown))}",
                              f"use one of {', '.join(str(k) for k in sorted(known, key=str))}")
+    comma = decimal_comma(df, ["x", "y"])
     for c in ("x", "y"):
         if c in df.columns:
-            xy = pd.to_numeric(pd.Series(df[c].tolist()).replace("", np.nan), errors="coerce").to_numpy(float)
+            xy = _numbers(df, c, comma)
             bad = ~np.isfinite(xy)
             if bad.any() and map_extent is not None:
                 raise InputError(f"samples: {path}: {int(bad.sum())} sample(s) have no numeric {c}: "
@@ -515,7 +524,7 @@ def read_strata(path: Path | str, pixel_area_ha: float | None = None) -> pd.Data
     if pixel_area_ha is not None and not (math.isfinite(pixel_area_ha) and pixel_area_ha > 0):
         raise InputError(f"the pixel area is {pixel_area_ha!r} ha", "give a positive --pixel-area-ha (0.09 at 30 m)")
     strata = [_code(v) for v in df["stratum"].tolist()]
-    blank = [f"row {i + 2}" for i, s in enumerate(strata) if s == ""]
+    blank = [f"row {df.index[i]}" for i, s in enumerate(strata) if s == ""]
     if blank:
         raise InputError(f"strata: {path}: empty stratum at {_list(blank)}", "name every stratum")
     keys = pd.Series([str(s) for s in strata])
@@ -524,10 +533,10 @@ def read_strata(path: Path | str, pixel_area_ha: float | None = None) -> pd.Data
         raise InputError(f"strata: {path}: duplicate stratum/strata {_list(list(dict.fromkeys(keys[dup])))}",
                          "give each stratum one row")
     out = pd.DataFrame({"stratum": strata})
+    comma = decimal_comma(df, ["mapped_px", "area_ha"])
 
-    def numbers(col: str) -> np.ndarray:
-        raw = pd.Series(df[col].tolist())
-        vals = pd.to_numeric(raw.replace("", np.nan), errors="coerce").to_numpy(float)
+    def column_numbers(col: str) -> np.ndarray:
+        vals = _numbers(df, col, comma)
         bad = ~np.isfinite(vals)
         if bad.any():
             which = [str(strata[i]) for i in np.flatnonzero(bad)]
@@ -541,7 +550,7 @@ def read_strata(path: Path | str, pixel_area_ha: float | None = None) -> pd.Data
         return vals
 
     if has_px:
-        px = numbers("mapped_px")
+        px = column_numbers("mapped_px")
         out["mapped_px"] = px
     if has_px and (pixel_area_ha is not None or not has_area):
         if pixel_area_ha is None:
@@ -549,7 +558,7 @@ def read_strata(path: Path | str, pixel_area_ha: float | None = None) -> pd.Data
                              "pass --pixel-area-ha (0.09 for 30 m pixels) or give an area_ha column")
         out["area_ha"] = px * float(pixel_area_ha)
     else:
-        out["area_ha"] = numbers("area_ha")
+        out["area_ha"] = column_numbers("area_ha")
     if out["area_ha"].sum() <= 0:
         raise InputError(f"strata: {path}: the strata areas sum to zero", "give each stratum its mapped area")
     return out

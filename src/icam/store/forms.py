@@ -336,8 +336,7 @@ class Rows:
     def parse(self, cols: Iterable[Col]) -> None:
         """Parse every column of ``cols`` into ``frame`` (missing columns as empty), flagging bad cells."""
         cols = tuple(cols)
-        numeric = [c.name for c in cols if c.numeric and c.name in self.raw]
-        comma = bool(numeric) and bool(self.raw[numeric].stack().str.match(_DECIMAL_COMMA).any())
+        comma = decimal_comma(self.raw, [c.name for c in cols if c.numeric])
         for col in cols:
             raw = self.raw[col.name] if col.name in self.raw else pd.Series("", index=self.frame.index)
             blank = raw == ""
@@ -347,6 +346,13 @@ class Rows:
             if col.default is not None:
                 values = values.where(~blank, col.default)
             self.frame[col.name] = values
+
+
+def decimal_comma(frame: pd.DataFrame, columns: Iterable[str]) -> bool:
+    """Whether the numbers of ``frame``'s text ``columns`` use decimal commas: some cell ends in a comma and
+    digits (``3,5``, ``1.234,5``). One choice per file: spreadsheets export every number alike."""
+    present = [c for c in columns if c in frame]
+    return bool(present) and bool(frame[present].stack().astype(str).str.match(_DECIMAL_COMMA).any())
 
 
 def numbers(raw: pd.Series, decimal_comma: bool) -> pd.Series:
@@ -484,5 +490,6 @@ def _canonical_text(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), "").astype(str)
 
 
-__all__ = ["Col", "FormImportError", "RowError", "Rows", "canonical_name", "decode", "error_report", "is_meta",
+__all__ = ["Col", "FormImportError", "RowError", "Rows", "canonical_name", "decimal_comma", "decode", "error_report",
+           "is_meta",
            "key_strings", "match_columns", "numbers", "read_csv", "reference_column", "sniff_separator", "text_table"]
