@@ -13,6 +13,7 @@ Quantities are whole credits (1 credit = 1 tCO2e), Python ints; credits move low
 from __future__ import annotations
 
 import datetime as dt
+import json
 import operator
 import unicodedata
 from collections.abc import Iterator
@@ -487,7 +488,6 @@ def issuances(session: Session, project: str | None = None) -> list[IssuanceReco
 
 def history(session: Session) -> list[HistoryEntry]:
     """The audit log, oldest first."""
-    import json
 
     return [HistoryEntry(e.seq, e.at, e.event_type, json.loads(e.payload), e.hash)
             for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq))]

@@ -21,8 +21,25 @@ from icam.core.errors import InputError
 from icam.forest.activity import CLASS_NAMES, ActivityAssessment, activity_zone, assess
 from icam.forest.zones import ZoneStats, zone_statistics
 from icam.landscape import Landscape
+from icam.landscape.raster import write_cog
 from icam.pipeline.config import IcamConfig
 from icam.pipeline.runner import Stage
+from icam.pipeline.stages.agreements import run_agreements
+from icam.pipeline.stages.agreements import write_outputs as write_agreements
+from icam.pipeline.stages.carbon import account_project, accounting_rows, carbon_input_files
+from icam.pipeline.stages.enforcement import run_enforcement
+from icam.pipeline.stages.enforcement import write_outputs as write_enforcement
+from icam.pipeline.stages.landscape import load_landscape
+from icam.pipeline.stages.risk import (
+    build_baseline,
+    expected_validity_ha,
+    kept,
+    risk_setting,
+    write_risk_outputs,
+    zone_mask,
+)
+from icam.report.build import write_report
+from icam.risk.candidates import run_candidates
 
 RESULTS_NAME = "results.json"
 REPORT_NAME = "report.html"
@@ -80,8 +97,6 @@ def key_years(config: IcamConfig, epochs: tuple[int, ...]) -> list[int]:
 
 
 def _write_rasters(config: IcamConfig, landscape: Landscape, out_dir: Path) -> list[str]:
-    from icam.landscape.raster import write_cog
-
     forest, grid = landscape.forest, landscape.grid
     folder = out_dir / "rasters"
     folder.mkdir(parents=True, exist_ok=True)
@@ -156,8 +171,6 @@ def section_input_files(config: IcamConfig, section: str) -> list[Path]:
 
 
 def _write_accounting_tables(accounting, out_dir: Path) -> list[str]:
-    from icam.pipeline.stages.carbon import accounting_rows
-
     tables = accounting_rows(accounting)
     (out_dir / "tables").mkdir(parents=True, exist_ok=True)
     for name, rows in tables.items():
@@ -225,8 +238,6 @@ class StageConfig:
 
 
 def _landscape(c, progress, r, out):
-    from icam.pipeline.stages.landscape import load_landscape
-
     return load_landscape(c, progress=progress)
 
 
@@ -239,26 +250,19 @@ def _activity(c, progress, r, out) -> list[ActivityAssessment]:
 
 
 def _risk(c, progress, r, out):
-    from icam.pipeline.stages.risk import expected_validity_ha, risk_setting
-    from icam.risk.candidates import run_candidates
-
     if c.risk is None:
         return None
     landscape = r["landscape"]
     expected = expected_validity_ha(c, landscape) if c.baseline is not None else None
     validity = c.baseline.validity_years if c.baseline is not None else 6
-    return run_candidates(risk_setting(c, landscape), list(c.risk.models), expected, validity, progress=progress)
+    return kept(run_candidates(risk_setting(c, landscape), list(c.risk.models), expected, validity, progress=progress))
 
 
 def _baseline(c, progress, r, out):
-    from icam.pipeline.stages.risk import build_baseline
-
     return build_baseline(c, r["landscape"], r["risk"]) if c.baseline is not None else None
 
 
 def _accounting(c, progress, r, out):
-    from icam.pipeline.stages.carbon import account_project
-
     if c.carbon is None:
         return None
     return account_project(c, r["landscape"], r["risk"], r["baseline"], r["activity_data"])
@@ -271,8 +275,6 @@ def _needs_folder(project_dir: Path | None, section: str) -> Path:
 
 
 def _agreements(c, project_dir, r, out):
-    from icam.pipeline.stages.agreements import run_agreements
-
     if c.agreements is None:
         return None
     return run_agreements(c, _needs_folder(project_dir, "agreements"), r["landscape"], r["activity_data"],
@@ -280,19 +282,12 @@ def _agreements(c, project_dir, r, out):
 
 
 def _enforcement(c, project_dir, r, out):
-    from icam.pipeline.stages.enforcement import run_enforcement
-
     if c.enforcement is None:
         return None
     return run_enforcement(c, _needs_folder(project_dir, "enforcement"), r["landscape"], r["risk"], r["agreements"])
 
 
 def _outputs(c, project_dir, r, out_dir: Path) -> dict:
-    from icam.pipeline.stages.agreements import write_outputs as write_agreements
-    from icam.pipeline.stages.enforcement import write_outputs as write_enforcement
-    from icam.pipeline.stages.risk import write_risk_outputs, zone_mask
-    from icam.report.build import write_report
-
     files = {
         "rasters": _write_rasters(c, r["landscape"], out_dir),
         "tables": _write_tables(r["forest_change"], out_dir) + _write_activity_tables(r["activity_data"], out_dir),
@@ -344,8 +339,6 @@ _STAGES = (
 
 
 def _input_files(config: IcamConfig) -> dict[str, tuple[Path, ...]]:
-    from icam.pipeline.stages.carbon import carbon_input_files
-
     return {"landscape": tuple(config_input_files(config)), "accounting": tuple(carbon_input_files(config)),
             "agreements": tuple(section_input_files(config, "agreements")),
             "enforcement": tuple(section_input_files(config, "enforcement"))}

@@ -84,7 +84,7 @@ def risk_view(risk) -> dict:
 
 
 def baseline_view(baseline) -> dict:
-    """What the report shows of a :class:`icam.pipeline.stages.risk.Baseline`: a row per year, a column pair per zone."""
+    """What the report shows of the baseline stage's result: a row per year, a column pair per zone."""
     zones = list(baseline.by_zone_vm0015)
     cells: dict[int, dict[str, dict]] = {}
     for row in baseline.rows():
@@ -489,7 +489,8 @@ def render_report(landscape: Landscape, stats: ZoneStats, results: dict,
     risk_zone = (results["risk"]["zone"] if results.get("risk") is not None
                  else baseline.zone if baseline is not None else "risk zone")
     return env.get_template("report.html.j2").render(
-        project=results["project"], periods=periods, results=results, stats=stats, images=images, forest_rows=forest_rows,
+        project=results["project"], periods=periods, results=results, stats=stats, images=images,
+        forest_rows=forest_rows,
         period_labels=stats.period_labels, grid=results["grid"], assessments=assessments,
         class_names=CLASS_NAMES, risk=risk_info, baseline=baseline_info,
         risk_zone=risk_zone, accounting=accounting, agreements=agreements, status_labels=STATUS_LABELS,

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from icam.forest.zones import ZoneStats  # noqa: E402
+from icam.forest.activity import FOREST_LOSS
+from icam.forest.zones import ZoneStats
 
 ZONE_STYLES = {
     "project_area": ("#111111", "Project area"),
@@ -65,7 +66,6 @@ def loss_chart(stats: ZoneStats, project_start_year: int | None = None) -> bytes
 
 def activity_chart(assessments) -> bytes:
     """Forest loss per period in ha/yr: the map's pixel count against the sample-based estimate with its 95 % CI."""
-    from icam.forest.activity import FOREST_LOSS
 
     labels = [f"{a.start_year}–{a.end_year}" for a in assessments]
     years = np.array([a.end_year - a.start_year for a in assessments], dtype=float)
@@ -141,8 +141,6 @@ ACCOUNTING_STACK = (  # bottom to top: the baseline's emissions split into what 
 
 
 def _decimal_year(day) -> float:
-    import datetime as dt
-
     day = dt.date.fromisoformat(day) if isinstance(day, str) else day
     start = dt.date(day.year, 1, 1)
     return day.year + (day - start).days / (dt.date(day.year + 1, 1, 1) - start).days
@@ -155,10 +153,6 @@ def accounting_chart(periods: list[dict]) -> bytes:
     actual (project) emissions, leakage, the uncertainty deduction, the buffer and the credits issued,
     which together make up the baseline when the project emitted less than it. ``periods``: the rows
     of :func:`icam.report.build.accounting_view` (start, end, years and the tCO2e keys)."""
-    import datetime as dt
-
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import FuncFormatter
 
     fig, ax = plt.subplots(figsize=(9, 4.2))
     handles = {}
@@ -207,7 +201,6 @@ def agreements_money_chart(money: dict) -> bytes:
     credit revenue (thin dashed line), and, in a small panel below, the cumulative balance of the agreements
     (revenue allocated to them − their costs; red below zero). ``money``: ``results["agreements"]["money"]``
     (``by_year`` rows with year, revenue_usd, agreements_usd, costs_usd, cumulative_usd; ``shares``)."""
-    from matplotlib.ticker import FuncFormatter
 
     rows = money["by_year"]
     years = np.array([r["year"] for r in rows])

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import matplotlib
+from math import ceil
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import ListedColormap, LogNorm
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-from icam.landscape import Landscape  # noqa: E402
-from icam.report.figures import PRIORITY_STYLES, ZONE_STYLES, _png  # noqa: E402
+from icam.landscape import Landscape
+from icam.report.figures import PRIORITY_STYLES, ZONE_STYLES, _png
 
 
 def _nice_length_km(width_km: float) -> float:
@@ -112,7 +113,6 @@ def _positive_limits(values: np.ndarray) -> tuple[float, float]:
 
 def risk_map(landscape: Landscape, risk_ha_per_year: np.ndarray, chosen: str, start_year: int) -> bytes:
     """The chosen risk map (ha/pixel/yr) on a log colour scale; zero (non-forest, off the zone) in grey."""
-    from matplotlib.colors import LogNorm
 
     values = np.asarray(risk_ha_per_year)
     step = max(1, int(np.ceil(max(values.shape) / MAX_MAP_PX)))
@@ -142,7 +142,6 @@ def risk_map(landscape: Landscape, risk_ha_per_year: np.ndarray, chosen: str, st
 
 def residual_maps(landscape: Landscape, candidates, chosen: str, period: str = "confirmation") -> bytes:
     """Actual − predicted deforestation per assessment cell, one panel per candidate, one colour scale."""
-    from math import ceil
 
     panels = []
     for candidate in candidates:
@@ -223,8 +222,6 @@ def agreements_map(landscape: Landscape, parcels) -> bytes:
 
     ``parcels``: a GeoDataFrame in the grid's CRS with a ``status`` column (compliant, to_verify, breach,
     not_in_force, no_agreement; anything else is drawn grey)."""
-    import pandas as pd
-    from matplotlib.lines import Line2D
 
     forest = landscape.forest
     grid = landscape.grid
@@ -304,7 +301,6 @@ def enforcement_map(landscape: Landscape, events) -> bytes:
     checked in the field with a black edge, over the forest of the last epoch and the zone outlines.
 
     ``events``: the events table (x, y in the grid's CRS, metres; priority, area_ha, status)."""
-    from matplotlib.lines import Line2D
 
     forest = landscape.forest
     step = max(1, int(np.ceil(max(forest.shape) / MAX_MAP_PX)))

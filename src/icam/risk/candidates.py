@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from rasterio.features import rasterize
 
 from icam.core.errors import InputError
 from icam.landscape.grid import Grid
@@ -349,7 +350,6 @@ def _risk_map(score: np.ndarray, grid: Grid, expected_ha: float, validity_years:
 
 def distance_to_features_m(geometries, grid: Grid) -> np.ndarray:
     """Distance (m) from each cell to the nearest cell touched by the geometries (lines, points, polygons)."""
-    from rasterio.features import rasterize
 
     touched = rasterize(((g, 1) for g in geometries), out_shape=grid.shape, transform=grid.transform, fill=0,
                         all_touched=True, dtype="uint8").astype(bool)

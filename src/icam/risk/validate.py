@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import rankdata  # scipy.stats takes a second to import: only when an AUC is asked for
 
 from icam.core.errors import InputError
 
@@ -338,7 +339,6 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     n0 = labels.size - n1
     if n1 == 0 or n0 == 0:
         raise InputError("the AUC needs both deforested and not deforested pixels")
-    from scipy.stats import rankdata  # scipy.stats takes a second to import: only when an AUC is asked for
 
     ranks = rankdata(scores, method="average")
     u = float(ranks[labels].sum()) - n1 * (n1 + 1) / 2.0

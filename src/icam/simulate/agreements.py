@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from icam.agreements.compliance import period_loss_years
 from icam.core.atomic import atomic_path
 
 FOLDER = Path("inputs/agreements")
@@ -102,7 +103,6 @@ def _deliveries(rng, schedule: list[dict], suspended: dict[str, set[int]]) -> li
 
 def _next_period_years(periods: Sequence[tuple[dt.date, dt.date]], year: int) -> set[int]:
     """The loss years of the monitoring period after the one that holds ``year`` (the same length after the last)."""
-    from icam.agreements.compliance import period_loss_years
 
     spans = [(first, last) for _, _, first, last in period_loss_years(periods)]
     k = next((i for i, (first, last) in enumerate(spans) if first <= year <= last), None)

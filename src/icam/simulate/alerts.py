@@ -25,11 +25,14 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import rasterio
 from scipy import ndimage
 
 from icam.core.atomic import atomic_path, write_csv_rows
+from icam.enforcement.alerts import AlertRaster, PriorityRule, cluster_alerts, date_to_days, describe
 from icam.landscape.grid import Grid
+from icam.simulate.patrols import simulate_patrols
 
 ALERT_YEAR = 2024
 ALERT_ERRORS = {
@@ -53,7 +56,6 @@ def alert_layer(true_loss_code: np.ndarray, standing_forest: np.ndarray, grid: G
     ``true_loss_code``: true loss year − 2000 (0 = none); ``standing_forest``: pixels that are forest all
     of ``year`` (where false alerts may fall).
     """
-    from icam.enforcement.alerts import date_to_days
 
     e = ALERT_ERRORS
     lost = true_loss_code == year - 2000
@@ -116,9 +118,6 @@ def write_alert_raster(path: Path, date: np.ndarray, confidence: np.ndarray, gri
 def ranked_events(date: np.ndarray, confidence: np.ndarray, true_mask: np.ndarray, grid: Grid,
                   zones: dict[str, np.ndarray], parcels: gpd.GeoDataFrame) -> list[dict]:
     """The alert events as icam ranks each on the day it comes out, with whether it is a true clearing."""
-    import pandas as pd
-
-    from icam.enforcement.alerts import AlertRaster, PriorityRule, cluster_alerts, describe
 
     events = describe(cluster_alerts(AlertRaster(date, confidence), grid), zones=zones, parcels=parcels)
     table = events.table
@@ -170,7 +169,6 @@ def write_enforcement_history(out_dir: Path, true_loss_code: np.ndarray, forest_
     ``parcels``: the conservation parcels with ``agreement`` and ``household`` columns. The patrols answer
     the alerts of the project area and the leakage belt until 31 December of ``year`` (the demo's as_of).
     """
-    from icam.simulate.patrols import simulate_patrols
 
     out_dir = Path(out_dir)
     as_of = dt.date(year, 12, 31)

@@ -18,6 +18,9 @@ from scipy import ndimage
 from icam.core.atomic import atomic_path
 from icam.forest.activity import FOREST_LOSS, NON_FOREST, STABLE_FOREST, activity_map, mapped_areas, strata_by_zone
 from icam.forest.change import ForestChange
+from icam.forest.sampling import sample_table, stratified_design
+from icam.pipeline.config import load_config
+from icam.pipeline.stages.landscape import load_landscape
 
 YEAR_OFFSET, LAST_YEAR = 2000, 2024
 
@@ -121,9 +124,6 @@ def write_reference_samples(out_dir: Path, true_loss: np.ndarray, scale: str, se
     The project is read back as ``icam run`` reads it, so each sample is designed on the very map the
     pipeline will stratify.
     """
-    from icam.forest.sampling import sample_table, stratified_design
-    from icam.pipeline.config import load_config
-    from icam.pipeline.stages.landscape import load_landscape
 
     landscape = load_landscape(load_config(out_dir))
     zone = landscape.zones.reference_region

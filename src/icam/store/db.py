@@ -23,6 +23,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -125,8 +129,6 @@ def make_engine(url: str | Path) -> Engine:
 
 
 def _alembic_config(connection=None):
-    from alembic.config import Config
-
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
     if connection is not None:
@@ -136,7 +138,6 @@ def _alembic_config(connection=None):
 
 def head_revision() -> str:
     """The newest migration's revision id."""
-    from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None
@@ -145,7 +146,6 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The database's migration revision, or None where it has no icam schema yet."""
-    from alembic.migration import MigrationContext
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
@@ -153,7 +153,6 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Run the Alembic migrations up to ``revision`` in one transaction (an empty database gets the whole schema)."""
-    from alembic import command
 
     with engine.begin() as connection:
         command.upgrade(_alembic_config(connection), revision)
@@ -161,7 +160,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def downgrade(engine: Engine, revision: str) -> None:
     """Undo migrations down to ``revision`` (``"base"``: drop every icam table, and its data)."""
-    from alembic import command
 
     with engine.begin() as connection:
         command.downgrade(_alembic_config(connection), revision)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from rasterio.transform import rowcol
 
 from icam.carbon.accounting import (
     ART_TREES_2_0,
@@ -43,12 +44,19 @@ from icam.carbon.accounting import (
     ex_post_table,
     prorate_annual,
 )
+from icam.carbon.allometry import WoodDensityTable
 from icam.carbon.buffer import BufferResult, assess
 from icam.carbon.emissions import CarbonStock, EmissionFactor, emission_factor
+from icam.carbon.inventory import read_tree_inventory, stocks_from_inventory
 from icam.carbon.stocks import StratumStock, ipcc_default_stock
 from icam.core.errors import InputError
+from icam.forest.activity import CLASS_NAMES, FOREST_LOSS
+from icam.forest.area import stehman_estimate
+from icam.forest.sampling import read_labels
 from icam.landscape import Landscape
+from icam.landscape.raster import read_onto_grid
 from icam.pipeline.config import CarbonSection, CarbonStratum, IcamConfig
+from icam.pipeline.stages.risk import zone_mask
 
 SINGLE_STRATUM = "forest"
 ENTERED = "entered"
@@ -135,8 +143,6 @@ def _strata_config(carbon: CarbonSection) -> list[CarbonStratum]:
 def _inventory_stocks(carbon: CarbonSection, strata: Sequence[CarbonStratum]) -> dict[str, StratumStock]:
     if carbon.inventory is None:
         return {}
-    from icam.carbon.allometry import WoodDensityTable
-    from icam.carbon.inventory import read_tree_inventory, stocks_from_inventory
 
     table = WoodDensityTable.from_csv(carbon.wood_density) if carbon.wood_density is not None else None
     return stocks_from_inventory(read_tree_inventory(carbon.inventory),
@@ -198,7 +204,6 @@ def stratum_masks(config: IcamConfig, landscape: Landscape, names: Sequence[str]
     carbon = config.carbon
     if carbon.strata_raster is None:
         return {names[0]: np.ones(landscape.grid.shape, dtype=bool)}
-    from icam.landscape.raster import read_onto_grid
 
     values = read_onto_grid(carbon.strata_raster, landscape.grid, what="carbon.strata_raster",
                             allow_reproject=True, categorical=False)
@@ -258,8 +263,6 @@ def _prorated(annual: Mapping[int, float], period: MonitoringPeriod, what: str) 
 
 def _domain_relative_se(assessment, samples, domain_at_sample: np.ndarray) -> float | None:
     """Relative SE of the sample-based loss area inside a domain (None where the estimate is 0)."""
-    from icam.forest.activity import FOREST_LOSS
-    from icam.forest.area import stehman_estimate
 
     relabelled = samples.assign(ref_class=np.where(domain_at_sample & (samples["ref_class"] == FOREST_LOSS),
                                                    FOREST_LOSS, 0))
@@ -277,10 +280,6 @@ class _Sample:
 
 
 def _read_samples(config: IcamConfig, landscape: Landscape, assessments) -> list[_Sample]:
-    from rasterio.transform import rowcol
-
-    from icam.forest.activity import CLASS_NAMES
-    from icam.forest.sampling import read_labels
 
     out = []
     for a, cfg in zip(assessments, config.activity_data.assessments if config.activity_data else ()):
@@ -308,7 +307,6 @@ def relative_se(samples: Sequence[_Sample], period: MonitoringPeriod,
     """(relative SE of the observed loss over ``period``, where it came from): the first of ``domains``
     (name, mask; e.g. project area ∩ stratum, then the project area) whose sample holds loss, else the
     assessment's whole-zone loss."""
-    from icam.forest.activity import FOREST_LOSS
 
     best = _best_sample(samples, period)
     if best is None:
@@ -358,7 +356,6 @@ def _check_ready(config: IcamConfig, landscape: Landscape, baseline) -> None:
 def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
                     assessments: Sequence = ()) -> ProjectAccounting:
     """The ex-post table of every monitoring period and the ex-ante table (module docstring)."""
-    from icam.pipeline.stages.risk import zone_mask
 
     _check_ready(config, landscape, baseline)
     carbon = config.carbon

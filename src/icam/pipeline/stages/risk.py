@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +20,12 @@ from icam.core.errors import InputError
 from icam.forest.change import ForestChange
 from icam.landscape import Landscape
 from icam.landscape.grid import Grid
+from icam.landscape.raster import read_onto_grid, write_cog
+from icam.landscape.vector import read_features
 from icam.pipeline.config import IcamConfig
 from icam.risk import allocate as al
 from icam.risk.candidates import RiskResult, RiskSetting, distance_to_features_m
+from icam.risk.covariates import slope_deg
 
 BASELINE_ZONES = ("project_area", "leakage_belt")
 
@@ -45,8 +48,6 @@ def _epoch_forest(forest: ForestChange, year: int, key: str) -> np.ndarray:
 
 
 def _vector_distance_km(path: Path, grid: Grid, key: str) -> np.ndarray:
-    from icam.landscape.vector import read_features
-
     geoms = read_features(path, grid.crs, key)
     try:
         distance = distance_to_features_m(geoms, grid)
@@ -57,8 +58,6 @@ def _vector_distance_km(path: Path, grid: Grid, key: str) -> np.ndarray:
 
 def static_covariates(config: IcamConfig, grid: Grid) -> dict[str, np.ndarray]:
     """log1p(distance in km) to roads, settlements and rivers; elevation (km) and slope (degrees)."""
-    from icam.landscape.raster import read_onto_grid
-    from icam.risk.covariates import slope_deg
 
     cov = config.risk.covariates
     layers: dict[str, np.ndarray] = {}
@@ -100,6 +99,23 @@ def risk_setting(config: IcamConfig, landscape: Landscape) -> RiskSetting:
 
 
 # --------------------------------------------------------------------------- baseline
+
+def kept(risk: RiskResult) -> RiskResult:
+    """What the pipeline keeps of the risk stage's result, in memory and in the cache: every figure of
+    results.json and the report, and the maps later stages read (the risk map, the chosen candidate's
+    score at t3, the benchmark's map and classes). Not kept: each candidate's per-pixel densities of the
+    calibration and confirmation tests, the benchmark's sparse score and the scores of the candidates not
+    chosen, which nothing after the stage reads (1.4 of the 1.54 GB this result took at project scale)."""
+    def without_density(assessment):
+        return replace(assessment, density=None)
+
+    bench = risk.benchmark
+    bench = replace(bench, risk_score=None, calibration_assessment=without_density(bench.calibration_assessment),
+                    confirmation_assessment=without_density(bench.confirmation_assessment))
+    candidates = [replace(c, calibration=without_density(c.calibration), confirmation=without_density(c.confirmation),
+                          score_t3=c.score_t3 if c.name == risk.chosen else None) for c in risk.candidates]
+    return replace(risk, benchmark=bench, candidates=candidates)
+
 
 def historical_annual_loss_ha(forest: ForestChange, grid: Grid, zone: np.ndarray,
                               years: tuple[int, int]) -> dict[int, float]:
@@ -201,7 +217,6 @@ def _write_rows(path: Path, rows: list[dict]) -> None:
 def write_risk_outputs(risk: RiskResult, baseline: Baseline | None, grid: Grid, zone: np.ndarray,
                        out_dir: Path) -> dict[str, list[str]]:
     """Risk and baseline rasters (COG) and tables (CSV) under ``out_dir``; returns the names written."""
-    from icam.landscape.raster import write_cog
 
     (out_dir / "rasters").mkdir(parents=True, exist_ok=True)
     (out_dir / "tables").mkdir(parents=True, exist_ok=True)
