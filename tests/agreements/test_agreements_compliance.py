@@ -134,11 +134,15 @@ def test_edge_pixels_are_one_pixel_ring_and_neighbouring_parcels_count_as_outsid
     assert table.loc["A", "largest_patch_px"] == 16  # one patch, split at the parcels' boundary
 
 
-def test_overlapping_parcels_are_refused():
-    with pytest.raises(InputError, match="parcels overlap: A and X"):
-        parcel_loss(_parcels(("X", _box(3, 5, 3, 5))), _grid(), _forest(), [P1])
-    # touching parcels are fine
-    parcel_loss(_parcels(("X", _box(4, 6, 0, 2))), _grid(), _forest(), [P1])
+def test_overlapping_parcels_each_count_the_loss_they_hold():
+    # X (rows 3-4 x cols 3-4) overlaps A at (3,3) and B at (4,4); in P2 (2014, 2015) (4,4) lost in 2015 is in B
+    # and in X, (0,0) and (2,2) only in A; A and B keep the numbers they have without X
+    alone = parcel_loss(_parcels(), _grid(), _forest(), [P2]).set_index("parcel_code")
+    table = parcel_loss(_parcels(("X", _box(3, 5, 3, 5))), _grid(), _forest(), [P2]).set_index("parcel_code")
+    pd.testing.assert_frame_equal(table.loc[["A", "B"]], alone)
+    x = table.loc["X"]
+    assert (x.parcel_px, x.loss_px, x.edge_px, x.largest_patch_px) == (4, 1, 1, 1)  # 2 x 2: every cell is edge
+    assert math.isclose(x.loss_ha, CELL_HA) and x.forest_start_px == 3  # (3,3) was lost in 2012
 
 
 def test_parcel_loss_refuses_bad_inputs():
