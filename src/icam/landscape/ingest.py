@@ -14,13 +14,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from affine import Affine
+from pyproj import CRS
 from scipy import ndimage
 
 from icam.core.errors import InputError
 from icam.forest.change import ForestChange
-from icam.landscape import Landscape, Zones
+from icam.landscape import Landscape, Zones, checks
 from icam.landscape.grid import Grid
-from icam.landscape.raster import GridLayer, expand_paths, open_raster, raster_bounds, read_layer
+from icam.landscape.raster import (
+    GridLayer,
+    expand_paths,
+    open_raster,
+    raster_bounds,
+    read_layer,
+    same_cell_size,
+    same_crs,
+)
 from icam.landscape.sources import (
     BoundaryFiles,
     FccSource,
@@ -35,8 +45,9 @@ from icam.landscape.vector import rasterize_ids, rasterize_mask, read_polygons
 
 Progress = Callable[[str], None]
 
-# share of a zone that must have forest data; the rest allows for cells cut by a reprojected footprint's edge
-MIN_COVERAGE = 0.99
+MIN_COVERAGE = checks.MIN_COVERAGE
+# more cells than this do not fit in memory as the arrays of a landscape (docs/scale.md: ~100 M in memory)
+MAX_GRID_PX = 2_000_000_000
 _MAX_LISTED = 10
 
 
@@ -53,8 +64,13 @@ def load_forest(source: ForestSource, grid: Grid) -> ForestChange:
     return forest
 
 
-def _load_forest(source: ForestSource, grid: Grid, progress: Progress = _noop) -> tuple[ForestChange, np.ndarray]:
-    """(ForestChange, covered): covered = cells inside the footprint of every input raster."""
+def _load_forest(source: ForestSource, grid: Grid, progress: Progress = _noop,
+                 focus: np.ndarray | None = None) -> tuple[ForestChange, np.ndarray]:
+    """(ForestChange, covered): covered = cells inside the footprint of every input raster.
+
+    ``focus``: the cells whose coding is checked (the project area; default the whole grid): a map whose
+    forest code is absent there while its nodata covers most of it has the codes swapped.
+    """
     loaders = {
         "hansen": _load_hansen,
         "forest_maps": _load_forest_maps,
@@ -62,13 +78,21 @@ def _load_forest(source: ForestSource, grid: Grid, progress: Progress = _noop) -
         "landcover_stack": _load_landcover_stack,
         "loss_year": _load_loss_year,
     }
-    return loaders[source.kind](source, grid, progress)
+    focus = np.ones(grid.shape, dtype=bool) if focus is None else focus
+    return loaders[source.kind](source, grid, progress, focus)
 
 
-def _read(paths, grid: Grid, source, key: str, progress: Progress, band: int | None = 1) -> GridLayer:
+def _read(paths, grid: Grid, source, key: str, progress: Progress) -> GridLayer:
+    """One layer of ``source`` on the grid: the band ``source.band`` (a multi-band file needs it), or every
+    band of a land-cover stack."""
     what = f"forest.{key}"
     progress(f"reading {what}")
-    return read_layer(paths, grid, what=what, allow_reproject=source.reproject, band=band, categorical=True)
+    if source.kind == "landcover_stack":
+        band, band_key = None, None
+    else:
+        band, band_key = (source.band or 1), (None if source.band else "forest.band")
+    return read_layer(paths, grid, what=what, allow_reproject=source.reproject, band=band, categorical=True,
+                      band_key=band_key)
 
 
 def _integer_values(layer: GridLayer, what: str) -> np.ndarray:
@@ -76,7 +100,7 @@ def _integer_values(layer: GridLayer, what: str) -> np.ndarray:
         data = layer.data
         ok = ~np.isfinite(data) | (data == np.round(data))
         if not ok.all():
-            raise InputError(f"{what}: {layer.files[0]} holds fractional values; categories must be integers",
+            raise InputError(f"{what}: {layer.files[0].name} holds fractional values; categories must be integers",
                              "give an integer raster of codes")
     return layer.data
 
@@ -110,7 +134,7 @@ def remove_small_patches(forest: np.ndarray, grid: Grid, min_area_ha: float) -> 
     return keep[labels]
 
 
-def _load_hansen(source: HansenSource, grid: Grid, progress: Progress):
+def _load_hansen(source: HansenSource, grid: Grid, progress: Progress, focus: np.ndarray):
     """Hansen et al. (2013) Global Forest Change: forest = treecover2000 > canopy_cover_min_pct.
 
     The threshold is strict, as in Hansen et al. and Global Forest Watch ("> 30 %" canopy cover).
@@ -123,27 +147,43 @@ def _load_hansen(source: HansenSource, grid: Grid, progress: Progress):
         datamask = _read(source.datamask, grid, source, "datamask", progress)
         valid &= datamask.covered & (datamask.data == 1)
         covered &= datamask.covered
-    ly = _integer_values(lossyear, "forest.lossyear")
-    n_years = source.last_year - source.year_offset
-    if n_years < 1:
-        raise InputError(f"forest.last_year = {source.last_year} is not after forest.year_offset = {source.year_offset}",
-                         "set last_year to the last year of loss in the data (2024 for GFC v1.12)")
-    checked = lossyear.valid
-    top = int(ly[checked].max()) if checked.any() else 0
-    low = int(ly[checked].min()) if checked.any() else 0
-    if top > n_years:
-        raise InputError(f"forest.lossyear holds value {top} (year {source.year_offset + top}) but forest.last_year is "
-                         f"{source.last_year}", "set forest.last_year to the data's last year of loss")
-    if low < 0:
-        raise InputError(f"forest.lossyear holds the negative value {low}", "check the lossyear files")
+    ly = _check_hansen_values(treecover, lossyear, source)
     forest = (treecover.data > source.canopy_cover_min_pct) & valid
     forest = remove_small_patches(forest, grid, source.min_mapping_unit_ha)
     loss_period = np.where(forest, ly, 0).astype(np.uint8)
     epochs = tuple(range(source.year_offset, source.last_year + 1))
     files = len(treecover.files)
-    description = (f"Hansen GFC ({files} tile{'s' if files > 1 else ''}), canopy cover > {source.canopy_cover_min_pct:g}%, "
-                   f"MMU {source.min_mapping_unit_ha:g} ha")
+    description = (f"Hansen GFC ({files} tile{'s' if files > 1 else ''}), canopy cover > "
+                   f"{source.canopy_cover_min_pct:g}%, MMU {source.min_mapping_unit_ha:g} ha")
     return ForestChange(epochs, forest, loss_period, valid, description), covered
+
+
+def _check_hansen_values(treecover: GridLayer, lossyear: GridLayer, source: HansenSource) -> np.ndarray:
+    """The lossyear values, after checking both layers hold what GFC does: canopy cover 0–100 %, loss years
+    0–(last_year − year_offset)."""
+    n_years = source.last_year - source.year_offset
+    if n_years < 1:
+        raise InputError(f"forest.last_year = {source.last_year} is not after forest.year_offset = "
+                         f"{source.year_offset}", "set last_year to the last year of loss in the data (2024 for "
+                         "GFC v1.12)")
+    cover = treecover.data[treecover.valid]
+    if cover.size and (cover.max() > 100 or cover.min() < 0):
+        value = cover.max() if cover.max() > 100 else cover.min()
+        raise InputError(f"forest.treecover2000: {treecover.files[0].name} holds {value:g}, not a canopy cover "
+                         "in percent (0 to 100)", "give the GFC treecover2000 tiles (not lossyear or a mosaic "
+                         "with another scale), or set their nodata tag (gdal_edit.py -a_nodata)")
+    ly = _integer_values(lossyear, "forest.lossyear")
+    checked = ly[lossyear.valid]
+    low, top = (int(checked.min()), int(checked.max())) if checked.size else (0, 0)
+    if low < 0:
+        raise InputError(f"forest.lossyear: {lossyear.files[0].name} holds the negative value {low}",
+                         "give the GFC lossyear tiles (0 = no loss, k = loss in year_offset + k), or set their "
+                         "nodata tag (gdal_edit.py -a_nodata)")
+    if top > n_years:
+        raise InputError(f"forest.lossyear holds value {top} (year {source.year_offset + top}) but "
+                         f"forest.last_year is {source.last_year}", "set forest.last_year to the data's last year "
+                         "of loss")
+    return ly
 
 
 def _loss_from_maps(forest_maps, valid: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +202,17 @@ def _loss_from_maps(forest_maps, valid: np.ndarray, shape) -> tuple[np.ndarray, 
     return forest_first, loss_period
 
 
-def _load_forest_maps(source: ForestMapsSource, grid: Grid, progress: Progress):
+def _check_map_coding(layer: GridLayer, data: np.ndarray, what: str, focus: np.ndarray, forest: np.ndarray,
+                      forest_label: str, nodata_value: int | None, keys: str) -> np.ndarray:
+    """The map's valid cells (not its nodata tag, not ``nodata_value``), after checking that its forest and
+    nodata codes are not swapped within ``focus``."""
+    good = layer.valid if nodata_value is None else layer.valid & (data != nodata_value)
+    checks.check_coding(what, layer.files[0], layer.covered & focus, forest & good, ~good, forest_label,
+                        checks.nodata_label("nodata_value", nodata_value, layer.nodata), keys)
+    return good
+
+
+def _load_forest_maps(source: ForestMapsSource, grid: Grid, progress: Progress, focus: np.ndarray):
     years = sorted(source.maps)
     layers_valid = np.ones(grid.shape, dtype=bool)
     covered = np.ones(grid.shape, dtype=bool)
@@ -174,16 +224,18 @@ def _load_forest_maps(source: ForestMapsSource, grid: Grid, progress: Progress):
             what = f"forest.maps.{year}"
             layer = _read(source.maps[year], grid, source, f"maps.{year}", progress)
             data = _integer_values(layer, what)
-            good = layer.valid & (data != source.nodata_value)
+            forest = data == source.forest_value
+            good = _check_map_coding(layer, data, what, focus, forest, f"forest_value = {source.forest_value}",
+                                     source.nodata_value, "forest_value and nodata_value")
             bad = _unexpected(data, good, allowed)
             if bad:
-                raise InputError(f"{what}: {layer.files[0]} holds value(s) {_listed(bad)} that are none of "
-                                 f"forest_value = {source.forest_value}, nonforest_value = {source.nonforest_value}, "
-                                 f"nodata_value = {source.nodata_value}",
+                raise InputError(f"{what}: {layer.files[0].name} holds value(s) {_listed(bad)} that are none of "
+                                 f"forest_value = {source.forest_value}, nonforest_value = "
+                                 f"{source.nonforest_value}, nodata_value = {source.nodata_value}",
                                  "set those keys under [forest] or reclassify the map")
             layers_valid &= good
             covered &= layer.covered
-            yield data == source.forest_value
+            yield forest
 
     # each map's validity is known once it is read: apply it after the last one
     forest_first, loss_period = _loss_from_maps(masks(), np.ones(grid.shape, dtype=bool), grid.shape)
@@ -207,7 +259,7 @@ def _lookup(codes_to_value: dict[int, int], data: np.ndarray, default: int = 0) 
     return out
 
 
-def _load_fcc(source: FccSource, grid: Grid, progress: Progress):
+def _load_fcc(source: FccSource, grid: Grid, progress: Progress, focus: np.ndarray):
     """Forest-cover-change codes: loss in period p, forest at the end, non-forest throughout.
 
     forestatrisk convention (no nonforest_codes): 0 / nodata is non-forest (or no data), so every
@@ -216,21 +268,25 @@ def _load_fcc(source: FccSource, grid: Grid, progress: Progress):
     n_periods = len(source.years) - 1
     years = list(source.years)
     if years != sorted(set(years)):
-        raise InputError(f"forest.years = {years} must be ascending distinct years", "list the period boundaries in order")
+        raise InputError(f"forest.years = {years} must be ascending distinct years",
+                         "list the period boundaries in order")
     loss_codes = source.loss_codes if source.loss_codes is not None else [[p] for p in range(1, n_periods + 1)]
     forest_codes = source.forest_codes if source.forest_codes is not None else [n_periods + 1]
     nonforest_codes = list(source.nonforest_codes)
     layer = _read(source.file, grid, source, "file", progress)
     data = _integer_values(layer, "forest.file")
+    forest_at_start = [c for codes in loss_codes for c in codes] + list(forest_codes)
+    if layer.nodata is not None and layer.nodata in forest_at_start:
+        raise InputError(f"forest.file: {layer.files[0].name} has nodata tag {layer.nodata:g}, which is one of its "
+                         f"forest codes (loss_codes = {loss_codes}, forest_codes = {forest_codes})",
+                         "reset the tag (gdal_edit.py -a_nodata 0 FILE) or fix the codes under [forest]")
     forestatrisk = not nonforest_codes
-    known = [c for codes in loss_codes for c in codes] + list(forest_codes) + nonforest_codes
-    if forestatrisk:
-        known.append(0)
+    known = forest_at_start + nonforest_codes + ([0] if forestatrisk else [])
     bad = _unexpected(data, layer.valid, known)
     if bad:
-        raise InputError(f"forest.file: {layer.files[0]} holds code(s) {_listed(bad)} that are none of loss_codes = "
-                         f"{loss_codes}, forest_codes = {forest_codes}, nonforest_codes = {nonforest_codes}",
-                         "list every code of the raster under [forest] (or set it to nodata)")
+        raise InputError(f"forest.file: {layer.files[0].name} holds code(s) {_listed(bad)} that are none of "
+                         f"loss_codes = {loss_codes}, forest_codes = {forest_codes}, nonforest_codes = "
+                         f"{nonforest_codes}", "list every code of the raster under [forest] (or set it to nodata)")
     table: dict[int, int] = {}
     for p, codes in enumerate(loss_codes, start=1):
         for c in codes:
@@ -245,54 +301,71 @@ def _load_fcc(source: FccSource, grid: Grid, progress: Progress):
                         f"forest-cover change {years[0]}–{years[-1]} ({n_periods} periods)"), layer.covered
 
 
-def _load_landcover_stack(source: LandcoverStackSource, grid: Grid, progress: Progress):
-    layer = _read(source.file, grid, source, "file", progress, band=None)
+def _load_landcover_stack(source: LandcoverStackSource, grid: Grid, progress: Progress, focus: np.ndarray):
+    layer = _read(source.file, grid, source, "file", progress)
     data = layer.data
     if data.shape[0] != len(source.years):
-        raise InputError(f"forest.file: {layer.files[0]} has {data.shape[0]} bands but forest.years lists "
+        raise InputError(f"forest.file: {layer.files[0].name} has {data.shape[0]} bands but forest.years lists "
                          f"{len(source.years)} years", "give one band per year, in the order of forest.years")
-    nodata = source.nodata_value if source.nodata_value is not None else layer.nodata
-    valid = layer.covered.copy()
-    if nodata is not None:
-        valid &= ~(data == nodata).any(axis=0)
     order = np.argsort(source.years)
     years = [source.years[i] for i in order]
     if len(set(years)) != len(years):
         raise InputError(f"forest.years = {list(source.years)} repeats a year", "give each band's year once")
+    nodata = source.nodata_value if source.nodata_value is not None else layer.nodata
+    is_nodata = (data == nodata) if nodata is not None else np.zeros(data.shape, dtype=bool)
+    valid = layer.covered & ~is_nodata.any(axis=0)
     classes = np.asarray(source.forest_classes)
+    first = int(order[0])
+    checks.check_coding(f"forest.file (band {first + 1}, {years[0]})", layer.files[0], layer.covered & focus,
+                        np.isin(data[first], classes) & ~is_nodata[first], is_nodata[first],
+                        f"forest_classes = {list(source.forest_classes)}",
+                        checks.nodata_label("nodata_value", nodata, None), "forest_classes and nodata_value")
     forest_first, loss_period = _loss_from_maps((np.isin(data[i], classes) for i in order), valid, grid.shape)
     return ForestChange(tuple(years), forest_first, loss_period, valid,
                         f"land-cover stack {years[0]}–{years[-1]} ({len(years)} bands)"), layer.covered
 
 
-def _load_loss_year(source: LossYearSource, grid: Grid, progress: Progress):
+def _load_loss_year(source: LossYearSource, grid: Grid, progress: Progress, focus: np.ndarray):
     """A forest map at start_year and a year-of-loss raster (value + year_offset = calendar year, 0 = no loss).
 
     Loss dated at or before start_year is already in the forest map and ignored.
     """
     if source.last_year <= source.start_year:
-        raise InputError(f"forest.last_year = {source.last_year} is not after forest.start_year = {source.start_year}",
-                         "set last_year to the last year of loss in the data")
+        raise InputError(f"forest.last_year = {source.last_year} is not after forest.start_year = "
+                         f"{source.start_year}", "set last_year to the last year of loss in the data")
     start = _read(source.forest_start, grid, source, "forest_start", progress)
-    loss = _read(source.loss_year, grid, source, "loss_year", progress)
     start_data = _integer_values(start, "forest.forest_start")
+    start_good = _check_map_coding(start, start_data, "forest.forest_start", focus,
+                                   start_data == source.forest_value, f"forest_value = {source.forest_value}",
+                                   source.nodata_value, "forest_value and nodata_value")
+    loss = _read(source.loss_year, grid, source, "loss_year", progress)
     loss_data = _integer_values(loss, "forest.loss_year").astype(np.int64)
-    valid = start.valid & (start_data != source.nodata_value) & loss.valid
+    valid = start_good & loss.valid
     forest_first = (start_data == source.forest_value) & valid
     lost = loss.valid & (loss_data != 0)
+    _check_loss_years(loss, loss_data, lost, source)
     year = loss_data + source.year_offset
-    if lost.any():
-        top = int(year[lost].max())
-        if top > source.last_year:
-            value = int(loss_data[lost].max())
-            raise InputError(f"forest.loss_year holds value {value} (year {top}) but forest.last_year is "
-                             f"{source.last_year}", "set forest.last_year (or forest.year_offset) to match the data")
     period = np.clip(year - source.start_year, 0, 255)
     loss_period = np.where(forest_first & lost & (year > source.start_year), period, 0).astype(np.uint8)
     epochs = tuple(range(source.start_year, source.last_year + 1))
     return ForestChange(epochs, forest_first, loss_period, valid,
                         f"forest map {source.start_year} with year of loss to {source.last_year}"), \
         start.covered & loss.covered
+
+
+def _check_loss_years(loss: GridLayer, values: np.ndarray, lost: np.ndarray, source: LossYearSource) -> None:
+    """Loss values are 0 (no loss) or a positive year code no later than last_year."""
+    if not lost.any():
+        return
+    low, top = int(values[lost].min()), int(values[lost].max())
+    if low < 0:
+        raise InputError(f"forest.loss_year: {loss.files[0].name} holds the negative value {low}",
+                         "give 0 for no loss and value + year_offset = year of loss, or set the file's nodata tag "
+                         "(gdal_edit.py -a_nodata)")
+    if top + source.year_offset > source.last_year:
+        raise InputError(f"forest.loss_year holds value {top} (year {top + source.year_offset}) but "
+                         f"forest.last_year is {source.last_year}",
+                         "set forest.last_year (or forest.year_offset) to match the data")
 
 
 # ---------------------------------------------------------------------------------------------- landscape
@@ -322,16 +395,13 @@ def derive_grid(spec: GridSpec, source: ForestSource, polygons: dict) -> tuple[G
     """The project grid and where its extent came from.
 
     Extent: grid.bounds, else the reference region's bounds, else the project area's, else the first forest
-    layer's bounds in the grid CRS (the union of its tiles). The extent is snapped outwards to the cell size: onto the first forest
-    raster's pixel lattice when it shares the grid's CRS and cell size (so that it is read without
-    resampling), else to multiples of the cell size (:meth:`Grid.from_bounds`).
+    layer's bounds in the grid CRS (the union of its tiles). The extent is snapped outwards to the cell size:
+    onto the first forest raster's pixel lattice when it shares the grid's CRS and cell size (to 0.01 %, so
+    that it is read without resampling), else to multiples of the cell size (:meth:`Grid.from_bounds`).
     """
-    from icam.landscape.raster import same_crs
-
     crs = spec.crs
     res = spec.resolution_m
     paths, key = _first_forest_files(source)
-    path = paths[0]
     if spec.bounds is not None:
         bounds, origin = tuple(spec.bounds), "grid.bounds"
     elif polygons.get("reference_region") is not None:
@@ -341,46 +411,29 @@ def derive_grid(spec: GridSpec, source: ForestSource, polygons: dict) -> tuple[G
     else:
         each = np.array([raster_bounds(p, key, crs) for p in paths])
         bounds, origin = (each[:, 0].min(), each[:, 1].min(), each[:, 2].max(), each[:, 3].max()), key
-    with open_raster(path, key) as src:
+    with open_raster(paths[0], key) as src:
         t = src.transform
-        aligned = (same_crs(src.crs, crs) and math.isclose(abs(t.a), res, rel_tol=1e-6)
-                   and math.isclose(abs(t.e), res, rel_tol=1e-6))
+        aligned = same_crs(src.crs, crs) and same_cell_size(t.a, res) and same_cell_size(t.e, res)
     if not aligned:
         return Grid.from_bounds(crs, bounds, res), origin
-    from affine import Affine
-    from pyproj import CRS
-
     xmin, xmax = _snap(bounds[0], bounds[2], res, t.c)
     ymin, ymax = _snap(bounds[1], bounds[3], res, t.f)
     width, height = int(round((xmax - xmin) / res)), int(round((ymax - ymin) / res))
     return Grid(CRS.from_user_input(crs).to_wkt(), Affine(res, 0, xmin, 0, -res, ymax), height, width), origin
 
 
-def _check_coverage(name: str, zone: np.ndarray | None, covered: np.ndarray, grid: Grid) -> None:
-    if zone is None:
-        return
-    n_zone = int(np.count_nonzero(zone))
-    if n_zone == 0:
-        raise InputError(f"boundaries.{name}: the {name.replace('_', ' ')} lies outside the grid",
-                         "check grid.bounds and the boundary file's CRS")
-    share = np.count_nonzero(zone & covered) / n_zone
-    label = name.replace("_", " ")
-    if share == 0:
-        raise InputError(f"the {label} lies outside the forest rasters",
-                         "check that the forest files and boundaries cover the same place (CRS, extent)")
-    if share < MIN_COVERAGE:
-        raise InputError(f"only {math.floor(share * 100)}% of the {label} has forest data",
-                         "add the missing tiles or maps to [forest] in icam.toml, or shrink the boundary")
+def _check_grid(grid: Grid, origin: str, crs_text: str) -> None:
+    """A grid that can be held in memory and whose areas are right to 1 % (docs/methods.md, "Areas")."""
+    if grid.n_px == 0:
+        raise InputError(f"the grid derived from {origin} is empty", "check grid.bounds and grid.resolution_m")
+    if grid.n_px > MAX_GRID_PX:
+        raise InputError(f"the grid derived from {origin} would hold {grid.n_px:,} cells ({grid.width:,} x "
+                         f"{grid.height:,})", "check grid.bounds, grid.resolution_m and the CRS of the boundaries")
+    checks.check_areal_scale(grid, crs_text)
 
 
-def load_landscape(spec: GridSpec, boundaries: BoundaryFiles, source: ForestSource,
-                   progress: Progress | None = None) -> Landscape:
-    """Grid, zones and forest of a project from its grid, boundary files and forest source.
-
-    ``progress`` (optional) is called with a short message before each file is read.
-    """
-    progress = progress or _noop
-    b = boundaries
+def _read_boundaries(spec: GridSpec, b: BoundaryFiles, progress: Progress) -> dict:
+    """Zone name → its polygons in the grid CRS (None where the zone is not configured)."""
     polygons: dict = {}
     for name in ("project_area", "leakage_belt", "reference_region", "admin_units"):
         path = getattr(b, name)
@@ -391,27 +444,24 @@ def load_landscape(spec: GridSpec, boundaries: BoundaryFiles, source: ForestSour
         field = b.admin_unit_field if name == "admin_units" else None
         polygons[name] = read_polygons(path, spec.crs, f"boundaries.{name}", field,
                                        field_key="boundaries.admin_unit_field")
-    grid, origin = derive_grid(spec, source, polygons)
-    if grid.n_px == 0:
-        raise InputError(f"the grid derived from {origin} is empty", "check grid.bounds and grid.resolution_m")
-    masks = {name: (rasterize_mask(polygons[name], grid) if polygons[name] is not None else None)
-             for name in ("project_area", "leakage_belt", "reference_region")}
-    admin_id, admin_names = None, ()
-    if polygons["admin_units"] is not None:
-        gdf = polygons["admin_units"]
-        row_ids = rasterize_ids(gdf, grid)
-        names = [str(v) for v in gdf[b.admin_unit_field].tolist()]
-        unique = list(dict.fromkeys(names))
-        # polygons sharing a name form one unit
-        to_unit = np.zeros(len(names) + 1, dtype=np.int32)
-        to_unit[1:] = [unique.index(n) + 1 for n in names]
-        admin_id = to_unit[row_ids]
-        admin_names = tuple(unique)
-    zones = Zones(project=masks["project_area"], leakage_belt=masks["leakage_belt"],
-                  reference_region=masks["reference_region"], admin_id=admin_id, admin_names=admin_names)
-    forest, covered = _load_forest(source, grid, progress)
+    return polygons
+
+
+def _admin_units(gdf, field: str, grid: Grid) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(admin_id, names): polygons sharing a name form one unit; 0 = in no unit."""
+    row_ids = rasterize_ids(gdf, grid)
+    names = [str(v) for v in gdf[field].tolist()]
+    unique = list(dict.fromkeys(names))
+    to_unit = np.zeros(len(names) + 1, dtype=np.int32)
+    to_unit[1:] = [unique.index(n) + 1 for n in names]
+    return to_unit[row_ids], tuple(unique)
+
+
+def _check_forest(forest: ForestChange, covered: np.ndarray, masks: dict, spec: GridSpec, origin: str,
+                  grid: Grid) -> None:
+    """The forest data covers every zone, holds data in each, and some forest in the project area."""
     for name in ("project_area", "leakage_belt", "reference_region"):
-        _check_coverage(name, masks[name], covered, grid)
+        checks.check_coverage(name, masks[name], covered)
     if not covered.any():
         raise InputError(f"the forest rasters do not overlap the grid (derived from {origin})",
                          "check that the forest files and the grid or boundaries cover the same place (CRS, extent)")
@@ -420,4 +470,37 @@ def load_landscape(spec: GridSpec, boundaries: BoundaryFiles, source: ForestSour
         if share < MIN_COVERAGE:
             raise InputError(f"the forest rasters cover only {math.floor(share * 100)}% of the grid (grid.bounds)",
                              "shrink grid.bounds to the data, or add the missing tiles or maps to [forest]")
+    zones = {name: mask for name, mask in masks.items() if mask is not None} or {"grid": covered}
+    for name, zone in zones.items():
+        checks.check_valid_data(name, zone, forest.valid)
+    name = "project_area" if masks["project_area"] is not None else next(iter(zones))
+    checks.check_some_forest(name, zones[name], forest.forest_first, forest.epochs[0])
+
+
+def load_landscape(spec: GridSpec, boundaries: BoundaryFiles, source: ForestSource,
+                   progress: Progress | None = None) -> Landscape:
+    """Grid, zones and forest of a project from its grid, boundary files and forest source.
+
+    ``progress`` (optional) is called with a short message before each file is read. Besides each file's
+    own checks, the landscape is refused where the grid's CRS misstates areas by more than 1 %, the leakage
+    belt overlaps the project area, a zone lacks forest data or holds only no data, or the project area
+    holds no forest (:mod:`icam.landscape.checks`).
+    """
+    progress = progress or _noop
+    polygons = _read_boundaries(spec, boundaries, progress)
+    grid, origin = derive_grid(spec, source, polygons)
+    _check_grid(grid, origin, spec.crs)
+    masks = {name: (rasterize_mask(polygons[name], grid) if polygons[name] is not None else None)
+             for name in ("project_area", "leakage_belt", "reference_region")}
+    if masks["project_area"] is not None and masks["leakage_belt"] is not None:
+        masks["leakage_belt"] = checks.check_belt_outside_project(
+            polygons["project_area"], polygons["leakage_belt"], masks["project_area"], masks["leakage_belt"], grid)
+    admin_id, admin_names = None, ()
+    if polygons["admin_units"] is not None:
+        admin_id, admin_names = _admin_units(polygons["admin_units"], boundaries.admin_unit_field, grid)
+    zones = Zones(project=masks["project_area"], leakage_belt=masks["leakage_belt"],
+                  reference_region=masks["reference_region"], admin_id=admin_id, admin_names=admin_names)
+    focus = masks["project_area"] if masks["project_area"] is not None else masks["reference_region"]
+    forest, covered = _load_forest(source, grid, progress, focus)
+    _check_forest(forest, covered, masks, spec, origin, grid)
     return Landscape(grid=grid, zones=zones, forest=forest)

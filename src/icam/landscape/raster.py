@@ -10,6 +10,7 @@ reprojected onto it (nearest neighbour for categories) only when the configurati
 from __future__ import annotations
 
 import glob
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,18 +24,23 @@ from rasterio.windows import Window
 
 from icam.core.atomic import atomic_path
 from icam.core.errors import InputError
-from icam.landscape.grid import Grid
+from icam.landscape.grid import Grid, coordinates_problem
 
-# a file is on the grid when its cell size and origin match to this fraction of a cell
+# a file is on the grid when its origin matches the grid's lattice to this fraction of a cell, its cell
+# size the grid's to RESOLUTION_REL_TOL (0.01 %), and the cell sizes' difference adds up over the file to
+# less than _MAX_DRIFT_PX of a cell (then a windowed read picks the cell nearest neighbour would)
 _ALIGN_TOLERANCE_PX = 1e-3
+RESOLUTION_REL_TOL = 1e-4
+_MAX_DRIFT_PX = 0.25
 _GLOB_CHARS = set("*?[")
 
-WARP_HINT = ("set `reproject = true` under [forest] in icam.toml to reproject it (nearest neighbour), "
-             "or warp it onto the grid first (gdalwarp -t_srs <grid crs> -tr <res> <res> -tap)")
+WARP_HINT = ("set reproject = true under [forest] (nearest neighbour), or warp it onto the grid first "
+             "(gdalwarp -t_srs CRS -tr RES RES -tap)")
 
 
 def expand_paths(paths: Path | str | list[Path] | list[str], what: str) -> list[Path]:
-    """Files named by ``paths`` (files or glob patterns), sorted; a pattern matching nothing or a missing file is an error."""
+    """Files named by ``paths`` (files or glob patterns), sorted; a pattern matching nothing or a missing file
+    is an error."""
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if not items:
         raise InputError(f"{what}: no file given", f"list the file(s) under {what} in icam.toml")
@@ -56,8 +62,14 @@ def expand_paths(paths: Path | str | list[Path] | list[str], what: str) -> list[
     return list(dict.fromkeys(out))
 
 
+def _reason(exc: Exception, path: Path) -> str:
+    """GDAL's message in one short line, the file named by its name only (the key already says where)."""
+    return " ".join(str(exc).replace(str(path), path.name).split())[:120]
+
+
 def open_raster(path: Path | str, what: str) -> rasterio.io.DatasetReader:
-    """Open a raster for reading (use as a context manager); a missing, corrupt or CRS-less file is an InputError."""
+    """Open a raster for reading (use as a context manager); a missing, corrupt or CRS-less file, or one whose
+    coordinates cannot be in its CRS, is an InputError."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{what}: {path} does not exist",
@@ -67,18 +79,27 @@ def open_raster(path: Path | str, what: str) -> rasterio.io.DatasetReader:
     try:
         src = rasterio.open(path)
     except (RasterioIOError, RasterioError, CPLE_BaseError) as exc:
-        reason = " ".join(str(exc).split())
-        raise InputError(f"{what}: {path} cannot be read as a raster ({reason[:160]})",
+        raise InputError(f"{what}: {path.name} cannot be read as a raster ({_reason(exc, path)})",
                          "check that it is a complete GeoTIFF (re-download or re-export it)") from None
     if src.crs is None:
         src.close()
-        raise InputError(f"{what}: {path} has no CRS (coordinate reference system)",
-                         "assign one (QGIS: Raster > Projections > Assign Projection; gdal_edit.py -a_srs EPSG:xxxx)")
+        raise InputError(f"{what}: {path.name} has no CRS (coordinate reference system)",
+                         "assign one (gdal_edit.py -a_srs EPSG:xxxx; QGIS: Assign Projection)")
     if src.transform.b != 0 or src.transform.d != 0:
         src.close()
-        raise InputError(f"{what}: {path} is rotated (its geotransform has shear terms)",
+        raise InputError(f"{what}: {path.name} is rotated (its geotransform has shear terms)",
                          "warp it north-up first (gdalwarp)")
+    problem = coordinates_problem(tuple(src.bounds), src.crs.to_wkt())
+    if problem is not None:
+        src.close()
+        raise InputError(f"{what}: {path.name} {problem}",
+                         "set the right CRS (gdal_edit.py -a_srs EPSG:xxxx, or QGIS: Assign Projection)")
     return src
+
+
+def same_cell_size(a: float, b: float) -> bool:
+    """Whether two cell sizes (m) are equal to :data:`RESOLUTION_REL_TOL` (0.01 %)."""
+    return math.isclose(abs(a), abs(b), rel_tol=RESOLUTION_REL_TOL)
 
 
 def same_crs(a, b) -> bool:
@@ -99,7 +120,9 @@ def on_grid_offset(src, grid: Grid) -> tuple[int, int] | None:
     t, g = src.transform, grid.transform
     res = grid.resolution_m
     tol = _ALIGN_TOLERANCE_PX * res
-    if abs(t.a - g.a) > tol or abs(t.e - g.e) > tol:
+    if not (same_cell_size(t.a, g.a) and same_cell_size(t.e, g.e)) or t.a * g.a < 0 or t.e * g.e < 0:
+        return None
+    if max(abs(t.a - g.a) * src.width, abs(t.e - g.e) * src.height) > _MAX_DRIFT_PX * res:
         return None
     col = (t.c - g.c) / res
     row = (g.f - t.f) / res
@@ -108,11 +131,12 @@ def on_grid_offset(src, grid: Grid) -> tuple[int, int] | None:
     return int(round(row)), int(round(col))
 
 
-def describe_grid(src) -> str:
-    crs = src.crs.to_epsg()
-    name = f"EPSG:{crs}" if crs else "a custom CRS"
-    t = src.transform
-    return f"{name}, cell {abs(t.a):g} x {abs(t.e):g}, origin ({t.c:.6g}, {t.f:.6g})"
+def describe_grid(crs, transform) -> str:
+    """A grid in a few words for messages: its CRS, cell size (m, to 0.000001) and origin."""
+    epsg = crs.to_epsg()
+    name = f"EPSG:{epsg}" if epsg else "a custom CRS"
+    t = transform
+    return f"{name}, cell {abs(t.a):.10g} x {abs(t.e):.10g}, origin ({t.c:.10g}, {t.f:.10g})"
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,51 +173,36 @@ class GridLayer:
 
 
 def read_layer(paths: Path | str | list[Path] | list[str], grid: Grid, *, what: str, allow_reproject: bool,
-               band: int | None = 1, categorical: bool = True) -> GridLayer:
+               band: int | None = 1, categorical: bool = True, band_key: str | None = None) -> GridLayer:
     """Read one raster or a mosaic of tiles onto ``grid``, one read per file.
 
-    ``band`` None reads every band (a (bands, rows, cols) array). Files on the grid's lattice are read with
-    a window; others are reprojected through a GDAL warped VRT (nearest neighbour when ``categorical``,
-    bilinear otherwise) when ``allow_reproject``, and refused otherwise. Where tiles overlap, the first
-    file with data wins.
+    ``band`` None reads every band (a (bands, rows, cols) array). ``band_key``: the configuration key that
+    chooses the band; when given, a file with several bands is refused unless that key was set (the caller
+    passes ``band_key`` only when it was not). Files on the grid's lattice are read with a window; others
+    are reprojected through a GDAL warped VRT (nearest neighbour when ``categorical``, bilinear otherwise)
+    when ``allow_reproject``, and refused otherwise. Where tiles overlap, the first file with data wins.
     """
     files = expand_paths(paths, what)
-    data = None
+    data, nodata = None, None
     covered = np.zeros(grid.shape, dtype=bool)
-    nodata = None
-    dtype = None
-    n_bands = None
     for path in files:
         with open_raster(path, what) as src:
-            bands = list(range(1, src.count + 1)) if band is None else [band]
-            if band is not None and band > src.count:
-                raise InputError(f"{what}: {path} has {src.count} band(s), band {band} was asked for",
-                                 "check the file")
+            bands = _bands(src, band, band_key, what, path)
             if data is None:
-                dtype = np.dtype(src.dtypes[bands[0] - 1])
                 nodata = src.nodatavals[bands[0] - 1]
-                n_bands = len(bands)
-                fill = nodata if nodata is not None else 0
-                data = np.full((n_bands, *grid.shape), fill, dtype=dtype)
-            elif len(bands) != n_bands:
-                raise InputError(f"{what}: {path} has {len(bands)} bands but {files[0]} has {n_bands}",
-                                 "give tiles of one product only")
-            file_nodata = src.nodatavals[bands[0] - 1]
-            if file_nodata != nodata and not (file_nodata is not None and nodata is not None
-                                              and np.isnan(file_nodata) and np.isnan(nodata)):
-                raise InputError(f"{what}: {path} has nodata {file_nodata} but {files[0]} has {nodata}",
-                                 "give tiles with one nodata value (gdal_translate -a_nodata)")
+                data = np.full((len(bands), *grid.shape), nodata if nodata is not None else 0,
+                               dtype=np.dtype(src.dtypes[bands[0] - 1]))
+            _check_same_product(src, bands, data.shape[0], nodata, what, path, files[0])
             try:
                 values, file_covered = _read_one(src, grid, bands, what, path, allow_reproject, categorical)
             except (RasterioIOError, RasterioError, CPLE_BaseError, CRSError) as exc:
-                reason = " ".join(str(exc).split())
-                raise InputError(f"{what}: {path} cannot be read ({reason[:160]})",
+                raise InputError(f"{what}: {path.name} cannot be read ({_reason(exc, path)})",
                                  "check that it is a complete GeoTIFF (re-download or re-export it)") from None
             if values is None:
                 continue
             (r0, r1, c0, c1), block = values
             target = data[:, r0:r1, c0:c1]
-            block = block.astype(dtype, copy=False)
+            block = block.astype(data.dtype, copy=False)
             if file_covered.all() and not covered[r0:r1, c0:c1].any():
                 target[...] = block  # the usual case: one file, or tiles that do not overlap
             else:
@@ -204,6 +213,31 @@ def read_layer(paths: Path | str | list[Path] | list[str], grid: Grid, *, what: 
     if band is not None:
         data = data[0]
     return GridLayer(data, covered, nodata, tuple(files))
+
+
+def _bands(src, band: int | None, band_key: str | None, what: str, path: Path) -> list[int]:
+    """The band numbers to read from ``src``: every band, or the one asked for (refused when it is absent)."""
+    if band is None:
+        return list(range(1, src.count + 1))
+    if band_key is not None and src.count > 1:
+        raise InputError(f"{what}: {path.name} has {src.count} bands and icam reads one",
+                         f"set {band_key} = N (1 to {src.count}) to choose the band")
+    if not 1 <= band <= src.count:
+        raise InputError(f"{what}: {path.name} has {src.count} band(s), band {band} was asked for",
+                         "set band to one of the file's bands")
+    return [band]
+
+
+def _check_same_product(src, bands: list[int], n_bands: int, nodata, what: str, path: Path, first: Path) -> None:
+    """Tiles of one layer have the same number of bands and the same nodata value."""
+    if len(bands) != n_bands:
+        raise InputError(f"{what}: {path.name} has {len(bands)} bands but {first.name} has {n_bands}",
+                         "give tiles of one product only")
+    file_nodata = src.nodatavals[bands[0] - 1]
+    both_nan = file_nodata is not None and nodata is not None and np.isnan(file_nodata) and np.isnan(nodata)
+    if file_nodata != nodata and not both_nan:
+        raise InputError(f"{what}: {path.name} has nodata {file_nodata} but {first.name} has {nodata}",
+                         "give tiles with one nodata value (gdal_translate -a_nodata)")
 
 
 def _read_one(src, grid: Grid, bands: list[int], what: str, path: Path, allow_reproject: bool, categorical: bool):
@@ -219,8 +253,8 @@ def _read_one(src, grid: Grid, bands: list[int], what: str, path: Path, allow_re
         block = src.read(bands, window=window)
         return ((r0, r1, c0, c1), block), np.ones((r1 - r0, c1 - c0), dtype=bool)
     if not allow_reproject:
-        raise InputError(f"{what}: {path} is on another grid ({describe_grid(src)}) than the project grid "
-                         f"({_describe_project_grid(grid)})", WARP_HINT)
+        raise InputError(f"{what}: {path.name} is on another grid ({describe_grid(src.crs, src.transform)}) than "
+                         f"the project's ({describe_grid(grid.crs, grid.transform)})", WARP_HINT)
     resampling = Resampling.nearest if categorical else Resampling.bilinear
     # src_nodata=None: copy nodata cells as values, so that the alpha band marks the footprint only
     with WarpedVRT(src, crs=grid.rio_crs, transform=grid.transform, width=grid.width, height=grid.height,
@@ -231,13 +265,6 @@ def _read_one(src, grid: Grid, bands: list[int], what: str, path: Path, allow_re
     if not block_covered.any():
         return None, None
     return ((0, grid.height, 0, grid.width), block[:-1]), block_covered
-
-
-def _describe_project_grid(grid: Grid) -> str:
-    epsg = grid.crs.to_epsg()
-    name = f"EPSG:{epsg}" if epsg else "a custom CRS"
-    t = grid.transform
-    return f"{name}, cell {abs(t.a):g} x {abs(t.e):g}, origin ({t.c:.6g}, {t.f:.6g})"
 
 
 def read_onto_grid(paths: Path | str | list[Path] | list[str], grid: Grid, *, what: str, allow_reproject: bool,

@@ -2,7 +2,9 @@
 
 Plain frozen parameters: the pipeline's adapter (``icam.pipeline.stages.landscape``) fills them from
 ``icam.toml``; a script may build them directly. Fields and meanings are those of the ``[grid]``,
-``[boundaries]`` and ``[forest]`` sections (docs/data.md).
+``[boundaries]`` and ``[forest]`` sections (docs/data.md). ``band`` (every kind but the land-cover
+stack) is the band read from each of the source's files; None reads band 1 and refuses a file with
+several bands.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class HansenSource:
     min_mapping_unit_ha: float = 0.5
     year_offset: int = 2000
     reproject: bool = False
+    band: int | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class ForestMapsSource:
     nonforest_value: int = 0
     nodata_value: int = 255
     reproject: bool = False
+    band: int | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class FccSource:
     forest_codes: Sequence[int] | None = None
     nonforest_codes: Sequence[int] = field(default_factory=tuple)
     reproject: bool = False
+    band: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,7 @@ class LossYearSource:
     forest_value: int = 1
     nodata_value: int = 255
     reproject: bool = False
+    band: int | None = None
 
 
 ForestSource = Union[HansenSource, ForestMapsSource, FccSource, LandcoverStackSource, LossYearSource]

@@ -16,9 +16,10 @@ import shapely
 from rasterio.features import rasterize
 
 from icam.core.errors import InputError
-from icam.landscape.grid import Grid
+from icam.landscape.grid import Grid, coordinates_problem
 
 _REPAIR_HINT = "repair it (QGIS: Fix geometries; shapely.make_valid)"
+_CRS_HINT = "set the right CRS (QGIS: Layer > Set CRS, then export; for a Shapefile, its .prj file)"
 
 
 def _feature(gdf: gpd.GeoDataFrame, i: int, field: str | None) -> str:
@@ -44,58 +45,68 @@ def read_polygons(path: Path | str, grid_crs, what: str, field: str | None = Non
     try:
         gdf = gpd.read_file(path, engine="pyogrio")
     except (DataSourceError, DataLayerError, RuntimeError, ValueError, OSError) as exc:
-        reason = " ".join(str(exc).split())
-        raise InputError(f"{what}: {path} cannot be read as a vector file ({reason[:160]})",
+        reason = " ".join(str(exc).replace(str(path), path.name).split())[:120]
+        raise InputError(f"{what}: {path.name} cannot be read as a vector file ({reason})",
                          "give a GeoPackage, Shapefile or GeoJSON file") from None
     if len(gdf) == 0:
-        raise InputError(f"{what}: {path} holds no features", "draw the polygon(s) or point to the right file")
+        raise InputError(f"{what}: {path.name} holds no features",
+                         "draw the polygon(s) or point to the right file")
     if gdf.crs is None:
-        raise InputError(f"{what}: {path} has no CRS",
+        raise InputError(f"{what}: {path.name} has no CRS",
                          "assign one (QGIS: Layer > Layer CRS > Set CRS; for a Shapefile, add its .prj file)")
     if field is not None and field not in gdf.columns:
         columns = ", ".join(c for c in gdf.columns if c != gdf.geometry.name) or "none"
         key = field_key or "the field"
-        raise InputError(f"{what}: {path} has no column {field!r} (named by {key}); its columns are: {columns}",
-                         f"set {key} to one of them")
+        raise InputError(f"{what}: {path.name} has no column {field!r} (named by {key}); its columns are: "
+                         f"{columns}", f"set {key} to one of them")
     geoms = gdf.geometry.values
     missing = np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if missing.size:
         i = int(missing[0])
-        raise InputError(f"{what}: {path} {_feature(gdf, i, field)} has an empty geometry",
+        raise InputError(f"{what}: {path.name} {_feature(gdf, i, field)} has an empty geometry",
                          "delete the feature or draw its polygon")
     types = shapely.get_type_id(geoms)
     not_polygon = np.flatnonzero(~np.isin(types, [3, 6]))  # Polygon, MultiPolygon
     if not_polygon.size:
         i = int(not_polygon[0])
-        raise InputError(f"{what}: {path} {_feature(gdf, i, field)} is a {geoms[i].geom_type}, not a polygon",
+        raise InputError(f"{what}: {path.name} {_feature(gdf, i, field)} is a {geoms[i].geom_type}, not a polygon",
                          "give polygons (buffer points or lines into areas first)")
     invalid = np.flatnonzero(~shapely.is_valid(geoms))
     if invalid.size:
         i = int(invalid[0])
         reason = shapely.is_valid_reason(geoms[i])
-        raise InputError(f"{what}: {path} {_feature(gdf, i, field)} is not a valid polygon ({reason})",
+        raise InputError(f"{what}: {path.name} {_feature(gdf, i, field)} is not a valid polygon ({reason})",
                          _REPAIR_HINT)
+    problem = coordinates_problem(tuple(gdf.total_bounds), gdf.crs)
+    if problem is not None:
+        raise InputError(f"{what}: {path.name} {problem}", _CRS_HINT)
     try:
-        return gdf.to_crs(grid_crs)
+        projected = gdf.to_crs(grid_crs)
     except Exception as exc:  # noqa: BLE001 - PROJ errors come in several classes
-        raise InputError(f"{what}: {path} cannot be reprojected to the grid CRS ({exc})",
+        raise InputError(f"{what}: {path.name} cannot be reprojected to the grid CRS ({exc})",
                          "check the file's CRS") from None
+    if not np.all(np.isfinite(projected.total_bounds)):
+        raise InputError(f"{what}: {path.name} lies where the grid CRS cannot express it (its coordinates become "
+                         "infinite)", "check the file's CRS and grid.crs")
+    return projected
 
 
 def read_features(path: Path | str, grid_crs, what: str) -> np.ndarray:
     """The non-empty geometries of any type (roads, settlements, rivers) of ``path`` in ``grid_crs``, as a
     shapely array; ``what`` is the configuration key named in errors (unreadable, no CRS, no geometry)."""
+    path = Path(path)
     try:
         gdf = gpd.read_file(path, engine="pyogrio")
     except Exception as exc:  # noqa: BLE001 - pyogrio raises several classes for unreadable files
-        raise InputError(f"{what}: {path} cannot be read as a vector file ({' '.join(str(exc).split())[:120]})",
+        reason = " ".join(str(exc).replace(str(path), path.name).split())[:120]
+        raise InputError(f"{what}: {path.name} cannot be read as a vector file ({reason})",
                          "give a GeoPackage, Shapefile or GeoJSON file") from None
     if gdf.crs is None:
-        raise InputError(f"{what}: {path} has no CRS", "assign one in QGIS (Layer > Layer CRS > Set CRS)")
+        raise InputError(f"{what}: {path.name} has no CRS", "assign one in QGIS (Layer > Layer CRS > Set CRS)")
     geoms = gdf.to_crs(grid_crs).geometry
     geoms = geoms[~(geoms.is_empty | geoms.isna())]
     if len(geoms) == 0:
-        raise InputError(f"{what}: {path} holds no geometry", "point to the right file")
+        raise InputError(f"{what}: {path.name} holds no geometry", "point to the right file")
     return geoms.values
 
 

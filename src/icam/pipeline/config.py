@@ -9,6 +9,7 @@ with the key's dotted name (:func:`load_config` turns pydantic's errors into one
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
@@ -22,6 +23,14 @@ from icam.core.errors import ConfigError
 
 CONFIG_NAME = "icam.toml"
 Year = Annotated[int, Field(ge=1970, le=2100)]
+# a value `icam init` writes for the user to replace, e.g. "<project name>": never run with one
+_PLACEHOLDER = re.compile(r"^\s*<[^<>]*>\s*$")
+
+
+def _no_placeholder(value: str) -> str:
+    if _PLACEHOLDER.match(value):
+        raise ValueError("still the template's placeholder; write the project's own value there")
+    return value
 
 
 class _Section(BaseModel):
@@ -32,8 +41,16 @@ class ProjectSection(_Section):
     """Who the project is."""
 
     name: str = Field(min_length=1, description="Project name, as in the project description.")
-    vcs_id: int | None = Field(None, ge=1, description="Verra VCS project ID (944 for Alto Mayo); empty if not registered.")
+    vcs_id: int | None = Field(None, ge=1, description="Verra VCS project ID (944 for Alto Mayo); empty (\"\") if "
+                               "not registered.")
     description: str = Field("", description="One line on the project, shown in the report.")
+
+    _name_set = field_validator("name")(_no_placeholder)
+
+    @field_validator("vcs_id", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class GridSection(_Section):
@@ -49,16 +66,19 @@ class GridSection(_Section):
     @field_validator("crs")
     @classmethod
     def _crs_is_projected(cls, value: str) -> str:
+        _no_placeholder(value)
         try:
             crs = CRS.from_user_input(value)
         except CRSError as exc:
-            raise ValueError(f"PROJ does not know the CRS {value!r} ({exc})") from None
+            reason = " ".join(str(exc).replace(";", ",").split())[:100]
+            raise ValueError(f"PROJ does not know this CRS ({reason}); give an EPSG code such as 'EPSG:32718', a "
+                             "PROJ string or WKT") from None
         if crs.is_geographic:
-            raise ValueError(f"{value!r} is geographic (degrees); use a projected CRS in metres such as the "
-                             "UTM zone of the project (EPSG:327xx south, EPSG:326xx north); icam reprojects inputs onto it")
+            raise ValueError("geographic (degrees); use a projected CRS in metres, e.g. the project's UTM zone "
+                             "(EPSG:327xx south, EPSG:326xx north): icam reprojects the inputs onto it")
         unit = crs.axis_info[0].unit_name if crs.axis_info else "metre"
         if unit not in ("metre", "meter", "m"):
-            raise ValueError(f"{value!r} has axis unit {unit!r}; icam grids are in metres")
+            raise ValueError(f"its axis unit is {unit!r}; use a projected CRS in metres (icam grids are in metres)")
         return value
 
     @field_validator("bounds")
@@ -76,7 +96,8 @@ class BoundariesSection(_Section):
     leakage_belt: Path | None = Field(None, description="Leakage belt polygon(s), outside the project area.")
     reference_region: Path | None = Field(None, description="Reference region or jurisdiction polygon(s).")
     admin_units: Path | None = Field(None, description="Administrative units (one polygon per unit).")
-    admin_unit_field: str = Field("name", min_length=1, description="Attribute of admin_units holding each unit's name.")
+    admin_unit_field: str = Field("name", min_length=1,
+                                  description="Attribute of admin_units holding each unit's name.")
 
 
 class _Source(_Section):
@@ -84,23 +105,32 @@ class _Source(_Section):
                             "Off by default: a raster on another grid is refused, never resampled silently.")
 
 
+class _SingleBandSource(_Source):
+    band: int | None = Field(None, ge=1, le=10_000, description="Band read from each file of this section (1 = "
+                             "the first). Needed when a file has several bands: icam never picks one silently.")
+
+
 Paths = Annotated[list[Path], Field(min_length=1)]
 
 
-class HansenSource(_Source):
+class HansenSource(_SingleBandSource):
     """Hansen Global Forest Change tiles (treecover2000, lossyear, datamask)."""
 
     kind: Literal["hansen"]
-    treecover2000: Paths = Field(description="treecover2000 tiles (files or glob patterns), percent canopy cover in 2000.")
+    treecover2000: Paths = Field(description="treecover2000 tiles (files or glob patterns), percent canopy cover "
+                                 "in 2000.")
     lossyear: Paths = Field(description="lossyear tiles: 0 = no loss, k = loss in year_offset + k.")
-    datamask: list[Path] = Field(default_factory=list, description="datamask tiles: 0 = no data, 1 = land, 2 = water. Optional.")
-    canopy_cover_min_pct: float = Field(30, ge=0, le=100, description="Forest = canopy cover above this percent in 2000.")
-    min_mapping_unit_ha: float = Field(0.5, ge=0, le=1000, description="Forest patches smaller than this (ha, 8-connected) are non-forest.")
+    datamask: list[Path] = Field(default_factory=list, description="datamask tiles: 0 = no data, 1 = land, "
+                                 "2 = water. Optional.")
+    canopy_cover_min_pct: float = Field(30, ge=0, le=100, description="Forest = canopy cover above this percent "
+                                        "in 2000.")
+    min_mapping_unit_ha: float = Field(0.5, ge=0, le=1000, description="Forest patches smaller than this (ha, "
+                                       "8-connected) are non-forest.")
     year_offset: Year = Field(2000, description="Year of lossyear value 0; value k means loss in year_offset + k.")
     last_year: Year = Field(description="Last year of loss in the data (2024 for GFC v1.12).")
 
 
-class ForestMapsSource(_Source):
+class ForestMapsSource(_SingleBandSource):
     """Yearly forest/non-forest maps (JRC TMF, forestatrisk): one file per year."""
 
     kind: Literal["forest_maps"]
@@ -110,16 +140,19 @@ class ForestMapsSource(_Source):
     nodata_value: int = Field(255, description="Cell value for no data.")
 
 
-class FccSource(_Source):
-    """Forest-cover-change raster: codes for loss in each period and forest at the end (forestatrisk's fcc123, fcc12345)."""
+class FccSource(_SingleBandSource):
+    """Forest-cover-change raster: codes for loss in each period and forest at the end (forestatrisk's fcc123,
+    fcc12345)."""
 
     kind: Literal["fcc"]
     file: Path = Field(description="The change raster.")
     years: list[Year] = Field(min_length=2, description="Period boundaries, e.g. [2000, 2010, 2020] for fcc123.")
     loss_codes: list[list[int]] | None = Field(
         None, description="Codes of loss in each period; default [[1], [2], ...] (forestatrisk convention).")
-    forest_codes: list[int] | None = Field(None, description="Codes of forest at the last year; default [number of periods + 1].")
-    nonforest_codes: list[int] = Field(default_factory=list, description="Codes of non-forest throughout (forestatrisk has none: non-forest is nodata).")
+    forest_codes: list[int] | None = Field(None, description="Codes of forest at the last year; default [number "
+                                           "of periods + 1].")
+    nonforest_codes: list[int] = Field(default_factory=list, description="Codes of non-forest throughout "
+                                       "(forestatrisk has none: non-forest is nodata).")
 
     @model_validator(mode="after")
     def _codes_match_periods(self):
@@ -139,11 +172,12 @@ class LandcoverStackSource(_Source):
     nodata_value: int | None = Field(None, description="Code for no data (default: the file's nodata).")
 
 
-class LossYearSource(_Source):
+class LossYearSource(_SingleBandSource):
     """Year-of-loss raster (Hansen lossyear, Terra-i) with a forest map at the start year."""
 
     kind: Literal["loss_year"]
-    forest_start: Path = Field(description="Forest map at start_year: forest_value = forest, nodata_value = no data, other = non-forest.")
+    forest_start: Path = Field(description="Forest map at start_year: forest_value = forest, nodata_value = no "
+                               "data, other = non-forest.")
     loss_year: Path = Field(description="Year-of-loss raster: 0 = no loss, k = loss in year_offset + k.")
     start_year: Year = Field(description="Year of the forest_start map.")
     year_offset: int = Field(0, ge=0, le=2100, description="Added to the raster's values to give the calendar year.")
@@ -159,6 +193,8 @@ ForestSource = Annotated[
 
 
 class MonitoringPeriod(_Section):
+    """One monitoring period, first and last day."""
+
     start: dt.date = Field(description="First day of the monitoring period.")
     end: dt.date = Field(description="Last day of the monitoring period.")
 
@@ -541,29 +577,34 @@ class IcamConfig(_Section):
         return self
 
 
+_KINDS = ("hansen", "forest_maps", "fcc", "landcover_stack", "loss_year")
+_TEMPLATE_HINT = "`icam init` writes a template documenting every key"
+
+
 def _dotted(loc: tuple) -> str:
     parts = [str(p) for p in loc if not str(p).startswith(("function-", "model-"))]
     # pydantic inserts the discriminator's value (e.g. 'hansen') after 'forest'
-    if len(parts) >= 2 and parts[0] == "forest" and parts[1] in {"hansen", "forest_maps", "fcc", "landcover_stack", "loss_year"}:
+    if len(parts) >= 2 and parts[0] == "forest" and parts[1] in _KINDS:
         parts.pop(1)
     return ".".join(parts)
 
 
-def _describe(error: dict) -> str:
+def _describe(error: dict) -> tuple[str, str]:
+    """(what is wrong, how to fix it) for pydantic's first error."""
     key = _dotted(error["loc"])
     kind = error["type"]
     if kind == "extra_forbidden":
-        return f"unknown key '{key}' in {CONFIG_NAME}; remove it or check its spelling (see `icam init`)"
+        return f"unknown key '{key}' in {CONFIG_NAME}", f"remove it or check its spelling ({_TEMPLATE_HINT})"
     if kind == "missing":
-        return f"missing key '{key}' in {CONFIG_NAME}; add it (see `icam init` for a documented template)"
-    if kind == "union_tag_invalid" or kind == "union_tag_not_found":
-        return (f"'{key}.kind' must be one of hansen, forest_maps, fcc, landcover_stack, loss_year "
-                f"in {CONFIG_NAME}")
+        return f"missing key '{key}' in {CONFIG_NAME}", f"add it ({_TEMPLATE_HINT})"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        return f"'{key}.kind' is not a forest format in {CONFIG_NAME}", f"set it to one of {', '.join(_KINDS)}"
     message = error["msg"].removeprefix("Value error, ")
     value = error.get("input")
-    shown = f" = {value!r}" if value is not None and not isinstance(value, dict) else ""
+    shown = f" = {value!r}"[:80] if value is not None and not isinstance(value, dict) else ""
     where = f"'{key}'{shown}" if key else CONFIG_NAME
-    return f"{where}: {message} in {CONFIG_NAME}"
+    problem, _, fix = message.partition("; ")  # a validator's message may end with its own fix
+    return f"{where}: {problem} in {CONFIG_NAME}", fix or f"fix it ({_TEMPLATE_HINT})"
 
 
 def parse_config(data: dict, base_dir: Path) -> IcamConfig:
@@ -571,8 +612,23 @@ def parse_config(data: dict, base_dir: Path) -> IcamConfig:
     try:
         config = IcamConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc.errors()[0])) from None
+        raise ConfigError(*_describe(exc.errors()[0])) from None
     return _resolve_paths(config, base_dir)
+
+
+def decode_text(raw: bytes) -> str:
+    """A text file as users save it: UTF-8 (with or without a BOM), UTF-16 with a BOM (Windows' "Unicode"),
+    else Windows-1252 / Latin-1 (Windows' "ANSI" in Spanish or Portuguese)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def load_config(path: Path) -> IcamConfig:
@@ -581,13 +637,18 @@ def load_config(path: Path) -> IcamConfig:
     if path.is_dir():
         path = path / CONFIG_NAME
     if not path.exists():
-        raise ConfigError(f"no {path.name} at {path.parent}", f"run `icam init {path.parent}` to write a documented template")
+        raise ConfigError(f"no {path.name} at {path.parent}",
+                          f"run `icam init {path.parent}` to write a documented template")
+    if not path.is_file():
+        raise ConfigError(f"{path} is not a file", f"move it away and run `icam init {path.parent}`")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = decode_text(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read ({exc.strerror})", "check the file's permissions") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML ({exc})", "fix the syntax at the line given") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path} is not UTF-8 text", "save it as UTF-8") from None
     return parse_config(data, path.parent.resolve())
 
 
