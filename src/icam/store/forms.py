@@ -100,10 +100,10 @@ def read_csv(path: Path | str, what: str = "") -> pd.DataFrame:
         raise InputError(f"{what}{path.name} is not a text CSV file (a spreadsheet workbook or a binary file?)",
                          "save it as CSV from the spreadsheet (File > Save as > CSV)")
     text, encoding = decode(data)
-    first, _, rest = text.partition("\n")
+    first = text.splitlines(keepends=True)[0] if text else ""
     given = re.fullmatch(r"\s*sep=(.)\s*", first)
     if given:  # Excel's hint line: the separator, and the header on the next line
-        text, sep = rest, given.group(1)
+        text, sep = text[len(first):], given.group(1)
     else:
         sep = sniff_separator(first)
     try:
