@@ -16,7 +16,7 @@ standard error (SE) and a 95% confidence interval given as its half-width, 1.96 
 No finite-population correction: strata hold thousands to millions of pixels against tens
 or hundreds of samples. Sample-size and allocation helpers (Olofsson et al. 2014 eq. 13,
 Cochran 1977 eq. 5.25) are at the end. Pure functions; no file IO. Formulas and their sources:
-docs/parts/area_estimation.md.
+docs/methods.md, "Sample-based area estimation".
 """
 
 from __future__ import annotations

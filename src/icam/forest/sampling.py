@@ -14,7 +14,7 @@ Pixels are drawn without replacement, uniformly among each stratum's pixels, vec
 (no loop over pixels); each point sits at its pixel's centre. :func:`export_points` writes
 the points as ``samples.gpkg`` and ``samples.csv`` (the Collect Earth / AcATaMa layout) and
 the strata table as ``strata.csv``; :func:`read_labels` and :func:`read_strata` read them
-back once labelled. Formulas and file layouts: docs/parts/sampling.md.
+back once labelled. Formulas and file layouts: docs/methods.md, "Sampling designs".
 """
 
 from __future__ import annotations
