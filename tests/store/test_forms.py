@@ -75,11 +75,18 @@ def test_excel_sep_line_and_blank_rows_keep_spreadsheet_numbers(tmp_path):
     assert [(e.row, e.column, e.problem) for e in rows.errors] == [(5, "members", "'x' is not a number")]
 
 
+def test_excels_trailing_empty_columns_are_dropped(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("household_id;village;;\nHH0001;Añazco;;\n", encoding="utf-8")
+    assert read_csv(path).to_dict("records") == [{"household_id": "HH0001", "village": "Añazco"}]
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", "is empty"),
     (b"household_id,members\n", "holds a header and no row"),
     (b"PK\x03\x04\x14\x00\x06\x00", "not a text CSV file"),
-    (b"household_id,members\nHH1,5\nHH2,5,7,8\n", "cannot be read as CSV"),
+    (b"household_id,members\nHH1,5\nHH2,5,7,8\n", r"cannot be read as CSV \(.*line 3, saw 4"),
+    (b"household_id,members,household_id\nHH1,5,HH2\n", "names column 'household_id' twice"),
 ])
 def test_files_that_are_not_tables_are_refused_in_one_line(tmp_path, content, message):
     path = tmp_path / "h.csv"

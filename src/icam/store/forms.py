@@ -106,20 +106,40 @@ def read_csv(path: Path | str, what: str = "") -> pd.DataFrame:
         text, sep = text[len(first):], given.group(1)
     else:
         sep = sniff_separator(first)
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False, sep=sep)
+    try:  # the header read as a row: a data row longer than it is an error, not an index column
+        cells = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False, sep=sep,
+                            header=None)
     except pd.errors.EmptyDataError:
         raise InputError(f"{what}{path.name} is empty", "give the file with its header row and data") from None
     except pd.errors.ParserError as exc:
-        raise InputError(f"{what}{path.name} cannot be read as CSV ({' '.join(str(exc).split())[:120]})",
+        reason = " ".join(str(exc).split()).replace("Error tokenizing data. C error: ", "")[:120]
+        raise InputError(f"{what}{path.name} cannot be read as CSV ({reason})",
                          "check the separators and quotes on the line named") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    frame = frame.fillna("").astype(object).apply(lambda column: column.astype(str).str.strip())
+    cells = cells.fillna("").astype(object).apply(lambda column: column.astype(str).str.strip())
+    frame = _table(cells, path, what)
+    frame.attrs.update(encoding=encoding, separator=sep)
+    return frame
+
+
+def _table(cells: pd.DataFrame, path: Path, what: str) -> pd.DataFrame:
+    """The data rows of a CSV read with its header as row 0; index = spreadsheet row (header = 1)."""
+    header = cells.iloc[0].tolist()
+    frame = cells.iloc[1:].copy()
+    frame.columns = header
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="row")
+    unnamed = [k for k, name in enumerate(header) if name == ""]
+    if any((frame.iloc[:, k] != "").any() for k in unnamed):
+        k = next(k for k in unnamed if (frame.iloc[:, k] != "").any())
+        raise InputError(f"{what}{path.name}: column {k + 1} has values but no name in the header",
+                         "give it a name in the first row, or delete it")
+    frame = frame.iloc[:, [k for k in range(len(header)) if k not in unnamed]]  # Excel's trailing empty columns
+    repeated = sorted({name for name in frame.columns if list(frame.columns).count(name) > 1})
+    if repeated:
+        raise InputError(f"{what}{path.name}: the header names column {repeated[0]!r} twice",
+                         "rename or delete one of them")
     frame = frame[(frame != "").any(axis=1)]
     if not len(frame):
         raise InputError(f"{what}{path.name} holds a header and no row", "give the file with its data rows")
-    frame.attrs.update(encoding=encoding, separator=sep)
     return frame
 
 
@@ -258,7 +278,8 @@ class FormImportError(InputError):
         n_bad = len({e.row for e in self.errors})
         first = self.errors[0]
         problem = first.problem if len(first.problem) <= 100 else first.problem[:97] + "..."
-        super().__init__(f"{self.path.name}: {n_bad} of {n_rows} {unit}s refused (first: {unit} {first.row}, "
+        units = unit if n_rows == 1 else f"{unit}s"
+        super().__init__(f"{self.path.name}: {n_bad} of {n_rows} {units} refused (first: {unit} {first.row}, "
                          f"column {first.column}: {problem})", ERRORS_CSV_HINT)
 
     def write(self, path: Path | str) -> Path:
@@ -279,7 +300,7 @@ def error_report(path: Path | None) -> Iterator[None]:
     except FormImportError as exc:
         if path is not None:
             exc.write(path)
-            exc.hint = f"nothing imported; every problem and its fix are in {path}"
+            exc.hint = f"nothing imported; each problem and its fix: {path}"
         raise
 
 
