@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from icam.carbon.allometry import WoodDensityTable
 from icam.carbon.inventory import (
     GIVEN_WD_SD_G_CM3,
     fit_height_models,
@@ -23,6 +22,7 @@ from icam.carbon.inventory import (
     tree_wood_density,
 )
 from icam.carbon.stocks import Z95
+from icam.carbon.wood_density import WoodDensityTable
 from icam.core.errors import InputError
 from icam.simulate.inventory import (
     DEFAULT_STRATA,

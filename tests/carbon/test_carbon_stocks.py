@@ -19,7 +19,6 @@ from icam.carbon.allometry import (
     CO2_PER_C,
     FELDPAUSCH_REGIONS,
     HeightModel,
-    WoodDensityTable,
     agb_chave2014_eq4_kg,
     agb_chave2014_eq7_kg,
     bgb_from_agb,
@@ -37,6 +36,7 @@ from icam.carbon.stocks import (
     plot_agb_per_ha,
     stratum_stock,
 )
+from icam.carbon.wood_density import WoodDensityTable
 from icam.core.errors import InputError
 
 # BIOMASS vignette "Estimating stand biomass" (github.com/umr-amap/BIOMASS, articles/Vignette_BIOMASS.md):

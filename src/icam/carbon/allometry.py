@@ -10,8 +10,7 @@ The steps follow R's BIOMASS package (Réjou-Méchain et al. 2017, Methods in Ec
   ``modelHD``/``predictHeight``: log–log of degree 1 or 2, Michaelis–Menten, Weibull), or from
   Feldpausch et al. 2012 (Biogeosciences 9:3381) regional Weibull coefficients (BIOMASS
   ``retrieveH(region=)``);
-- wood density from the Global Wood Density Database by species, then genus, then family, then
-  the stand (plot) or dataset mean, each with a standard deviation (BIOMASS ``getWoodDensity``);
+- wood density: :mod:`icam.carbon.wood_density`;
 - below-ground biomass by a root-to-shoot ratio, the carbon fraction and CO2 equivalents (IPCC 2006
   Guidelines Vol. 4 Ch. 4).
 
@@ -25,8 +24,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +47,7 @@ CHAVE2014_EQ4_RSE = 0.357
 CHAVE2014_EQ7 = {"intercept": -1.803, "E": -0.976, "ln_wd": 0.976, "ln_d": 2.673, "ln_d2": -0.0299}
 
 
-def _as_float(name: str, values, *, positive: bool = False) -> np.ndarray:
+def as_float(name: str, values, *, positive: bool = False) -> np.ndarray:
     """``values`` as float64; negative (or, with ``positive``, zero) values are refused, NaN kept."""
     arr = np.asarray(values, dtype=np.float64)
     bad = arr <= 0 if positive else arr < 0
@@ -66,9 +64,9 @@ def agb_chave2014_eq4_kg(wd_g_cm3, d_cm, h_m) -> np.ndarray:
     arrays broadcast. NaN in, NaN out (a tree without height has no eq. 4 biomass; see
     :class:`HeightModel`). BIOMASS ``computeAGB(D, WD, H)`` returns the same in Mg (÷ 1000).
     """
-    wd = _as_float("wood density", wd_g_cm3)
-    d = _as_float("diameter", d_cm)
-    h = _as_float("height", h_m)
+    wd = as_float("wood density", wd_g_cm3)
+    d = as_float("diameter", d_cm)
+    h = as_float("height", h_m)
     return CHAVE2014_EQ4_A * (wd * d * d * h) ** CHAVE2014_EQ4_B
 
 
@@ -82,8 +80,8 @@ def agb_chave2014_eq7_kg(wd_g_cm3, d_cm, e) -> np.ndarray:
     does not download it: E is required. BIOMASS's ``computeAGB(coord=)`` uses refitted
     coefficients (−2.024, −0.896 E, 0.920, 2.795, −0.0461; Réjou-Méchain et al. 2017), not these.
     """
-    wd = _as_float("wood density", wd_g_cm3, positive=True)
-    d = _as_float("diameter", d_cm, positive=True)
+    wd = as_float("wood density", wd_g_cm3, positive=True)
+    d = as_float("diameter", d_cm, positive=True)
     e = np.asarray(e, dtype=np.float64)
     if not np.all(np.isfinite(e)):
         raise InputError("the environmental stress index E must be finite",
@@ -195,7 +193,7 @@ class HeightModel:
     def predict(self, d_cm) -> np.ndarray:
         """Expected height (m) at each diameter (cm); log models with Baskerville's correction."""
         self._check_fitted()
-        d = _as_float("diameter", d_cm, positive=True)
+        d = as_float("diameter", d_cm, positive=True)
         m = self._mean_log_or_height(d)
         return np.exp(m + 0.5 * self.rse_log_ ** 2) if self.method.startswith("log") else m
 
@@ -252,14 +250,14 @@ class FeldpauschCoefficients:
     rse_m: float
 
     def height_m(self, d_cm) -> np.ndarray:
-        d = _as_float("diameter", d_cm)
+        d = as_float("diameter", d_cm)
         return self.a * (1.0 - np.exp(-self.b * d ** self.c))
 
     def to_dict(self) -> dict:
         return {"region": self.region, "a": self.a, "b": self.b, "c": self.c, "rse_m": self.rse_m}
 
 
-def _csv_rows(path: Path, what: str, columns: tuple[str, ...]) -> list[dict[str, str]]:
+def csv_rows(path: Path, what: str, columns: tuple[str, ...]) -> list[dict[str, str]]:
     """The rows of a CSV file that must hold ``columns``; an InputError naming ``what`` otherwise."""
     try:
         with path.open(newline="", encoding="utf-8") as fh:
@@ -277,7 +275,7 @@ def load_feldpausch_coefficients(path: str | Path) -> dict[str, FeldpauschCoeffi
     Without a ``region`` column the file must hold BIOMASS's 12 rows, named by :data:`FELDPAUSCH_REGIONS`.
     """
     path = Path(path)
-    rows = _csv_rows(path, "Feldpausch coefficients", ("a", "b", "c", "RSE"))
+    rows = csv_rows(path, "Feldpausch coefficients", ("a", "b", "c", "RSE"))
     if "region" in rows[0]:
         names = [r["region"].strip() for r in rows]
     elif len(rows) == len(FELDPAUSCH_REGIONS):
@@ -299,211 +297,6 @@ def feldpausch_height(d_cm, region: str, coefficients: Mapping[str, FeldpauschCo
     if region not in coefficients:
         raise InputError(f"unknown Feldpausch region {region!r}", f"choose one of {', '.join(coefficients)}")
     return coefficients[region].height_m(d_cm)
-
-
-# --------------------------------------------------------------------------- wood density
-
-LEVELS = ("species", "genus", "family", "stand", "dataset")
-#: BIOMASS: taxa with at least this many records define the mean SD of a taxonomic level (``sd_10``).
-MIN_RECORDS_FOR_SD = 10
-#: Truncation bounds of simulated wood density (the GWDD's minimum and maximum; BIOMASS ``AGBmonteCarlo``).
-WD_MIN_G_CM3, WD_MAX_G_CM3 = 0.08, 1.39
-_UNDETERMINED = {"", "na", "nan", "none", "sp", "sp.", "spp", "spp.", "indet", "indet.", "unknown"}
-
-
-def _norm(name) -> str:
-    """Name as matched: trimmed, lower case; '' for undetermined (sp., Indet., empty, NA)."""
-    s = "" if name is None else str(name).strip().lower()
-    return "" if s in _UNDETERMINED or s.startswith("indet") else s
-
-
-@dataclass(frozen=True, eq=False)
-class WoodDensityEstimate:
-    """Wood density of each tree with its SD and the level it came from.
-
-    wd_g_cm3, sd_g_cm3: float64 per tree; level: str per tree, one of :data:`LEVELS`; n_records:
-    GWDD records (species level), taxa (genus and family levels: species resp. genera averaged) or
-    trees (stand and dataset levels) behind the value. Unpacks as ``wd, sd, level = estimate``.
-    """
-
-    wd_g_cm3: np.ndarray
-    sd_g_cm3: np.ndarray
-    level: np.ndarray
-    n_records: np.ndarray
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        return iter((self.wd_g_cm3, self.sd_g_cm3, self.level))
-
-    def level_counts(self) -> dict[str, int]:
-        return {lv: int(np.count_nonzero(self.level == lv)) for lv in LEVELS}
-
-    def level_shares(self) -> dict[str, float]:
-        n = max(self.level.size, 1)
-        return {lv: c / n for lv, c in self.level_counts().items()}
-
-    def to_dict(self) -> dict:
-        return {"n_trees": int(self.level.size), "level_counts": self.level_counts(),
-                "mean_wd_g_cm3": float(np.mean(self.wd_g_cm3)) if self.level.size else None}
-
-
-class WoodDensityTable:
-    """The Global Wood Density Database (Chave et al. 2009; Zanne et al. 2009), or any table like it.
-
-    Means follow BIOMASS ``getWoodDensity``: a species' value is the mean of its records; a genus'
-    the mean of its species' means (records named to genus only count as one pseudo-species); a
-    family's the mean of its genera's means. SDs per level follow BIOMASS's ``sd_10``: the mean,
-    over taxa with at least 10 records in the whole table, of the SD of their records
-    (recomputed from the table loaded, all regions; override with ``level_sd``). On the GWDD
-    shipped with BIOMASS (16,467 records) this gives 0.0708 (species), 0.0942 (genus) and 0.1242
-    (family) g/cm³.
-    """
-
-    def __init__(self, family: Sequence[str], genus: Sequence[str], species: Sequence[str], wd_g_cm3,
-                 region: Sequence[str] | None = None, level_sd: Mapping[str, float] | None = None) -> None:
-        wd = _as_float("wood density", wd_g_cm3, positive=True)
-        n = wd.size
-        if not (len(family) == len(genus) == len(species) == n) or (region is not None and len(region) != n):
-            raise InputError("the wood-density table's columns differ in length")
-        self._family = [_norm(f) for f in family]
-        self._genus = [_norm(g) for g in genus]
-        self._species = [_norm(s) for s in species]
-        self._wd = wd
-        self._region = None if region is None else [str(r).strip().lower() for r in region]
-        self.level_sd = dict(level_sd) if level_sd is not None else self._level_sd()
-        self._means: dict = {}
-
-    @classmethod
-    def from_csv(cls, path: str | Path, level_sd: Mapping[str, float] | None = None) -> WoodDensityTable:
-        """Read a GWDD CSV with columns family, genus, species, wd (g/cm³) and optional region/regionId."""
-        path = Path(path)
-        rows = _csv_rows(path, "wood-density table", ("family", "genus", "species", "wd"))
-        region = None
-        if "regionId" in rows[0] or "region" in rows[0]:
-            # Both spellings match: "SouthAmericaTrop" (regionId) and "South_America_(tropical)" (region).
-            region = [f"{r.get('regionId', '')}|{r.get('region', '')}" for r in rows]
-        return cls([r["family"] for r in rows], [r["genus"] for r in rows], [r["species"] for r in rows],
-                   [float(r["wd"]) for r in rows], region=region, level_sd=level_sd)
-
-    @property
-    def regions(self) -> list[str]:
-        return sorted({p for r in (self._region or []) for p in r.split("|") if p})
-
-    def __len__(self) -> int:
-        return self._wd.size
-
-    def _level_sd(self) -> dict[str, float]:
-        groups: dict[str, dict] = {"species": defaultdict(list), "genus": defaultdict(list), "family": defaultdict(list)}
-        for f, g, s, w in zip(self._family, self._genus, self._species, self._wd):
-            if g and s:
-                groups["species"][(g, s)].append(w)
-            if g:
-                groups["genus"][g].append(w)
-            if f:
-                groups["family"][f].append(w)
-        out = {}
-        for level, taxa in groups.items():
-            sds = [np.std(v, ddof=1) for v in taxa.values() if len(v) >= MIN_RECORDS_FOR_SD]
-            out[level] = float(np.mean(sds)) if sds else float("nan")
-        return out
-
-    def _select(self, region) -> np.ndarray:
-        if region is None:
-            return np.ones(self._wd.size, dtype=bool)
-        wanted = {region.lower()} if isinstance(region, str) else {r.lower() for r in region}
-        if self._region is None:
-            raise InputError("the wood-density table has no region column", "look up without region")
-        sel = np.array([bool(wanted & set(r.split("|"))) for r in self._region])
-        if not sel.any():
-            raise InputError(f"no wood-density record in region {region!r}", f"choose among {', '.join(self.regions)}")
-        return sel
-
-    def _taxon_means(self, region) -> tuple[dict, dict, dict]:
-        key = None if region is None else (region if isinstance(region, str) else tuple(region))
-        if key in self._means:
-            return self._means[key]
-        sel = self._select(region)
-        sp: dict = defaultdict(list)  # (genus, species or '') → records
-        fam_of_genus: dict = defaultdict(set)
-        for i in np.flatnonzero(sel):
-            g = self._genus[i]
-            if g:
-                sp[(g, self._species[i])].append(self._wd[i])
-                if self._family[i]:
-                    fam_of_genus[g].add(self._family[i])
-        species = {k: (float(np.mean(v)), len(v)) for k, v in sp.items()}
-        by_genus: dict = defaultdict(list)
-        for (g, _), (m, _) in species.items():
-            by_genus[g].append(m)
-        genus = {g: (float(np.mean(v)), len(v)) for g, v in by_genus.items()}
-        by_family: dict = defaultdict(list)
-        for g, fams in fam_of_genus.items():
-            for f in fams:
-                by_family[f].append(genus[g][0])
-        family = {f: (float(np.mean(v)), len(v)) for f, v in by_family.items()}
-        species = {k: v for k, v in species.items() if k[1]}  # genus-only records never match a species
-        self._means[key] = (species, genus, family)
-        return self._means[key]
-
-    def lookup(self, family, genus, species, region=None, stand=None) -> WoodDensityEstimate:
-        """Wood density of each tree: species mean, else genus, else family, else stand or dataset mean.
-
-        ``family``, ``genus``, ``species``: names per tree (``family`` may be None: no family level,
-        BIOMASS's default). Names match case-insensitively; "sp.", "Indet…", empty and NA never
-        match. ``region``: a regionId (e.g. "SouthAmericaTrop") or region name, or several, to
-        restrict the database (BIOMASS ``region``); None = world. ``stand``: plot id per tree;
-        trees left unmatched get their stand's mean of the matched trees' values with its SD across
-        those trees (level "stand"), or, without ``stand`` or where the stand has fewer than two
-        matched trees, the dataset's (level "dataset").
-        """
-        genus = np.asarray(genus, dtype=object)
-        species = np.asarray(species, dtype=object)
-        n = genus.size
-        family = np.full(n, "", dtype=object) if family is None else np.asarray(family, dtype=object)
-        if not (family.size == species.size == n):
-            raise InputError(f"{family.size} families, {n} genera and {species.size} species: lengths differ")
-        sp_means, gen_means, fam_means = self._taxon_means(region)
-        codes, uniques = [], []
-        for col in (family, genus, species):
-            u, inv = np.unique(col.astype(str), return_inverse=True)
-            codes.append(inv.ravel())
-            uniques.append([_norm(x) for x in u])
-        taxa, taxon_of_tree = np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)
-        taxon_of_tree = taxon_of_tree.ravel()
-        t_wd = np.full(len(taxa), np.nan)
-        t_sd = np.full(len(taxa), np.nan)
-        t_n = np.zeros(len(taxa), dtype=np.int64)
-        t_level = np.full(len(taxa), "", dtype=object)
-        for t, (fi, gi, si) in enumerate(taxa):
-            f, g, s = uniques[0][fi], uniques[1][gi], uniques[2][si]
-            for level, hit in (("species", sp_means.get((g, s)) if g and s else None),
-                               ("genus", gen_means.get(g) if g else None),
-                               ("family", fam_means.get(f) if f else None)):
-                if hit is not None:
-                    t_wd[t], t_n[t], t_level[t], t_sd[t] = hit[0], hit[1], level, self.level_sd[level]
-                    break
-        wd, sd, nrec, level = t_wd[taxon_of_tree], t_sd[taxon_of_tree], t_n[taxon_of_tree], t_level[taxon_of_tree]
-        found = level != ""
-        if not found.any():
-            raise InputError("no tree matched the wood-density database at species, genus or family level",
-                             "check the taxonomy columns (genus and species names, families)")
-        if stand is not None:
-            stand = np.asarray(stand).astype(str)
-            if stand.size != n:
-                raise InputError(f"{stand.size} stand ids for {n} trees")
-            for st in np.unique(stand[~found]):
-                in_st = stand == st
-                ref = wd[in_st & found]
-                if ref.size >= 2:
-                    fill = in_st & ~found
-                    wd[fill], sd[fill], nrec[fill], level[fill] = ref.mean(), ref.std(ddof=1), ref.size, "stand"
-        rest = level == ""
-        if rest.any():
-            ref = wd[found]
-            wd[rest] = ref.mean()
-            sd[rest] = ref.std(ddof=1) if ref.size >= 2 else self.level_sd["family"]
-            nrec[rest] = ref.size
-            level[rest] = "dataset"
-        return WoodDensityEstimate(wd, sd, level.astype(str), nrec)
 
 
 # --------------------------------------------------------------------------- biomass → carbon

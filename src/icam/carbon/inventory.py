@@ -6,7 +6,7 @@ steps of R's BIOMASS package (Réjou-Méchain et al. 2017, Methods in Ecology an
 
 1. wood density: the tree's ``wd_g_cm3`` where given, else the Global Wood Density Database lookup
    by species, genus, family, then plot mean (BIOMASS ``getWoodDensity``;
-   :meth:`~icam.carbon.allometry.WoodDensityTable.lookup`);
+   :meth:`~icam.carbon.wood_density.WoodDensityTable.lookup`);
 2. height: the tree's ``h_m`` where measured, else a local log–log height–diameter model (degree 2)
    fitted on the measured trees of its stratum (BIOMASS ``modelHD``/``predictHeight``;
    :class:`~icam.carbon.allometry.HeightModel`);
@@ -51,10 +51,7 @@ import pandas as pd
 from icam.carbon.allometry import (
     CARBON_FRACTION_IPCC2006,
     CHAVE2014_EQ4_RSE,
-    WD_MAX_G_CM3,
-    WD_MIN_G_CM3,
     HeightModel,
-    WoodDensityTable,
 )
 from icam.carbon.stocks import (
     D_MAX_CM,
@@ -63,6 +60,7 @@ from icam.carbon.stocks import (
     monte_carlo_agb,
     stratum_stock,
 )
+from icam.carbon.wood_density import WD_MAX_G_CM3, WD_MIN_G_CM3, WoodDensityTable
 from icam.core.errors import InputError
 
 REQUIRED_COLUMNS = ("plot", "stratum", "plot_area_ha", "d_cm")
@@ -77,7 +75,7 @@ PLOT_AREA_MAX_HA = 100.0
 MIN_MEASURED_HEIGHTS = 20
 #: SD (g/cm³) of a wood density given per tree without a wood-density table: 0.0708, the
 #: species-level SD of the GWDD shipped with BIOMASS (its ``sd_10``, the mean SD of species with at
-#: least 10 records; see :class:`~icam.carbon.allometry.WoodDensityTable`). With a table, its own
+#: least 10 records; see :class:`~icam.carbon.wood_density.WoodDensityTable`). With a table, its own
 #: species-level SD is used. A given value is treated as a species mean, not a measurement of the tree.
 GIVEN_WD_SD_G_CM3 = 0.0708
 HEIGHT_SCOPES = ("stratum", "inventory")

@@ -28,11 +28,10 @@ from icam.carbon.allometry import (
     CHAVE2014_EQ4_B,
     CHAVE2014_EQ4_RSE,
     CO2_PER_C,
-    WD_MAX_G_CM3,
-    WD_MIN_G_CM3,
     HeightModel,
-    _as_float,
+    as_float,
 )
+from icam.carbon.wood_density import WD_MAX_G_CM3, WD_MIN_G_CM3
 from icam.core.errors import InputError
 
 Z95 = 1.959963984540054
@@ -101,7 +100,7 @@ def plot_agb_per_ha(tree_agb_kg, plot_ids=None, plot_area_ha: float | Mapping = 
     a mapping plot → area. A tree with NaN AGB (e.g. no height) is refused: fill it first
     (:class:`~icam.carbon.allometry.HeightModel`), as a silent zero would bias the plot low.
     """
-    agb = _as_float("tree AGB", tree_agb_kg).ravel()
+    agb = as_float("tree AGB", tree_agb_kg).ravel()
     if np.isnan(agb).any():
         raise InputError(f"{int(np.isnan(agb).sum())} trees have no AGB (missing height or wood density)",
                          "predict their heights with a HeightModel or Feldpausch coefficients")
@@ -157,7 +156,7 @@ def _truncnorm(rng: np.random.Generator, mean: np.ndarray, sd: np.ndarray, lower
 
 
 def _sd_vector(name: str, sd, n: int) -> np.ndarray:
-    arr = np.broadcast_to(_as_float(name, 0.0 if sd is None else sd), (n,)) if np.ndim(sd) == 0 else _as_float(name, sd)
+    arr = np.broadcast_to(as_float(name, 0.0 if sd is None else sd), (n,)) if np.ndim(sd) == 0 else as_float(name, sd)
     if arr.shape != (n,):
         raise InputError(f"{name} has {arr.size} values for {n} trees")
     if np.isnan(arr).any():
@@ -178,7 +177,7 @@ def monte_carlo_agb(d_cm, wd_g_cm3, *, wd_sd_g_cm3, plot_ids=None, plot_area_ha:
        0.0904 for 95 % of trees and 4.64 cm for a random 5 % (Chave et al. 2004 p. 412); a number or
        array: that SD; None or 0: no diameter error;
     2. wood density ~ N(ρ, σ_ρ) truncated to [0.08, 1.39] g/cm³, σ_ρ = ``wd_sd_g_cm3``
-       (:meth:`~icam.carbon.allometry.WoodDensityTable.lookup`'s SD, or 0);
+       (:meth:`~icam.carbon.wood_density.WoodDensityTable.lookup`'s SD, or 0);
     3. height: either ``height_model`` applied to the drawn diameter with its residual error
        (:meth:`~icam.carbon.allometry.HeightModel.sample`), or measured/estimated ``h_m`` ~ N(H, σ_H)
        truncated to [1.3, max H + 15] m, σ_H = ``h_sd_m`` (measurement error, or a Feldpausch
@@ -195,9 +194,9 @@ def monte_carlo_agb(d_cm, wd_g_cm3, *, wd_sd_g_cm3, plot_ids=None, plot_area_ha:
     identical draws (numpy ``Generator(PCG64(seed))``); draws are computed in chunks of at most
     ``max_chunk_elements`` tree-draws.
     """
-    d = _as_float("diameter", d_cm, positive=True).ravel()
+    d = as_float("diameter", d_cm, positive=True).ravel()
     n = d.size
-    wd = _as_float("wood density", wd_g_cm3, positive=True).ravel()
+    wd = as_float("wood density", wd_g_cm3, positive=True).ravel()
     if wd.size != n:
         raise InputError(f"{wd.size} wood densities for {n} diameters")
     if np.isnan(d).any() or np.isnan(wd).any():
@@ -206,7 +205,7 @@ def monte_carlo_agb(d_cm, wd_g_cm3, *, wd_sd_g_cm3, plot_ids=None, plot_area_ha:
     if (h_m is None) == (height_model is None):
         raise InputError("give either tree heights (h_m, with h_sd_m) or a fitted height_model, not both or neither")
     if h_m is not None:
-        h = _as_float("height", h_m, positive=True).ravel()
+        h = as_float("height", h_m, positive=True).ravel()
         if h.size != n or np.isnan(h).any():
             raise InputError(f"{h.size} heights for {n} diameters, {int(np.isnan(h).sum())} missing",
                              "predict missing heights with a HeightModel, or pass height_model instead")

@@ -2,7 +2,7 @@
 
 :func:`write_inventory` writes ``inputs/inventory/trees.csv`` (the format
 :func:`icam.carbon.inventory.read_tree_inventory` reads) and ``inputs/inventory/wood_density.csv``
-(the GWDD format :meth:`icam.carbon.allometry.WoodDensityTable.from_csv` reads), and returns the
+(the GWDD format :meth:`icam.carbon.wood_density.WoodDensityTable.from_csv` reads), and returns the
 truth. Everything is SIMULATED: the taxa are real Andean-Amazonian names, but their wood densities,
 abundances and the wood-density records are made up (plausible, not GWDD values), and so are
 the trees.

@@ -44,11 +44,11 @@ from icam.carbon.accounting import (
     ex_post_table,
     prorate_annual,
 )
-from icam.carbon.allometry import WoodDensityTable
 from icam.carbon.buffer import BufferResult, assess
 from icam.carbon.emissions import CarbonStock, EmissionFactor, emission_factor
 from icam.carbon.inventory import read_tree_inventory, stocks_from_inventory
 from icam.carbon.stocks import StratumStock, ipcc_default_stock
+from icam.carbon.wood_density import WoodDensityTable
 from icam.core.errors import InputError
 from icam.forest.activity import CLASS_NAMES, FOREST_LOSS
 from icam.forest.area import stehman_estimate
