@@ -147,3 +147,56 @@ def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
     """A small CSV file for import tests (header row, then ``rows``)."""
     return write_csv_rows(path, header, rows)
 
+
+
+@pytest.fixture(scope="session")
+def small_project(tmp_path_factory) -> Path:
+    """A small simulated project (seed 5) run once, under umask 022: inputs, outputs, cache, registry and ledger.
+    Its risk stage fits the benchmark and the local-rate map only (the costly model fits are the risk tests'
+    business). Shared by the session: copy it (:func:`copy_project`) before changing anything in it."""
+    from icam.pipeline.run import run_project
+    from icam.simulate import simulate
+
+    folder = tmp_path_factory.mktemp("small-project") / "project"
+    simulate(folder, scale="small", seed=5)
+    toml = folder / "icam.toml"
+    models = 'models = ["logistic", "gradient_boosting", "spatial", "local_rate"]'
+    assert models in toml.read_text(encoding="utf-8")
+    toml.write_text(toml.read_text(encoding="utf-8").replace(models, 'models = ["local_rate"]'), encoding="utf-8")
+    umask = os.umask(0o022)
+    try:
+        run_project(folder)
+    finally:
+        os.umask(umask)
+    return folder
+
+
+def copy_project(folder: Path, target: Path) -> Path:
+    """A copy of a project folder (inputs, outputs, cache, registry and ledger), file modes kept."""
+    import shutil
+
+    shutil.copytree(folder, target, symlinks=True)
+    return target
+
+
+def write_polygons(path: Path, geoms, crs=UTM, **columns) -> Path:
+    """A vector file of ``geoms`` (format from the suffix: .gpkg, .shp, .geojson) with attribute ``columns``."""
+    import geopandas as gpd
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    gpd.GeoDataFrame(columns, geometry=list(geoms), crs=crs).to_file(path)
+    return path
+
+
+def write_project(folder: Path, sections: dict) -> Path:
+    """``folder/icam.toml`` from ``{section: {key: value}}`` (values written as TOML); returns ``folder``."""
+    from icam.pipeline.template import toml_value
+
+    lines = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {toml_value(value)}" for key, value in values.items()]
+        lines.append("")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "icam.toml").write_text("\n".join(lines), encoding="utf-8")
+    return folder

@@ -18,28 +18,13 @@ import rasterio
 from affine import Affine
 from shapely.geometry import Polygon, box
 
-from conftest import UTM, X0, Y0, write_tif
+from conftest import UTM, X0, Y0, write_polygons, write_project, write_tif
 from icam.core.errors import ConfigError, IcamError, InputError
 from icam.pipeline.config import load_config
 from icam.pipeline.stages.landscape import load_landscape
 from icam.pipeline.template import toml_value
 
 TRANSFORM = Affine(30, 0, X0, 0, -30, Y0)
-
-
-def write_polygons(path: Path, geoms, crs=UTM, **columns) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    gpd.GeoDataFrame(columns, geometry=list(geoms), crs=crs).to_file(path)
-
-
-def write_project(folder: Path, sections: dict) -> Path:
-    lines = []
-    for section, values in sections.items():
-        lines.append(f"[{section}]")
-        lines += [f"{key} = {toml_value(value)}" for key, value in values.items()]
-        lines.append("")
-    (folder / "icam.toml").write_text("\n".join(lines), encoding="utf-8")
-    return folder
 
 
 def hansen_project(folder: Path, *, lossyear=None, lossyear_transform=TRANSFORM, forest_extra=None,

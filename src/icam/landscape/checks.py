@@ -9,6 +9,7 @@ and conventions: docs/data.md; areas: docs/methods.md ("Areas").
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,14 @@ SWAPPED_NODATA_SHARE = 0.5
 
 def _label(name: str) -> str:
     return name.replace("_", " ")
+
+
+@dataclass(frozen=True, eq=False)
+class Focus:
+    """Where a map's codes are checked: a zone's cells (``mask``) and its name in messages."""
+
+    name: str
+    mask: np.ndarray
 
 
 def check_coverage(name: str, zone: np.ndarray | None, covered: np.ndarray) -> None:
@@ -48,8 +57,7 @@ def check_coverage(name: str, zone: np.ndarray | None, covered: np.ndarray) -> N
 def check_valid_data(name: str, zone: np.ndarray, valid: np.ndarray) -> None:
     """Some cell of the zone holds data (not nodata): an all-nodata zone would count 0 ha of forest."""
     if not np.any(zone & valid):
-        where = "grid" if name == "grid" else _label(name)
-        raise InputError(f"the forest data is no data in every cell of the {where} ({int(np.count_nonzero(zone)):,} "
+        raise InputError(f"the forest data holds only no data in the {_label(name)} ({np.count_nonzero(zone):,} "
                          "cells)", "check the nodata value (forest.nodata_value or the file's nodata tag) and that "
                          "the maps hold data there")
 
@@ -57,35 +65,38 @@ def check_valid_data(name: str, zone: np.ndarray, valid: np.ndarray) -> None:
 def check_some_forest(name: str, zone: np.ndarray, forest: np.ndarray, year: int) -> None:
     """The zone holds forest at the first epoch: with none, every REDD+ figure would be 0."""
     if not np.any(zone & forest):
-        where = "grid" if name == "grid" else _label(name)
-        raise InputError(f"the forest data shows no forest anywhere in the {where} in {year}",
+        raise InputError(f"the forest data shows no forest anywhere in the {_label(name)} in {year}",
                          "check the forest codes under [forest] (forest_value, forest_codes, forest_classes or "
                          "canopy_cover_min_pct)")
 
 
-def check_coding(what: str, path: Path, covered: np.ndarray, forest: np.ndarray, nodata: np.ndarray,
+def check_coding(what: str, path: Path, focus: Focus, covered: np.ndarray, forest: np.ndarray, nodata: np.ndarray,
                  forest_label: str, nodata_label: str, keys: str) -> None:
-    """A map whose forest code is absent where its nodata covers most cells has them swapped (or mislabelled).
+    """A map whose forest code is absent from ``focus`` where its nodata covers most of it has the codes swapped
+    (or mislabelled); one that is no data all over ``focus`` is refused too.
 
     ``forest`` and ``nodata``: bool masks of the cells holding the forest code(s) and no data; ``covered``:
     the map's footprint on the grid; ``keys``: the configuration keys to fix, for the hint.
     """
+    covered = covered & focus.mask
     n = int(np.count_nonzero(covered))
     if n == 0 or np.any(forest & covered):
         return
     share = np.count_nonzero(nodata & covered) / n
+    if share == 1:
+        raise InputError(f"{what}: {path.name} holds only no data ({nodata_label}) in the {focus.name}",
+                         f"check that the map covers it, {keys} under [forest] (swapped?) and the file's nodata tag")
     if share >= SWAPPED_NODATA_SHARE:
         raise InputError(f"{what}: {path.name} holds no forest ({forest_label}) and {share:.0%} no data "
-                         f"({nodata_label}): the forest and nodata codes look swapped",
-                         f"set {keys} under [forest] to the map's codes, or fix the file's nodata tag "
-                         "(gdal_edit.py -a_nodata)")
+                         f"({nodata_label}) in the {focus.name}: the forest and nodata codes look swapped",
+                         f"set {keys} under [forest] to the map's codes, or fix its nodata tag (gdal_edit.py)")
 
 
 def nodata_label(key: str, value, tag) -> str:
     """How a map's no data is coded, for messages: the configured code and the file's nodata tag."""
-    parts = [f"{key} = {value}"] if value is not None else []
+    parts = [f"{key} = {value:g}"] if value is not None else []
     if tag is not None and tag != value:
-        parts.append(f"the file's nodata tag {tag:g}")
+        parts.append(f"its nodata tag {tag:g}")
     return " or ".join(parts) or "no nodata value"
 
 

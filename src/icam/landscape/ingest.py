@@ -65,10 +65,10 @@ def load_forest(source: ForestSource, grid: Grid) -> ForestChange:
 
 
 def _load_forest(source: ForestSource, grid: Grid, progress: Progress = _noop,
-                 focus: np.ndarray | None = None) -> tuple[ForestChange, np.ndarray]:
+                 focus: checks.Focus | None = None) -> tuple[ForestChange, np.ndarray]:
     """(ForestChange, covered): covered = cells inside the footprint of every input raster.
 
-    ``focus``: the cells whose coding is checked (the project area; default the whole grid): a map whose
+    ``focus``: where the maps' codes are checked (the project area; default the whole grid): a map whose
     forest code is absent there while its nodata covers most of it has the codes swapped.
     """
     loaders = {
@@ -78,7 +78,7 @@ def _load_forest(source: ForestSource, grid: Grid, progress: Progress = _noop,
         "landcover_stack": _load_landcover_stack,
         "loss_year": _load_loss_year,
     }
-    focus = np.ones(grid.shape, dtype=bool) if focus is None else focus
+    focus = focus or checks.Focus("grid", np.ones(grid.shape, dtype=bool))
     return loaders[source.kind](source, grid, progress, focus)
 
 
@@ -134,7 +134,7 @@ def remove_small_patches(forest: np.ndarray, grid: Grid, min_area_ha: float) -> 
     return keep[labels]
 
 
-def _load_hansen(source: HansenSource, grid: Grid, progress: Progress, focus: np.ndarray):
+def _load_hansen(source: HansenSource, grid: Grid, progress: Progress, focus: checks.Focus):
     """Hansen et al. (2013) Global Forest Change: forest = treecover2000 > canopy_cover_min_pct.
 
     The threshold is strict, as in Hansen et al. and Global Forest Watch ("> 30 %" canopy cover).
@@ -202,17 +202,17 @@ def _loss_from_maps(forest_maps, valid: np.ndarray, shape) -> tuple[np.ndarray, 
     return forest_first, loss_period
 
 
-def _check_map_coding(layer: GridLayer, data: np.ndarray, what: str, focus: np.ndarray, forest: np.ndarray,
+def _check_map_coding(layer: GridLayer, data: np.ndarray, what: str, focus: checks.Focus, forest: np.ndarray,
                       forest_label: str, nodata_value: int | None, keys: str) -> np.ndarray:
     """The map's valid cells (not its nodata tag, not ``nodata_value``), after checking that its forest and
     nodata codes are not swapped within ``focus``."""
     good = layer.valid if nodata_value is None else layer.valid & (data != nodata_value)
-    checks.check_coding(what, layer.files[0], layer.covered & focus, forest & good, ~good, forest_label,
+    checks.check_coding(what, layer.files[0], focus, layer.covered, forest & good, ~good, forest_label,
                         checks.nodata_label("nodata_value", nodata_value, layer.nodata), keys)
     return good
 
 
-def _load_forest_maps(source: ForestMapsSource, grid: Grid, progress: Progress, focus: np.ndarray):
+def _load_forest_maps(source: ForestMapsSource, grid: Grid, progress: Progress, focus: checks.Focus):
     years = sorted(source.maps)
     layers_valid = np.ones(grid.shape, dtype=bool)
     covered = np.ones(grid.shape, dtype=bool)
@@ -259,7 +259,7 @@ def _lookup(codes_to_value: dict[int, int], data: np.ndarray, default: int = 0) 
     return out
 
 
-def _load_fcc(source: FccSource, grid: Grid, progress: Progress, focus: np.ndarray):
+def _load_fcc(source: FccSource, grid: Grid, progress: Progress, focus: checks.Focus):
     """Forest-cover-change codes: loss in period p, forest at the end, non-forest throughout.
 
     forestatrisk convention (no nonforest_codes): 0 / nodata is non-forest (or no data), so every
@@ -301,7 +301,7 @@ def _load_fcc(source: FccSource, grid: Grid, progress: Progress, focus: np.ndarr
                         f"forest-cover change {years[0]}–{years[-1]} ({n_periods} periods)"), layer.covered
 
 
-def _load_landcover_stack(source: LandcoverStackSource, grid: Grid, progress: Progress, focus: np.ndarray):
+def _load_landcover_stack(source: LandcoverStackSource, grid: Grid, progress: Progress, focus: checks.Focus):
     layer = _read(source.file, grid, source, "file", progress)
     data = layer.data
     if data.shape[0] != len(source.years):
@@ -316,7 +316,7 @@ def _load_landcover_stack(source: LandcoverStackSource, grid: Grid, progress: Pr
     valid = layer.covered & ~is_nodata.any(axis=0)
     classes = np.asarray(source.forest_classes)
     first = int(order[0])
-    checks.check_coding(f"forest.file (band {first + 1}, {years[0]})", layer.files[0], layer.covered & focus,
+    checks.check_coding(f"forest.file (band {first + 1}, {years[0]})", layer.files[0], focus, layer.covered,
                         np.isin(data[first], classes) & ~is_nodata[first], is_nodata[first],
                         f"forest_classes = {list(source.forest_classes)}",
                         checks.nodata_label("nodata_value", nodata, None), "forest_classes and nodata_value")
@@ -325,7 +325,7 @@ def _load_landcover_stack(source: LandcoverStackSource, grid: Grid, progress: Pr
                         f"land-cover stack {years[0]}–{years[-1]} ({len(years)} bands)"), layer.covered
 
 
-def _load_loss_year(source: LossYearSource, grid: Grid, progress: Progress, focus: np.ndarray):
+def _load_loss_year(source: LossYearSource, grid: Grid, progress: Progress, focus: checks.Focus):
     """A forest map at start_year and a year-of-loss raster (value + year_offset = calendar year, 0 = no loss).
 
     Loss dated at or before start_year is already in the forest map and ignored.
@@ -500,7 +500,8 @@ def load_landscape(spec: GridSpec, boundaries: BoundaryFiles, source: ForestSour
         admin_id, admin_names = _admin_units(polygons["admin_units"], boundaries.admin_unit_field, grid)
     zones = Zones(project=masks["project_area"], leakage_belt=masks["leakage_belt"],
                   reference_region=masks["reference_region"], admin_id=admin_id, admin_names=admin_names)
-    focus = masks["project_area"] if masks["project_area"] is not None else masks["reference_region"]
+    focus = next((checks.Focus(name.replace("_", " "), masks[name]) for name in ("project_area", "reference_region")
+                  if masks[name] is not None), None)
     forest, covered = _load_forest(source, grid, progress, focus)
     _check_forest(forest, covered, masks, spec, origin, grid)
     return Landscape(grid=grid, zones=zones, forest=forest)

@@ -34,8 +34,7 @@ RESOLUTION_REL_TOL = 1e-4
 _MAX_DRIFT_PX = 0.25
 _GLOB_CHARS = set("*?[")
 
-WARP_HINT = ("set reproject = true under [forest] (nearest neighbour), or warp it onto the grid first "
-             "(gdalwarp -t_srs CRS -tr RES RES -tap)")
+WARP_HINT = "set reproject = true under [forest], or warp it onto the grid (gdalwarp -t_srs CRS -tr RES RES -tap)"
 
 
 def expand_paths(paths: Path | str | list[Path] | list[str], what: str) -> list[Path]:
@@ -136,7 +135,9 @@ def describe_grid(crs, transform) -> str:
     epsg = crs.to_epsg()
     name = f"EPSG:{epsg}" if epsg else "a custom CRS"
     t = transform
-    return f"{name}, cell {abs(t.a):.10g} x {abs(t.e):.10g}, origin ({t.c:.10g}, {t.f:.10g})"
+    size = f"{abs(t.a):.10g}" if abs(t.a) == abs(t.e) else f"{abs(t.a):.10g} x {abs(t.e):.10g}"
+    unit = "°" if crs.is_geographic else " m"
+    return f"{name}, {size}{unit} cells from ({t.c:.10g}, {t.f:.10g})"
 
 
 @dataclass(frozen=True, eq=False)

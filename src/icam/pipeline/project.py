@@ -54,6 +54,8 @@ def expand_input(key: str, pattern: Path) -> list[Path]:
         if not matches:
             raise InputError(f"'{key}' pattern {text} matches no file", "check the path in icam.toml")
         return matches
+    if pattern.is_dir():
+        raise InputError(f"'{key}' {text} is a folder, not a file", "name the file itself in icam.toml")
     if not pattern.is_file():
         raise InputError(f"'{key}' file {text} does not exist", "check the path in icam.toml")
     if pattern.suffix.lower() == ".shp":
