@@ -65,20 +65,8 @@ def _smooth_closed(rng, n_harmonics: int, amplitude: float, phi: np.ndarray) -> 
     return out
 
 
-def build_geometry(scale: str = "project", seed: int = 42) -> Geometry:
-    """Polygons, lines and points of the simulated landscape, without rasters (cheap)."""
-    p = _scale(scale)
-    rng = _rng(seed, 1)
-    k = p.feature_scale
-    side_m = p.side_px * RESOLUTION_M
-    xmin = math.floor((CENTRE_XY[0] - side_m / 2) / RESOLUTION_M) * RESOLUTION_M
-    ymax = math.floor((CENTRE_XY[1] + side_m / 2) / RESOLUTION_M) * RESOLUTION_M
-    bounds = (xmin, ymax - side_m, xmin + side_m, ymax)
-    grid = Grid.from_bounds(CRS_EPSG, bounds, RESOLUTION_M)
-    x0, y0 = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
-
-    # reference region: a perturbed superellipse (exponent 4) rescaled so its bounding box is the raster extent
-    phi = np.linspace(0, 2 * np.pi, 721)[:-1]
+def _reference_region(rng, bounds, side_m: float, phi: np.ndarray) -> shapely.Polygon:
+    """A perturbed superellipse (exponent 4) rescaled so that its bounding box is the raster's extent."""
     r = _smooth_closed(rng, 5, 0.04, phi)
     cos, sin = np.cos(phi), np.sin(phi)
     sx = np.sign(cos) * np.abs(cos) ** 0.5 * r
@@ -86,44 +74,26 @@ def build_geometry(scale: str = "project", seed: int = 42) -> Geometry:
     sx = (sx - sx.min()) / (sx.max() - sx.min())
     sy = (sy - sy.min()) / (sy.max() - sy.min())
     region = shapely.Polygon(np.column_stack([np.round(bounds[0] + sx * side_m), np.round(bounds[1] + sy * side_m)]))
-    region = shapely.make_valid(region) if not region.is_valid else region
+    return shapely.make_valid(region) if not region.is_valid else region
 
-    theta = math.radians(VALLEY_ANGLE_DEG)
-    meanders = [(1.5 * k, 23.0 * k, rng.uniform(0, 2 * np.pi)), (0.6 * k, 7.0 * k, rng.uniform(0, 2 * np.pi))]
-    frame = {"x0": x0, "y0": y0, "theta": theta, "meanders": meanders, "k": k}
-    half_diag_km = side_m / 1000 * 0.75
 
-    def river_t(s_km):
-        return sum(a * np.sin(2 * np.pi * np.asarray(s_km) / lam + ph) for a, lam, ph in meanders)
-
-    # protected forest: a perturbed ellipse along the valley, 75 km x 30 km at project scale, scaled to its area
-    s_c = 8.0 * k
-    a_km, b_km = 37.5 * k, 15.0 * k
+def _protected_forest(rng, p: ScaleParams, frame: dict, region, phi: np.ndarray, s_c: float, a_km: float,
+                      b_km: float) -> tuple[shapely.Geometry, float]:
+    """A perturbed ellipse along the valley, 75 km x 30 km at project scale, scaled to the scale's area;
+    returns it and the scaling factor."""
+    cos, sin = np.cos(phi), np.sin(phi)
     ellipse_r = a_km * b_km / np.sqrt((b_km * cos) ** 2 + (a_km * sin) ** 2)
     r = ellipse_r * _smooth_closed(rng, 6, 0.06, phi)
     px, py = _xy(frame, s_c + r * cos, r * sin)
     project = shapely.Polygon(np.column_stack([px, py]))
     project = shapely.make_valid(project) if not project.is_valid else project
     factor = math.sqrt(p.project_area_ha * 10_000 / project.area)
-    centroid = project.centroid
-    project = shapely.affinity.scale(project, factor, factor, origin=centroid)
-    project = project.intersection(region) if not region.contains(project) else project
+    project = shapely.affinity.scale(project, factor, factor, origin=project.centroid)
+    return (project.intersection(region) if not region.contains(project) else project), factor
 
-    belt = project.buffer(p.leakage_belt_km * 1000, quad_segs=16).intersection(region).difference(project)
 
-    # river along the valley floor, from edge to edge
-    s_line = np.linspace(-half_diag_km, half_diag_km, 1200)
-    river = shapely.LineString(np.column_stack(_xy(frame, s_line, river_t(s_line)))).intersection(region)
-
-    # highway: follows the river 2.5 km off it up to the upper third of the project, then climbs out across the
-    # valley side (as PE-5N leaves the Alto Mayo valley towards the Andes)
-    s_turn = s_c + 0.35 * a_km * factor
-    climb = np.clip(s_line - s_turn, 0, None)
-    t_high = river_t(s_line) * 0.7 + 2.5 * k + 0.9 * climb
-    highway = shapely.LineString(np.column_stack(_xy(frame, s_line, t_high))).intersection(region)
-    highway = _longest(highway)
-
-    # settlements along the highway: towns outside the protected forest, villages inside it
+def _towns(rng, p: ScaleParams, highway, project) -> list[tuple[str, shapely.Point, int]]:
+    """Settlements along the highway: towns outside the protected forest, villages inside it."""
     settlements: list[tuple[str, shapely.Point, int]] = []
     n_towns = max(2, int(highway.length / 1000 / p.town_spacing_km))
     positions = (np.arange(n_towns) + 0.5 + rng.uniform(-0.25, 0.25, n_towns)) / n_towns
@@ -135,9 +105,29 @@ def build_geometry(scale: str = "project", seed: int = 42) -> Geometry:
         if i == 0 and not inside:
             population = max(population, 40_000)  # Moyobamba, the regional capital
         settlements.append((next(names, f"Centro poblado {i + 1}"), point, population))
+    return settlements
 
-    # secondary roads: wiggly branches off the highway; the first 40 % of at most 10 (4 at project scale, 2 at
-    # small scale) start inside the protected forest, the others anywhere along the highway
+
+def _branch(rng, base, region, k: float) -> shapely.Geometry:
+    """A wiggly road leaving ``base`` at a random point, roughly at right angles, 6–22 km (× k) long."""
+    f = rng.uniform(0.05, 0.95)
+    start = base.interpolate(f, normalized=True)
+    ahead = base.interpolate(min(f + 0.01, 1.0), normalized=True)
+    heading = math.atan2(ahead.y - start.y, ahead.x - start.x) + rng.choice([-1, 1]) * (math.pi / 2) \
+        + rng.normal(0, 0.4)
+    length_km = rng.uniform(6, 22) * k
+    n_seg = 10
+    headings = heading + np.cumsum(rng.normal(0, 0.2, n_seg))
+    step = length_km * 1000 / n_seg
+    xs = start.x + np.concatenate([[0], np.cumsum(step * np.cos(headings))])
+    ys = start.y + np.concatenate([[0], np.cumsum(step * np.sin(headings))])
+    return _longest(shapely.LineString(np.column_stack([xs, ys])).intersection(region))
+
+
+def _secondary_roads(rng, p: ScaleParams, highway, project, region, settlements: list) -> list[shapely.Geometry]:
+    """Branches off the highway, a hamlet at each end (appended to ``settlements``): the first 40 % of at most
+    10 (4 at project scale, 2 at small scale) start inside the protected forest, the others anywhere along
+    the highway; beyond the first 10 they leave the highway outside the protected forest."""
     secondary = []
     in_project = highway.intersection(project)
     n_inside = math.ceil(0.4 * min(p.n_secondary_roads, 10))
@@ -148,28 +138,19 @@ def build_geometry(scale: str = "project", seed: int = 42) -> Geometry:
             base = in_project
         elif i < 10 or not outside_parts:
             base = highway
-        else:  # beyond the first 10, the branches leave the highway outside the protected forest
+        else:
             base = outside_parts[i % len(outside_parts)]
-        f = rng.uniform(0.05, 0.95)
-        start = base.interpolate(f, normalized=True)
-        ahead = base.interpolate(min(f + 0.01, 1.0), normalized=True)
-        heading = math.atan2(ahead.y - start.y, ahead.x - start.x) + rng.choice([-1, 1]) * (math.pi / 2) \
-            + rng.normal(0, 0.4)
-        length_km = rng.uniform(6, 22) * k
-        n_seg = 10
-        headings = heading + np.cumsum(rng.normal(0, 0.2, n_seg))
-        step = length_km * 1000 / n_seg
-        xs = start.x + np.concatenate([[0], np.cumsum(step * np.cos(headings))])
-        ys = start.y + np.concatenate([[0], np.cumsum(step * np.sin(headings))])
-        road = _longest(shapely.LineString(np.column_stack([xs, ys])).intersection(region))
+        road = _branch(rng, base, region, p.feature_scale)
         if road.is_empty or road.length < 500:
             continue
         secondary.append(road)
-        end = shapely.Point(road.coords[-1])
         name = f"Caserío {len(settlements) + 1}"
-        settlements.append((name, end, int(rng.lognormal(math.log(300), 0.5))))
+        settlements.append((name, shapely.Point(road.coords[-1]), int(rng.lognormal(math.log(300), 0.5))))
+    return secondary
 
-    # administrative units: Voronoi cells of random points, clipped to the region
+
+def _admin_units(rng, p: ScaleParams, region, side_m: float) -> list[tuple[str, shapely.Geometry]]:
+    """Administrative units: Voronoi cells of random, well-spread points, clipped to the region."""
     names = ADMIN_NAMES[p.name]
     minx, miny, maxx, maxy = region.bounds
     seeds = []
@@ -179,11 +160,48 @@ def build_geometry(scale: str = "project", seed: int = 42) -> Geometry:
             seeds.append(pt)
     # ordered=True (shapely >= 2.1) keeps the cells in the order of the seeds
     cells = shapely.voronoi_polygons(shapely.MultiPoint(seeds), extend_to=region.envelope, ordered=True).geoms
-    admin = []
-    for name, cell in zip(names, cells):
-        piece = cell.intersection(region)
-        if not piece.is_empty:
-            admin.append((name, piece))
+    pieces = ((name, cell.intersection(region)) for name, cell in zip(names, cells))
+    return [(name, piece) for name, piece in pieces if not piece.is_empty]
+
+
+def build_geometry(scale: str = "project", seed: int = 42) -> Geometry:
+    """Polygons, lines and points of the simulated landscape, without rasters (cheap).
+
+    One generator draws everything in a fixed order (region, valley, protected forest, towns, roads,
+    administrative units), so the same seed gives the same landscape.
+    """
+    p = _scale(scale)
+    rng = _rng(seed, 1)
+    k = p.feature_scale
+    side_m = p.side_px * RESOLUTION_M
+    xmin = math.floor((CENTRE_XY[0] - side_m / 2) / RESOLUTION_M) * RESOLUTION_M
+    ymax = math.floor((CENTRE_XY[1] + side_m / 2) / RESOLUTION_M) * RESOLUTION_M
+    bounds = (xmin, ymax - side_m, xmin + side_m, ymax)
+    grid = Grid.from_bounds(CRS_EPSG, bounds, RESOLUTION_M)
+    phi = np.linspace(0, 2 * np.pi, 721)[:-1]
+    region = _reference_region(rng, bounds, side_m, phi)
+    meanders = [(1.5 * k, 23.0 * k, rng.uniform(0, 2 * np.pi)), (0.6 * k, 7.0 * k, rng.uniform(0, 2 * np.pi))]
+    frame = {"x0": (bounds[0] + bounds[2]) / 2, "y0": (bounds[1] + bounds[3]) / 2,
+             "theta": math.radians(VALLEY_ANGLE_DEG), "meanders": meanders, "k": k}
+
+    def river_t(s_km):
+        return sum(a * np.sin(2 * np.pi * np.asarray(s_km) / lam + ph) for a, lam, ph in meanders)
+
+    s_c, a_km, b_km = 8.0 * k, 37.5 * k, 15.0 * k
+    project, factor = _protected_forest(rng, p, frame, region, phi, s_c, a_km, b_km)
+    belt = project.buffer(p.leakage_belt_km * 1000, quad_segs=16).intersection(region).difference(project)
+    # the river runs along the valley floor from edge to edge; the highway follows it 2.5 km off up to the
+    # upper third of the project, then climbs out across the valley side (as PE-5N leaves the Alto Mayo
+    # valley towards the Andes)
+    half_diag_km = side_m / 1000 * 0.75
+    s_line = np.linspace(-half_diag_km, half_diag_km, 1200)
+    river = shapely.LineString(np.column_stack(_xy(frame, s_line, river_t(s_line)))).intersection(region)
+    climb = np.clip(s_line - (s_c + 0.35 * a_km * factor), 0, None)
+    t_high = river_t(s_line) * 0.7 + 2.5 * k + 0.9 * climb
+    highway = _longest(shapely.LineString(np.column_stack(_xy(frame, s_line, t_high))).intersection(region))
+    settlements = _towns(rng, p, highway, project)
+    secondary = _secondary_roads(rng, p, highway, project, region, settlements)
+    admin = _admin_units(rng, p, region, side_m)
     return Geometry(p, grid, region, project, belt, admin, river, highway, secondary, settlements, frame)
 
 
