@@ -50,13 +50,14 @@ class AgreementsResult:
 # --------------------------------------------------------------------------- registry
 
 def seed_registry(session, config: IcamConfig) -> list:
-    """Import the ``[agreements]`` files when the registry holds no household yet; the reports of what was read."""
+    """Import the ``[agreements]`` files when the registry holds no household yet; the reports of what was read.
+    Parcels in another CRS (an EPSG:4326 GeoJSON) are reprojected to the grid's."""
     from icam.agreements import registry
 
     if registry.table_counts(session).get("agr_households", 0):
         return []
     a = config.agreements
-    return [registry.import_table(session, kind, getattr(a, kind)) for kind in IMPORT_ORDER
+    return [registry.import_table(session, kind, getattr(a, kind), crs=config.grid.crs) for kind in IMPORT_ORDER
             if getattr(a, kind) is not None]
 
 
