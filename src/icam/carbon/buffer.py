@@ -295,6 +295,8 @@ class LandTenure(RiskFactor):
 
 
 class InternalRisk(_Model):
+    """The tool's internal risk factors."""
+
     project_management: ProjectManagement
     financial_viability: RiskFactor
     opportunity_cost: RiskFactor
@@ -302,6 +304,8 @@ class InternalRisk(_Model):
 
 
 class ExternalRisk(_Model):
+    """The tool's external risk factors."""
+
     land_tenure: LandTenure
     community_engagement: RiskFactor = Field(description="Community (v4.2: stakeholder) engagement.")
     political: RiskFactor
@@ -317,6 +321,8 @@ class NaturalHazard(_Model):
 
 
 class NaturalRisk(_Model):
+    """The tool's natural hazards (likelihood × significance × mitigation) and any climate-change adjustment."""
+
     hazards: dict[str, NaturalHazard] = Field(
         description="Hazards by name: fire, pest_and_disease, extreme_weather, geological, sea_level_rise, ...")
     climate_change_adjustment: float = Field(
@@ -402,6 +408,68 @@ def _round(x: float, how: str) -> float:
     return x
 
 
+class _Scoring:
+    """The scores, failure reasons and notes of one assessment, filled category by category."""
+
+    def __init__(self, rules: ToolRules):
+        self.rules = rules
+        self.scores: dict[str, float] = {}
+        self.reasons: list[str] = []
+        self.notes: list[str] = []
+
+    def factor(self, key: str, raw: float) -> float:
+        if self.rules.floor_factors_at_zero and raw < 0:
+            self.notes.append(f"{key}: mitigations exceed the risks ({raw:g}); the factor counts 0")
+            raw = 0.0
+        self.scores[key] = raw
+        return raw
+
+    def internal(self, internal) -> list[float]:
+        rules = self.rules
+        parts = [self.factor(f"internal.{name}", getattr(internal, name).raw_score(rules))
+                 for name in ("project_management", "financial_viability", "opportunity_cost", "project_longevity")]
+        self.reasons += [f"internal.project_management: {s}" for s in internal.project_management.failures()]
+        self.reasons += [f"internal.financial_viability: {s}" for s in internal.financial_viability.failures()]
+        self.reasons += [f"internal.opportunity_cost: {s}" for s in internal.opportunity_cost.failures()]
+        self.reasons += [f"internal.project_longevity: {s}" for s in internal.project_longevity.failures(rules)]
+        return parts
+
+    def external(self, ext) -> list[float]:
+        parts = [self.factor(f"external.{name}", getattr(ext, name).raw_score(self.rules))
+                 for name in EXTERNAL_FACTORS]
+        for name in EXTERNAL_FACTORS:
+            self.reasons += [f"external.{name}: {s}" for s in getattr(ext, name).failures()]
+        return parts
+
+    def natural(self, natural) -> list[float]:
+        rules, parts = self.rules, []
+        for name, h in natural.hazards.items():
+            if not any(math.isclose(h.mitigation, m) for m in rules.mitigation_factors):
+                raise InputError(f"natural.hazards.{name}.mitigation = {h.mitigation:g} is not one of the tool's "
+                                 f"factors {', '.join(f'{m:g}' for m in rules.mitigation_factors)}")
+            ls = rules.ls_table[h.significance][h.likelihood]
+            if ls is None:
+                self.reasons.append(f"natural.{name}: a {h.significance} loss {h.likelihood.replace('_', ' ')} "
+                                    f"fails the assessment (LS table)")
+                ls = 0.0  # the project fails; the hazard adds nothing to a total that is not used
+            self.scores[f"natural.{name}"] = ls * h.mitigation
+            parts.append(ls * h.mitigation)
+        if natural.climate_change_adjustment:
+            self.scores["natural.climate_change_adjustment"] = natural.climate_change_adjustment
+            parts.append(natural.climate_change_adjustment)
+        return parts
+
+    def category(self, cat: str, parts: list[float]) -> float:
+        t = float(sum(parts))
+        if self.rules.floor_categories_at_zero and t < 0:
+            self.notes.append(f"{cat} risk is negative ({t:g}); it counts 0")
+            t = 0.0
+        limit = (self.rules.category_fail_above or {}).get(cat)
+        if limit is not None and t > limit:
+            self.reasons.append(f"{cat} risk {t:g} exceeds the tool's limit {limit:g}")
+        return t
+
+
 def assess(risk: NonPermanenceRisk | Mapping, rules: ToolRules = NPRT_V4_2) -> BufferResult:
     """Score a project with the AFOLU Non-Permanence Risk Tool → buffer per cent.
 
@@ -414,82 +482,21 @@ def assess(risk: NonPermanenceRisk | Mapping, rules: ToolRules = NPRT_V4_2) -> B
     buffer % = max(rules.minimum_rating, rounded overall rating).
     """
     r = parse_risk(risk)
-    scores: dict[str, float] = {}
-    reasons: list[str] = []
-    notes: list[str] = []
-
-    def factor(key: str, raw: float) -> float:
-        if rules.floor_factors_at_zero and raw < 0:
-            notes.append(f"{key}: mitigations exceed the risks ({raw:g}); the factor counts 0")
-            raw = 0.0
-        scores[key] = raw
-        return raw
-
-    pm = r.internal.project_management
-    internal_parts = [
-        factor("internal.project_management", pm.raw_score(rules)),
-        factor("internal.financial_viability", r.internal.financial_viability.raw_score(rules)),
-        factor("internal.opportunity_cost", r.internal.opportunity_cost.raw_score(rules)),
-        factor("internal.project_longevity", r.internal.project_longevity.raw_score(rules)),
-    ]
-    reasons += [f"internal.project_management: {s}" for s in pm.failures()]
-    reasons += [f"internal.financial_viability: {s}" for s in r.internal.financial_viability.failures()]
-    reasons += [f"internal.opportunity_cost: {s}" for s in r.internal.opportunity_cost.failures()]
-    reasons += [f"internal.project_longevity: {s}" for s in r.internal.project_longevity.failures(rules)]
-
-    ext = r.external
-    external_parts = [factor(f"external.{name}", getattr(ext, name).raw_score(rules)) for name in EXTERNAL_FACTORS]
-    for name in EXTERNAL_FACTORS:
-        reasons += [f"external.{name}: {s}" for s in getattr(ext, name).failures()]
-
-    natural_parts = []
-    for name, h in r.natural.hazards.items():
-        if not any(math.isclose(h.mitigation, m) for m in rules.mitigation_factors):
-            raise InputError(f"natural.hazards.{name}.mitigation = {h.mitigation:g} is not one of the tool's factors "
-                             f"{', '.join(f'{m:g}' for m in rules.mitigation_factors)}")
-        ls = rules.ls_table[h.significance][h.likelihood]
-        if ls is None:
-            reasons.append(f"natural.{name}: a {h.significance} loss {h.likelihood.replace('_', ' ')} "
-                           f"fails the assessment (LS table)")
-            ls = 0.0  # the project fails; the hazard adds nothing to a total that is not used
-        scores[f"natural.{name}"] = ls * h.mitigation
-        natural_parts.append(ls * h.mitigation)
-    if r.natural.climate_change_adjustment:
-        scores["natural.climate_change_adjustment"] = r.natural.climate_change_adjustment
-        natural_parts.append(r.natural.climate_change_adjustment)
-
-    totals = {}
-    for cat, parts in zip(CATEGORIES, (internal_parts, external_parts, natural_parts)):
-        t = float(sum(parts))
-        if rules.floor_categories_at_zero and t < 0:
-            notes.append(f"{cat} risk is negative ({t:g}); it counts 0")
-            t = 0.0
-        totals[cat] = t
-        limit = (rules.category_fail_above or {}).get(cat)
-        if limit is not None and t > limit:
-            reasons.append(f"{cat} risk {t:g} exceeds the tool's limit {limit:g}")
+    scoring = _Scoring(rules)
+    parts = (scoring.internal(r.internal), scoring.external(r.external), scoring.natural(r.natural))
+    totals = {cat: scoring.category(cat, p) for cat, p in zip(CATEGORIES, parts)}
     total = totals["internal"] + totals["external"] + totals["natural"]
     if rules.fail_above is not None and total > rules.fail_above:
-        reasons.append(f"overall risk rating {total:g} exceeds {rules.fail_above:g}: the project fails the "
-                       "non-permanence risk assessment")
-
-    passes = not reasons
+        scoring.reasons.append(f"overall risk rating {total:g} exceeds {rules.fail_above:g}: the project fails the "
+                               "non-permanence risk assessment")
+    passes = not scoring.reasons
     buffer_pct = None
     if passes:
         rated = _round(total, rules.rounding)
         if rated < rules.minimum_rating:
-            notes.append(f"overall risk rating {total:g} is below the tool's minimum; "
-                         f"the buffer is the minimum {rules.minimum_rating:g} %")
+            scoring.notes.append(f"overall risk rating {total:g} is below the tool's minimum; "
+                                 f"the buffer is the minimum {rules.minimum_rating:g} %")
         buffer_pct = min(100.0, max(rules.minimum_rating, rated))
-    return BufferResult(
-        tool_version=rules.version,
-        scores=scores,
-        internal=totals["internal"],
-        external=totals["external"],
-        natural=totals["natural"],
-        total=total,
-        buffer_pct=buffer_pct,
-        passes=passes,
-        reasons=tuple(reasons),
-        notes=tuple(notes),
-    )
+    return BufferResult(tool_version=rules.version, scores=scoring.scores, internal=totals["internal"],
+                        external=totals["external"], natural=totals["natural"], total=total, buffer_pct=buffer_pct,
+                        passes=passes, reasons=tuple(scoring.reasons), notes=tuple(scoring.notes))
