@@ -4,7 +4,7 @@ Every table is prefixed ``agr_``. Rows are keyed by integer ids; what people wri
 ``code`` of households (``HH0001``), parcels (``HH0001-CONS``) and agreements (``AC-2013-0001``),
 unique in the registry. Areas are hectares (``_ha``), money US dollars (``_usd``, two decimals),
 dates calendar dates. Geometries are stored as WKB with the CRS they are in (``crs``: ``EPSG:32718``,
-or WKT where the CRS has no code); :mod:`icam.agreements.registry` refuses invalid polygons on import.
+or WKT where the CRS has no code); :mod:`icam.agreements.parcel_import` refuses invalid polygons on import.
 Enumerations and non-negative quantities are check constraints, so a row written around the
 importer is refused by the database too.
 """

@@ -22,7 +22,9 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import shapely
+from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -73,9 +75,6 @@ def _metric(crs) -> bool:
 
 
 def _read_layer(path: Path) -> gpd.GeoDataFrame:
-    import pyogrio
-    from pyogrio.errors import DataLayerError, DataSourceError
-
     if not path.exists():
         raise InputError(f"{path} does not exist", "check the path")
     try:

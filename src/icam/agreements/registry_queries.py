@@ -16,6 +16,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from icam.agreements.models import (
@@ -188,8 +189,6 @@ def record_assessments(session: Session, rows: Iterable[Mapping[str, Any]] | pd.
     if not len(frame):
         return 0
     table = _assessment_rows(session, frame)
-    from sqlalchemy.dialects import postgresql, sqlite
-
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(ComplianceAssessment.__table__)
     updated = {c: statement.excluded[c] for c in ("loss_px", "loss_ha", "status", "basis", "assessed_at")}

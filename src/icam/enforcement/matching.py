@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -40,8 +41,6 @@ def _within(lon: np.ndarray, lat: np.ndarray, other_lon: np.ndarray, other_lat: 
     """For each point (lon, lat), the indices of the others that may lie within ``distance_m``: a k-d tree on an
     equirectangular projection at the mean latitude, searched with a radius wide enough for the projection's
     error over the points' latitudes (the exact geodesic distance is checked afterwards)."""
-    from scipy.spatial import cKDTree
-
     if not len(lon) or not len(other_lon):
         return [[] for _ in range(len(lon))]
     m_per_degree = 6_378_137.0 * math.pi / 180.0

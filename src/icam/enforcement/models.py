@@ -9,7 +9,7 @@ distances kilometres (``_km``). Times (``DateTime``) are UTC without a zone; dat
 A patrol's track is stored as its GPS points (:class:`TrackPoint`: patrol, seq, time, lon, lat) rather than
 one WKB line: every point keeps its time (speed, gaps, time spent near an alert), and a point query needs no
 geometry library in the database. ``Patrol.distance_km`` is the geodesic length of the track (WGS 84
-ellipsoid), computed on import by :func:`icam.enforcement.patrols.import_gpx_track`.
+ellipsoid), computed on import by :func:`icam.enforcement.tracks.import_gpx_track`.
 
 Enumerations and non-negative quantities are check constraints, so a row written around the importers is
 refused by the database too.

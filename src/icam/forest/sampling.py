@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 from affine import Affine
@@ -405,8 +406,6 @@ def _read_table(path: Path | str, what: str) -> tuple[pd.DataFrame, Path]:
         raise InputError(f"{what}: {path} is a folder, not a file", "name the CSV or GeoPackage file itself")
     if path.suffix.lower() not in (".gpkg", ".geojson", ".shp", ".fgb"):
         return read_csv(path, f"{what}: "), path
-    import geopandas as gpd  # only for samples given as a vector file
-
     try:
         gdf = gpd.read_file(path)
     except Exception as exc:  # noqa: BLE001 - any parser failure is a bad file
