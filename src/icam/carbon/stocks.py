@@ -164,6 +164,27 @@ def _sd_vector(name: str, sd, n: int) -> np.ndarray:
     return np.asarray(arr, dtype=np.float64)
 
 
+def _measured_heights(h_m, h_sd_m, n: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """(heights, their SDs, the largest height drawn) for ``n`` trees with measured or estimated heights."""
+    h = as_float("height", h_m, positive=True).ravel()
+    if h.size != n or np.isnan(h).any():
+        raise InputError(f"{h.size} heights for {n} diameters, {int(np.isnan(h).sum())} missing",
+                         "predict missing heights with a HeightModel, or pass height_model instead")
+    if h_sd_m is None:
+        raise InputError("h_sd_m is required with h_m", "give the height error (m), or 0 to propagate none")
+    return h, _sd_vector("height SD", h_sd_m, n), float(h.max()) + H_MAX_MARGIN_M
+
+
+def _diameter_error(d_sd_cm, d: np.ndarray) -> tuple[np.ndarray, int, str]:
+    """(SD of each diameter, how many trees take the large error, the source's label) for ``d_sd_cm``."""
+    if isinstance(d_sd_cm, str):
+        if d_sd_cm.lower() != "chave2004":
+            raise InputError(f"unknown diameter error {d_sd_cm!r}", "use 'chave2004', a SD in cm, or None")
+        return (CHAVE2004_SMALL_SLOPE * d + CHAVE2004_SMALL_INTERCEPT_CM, int(np.rint(CHAVE2004_LARGE_SHARE * d.size)),
+                "diameter (Chave et al. 2004)")
+    return _sd_vector("diameter SD", d_sd_cm, d.size), 0, "diameter (given SD)"
+
+
 def monte_carlo_agb(d_cm, wd_g_cm3, *, wd_sd_g_cm3, plot_ids=None, plot_area_ha: float | Mapping = 1.0,
                     h_m=None, h_sd_m=None, height_model: HeightModel | None = None,
                     d_sd_cm: str | float | np.ndarray | None = "chave2004",
@@ -205,24 +226,8 @@ def monte_carlo_agb(d_cm, wd_g_cm3, *, wd_sd_g_cm3, plot_ids=None, plot_area_ha:
     if (h_m is None) == (height_model is None):
         raise InputError("give either tree heights (h_m, with h_sd_m) or a fitted height_model, not both or neither")
     if h_m is not None:
-        h = as_float("height", h_m, positive=True).ravel()
-        if h.size != n or np.isnan(h).any():
-            raise InputError(f"{h.size} heights for {n} diameters, {int(np.isnan(h).sum())} missing",
-                             "predict missing heights with a HeightModel, or pass height_model instead")
-        if h_sd_m is None:
-            raise InputError("h_sd_m is required with h_m", "give the height error (m), or 0 to propagate none")
-        h_sd = _sd_vector("height SD", h_sd_m, n)
-        h_max = float(h.max()) + H_MAX_MARGIN_M
-    if isinstance(d_sd_cm, str):
-        if d_sd_cm.lower() != "chave2004":
-            raise InputError(f"unknown diameter error {d_sd_cm!r}", "use 'chave2004', a SD in cm, or None")
-        d_sd = CHAVE2004_SMALL_SLOPE * d + CHAVE2004_SMALL_INTERCEPT_CM
-        n_large = int(np.rint(CHAVE2004_LARGE_SHARE * n))
-        d_label = "diameter (Chave et al. 2004)"
-    else:
-        d_sd = _sd_vector("diameter SD", d_sd_cm, n)
-        n_large = 0
-        d_label = "diameter (given SD)"
+        h, h_sd, h_max = _measured_heights(h_m, h_sd_m, n)
+    d_sd, n_large, d_label = _diameter_error(d_sd_cm, d)
     if not (allometric_sd >= 0 and math.isfinite(allometric_sd)):
         raise InputError(f"allometric_sd {allometric_sd} must be a non-negative number")
     if not (isinstance(n_draws, (int, np.integer)) and n_draws >= 2):
