@@ -259,11 +259,10 @@ CASES = [
      r"column observed_at: '2099-02-05T05:34:00\.000-05:00' is in the future"),
     ("enforcement", "observations", lambda d: _text(d, "obs.csv", OBS_HEADER + "PAT-0001,2024-02-05T05:34:00.000-05:00,"
                                                     "-77.3 -5.8 1200 5,clearing,0.5,u-9001\n"),
-     r"column location: \(-77\.3 -5\.8 1200 5\) lies outside the project, where it would be with latitude and "
-     r"longitude swapped"),
+     r"column location: \(lat -77\.30000, lon -5\.80000\) looks like latitude and longitude swapped"),
     ("enforcement", "observations", lambda d: _text(d, "obs.csv", OBS_HEADER + "PAT-0001,2024-02-05T05:34:00.000-05:00,"
                                                     "48.85 2.35 35 5,clearing,0.5,u-9001\n"),
-     r"column location: \(48\.85 2\.35 35 5\) lies more than 50 km outside the project"),
+     r"column location: \(lat 48\.85000, lon 2\.35000\) lies more than 50 km outside the project"),
     ("enforcement", "observations", lambda d: _text(d, "obs.csv", OBS_HEADER + "PAT-9999,2024-02-05T05:34:00.000-05:00,"
                                                     "-5.8 -77.3 1200 5,clearing,0.5,u-9001\n"),
      r"'PAT-9999' is not a patrol of the registry"),

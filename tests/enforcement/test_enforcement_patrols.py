@@ -145,6 +145,18 @@ def test_gpx_track_distance_days_and_points(engine, tmp_path):
         assert s.scalar(select(func.count()).select_from(TrackPoint)) == 3
 
 
+def test_a_track_of_a_patrol_not_in_the_registry_is_refused_and_creates_nothing(engine, tmp_path):
+    path = _gpx(tmp_path / "PAT-9.gpx", [(0.0, 0.0, "2024-03-05T13:00:00Z"), (0.01, 0.0, "2024-03-05T13:30:00Z")])
+    with session(engine) as s:
+        _patrol(s, "PAT-1", "2024-03-05T08:00:00")
+    with session(engine) as s, pytest.raises(InputError, match=r"1 track\(s\) of patrols not in the registry: "
+                                                               r"PAT-9 \(PAT-9\.gpx\)"):
+        patrols.import_gpx_tracks(s, {"PAT-1": path, "PAT-9": path})
+    with session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Patrol)) == 1
+        assert s.scalar(select(func.count()).select_from(TrackPoint)) == 0
+
+
 @pytest.mark.parametrize("body, message", [
     ("", "XML error at line 1"),
     ('<?xml version="1.0"?>\n<gpx>\n<trk><trkseg>\n<trkpt lat="1" lon="2">\n</gpx>', "XML error at line 5"),

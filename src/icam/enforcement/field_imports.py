@@ -129,9 +129,10 @@ def _check_place(rows: Rows, extent: Extent | None, max_outside_m: float) -> Non
     far, swapped = (pd.Series(False, index=f.index) for _ in range(2))
     far[given], swapped[given] = far_and_swapped(extent, f.loc[given, "lon"], f.loc[given, "lat"], max_outside_m)
     column = "location" if "location" in rows.raw else "lat"
-    rows.flag(swapped, column, "({value}) lies outside the project, where it would be with latitude and longitude "
-              "swapped", "swap the latitude and the longitude (a geopoint is 'latitude longitude ...')")
-    rows.flag(far & ~swapped, column, f"({{value}}) lies more than {max_outside_m / 1000:g} km outside the project",
+    where = "(lat " + f["lat"].map("{:.5f}".format) + ", lon " + f["lon"].where(given, 0).map("{:.5f}".format) + ")"
+    rows.flag(swapped, column, where + " looks like latitude and longitude swapped (outside the project, inside "
+              "once swapped)", "swap the latitude and the longitude (a geopoint is 'latitude longitude ...')")
+    rows.flag(far & ~swapped, column, where + f" lies more than {max_outside_m / 1000:g} km outside the project",
               "check the position (is it this project's observation?)")
 
 
