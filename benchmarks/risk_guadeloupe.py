@@ -251,7 +251,8 @@ def forestatrisk_reference(path: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--far-json", type=Path, default=FAR_JSON, help="forestatrisk's figures (peers_forestatrisk.py)")
+    parser.add_argument("--far-json", type=Path, default=FAR_JSON,
+                        help="forestatrisk's figures (peers_forestatrisk.py)")
     parser.add_argument("--far-map", type=Path, default=FAR_MAP, help="forestatrisk's 2010 probability raster")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()

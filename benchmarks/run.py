@@ -38,7 +38,8 @@ def measure(label: str, args: list[str]) -> dict:
     peak_kib = int(completed.stderr.rsplit("PEAK_RSS_KIB=", 1)[1].split()[0])
     peak_mib = peak_kib / 1024
     print(f"  {label}: {seconds:.1f} s, peak {peak_mib:.0f} MiB", flush=True)
-    return {"job": label, "command": "icam " + " ".join(args), "seconds": round(seconds, 1), "peak_rss_mib": round(peak_mib)}
+    return {"job": label, "command": "icam " + " ".join(args), "seconds": round(seconds, 1),
+            "peak_rss_mib": round(peak_mib)}
 
 
 def shared_data() -> Path | None:
@@ -88,11 +89,13 @@ def main() -> None:
             rows.append(min(runs, key=lambda row: row["seconds"]))  # best of three: the machine is shared
         for scale in scales:
             folder = Path(tmp) / scale
-            rows.append(measure(f"demo, {scale} scale (simulation + pipeline)", ["demo", "--dir", str(folder), "--scale", scale]))
+            rows.append(measure(f"demo, {scale} scale (simulation + pipeline)",
+                                ["demo", "--dir", str(folder), "--scale", scale]))
             rows.append(measure(f"run again, {scale} scale (landscape cached)", ["run", str(folder)]))
             rows.append(measure(f"area design, {scale} scale (2000-2008 change map, n = 600)",
                                 ["area", "design", "--project", str(folder), "--period", "2000-2008", "--n", "600",
-                                 "--allocation", "minimum", "--min-per-stratum", "100", "--out", str(folder / "design")]))
+                                 "--allocation", "minimum", "--min-per-stratum", "100",
+                                 "--out", str(folder / "design")]))
             if scale == "jurisdiction":
                 rows.append(risk_jurisdiction_row(folder))
                 rows.append(alerts_jurisdiction_row(folder))

@@ -80,9 +80,9 @@ def test_loss_matches_the_input_tiles(demo):
     loss = [rasterio.open(p) for p in sorted((folder / "inputs" / "hansen").glob("*lossyear*.tif"))]
     mask_files = sorted((folder / "inputs" / "hansen").glob("*datamask*.tif"))
     counts = np.zeros(25)
-    for c, l, m in zip(cover, loss, (rasterio.open(p) for p in mask_files)):
+    for c, lossyear, m in zip(cover, loss, (rasterio.open(p) for p in mask_files)):
         forest = (c.read(1) > 30) & (m.read(1) == 1)
-        counts += np.bincount(l.read(1)[forest], minlength=25)
+        counts += np.bincount(lossyear.read(1)[forest], minlength=25)
     cell_ha = results["grid"]["nominal_cell_area_ha"]
     reported = np.array([results["forest_change"]["loss_ha"]["grid"][str(y)] for y in range(2001, 2025)])
     # the minimum mapping unit removes specks below 0.5 ha, so the tiles' counts are an upper bound
@@ -456,7 +456,11 @@ def test_enforcement_raises_alerts_once_and_only_after_publishing(demo, tmp_path
     assert code == 0, output
     again = _results(copy)["enforcement"]["alerts"]
     assert again["new"] == 0 and again["already_seen"] == events and sum(again["new_by_priority"].values()) == 0
-    assert "<wpt" not in (copy / "outputs" / "enforcement" / "alerts_new.gpx").read_text()
+    # the rerun's field list keeps the alerts not yet handed to a patrol (status new), medium priority or higher
+    table = _csv_rows(copy / "outputs" / "tables" / "enforcement_alerts.csv")
+    waiting = sum(r["status"] == "new" and r["priority"] in ("high", "medium") for r in table)
+    assert _results(copy)["enforcement"]["field_list"] == waiting > 0
+    assert (copy / "outputs" / "enforcement" / "alerts_new.gpx").read_text().count("<wpt ") == waiting
 
 
 def _copy_project(folder: Path, tmp_path: Path) -> Path:

@@ -8,6 +8,7 @@ server (each test in its own schema, dropped afterwards).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import threading
 
@@ -92,7 +93,8 @@ def test_migrations_run_from_empty_to_head(db_url):
     try:
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0004"  # 0001 ledger, 0002 agreements, 0003-0004 enforcement
+        # 0001 ledger, 0002 agreements, 0003-0004 enforcement
+        assert current_revision(engine) == head_revision() == "0004"
         with engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
             assert diff == [], diff
@@ -359,16 +361,18 @@ def test_random_operations_keep_balances_serials_and_the_chain(engine, operation
         if kind == "transfer":
             _, source, target, quantity, vintage = op
             allowed = source != target and model.holding(source, vintage) >= quantity
-            call = lambda s: ledger.transfer(s, source, target, quantity, vintage=vintage)  # noqa: E731
+            call = functools.partial(ledger.transfer, from_account=source, to_account=target, quantity=quantity,
+                                     vintage=vintage)
         elif kind == "retire":
             _, source, quantity, vintage = op
             allowed = model.holding(source, vintage) >= quantity
-            call = lambda s: ledger.retire(s, source, quantity, "beneficiary", "purpose", vintage=vintage)  # noqa: E731
+            call = functools.partial(ledger.retire, account=source, quantity=quantity, beneficiary="beneficiary",
+                                     purpose="purpose", vintage=vintage)
         else:
             _, source, quantity = op
             vintage, target = None, None
             allowed = model.holding(source) >= quantity
-            call = lambda s: ledger.cancel(s, source, quantity, "reason")  # noqa: E731
+            call = functools.partial(ledger.cancel, account=source, quantity=quantity, reason="reason")
         exists = source in model.held or source in ("a", "b")
         if kind == "transfer":
             exists = exists and (target in model.held or target in ("a", "b"))

@@ -57,7 +57,8 @@ def _accounting() -> dict:
         _period("2008-06-15", "2012-06-14", 300_000.0, 40_000.0, 8_000.0, 2_000.0, 12.5, 15.0,
                 [(2008, 200, 28363, 5005), (2009, 365, 51761, 9134), (2010, 365, 51761, 9135),
                  (2011, 365, 51761, 9135), (2012, 166, 23541, 4154)],
-                by_stratum={"montane forest": {"baseline_emissions_tco2e": 280_000.0, "project_emissions_tco2e": 38_000.0,
+                by_stratum={"montane forest": {"baseline_emissions_tco2e": 280_000.0,
+                                               "project_emissions_tco2e": 38_000.0,
                                                "activity_shifting_leakage_tco2e": 8_000.0},
                             "swamp forest": {"baseline_emissions_tco2e": 20_000.0, "project_emissions_tco2e": 2_000.0,
                                              "activity_shifting_leakage_tco2e": 0.0}}),
@@ -143,13 +144,11 @@ def project(tmp_path_factory):
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
     """The simulated project run through the whole pipeline: its report and results.json."""
-    from icam.pipeline.config import load_config
     from icam.pipeline.run import run_project
     from icam.simulate.scenario import simulate
 
     folder = tmp_path_factory.mktemp("report_accounting_pipeline") / "project"
     simulate(folder, "small", 42)
-    config = load_config(folder)
     run = run_project(folder)
     return {"html": (run.outputs_dir / "report.html").read_text(encoding="utf-8"),
             "results": json.loads((run.outputs_dir / "results.json").read_text())}
@@ -207,7 +206,8 @@ def test_monitoring_table_one_row_per_period_and_totals(project):
 
     for p in acc["periods"]:
         texts = rows[p["start"]]
-        # period | years | BE | PE | LK | NER | U % | deduction % | deduction | buffer % | buffer t | buffer cr | credits
+        # period | years | BE | PE | LK | NER | U % | deduction % | deduction | buffer % | buffer t | buffer cr
+        # | credits
         assert len(texts) == 13
         assert texts[0].startswith(f"{p['start']} – {p['end']}")
         assert texts[2:6] == [whole(p[k]) for k in ("baseline_emissions_tco2e", "project_emissions_tco2e",

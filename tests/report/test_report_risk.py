@@ -72,7 +72,7 @@ def test_section_and_one_row_per_candidate(project):
     chosen_rows = [attrs["data-candidate"] for attrs, _ in rows if attrs.get("class") == "chosen"]
     assert chosen_rows == [risk["chosen"]]
     threshold = risk["vm0015_fom_threshold"]
-    for (attrs, cells), candidate in zip(rows, risk["candidates"]):
+    for (_attrs, cells), candidate in zip(rows, risk["candidates"]):
         texts = [" ".join(t.split()) for _, t in cells]
         # Map | calibration MedAE MAE R² IoU cells | confirmation MedAE MAE R² IoU cells | AUC | FoM | VM0015 | VT0007
         assert len(texts) == 15
@@ -156,7 +156,7 @@ def test_without_baseline_or_risk(project):
     """A risk result without a baseline shows no baseline part; no risk renders the report as before."""
     from icam.report.build import render_report
 
-    s, config = project["stages"], project["config"]
+    s = project["stages"]
     args = (s["landscape"], s["forest_change"], s["outputs"], s["activity_data"])
     parcels = getattr(s.get("agreements"), "parcels", None)  # the agreements' map, as the pipeline draws it
     enforcement = s.get("enforcement")  # the enforcement section's map and charts, likewise

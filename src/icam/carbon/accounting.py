@@ -337,6 +337,8 @@ class PeriodInputs:
 
 @dataclass(frozen=True)
 class Vintage:
+    """One calendar year's share of a period: its days, credits and buffer credits."""
+
     year: int
     days: int
     credits: int
@@ -570,7 +572,8 @@ def ex_post_table(periods: Sequence[PeriodInputs], rule: UncertaintyRule = EXCES
         raise InputError("no monitoring period given")
     _check_no_overlap(p.period for p in periods)
     ordered = sorted(periods, key=lambda p: p.period.start)
-    rows = tuple(account_period(p, rule, n_draws=n_draws, seed=int(np.random.SeedSequence([seed, i]).generate_state(1)[0]))
+    rows = tuple(account_period(p, rule, n_draws=n_draws,
+                                seed=int(np.random.SeedSequence([seed, i]).generate_state(1)[0]))
                  for i, p in enumerate(ordered))
     return AccountingTable(kind="ex-post", periods=rows)
 

@@ -133,7 +133,8 @@ class HeightModel:
     def fit(self, d_cm, h_m) -> HeightModel:
         """Fit on pairs (D cm, H m); pairs with a missing or non-positive value are dropped."""
         if self.method not in HD_METHODS:
-            raise InputError(f"unknown height–diameter method {self.method!r}", f"choose one of {', '.join(HD_METHODS)}")
+            raise InputError(f"unknown height–diameter method {self.method!r}",
+                             f"choose one of {', '.join(HD_METHODS)}")
         d = np.asarray(d_cm, dtype=np.float64).ravel()
         h = np.asarray(h_m, dtype=np.float64).ravel()
         if d.shape != h.shape:
@@ -169,7 +170,8 @@ class HeightModel:
         # Starting values: Lineweaver–Burk (1/H = 1/a + (b/a)/D) for Michaelis–Menten, whose
         # asymptote a and half-height diameter b then start the Weibull fit.
         slope, intercept = np.polyfit(1.0 / d, 1.0 / h, 1)
-        a0, b0 = (1.0 / intercept, slope / intercept) if intercept > 0 and slope > 0 else (1.5 * h.max(), float(np.median(d)))
+        a0, b0 = ((1.0 / intercept, slope / intercept) if intercept > 0 and slope > 0
+                  else (1.5 * h.max(), float(np.median(d))))
         func, p0 = (_michaelis, [a0, b0]) if self.method == "michaelis" else (_weibull, [a0, b0, 0.8])
         try:
             coef, _ = curve_fit(func, d, h, p0=p0, sigma=sigma, maxfev=20_000)

@@ -156,7 +156,8 @@ def _read_frame(path: Path) -> pd.DataFrame:
     except UnicodeDecodeError as exc:
         raise InputError(f"{what} is not UTF-8 text", "save it as 'CSV UTF-8 (comma delimited)'") from exc
     except pd.errors.EmptyDataError as exc:
-        raise InputError(f"{what} is empty", f"give a header ({', '.join(REQUIRED_COLUMNS)}) and one row a tree") from exc
+        raise InputError(f"{what} is empty",
+                         f"give a header ({', '.join(REQUIRED_COLUMNS)}) and one row a tree") from exc
     except pd.errors.ParserError as exc:
         fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         if fields:
@@ -326,8 +327,9 @@ def fit_height_models(inventory: TreeInventory, *, scope: str = "stratum", metho
             raise InputError(f"{inventory.path}: {where} has {int(fit.sum())} trees with a measured h_m; at least "
                              f"{min_measured} are needed to fit the height model for its "
                              f"{int(((groups == g) & ~measured).sum())} trees without height",
-                             "measure more heights" + (", or fit one model on the whole inventory "
-                                                       "(height_model_scope='inventory')" if scope == "stratum" else ""))
+                             "measure more heights" + (
+                                 ", or fit one model on the whole inventory (height_model_scope='inventory')"
+                                 if scope == "stratum" else ""))
         models[g] = HeightModel(method).fit(inventory.d_cm[fit], inventory.h_m[fit])
     return models
 

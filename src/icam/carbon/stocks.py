@@ -89,8 +89,9 @@ class PlotAGB:
     agb_mg_ha: np.ndarray
 
     def to_dict(self) -> dict:
-        return {"plots": [{"plot": p, "area_ha": float(a), "n_trees": int(n), "agb_mg": float(t), "agb_mg_ha": float(h)}
-                          for p, a, n, t, h in zip(self.plot_ids, self.area_ha, self.n_trees, self.agb_mg, self.agb_mg_ha)]}
+        rows = zip(self.plot_ids, self.area_ha, self.n_trees, self.agb_mg, self.agb_mg_ha)
+        return {"plots": [{"plot": p, "area_ha": float(a), "n_trees": int(n), "agb_mg": float(t),
+                           "agb_mg_ha": float(h)} for p, a, n, t, h in rows]}
 
 
 def plot_agb_per_ha(tree_agb_kg, plot_ids=None, plot_area_ha: float | Mapping = 1.0) -> PlotAGB:
@@ -320,7 +321,8 @@ class StratumStock:
                 "agb_mg_ha": _num(self.agb_mg_ha), "bgb_mg_ha": _num(self.bgb_mg_ha),
                 "root_to_shoot": self.root_to_shoot, "carbon_fraction": self.carbon_fraction,
                 "carbon_tc_ha": _num(self.carbon_tc_ha), "co2e_tco2e_ha": _num(self.co2e_tco2e_ha),
-                "se_sampling_tc_ha": _num(self.se_sampling_tc_ha), "se_measurement_tc_ha": _num(self.se_measurement_tc_ha),
+                "se_sampling_tc_ha": _num(self.se_sampling_tc_ha),
+                "se_measurement_tc_ha": _num(self.se_measurement_tc_ha),
                 "se_tc_ha": _num(self.se_tc_ha), "ci95_low_tc_ha": _num(lo), "ci95_high_tc_ha": _num(hi),
                 "se_tco2e_ha": _num(self.se_tco2e_ha), "ci95_low_tco2e_ha": _num(lo2), "ci95_high_tco2e_ha": _num(hi2),
                 "reference": self.reference}
@@ -336,7 +338,8 @@ def _check_factors(root_to_shoot: float, carbon_fraction: float) -> float:
 
 
 def stratum_stock(plots: MonteCarloAGB, *, stratum: str, root_to_shoot: float,
-                  carbon_fraction: float = CARBON_FRACTION_IPCC2006, plot_ids=None, reference: str = "") -> StratumStock:
+                  carbon_fraction: float = CARBON_FRACTION_IPCC2006, plot_ids=None,
+                  reference: str = "") -> StratumStock:
     """Carbon stock (t C/ha) of a stratum from its plots' Monte Carlo AGB.
 
     ``plot_ids``: the plots of ``plots`` in this stratum (None = all). With m plots, per-hectare

@@ -104,7 +104,7 @@ class WoodDensityTable:
         return self._wd.size
 
     def _level_sd(self) -> dict[str, float]:
-        groups: dict[str, dict] = {"species": defaultdict(list), "genus": defaultdict(list), "family": defaultdict(list)}
+        groups: dict[str, dict] = {level: defaultdict(list) for level in ("species", "genus", "family")}
         for f, g, s, w in zip(self._family, self._genus, self._species, self._wd):
             if g and s:
                 groups["species"][(g, s)].append(w)

@@ -58,7 +58,8 @@ class ZoneStats:
             "zones": list(self.zones),
             "zone_area_ha": self.zone_area_ha,
             "valid_area_ha": self.valid_area_ha,
-            "forest_area_ha": {zone: dict(zip(map(str, self.epochs), self.forest_area_ha(zone))) for zone in self.zones},
+            "forest_area_ha": {zone: dict(zip(map(str, self.epochs), self.forest_area_ha(zone)))
+                               for zone in self.zones},
             "loss_ha": {zone: dict(zip(labels, map(float, self.loss_ha[zone]))) for zone in self.zones},
             "transitions_ha": {zone: self.transitions_ha(zone) for zone in self.zones},
         }
@@ -114,7 +115,8 @@ def zone_statistics(landscape: Landscape) -> ZoneStats:
     if zones.admin_id is not None and zones.admin_names:
         n_units = len(zones.admin_names) + 1
         combined = zones.admin_id.astype(np.int64) * per_code_len + state
-        by_unit = _area_by_code(combined, forest.valid, cell_area, n_units * per_code_len).reshape(n_units, per_code_len)
+        by_unit = _area_by_code(combined, forest.valid, cell_area, n_units * per_code_len)
+        by_unit = by_unit.reshape(n_units, per_code_len)
         unit_area = _area_by_code(zones.admin_id, np.ones(forest.shape, bool), cell_area, n_units)
         for i, unit in enumerate(zones.admin_names, start=1):
             result[f"admin:{unit}"] = (float(unit_area[i]), by_unit[i])

@@ -279,6 +279,7 @@ def local_rate_candidate(s: RiskSetting, bench: BenchmarkResult, cells: np.ndarr
 
 
 def benchmark_candidate(s: RiskSetting, bench: BenchmarkResult, seconds: float) -> Candidate:
+    """The VT0007 benchmark as a candidate, assessed like the alternative models."""
     _, f2, f3 = s.forest
     lost_cnf = f2 & ~f3
     cnf = bench.confirmation_assessment.density.dense()

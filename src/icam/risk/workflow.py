@@ -133,6 +133,7 @@ class Assessment:
 
 
 def finite_or_none(value: float) -> float | None:
+    """``value``, or None where it is NaN or infinite (JSON has neither)."""
     return value if math.isfinite(value) else None
 
 

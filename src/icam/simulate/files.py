@@ -191,7 +191,8 @@ def _toml_table(header: str, name: str, values: dict) -> list[str]:
         return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v) and len(v) > 1 and \
             any(isinstance(y, (dict, list)) for x in v for y in x.values())
 
-    lines = [header] + [f"{toml_key(k)} = {toml_value(v)}" for k, v in values.items() if not (nested(v) or table_array(v))]
+    lines = [header] + [f"{toml_key(k)} = {toml_value(v)}" for k, v in values.items()
+                        if not (nested(v) or table_array(v))]
     lines.append("")
     for k, v in values.items():
         if table_array(v):

@@ -25,6 +25,8 @@ from icam.simulate.params import (
 
 @dataclass
 class Households:
+    """The households (one dict a row), their parcels and their agreements, as the simulator writes them."""
+
     table: list[dict]
     parcels: list[dict]  # household_id, kind, geometry
     agreements: list[dict]
@@ -82,14 +84,14 @@ def _place_households(geom: Geometry, rng: np.random.Generator) -> Households:
     n_breach = max(1, int(round(BREACH_SHARE * n_sign))) if n_sign else 0
     for i, block in enumerate(chosen):
         hid = f"HH{i + 1:04d}"
-        l, t = left[block], top[block]
+        left_m, top_m = left[block], top[block]
         fw, fh = rng.integers(5, 8), rng.integers(5, 8)
         cw = rng.integers(3, 6)
         ch_ = rng.integers(4, 11)
         flip = rng.random() < 0.5
-        farm = _parcel_box(l, t, flip, 0, fh, 0, fw)
-        coffee = _parcel_box(l, t, flip, 0, fh, fw, fw + cw)
-        conservation = _parcel_box(l, t, flip, fh, fh + ch_, 0, HOUSEHOLD_BLOCK_PX)
+        farm = _parcel_box(left_m, top_m, flip, 0, fh, 0, fw)
+        coffee = _parcel_box(left_m, top_m, flip, 0, fh, fw, fw + cw)
+        conservation = _parcel_box(left_m, top_m, flip, fh, fh + ch_, 0, HOUSEHOLD_BLOCK_PX)
         centre = farm.centroid
         village = names[int(np.argmin(shapely.distance(points, centre)))]
         table.append({"household_id": hid, "village": village, "x_m": round(centre.x, 1), "y_m": round(centre.y, 1),

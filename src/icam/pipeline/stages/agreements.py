@@ -125,7 +125,8 @@ def _compliance(config, landscape, reg: dict, error: cp.MapError) -> pd.DataFram
     loss = cp.parcel_loss(parcels.set_geometry("geometry"), landscape.grid, landscape.forest, periods,
                           since=since, until=until)
     table = pd.DataFrame({"code": ags["agreement_id"], "parcel_code": ags["conservation_parcel_id"],
-                          "tolerance_ha": ags["tolerance_ha"], "needs_field_verification": ags["needs_field_verification"],
+                          "tolerance_ha": ags["tolerance_ha"],
+                          "needs_field_verification": ags["needs_field_verification"],
                           "signed": ags["signed"], "term_end": ags["in_force_until"]})
     visits = reg["visits"].rename(columns={"agreement_id": "agreement"})
     statuses = cp.assess_compliance(loss, table, error, visits if len(visits) else None)
@@ -157,8 +158,8 @@ def _money(config, accounting, due: pd.DataFrame, reg: dict) -> tuple[dict | Non
     if revenue is None or accounting is None:
         return None, None
     credits = _credits_by_vintage(accounting)
-    sales = [(v, int(n * revenue.sold_share), revenue.price_usd_per_tco2e,
-              dt.date(v + revenue.sale_lag_years, 6, 30)) for v, n in sorted(credits.items()) if int(n * revenue.sold_share)]
+    sales = [(v, int(n * revenue.sold_share), revenue.price_usd_per_tco2e, dt.date(v + revenue.sale_lag_years, 6, 30))
+             for v, n in sorted(credits.items()) if int(n * revenue.sold_share)]
     by_year = ec.revenue_by_year(sales)
     allocation = ec.allocate_revenue(by_year, revenue.shares)
     for_agreements = allocation[allocation["use"] == "agreements"].set_index("year")["amount_usd"].to_dict()
@@ -329,12 +330,14 @@ def _summary(config, reg, statuses, due, balance, error, ua_source, imported) ->
                      "period_start": str(r.period_start), "period_end": str(r.period_end),
                      "loss_ha": float(r.loss_ha), "loss_px": int(r.loss_px), "status": r.status, "basis": r.basis}
                     for r in flagged.itertuples()],
-        "benefits": {"promised_usd": float(due["value_promised_usd"].sum()), "due_usd": float(due["value_due_usd"].sum()),
+        "benefits": {"promised_usd": float(due["value_promised_usd"].sum()),
+                     "due_usd": float(due["value_due_usd"].sum()),
                      "delivered_usd": float(balance["value_delivered_usd"].sum()),
                      "outstanding_usd": float(balance["value_outstanding_usd"].sum()),
                      "by_item": [{"item": item, "promised_usd": float(promised.get(item, 0.0)),
                                   "due_usd": float(r.value_due_usd), "delivered_usd": float(r.value_delivered_usd),
-                                  "outstanding_usd": float(r.value_outstanding_usd)} for item, r in by_item.iterrows()]},
+                                  "outstanding_usd": float(r.value_outstanding_usd)}
+                                 for item, r in by_item.iterrows()]},
         "grievances": reg["grievances"],
         "imported": [{"kind": r.kind, "rows": r.inserted} for r in imported],
         "files": {"geopackage": GEOPACKAGE},

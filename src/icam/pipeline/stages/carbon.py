@@ -176,7 +176,8 @@ def stratum_stocks(config: IcamConfig) -> list[tuple[CarbonStratum, CarbonStock,
         elif s.ipcc_default_agb_mg_ha is not None:
             record = ipcc_default_stock(s.name, agb_mg_ha=s.ipcc_default_agb_mg_ha[0], root_to_shoot=s.root_to_shoot,
                                         reference=s.ipcc_reference or "IPCC default (reference not given)",
-                                        carbon_fraction=carbon.carbon_fraction, agb_se_mg_ha=s.ipcc_default_agb_mg_ha[1])
+                                        carbon_fraction=carbon.carbon_fraction,
+                                        agb_se_mg_ha=s.ipcc_default_agb_mg_ha[1])
             pairs = _pairs_from_stock(record)
             row = record.to_dict()
         else:
@@ -333,6 +334,7 @@ def _buffer(carbon: CarbonSection) -> tuple[float | BufferResult, float, str, Bu
 
 
 def crediting_period(config: IcamConfig) -> MonitoringPeriod:
+    """The crediting period: from the project start for ``crediting_period_years`` years."""
     start = config.periods.project_start
     years = config.periods.crediting_period_years
     try:
@@ -414,7 +416,8 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
             n_draws=carbon.uncertainty_draws, seed=carbon.seed)
     project_forest = {s.name: float(area[zones["project_area"] & s.mask & forest_start].sum()) for s in strata}
     return ProjectAccounting(ex_post=ex_post, ex_ante=ex_ante, strata=tuple(strata),
-                             baseline_source=carbon.baseline_source, baseline_valid_years=_valid_years(config, baseline),
+                             baseline_source=carbon.baseline_source,
+                             baseline_valid_years=_valid_years(config, baseline),
                              buffer_pct=buffer_pct, buffer_source=buffer_source, buffer_assessment=assessment,
                              rule_name=rule.name, project_forest_ha=project_forest, observed_se_notes=tuple(notes))
 

@@ -31,6 +31,7 @@ BASELINE_ZONES = ("project_area", "leakage_belt")
 
 
 def zone_mask(landscape: Landscape, zone: str, key: str) -> np.ndarray:
+    """The cells of ``zone`` (a zone of [boundaries], or "grid": every cell with data); ``key`` names it in errors."""
     if zone == "grid":
         return landscape.forest.valid.copy()
     masks = landscape.zones.masks()
@@ -167,6 +168,7 @@ class Baseline:
 
 
 def baseline_years(config: IcamConfig) -> tuple[int, int]:
+    """[baseline] years, else the ten years after the historical reference period."""
     if config.baseline.years is not None:
         return config.baseline.years
     end = config.periods.historical_reference[1]
@@ -189,6 +191,7 @@ def expected_validity_ha(config: IcamConfig, landscape: Landscape) -> float:
 
 
 def build_baseline(config: IcamConfig, landscape: Landscape, risk: RiskResult) -> Baseline:
+    """The baseline stage: projected quantity, VM0015 allocation and VT0007 density per zone and year."""
     zone = zone_mask(landscape, config.risk.zone, "risk.zone")
     area = landscape.grid.cell_area_ha()
     historical, projected = _quantities(config, landscape, zone)
@@ -257,4 +260,5 @@ def _validation_rows(risk: RiskResult) -> list[dict]:
 
 
 def risk_summary_json(risk: RiskResult, baseline: Baseline | None) -> str:
+    """The risk and baseline results as JSON text."""
     return json.dumps({"risk": risk.to_dict(), "baseline": baseline.to_dict() if baseline else None})
