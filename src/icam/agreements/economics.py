@@ -215,7 +215,7 @@ class LandUseEconomics:
 
     @classmethod
     def from_option(cls, option) -> "LandUseEconomics":
-        """From an object with the same attribute names (e.g. icam.pipeline.config's LandUseOption)."""
+        """From an object with the same attribute names (e.g. an [[agreements.alternatives]] entry of icam.toml)."""
         return cls(option.name, option.net_revenue_usd_per_ha_yr, option.establishment_cost_usd_per_ha,
                    option.years_to_first_revenue)
 

@@ -6,10 +6,10 @@
   are not raised again.
 - :mod:`icam.enforcement.exports`: the events as GeoPackage, GeoJSON, KML and GPX for QGIS and
   field GPS units, and a printable HTML field sheet.
-- :mod:`icam.enforcement.models` (migration 0003) and :mod:`icam.enforcement.patrols`: alerts,
-  patrol plans, patrols with GPX tracks, observations and incidents from ODK/KoboToolbox exports,
-  follow-up actions; alerts matched to observations (true or false positive); indicators.
-- :mod:`icam.simulate.patrols`: the demo's patrol history.
+- :mod:`icam.enforcement.models` (migrations 0003 and 0004): alerts, patrol plans, patrols with GPX
+  tracks, observations, incidents and follow-up actions; :mod:`icam.enforcement.patrols` and the
+  modules it draws on (field imports, tracks, matching, plans, indicators) import them all or nothing,
+  match alerts to observations (true or false positive), plan patrols and count the indicators.
 
-Libraries and tables; the pipeline stage, CLI and report section are not built yet (issue 7).
+The pipeline's enforcement stage, the ``icam enforcement`` commands and the report's section use them.
 """

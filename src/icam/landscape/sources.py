@@ -1,6 +1,6 @@
 """What a project's landscape is read from: the grid, the boundary files and the forest source.
 
-Plain frozen parameters: the pipeline's adapter (``icam.pipeline.stages.landscape``) fills them from
+Plain frozen parameters: the pipeline's landscape adapter fills them from
 ``icam.toml``; a script may build them directly. Fields and meanings are those of the ``[grid]``,
 ``[boundaries]`` and ``[forest]`` sections (docs/data.md). ``band`` (every kind but the land-cover
 stack) is the band read from each of the source's files; None reads band 1 and refuses a file with

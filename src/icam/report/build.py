@@ -422,7 +422,7 @@ def enforcement_view(enforcement: dict) -> dict:
 
 def enforcement_images(landscape: Landscape, enforcement, view: dict) -> dict[str, str]:
     """The section's figures as base64 PNGs: the map and the monthly chart where the
-    :class:`~icam.pipeline.stages.enforcement.EnforcementResult` is given (and has events), the effort chart where
+    enforcement stage's result is given (and has events), the effort chart where
     patrols or incidents were recorded."""
     images = {}
     if enforcement is not None and len(enforcement.events):

@@ -247,7 +247,7 @@ def agreements_money_chart(money: dict) -> bytes:
 def enforcement_monthly_chart(monthly) -> bytes:
     """Per month: the alerts raised (first alert date), stacked by priority; below, the alerts checked in the
     field (first visit), confirmed (true positives) and not (false positives). ``monthly``: the
-    :class:`icam.pipeline.stages.enforcement.EnforcementResult`'s table (month, alerts_<priority>,
+    the enforcement stage result's table (month, alerts_<priority>,
     checked_true_positive, checked_false_positive)."""
     months = monthly["month"].astype(str).tolist()
     x = np.arange(len(months))
