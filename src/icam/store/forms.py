@@ -38,6 +38,7 @@ import pandas as pd
 
 from icam.core.atomic import atomic_path
 from icam.core.errors import InputError
+from icam.store.writes import key_strings
 
 DBF_NAME_LENGTH = 10  # a Shapefile's attribute names are cut to 10 characters
 SEPARATORS = (",", ";", "\t")
@@ -494,23 +495,6 @@ _PARSERS: dict[str, Callable[[Rows, Col, pd.Series, bool], pd.Series]] = {
     "bool": _as_bool, "choice": _as_choice, "list": _as_list}
 
 
-def key_strings(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """One text key per row from ``keys`` (dates as ISO, numbers as %.10g), for matching against the registry."""
-    parts = [_canonical_text(frame[k]) for k in keys]
-    key = parts[0]
-    for part in parts[1:]:
-        key = key + "\x1f" + part
-    return key
-
-
-def _canonical_text(values: pd.Series) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return values.dt.strftime("%Y-%m-%d").fillna("")
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return values.astype("float64").map(lambda v: "" if np.isnan(v) else f"{v:.10g}")
-    return values.astype(object).where(values.notna(), "").astype(str)
-
-
 __all__ = ["Col", "FormImportError", "RowError", "Rows", "canonical_name", "decimal_comma", "decode", "error_report",
            "is_meta",
-           "key_strings", "match_columns", "numbers", "read_csv", "reference_column", "sniff_separator", "text_table"]
+           "match_columns", "numbers", "read_csv", "reference_column", "sniff_separator", "text_table"]

@@ -8,13 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import insert, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from icam.core.errors import InputError
-from icam.store.forms import key_strings
 
 
 def in_transaction(session: Session, work: Callable[[], Any]) -> Any:
@@ -67,4 +67,21 @@ def existing_keys(session: Session, statement, columns: list[str], keys: list[st
     return set(key_strings(frame, keys)) if len(frame) else set()
 
 
-__all__ = ["codes", "existing_keys", "guarded", "in_transaction", "insert_rows", "records"]
+def key_strings(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """One text key per row from ``keys`` (dates as ISO, numbers as %.10g), for matching against the registry."""
+    parts = [_canonical_text(frame[k]) for k in keys]
+    key = parts[0]
+    for part in parts[1:]:
+        key = key + "\x1f" + part
+    return key
+
+
+def _canonical_text(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.strftime("%Y-%m-%d").fillna("")
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype("float64").map(lambda v: "" if np.isnan(v) else f"{v:.10g}")
+    return values.astype(object).where(values.notna(), "").astype(str)
+
+
+__all__ = ["codes", "existing_keys", "guarded", "in_transaction", "insert_rows", "key_strings", "records"]
