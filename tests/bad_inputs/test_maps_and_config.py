@@ -205,6 +205,12 @@ def h_lossyear_fractional(f):
     write_tif(inputs(f, "lossyear.tif"), loss)
 
 
+def h_lossyear_nan_without_nodata_tag(f):
+    loss = np.zeros((20, 20), np.float32)
+    loss[4, 4] = np.nan
+    write_tif(inputs(f, "lossyear.tif"), loss)
+
+
 def h_three_bands_without_band(f):
     write_tif(inputs(f, "treecover2000.tif"), np.full((3, 20, 20), 80, np.uint8))
 
@@ -377,6 +383,7 @@ RASTER_CASES = [
     ("hansen", h_lossyear_negative, "forest.lossyear: lossyear.tif holds the negative value -1"),
     ("hansen", h_lossyear_beyond_last_year, r"lossyear holds value 30 \(year 2030\) but forest.last_year is 2024"),
     ("hansen", h_lossyear_fractional, "forest.lossyear: lossyear.tif holds fractional values"),
+    ("hansen", h_lossyear_nan_without_nodata_tag, "lossyear.tif holds NaN or infinite values outside its nodata"),
     ("hansen", h_three_bands_without_band, r"treecover2000.tif has 3 bands.*set forest.band = N \(1 to 3\)"),
     ("hansen", h_band_beyond_the_file, r"has 3 band\(s\), band 4 was asked for"),
     ("hansen", h_utm_metres_labelled_4326, r"forest.lossyear: lossyear.tif has coordinates \(x 300000 to 300600.*"
@@ -563,6 +570,10 @@ def t_crs_of_another_continent(f):
     add_keys(f, "forest", reproject=True)
 
 
+def t_infinite_bounds(f):
+    edit_toml(f, "bounds = [300000.0,", "bounds = [-inf,")
+
+
 def t_unknown_forest_kind(f):
     edit_toml(f, 'kind = "hansen"', 'kind = "lidar"')
 
@@ -621,6 +632,7 @@ CONFIG_CASES = [
     (t_unknown_crs, "'grid.crs' = 'EPSG:999999': PROJ does not know this CRS"),
     (t_geographic_crs, "'grid.crs' = 'EPSG:4326': geographic.*; use a projected CRS in metres"),
     (t_crs_of_another_continent, r"grid.crs = EPSG:32720 misstates areas by up to \d+\.\d% .*EPSG:32718"),
+    (t_infinite_bounds, r"'grid.bounds' = \[-inf, .*bounds must be finite numbers"),
     (t_unknown_forest_kind, "'forest.kind' is not a forest format.*hansen, forest_maps"),
     (t_periods_that_do_not_meet, "confirmation must start where calibration ends"),
     (t_period_ending_before_it_starts, r"historical_reference must be \[start, end\] with start < end"),

@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -57,3 +58,74 @@ def test_grid_snaps_outwards_to_the_resolution():
     xmin, ymin, xmax, ymax = grid.bounds
     assert (xmin, ymin, xmax, ymax) == (99_990, 200_010, 100_950, 201_000)  # 3333 x 30, 6667 x 30, 3365 x 30, 6700 x 30
     assert grid.same_as(Grid.from_bounds("EPSG:32718", grid.bounds, 30))
+
+
+def tm_areal_scale(lon_deg: float, lat_deg: float, lon0_deg: float, k0: float = 0.9996) -> float:
+    """k² of the ellipsoidal transverse Mercator (Snyder 1987, eq. 8-11), WGS 84."""
+    e2 = WGS84_E2
+    ep2 = e2 / (1 - e2)
+    phi = math.radians(lat_deg)
+    a = math.radians(lon_deg - lon0_deg) * math.cos(phi)
+    t, c = math.tan(phi) ** 2, ep2 * math.cos(phi) ** 2
+    k = k0 * (1 + (1 + c) * a**2 / 2 + (5 - 4 * t + 42 * c + 13 * c**2 - 28 * ep2) * a**4 / 24
+              + (61 - 148 * t + 16 * t**2) * a**6 / 720)
+    return k * k
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(-2.9, 2.9), st.floats(-60, 60))
+def test_a_utm_grid_in_its_zone_counts_areas_within_0_2_percent(offset_deg, lat_deg):
+    """UTM's areal scale k² over a 3 km grid inside its zone: Snyder's formula, and 0.9992 ≤ k² < 1.002."""
+    from pyproj import CRS, Transformer
+
+    zone_crs = CRS.from_epsg(32718 if lat_deg < 0 else 32618)  # central meridian 75° W
+    x, y = Transformer.from_crs("EPSG:4326", zone_crs, always_xy=True).transform(-75 + offset_deg, lat_deg)
+    grid = Grid.from_bounds(zone_crs, (x - 1500, y - 1500, x + 1500, y + 1500), 30)
+    lo, hi = grid.areal_scale_range()
+    assert 0.9992 - 1e-9 <= lo <= hi < 1.002
+    centre = tm_areal_scale(-75 + offset_deg, lat_deg, -75)
+    assert lo - 1e-6 <= centre <= hi + 1e-6
+
+
+def rioja(shared_data) -> "object":
+    path = shared_data / "peru" / "san_martin_provinces_moyobamba_rioja.geojson"
+    if not path.exists():
+        pytest.skip("peru data not found")
+    return path
+
+
+def rasterised_area_ha(path, crs: str, resolution_m: float) -> tuple[float, Grid, float]:
+    """(icam's area of Rioja on a grid in ``crs``, the grid, the polygon's planar area in ``crs``, ha)."""
+    from icam.landscape.vector import rasterize_mask, read_polygons
+
+    gdf = read_polygons(path, crs, "boundaries.project_area", "NOMBPROV")  # the file is in EPSG:4326
+    gdf = gdf[gdf["NOMBPROV"] == "RIOJA"]
+    grid = Grid.from_bounds(crs, tuple(gdf.total_bounds), resolution_m)
+    return grid.area_ha(rasterize_mask(gdf, grid)), grid, float(gdf.area.sum()) / 1e4
+
+
+def test_the_area_of_rioja_province(shared_data):
+    """Rioja (San Martín, beside Alto Mayo): published 2,661 km² (peru/SOURCES.txt), a UTM 18S planar area.
+
+    icam on a UTM 18S grid counts that figure; the true (geodesic) area is 0.11 % smaller, as UTM's areal
+    scale there says; on an equal-area grid icam counts the geodesic area.
+    """
+    from pyproj import Geod
+
+    path = rioja(shared_data)
+    utm_ha, utm_grid, utm_planar_ha = rasterised_area_ha(path, "EPSG:32718", 50)
+    assert utm_ha == pytest.approx(utm_planar_ha, rel=1e-4)  # rasterised at 50 m: boundary cells cancel out
+    assert utm_ha / 100 == pytest.approx(2_661, abs=1.5)  # km², the published figure
+    import geopandas as gpd
+
+    gdf = gpd.read_file(path)
+    geodesic_ha = abs(Geod(ellps="WGS84").geometry_area_perimeter(
+        gdf[gdf["NOMBPROV"] == "RIOJA"].geometry.iloc[0])[0]) / 1e4
+    ratio = utm_ha / geodesic_ha
+    assert ratio == pytest.approx(1.00106, abs=1.5e-4)  # UTM overstates Rioja by 0.11 %
+    lo, hi = utm_grid.areal_scale_range()
+    assert lo <= ratio <= hi and hi - 1 < 0.002  # within the range results.json reports for the grid
+    laea = "+proj=laea +lat_0=-6 +lon_0=-77.3 +datum=WGS84 +units=m +no_defs"
+    laea_ha, laea_grid, _ = rasterised_area_ha(path, laea, 50)
+    assert laea_ha == pytest.approx(geodesic_ha, rel=1e-4)
+    assert laea_grid.areal_scale_range() == pytest.approx((1.0, 1.0), abs=1e-9)

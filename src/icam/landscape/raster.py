@@ -159,7 +159,7 @@ class GridLayer:
         """Covered and not the nodata value (in every band)."""
         valid = self.covered.copy()
         if self.nodata is not None:
-            is_nodata = self.data == self.nodata
+            is_nodata = np.isnan(self.data) if np.isnan(self.nodata) else self.data == self.nodata
             if self.data.ndim == 3:
                 is_nodata = is_nodata.any(axis=0)
             valid &= ~is_nodata
@@ -285,7 +285,11 @@ def raster_bounds(path: Path | str, what: str, crs) -> tuple[float, float, float
     with open_raster(path, what) as src:
         if same_crs(src.crs, crs):
             return tuple(src.bounds)
-        return tuple(transform_bounds(src.crs, crs, *src.bounds, densify_pts=101))
+        bounds = tuple(transform_bounds(src.crs, crs, *src.bounds, densify_pts=101))
+    if not all(math.isfinite(v) for v in bounds):
+        raise InputError(f"{what}: {Path(path).name} lies where the grid CRS cannot express it",
+                         "check the file's CRS and grid.crs, or give grid.bounds")
+    return bounds
 
 
 def smallest_dtype(array: np.ndarray, nodata) -> np.dtype:

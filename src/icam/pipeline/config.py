@@ -9,6 +9,7 @@ with the key's dotted name (:func:`load_config` turns pydantic's errors into one
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Literal, Union
@@ -84,6 +85,8 @@ class GridSection(_Section):
     @field_validator("bounds")
     @classmethod
     def _bounds_ordered(cls, value):
+        if value is not None and not all(math.isfinite(v) for v in value):
+            raise ValueError("bounds must be finite numbers (metres in the grid CRS)")
         if value is not None and not (value[0] < value[2] and value[1] < value[3]):
             raise ValueError("bounds must be [xmin, ymin, xmax, ymax] with xmin < xmax and ymin < ymax")
         return value
