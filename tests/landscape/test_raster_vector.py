@@ -109,6 +109,36 @@ def test_multiband_read(tmp_path):
     assert (layer.data[:, 0, 0] == [3, 4, 5]).all()
 
 
+@pytest.mark.parametrize(("width", "on_grid"), [(3700, True), (3800, False)])
+def test_a_cell_size_off_by_a_little_is_the_grids_until_it_drifts_a_quarter_cell(tmp_path, width, on_grid):
+    """30.002 m against 30 m (0.0067 %, within the 0.01 % tolerance) drifts 0.002 m a cell: 7.4 m over 3,700
+    cells (under a quarter of a cell, read as it is), 7.6 m over 3,800 (refused without reproject)."""
+    values = (np.arange(width) % 7).astype(np.uint8)[None, :]
+    path = write_tif(tmp_path / "wide.tif", values, transform=Affine(30.002, 0, X0, 0, -30.002, Y0))
+    g = grid(height=1, width=width)
+    if on_grid:
+        assert np.array_equal(read_layer(path, g, what="k", allow_reproject=False).data, values)
+    else:
+        with pytest.raises(InputError, match="is on another grid"):
+            read_layer(path, g, what="k", allow_reproject=False)
+
+
+def test_a_nan_nodata_tag_marks_nan_cells_invalid(tmp_path):
+    values = np.ones((10, 10), np.float32)
+    values[2, 3] = np.nan
+    layer = read_layer(write_tif(tmp_path / "f.tif", values, nodata=float("nan")), grid(), what="k",
+                       allow_reproject=False)
+    assert layer.covered.all() and np.count_nonzero(~layer.valid) == 1 and not layer.valid[2, 3]
+
+
+def test_a_multi_band_file_needs_its_band_named(tmp_path):
+    stack = np.stack([np.full((10, 10), b, np.uint8) for b in (1, 2, 3)])
+    path = write_tif(tmp_path / "s.tif", stack)
+    with pytest.raises(InputError, match=r"s.tif has 3 bands.*set forest.band = N \(1 to 3\)"):
+        read_layer(path, grid(), what="forest.file", allow_reproject=False, band_key="forest.band")
+    assert (read_layer(path, grid(), what="forest.file", allow_reproject=False, band=2).data == 2).all()
+
+
 def test_write_cog_roundtrip(tmp_path):
     g = grid(600, 700)
     values = (np.arange(g.n_px) % 4).reshape(g.shape).astype(np.int64)
