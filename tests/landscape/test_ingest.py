@@ -175,8 +175,8 @@ def test_fcc_forestatrisk_convention(tmp_path):
     fcc[1, :5] = 2                      # 5 lost 2010-2020
     fcc[2:6, :] = 3                     # 40 forest in 2020
     write_tif(tmp_path / "fcc123.tif", fcc, nodata=0)
-    change = load_forest(forest_source(config(tmp_path, {"kind": "fcc", "file": "fcc123.tif", "years": [2000, 2010, 2020]}).forest),
-                         grid10())
+    fcc_section = config(tmp_path, {"kind": "fcc", "file": "fcc123.tif", "years": [2000, 2010, 2020]}).forest
+    change = load_forest(forest_source(fcc_section), grid10())
     assert change.valid.all()
     assert change.forest_first.sum() == 55
     assert [(change.loss_period == p).sum() for p in (1, 2)] == [10, 5]
@@ -254,7 +254,8 @@ def check_loss_year(change):
 
 
 def test_loss_year_on_the_grid(tmp_path):
-    check_loss_year(load_forest(forest_source(config(tmp_path, loss_year_rasters(tmp_path, UTM, None)).forest), grid10()))
+    section = config(tmp_path, loss_year_rasters(tmp_path, UTM, None)).forest
+    check_loss_year(load_forest(forest_source(section), grid10()))
 
 
 def test_loss_year_in_a_crs_without_epsg_code(tmp_path):

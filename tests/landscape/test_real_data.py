@@ -73,7 +73,8 @@ def guadeloupe(shared_data) -> Path:
 
 def test_guadeloupe_areas_agree_across_projections(tmp_path, guadeloupe):
     mercator = load(tmp_path, "mercator", maps_toml(guadeloupe, "EPSG:3395", reproject=False))
-    fcc5 = load(tmp_path, "fcc12345", fcc_toml(guadeloupe / "fcc12345.tif", "EPSG:3395", [2000, 2005, 2010, 2015, 2020]))
+    fcc5 = load(tmp_path, "fcc12345",
+                fcc_toml(guadeloupe / "fcc12345.tif", "EPSG:3395", [2000, 2005, 2010, 2015, 2020]))
     utm = load(tmp_path, "utm", fcc_toml(guadeloupe / "fcc123_GLP_utm20n.tif", "EPSG:5490", [2000, 2010, 2020]))
     warped = load(tmp_path, "warped", maps_toml(guadeloupe, "EPSG:32620", reproject=True))
 

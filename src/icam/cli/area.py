@@ -29,12 +29,16 @@ area_app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 
 class DesignKind(str, Enum):
+    """The sampling designs of `icam area design --design`."""
+
     stratified = "stratified"
     simple = "simple"
     systematic = "systematic"
 
 
 class Allocation(str, Enum):
+    """How a stratified sample is allocated to the strata (`--allocation`)."""
+
     proportional = "proportional"
     equal = "equal"
     neyman = "neyman"
@@ -201,7 +205,8 @@ def design(
     from icam.forest import sampling as S
 
     if (map_path is None) == (project is None):
-        raise InputError("give either --map MAP.tif or --project DIR --period START-END", "see `icam area design --help`")
+        raise InputError("give either --map MAP.tif or --project DIR --period START-END",
+                         "see `icam area design --help`")
     if project is not None:
         data, grid, map_nodata = _project_period_map(project, period)
     else:
