@@ -171,6 +171,23 @@ def small_project(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def full_small_run(tmp_path_factory):
+    """The small simulated project (seed 42, every risk model) run once through the whole pipeline: its folder,
+    config, stage results and outputs. Shared by the session's report tests: read it, never change it."""
+    from types import SimpleNamespace
+
+    from icam.pipeline.config import load_config
+    from icam.pipeline.run import run_project
+    from icam.simulate import simulate
+
+    folder = tmp_path_factory.mktemp("full-small-run") / "project"
+    simulate(folder, "small", 42)
+    done = run_project(folder)
+    return SimpleNamespace(folder=folder, config=load_config(folder), results=done.results,
+                           outputs_dir=done.outputs_dir)
+
+
 def copy_project(folder: Path, target: Path) -> Path:
     """A copy of a project folder (inputs, outputs, cache, registry and ledger), file modes kept."""
     import shutil

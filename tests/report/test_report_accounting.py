@@ -142,16 +142,11 @@ def project(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
+def pipeline(full_small_run):
     """The simulated project run through the whole pipeline: its report and results.json."""
-    from icam.pipeline.run import run_project
-    from icam.simulate.scenario import simulate
-
-    folder = tmp_path_factory.mktemp("report_accounting_pipeline") / "project"
-    simulate(folder, "small", 42)
-    run = run_project(folder)
-    return {"html": (run.outputs_dir / "report.html").read_text(encoding="utf-8"),
-            "results": json.loads((run.outputs_dir / "results.json").read_text())}
+    out = full_small_run.outputs_dir
+    return {"html": (out / "report.html").read_text(encoding="utf-8"),
+            "results": json.loads((out / "results.json").read_text())}
 
 
 def _total(parsed: _Tables, table: str) -> list[str]:

@@ -16,21 +16,14 @@ SECTION = "Deforestation risk and baseline"
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def project(full_small_run):
     """A small simulated project (with [risk] and [baseline]) run through the whole pipeline once."""
-    from icam.pipeline.config import load_config
-    from icam.pipeline.run import run_project
-    from icam.simulate.scenario import simulate
-
-    folder = tmp_path_factory.mktemp("report_risk") / "project"
-    simulate(folder, "small", 42)
-    config = load_config(folder)
+    config, out = full_small_run.config, full_small_run.outputs_dir
     assert config.risk is not None and config.baseline is not None
-    run = run_project(folder)
-    html = (run.outputs_dir / "report.html").read_text(encoding="utf-8")
-    results = json.loads((run.outputs_dir / "results.json").read_text())
-    return {"config": config, "stages": run.results, "html": html, "results": results,
-            "report": run.outputs_dir / "report.html"}
+    html = (out / "report.html").read_text(encoding="utf-8")
+    results = json.loads((out / "results.json").read_text())
+    return {"config": config, "stages": full_small_run.results, "html": html, "results": results,
+            "report": out / "report.html"}
 
 
 def _number(text: str) -> float | None:
