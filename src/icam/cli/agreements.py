@@ -17,7 +17,6 @@ are the project's extent: parcels and houses more than 10 km outside it are refu
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -25,55 +24,10 @@ import typer
 from rich.table import Table
 
 from icam.cli.errors import fail_cleanly
-from icam.cli.options import DirArg, UrlOpt, console, project_session
+from icam.cli.options import DirArg, UrlOpt, console, import_session, project_extent, project_session
 
 agreements_app = typer.Typer(add_completion=False, no_args_is_help=True,
                              help="Conservation agreements: households, parcels, agreements, benefits, compliance.")
-
-
-def project_extent(project_dir: Path):
-    """The project's CRS and extent (:class:`~icam.store.extent.Extent`) from ``DIR/icam.toml``: its grid's CRS,
-    and the union of the bounding boxes of its grid bounds and boundaries (project area, leakage belt, reference
-    region) in that CRS; (None, None) without an icam.toml, (CRS, None) without boundaries."""
-    import shapely
-
-    from icam.landscape.vector import read_features
-    from icam.pipeline.config import CONFIG_NAME, load_config
-    from icam.store.extent import Extent
-
-    if not (project_dir / CONFIG_NAME).is_file():
-        return None, None
-    config = load_config(project_dir)
-    crs, b = config.grid.crs, config.boundaries
-    boxes = [shapely.box(*config.grid.bounds)] if config.grid.bounds else []
-    for key, path in (("project_area", b.project_area), ("leakage_belt", b.leakage_belt),
-                      ("reference_region", b.reference_region)):
-        if path is not None and path.is_file():
-            boxes.append(shapely.box(*shapely.total_bounds(read_features(path, crs, f"boundaries.{key}"))))
-    return crs, (Extent(shapely.union_all(boxes), crs) if boxes else None)
-
-
-@contextmanager
-def import_session(project_dir: Path, url: Optional[str]):
-    """The registry for an import (created where missing); when the import is refused and the SQLite file was
-    made for it, the file is removed again, so a refused import leaves the project folder as it was."""
-    from sqlalchemy.engine import make_url
-
-    from icam.store.db import database_url
-
-    parsed = make_url(database_url(project_dir, url))
-    path = Path(parsed.database) if parsed.get_backend_name() == "sqlite" and parsed.database else None
-    made = [p for p in (path.parent, path) if not p.exists()] if path is not None else []
-    try:
-        with project_session(project_dir, url, create=True) as db_session:
-            yield db_session
-    except BaseException:
-        for extra in made[-1:]:
-            for name in (extra.name, extra.name + "-wal", extra.name + "-shm", extra.name + "-journal"):
-                (extra.parent / name).unlink(missing_ok=True)
-        if len(made) == 2 and made[0].is_dir() and not any(made[0].iterdir()):
-            made[0].rmdir()
-        raise
 
 
 @agreements_app.command("import")

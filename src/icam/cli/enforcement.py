@@ -22,9 +22,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from icam.cli.agreements import import_session, project_extent
 from icam.cli.errors import fail_cleanly
-from icam.cli.options import DateOpt, DirArg, UrlOpt, console, project_session
+from icam.cli.options import DateOpt, DirArg, UrlOpt, console, import_session, project_extent, project_session
 
 enforcement_app = typer.Typer(add_completion=False, no_args_is_help=True,
                               help="Enforcement: deforestation alerts, patrol plans, patrols, incidents, indicators.")
