@@ -1,0 +1,143 @@
+"""``[periods]``, ``[activity_data]``, ``[risk]`` and ``[baseline]``: the periods, the samples, the risk maps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from icam.pipeline.config.base import Year, _Section
+
+
+class MonitoringPeriod(_Section):
+    """One monitoring period, first and last day."""
+
+    start: dt.date = Field(description="First day of the monitoring period.")
+    end: dt.date = Field(description="Last day of the monitoring period.")
+
+
+class PeriodsSection(_Section):
+    """Reference and monitoring periods (VM0015 / VT0007 vocabulary)."""
+
+    historical_reference: tuple[Year, Year] = Field(description="Historical reference period [start year, end year].")
+    calibration: tuple[Year, Year] = Field(description="Calibration period [T1, T2] for risk models.")
+    confirmation: tuple[Year, Year] = Field(description="Confirmation period [T2, T3].")
+    project_start: dt.date = Field(description="Project start date.")
+    crediting_period_years: int = Field(20, ge=1, le=100, description="Length of the crediting period, years.")
+    monitoring: list[MonitoringPeriod] = Field(default_factory=list, description="Monitoring periods, in order.")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        for name in ("historical_reference", "calibration", "confirmation"):
+            start, end = getattr(self, name)
+            if start >= end:
+                raise ValueError(f"{name} must be [start, end] with start < end, got [{start}, {end}]")
+        if self.calibration[1] != self.confirmation[0]:
+            raise ValueError("confirmation must start where calibration ends (T2)")
+        previous_end = self.project_start - dt.timedelta(days=1)
+        for i, period in enumerate(self.monitoring):
+            if period.start > period.end:
+                raise ValueError(f"monitoring[{i}] ends before it starts")
+            if period.start <= previous_end:
+                raise ValueError(f"monitoring[{i}] starts on {period.start}, before the previous period's end "
+                                 f"or the project start")
+            previous_end = period.end
+        return self
+
+
+class Assessment(_Section):
+    """One sample-based estimate of forest loss between two epochs (strata = the map's classes)."""
+
+    name: str = Field(min_length=1, description="Label, e.g. 'historical reference period' or 'monitoring 2008-2012'.")
+    start_year: Year = Field(description="Epoch the period starts at: loss in the years after it, up to end_year.")
+    end_year: Year = Field(description="Epoch the period ends at.")
+    samples: Path = Field(description="Labelled reference sample (CSV or GeoPackage): id, x, y, stratum, map_class, "
+                          "ref_class with classes 1 stable forest, 2 forest loss, 3 non-forest.")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.start_year >= self.end_year:
+            raise ValueError(f"start_year {self.start_year} must be before end_year {self.end_year}")
+        return self
+
+
+class ActivityDataSection(_Section):
+    """Sample-based activity data (Olofsson et al. 2014): areas of forest loss with confidence intervals."""
+
+    zone: Literal["reference_region", "project_area", "leakage_belt", "grid"] = Field(
+        "reference_region", description="Zone whose map is stratified and sampled.")
+    strata: Literal["map_classes", "map_classes_by_zone"] = Field(
+        "map_classes", description="Strata of the samples: the map classes (1 stable forest, 2 loss, 3 non-forest), "
+        "or the map classes by zone (class + 10 in the project area, + 20 in the leakage belt), so that the "
+        "project's own loss is estimated precisely (Stehman 2014).")
+    assessments: list[Assessment] = Field(default_factory=list, description="One entry per period assessed.")
+
+
+RiskZone = Literal["reference_region", "project_area", "leakage_belt", "grid"]
+RISK_MODELS = ("logistic", "gradient_boosting", "spatial", "local_rate")
+
+
+class RiskCovariates(_Section):
+    """Spatial covariates of the alternative risk models (distance to the forest edge, to past
+    deforestation, protection by the project area and the administrative unit come from the
+    landscape itself)."""
+
+    roads: Path | None = Field(None, description="Roads (lines; GeoPackage, Shapefile or GeoJSON): distance to "
+                               "the nearest road.")
+    settlements: Path | None = Field(None, description="Settlements (points or polygons): distance to the nearest.")
+    rivers: Path | None = Field(None, description="Rivers (lines): distance to the nearest river.")
+    elevation: Path | None = Field(None, description="Digital elevation model (GeoTIFF, metres): elevation and "
+                                   "slope; reprojected onto the grid by bilinear resampling.")
+
+
+class RiskSection(_Section):
+    """Deforestation risk maps (VT0007 v1.0): the benchmark, alternative models that must beat it on
+    both the calibration and the confirmation periods ([periods] calibration and confirmation)."""
+
+    zone: RiskZone = Field("reference_region", description="Zone (the jurisdiction or reference region) where "
+                           "the maps are fitted, assessed and the expected deforestation allocated.")
+    assessment_cell_ha: float = Field(100_000, gt=0, description="Side² of the square assessment cells, ha "
+                                      "(VT0007 §5.5: the median project size; 100,000 ha when unknown).")
+    models: list[Literal["logistic", "gradient_boosting", "spatial", "local_rate"]] = Field(
+        default_factory=lambda: list(RISK_MODELS), description="Alternative models tried against the benchmark: "
+        "logistic, gradient_boosting, spatial (logistic with iCAR spatial effects), local_rate (riskmapjnr's "
+        "moving-window rate). Empty: the benchmark only.")
+    sample_per_class: int = Field(20_000, ge=100, le=5_000_000, description="Pixels drawn from each of the "
+                                  "deforested and the undeforested forest to fit a model (balanced sample).")
+    spatial_cell_km: float = Field(10, gt=0, description="Side of the cells of the spatial model's random "
+                                   "effects, km (forestatrisk: 10 km).")
+    local_rate_window_px: int = Field(21, ge=3, le=1001, description="Side of the local_rate model's moving "
+                                      "window, pixels (odd).")
+    seed: int = Field(42, description="Random seed of the balanced samples and the models.")
+    covariates: RiskCovariates = RiskCovariates()
+
+    @field_validator("local_rate_window_px")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError(f"must be odd (a window centred on the pixel), got {value}")
+        return value
+
+
+class BaselineSection(_Section):
+    """The baseline: the quantity of future deforestation and where it happens (VM0015 v1.1 step 4;
+    VM0048 v1.0 with VT0007)."""
+
+    quantity: Literal["average", "trend"] = Field("average", description="Projection of the annual "
+                                                  "deforestation of the risk zone from the historical reference "
+                                                  "period: its average, or its linear trend (VM0015 step 4.1).")
+    years: tuple[Year, Year] | None = Field(None, description="Baseline years [first, last]; default the ten "
+                                            "years after the historical reference period (VM0015's fixed "
+                                            "baseline period).")
+    validity_years: int = Field(6, ge=1, le=30, description="Years the VT0007 density map is valid for "
+                                "(VM0048: six), from the first baseline year.")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.years is not None and self.years[0] > self.years[1]:
+            raise ValueError(f"years must be [first, last] with first <= last, got {list(self.years)}")
+        return self
+
+
