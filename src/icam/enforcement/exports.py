@@ -22,10 +22,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import geopandas as gpd
+import matplotlib
 import numpy as np
 import pandas as pd
 import pyogrio
 from pyproj import Transformer
+
+matplotlib.use("Agg")  # the field sheet's thumbnails are drawn off-screen
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
 from icam.core.atomic import atomic_path, atomic_write_text
 from icam.core.errors import InputError
@@ -203,11 +207,6 @@ def utm_coordinates(lon: np.ndarray, lat: np.ndarray) -> tuple[list[str], np.nda
 
 def _thumbnail(events: Events, event: int, row, background: np.ndarray, margin_m: float = 300.0) -> str:
     """A base64 PNG of ``background`` around the event, its pixels outlined in red."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     t, grid = events.grid.transform, events.grid
     c0 = max(int(math.floor((row.xmin - margin_m - t.c) / t.a)), 0)
     c1 = min(int(math.ceil((row.xmax + margin_m - t.c) / t.a)), grid.width)

@@ -340,7 +340,6 @@ def sample_table(design: SampleDesign) -> pd.DataFrame:
 
 def export_points(design: SampleDesign, folder: Path | str) -> dict[str, Path]:
     """Write ``samples.gpkg`` (layer 'samples'), ``samples.csv`` and ``strata.csv`` into ``folder``, atomically."""
-    import geopandas as gpd
 
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():

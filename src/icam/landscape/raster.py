@@ -16,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from pyproj import CRS
 from rasterio._err import CPLE_BaseError
 from rasterio.enums import Resampling
 from rasterio.errors import CRSError, RasterioError, RasterioIOError
 from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from icam.core.atomic import atomic_path
@@ -103,7 +105,6 @@ def same_cell_size(a: float, b: float) -> bool:
 
 def same_crs(a, b) -> bool:
     """Whether two CRSs (rasterio or pyproj, EPSG-coded or not) are the same."""
-    from pyproj import CRS
 
     try:
         return CRS.from_user_input(a.to_wkt() if hasattr(a, "to_wkt") else a).equals(
@@ -280,7 +281,6 @@ def read_onto_grid(paths: Path | str | list[Path] | list[str], grid: Grid, *, wh
 
 def raster_bounds(path: Path | str, what: str, crs) -> tuple[float, float, float, float]:
     """The raster's bounds transformed to ``crs`` (densified edges)."""
-    from rasterio.warp import transform_bounds
 
     with open_raster(path, what) as src:
         if same_crs(src.crs, crs):

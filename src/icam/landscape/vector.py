@@ -13,6 +13,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import shapely
+from pyogrio.errors import DataLayerError, DataSourceError
 from rasterio.features import rasterize
 
 from icam.core.errors import InputError
@@ -36,7 +37,6 @@ def read_polygons(path: Path | str, grid_crs, what: str, field: str | None = Non
     ``field``: a column that must exist (e.g. the admin units' names); ``field_key`` is the configuration
     key that names it, for the error message.
     """
-    from pyogrio.errors import DataLayerError, DataSourceError
 
     path = Path(path)
     if not path.exists():

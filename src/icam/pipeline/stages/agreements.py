@@ -24,12 +24,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from rasterio.features import rasterize
+from sqlalchemy import func, select
 
 from icam.agreements import compliance as cp
 from icam.agreements import economics as ec
+from icam.agreements import registry
+from icam.agreements.models import Grievance
 from icam.core.errors import InputError
+from icam.forest.activity import FOREST_LOSS, ZONE_CODES
+from icam.forest.sampling import read_labels
 from icam.landscape import Landscape
 from icam.pipeline.config import IcamConfig
+from icam.store.db import open_session
 
 IMPORT_ORDER = ("households", "members", "parcels", "agreements", "benefit_schedule", "deliveries",
                 "field_verifications", "grievances")
@@ -52,7 +59,6 @@ class AgreementsResult:
 def seed_registry(session, config: IcamConfig) -> list:
     """Import the ``[agreements]`` files when the registry holds no household yet; the reports of what was read.
     Parcels in another CRS (an EPSG:4326 GeoJSON) are reprojected to the grid's."""
-    from icam.agreements import registry
 
     if registry.table_counts(session).get("agr_households", 0):
         return []
@@ -62,8 +68,6 @@ def seed_registry(session, config: IcamConfig) -> list:
 
 
 def _read_registry(session, crs) -> dict:
-    from icam.agreements import registry
-
     visits = pd.DataFrame([v.__dict__ for v in registry.field_verifications(session)],
                           columns=["agreement_id", "visited_on", "finding", "cleared_ha", "officer", "notes"])
     return {"agreements": registry.agreements_with_parcels(session, crs=crs), "visits": visits,
@@ -72,9 +76,6 @@ def _read_registry(session, crs) -> dict:
 
 
 def _grievances_by_status(session) -> dict[str, int]:
-    from sqlalchemy import func, select
-
-    from icam.agreements.models import Grievance
 
     rows = dict(session.execute(select(Grievance.status, func.count()).group_by(Grievance.status)).all())
     return {k: int(rows.get(k, 0)) for k in ("open", "in_progress", "resolved")}
@@ -95,8 +96,6 @@ def map_error(config: IcamConfig, landscape: Landscape, assessments) -> tuple[cp
 def _project_loss_users_accuracy(config: IcamConfig, assessments) -> tuple[float, str]:
     """User's accuracy of the loss class in the project area: the labelled share of the project's mapped-loss
     stratum (strata by zone), pooled over the monitoring assessments; else the zone-wide estimate."""
-    from icam.forest.activity import FOREST_LOSS, ZONE_CODES
-    from icam.forest.sampling import read_labels
 
     if not assessments:
         raise InputError("agreements: no user's accuracy of the loss class",
@@ -205,7 +204,6 @@ def _opportunity_costs(config) -> list[dict]:
 
 def _avoided_tco2e_per_year(landscape, risk, accounting, parcels) -> np.ndarray:
     """Baseline emissions a year inside each parcel: Σ risk density (ha/yr) × the stratum's EF (tCO2e/ha)."""
-    from rasterio.features import rasterize
 
     ef = np.zeros(landscape.grid.shape, dtype=np.float64)
     for s in accounting.strata:
@@ -259,7 +257,6 @@ def _break_even_summary(config, table: pd.DataFrame | None) -> dict | None:
 def run_agreements(config: IcamConfig, project_dir: Path, landscape: Landscape, assessments, risk=None,
                    accounting=None) -> AgreementsResult:
     """Seed the registry if empty, then compliance, benefits and money (module docstring)."""
-    from icam.store.db import open_session
 
     with open_session(project_dir, create=True) as s:
         imported = seed_registry(s, config)
@@ -346,8 +343,6 @@ def _summary(config, reg, statuses, due, balance, error, ua_source, imported) ->
 
 def write_outputs(result: AgreementsResult, project_dir: Path, out_dir: Path) -> dict[str, list[str]]:
     """The GeoPackage (parcels and agreements styled by status) and the CSV tables."""
-    from icam.agreements import registry
-    from icam.store.db import open_session
 
     (out_dir / "tables").mkdir(parents=True, exist_ok=True)
     for name, frame in result.tables.items():
@@ -360,7 +355,6 @@ def write_outputs(result: AgreementsResult, project_dir: Path, out_dir: Path) ->
 
 def record(s, result: AgreementsResult) -> int:
     """Store the assessments in the registry, in the publishing transaction ``s``; returns how many."""
-    from icam.agreements import registry
 
     rows = result.statuses[result.statuses["status"] != "not_in_force"].rename(columns={"agreement": "agreement_id"})
     return registry.record_assessments(s, rows[["agreement_id", "period_start", "period_end", "loss_px",
