@@ -148,29 +148,6 @@ def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
     return write_csv_rows(path, header, rows)
 
 
-
-@pytest.fixture(scope="session")
-def small_project(tmp_path_factory) -> Path:
-    """A small simulated project (seed 5) run once, under umask 022: inputs, outputs, cache, registry and ledger.
-    Its risk stage fits the benchmark and the local-rate map only (the costly model fits are the risk tests'
-    business). Shared by the session: copy it (:func:`copy_project`) before changing anything in it."""
-    from icam.pipeline.run import run_project
-    from icam.simulate import simulate
-
-    folder = tmp_path_factory.mktemp("small-project") / "project"
-    simulate(folder, scale="small", seed=5)
-    toml = folder / "icam.toml"
-    models = 'models = ["logistic", "gradient_boosting", "spatial", "local_rate"]'
-    assert models in toml.read_text(encoding="utf-8")
-    toml.write_text(toml.read_text(encoding="utf-8").replace(models, 'models = ["local_rate"]'), encoding="utf-8")
-    umask = os.umask(0o022)
-    try:
-        run_project(folder)
-    finally:
-        os.umask(umask)
-    return folder
-
-
 @pytest.fixture(scope="session")
 def full_small_run(tmp_path_factory):
     """The small simulated project (seed 42, every risk model) run once through the whole pipeline: its folder,
@@ -186,6 +163,13 @@ def full_small_run(tmp_path_factory):
     done = run_project(folder)
     return SimpleNamespace(folder=folder, config=load_config(folder), results=done.results,
                            outputs_dir=done.outputs_dir)
+
+
+@pytest.fixture(scope="session")
+def small_project(full_small_run) -> Path:
+    """The folder of the session's small run (:func:`full_small_run`: inputs, outputs, cache, registry, ledger),
+    for the tests of what a run does to a project folder: copy it (:func:`copy_project`) before changing it."""
+    return full_small_run.folder
 
 
 def copy_project(folder: Path, target: Path) -> Path:

@@ -10,10 +10,13 @@ import typer
 
 from icam.cli.errors import fail_cleanly
 from icam.cli.options import progress_bar
-from icam.cli.run import run_with_progress
+from icam.cli.run import WaitOpt, run_with_progress, say_waiting
+from icam.core.errors import Interrupted
 
 
 class Scale(str, Enum):
+    """The simulator's scales (:mod:`icam.simulate`)."""
+
     small = "small"
     project = "project"
     jurisdiction = "jurisdiction"
@@ -22,22 +25,31 @@ class Scale(str, Enum):
 @fail_cleanly
 def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Folder for the simulated project.")] = Path("icam-demo"),
-    scale: Annotated[Scale, typer.Option(help="small (tests), project (Alto Mayo, ~1 Mha region) or jurisdiction (~5.1 Mha).")] = Scale.project,
+    scale: Annotated[Scale, typer.Option(help="small (tests), project (Alto Mayo, ~1 Mha region) or jurisdiction "
+                                              "(~5.1 Mha).")] = Scale.project,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same landscape.")] = 42,
+    wait: WaitOpt = False,
 ) -> None:
     """Simulate the Alto Mayo scenario into --dir, then run the pipeline on it."""
+    from icam.pipeline.lock import run_lock
     from icam.simulate import simulate
 
-    with progress_bar() as progress:
-        task = progress.add_task(f"Simulating Alto Mayo ({scale.value} scale)", total=1.0)
+    # one lock over simulating and running: a run of this folder in progress must not see its inputs rewritten
+    with run_lock(directory, wait=wait, command="icam demo", on_wait=say_waiting):
+        with progress_bar() as progress:
+            task = progress.add_task(f"Simulating Alto Mayo ({scale.value} scale)", total=1.0)
 
-        def report(description: str, fraction: float) -> None:
-            progress.update(task, description=description, completed=fraction)
+            def report(description: str, fraction: float) -> None:
+                progress.update(task, description=description, completed=fraction)
 
-        simulate(directory, scale=scale.value, seed=seed, progress=report)
-        progress.update(task, completed=1.0)
-    # a new simulation is a new project: its credits start from an empty ledger (simulate refuses a folder
-    # it did not write, so this never touches a real project's ledger)
-    for path in (directory / ".icam").glob("ledger.sqlite*"):
-        path.unlink()
-    run_with_progress(directory)
+            try:
+                simulate(directory, scale=scale.value, seed=seed, progress=report)
+            except KeyboardInterrupt:
+                raise Interrupted("interrupted while simulating", f"{directory} holds an incomplete simulated "
+                                  "project; run icam demo again to write it whole") from None
+            progress.update(task, completed=1.0)
+        # a new simulation is a new project: its credits start from an empty ledger (simulate refuses a folder
+        # it did not write, so this never touches a real project's ledger)
+        for path in (directory / ".icam").glob("ledger.sqlite*"):
+            path.unlink()
+        run_with_progress(directory)

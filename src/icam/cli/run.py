@@ -8,12 +8,21 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from icam.cli.errors import fail_cleanly
+from icam.cli.errors import err_console, fail_cleanly, native_stderr_held
 from icam.cli.options import console, progress_bar
 from icam.core.errors import IcamError
 
+WaitOpt = Annotated[bool, typer.Option("--wait", help="If another run of this project is in progress, wait for it "
+                                                         "to finish instead of refusing.")]
 
-def run_with_progress(project_dir: Path):
+
+def say_waiting(owner) -> None:
+    """Tell the user whose run this one waits for (``--wait``)."""
+    err_console.print(f"Waiting for {owner.describe()} to finish (Ctrl-C to stop waiting).", markup=False,
+                      highlight=False)
+
+
+def run_with_progress(project_dir: Path, wait: bool = False):
     """Run and publish the project with a progress bar, then print its summary."""
     from icam.pipeline.run import run_project
 
@@ -27,7 +36,9 @@ def run_with_progress(project_dir: Path):
             else:
                 progress.advance(task)
 
-        done = run_project(project_dir, on_stage, on_plan=lambda n: progress.update(task, total=n))
+        with native_stderr_held():  # GDAL's and libtiff's own lines would follow icam's one line
+            done = run_project(project_dir, on_stage, on_plan=lambda n: progress.update(task, total=n), wait=wait,
+                               on_wait=say_waiting)
         progress.update(task, description="Done")
     _print_summary(done.results["outputs"], done.outputs_dir)
     _print_published(done)
@@ -72,9 +83,10 @@ def _print_summary(results: dict, outputs_dir: Path) -> None:
 
 
 @fail_cleanly
-def run(project_dir: Annotated[Path, typer.Argument(help="Project folder holding icam.toml.")]) -> None:
+def run(project_dir: Annotated[Path, typer.Argument(help="Project folder holding icam.toml.")],
+        wait: WaitOpt = False) -> None:
     """Run the pipeline on a project folder; outputs go to PROJECT_DIR/outputs."""
-    run_with_progress(project_dir)
+    run_with_progress(project_dir, wait)
 
 
 @fail_cleanly

@@ -1,10 +1,14 @@
 """Errors a user reads: what is wrong, and how to fix it.
 
 Every problem with a user's input raises an :class:`IcamError` (or a subclass). The CLI
-prints it as one line and exits with code 2; a traceback means a bug in icam.
+prints it as one line and exits with code 2; a traceback means a bug in icam. Problems of the
+machine rather than the input (a full disk, a read-only folder) are turned into one by
+:func:`environment_error`.
 """
 
 from __future__ import annotations
+
+import errno
 
 
 class IcamError(Exception):
@@ -30,3 +34,27 @@ class ConfigError(IcamError):
 
 class InputError(IcamError):
     """An input file (raster, vector, table) is missing, corrupt or inconsistent."""
+
+
+class Interrupted(IcamError):
+    """The user stopped the command (Ctrl-C). Exit code 130, as a shell reports a process ended by SIGINT."""
+
+    exit_code = 130
+
+
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+NOT_WRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+def environment_error(exc: OSError, outcome: str = "nothing was changed") -> IcamError | None:
+    """An :class:`IcamError` for an OSError the machine caused (disk full, no permission, read-only file
+    system), naming the file and saying ``outcome`` (what the command left behind); None for any other."""
+    where = f" writing {exc.filename}" if exc.filename else ""
+    reason = exc.strerror or str(exc)
+    if exc.errno in DISK_FULL:
+        return IcamError(f"out of disk space{where} ({reason})", f"free some space and run again; {outcome}")
+    if exc.errno in NOT_WRITABLE:
+        target = f" {exc.filename}" if exc.filename else " a file or folder"
+        return IcamError(f"cannot write{target} ({reason})",
+                         f"make it writable for your user (chmod u+w), or work on a copy you can write; {outcome}")
+    return None

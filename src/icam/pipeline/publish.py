@@ -5,7 +5,14 @@ transaction → publish outputs"): every stage has written into the staging fold
 transaction issues the credits, records the agreements' assessments and raises the new alerts; it is
 flushed (so a refusal, e.g. a period already issued with other figures, is raised before anything
 moves); the staging folder is swapped in for ``outputs/``; then the transaction commits. If the swap
-fails, the transaction rolls back; if the commit fails, the previous outputs are swapped back.
+fails, the transaction rolls back; if the commit fails, the previous outputs are swapped back. Ctrl-C
+stops publishing as anywhere else until the swap begins; from the swap to the end of the commit it is
+held, so that no interrupt can leave the new outputs beside the old ledger.
+
+Before anything is computed, :func:`check_publishable` refuses a run whose outputs could not be
+published (``outputs`` is a file of the user's, or a folder icam could not replace), and
+:func:`recover` tidies what a killed run left (its staging folder; its previous outputs, put back
+if it died between moving them aside and moving the new ones in).
 """
 
 from __future__ import annotations
@@ -13,13 +20,18 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from icam import ledger
 from icam.carbon.accounting import AccountingTable
-from icam.core.errors import InputError
-from icam.pipeline.runner import RunResult
+from icam.core.errors import IcamError, InputError
+from icam.pipeline.cache import CACHE_DIR, remove_incomplete
+from icam.pipeline.runner import OUTPUTS_DIR, STAGING_PREFIX, RunResult
+
+PREVIOUS_PREFIX = ".outputs-previous-"
 
 
 @dataclass(frozen=True)
@@ -77,9 +89,8 @@ def swap_in(staging: Path, outputs: Path) -> Path | None:
     previous = None
     if outputs.exists() or outputs.is_symlink():
         if not outputs.is_dir() or outputs.is_symlink():
-            raise InputError(f"{outputs} exists and is not a folder icam wrote",
-                             "move that file away; icam writes its outputs into this folder")
-        previous = outputs.with_name(f".outputs-previous-{os.getpid()}")
+            raise _not_a_folder(outputs)
+        previous = outputs.with_name(f"{PREVIOUS_PREFIX}{os.getpid()}")
         os.replace(outputs, previous)
     try:
         os.replace(staging, outputs)
@@ -88,6 +99,98 @@ def swap_in(staging: Path, outputs: Path) -> Path | None:
             os.replace(previous, outputs)
         raise
     return previous
+
+
+def _not_a_folder(outputs: Path) -> IcamError:
+    kind = "a link" if outputs.is_symlink() else "a file"
+    return IcamError(f"{outputs} is {kind}, not the outputs folder icam writes",
+                     "move or rename it: icam replaces its outputs folder on every run, and never a file of yours")
+
+
+def _may(path: Path, mode: int) -> bool:
+    # the effective user and capabilities decide what a write may do (plain os.access asks for the real user's)
+    if os.access in os.supports_effective_ids:
+        return os.access(path, mode, effective_ids=True)
+    return os.access(path, mode)
+
+
+def _writable(folder: Path) -> bool:
+    return _may(folder, os.W_OK | os.X_OK)
+
+
+def check_publishable(project_dir: Path) -> None:
+    """Refuse, before anything is computed, a run whose outputs could not be published: ``outputs`` is a file
+    or a link, or the project folder, ``.icam``, the outputs folder (any folder in it: the old outputs are
+    deleted once the new ones are in) or the SQLite ledger is not writable."""
+    project_dir = Path(project_dir)
+    outputs = project_dir / OUTPUTS_DIR
+    if outputs.is_symlink() or (outputs.exists() and not outputs.is_dir()):
+        raise _not_a_folder(outputs)
+    for folder in (project_dir, project_dir / ".icam", project_dir / CACHE_DIR):
+        if folder.is_dir() and not _writable(folder):
+            raise IcamError(f"the project folder {folder} is not writable (icam writes its outputs, cache and "
+                            "ledger there)", f"make it writable (chmod -R u+w {project_dir}), or copy the project "
+                            "to a folder you can write")
+    if outputs.is_dir():
+        for folder in [outputs, *(p for p in outputs.rglob("*") if p.is_dir() and not p.is_symlink())]:
+            if not _writable(folder):
+                raise IcamError(f"the outputs folder {outputs} is not writable ({folder} is read-only); icam "
+                                "replaces it on every run", f"make it writable (chmod -R u+w {outputs}) or move it "
+                                "away")
+    ledger_file = _sqlite_ledger(project_dir)
+    if ledger_file is not None and ledger_file.exists() and not _may(ledger_file, os.W_OK):
+        raise IcamError(f"the ledger {ledger_file} is read-only", f"make it writable (chmod u+w {ledger_file}); "
+                        "a run records its credits, assessments and alerts there")
+
+
+def _sqlite_ledger(project_dir: Path) -> Path | None:
+    from sqlalchemy.engine import make_url
+
+    from icam.store.db import database_url
+
+    url = make_url(database_url(project_dir))
+    return Path(url.database) if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+        else None
+
+
+def recover(project_dir: Path) -> None:
+    """Tidy what a killed run left behind (call it holding the run lock): its staging folder and cache
+    entries being written are deleted; its previous outputs are put back where it died with no outputs
+    folder in place (between moving them aside and moving the new ones in), else deleted."""
+    project_dir = Path(project_dir)
+    outputs = project_dir / OUTPUTS_DIR
+    for staging in project_dir.glob(f"{STAGING_PREFIX}*"):
+        shutil.rmtree(staging, ignore_errors=True)
+    previous = sorted(project_dir.glob(f"{PREVIOUS_PREFIX}*"), key=lambda p: p.stat().st_mtime)
+    if previous and not (outputs.exists() or outputs.is_symlink()):
+        os.replace(previous.pop(), outputs)
+    for folder in previous:
+        shutil.rmtree(folder, ignore_errors=True)
+    remove_incomplete(project_dir / CACHE_DIR)
+
+
+class _HeldInterrupts:
+    """Ctrl-C raises KeyboardInterrupt as usual until :attr:`critical` is set; from then until the block ends
+    it is only noted. Signal handlers belong to the main thread: elsewhere this does nothing."""
+
+    def __init__(self) -> None:
+        self.critical = False
+        self.pending = False
+        self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if not self.critical:
+            raise KeyboardInterrupt
+        self.pending = True
+
+    def __enter__(self) -> _HeldInterrupts:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def _swap_back(outputs: Path, previous: Path | None) -> None:
@@ -106,28 +209,31 @@ def publish(run: RunResult, project_dir: Path, config) -> Published:
     counts: dict[str, int] = {}
     previous = None
     swapped = False
-    try:
-        if accounting is None and agreed is None and alerts is None:
-            previous, swapped = swap_in(run.staging_dir, run.outputs_dir), True
-        else:
-            with open_session(project_dir, create=True) as s:
-                if accounting is not None:
-                    table = accounting.ex_post
-                    counts.update(vintage_blocks=len(vintage_blocks(table)), periods=len(table.periods),
-                                  credits=int(table.totals["credits"]),
-                                  issued_blocks=len(issue_credits(s, config.carbon.project_id, table)))
-                if agreed is not None:
-                    counts["assessments_recorded"] = agreements.record(s, agreed)
-                if alerts is not None:
-                    counts["alerts_raised"] = enforcement.record(s, config, alerts)
-                s.flush()
+    with _HeldInterrupts() as held:
+        try:
+            if accounting is None and agreed is None and alerts is None:
+                held.critical = True
                 previous, swapped = swap_in(run.staging_dir, run.outputs_dir), True
-    except BaseException:
-        if swapped:
-            _swap_back(run.outputs_dir, previous)
-        raise
-    finally:
-        run.discard()
+            else:
+                with open_session(project_dir, create=True) as s:
+                    if accounting is not None:
+                        table = accounting.ex_post
+                        counts.update(vintage_blocks=len(vintage_blocks(table)), periods=len(table.periods),
+                                      credits=int(table.totals["credits"]),
+                                      issued_blocks=len(issue_credits(s, config.carbon.project_id, table)))
+                    if agreed is not None:
+                        counts["assessments_recorded"] = agreements.record(s, agreed)
+                    if alerts is not None:
+                        counts["alerts_raised"] = enforcement.record(s, config, alerts)
+                    s.flush()
+                    held.critical = True
+                    previous, swapped = swap_in(run.staging_dir, run.outputs_dir), True
+        except BaseException:
+            if swapped:
+                _swap_back(run.outputs_dir, previous)
+            raise
+        finally:
+            run.discard()
     if previous is not None:
         shutil.rmtree(previous, ignore_errors=True)
     return Published(outputs_dir=run.outputs_dir, **counts)

@@ -1,15 +1,31 @@
-"""One project run, start to finish: read ``icam.toml``, run the stages, publish (outputs + registry)."""
+"""One project run, start to finish: read ``icam.toml``, run the stages, publish (outputs + registry).
+
+Before anything is computed the run checks that its outputs could be published
+(:func:`icam.pipeline.publish.check_publishable`) and takes the project's run lock
+(:mod:`icam.pipeline.lock`). What the machine does to a run becomes one line a user reads, with
+nothing published: Ctrl-C (:class:`~icam.core.errors.Interrupted`, exit 130), a full disk or a
+folder that turned read-only (:func:`~icam.core.errors.environment_error`), a database another
+program holds locked.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
+
+from icam.core.atomic import write_probe
+from icam.core.errors import IcamError, Interrupted, environment_error
 from icam.pipeline.config import load_config
+from icam.pipeline.lock import LockOwner, run_lock
 from icam.pipeline.project import build_stages
-from icam.pipeline.publish import Published, publish
+from icam.pipeline.publish import Published, check_publishable, publish, recover
 from icam.pipeline.runner import Pipeline, RunResult, Stage
+
+NOTHING_PUBLISHED = "nothing was published"
 
 
 @dataclass(frozen=True)
@@ -29,12 +45,58 @@ class ProjectRun:
 
 
 def run_project(project_dir: Path, on_stage: Callable[[Stage, str], None] | None = None,
-                on_plan: Callable[[int], None] | None = None) -> ProjectRun:
+                on_plan: Callable[[int], None] | None = None, *, wait: bool = False,
+                on_wait: Callable[[LockOwner], None] | None = None) -> ProjectRun:
     """Run the pipeline on ``project_dir`` and publish it; ``on_plan(n_stages)`` is called once the stages
-    are known, ``on_stage`` reports each stage's progress."""
-    config = load_config(project_dir)
-    stages = build_stages(config, project_dir=project_dir)
-    if on_plan is not None:
-        on_plan(len(stages))
-    run = Pipeline(project_dir, stages, config.model_dump(mode="json")).run(on_stage)
-    return ProjectRun(run, publish(run, project_dir, config))
+    are known, ``on_stage`` reports each stage's progress. Another run of the project in progress is an
+    :class:`IcamError`, or with ``wait`` is waited for (``on_wait(owner)`` is called before waiting)."""
+    project_dir = Path(project_dir)
+    with _as_one_line(project_dir):
+        config = load_config(project_dir)
+        check_publishable(project_dir)
+        with run_lock(project_dir, wait=wait, on_wait=on_wait):
+            recover(project_dir)
+            stages = build_stages(config, project_dir=project_dir)
+            if on_plan is not None:
+                on_plan(len(stages))
+            run = Pipeline(project_dir, stages, config.model_dump(mode="json")).run(on_stage)
+            return ProjectRun(run, publish(run, project_dir, config))
+
+
+@contextmanager
+def _as_one_line(project_dir: Path) -> Iterator[None]:
+    """Turn what the machine does to a run into an :class:`IcamError` that says nothing was published (the
+    runner removes its staging folder and :func:`publish` rolls back on any exception). A writer that fails
+    without saying why (GDAL, OGR) is checked against the disk: if 16 MiB can no longer be written in the
+    project folder, the disk (or a file-size limit, or a folder turned read-only) is named; else the error
+    is a bug and keeps its traceback."""
+    try:
+        yield
+    except IcamError:
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted", NOTHING_PUBLISHED) from None
+    except OperationalError as exc:
+        raise database_error(exc) from None
+    except Exception as exc:
+        problem = environment_error(exc, NOTHING_PUBLISHED) if isinstance(exc, OSError) else None
+        if problem is None and (probe := write_probe(project_dir)) is not None:
+            problem = environment_error(OSError(probe.errno, probe.strerror), NOTHING_PUBLISHED)
+        if problem is None:
+            raise
+        raise problem from None
+
+
+def database_error(exc: OperationalError) -> IcamError:
+    """One line for the registry database refusing a write (SQLite: locked, read-only, disk full)."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    if "locked" in text or "busy" in text:
+        hint = ("another program is writing to it (an icam command, QGIS, a web app): wait for it to finish and "
+                "run again")
+    elif "readonly" in text or "read-only" in text:
+        hint = "make the database file and its folder writable for your user"
+    elif "full" in text:
+        hint = "free some space on its disk and run again"
+    else:
+        hint = "check that the database is reachable and writable"
+    return IcamError(f"the registry database refused the run's writes ({text})", f"{hint}; {NOTHING_PUBLISHED}")

@@ -3,7 +3,10 @@
 A stage is a function of the results of the stages it depends on. Its cache key is the
 SHA-256 of its name, icam's version, its parameters, the digests of its input files and
 the keys of its dependencies: change any of them and the stage (and everything after it)
-runs again; otherwise its result is loaded from ``.icam/cache``.
+runs again; otherwise its result is loaded from ``.icam/cache`` (:mod:`icam.pipeline.cache`).
+Paths inside the project folder enter the key relative to it (a parameter naming
+``/data/alto-mayo/inputs/dem.tif`` is hashed as ``<project>/inputs/dem.tif``), so a project
+folder that is moved or copied elsewhere keeps its cache.
 
 Outputs are never half-written: every stage writes into a staging folder beside
 ``outputs/``; :mod:`icam.pipeline.publish` swaps it in for ``outputs/`` once the registry and
@@ -15,10 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import pickle
 import platform
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from icam import __version__
-from icam.core.atomic import atomic_write_bytes, atomic_write_text
+from icam.core.atomic import atomic_write_text, create_folder
+from icam.pipeline import cache
+from icam.pipeline.cache import CACHE_DIR
 
-CACHE_DIR = ".icam/cache"
 OUTPUTS_DIR = "outputs"
+STAGING_PREFIX = ".outputs-staging-"
 MANIFEST_NAME = "manifest.json"
 
 
@@ -49,6 +52,8 @@ class Stage:
 
 @dataclass
 class StageRecord:
+    """How one stage ran: its cache key, whether it came from the cache, and its wall-clock seconds."""
+
     name: str
     key: str
     cached: bool
@@ -71,6 +76,7 @@ class RunResult:
 
 
 def file_sha256(path: Path, chunk_bytes: int = 1 << 20) -> str:
+    """The SHA-256 of a file's content, hex."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(chunk_bytes):
@@ -89,6 +95,7 @@ def _json_default(value: Any) -> Any:
 
 
 def canonical_json(value: Any) -> str:
+    """``value`` as compact JSON with sorted keys (paths and dates as strings): the text a cache key hashes."""
     return json.dumps(value, sort_keys=True, default=_json_default, separators=(",", ":"))
 
 
@@ -135,34 +142,24 @@ class Pipeline:
         return self.project_dir / CACHE_DIR
 
     def _key(self, stage: Stage, keys: Mapping[str, str], digests: Mapping[str, str]) -> str:
+        roots = cache.project_roots(self.project_dir)
         payload = {
             "stage": stage.name,
             "icam": __version__,
-            "params": stage.params,
-            "inputs": {str(p): digests[str(p)] for p in stage.input_files},
+            "params": cache.portable(json.loads(canonical_json(stage.params)), roots),
+            "inputs": {cache.portable(str(p), roots): digests[str(p)] for p in stage.input_files},
             "deps": {d: keys[d] for d in stage.deps},
         }
         return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
     def _load_cached(self, stage: Stage, key: str) -> tuple[bool, Any]:
-        path = self.cache_dir / f"{stage.name}-{key[:20]}.pkl"
-        if not (stage.cacheable and path.exists()):
+        if not stage.cacheable:
             return False, None
-        try:
-            with open(path, "rb") as f:
-                return True, pickle.load(f)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-            path.unlink(missing_ok=True)  # a stale or broken cache entry is recomputed
-            return False, None
+        return cache.load(self.cache_dir, stage.name, key, self.project_dir)
 
     def _store(self, stage: Stage, key: str, result: Any) -> None:
-        if not stage.cacheable:
-            return
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        for old in self.cache_dir.glob(f"{stage.name}-*.pkl"):
-            old.unlink(missing_ok=True)
-        atomic_write_bytes(self.cache_dir / f"{stage.name}-{key[:20]}.pkl",
-                           pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+        if stage.cacheable:
+            cache.store(self.cache_dir, stage.name, key, result, self.project_dir)
 
     def run(self, on_stage: Callable[[Stage, str], None] | None = None) -> RunResult:
         """Run every stage into a new staging folder; ``on_stage(stage, 'start'|'cached'|'done')`` reports
@@ -171,7 +168,7 @@ class Pipeline:
         inputs = sorted({p for s in self.stages for p in s.input_files})
         digests = {str(p): file_sha256(p) for p in inputs}
         outputs = self.project_dir / OUTPUTS_DIR
-        staging = Path(tempfile.mkdtemp(dir=self.project_dir, prefix=".outputs-staging-"))
+        staging = create_folder(self.project_dir, STAGING_PREFIX)  # the user's umask, not mkdtemp's 0700
         results: dict[str, Any] = {}
         keys: dict[str, str] = {}
         records: list[StageRecord] = []
@@ -211,41 +208,7 @@ class Pipeline:
                 {"name": r.name, "key": r.key, "cached": r.cached, "seconds": round(r.seconds, 3)} for r in records
             ],
             "outputs": [
-                {"path": str(p.relative_to(staging)), "bytes": p.stat().st_size, "sha256": file_sha256(p)} for p in files
+                {"path": str(p.relative_to(staging)), "bytes": p.stat().st_size, "sha256": file_sha256(p)}
+                for p in files
             ],
         }
-
-
-@dataclass(frozen=True)
-class CacheEntry:
-    """One cached stage result: the stage, the start of its key, and its size on disk."""
-
-    stage: str
-    key: str
-    size_bytes: int
-
-
-def _entry_paths(project_dir: Path) -> dict[str, list[Path]]:
-    folder = Path(project_dir) / CACHE_DIR
-    entries: dict[str, list[Path]] = {}
-    for path in sorted(folder.glob("*")) if folder.is_dir() else ():
-        entries.setdefault(path.name.split(".")[0], []).append(path)
-    return entries
-
-
-def cache_entries(project_dir: Path) -> list[CacheEntry]:
-    """The cached stage results of a project."""
-    out = []
-    for name, paths in _entry_paths(project_dir).items():
-        stage, _, key = name.rpartition("-")
-        size = sum(p.stat().st_size if p.is_file() else sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
-                   for p in paths)
-        out.append(CacheEntry(stage or name, key, size))
-    return out
-
-
-def clear_cache(project_dir: Path) -> int:
-    """Delete a project's cached stage results; returns the bytes freed."""
-    freed = sum(e.size_bytes for e in cache_entries(project_dir))
-    shutil.rmtree(Path(project_dir) / CACHE_DIR, ignore_errors=True)
-    return freed

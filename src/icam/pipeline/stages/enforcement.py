@@ -12,8 +12,10 @@
    The stage does this in a transaction it rolls back; :func:`record` does it again and commits once the
    outputs are published, so a failed run raises nothing (the alerts stay new for the next run).
 3. **Outputs** (``outputs/enforcement/``): ``alerts.gpkg`` (every event of the window with its registry
-   status, and the footprints), ``alerts_new.gpx`` / ``.kml`` / ``.geojson`` (alerts raised by this run,
-   not yet checked, of priority ``field_min_priority`` or higher: the field list),
+   status, and the footprints), ``alerts_new.gpx`` / ``.kml`` / ``.geojson`` (the field list: the alerts of
+   the window raised and not yet handed to a patrol, i.e. neither assigned to a patrol plan nor checked,
+   of priority ``field_min_priority`` or higher; raised by this run or an earlier one, so that a rerun
+   keeps them),
    ``alerts_new_field_sheet.html`` (its first :data:`FIELD_SHEET_MAX` alerts, highest priority first, with a
    small map each) and CSV tables.
 """
@@ -324,9 +326,10 @@ def _response_by_zone(t: pd.DataFrame) -> dict[str, dict]:
 
 
 def field_list(table: pd.DataFrame, min_priority: str) -> pd.Series:
-    """The rangers' list: alerts raised by this run, not yet checked, of priority ``min_priority`` or higher."""
+    """The rangers' list: alerts not yet handed to a patrol (registry status ``new``: neither assigned to a
+    plan nor checked), whether this run or an earlier one raised them, of priority ``min_priority`` or higher."""
     allowed = PRIORITIES[:PRIORITIES.index(min_priority) + 1]
-    return table["new"] & (table["status"].fillna("new") != "checked") & table["priority"].isin(allowed)
+    return (table["status"].fillna("new") == "new") & table["priority"].isin(allowed)
 
 
 def write_outputs(result: EnforcementResult, landscape: Landscape, out_dir: Path) -> dict[str, list[str]]:
