@@ -10,13 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from icam.carbon.accounting import (
-    ART_TREES_2_0,
-    EXCESS_OVER_THRESHOLD,
-    VCS_MR_4_4,
     MonitoringPeriod,
     PeriodInputs,
     StratumActivity,
-    UncertaintyRule,
     account_period,
     ex_ante_table,
     ex_post_table,
@@ -26,6 +22,7 @@ from icam.carbon.accounting import (
 )
 from icam.carbon.buffer import BufferResult
 from icam.carbon.emissions import EmissionFactor
+from icam.carbon.uncertainty import ART_TREES_2_0, EXCESS_OVER_THRESHOLD, VCS_MR_4_4, UncertaintyRule
 from icam.core.errors import InputError
 
 P1 = MonitoringPeriod(date(2008, 6, 15), date(2012, 6, 14))

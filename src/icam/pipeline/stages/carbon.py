@@ -33,9 +33,6 @@ import numpy as np
 from rasterio.transform import rowcol
 
 from icam.carbon.accounting import (
-    ART_TREES_2_0,
-    EXCESS_OVER_THRESHOLD,
-    VCS_MR_4_4,
     AccountingTable,
     MonitoringPeriod,
     PeriodInputs,
@@ -48,6 +45,7 @@ from icam.carbon.buffer import BufferResult, assess
 from icam.carbon.emissions import CarbonStock, EmissionFactor, emission_factor
 from icam.carbon.inventory import read_tree_inventory, stocks_from_inventory
 from icam.carbon.stocks import StratumStock, ipcc_default_stock
+from icam.carbon.uncertainty import ART_TREES_2_0, EXCESS_OVER_THRESHOLD, VCS_MR_4_4
 from icam.carbon.wood_density import WoodDensityTable
 from icam.core.errors import InputError
 from icam.forest.activity import CLASS_NAMES, FOREST_LOSS
