@@ -12,6 +12,7 @@ import pytest
 
 from icam.core.errors import InputError
 from icam.forest import area as A
+from icam.forest import labels as L
 from icam.forest import sampling as S
 from icam.landscape.grid import Grid
 
@@ -211,11 +212,11 @@ def test_export_columns_and_geopackage(tmp_path):
     # the exported files read back as labels once labelled
     csv["ref_class"] = csv["map_class"]
     csv.to_csv(tmp_path / "labelled.csv", index=False)
-    labels = S.read_labels(tmp_path / "labelled.csv", known_classes=[1, 2, 5], map_extent=g)
+    labels = L.read_labels(tmp_path / "labelled.csv", known_classes=[1, 2, 5], map_extent=g)
     assert labels["stratum"].tolist() == d.points["stratum"].tolist()
     gdf["ref_class"] = gdf["map_class"].astype(str)
     gdf.to_file(tmp_path / "labelled.gpkg", layer="samples")
-    assert len(S.read_labels(tmp_path / "labelled.gpkg", known_classes=[1, 2, 5], map_extent=g)) == 90
+    assert len(L.read_labels(tmp_path / "labelled.gpkg", known_classes=[1, 2, 5], map_extent=g)) == 90
 
 
 # --------------------------------------------------------------------------- label import
@@ -232,7 +233,7 @@ GOOD = "id,x,y,stratum,map_class,ref_class\n" + "".join(
 
 
 def test_read_labels_good(tmp_path):
-    df = S.read_labels(write(tmp_path, GOOD), known_classes=[1, 2, 5],
+    df = L.read_labels(write(tmp_path, GOOD), known_classes=[1, 2, 5],
                        map_extent=(300000, 9290000, 310000, 9300000))
     assert list(df.columns) == ["id", "x", "y", "stratum", "map_class", "ref_class"]
     assert df["ref_class"].tolist() == [1, 1, 2, 2, 5, 5]
@@ -242,38 +243,38 @@ def test_unlabelled_points_are_named(tmp_path):
     text = GOOD.replace("1,300045,9299985,1,1,1", "1,300045,9299985,1,1,").replace(
         "5,300165,9299985,5,5,5", "5,300165,9299985,5,5, ")
     with pytest.raises(InputError, match=r"2 sample\(s\) are unlabelled.*id 1, 5"):
-        S.read_labels(write(tmp_path, text))
+        L.read_labels(write(tmp_path, text))
 
 
 def test_many_bad_rows_listed_up_to_ten(tmp_path):
     text = "id,stratum,map_class,ref_class\n" + "".join(f"{i},1,1,\n" for i in range(1, 26))
     with pytest.raises(InputError, match=r"id 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 15 more"):
-        S.read_labels(write(tmp_path, text))
+        L.read_labels(write(tmp_path, text))
 
 
 def test_unknown_class(tmp_path):
     text = GOOD.replace("6,300195,9299985,5,5,5", "6,300195,9299985,5,5,7")
     with pytest.raises(InputError, match=r"not in the legend \(7\): id 6"):
-        S.read_labels(write(tmp_path, text), known_classes=[1, 2, 5])
+        L.read_labels(write(tmp_path, text), known_classes=[1, 2, 5])
 
 
 def test_points_outside_map(tmp_path):
     text = GOOD.replace("3,300105,", "3,900105,")
     with pytest.raises(InputError, match=r"outside the map.*id 3"):
-        S.read_labels(write(tmp_path, text), map_extent=make_grid((100, 100)))
+        L.read_labels(write(tmp_path, text), map_extent=make_grid((100, 100)))
 
 
 def test_duplicate_ids(tmp_path):
     text = GOOD.replace("4,300135", "2,300135")
     with pytest.raises(InputError, match=r"duplicate id\(s\) 2"):
-        S.read_labels(write(tmp_path, text))
+        L.read_labels(write(tmp_path, text))
 
 
 def test_missing_columns(tmp_path):
     with pytest.raises(InputError, match=r"lacks column\(s\) ref_class \(it has id, stratum, map_class\)"):
-        S.read_labels(write(tmp_path, "id,stratum,map_class\n1,1,1\n"))
+        L.read_labels(write(tmp_path, "id,stratum,map_class\n1,1,1\n"))
     with pytest.raises(InputError, match="does not exist"):
-        S.read_labels(tmp_path / "nope.csv")
+        L.read_labels(tmp_path / "nope.csv")
 
 
 # --------------------------------------------------------------------------- strata import
@@ -281,32 +282,32 @@ def test_missing_columns(tmp_path):
 
 def test_read_strata(tmp_path):
     px = write(tmp_path, "stratum,mapped_px\n1,100\n2,10\n", "px.csv")
-    assert S.read_strata(px, pixel_area_ha=0.09)["area_ha"].tolist() == pytest.approx([9.0, 0.9])
+    assert L.read_strata(px, pixel_area_ha=0.09)["area_ha"].tolist() == pytest.approx([9.0, 0.9])
     with pytest.raises(InputError, match="--pixel-area-ha"):
-        S.read_strata(px)
+        L.read_strata(px)
     ha = write(tmp_path, "stratum,area_ha\n1,100.5\nbuffer,10\n", "ha.csv")
-    assert S.read_strata(ha)["stratum"].tolist() == [1, "buffer"]
+    assert L.read_strata(ha)["stratum"].tolist() == [1, "buffer"]
     with pytest.raises(InputError, match="negative area_ha for stratum/strata 2"):
-        S.read_strata(write(tmp_path, "stratum,area_ha\n1,5\n2,-1\n", "neg.csv"))
+        L.read_strata(write(tmp_path, "stratum,area_ha\n1,5\n2,-1\n", "neg.csv"))
     with pytest.raises(InputError, match="duplicate stratum/strata 1"):
-        S.read_strata(write(tmp_path, "stratum,area_ha\n1,5\n1,3\n", "dup.csv"))
+        L.read_strata(write(tmp_path, "stratum,area_ha\n1,5\n1,3\n", "dup.csv"))
     with pytest.raises(InputError, match=r"lacks column\(s\) area_ha \(or mapped_px\) \(it has stratum, ha\)"):
-        S.read_strata(write(tmp_path, "stratum,ha\n1,5\n", "miss.csv"))
+        L.read_strata(write(tmp_path, "stratum,ha\n1,5\n", "miss.csv"))
 
 
 def test_samples_and_strata_from_a_spanish_excel_export_read_as_the_plain_csv(tmp_path):
     # Excel on a Spanish Windows: ';' separators, decimal commas, Windows-1252 text, CRLF line ends
-    plain_labels = S.read_labels(write(tmp_path, GOOD), map_extent=(300000, 9290000, 310000, 9300000))
+    plain_labels = L.read_labels(write(tmp_path, GOOD), map_extent=(300000, 9290000, 310000, 9300000))
     excel = GOOD.replace(",", ";").replace("\n", "\r\n").replace(";9299985;", ";9299985,5;").replace(
         "id;x", "id;x")
     path = tmp_path / "muestras.csv"
     path.write_bytes(excel.encode("cp1252"))
-    labels = S.read_labels(path, map_extent=(300000, 9290000, 310000, 9300000))
+    labels = L.read_labels(path, map_extent=(300000, 9290000, 310000, 9300000))
     assert labels["y"].tolist() == [9_299_985.5] * 6  # "9299985,5": a decimal comma
     pd.testing.assert_frame_equal(labels.drop(columns="y"), plain_labels.drop(columns="y"))
     strata = tmp_path / "estratos.csv"
     strata.write_bytes("stratum;area_ha\r\n1;1.234,5\r\nbosque ribereño;10,25\r\n".encode("cp1252"))
-    table = S.read_strata(strata)
+    table = L.read_strata(strata)
     assert table["stratum"].tolist() == [1, "bosque ribereño"]
     assert table["area_ha"].tolist() == [1234.5, 10.25]
 
@@ -314,4 +315,4 @@ def test_samples_and_strata_from_a_spanish_excel_export_read_as_the_plain_csv(tm
 def test_a_blank_line_keeps_the_row_numbers_of_the_messages(tmp_path):
     text = "stratum,area_ha\n1,5\n\n,3\n"  # the stratum missing on spreadsheet row 4
     with pytest.raises(InputError, match="empty stratum at row 4"):
-        S.read_strata(write(tmp_path, text, "gap.csv"))
+        L.read_strata(write(tmp_path, text, "gap.csv"))

@@ -306,7 +306,7 @@ def test_the_map_differs_from_the_truth_by_its_error_model(small):
 
 def test_reference_samples_are_designed_on_the_map_and_read_back(small):
     from icam.forest.activity import FOREST_LOSS
-    from icam.forest.sampling import read_labels
+    from icam.forest.labels import read_labels
     from icam.pipeline.config import load_config
 
     folder, _ = small
@@ -347,7 +347,7 @@ def test_activity_data_from_the_samples_covers_the_truth(small):
     from rasterio.transform import rowcol
 
     from icam.forest.activity import FOREST_LOSS, activity_map, assess
-    from icam.forest.sampling import read_labels
+    from icam.forest.labels import read_labels
     from icam.pipeline.stages.landscape import load_landscape
 
     folder, _ = small

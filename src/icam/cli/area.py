@@ -70,7 +70,7 @@ def estimate(
 ) -> None:
     """Error-adjusted areas and map accuracy, with SE and 95% confidence intervals, from a labelled sample."""
     from icam.forest.area import stratified_estimate
-    from icam.forest.sampling import read_labels, read_strata
+    from icam.forest.labels import read_labels, read_strata
 
     table = read_strata(strata, pixel_area_ha)
     labels = read_labels(samples)
@@ -140,7 +140,7 @@ def _expected_ua(text: Optional[str]):
     """``0.8`` for every stratum, or ``1=0.9,2=0.7,5=0.85`` per stratum."""
     if text is None:
         return None
-    from icam.forest.sampling import _code
+    from icam.forest.labels import class_code
 
     try:
         if "=" not in text:
@@ -148,7 +148,7 @@ def _expected_ua(text: Optional[str]):
         out = {}
         for part in text.split(","):
             k, v = part.split("=")
-            out[_code(k)] = float(v)
+            out[class_code(k)] = float(v)
         return out
     except ValueError:
         raise InputError(f"--expected-ua {text!r} is neither a number nor a list like 1=0.9,2=0.7") from None

@@ -17,7 +17,7 @@ from rasterio.transform import rowcol
 from icam.core.errors import InputError
 from icam.forest.area import AreaEstimate, stratified_estimate
 from icam.forest.change import ForestChange
-from icam.forest.sampling import read_labels
+from icam.forest.labels import read_labels
 from icam.landscape.grid import Grid
 
 OUTSIDE, STABLE_FOREST, FOREST_LOSS, NON_FOREST = 0, 1, 2, 3

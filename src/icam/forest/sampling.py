@@ -1,4 +1,4 @@
-"""Sampling designs for area estimation and accuracy assessment, their export, and label import.
+"""Sampling designs for area estimation and accuracy assessment, and their export.
 
 A design draws sample pixels from a map so that :mod:`icam.forest.area` can estimate areas
 and accuracy from their reference labels:
@@ -13,14 +13,13 @@ and accuracy from their reference labels:
 Pixels are drawn without replacement, uniformly among each stratum's pixels, vectorised
 (no loop over pixels); each point sits at its pixel's centre. :func:`export_points` writes
 the points as ``samples.gpkg`` and ``samples.csv`` (the Collect Earth / AcATaMa layout) and
-the strata table as ``strata.csv``; :func:`read_labels` and :func:`read_strata` read them
-back once labelled. Formulas and file layouts: docs/methods.md, "Sampling designs".
+the strata table as ``strata.csv``; :mod:`icam.forest.labels` reads them back once labelled.
+Formulas and file layouts: docs/methods.md, "Sampling designs".
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,6 @@ from icam.core.atomic import atomic_path, atomic_write_text
 from icam.core.errors import InputError
 from icam.forest import area as A
 from icam.landscape.grid import Grid
-from icam.store.forms import decimal_comma, numbers, read_csv
 
 STRATIFIED = "stratified random"
 SIMPLE = "simple random"
@@ -167,6 +165,47 @@ def _seed(seed):
 # --------------------------------------------------------------------------- designs
 
 
+def _size_from_target(weights: dict, codes, target_se, target_class, expected_class_proportion,
+                      expected_users_accuracy, params: dict) -> int:
+    """The sample size for a target standard error: of a class's area (Cochran 1977 eq. 5.25) or of the
+    overall accuracy (Olofsson et al. 2014 eq. 13); records the target in ``params``."""
+    if target_se is None:
+        raise InputError("no sample size", "give the number of samples (--n) or a target standard error "
+                         "(--target-se with --expected-ua)")
+    if target_class is not None:
+        if expected_class_proportion is None:
+            raise InputError("a target SE of a class's area needs the expected class proportion per stratum")
+        n_total = A.sample_size_class_area(weights, _per_stratum(expected_class_proportion, codes,
+                                                                 "expected class proportion"), target_se)
+        params.update(target="class area", target_class=target_class, target_se=target_se)
+    else:
+        if expected_users_accuracy is None:
+            raise InputError("a target standard error needs the expected user's accuracy",
+                             "give --expected-ua (e.g. 0.8) with --target-se")
+        n_total = A.sample_size_overall_accuracy(
+            weights, _per_stratum(expected_users_accuracy, codes, "expected user's accuracy"), target_se)
+        params.update(target="overall accuracy", target_se=target_se)
+    params["n_from_target"] = int(n_total)
+    return n_total
+
+
+def _allocate(allocation: str, weights: dict, codes, n_total: int, expected_users_accuracy, min_per_stratum: int,
+              params: dict) -> dict:
+    """Samples per stratum under ``allocation`` (proportional, equal, neyman or minimum)."""
+    if allocation == "proportional":
+        return A.allocate_proportional(weights, n_total)
+    if allocation == "equal":
+        return A.allocate_equal(codes, n_total)
+    if allocation == "neyman":
+        if expected_users_accuracy is None:
+            raise InputError("Neyman allocation needs the expected user's accuracy of each stratum",
+                             "give --expected-ua")
+        U = _per_stratum(expected_users_accuracy, codes, "expected user's accuracy")
+        return A.allocate_neyman(weights, {s: math.sqrt(u * (1 - u)) for s, u in U.items()}, n_total)
+    params["min_per_stratum"] = int(min_per_stratum)
+    return A.allocate_minimum(weights, n_total, min_per_stratum)
+
+
 def stratified_design(map_array: np.ndarray, grid: Grid | None = None, *, transform=None, crs=None,
                       strata: np.ndarray | None = None, n_total: int | None = None,
                       allocation: str = "proportional", min_per_stratum: int = 50,
@@ -202,41 +241,13 @@ def stratified_design(map_array: np.ndarray, grid: Grid | None = None, *, transf
     params: dict = {"allocation": allocation}
 
     if n_total is None:
-        if target_se is None:
-            raise InputError("no sample size", "give the number of samples (--n) or a target standard error "
-                             "(--target-se with --expected-ua)")
-        if target_class is not None:
-            if expected_class_proportion is None:
-                raise InputError("a target SE of a class's area needs the expected class proportion per stratum")
-            n_total = A.sample_size_class_area(weights, _per_stratum(expected_class_proportion, codes,
-                                                                     "expected class proportion"), target_se)
-            params.update(target="class area", target_class=target_class, target_se=target_se)
-        else:
-            if expected_users_accuracy is None:
-                raise InputError("a target standard error needs the expected user's accuracy",
-                                 "give --expected-ua (e.g. 0.8) with --target-se")
-            n_total = A.sample_size_overall_accuracy(
-                weights, _per_stratum(expected_users_accuracy, codes, "expected user's accuracy"), target_se)
-            params.update(target="overall accuracy", target_se=target_se)
-        params["n_from_target"] = int(n_total)
+        n_total = _size_from_target(weights, codes, target_se, target_class, expected_class_proportion,
+                                    expected_users_accuracy, params)
     n_total = A._check_n(n_total)
     if n_total < 1:
         raise InputError("the sample size is 0", "give at least one sample per stratum")
 
-    if allocation == "proportional":
-        alloc = A.allocate_proportional(weights, n_total)
-    elif allocation == "equal":
-        alloc = A.allocate_equal(codes, n_total)
-    elif allocation == "neyman":
-        if expected_users_accuracy is None:
-            raise InputError("Neyman allocation needs the expected user's accuracy of each stratum",
-                             "give --expected-ua")
-        U = _per_stratum(expected_users_accuracy, codes, "expected user's accuracy")
-        alloc = A.allocate_neyman(weights, {s: math.sqrt(u * (1 - u)) for s, u in U.items()}, n_total)
-    else:
-        alloc = A.allocate_minimum(weights, n_total, min_per_stratum)
-        params["min_per_stratum"] = int(min_per_stratum)
-
+    alloc = _allocate(allocation, weights, codes, n_total, expected_users_accuracy, min_per_stratum, params)
     too_many = [(s, alloc[s], int(c)) for s, c in zip(codes, counts) if alloc[s] > c]
     if too_many:
         raise InputError("stratum/strata " + ", ".join(f"{s!r} ({n} samples, {c} pixels)" for s, n, c in too_many)
@@ -359,204 +370,3 @@ def export_points(design: SampleDesign, folder: Path | str) -> dict[str, Path]:
     strata = design.strata[STRATA_COLUMNS].copy()
     atomic_write_text(paths["strata"], strata.to_csv(index=False, lineterminator="\n"))
     return paths
-
-
-# --------------------------------------------------------------------------- import
-
-
-_INT = re.compile(r"^[+-]?\d+$")
-
-
-def _code(v):
-    """A class or stratum code from a cell: an int where it reads as one ("1", "1.0", 1), else the stripped text."""
-    if v is None:
-        return ""
-    if isinstance(v, (bool, np.bool_)):
-        return str(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        if math.isnan(v):
-            return ""
-        return int(v) if float(v).is_integer() else float(v)
-    text = str(v).strip()
-    if _INT.match(text):
-        return int(text)
-    try:
-        f = float(text)
-    except ValueError:
-        return text
-    return int(f) if f.is_integer() else text
-
-
-def _list(ids: list) -> str:
-    shown = ", ".join(str(i) for i in ids[:_LIST_MAX])
-    return shown + (f" and {len(ids) - _LIST_MAX} more" if len(ids) > _LIST_MAX else "")
-
-
-def _read_table(path: Path | str, what: str) -> tuple[pd.DataFrame, Path]:
-    """A sample or strata table as text cells; index = the row (CSV: as a spreadsheet numbers it, header = 1;
-    vector file: the feature, from 1). CSV files are read by :func:`icam.store.forms.read_csv` (UTF-8 or
-    Latin-1, ``,`` ``;`` or tab separated)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{what}: {path} does not exist", "check the path")
-    if path.is_dir():
-        raise InputError(f"{what}: {path} is a folder, not a file", "name the CSV or GeoPackage file itself")
-    if path.suffix.lower() not in (".gpkg", ".geojson", ".shp", ".fgb"):
-        return read_csv(path, f"{what}: "), path
-    try:
-        gdf = gpd.read_file(path)
-    except Exception as exc:  # noqa: BLE001 - any parser failure is a bad file
-        reason = " ".join(str(exc).split())[:160]
-        raise InputError(f"{what}: {path} cannot be read ({reason})",
-                         "give a CSV file with a header row, or a GeoPackage") from None
-    df = pd.DataFrame(gdf.drop(columns=gdf.geometry.name) if gdf.geometry is not None else gdf)
-    if gdf.geometry is not None and len(gdf) and ("x" not in df.columns or "y" not in df.columns):
-        if gdf.geometry.geom_type.eq("Point").all():
-            df["x"], df["y"] = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
-    df.columns = [str(c).strip() for c in df.columns]
-    df.index = pd.RangeIndex(1, len(df) + 1, name="row")
-    return df, path
-
-
-def _ids(df: pd.DataFrame, mask: np.ndarray) -> list:
-    if "id" in df.columns:
-        return [df["id"].iloc[i] for i in np.flatnonzero(mask)]
-    return [f"row {df.index[i]}" for i in np.flatnonzero(mask)]
-
-
-def _numbers(df: pd.DataFrame, column: str, comma: bool) -> np.ndarray:
-    """A column's numbers (NaN where empty or not a number), decimal commas read where the file uses them."""
-    values = df[column]
-    if pd.api.types.is_numeric_dtype(values):  # a vector file's numeric attribute
-        return pd.to_numeric(values, errors="coerce").to_numpy(float)
-    return numbers(values.astype(str), comma).to_numpy(float)
-
-
-def read_labels(path: Path | str, *, known_classes=None, map_extent=None) -> pd.DataFrame:
-    """Labelled samples from a CSV or GeoPackage: stratum, map_class, ref_class (+ id, x, y where present).
-
-    Class and stratum codes that read as whole numbers become ints. ``known_classes`` (the map's
-    legend) and ``map_extent`` (a :class:`Grid` or (xmin, ymin, xmax, ymax) in the samples' CRS)
-    add checks. Every problem is an InputError naming the offending samples by id.
-    """
-    df, path = _read_table(path, "samples")
-    need = ["stratum", "map_class", "ref_class"] + (["x", "y"] if map_extent is not None else [])
-    missing = [c for c in need if c not in df.columns]
-    if missing:
-        raise InputError(f"samples: {path} lacks column(s) {', '.join(missing)} "
-                         f"(it has {', '.join(df.columns) or 'none'})",
-                         "give every sample stratum, map_class and ref_class")
-    if len(df) == 0:
-        raise InputError(f"samples: {path} holds no sample", "label at least 2 samples per stratum")
-    out = pd.DataFrame(index=range(len(df)))
-    if "id" in df.columns:
-        ids = [_code(v) for v in df["id"].tolist()]
-        blank = np.array([v == "" for v in ids])
-        if blank.any():
-            rows = [f"row {df.index[i]}" for i in np.flatnonzero(blank)]
-            raise InputError(f"samples: {path}: {int(blank.sum())} sample(s) have no id: {_list(rows)}",
-                             "give every sample an id")
-        seen = pd.Series([str(v) for v in ids])
-        dup = seen.duplicated(keep=False).to_numpy()
-        if dup.any():
-            dups = list(dict.fromkeys(seen[dup].tolist()))
-            raise InputError(f"samples: {path}: duplicate id(s) {_list(dups)}", "give every sample its own id")
-        out["id"] = ids
-        df = df.assign(id=ids)
-    for c in ("stratum", "map_class", "ref_class"):
-        vals = [_code(v) for v in df[c].tolist()]
-        blank = np.array([v == "" for v in vals])
-        if blank.any():
-            what = "are unlabelled (empty ref_class)" if c == "ref_class" else f"have an empty {c}"
-            raise InputError(f"samples: {path}: {int(blank.sum())} sample(s) {what}: id {_list(_ids(df, blank))}",
-                             f"fill in every sample's {c} or drop the sample")
-        out[c] = vals
-    if known_classes is not None:
-        known = {_code(k) for k in known_classes}
-        unknown = np.array([v not in known for v in out["ref_class"]])
-        if unknown.any():
-            bad = sorted({str(v) for v in out["ref_class"][unknown]})
-            raise InputError(f"samples: {path}: {int(unknown.sum())} sample(s) have a ref_class not in the legend "
-                             f"({', '.join(bad)}): id {_list(_ids(df, unknown))}",
-                             f"use one of {', '.join(str(k) for k in sorted(known, key=str))}")
-    comma = decimal_comma(df, ["x", "y"])
-    for c in ("x", "y"):
-        if c in df.columns:
-            xy = _numbers(df, c, comma)
-            bad = ~np.isfinite(xy)
-            if bad.any() and map_extent is not None:
-                raise InputError(f"samples: {path}: {int(bad.sum())} sample(s) have no numeric {c}: "
-                                 f"id {_list(_ids(df, bad))}", "give every sample its map coordinates")
-            out[c] = xy
-    if map_extent is not None:
-        xmin, ymin, xmax, ymax = map_extent.bounds if isinstance(map_extent, Grid) else map_extent
-        x, y = out["x"].to_numpy(float), out["y"].to_numpy(float)
-        outside = (x < xmin) | (x > xmax) | (y < ymin) | (y > ymax)
-        if outside.any():
-            raise InputError(f"samples: {path}: {int(outside.sum())} sample(s) lie outside the map "
-                             f"({xmin:.6g}, {ymin:.6g}, {xmax:.6g}, {ymax:.6g}): id {_list(_ids(df, outside))}",
-                             "check the coordinates are in the map's CRS")
-    cols = [c for c in ("id", "x", "y") if c in out.columns] + ["stratum", "map_class", "ref_class"]
-    return out[cols]
-
-
-def read_strata(path: Path | str, pixel_area_ha: float | None = None) -> pd.DataFrame:
-    """STRATA.csv: ``stratum`` and ``area_ha``, or ``mapped_px`` with ``pixel_area_ha``.
-
-    Returns stratum, area_ha (and mapped_px where given). Where both columns are given,
-    area_ha is used unless ``pixel_area_ha`` is passed.
-    """
-    df, path = _read_table(path, "strata")
-    has_px, has_area = "mapped_px" in df.columns, "area_ha" in df.columns
-    missing = ["stratum"] if "stratum" not in df.columns else []
-    if not has_px and not has_area:
-        missing.append("area_ha (or mapped_px)")
-    if missing:
-        raise InputError(f"strata: {path} lacks column(s) {', '.join(missing)} "
-                         f"(it has {', '.join(df.columns) or 'none'})",
-                         "give stratum and area_ha, or stratum and mapped_px with --pixel-area-ha")
-    if len(df) == 0:
-        raise InputError(f"strata: {path} holds no stratum", "give one row per stratum")
-    if pixel_area_ha is not None and not (math.isfinite(pixel_area_ha) and pixel_area_ha > 0):
-        raise InputError(f"the pixel area is {pixel_area_ha!r} ha", "give a positive --pixel-area-ha (0.09 at 30 m)")
-    strata = [_code(v) for v in df["stratum"].tolist()]
-    blank = [f"row {df.index[i]}" for i, s in enumerate(strata) if s == ""]
-    if blank:
-        raise InputError(f"strata: {path}: empty stratum at {_list(blank)}", "name every stratum")
-    keys = pd.Series([str(s) for s in strata])
-    dup = keys.duplicated(keep=False).to_numpy()
-    if dup.any():
-        raise InputError(f"strata: {path}: duplicate stratum/strata {_list(list(dict.fromkeys(keys[dup])))}",
-                         "give each stratum one row")
-    out = pd.DataFrame({"stratum": strata})
-    comma = decimal_comma(df, ["mapped_px", "area_ha"])
-
-    def column_numbers(col: str) -> np.ndarray:
-        vals = _numbers(df, col, comma)
-        bad = ~np.isfinite(vals)
-        if bad.any():
-            which = [str(strata[i]) for i in np.flatnonzero(bad)]
-            raise InputError(f"strata: {path}: {col} of stratum/strata {_list(which)} is not a number",
-                             f"give every stratum its {col}")
-        neg = vals < 0
-        if neg.any():
-            which = [f"{strata[i]} ({vals[i]:g})" for i in np.flatnonzero(neg)]
-            raise InputError(f"strata: {path}: negative {col} for stratum/strata {_list(which)}",
-                             f"give every stratum a {col} ≥ 0")
-        return vals
-
-    if has_px:
-        px = column_numbers("mapped_px")
-        out["mapped_px"] = px
-    if has_px and (pixel_area_ha is not None or not has_area):
-        if pixel_area_ha is None:
-            raise InputError(f"strata: {path} gives mapped_px, which needs the area of one pixel",
-                             "pass --pixel-area-ha (0.09 for 30 m pixels) or give an area_ha column")
-        out["area_ha"] = px * float(pixel_area_ha)
-    else:
-        out["area_ha"] = column_numbers("area_ha")
-    if out["area_ha"].sum() <= 0:
-        raise InputError(f"strata: {path}: the strata areas sum to zero", "give each stratum its mapped area")
-    return out

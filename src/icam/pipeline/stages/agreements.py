@@ -33,7 +33,7 @@ from icam.agreements import registry
 from icam.agreements.models import Grievance
 from icam.core.errors import InputError
 from icam.forest.activity import FOREST_LOSS, ZONE_CODES
-from icam.forest.sampling import read_labels
+from icam.forest.labels import read_labels
 from icam.landscape import Landscape
 from icam.pipeline.config import IcamConfig
 from icam.store.db import open_session

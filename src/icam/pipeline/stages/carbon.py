@@ -50,7 +50,7 @@ from icam.carbon.wood_density import WoodDensityTable
 from icam.core.errors import InputError
 from icam.forest.activity import CLASS_NAMES, FOREST_LOSS
 from icam.forest.area import stehman_estimate
-from icam.forest.sampling import read_labels
+from icam.forest.labels import read_labels
 from icam.landscape import Landscape
 from icam.landscape.raster import read_onto_grid
 from icam.pipeline.config import CarbonSection, CarbonStratum, IcamConfig
