@@ -275,6 +275,35 @@ def _area_where(area: np.ndarray, mask: np.ndarray) -> float:
     return float(np.sum(area, where=mask, dtype=np.float64))
 
 
+def _ranked_reach(risk: np.ndarray, forest: np.ndarray, max_pixels: float) -> np.ndarray:
+    """Flat indices of the forest pixels by descending risk (ties by ascending flat index), only as many as
+    the quantity can reach: pixel k (1-based rank) is taken only if C_k − a_k/2 ≥ (k − ½)·a_min stays ≤ T,
+    so at most ⌊T / a_min + ½⌋ pixels (``max_pixels`` = T / a_min) need sorting."""
+    index = np.flatnonzero(forest)
+    n_forest = index.size
+    # descending risk, ties by ascending flat index: a stable ascending sort of −risk over pixels listed in
+    # flat order
+    key = risk.ravel()[index]
+    np.negative(key, out=key)
+    n_nan = int(np.count_nonzero(np.isnan(key)))
+    if n_nan:
+        raise InputError(f"the risk map is NaN on {n_nan} forest pixels",
+                         "give them a risk or remove them from the forest mask")
+    if n_forest < 2**31:
+        index = index.astype(np.int32)
+    reach = min(n_forest, int(math.floor(max_pixels + 0.5)) + 1)
+    if reach < n_forest:
+        part = key.copy()
+        part.partition(reach - 1)
+        threshold = part[reach - 1]  # −(the reach-th highest risk)
+        del part
+        candidates = np.flatnonzero(key <= threshold)  # ascending, so ties stay in flat order
+        order = candidates[np.argsort(key[candidates], kind="stable")][:reach]
+    else:
+        order = np.argsort(key, kind="stable")
+    return index[order]
+
+
 def allocate_by_risk(risk: np.ndarray, forest: np.ndarray, cell_area_ha, quantities_ha: Mapping[int, float]
                      ) -> AnnualAllocation:
     """Deforest the highest-risk forest pixels year by year (VM0015 v1.1 Step 4.2).
@@ -319,36 +348,10 @@ def allocate_by_risk(risk: np.ndarray, forest: np.ndarray, cell_area_ha, quantit
     year_map = np.zeros(risk.shape, dtype=np.uint16)
     forest_ha = _area_where(area, forest)
 
-    index = np.flatnonzero(forest)
-    n_forest = index.size
     taken = np.zeros(len(years), dtype=np.int64)
     cum_at_n = np.zeros(len(years))
-    if n_forest and years and target[-1] > 0:
-        # descending risk, ties by ascending flat index: a stable ascending sort of −risk over
-        # pixels listed in flat order
-        key = risk.ravel()[index]
-        np.negative(key, out=key)
-        n_nan = int(np.count_nonzero(np.isnan(key)))
-        if n_nan:
-            raise InputError(f"the risk map is NaN on {n_nan} forest pixels",
-                             "give them a risk or remove them from the forest mask")
-        if n_forest < 2**31:
-            index = index.astype(np.int32)
-        # pixel k (1-based rank) is taken only if C_k − a_k/2 ≥ (k − ½)·a_min stays ≤ T: at most
-        # reach = ⌊T / a_min + ½⌋ pixels, so only the `reach` highest risks need sorting
-        reach = min(n_forest, int(math.floor(target[-1] / float(area.min()) + 0.5)) + 1)
-        if reach < n_forest:
-            part = key.copy()
-            part.partition(reach - 1)
-            threshold = part[reach - 1]  # −(the reach-th highest risk)
-            del part
-            candidates = np.flatnonzero(key <= threshold)  # ascending, so ties stay in flat order
-            order = candidates[np.argsort(key[candidates], kind="stable")][:reach]
-        else:
-            order = np.argsort(key, kind="stable")
-        del key
-        ranked = index[order]
-        del order, index
+    if forest.any() and years and target[-1] > 0:
+        ranked = _ranked_reach(risk, forest, target[-1] / float(area.min()))
         midpoint = _areas_at(area, ranked, cols)
         cumulative = np.cumsum(midpoint)
         midpoint *= -0.5
