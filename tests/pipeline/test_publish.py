@@ -1,5 +1,9 @@
-"""Issuing the pipeline's accounting into the ledger: once per period, reruns skip, changes refused."""
+"""Publishing a run: credits issued once per period (reruns skip, changes refused), a killed run tidied, Ctrl-C
+held from the swap to the commit."""
 
+import os
+import signal
+import time
 from datetime import date
 
 import pytest
@@ -7,7 +11,7 @@ import pytest
 from icam import ledger
 from icam.carbon.accounting import MonitoringPeriod, PeriodInputs, StratumActivity, ex_post_table
 from icam.core.errors import InputError
-from icam.pipeline.publish import issue_credits
+from icam.pipeline.publish import _HeldInterrupts, issue_credits, recover
 from icam.store.db import open_session
 
 
@@ -81,3 +85,34 @@ def test_strata_raster_must_cover_the_project_forest(tmp_path):
     landscape = load_landscape(narrow)
     with pytest.raises(InputError, match="forest cells of the project area fall in no stratum"):
         stratum_masks(narrow, landscape, [s.name for s in strata])
+
+
+def test_recover_puts_back_the_outputs_a_killed_run_had_moved_aside(tmp_path):
+    """A run killed between moving the old outputs aside and moving the new ones in left no outputs folder:
+    the next run puts the old ones back; a killed run's staging folder and cache entry being written go."""
+    previous = tmp_path / ".outputs-previous-4242"
+    (previous / "tables").mkdir(parents=True)
+    (previous / "results.json").write_text('{"credits": 1}')
+    (tmp_path / ".outputs-staging-0a1b" / "rasters").mkdir(parents=True)
+    (tmp_path / ".icam" / "cache" / ".tmp-risk-0a1b").mkdir(parents=True)
+    recover(tmp_path)
+    assert (tmp_path / "outputs" / "results.json").read_text() == '{"credits": 1}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".icam", "outputs"]
+    assert list((tmp_path / ".icam" / "cache").iterdir()) == []
+    # with outputs in place, a leftover previous folder is only debris
+    previous.mkdir()
+    recover(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".icam", "outputs"]
+
+
+def test_ctrl_c_is_held_from_the_swap_to_the_commit():
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt), _HeldInterrupts():
+        os.kill(os.getpid(), signal.SIGINT)  # before the swap: stops publishing as anywhere else
+        time.sleep(1)
+    with _HeldInterrupts() as held:
+        held.critical = True
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler runs between bytecodes: it has run by now, and only noted it
+    assert held.pending
+    assert signal.getsignal(signal.SIGINT) is handler

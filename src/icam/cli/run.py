@@ -19,7 +19,7 @@ WaitOpt = Annotated[bool, typer.Option("--wait", help="If another run of this pr
 def say_waiting(owner) -> None:
     """Tell the user whose run this one waits for (``--wait``)."""
     err_console.print(f"Waiting for {owner.describe()} to finish (Ctrl-C to stop waiting).", markup=False,
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
 
 
 def run_with_progress(project_dir: Path, wait: bool = False):
