@@ -11,6 +11,8 @@ from rich.table import Table
 from icam.cli.errors import fail_cleanly
 from icam.cli.options import console
 from icam.core.errors import IcamError
+from icam.pipeline.cache import FORMAT, cache_entries, clear_cache
+from icam.pipeline.lock import run_lock
 
 cache_app = typer.Typer(add_completion=False, no_args_is_help=True,
                         help="The cached stage results of a project (safe to clear: a run recomputes them).")
@@ -26,8 +28,6 @@ def _check_project(project_dir: Path) -> None:
 @fail_cleanly
 def info(project_dir: ProjectArg = Path(".")) -> None:
     """List the cached stages with their size."""
-    from icam.pipeline.cache import FORMAT, cache_entries
-
     _check_project(project_dir)
     entries = cache_entries(project_dir)
     table = Table(title=f"Cache of {project_dir}")
@@ -44,9 +44,6 @@ def info(project_dir: ProjectArg = Path(".")) -> None:
 @fail_cleanly
 def clear(project_dir: ProjectArg = Path(".")) -> None:
     """Delete the cached stage results (the next run recomputes every stage)."""
-    from icam.pipeline.cache import clear_cache
-    from icam.pipeline.lock import run_lock
-
     _check_project(project_dir)
     if not (project_dir / ".icam").is_dir():  # never run: nothing to clear, and no lock file to leave behind
         console.print(f"Cleared the cache of {project_dir}: 0.0 MB freed.")

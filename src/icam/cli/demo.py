@@ -12,6 +12,7 @@ from icam.cli.errors import fail_cleanly
 from icam.cli.options import progress_bar
 from icam.cli.run import WaitOpt, run_with_progress, say_waiting
 from icam.core.errors import Interrupted
+from icam.pipeline.lock import run_lock
 
 
 class Scale(str, Enum):
@@ -31,8 +32,7 @@ def demo(
     wait: WaitOpt = False,
 ) -> None:
     """Simulate the Alto Mayo scenario into --dir, then run the pipeline on it."""
-    from icam.pipeline.lock import run_lock
-    from icam.simulate import simulate
+    from icam.simulate import simulate  # heavy (the whole simulator): loaded by icam demo only
 
     # one lock over simulating and running: a run of this folder in progress must not see its inputs rewritten
     with run_lock(directory, wait=wait, command="icam demo", on_wait=say_waiting):

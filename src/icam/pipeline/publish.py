@@ -25,11 +25,15 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from icam import ledger
 from icam.carbon.accounting import AccountingTable
 from icam.core.errors import IcamError, InputError
 from icam.pipeline.cache import CACHE_DIR, remove_incomplete
 from icam.pipeline.runner import OUTPUTS_DIR, STAGING_PREFIX, RunResult
+from icam.pipeline.stages import agreements, enforcement
+from icam.store.db import database_url, open_session
 
 PREVIOUS_PREFIX = ".outputs-previous-"
 
@@ -144,10 +148,6 @@ def check_publishable(project_dir: Path) -> None:
 
 
 def _sqlite_ledger(project_dir: Path) -> Path | None:
-    from sqlalchemy.engine import make_url
-
-    from icam.store.db import database_url
-
     url = make_url(database_url(project_dir))
     return Path(url.database) if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
         else None
@@ -201,9 +201,6 @@ def _swap_back(outputs: Path, previous: Path | None) -> None:
 
 def publish(run: RunResult, project_dir: Path, config) -> Published:
     """Commit the run's registry and ledger writes and swap its outputs in, together (module docstring)."""
-    from icam.pipeline.stages import agreements, enforcement
-    from icam.store.db import open_session
-
     r = run.results
     accounting, agreed, alerts = r.get("accounting"), r.get("agreements"), r.get("enforcement")
     counts: dict[str, int] = {}
