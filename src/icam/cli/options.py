@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-console = Console()
+console = Console(soft_wrap=True)  # a line with a long path stays one line in a log or a pipe
 
 DirArg = Annotated[Path, typer.Argument(help="Project folder; the ledger is DIR/.icam/ledger.sqlite.")]
 UrlOpt = Annotated[Optional[str], typer.Option(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import glob
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +22,7 @@ from icam.forest.zones import ZoneStats, zone_statistics
 from icam.landscape import Landscape
 from icam.landscape.raster import write_cog
 from icam.pipeline.config import IcamConfig
+from icam.pipeline.inputs import config_input_files, section_input_files
 from icam.pipeline.runner import Stage
 from icam.pipeline.stages.agreements import run_agreements
 from icam.pipeline.stages.agreements import write_outputs as write_agreements
@@ -43,51 +43,6 @@ from icam.risk.candidates import run_candidates
 
 RESULTS_NAME = "results.json"
 REPORT_NAME = "report.html"
-_SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
-
-
-def expand_input(key: str, pattern: Path) -> list[Path]:
-    """A configured path or glob pattern → the existing files it names (InputError if none)."""
-    text = str(pattern)
-    if glob.has_magic(text):
-        matches = sorted(Path(p) for p in glob.glob(text))
-        if not matches:
-            raise InputError(f"'{key}' pattern {text} matches no file", "check the path in icam.toml")
-        return matches
-    if pattern.is_dir():
-        raise InputError(f"'{key}' {text} is a folder, not a file", "name the file itself in icam.toml")
-    if not pattern.is_file():
-        raise InputError(f"'{key}' file {text} does not exist", "check the path in icam.toml")
-    if pattern.suffix.lower() == ".shp":
-        return [pattern] + [p for ext in _SHAPEFILE_SIDECARS if (p := pattern.with_suffix(ext)).is_file()]
-    return [pattern]
-
-
-def config_input_files(config: IcamConfig) -> list[Path]:
-    """Every file the configuration names, globs expanded; refuses missing files by key."""
-    files: list[Path] = []
-    for name in ("project_area", "leakage_belt", "reference_region", "admin_units"):
-        path = getattr(config.boundaries, name)
-        if path is not None:
-            files += expand_input(f"boundaries.{name}", path)
-    forest = config.forest
-    for name, value in forest:
-        if isinstance(value, Path):
-            files += expand_input(f"forest.{name}", value)
-        elif isinstance(value, list) and value and isinstance(value[0], Path):
-            for item in value:
-                files += expand_input(f"forest.{name}", item)
-        elif isinstance(value, dict) and value and isinstance(next(iter(value.values())), Path):
-            for year, item in value.items():
-                files += expand_input(f"forest.{name}.{year}", item)
-    if config.activity_data is not None:
-        for i, assessment in enumerate(config.activity_data.assessments):
-            files += expand_input(f"activity_data.assessments[{i}].samples", assessment.samples)
-    if config.risk is not None:
-        for name, path in config.risk.covariates:
-            if path is not None:
-                files += expand_input(f"risk.covariates.{name}", path)
-    return sorted(set(files))
 
 
 def key_years(config: IcamConfig, epochs: tuple[int, ...]) -> list[int]:
@@ -159,17 +114,6 @@ def _write_activity_tables(assessments: list[ActivityAssessment], out_dir: Path)
                 for j, col in enumerate(counts.cols):
                     writer.writerow([a.name, row, col, int(counts.values[i][j]), f"{props.values[i][j]:.6g}"])
     return names
-
-
-def section_input_files(config: IcamConfig, section: str) -> list[Path]:
-    """Every file a section of icam.toml names (its path keys, globs expanded), refused by key where missing:
-    ``[agreements]`` (they seed the registry on the first run), ``[enforcement]`` (alerts, distance layers,
-    patrol files)."""
-    values = getattr(config, section)
-    if values is None:
-        return []
-    return [file for name, value in values if isinstance(value, Path)
-            for file in expand_input(f"{section}.{name}", value)]
 
 
 def _write_accounting_tables(accounting, out_dir: Path) -> list[str]:
@@ -333,7 +277,7 @@ _STAGES = (
      ("landscape", "activity_data", "risk", "accounting"),
      ("agreements", "periods", "activity_data", "forest", "grid", "carbon"), False),
     ("enforcement", "Enforcement: alerts for the field, patrols, indicators", _enforcement,
-     ("landscape", "risk", "agreements"), ("enforcement", "risk"), False),
+     ("landscape", "risk", "agreements"), ("enforcement", "risk", "grid", "boundaries"), False),
     ("outputs", "Writing rasters, tables, results.json and the report", _outputs,
      ("landscape", "forest_change", "activity_data", "risk", "baseline", "accounting", "agreements", "enforcement"),
      tuple(IcamConfig.model_fields), False),

@@ -26,6 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import geopandas
+import numpy
+import pydantic
+import pyproj
+import rasterio
+import scipy
+import shapely
+
 from icam import __version__
 from icam.core.atomic import atomic_write_text, create_folder
 from icam.pipeline import cache
@@ -101,13 +109,6 @@ def canonical_json(value: Any) -> str:
 
 def library_versions() -> dict[str, str]:
     """Versions of icam and of the libraries whose behaviour shapes the numbers."""
-    import geopandas
-    import numpy
-    import pydantic
-    import pyproj
-    import rasterio
-    import scipy
-    import shapely
 
     return {
         "icam": __version__,

@@ -28,8 +28,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
+from sqlalchemy import func, insert, select
 
 from icam.core.errors import InputError
+from icam.enforcement import patrols as pt
 from icam.enforcement.alerts import (
     PRIORITIES,
     AlertRaster,
@@ -40,8 +43,15 @@ from icam.enforcement.alerts import (
     days_to_date,
     describe,
 )
+from icam.enforcement.exports import write_alerts, write_field_sheet
+from icam.enforcement.models import Alert, Patrol
 from icam.landscape import Landscape
+from icam.landscape.raster import read_layer
+from icam.landscape.vector import read_features
 from icam.pipeline.config import IcamConfig
+from icam.pipeline.extent import project_extent
+from icam.pipeline.inputs import expand_input
+from icam.store.db import open_session
 
 FOLDER = "enforcement"
 FIELD_SHEET_MAX = 60
@@ -63,7 +73,6 @@ class EnforcementResult:
 
 def read_alerts(config: IcamConfig, landscape: Landscape) -> tuple[AlertRaster, dict]:
     """The alert layer on the grid and where it comes from."""
-    from icam.landscape.raster import read_layer
 
     e = config.enforcement
     if e.alerts is None:
@@ -109,9 +118,6 @@ def decode_gfw_integrated(value: np.ndarray, path="the alert layer") -> AlertRas
 
 def _distances_km(events: Events, paths: dict[str, Path]) -> dict[str, np.ndarray]:
     """Distance (km) from each event's centroid to the nearest feature of each file (shapely STRtree)."""
-    import shapely
-
-    from icam.landscape.vector import read_features
 
     out = {}
     points = shapely.points(events.table["x"].to_numpy(float), events.table["y"].to_numpy(float))
@@ -126,6 +132,7 @@ def _distances_km(events: Events, paths: dict[str, Path]) -> dict[str, np.ndarra
 
 
 def priority_rule(config: IcamConfig) -> PriorityRule:
+    """The [enforcement.priority] weights as the alerts' priority rule."""
     return PriorityRule(**config.enforcement.priority.model_dump())
 
 
@@ -163,25 +170,22 @@ def _distance_files(config: IcamConfig) -> dict[str, Path]:
 
 
 def _seed(session, config: IcamConfig) -> list[dict]:
-    """Import the ``[enforcement]`` patrol files when the registry holds no patrol yet."""
-    from sqlalchemy import func, select
-
-    from icam.enforcement import patrols as pt
-    from icam.enforcement.models import Patrol
-    from icam.pipeline.project import expand_input
-
+    """Import the ``[enforcement]`` patrol files when the registry holds no patrol yet; tracks and observations
+    far outside the project's extent are refused, as ``icam enforcement import`` refuses them."""
     e = config.enforcement
     if session.scalar(select(func.count()).select_from(Patrol)):
         return []
     done = []
+    extent = project_extent(config)
     if e.patrols is not None:
         done.append({"kind": "patrols", "rows": pt.import_patrols(session, e.patrols)})
     if e.tracks is not None:
         tracks = expand_input("enforcement.tracks", e.tracks)
-        pt.import_gpx_tracks(session, {path.stem: path for path in tracks})
+        pt.import_gpx_tracks(session, {path.stem: path for path in tracks}, extent=extent)
         done.append({"kind": "tracks", "rows": len(tracks)})
     if e.observations is not None:
-        done.append({"kind": "observations", "rows": pt.import_observations(session, e.observations).inserted})
+        report = pt.import_observations(session, e.observations, extent=extent)
+        done.append({"kind": "observations", "rows": report.inserted})
     if e.actions is not None:
         done.append({"kind": "actions", "rows": pt.import_actions(session, e.actions)})
     return done
@@ -189,9 +193,6 @@ def _seed(session, config: IcamConfig) -> list[dict]:
 
 def _raise_new(session, events: Events, raised_at: dt.datetime) -> list[str]:
     """Insert the events not yet in the registry as new alerts; their ids."""
-    from sqlalchemy import insert, select
-
-    from icam.enforcement.models import Alert
 
     seen = set(session.scalars(select(Alert.alert_id)))
     t = events.table
@@ -207,10 +208,6 @@ def _raise_new(session, events: Events, raised_at: dt.datetime) -> list[str]:
 
 def sync(session, config: IcamConfig, events: Events, as_of: dt.date) -> dict:
     """Seed, raise the new alerts, match the observations, read back statuses and indicators (one session)."""
-    from sqlalchemy import select
-
-    from icam.enforcement import patrols as pt
-    from icam.enforcement.models import Alert
 
     e = config.enforcement
     imported = _seed(session, config)
@@ -231,7 +228,6 @@ def sync(session, config: IcamConfig, events: Events, as_of: dt.date) -> dict:
 def run_enforcement(config: IcamConfig, project_dir: Path, landscape: Landscape, risk=None,
                     agreements=None) -> EnforcementResult:
     """Alerts, then the registry in a rolled-back transaction (module docstring), then the summary."""
-    from icam.store.db import open_session
 
     parcels = agreements.parcels if agreements is not None else None
     events, source, as_of = alert_events(config, landscape, risk.risk_ha_per_year if risk is not None else None,
@@ -334,7 +330,6 @@ def field_list(table: pd.DataFrame, min_priority: str) -> pd.Series:
 
 def write_outputs(result: EnforcementResult, landscape: Landscape, out_dir: Path) -> dict[str, list[str]]:
     """The alert files for QGIS and the field, the field sheet and the tables (module docstring)."""
-    from icam.enforcement.exports import write_alerts, write_field_sheet
 
     folder = out_dir / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
