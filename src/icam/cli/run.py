@@ -104,4 +104,5 @@ def init(
     if target.exists() and not force:
         raise IcamError(f"{target} already exists", "use --force to overwrite it")
     atomic_write_text(target, config_template())
-    console.print(f"Wrote {target}: edit the paths and periods, then run `icam run {project_dir}`.")
+    console.print(f"Wrote {target}: replace its <placeholders>, point it at your boundaries and forest maps, "
+                  f"then run `icam run {project_dir}`.")
