@@ -27,11 +27,12 @@ which icam's Monte Carlo is centred on.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+
+from icam.core.atomic import write_csv_rows
 
 
 def _true_agb_kg(wd_g_cm3: np.ndarray, d_cm: np.ndarray, h_m: np.ndarray) -> np.ndarray:
@@ -187,14 +188,6 @@ def _wood_density_rows(rng: np.random.Generator) -> list[list]:
     return rows
 
 
-def _write_csv(path: Path, header, rows) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
 def write_inventory(folder: Path, seed: int, strata: Mapping[str, Mapping] | None = None) -> dict:
     """Write the simulated inventory under ``folder`` and return its truth.
 
@@ -217,8 +210,8 @@ def write_inventory(folder: Path, seed: int, strata: Mapping[str, Mapping] | Non
     for name, spec in strata.items():
         new, truth[name] = _stratum(rng, name, spec)
         rows += new
-    _write_csv(folder / TREES_CSV, TREE_COLUMNS, rows)
-    _write_csv(folder / WOOD_DENSITY_CSV, ("family", "genus", "species", "wd", "region", "regionId", "reference"),
+    write_csv_rows(folder / TREES_CSV, TREE_COLUMNS, rows)
+    write_csv_rows(folder / WOOD_DENSITY_CSV, ("family", "genus", "species", "wd", "region", "regionId", "reference"),
                wd_rows)
     return {"simulated": True, "note": SIMULATED_NOTE, "seed": seed,
             "files": {"trees": TREES_CSV.as_posix(), "wood_density": WOOD_DENSITY_CSV.as_posix()},
