@@ -67,6 +67,20 @@ def test_period_worked_by_hand_without_uncertainty():
     assert sum(v["credits"] for v in d["vintages"]) == 31280
 
 
+def test_hectares_beside_the_tonnes():
+    """The areas of two_strata come back per stratum and summed, and each stratum's tonnes are its
+    areas times its emission factor (by hand: montane 100 ha × 500 = 50,000; premontane 40 ha × 300)."""
+    r = account_period(two_strata())
+    d = r.details()
+    montane, premontane = d["by_stratum"]["montane"], d["by_stratum"]["premontane"]
+    assert (montane["baseline_project_ha"], montane["observed_project_ha"]) == (100, 20)
+    assert (premontane["baseline_belt_ha"], premontane["observed_belt_ha"]) == (30, 25)
+    assert montane["baseline_emissions_tco2e"] == pytest.approx(100 * 500)
+    assert premontane["project_emissions_tco2e"] == pytest.approx(10 * 300)
+    assert d["areas_ha"] == {"baseline_project_ha": 140, "observed_project_ha": 30, "baseline_belt_ha": 80,
+                             "observed_belt_ha": 85}
+
+
 def test_period_worked_by_hand_with_uncertainty_deduction():
     # U = 25 % > 10 %: d = (25 − 10)/100 = 0.15; UD = 0.15 × 39100 = 5865; B = 33235;
     # buffer 20 % = 6647; credits = 33235 − 6647 = 26588.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime as dt
 import io
 import json
 import re
@@ -337,6 +338,32 @@ def test_pipeline_report_shows_its_accounting(pipeline):
     for p in accounting["periods"]:
         assert rows[p["start"]][12] == f"{p['credits']:,}"
     assert _total(parsed, "accounting-periods")[12] == f"{accounting['totals']['credits']:,}"
+
+
+def test_hectares_per_period_year_and_stratum(pipeline, full_small_run):
+    """The simulated project's hectares: each period's baseline per stratum is its years' baselines prorated by
+    days (accounting_years.csv, the same figures as results.json), and the report's areas table shows them."""
+    import csv
+
+    from icam.carbon.accounting import MonitoringPeriod, prorate_annual
+
+    accounting = pipeline["results"].get("accounting")
+    if accounting is None:
+        pytest.skip("the simulated project has no [carbon] accounting")
+    with open(full_small_run.outputs_dir / "tables" / "accounting_years.csv", encoding="utf-8") as f:
+        years = list(csv.DictReader(f))
+    assert len(years) == len(accounting["areas_by_year"])
+    for period in accounting["periods"]:
+        span = MonitoringPeriod(dt.date.fromisoformat(period["start"]), dt.date.fromisoformat(period["end"]))
+        for stratum, values in period["by_stratum"].items():
+            annual = {int(r["year"]): float(r["baseline_project_ha"]) for r in years if r["stratum"] == stratum}
+            assert prorate_annual(annual, span) == pytest.approx(values["baseline_project_ha"], rel=1e-9)
+        assert period["areas_ha"]["baseline_project_ha"] == pytest.approx(
+            sum(v["baseline_project_ha"] for v in period["by_stratum"].values()))
+    rows = _rows(_parse(pipeline["html"]), "accounting-areas", "period")  # a period's last stratum's row
+    first = accounting["periods"][0]
+    _, stratum, baseline = rows[first["start"]][:3]
+    assert baseline == f"{first['by_stratum'][stratum]['baseline_project_ha']:,.0f}"
 
 
 def test_tonnes_and_chart_helpers():

@@ -313,6 +313,9 @@ class PeriodResult:
     credits: int
     vintages: tuple[Vintage, ...]
     by_stratum: dict = field(default_factory=dict)
+    # the period's baseline and observed areas, summed over the strata (their SEs are per stratum only: the
+    # strata's estimates share one sample, so they do not add in quadrature)
+    areas_ha: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -339,6 +342,7 @@ class PeriodResult:
             "buffer_pct": self.buffer_pct,
             "buffer_credits": int(self.buffer_credits),
             "by_stratum": {k: dict(v) for k, v in self.by_stratum.items()},
+            "areas_ha": dict(self.areas_ha),
         })
         return out
 
@@ -423,6 +427,15 @@ def _has_uncertainty(inputs: PeriodInputs) -> bool:
                or inputs.emission_factors[s.stratum][1] for s in inputs.strata)
 
 
+AREA_KEYS = ("baseline_project_ha", "observed_project_ha", "observed_project_se_ha", "baseline_belt_ha",
+             "observed_belt_ha", "observed_belt_se_ha")
+
+
+def _areas_ha(activity: StratumActivity) -> dict[str, float]:
+    """The hectares behind a stratum's tonnes: baseline and observed loss in the project area and the belt."""
+    return {key: float(getattr(activity, key)) for key in AREA_KEYS}
+
+
 def account_period(inputs: PeriodInputs, rule: UncertaintyRule = EXCESS_OVER_THRESHOLD, *, n_draws: int = 10_000,
                    seed: int = 0, half_width_pct: float | None = None) -> PeriodResult:
     """Credits of one monitoring period (formulas in the module docstring).
@@ -454,7 +467,8 @@ def account_period(inputs: PeriodInputs, rule: UncertaintyRule = EXCESS_OVER_THR
     days = inputs.period.days_by_year()
     cv, bv = split_whole(credits, days), split_whole(buffer_credits, days)
     vintages = tuple(Vintage(year=y, days=d, credits=cv[y], buffer_credits=bv[y]) for y, d in days.items())
-    by_stratum = {k: {"baseline_emissions_tco2e": float(b), "project_emissions_tco2e": float(p),
+    areas = {s.stratum: _areas_ha(s) for s in inputs.strata}
+    by_stratum = {k: {**areas[k], "baseline_emissions_tco2e": float(b), "project_emissions_tco2e": float(p),
                       "activity_shifting_leakage_tco2e": float(la)} for k, (b, p, la) in by.items()}
     return PeriodResult(
         start=inputs.period.start, end=inputs.period.end,
@@ -465,6 +479,7 @@ def account_period(inputs: PeriodInputs, rule: UncertaintyRule = EXCESS_OVER_THR
         uncertainty=unc, uncertainty_deduction_tco2e=ud,
         buffer_pct=pct, buffer_tco2e=buffer_tco2e, buffer_credits=int(buffer_credits), credits=int(credits),
         vintages=vintages, by_stratum=by_stratum,
+        areas_ha={key: float(sum(a[key] for a in areas.values())) for key in AREA_KEYS if not key.endswith("_se_ha")},
     )
 
 

@@ -251,6 +251,8 @@ def accounting_view(accounting: dict) -> dict:
         "vintage_totals": {"credits": sum(v["credits"] for v in vintage_rows),
                            "buffer_credits": sum(v["buffer_credits"] for v in vintage_rows)},
         "strata": strata,
+        "has_areas": any("baseline_project_ha" in (b or {}) for p in ex_post["periods"]
+                         for b in (p.get("by_stratum") or {}).values()),
         "ex_ante": ex_ante_view if ex_ante_view and ex_ante_view["periods"] else None,
         "ex_ante_same_span": same_span,
     }

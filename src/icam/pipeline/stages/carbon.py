@@ -87,6 +87,7 @@ class ProjectAccounting:
     rule_name: str
     project_forest_ha: dict[str, float] = field(default_factory=dict)
     observed_se_notes: tuple[str, ...] = ()
+    areas_by_year: tuple[dict, ...] = ()  # per calendar year and stratum: baseline and mapped loss, ha
 
     def beyond_validity(self, end: dt.date) -> bool:
         """The period ends after the last year of the baseline's validity (the baseline is due for reassessment)."""
@@ -112,6 +113,7 @@ class ProjectAccounting:
             "emission_factors": [s.emission_factor.to_dict() for s in self.strata],
             "observed_se_notes": list(self.observed_se_notes),
             "periods": periods,
+            "areas_by_year": [dict(row) for row in self.areas_by_year],
             "totals": self.ex_post.totals,
             "ex_ante": self.ex_ante.to_dict() if self.ex_ante is not None else None,
         }
@@ -417,7 +419,24 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
                              baseline_source=carbon.baseline_source,
                              baseline_valid_years=_valid_years(config, baseline),
                              buffer_pct=buffer_pct, buffer_source=buffer_source, buffer_assessment=assessment,
-                             rule_name=rule.name, project_forest_ha=project_forest, observed_se_notes=tuple(notes))
+                             rule_name=rule.name, project_forest_ha=project_forest, observed_se_notes=tuple(notes),
+                             areas_by_year=_areas_by_year(annual, [s.name for s in strata], years))
+
+
+def _areas_by_year(annual: Mapping[tuple[str, str], tuple[dict, dict]], strata: Sequence[str],
+                   years: Sequence[int]) -> tuple[dict, ...]:
+    """Per calendar year and stratum: the baseline deforestation and the mapped loss (ha) in the project area
+    and the leakage belt (None where the forest data end before the year or the zone is not configured)."""
+    rows = []
+    for year in years:
+        for name in strata:
+            row = {"year": int(year), "stratum": name}
+            for zone, short in (("project_area", "project"), ("leakage_belt", "belt")):
+                base, observed = annual.get((name, zone), ({}, {}))
+                row[f"baseline_{short}_ha"] = base.get(year)
+                row[f"observed_{short}_ha"] = observed.get(year)
+            rows.append(row)
+    return tuple(rows)
 
 
 def _factors(strata: Sequence[Stratum]) -> dict[str, EmissionFactor]:
@@ -433,18 +452,25 @@ def _valid_years(config: IcamConfig, baseline) -> tuple[int, int]:
 # --------------------------------------------------------------------------- tables and the ledger
 
 def accounting_rows(accounting: ProjectAccounting) -> dict[str, list[dict]]:
-    """CSV tables: periods, vintages, stocks, and the ex-ante table."""
+    """CSV tables: periods (hectares beside the tonnes), periods by stratum, years by stratum (hectares),
+    vintages, stocks, and the ex-ante table."""
     keys = ("baseline_emissions_tco2e", "project_emissions_tco2e", "activity_shifting_leakage_tco2e",
             "market_leakage_tco2e", "leakage_tco2e", "net_reductions_tco2e", "uncertainty_deduction_tco2e",
             "buffer_tco2e", "buffer_credits", "credits")
 
     def period_row(p) -> dict:
         d = p.details()
-        return {"start": d["start"], "end": d["end"], **{k: d[k] for k in keys},
+        return {"start": d["start"], "end": d["end"], **d["areas_ha"], **{k: d[k] for k in keys},
                 "uncertainty_half_width_pct": d["uncertainty"]["half_width_pct"], "buffer_pct": d["buffer_pct"]}
+
+    def stratum_rows(p) -> list[dict]:
+        return [{"period_start": p.start.isoformat(), "period_end": p.end.isoformat(), "stratum": name, **values}
+                for name, values in p.by_stratum.items()]
 
     tables = {
         "tables/accounting_periods.csv": [period_row(p) for p in accounting.ex_post.periods],
+        "tables/accounting_strata.csv": [row for p in accounting.ex_post.periods for row in stratum_rows(p)],
+        "tables/accounting_years.csv": [dict(row) for row in accounting.areas_by_year],
         "tables/accounting_vintages.csv": [{"period_start": p.start.isoformat(), "period_end": p.end.isoformat(),
                                             **v.to_dict()} for p in accounting.ex_post.periods for v in p.vintages],
         "tables/carbon_stocks.csv": [{**s.stock, "ef_tco2e_ha": s.emission_factor.ef_tco2e_ha,
