@@ -81,6 +81,20 @@ def test_hectares_beside_the_tonnes():
                              "observed_belt_ha": 85}
 
 
+def test_nothing_is_issued_beyond_the_baselines_validity():
+    """The same period as two_strata (31,280 credits by hand), measured against an expired baseline: its
+    reductions are still computed and reported, but it issues no credit and withholds no buffer."""
+    name = "VT0007 density map fitted on 2000–2008, valid 2009–2011"
+    r = account_period(two_strata(baseline=name, baseline_valid=False))
+    assert r.net_reductions_tco2e == pytest.approx(39100)
+    assert (r.credits, r.buffer_credits, r.buffer_tco2e) == (0, 0, 0)
+    assert all(v.credits == 0 and v.buffer_credits == 0 for v in r.vintages)
+    d = r.details()
+    assert d["baseline"] == name and d["baseline_valid"] is False
+    valid = account_period(two_strata(baseline=name))
+    assert valid.credits == 31280 and valid.details()["baseline_valid"] is True
+
+
 def test_period_worked_by_hand_with_uncertainty_deduction():
     # U = 25 % > 10 %: d = (25 − 10)/100 = 0.15; UD = 0.15 × 39100 = 5865; B = 33235;
     # buffer 20 % = 6647; credits = 33235 − 6647 = 26588.

@@ -48,6 +48,7 @@ def _period(start, end, be, pe, lk_as, lk_m, u_pct, buffer_pct, vintages, by_str
         "buffer_pct": buffer_pct, "buffer_tco2e": buffer_tco2e, "buffer_credits": buffer_credits, "credits": credits,
         "vintages": [{"year": y, "days": n, "credits": c, "buffer_credits": b} for y, n, c, b in vintages],
         "by_stratum": by_stratum or {}, "baseline_beyond_validity": beyond,
+        "baseline": "VT0007 density map fitted on 2000–2008, valid 2009–2014", "baseline_valid": not beyond,
     }
 
 
@@ -228,7 +229,9 @@ def test_periods_beyond_the_baseline_validity_are_flagged(project):
     assert _rows(parsed, "accounting-periods", "period")["2014-06-15"][0].endswith("†")
     note = " ".join(parsed.paragraphs["accounting-validity"].split())
     assert "2014-06-15 – 2016-06-14, 2016-06-15 – 2018-06-14" in note and "(2009–2014)" in note
-    assert "must be reassessed (VM0015 / VT0007)" in note
+    assert "must be reassessed (VM0015 / VT0007): these periods issue no credits until it is renewed" in note
+    named = " ".join(parsed.paragraphs["accounting-baselines"].split())
+    assert named.endswith("2016-06-15 – 2018-06-14: VT0007 density map fitted on 2000–2008, valid 2009–2014.")
     shortfall = " ".join(parsed.paragraphs["accounting-shortfalls"].split())
     assert "2016-06-15 – 2018-06-14 (15,000 tCO₂e)" in shortfall
 

@@ -42,6 +42,9 @@ Sources and decisions (docs/methods.md, "Emission reductions and credits"):
   Standard v4.7 §3.2.10 as quoted by secondary sources); the percentage is the AFOLU
   Non-Permanence Risk Tool's (:mod:`icam.carbon.buffer`), never below ``minimum_buffer_pct``.
   Buffer credits are rounded up and credits down, so credits + buffer credits ≤ B.
+- Baseline validity: a period that ends after the last year of its baseline's validity (VM0015: 10 years;
+  VT0007's density map: its validity period) is computed and reported but issues nothing: the baseline
+  must be renewed first. Each period names the baseline it is measured against.
 - Vintages: the period's days are split by calendar year (both end dates inclusive); vintage y
   gets ⌊credits × d_y / D⌋ and the few credits left (fewer than the number of vintages) go one
   each to the largest remainders, ties to the later year (Hamilton's rule), so Σ vintages =
@@ -237,6 +240,8 @@ class PeriodInputs:
     market_leakage_base: Literal["reductions", "baseline"] = "reductions"
     other_leakage_tco2e: float = 0.0
     minimum_buffer_pct: float = 0.0
+    baseline: str = ""  # which baseline the period is measured against (its name, fit and validity)
+    baseline_valid: bool = True  # False: the period lies beyond that baseline's validity; nothing is issued
 
     def __post_init__(self) -> None:
         if not isinstance(self.period, MonitoringPeriod):
@@ -313,6 +318,8 @@ class PeriodResult:
     credits: int
     vintages: tuple[Vintage, ...]
     by_stratum: dict = field(default_factory=dict)
+    baseline: str = ""
+    baseline_valid: bool = True
     # the period's baseline and observed areas, summed over the strata (their SEs are per stratum only: the
     # strata's estimates share one sample, so they do not add in quadrature)
     areas_ha: dict = field(default_factory=dict)
@@ -343,6 +350,8 @@ class PeriodResult:
             "buffer_credits": int(self.buffer_credits),
             "by_stratum": {k: dict(v) for k, v in self.by_stratum.items()},
             "areas_ha": dict(self.areas_ha),
+            "baseline": self.baseline,
+            "baseline_valid": self.baseline_valid,
         })
         return out
 
@@ -458,7 +467,9 @@ def account_period(inputs: PeriodInputs, rule: UncertaintyRule = EXCESS_OVER_THR
     else:
         unc = monte_carlo(inputs, rule, n_draws=n_draws, seed=seed)
     ud = unc.deduction_fraction * ner
-    base = max(0.0, ner - ud)
+    # a period beyond its baseline's validity is reported but issues nothing (VM0015 v1.1 and VT0007 §5.6:
+    # the baseline is reassessed at the end of its validity period before further credits are verified)
+    base = max(0.0, ner - ud) if inputs.baseline_valid else 0.0
     pct = inputs.buffer_pct
     buffer_tco2e = pct / 100.0 * base
     issuable = math.floor(base + _EPS)
@@ -478,7 +489,7 @@ def account_period(inputs: PeriodInputs, rule: UncertaintyRule = EXCESS_OVER_THR
         net_reductions_tco2e=ner, shortfall_tco2e=max(0.0, -ner_raw),
         uncertainty=unc, uncertainty_deduction_tco2e=ud,
         buffer_pct=pct, buffer_tco2e=buffer_tco2e, buffer_credits=int(buffer_credits), credits=int(credits),
-        vintages=vintages, by_stratum=by_stratum,
+        vintages=vintages, by_stratum=by_stratum, baseline=inputs.baseline, baseline_valid=inputs.baseline_valid,
         areas_ha={key: float(sum(a[key] for a in areas.values())) for key in AREA_KEYS if not key.endswith("_se_ha")},
     )
 

@@ -208,6 +208,15 @@ def _assessment_view(assessment: dict) -> dict:
     return {**assessment, "categories": [c for c in categories if c["factors"] or c["total"] is not None]}
 
 
+def _baselines(periods: list[dict]) -> list[dict]:
+    """The baselines the periods are measured against, each with the labels of its periods."""
+    named: dict[str, list[str]] = {}
+    for p in periods:
+        if p.get("baseline"):
+            named.setdefault(p["baseline"], []).append(p["label"])
+    return [{"name": name, "periods": labels} for name, labels in named.items()]
+
+
 def accounting_view(accounting: dict) -> dict:
     """What the report shows of ``results["accounting"]``, ready for the template."""
     stocks = [{**s, "ipcc_default": s.get("source") == "IPCC default"} for s in accounting.get("stocks") or []]
@@ -251,6 +260,7 @@ def accounting_view(accounting: dict) -> dict:
         "vintage_totals": {"credits": sum(v["credits"] for v in vintage_rows),
                            "buffer_credits": sum(v["buffer_credits"] for v in vintage_rows)},
         "strata": strata,
+        "baselines": _baselines(ex_post["periods"]),
         "has_areas": any("baseline_project_ha" in (b or {}) for p in ex_post["periods"]
                          for b in (p.get("by_stratum") or {}).values()),
         "ex_ante": ex_ante_view if ex_ante_view and ex_ante_view["periods"] else None,

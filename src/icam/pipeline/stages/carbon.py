@@ -380,6 +380,8 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
             annual[(s.name, z)] = (baseline_annual_ha(carbon.baseline_source, risk, baseline, landscape, m, years),
                                    annual_loss_ha(landscape, m))
     samples = _read_samples(config, landscape, assessments)
+    valid_years = _valid_years(config, baseline)
+    baseline_name = _baseline_name(config, valid_years)
     buffer, buffer_pct, buffer_source, assessment = _buffer(carbon)
     rule = UNCERTAINTY_RULES[carbon.uncertainty_rule]
     inputs, notes = [], []
@@ -403,7 +405,8 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
                 observed_project_se_ha=values["project_area"][2], baseline_belt_ha=values["leakage_belt"][0],
                 observed_belt_ha=values["leakage_belt"][1], observed_belt_se_ha=values["leakage_belt"][2]))
         inputs.append(PeriodInputs(period=period, strata=tuple(activity), emission_factors=_factors(strata),
-                                   buffer=buffer, market_leakage_factor=carbon.market_leakage_factor))
+                                   buffer=buffer, market_leakage_factor=carbon.market_leakage_factor,
+                                   baseline=baseline_name, baseline_valid=period.end.year <= valid_years[1]))
     ex_post = ex_post_table(inputs, rule, n_draws=carbon.uncertainty_draws, seed=carbon.seed)
     ex_ante = None
     if carbon.ex_ante_effectiveness is not None:
@@ -417,7 +420,7 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
     project_forest = {s.name: float(area[zones["project_area"] & s.mask & forest_start].sum()) for s in strata}
     return ProjectAccounting(ex_post=ex_post, ex_ante=ex_ante, strata=tuple(strata),
                              baseline_source=carbon.baseline_source,
-                             baseline_valid_years=_valid_years(config, baseline),
+                             baseline_valid_years=valid_years,
                              buffer_pct=buffer_pct, buffer_source=buffer_source, buffer_assessment=assessment,
                              rule_name=rule.name, project_forest_ha=project_forest, observed_se_notes=tuple(notes),
                              areas_by_year=_areas_by_year(annual, [s.name for s in strata], years))
@@ -441,6 +444,14 @@ def _areas_by_year(annual: Mapping[tuple[str, str], tuple[dict, dict]], strata: 
 
 def _factors(strata: Sequence[Stratum]) -> dict[str, EmissionFactor]:
     return {s.name: s.emission_factor for s in strata}
+
+
+def _baseline_name(config: IcamConfig, valid_years: tuple[int, int]) -> str:
+    """The baseline a period is measured against, as the report and results.json name it."""
+    first, last = config.periods.historical_reference
+    kind = ("VT0007 density map" if config.carbon.baseline_source == "vt0007_density"
+            else "VM0015 allocation of the risk map")
+    return f"{kind} fitted on {first}–{last}, valid {valid_years[0]}–{valid_years[1]}"
 
 
 def _valid_years(config: IcamConfig, baseline) -> tuple[int, int]:
