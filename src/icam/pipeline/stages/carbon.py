@@ -262,14 +262,14 @@ def _prorated(annual: Mapping[int, float], period: MonitoringPeriod, what: str) 
     return prorate_annual(annual, period)
 
 
-def _domain_relative_se(assessment, samples, domain_at_sample: np.ndarray) -> float | None:
-    """Relative SE of the sample-based loss area inside a domain (None where the estimate is 0)."""
-
+def _domain_estimate(assessment, samples, domain_at_sample: np.ndarray) -> tuple[float, float] | None:
+    """(area, SE) in ha of the sample-based loss inside a domain (Stehman 2014's total of the indicator
+    "reference is loss and the point is in the domain"); None where the estimate is 0."""
     relabelled = samples.assign(ref_class=np.where(domain_at_sample & (samples["ref_class"] == FOREST_LOSS),
                                                    FOREST_LOSS, 0))
     estimate = stehman_estimate(relabelled, assessment.strata_area_ha)
     area = estimate.area_ha.get(FOREST_LOSS) or 0.0
-    return estimate.se_ha[FOREST_LOSS] / area if area > 0 else None
+    return (area, estimate.se_ha[FOREST_LOSS]) if area > 0 else None
 
 
 @dataclass(frozen=True)
@@ -303,22 +303,41 @@ def _best_sample(samples: Sequence[_Sample], period: MonitoringPeriod) -> _Sampl
     return best if best is not None and overlap(best) > 0 else None
 
 
-def relative_se(samples: Sequence[_Sample], period: MonitoringPeriod,
-                domains: Sequence[tuple[str, np.ndarray]]) -> tuple[float, str]:
-    """(relative SE of the observed loss over ``period``, where it came from): the first of ``domains``
-    (name, mask; e.g. project area ∩ stratum, then the project area) whose sample holds loss, else the
-    assessment's whole-zone loss."""
+@dataclass(frozen=True)
+class Adjustment:
+    """How a period's mapped loss in a domain becomes its error-adjusted estimate: observed = mapped × ratio,
+    SE = observed × relative_se; ``source`` says which sample and domain gave them."""
 
+    ratio: float
+    relative_se: float
+    source: str
+    sampled: bool
+
+
+def error_adjustment(samples: Sequence[_Sample], period: MonitoringPeriod,
+                     domains: Sequence[tuple[str, np.ndarray, Mapping[int, float]]]) -> Adjustment:
+    """The sample-based (Olofsson et al. 2014; Stehman 2014) adjustment of the mapped loss over ``period``.
+
+    The assessment whose loss years share most days with the period gives, for the first of ``domains``
+    (name, mask, mapped loss per year) whose sample holds loss, the ratio of the estimated to the mapped
+    loss over the assessment's loss years and the estimate's relative SE; where no domain's sample holds
+    loss, the assessment's whole-zone estimate. Without an assessment the pixel count stands, exact and
+    flagged (``sampled`` False)."""
     best = _best_sample(samples, period)
     if best is None:
-        return 0.0, "no activity-data assessment covers the period: its loss is taken as exact"
-    for name, domain in domains:
-        rel = _domain_relative_se(best.assessment, best.table, domain[best.rows, best.cols])
-        if rel is not None:
-            return rel, f"{best.assessment.name}, estimate of the {name}"
-    e = best.assessment.estimate
-    area = e.area_ha.get(FOREST_LOSS) or 0.0
-    return (e.se_ha[FOREST_LOSS] / area if area > 0 else 0.0), f"{best.assessment.name}, whole-zone estimate"
+        return Adjustment(1.0, 0.0, "pixel count: no reference sample covers the period (flagged)", False)
+    a = best.assessment
+    for name, domain, mapped_by_year in domains:
+        estimate = _domain_estimate(a, best.table, domain[best.rows, best.cols])
+        mapped = sum(v for y, v in mapped_by_year.items() if a.start_year < y <= a.end_year)
+        if estimate is not None and mapped > 0:
+            area, se = estimate
+            return Adjustment(area / mapped, se / area, f"{a.name}, error-adjusted estimate of the {name}", True)
+    e = a.estimate
+    area, mapped = e.area_ha.get(FOREST_LOSS) or 0.0, a.mapped_area_ha.get(FOREST_LOSS) or 0.0
+    if area > 0 and mapped > 0:
+        return Adjustment(area / mapped, e.se_ha[FOREST_LOSS] / area, f"{a.name}, whole-zone estimate", True)
+    return Adjustment(1.0, 0.0, f"{a.name}: no loss in the sample; the pixel count stands (flagged)", False)
 
 
 # --------------------------------------------------------------------------- accounting
@@ -380,6 +399,7 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
             annual[(s.name, z)] = (baseline_annual_ha(carbon.baseline_source, risk, baseline, landscape, m, years),
                                    annual_loss_ha(landscape, m))
     samples = _read_samples(config, landscape, assessments)
+    zone_loss = {z: annual_loss_ha(landscape, m) for z, m in zones.items()}
     valid_years = _valid_years(config, baseline)
     baseline_name = _baseline_name(config, valid_years)
     buffer, buffer_pct, buffer_source, assessment = _buffer(carbon)
@@ -395,11 +415,13 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
                     continue
                 base, observed = annual[(s.name, z)]
                 label = z.replace("_", " ")
-                rel, where = relative_se(samples, period, [(f"{label} in {s.name}", zones[z] & s.mask),
-                                                           (label, zones[z])])
-                obs = _prorated(observed, period, "forest loss")
-                values[z] = (prorate_annual(base, period), obs, obs * rel)
-                notes.append(f"{period.start} – {period.end}, {s.name}, {z}: relative SE {rel:.3f} ({where})")
+                # one ratio per zone, not per zone and stratum: a stratum's few loss points in a small
+                # project give a ratio too noisy to use (a map's error is taken as the same across strata)
+                adj = error_adjustment(samples, period, [(label, zones[z], zone_loss[z])])
+                obs = _prorated(observed, period, "forest loss") * adj.ratio
+                values[z] = (prorate_annual(base, period), obs, obs * adj.relative_se)
+                notes.append(f"{period.start} – {period.end}, {s.name}, {z}: mapped × {adj.ratio:.3f}, relative SE "
+                             f"{adj.relative_se:.3f} ({adj.source})")
             activity.append(StratumActivity(
                 s.name, baseline_project_ha=values["project_area"][0], observed_project_ha=values["project_area"][1],
                 observed_project_se_ha=values["project_area"][2], baseline_belt_ha=values["leakage_belt"][0],
@@ -428,8 +450,9 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
 
 def _areas_by_year(annual: Mapping[tuple[str, str], tuple[dict, dict]], strata: Sequence[str],
                    years: Sequence[int]) -> tuple[dict, ...]:
-    """Per calendar year and stratum: the baseline deforestation and the mapped loss (ha) in the project area
-    and the leakage belt (None where the forest data end before the year or the zone is not configured)."""
+    """Per calendar year and stratum: the baseline deforestation and the mapped loss (ha; the periods' observed
+    loss is this, error-adjusted by the reference samples) in the project area and the leakage belt (None where
+    the forest data end before the year or the zone is not configured)."""
     rows = []
     for year in years:
         for name in strata:
@@ -437,7 +460,7 @@ def _areas_by_year(annual: Mapping[tuple[str, str], tuple[dict, dict]], strata: 
             for zone, short in (("project_area", "project"), ("leakage_belt", "belt")):
                 base, observed = annual.get((name, zone), ({}, {}))
                 row[f"baseline_{short}_ha"] = base.get(year)
-                row[f"observed_{short}_ha"] = observed.get(year)
+                row[f"mapped_{short}_ha"] = observed.get(year)
             rows.append(row)
     return tuple(rows)
 
