@@ -29,6 +29,12 @@ def demo(
     scale: Annotated[Scale, typer.Option(help="small (tests), project (Alto Mayo, ~1 Mha region) or jurisdiction "
                                               "(~5.1 Mha).")] = Scale.project,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same landscape.")] = 42,
+    project_effect: Annotated[float, typer.Option(
+        "--project-effect", help="Fractional reduction of the clearing hazard inside the project area after the "
+                                 "start (0 = no effect; default after West et al. 2023).")] = 0.38,
+    displacement: Annotated[float, typer.Option(
+        help="Share of the clearing prevented inside the project that moves to the leakage belt's forest in "
+             "the same year (the same households clearing outside).")] = 0.2,
     wait: WaitOpt = False,
 ) -> None:
     """Simulate the Alto Mayo scenario into --dir, then run the pipeline on it."""
@@ -43,7 +49,8 @@ def demo(
                 progress.update(task, description=description, completed=fraction)
 
             try:
-                simulate(directory, scale=scale.value, seed=seed, progress=report)
+                simulate(directory, scale=scale.value, seed=seed, progress=report, project_effect=project_effect,
+                         displacement=displacement)
             except KeyboardInterrupt:
                 raise Interrupted("interrupted while simulating", f"{directory} holds an incomplete simulated "
                                   "project; run icam demo again to write it whole") from None

@@ -43,10 +43,10 @@ class ZoneStats:
         """First epoch → last epoch: forest remaining, forest lost, non-forest remaining (ha)."""
         lost = float(sum(self.loss_ha[zone]))
         forest = self.forest_first_ha[zone]
-        return {
-            "forest_to_forest": forest - lost,
+        return {  # floored at 0: a wholly forested zone's sums can differ by a rounding error (−2e-12 ha)
+            "forest_to_forest": max(0.0, forest - lost),
             "forest_to_nonforest": lost,
-            "nonforest_to_nonforest": self.valid_area_ha[zone] - forest,
+            "nonforest_to_nonforest": max(0.0, self.valid_area_ha[zone] - forest),
         }
 
     def to_dict(self) -> dict:

@@ -5,13 +5,18 @@ For forest cell i in year y (docs/methods.md, the simulator):
     p_iy = 1 − exp(−exp(η_iy)),
     η_iy = β0_y + β_edge·d_edge_km + β_edge_log·log1p(d_edge_m / 100) + β_road·log1p(d_road_km)
            + β_settle·log1p(d_settle_km) + β_slope·slope_deg + β_elev·(elev_m − 800)/1000
-           + β_legal·[protected forest] + σ_re·ε_i + β_project·w_y·[protected forest]
+           + (β_legal + β_trend·max(0, y − 2012))·[protected forest] + σ_re·ε_i
+           + log((1 − w_y) + w_y·(1 − F))·[protected forest, with-project run only]
 
 β0_y is solved each year so that the counterfactual loses the target share of the reference region's forest;
-w_y is the share of year y after the project start. A cell is lost when U_iy < p_iy with U_iy = Φ(Z_iy).
-The counterfactual uses the same U and no project or agreement effect. Complying households' conservation
-areas lose nothing from the signing year on; a breaching household clears a patch of its conservation area
-in its breach year.
+w_y is the share of year y after the project start and F the project effect (the fractional reduction of the
+hazard). A cell is lost when U_iy < p_iy with U_iy = Φ(Z_iy). The counterfactual uses the same U and no
+project or agreement effect. Complying households' conservation areas lose nothing from the signing year on;
+a breaching household clears a patch of its conservation area in its breach year (with F = 0 the project has
+no effect at all: the agreements protect nothing and nobody breaches). Displacement: each year
+from the start, D × (the counterfactual's loss inside the project − the with-project loss inside it, floored
+at 0) is cleared in the leakage belt's forest cells of highest η that year (the same households clearing
+outside), in the with-project run only.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from icam.simulate.params import (
     HAZARD,
     LAST_YEAR,
     PROJECT_START,
+    PROTECTION_TREND_FROM,
     RESOLUTION_M,
     TARGET_RATE_END,
     TARGET_RATE_NOISE_SD,
@@ -54,6 +60,19 @@ class Deforestation:
     sign_year: np.ndarray  # per household; NEVER where it did not sign
     breach_year: np.ndarray  # per household; NEVER where it did not breach
     breach_area_ha: np.ndarray  # per household
+    prevented_px_by_year: dict[int, int]  # counterfactual − with-project loss inside the project, floored at 0
+    displaced_px_by_year: dict[int, int]  # cleared in the leakage belt by displacement (in loss_year)
+    agreements_active: bool  # False with a project effect of 0: the project, agreements included, changes nothing
+
+
+@dataclass(frozen=True)
+class ProjectEffect:
+    """The project's true effect: ``effect`` = F, the fractional reduction of the hazard inside the project area
+    after the start (multiplier 1 − F); ``displacement`` = D, the share of the prevented clearing moved to the
+    leakage belt in the same year."""
+
+    effect: float
+    displacement: float
 
 
 def static_predictor(geom: Geometry, terrain: Terrain, rng: np.random.Generator) -> np.ndarray:
@@ -93,13 +112,34 @@ def _household_years(households: Households) -> tuple[np.ndarray, np.ndarray]:
     return sign_year, breach_year
 
 
-def _project_shift(year: int) -> float:
+def _project_shift(year: int, effect: float) -> float:
     """The project's term of η in ``year``: the year's cumulative hazard is the share (1 − w) before the
-    start at the old rate and w after it at exp(β_project) times the rate."""
+    start at the old rate and w after it at (1 − ``effect``) times the rate; −inf where nothing is left."""
     days_2008 = 366
     start_doy = PROJECT_START.timetuple().tm_yday
     w = 1.0 if year > PROJECT_START.year else (days_2008 - start_doy + 1) / days_2008
-    return math.log((1 - w) + w * math.exp(HAZARD["beta_project"]))
+    multiplier = (1 - w) + w * (1 - effect)
+    return math.log(multiplier) if multiplier > 0 else -math.inf
+
+
+def _protection_trend(year: int) -> float:
+    """The legal-protection trend's term of η inside the protected forest in ``year`` (both runs)."""
+    return HAZARD["beta_legal_protection_trend_per_year_after_2012"] * max(0, year - PROTECTION_TREND_FROM)
+
+
+def _displace(eta: np.ndarray, lost: np.ndarray, forest: np.ndarray, belt_rows: np.ndarray, n_cells: int) -> int:
+    """Add to ``lost`` (in place) the ``n_cells`` standing, not yet lost leakage-belt cells of highest ``eta``;
+    return how many were added (fewer where the belt has fewer)."""
+    if n_cells <= 0:
+        return 0
+    flat = lost.ravel()
+    candidates = belt_rows[forest.ravel()[belt_rows] & ~flat[belt_rows]]
+    n_cells = min(n_cells, candidates.size)
+    if n_cells == 0:
+        return 0
+    order = np.argpartition(-eta.ravel()[candidates], n_cells - 1)[:n_cells]
+    flat[candidates[order]] = True
+    return n_cells
 
 
 class _Agreements:
@@ -107,15 +147,20 @@ class _Agreements:
     standing cells, 0.63–1.8 ha, cleared at once; a household with fewer than 7 standing cells left has
     nothing to breach and keeps complying)."""
 
-    def __init__(self, lu: LandUse2000, households: Households, seed: int, cell_ha: float):
+    def __init__(self, lu: LandUse2000, households: Households, seed: int, cell_ha: float, active: bool = True):
         self.cells = np.flatnonzero(lu.conservation_household)
         self.household = lu.conservation_household.ravel()[self.cells] - 1
         self.sign_year, self.breach_year = _household_years(households)
+        self.active = active
+        if not active:  # a project without effect: the agreements change nothing, nobody breaches
+            self.breach_year[:] = NEVER
         self.breach_area_ha = np.zeros(len(households.table))
         self.rng, self.cell_ha = _rng(seed, 4), cell_ha
 
     def apply(self, year: int, lost: np.ndarray, forest: np.ndarray) -> None:
         """Protect complying signers' conservation areas from ``lost`` and add this year's breaches, in place."""
+        if not self.active:
+            return
         width = lost.shape[1]
         breaching = []
         for i in np.flatnonzero(self.breach_year == year):
@@ -138,27 +183,33 @@ class _Agreements:
 
 
 def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_static: np.ndarray, seed: int,
-                  cell_ha: float, report: Callable[[str, float], None]) -> Deforestation:
-    """Loss 2001–2024 with and without the project (module docstring), on the same yearly draws."""
+                  cell_ha: float, report: Callable[[str, float], None], effect: ProjectEffect,
+                  belt_mask: np.ndarray) -> Deforestation:
+    """Loss 2001–2024 with and without the project (module docstring), on the same yearly draws.
+
+    ``belt_mask``: the leakage belt's cells, where the displaced clearing goes.
+    """
     shape = lu.forest.shape
-    agreements = _Agreements(lu, households, seed, cell_ha)
+    agreements = _Agreements(lu, households, seed, cell_ha, active=effect.effect > 0)
     forest_act, forest_cf = lu.forest.copy(), lu.forest.copy()
     loss_act, loss_cf = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
     region_flat = np.flatnonzero(terrain.region_mask)
     calib_idx = np.sort(_rng(seed, 5).choice(region_flat, size=min(400_000, region_flat.size), replace=False))
     del region_flat
     project_rows = np.flatnonzero(terrain.project_mask.ravel())
+    belt_rows = np.flatnonzero((belt_mask & ~terrain.project_mask).ravel())
     target = target_rates(seed)
-    years = list(target)
-    beta0 = {}
-    for n_done, year in enumerate(years):
-        report(f"simulating: deforestation {year}", 0.15 + 0.7 * n_done / len(years))
+    beta0, prevented, displaced = {}, {}, {}
+    for n_done, year in enumerate(target):
+        report(f"simulating: deforestation {year}", 0.15 + 0.7 * n_done / len(target))
         code = year - YEAR_OFFSET
         threshold_y = _year_threshold(seed, year, shape)
         # counterfactual: no project, no agreements
         edge_cf = _edge_term(forest_cf, HAZARD)
         eta_cf = _upsample(edge_cf, EDGE_BLOCK_PX)
         eta_cf += x_static
+        if year > PROTECTION_TREND_FROM:
+            eta_cf.ravel()[project_rows] += _protection_trend(year)
         sample = calib_idx[forest_cf.ravel()[calib_idx]]
         beta0[year] = b0 = _solve_beta0(eta_cf.ravel()[sample], target[year])
         eta_cf += b0
@@ -167,6 +218,7 @@ def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_s
         del eta_cf
         loss_cf[lost] = code
         forest_cf &= ~lost
+        n_cf_project = int(np.count_nonzero(lost.ravel()[project_rows]))
         # with the project: same draws; both runs are identical up to the project start, so the
         # counterfactual's edge term serves until then
         edge = edge_cf if year <= PROJECT_START.year else _edge_term(forest_act, HAZARD)
@@ -174,15 +226,23 @@ def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_s
         del edge, edge_cf
         eta += x_static
         eta += b0
+        if year > PROTECTION_TREND_FROM:
+            eta.ravel()[project_rows] += _protection_trend(year)
         if year >= PROJECT_START.year:
-            eta.ravel()[project_rows] += _project_shift(year)
+            eta.ravel()[project_rows] += _project_shift(year, effect.effect)
         lost = eta > threshold_y
-        del eta
         lost &= forest_act
         agreements.apply(year, lost, forest_act)
+        if year >= PROJECT_START.year:
+            prevented[year] = max(0, n_cf_project - int(np.count_nonzero(lost.ravel()[project_rows])))
+            displaced[year] = _displace(eta, lost, forest_act, belt_rows,
+                                        int(round(effect.displacement * prevented[year])))
+        del eta
         loss_act[lost] = code
         forest_act &= ~lost
         del lost, threshold_y
     return Deforestation(loss_year=loss_act, loss_year_counterfactual=loss_cf, beta0_by_year=beta0,
                          target_rate_by_year=target, sign_year=agreements.sign_year,
-                         breach_year=agreements.breach_year, breach_area_ha=agreements.breach_area_ha)
+                         breach_year=agreements.breach_year, breach_area_ha=agreements.breach_area_ha,
+                         prevented_px_by_year=prevented, displaced_px_by_year=displaced,
+                         agreements_active=agreements.active)

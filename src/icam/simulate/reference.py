@@ -4,7 +4,8 @@ A real loss map differs from the truth; a real reference sample is labelled by i
 see (almost) the truth. The simulator therefore writes the Hansen-format lossyear tiles as the
 true loss seen through a map-error model (:func:`map_with_errors`), keeps the truth in
 ``truth/true_lossyear.tif``, and labels a stratified sample of each period's map from the truth
-through an interpreter-error model (:func:`write_reference_samples`). Parameters are in
+through an interpreter-error model (:func:`write_reference_samples`), recording each sample's true class,
+label and error in ``truth/reference_samples/<period>.csv``. Parameters are in
 :data:`MAP_ERRORS` and :data:`INTERPRETER_ERRORS`; docs/methods.md explains them.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from scipy import ndimage
 
 from icam.core.atomic import atomic_path
@@ -33,11 +35,14 @@ MAP_ERRORS = {
     "commission_within_m": 300,  # ... in forest within this distance of the 2000 non-forest edge
 }
 INTERPRETER_ERRORS = {
-    "swap_share": 0.01,  # labels replaced by a random other class, where the map says loss or non-forest
-    "swap_share_stable_forest": 0.002,  # ... and where it says stable forest (intact canopy is rarely misread)
-    "boundary_year_share": 0.20,  # loss in a period's last year labelled stable forest (too recent to see), and
-    # loss in the year the period starts labelled loss (dated into the period)
+    # symmetric by default: every true class is mislabelled at the same rate, and each wrong label is one of the
+    # two other classes at random, so P(label j | true i) = swap_share / 2 for every i != j
+    "swap_share": 0.002,
+    # boundary-year confusions, the same share at both ends of a period: loss in the period's last year labelled
+    # stable forest (too recent to see) and loss in the year the period starts labelled loss (dated into it)
+    "boundary_year_share": 0.20,
 }
+TRUTH_SAMPLES_DIR = "truth/reference_samples"
 SAMPLE_SIZE = {"small": (2000, 100), "project": (10000, 600), "jurisdiction": (1500, 100)}  # (n, minimum per class)
 ASSESSMENT_EPOCHS = [(2000, 2008), (2008, 2012), (2012, 2014), (2014, 2016), (2016, 2018), (2018, 2020),
                      (2020, 2022), (2022, 2024)]
@@ -101,21 +106,27 @@ def _true_forest_change(mapped: ForestChange, true_loss: np.ndarray) -> ForestCh
     return ForestChange(mapped.epochs, mapped.forest_first, loss_period, mapped.valid, "truth")
 
 
-def _labels(true_classes: np.ndarray, map_classes: np.ndarray, true_year: np.ndarray, start: int, end: int,
-            rng: np.random.Generator) -> np.ndarray:
-    """Interpreters' labels: the true class, with boundary-year confusions and random swaps."""
+def _labels(true_classes: np.ndarray, true_year: np.ndarray, start: int, end: int,
+            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Interpreters' labels: the true class, with boundary-year confusions and random swaps (INTERPRETER_ERRORS).
+
+    Returns the labels and each one's error kind ("" where the label is right, "too_recent", "dated_in", "swap").
+    """
     labels = true_classes.copy()
+    kind = np.full(labels.size, "", dtype=object)
     share = INTERPRETER_ERRORS["boundary_year_share"]
     too_recent = (true_classes == FOREST_LOSS) & (true_year == end) & (rng.random(labels.size) < share)
     labels[too_recent] = STABLE_FOREST
+    kind[too_recent] = "too_recent"
     dated_in = (true_classes == NON_FOREST) & (true_year == start) & (rng.random(labels.size) < share)
     labels[dated_in] = FOREST_LOSS
-    swap_share = np.where(map_classes == STABLE_FOREST, INTERPRETER_ERRORS["swap_share_stable_forest"],
-                          INTERPRETER_ERRORS["swap_share"])
-    swap = rng.random(labels.size) < swap_share
+    kind[dated_in] = "dated_in"
+    swap = rng.random(labels.size) < INTERPRETER_ERRORS["swap_share"]
     others = np.array([[2, 3], [1, 3], [1, 2]])  # the other classes of 1, 2, 3
     labels[swap] = others[labels[swap] - 1, rng.integers(0, 2, size=int(swap.sum()))]
-    return labels
+    kind[swap] = "swap"
+    kind[labels == true_classes] = ""  # a swap back to the true class is no error
+    return labels, kind
 
 
 def write_reference_samples(out_dir: Path, true_loss: np.ndarray, scale: str, seed: int) -> dict:
@@ -141,10 +152,15 @@ def write_reference_samples(out_dir: Path, true_loss: np.ndarray, scale: str, se
         true_map = activity_map(truth, zone, start, end)
         loss_value = true_loss[rows, cols].astype(int)
         true_year = np.where(loss_value > 0, loss_value + YEAR_OFFSET, 0)  # 0: never lost
-        table["ref_class"] = _labels(true_map[rows, cols], classes[rows, cols], true_year, start, end, rng)
+        true_class = true_map[rows, cols]
+        table["ref_class"], kind = _labels(true_class, true_year, start, end, rng)
         path = out_dir / SAMPLES_DIR / f"{_slug(start, end)}.csv"
         with atomic_path(path) as tmp:
             table.to_csv(tmp, index=False)
+        truth_table = pd.DataFrame({"id": table["id"], "true_class": true_class, "label": table["ref_class"],
+                                    "error": kind != "", "error_kind": kind})
+        with atomic_path(out_dir / TRUTH_SAMPLES_DIR / f"{_slug(start, end)}.csv") as tmp:
+            truth_table.to_csv(tmp, index=False)
         _, area = mapped_areas(true_map, landscape.grid)
         true_areas[f"{start}-{end}"] = {str(k): round(v, 2) for k, v in area.items()}
     return true_areas

@@ -33,12 +33,22 @@ from icam.core.atomic import atomic_write_text
 from icam.core.errors import ConfigError
 from icam.simulate.agreements import write_agreement_history
 from icam.simulate.alerts import write_enforcement_history
-from icam.simulate.deforestation import Deforestation, simulate_loss, static_predictor
+from icam.simulate.deforestation import Deforestation, ProjectEffect, simulate_loss, static_predictor
+from icam.simulate.emissions import emission_factor, truth_by_year
 from icam.simulate.files import _tiles, _write_csv, _write_raster, _write_vector, config_dict, config_toml
 from icam.simulate.geometry import Geometry, build_geometry
 from icam.simulate.households import Households, _place_households
 from icam.simulate.inventory import write_inventory
-from icam.simulate.params import CRS_EPSG, GENERATED_MARK, HANSEN_PREFIX, RESOLUTION_M, _rng, _scale
+from icam.simulate.params import (
+    CRS_EPSG,
+    DEFAULT_DISPLACEMENT,
+    DEFAULT_PROJECT_EFFECT,
+    GENERATED_MARK,
+    HANSEN_PREFIX,
+    RESOLUTION_M,
+    _rng,
+    _scale,
+)
 from icam.simulate.reference import (
     INTERPRETER_ERRORS,
     MAP_ERRORS,
@@ -147,7 +157,8 @@ def _write_json(path: Path, content: dict, **kwargs) -> None:
     atomic_write_text(path, json.dumps(content, indent=2, **kwargs) + "\n")
 
 
-def _write_samples_inventory(out_dir: Path, loss: Deforestation, map_errors: dict, scale: str, seed: int) -> None:
+def _write_samples_inventory(out_dir: Path, loss: Deforestation, map_errors: dict, scale: str, seed: int) -> dict:
+    """The labelled reference samples and the tree inventory with their truth; returns the inventory's truth."""
     true_areas = write_reference_samples(out_dir, loss.loss_year, scale, seed)
     _write_json(out_dir / "truth" / "reference_samples.json", {
         "map_errors": {**MAP_ERRORS, "realised_px": map_errors},
@@ -156,15 +167,38 @@ def _write_samples_inventory(out_dir: Path, loss: Deforestation, map_errors: dic
         "zone": "reference_region",
         "true_area_ha_by_period": true_areas,
     })
-    _write_json(out_dir / "truth" / "inventory.json", write_inventory(out_dir, seed))
+    inventory_truth = write_inventory(out_dir, seed)
+    _write_json(out_dir / "truth" / "inventory.json", inventory_truth)
+    return inventory_truth
+
+
+def _write_emissions_truth(out_dir: Path, geom: Geometry, terrain: Terrain, lu: LandUse2000, loss: Deforestation,
+                           inventory_truth: dict, effect: ProjectEffect, cell_ha: float) -> None:
+    """truth/emission_factor_tco2e_per_ha.tif and truth/truth.json (:mod:`icam.simulate.emissions`)."""
+    ef = emission_factor(terrain.dem, lu.forest, inventory_truth)
+    _write_raster(out_dir / "truth" / "emission_factor_tco2e_per_ha.tif", ef, geom.grid.transform, nodata=np.nan)
+    _write_json(out_dir / "truth" / "truth.json", truth_by_year(
+        loss, terrain.project_mask & lu.forest, ef, cell_ha, effect.effect, effect.displacement))
+
+
+def _belt_mask(geom: Geometry) -> np.ndarray:
+    grid = geom.grid
+    return rasterize([(geom.leakage_belt, 1)], out_shape=grid.shape, transform=grid.transform, fill=0,
+                     dtype="uint8").astype(bool)
+
+
+def _check_effect(project_effect: float, displacement: float) -> ProjectEffect:
+    for name, value in (("project effect", project_effect), ("displacement", displacement)):
+        if not 0.0 <= float(value) <= 1.0:
+            raise ConfigError(f"{name} {value} is outside [0, 1]", "give a share between 0 and 1")
+    return ProjectEffect(float(project_effect), float(displacement))
 
 
 def _write_alerts(out_dir: Path, geom: Geometry, terrain: Terrain, lu: LandUse2000, households: Households,
                   loss: Deforestation, seed: int) -> None:
     """The last year's GLAD-like alerts and the head office's patrols answering them."""
     grid = geom.grid
-    belt_mask = rasterize([(geom.leakage_belt, 1)], out_shape=grid.shape, transform=grid.transform, fill=0,
-                          dtype="uint8").astype(bool)
+    belt_mask = _belt_mask(geom)
     agreement_of = {a["conservation_parcel_id"]: a["agreement_id"] for a in households.agreements}
     conservation = [q for q in households.parcels if q["kind"] == "conservation"]
     parcels = gpd.GeoDataFrame({"agreement": [agreement_of.get(q["parcel_id"]) for q in conservation],
@@ -203,14 +237,19 @@ def _summary(scale: str, seed: int, geom: Geometry, terrain: Terrain, lu: LandUs
     }
 
 
-def simulate(out_dir: Path, scale: str = "project", seed: int = 42, progress: Progress | None = None) -> dict:
+def simulate(out_dir: Path, scale: str = "project", seed: int = 42, progress: Progress | None = None,
+             project_effect: float = DEFAULT_PROJECT_EFFECT, displacement: float = DEFAULT_DISPLACEMENT) -> dict:
     """Write a simulated Alto Mayo project (inputs, icam.toml, truth) into ``out_dir``; return a summary.
 
     ``scale``: "small" (896² cells, for tests), "project" (3,472² cells, ~1 Mha reference region) or
     "jurisdiction" (7,824² cells, ~5.1 Mha, 66 % forest in 2000). ``progress(description, fraction_done)``
-    is called between stages. The same seed gives byte-identical rasters.
+    is called between stages. ``project_effect`` F: the fractional reduction of the clearing hazard inside
+    the project area after the start (0 = none); ``displacement`` D: the share of the clearing prevented
+    inside the project that moves to the leakage belt's forest in the same year; both in [0, 1]. The same
+    seed and parameters give byte-identical rasters.
     """
     p = _scale(scale)
+    effect = _check_effect(project_effect, displacement)
     out_dir = Path(out_dir)
     _check_folder(out_dir)
     report = progress or (lambda _d, _f: None)
@@ -228,7 +267,7 @@ def simulate(out_dir: Path, scale: str = "project", seed: int = 42, progress: Pr
     treecover = canopy_cover_2000(lu, rng_fields)
     timer.lap("land_use_s")
     x_static = static_predictor(geom, terrain, rng_fields)
-    loss = simulate_loss(terrain, lu, households, x_static, seed, cell_ha, report)
+    loss = simulate_loss(terrain, lu, households, x_static, seed, cell_ha, report, effect, _belt_mask(geom))
     timer.lap("deforestation_s")
     record_households(households, lu, loss, cell_ha)
     report("simulating: writing rasters", 0.87)
@@ -239,13 +278,14 @@ def simulate(out_dir: Path, scale: str = "project", seed: int = 42, progress: Pr
     _write_vectors(out_dir, geom, households)
     history = _write_agreements(out_dir, households, scale, seed)
     _write_json(out_dir / "truth" / "hazard.json", hazard_truth(
-        scale, seed, p.forest_share_2000, terrain, lu, loss, households, history, cell_ha), ensure_ascii=False)
+        scale, seed, p.forest_share_2000, terrain, lu, loss, households, history, cell_ha, effect), ensure_ascii=False)
     description = (f"Simulated landscape modelled on the Alto Mayo Protected Forest, San Martín, Peru "
                    f"(scale {scale}, seed {seed}); not real data")
     atomic_write_text(out_dir / "icam.toml", config_toml(scale, seed, description))
     timer.lap("write_vectors_s")
     report("simulating: labelling reference samples", 0.97)
-    _write_samples_inventory(out_dir, loss, map_errors, scale, seed)
+    inventory_truth = _write_samples_inventory(out_dir, loss, map_errors, scale, seed)
+    _write_emissions_truth(out_dir, geom, terrain, lu, loss, inventory_truth, effect, cell_ha)
     timer.lap("reference_samples_s")
     report("simulating: alerts and patrols", 0.98)
     _write_alerts(out_dir, geom, terrain, lu, households, loss, seed)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from icam.simulate.deforestation import NEVER, Deforestation
+from icam.simulate.deforestation import NEVER, Deforestation, ProjectEffect
 from icam.simulate.households import Households
 from icam.simulate.params import (
     AGREEMENT_SHARE,
@@ -33,7 +33,8 @@ HAZARD_MODEL = (
     "beta_edge_log*log1p(d_edge_m/100) + beta_road*log1p(d_road_km) + "
     "beta_settlement*log1p(d_settlement_km) + beta_slope*slope_deg + "
     "beta_elevation*(elevation_m-800)/1000 + beta_legal*protected + sigma_re*field + "
-    "log((1-w)+w*exp(beta_project))*protected (with-project run only; w = share of the year after "
+    "beta_legal_trend*max(0, year-2012)*protected + "
+    "log((1-w)+w*(1-project_effect))*protected (with-project run only; w = share of the year after "
     f"the project start); loss where U < p, U = Phi({DRAW_SMOOTH_WEIGHT}*Z_smooth + "
     f"{DRAW_CELL_WEIGHT:.3f}*Z_cell), Z_smooth = white noise smoothed by a Gaussian of {DRAW_SMOOTH_PX} "
     "cells, rescaled to unit variance")
@@ -55,7 +56,8 @@ def record_households(households: Households, lu: LandUse2000, loss: Deforestati
         signed = s_year != NEVER
         hh["agreement_id"] = agreement_of.get(hh["household_id"])
         hh["signed"] = hh["_signed"].isoformat() if hh.get("_signed") else None
-        hh["behaviour"] = "no_agreement" if not signed else "breaches" if b_year != NEVER else "complies"
+        hh["behaviour"] = ("no_agreement" if not signed else "no_effect" if not loss.agreements_active
+                           else "breaches" if b_year != NEVER else "complies")
         hh["breach_year"] = int(b_year) if b_year != NEVER else None
         hh["breach_area_ha"] = round(float(loss.breach_area_ha[i]), 2)
         hh["ca_loss_before_signing_ha"] = round(float(np.count_nonzero(lost_m & (ly < s_year)) * cell_ha), 2)
@@ -80,7 +82,8 @@ def realised_rates(loss_year: np.ndarray, region_forest: np.ndarray) -> dict[int
 
 
 def hazard_truth(scale: str, seed: int, forest_share_2000: float, terrain: Terrain, lu: LandUse2000,
-                 loss: Deforestation, households: Households, agreement_history: dict, cell_ha: float) -> dict:
+                 loss: Deforestation, households: Households, agreement_history: dict, cell_ha: float,
+                 effect: ProjectEffect) -> dict:
     """The content of ``truth/hazard.json``."""
     region = terrain.region_mask & lu.forest
     project = terrain.project_mask & lu.forest
@@ -93,22 +96,29 @@ def hazard_truth(scale: str, seed: int, forest_share_2000: float, terrain: Terra
     return {
         "generator": "icam.simulate.scenario", "scale": scale, "seed": seed,
         "model": HAZARD_MODEL,
-        "coefficients": HAZARD,
-        "hazard_ratio_project": math.exp(HAZARD["beta_project"]),
+        "coefficients": {**HAZARD, "beta_project": math.log(1 - effect.effect) if effect.effect < 1 else None},
+        "project_effect": effect.effect,
+        "hazard_ratio_project": 1 - effect.effect,
         "beta0_by_year": {str(y): round(b, 6) for y, b in loss.beta0_by_year.items()},
         "target_rate_by_year": {str(y): round(r, 6) for y, r in loss.target_rate_by_year.items()},
         "realised_rate_by_year_reference_region": {str(y): round(r, 6) for y, r in
                                                    realised_rates(loss.loss_year, region).items()},
         "protection_effect": {"applies_to": "project area", "from": PROJECT_START.isoformat(),
-                              "hazard_multiplier": math.exp(HAZARD["beta_project"]),
+                              "hazard_multiplier": 1 - effect.effect,
                               "year_2008_weight": round((days_2008 - start_doy + 1) / days_2008, 4)},
         "agreement_effect": {"applies_to": "conservation areas of households with a signed agreement",
-                             "from": "the signing year (inclusive)", "hazard_multiplier": 0.0,
+                             "from": "the signing year (inclusive)",
+                             "hazard_multiplier": 0.0 if loss.agreements_active else 1.0,
                              "breach": "a patch of 7-20 standing cells cleared in breach_year; the area is unprotected "
                                        "from then on", "agreement_share": AGREEMENT_SHARE,
                              "breach_share_of_signers": BREACH_SHARE,
                              "wave_shares": {str(k_): v for k_, v in WAVE_SHARES.items()}},
-        "leakage": "none simulated",
+        "leakage": {"displacement": effect.displacement,
+                    "rule": "each year from the project start, displacement x (counterfactual loss inside the project "
+                            "- with-project loss inside it, floored at 0) is cleared in the leakage belt's standing "
+                            "forest cells of highest eta that year (the same households clearing outside)",
+                    "displaced_ha_by_year": {str(y): round(n * cell_ha, 2)
+                                             for y, n in loss.displaced_px_by_year.items()}},
         "elevation_strata_m": ELEVATION_STRATA_M,
         "edge_distance": {"cell_m": EDGE_BLOCK_PX * RESOLUTION_M, "forest_if_share_at_least": 0.5,
                           "metric": "octagonal chamfer max(chessboard, taxicab/sqrt(2))"},
