@@ -10,6 +10,8 @@ program holds locked.
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,6 +65,29 @@ def run_project(project_dir: Path, on_stage: Callable[[Stage, str], None] | None
             return ProjectRun(run, publish(run, project_dir, config))
 
 
+class _NotedInterrupts:
+    """Ctrl-C raises KeyboardInterrupt as usual, and is noted: a library that turns the interrupt into an error
+    of its own (pandas' CSV parser reports it as a parse error) is still reported as interrupted. Signal
+    handlers belong to the main thread: elsewhere this notes nothing."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> _NotedInterrupts:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
 @contextmanager
 def _as_one_line(project_dir: Path) -> Iterator[None]:
     """Turn what the machine does to a run into an :class:`IcamError` that says nothing was published (the
@@ -70,15 +95,21 @@ def _as_one_line(project_dir: Path) -> Iterator[None]:
     without saying why (GDAL, OGR) is checked against the disk: if 16 MiB can no longer be written in the
     project folder, the disk (or a file-size limit, or a folder turned read-only) is named; else the error
     is a bug and keeps its traceback."""
+    noted = _NotedInterrupts()
     try:
-        yield
+        with noted:
+            yield
     except IcamError:
+        if noted.seen:
+            raise Interrupted("interrupted", NOTHING_PUBLISHED) from None
         raise
     except KeyboardInterrupt:
         raise Interrupted("interrupted", NOTHING_PUBLISHED) from None
     except OperationalError as exc:
         raise database_error(exc) from None
     except Exception as exc:
+        if noted.seen:
+            raise Interrupted("interrupted", NOTHING_PUBLISHED) from None
         problem = environment_error(exc, NOTHING_PUBLISHED) if isinstance(exc, OSError) else None
         if problem is None and (probe := write_probe(project_dir)) is not None:
             problem = environment_error(OSError(probe.errno, probe.strerror), NOTHING_PUBLISHED)
