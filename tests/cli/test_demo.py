@@ -273,7 +273,7 @@ def test_altering_the_demo_ledger_with_sql_fails_verify(demo, tmp_path):
 @pytest.mark.xfail(reason="issue 15: with the simulator calibrated to the real Alto Mayo (legal protection lowers "
                           "the protected forest's hazard), the VT0007 density baseline of the project area is about "
                           "2.8 times the true counterfactual (small scale, seed 7: 20.5 against 7.4 ha/yr); the "
-                          "baselines' fix is issue 15's Deliver 5-6", strict=False)
+                          "baselines' fix is issue 15's Deliver 5-6", strict=True)
 def test_baseline_of_the_project_area_is_near_the_true_counterfactual(demo):
     """The VT0007 density baseline of the project area (ha/yr) against the simulator's counterfactual loss
     over the baseline's validity years: the credits rest on it."""
