@@ -150,8 +150,14 @@ def carbon_config() -> dict:
     }
 
 
-def config_toml(scale: str, seed: int, description: str) -> str:
-    """The commented icam.toml text the simulator writes."""
+def _header_only(path: Path) -> bool:
+    """A CSV the simulation wrote with its header and no data row."""
+    return path.is_file() and len(path.read_text(encoding="utf-8").strip().splitlines()) <= 1
+
+
+def config_toml(scale: str, seed: int, description: str, out_dir: Path | None = None) -> str:
+    """The commented icam.toml text the simulator writes. With ``out_dir``, an ``[agreements]`` file the
+    simulation left without a data row (no field visits when the project has no effect) is not listed."""
     mark = f"{GENERATED_MARK} (scale = {scale}, seed = {seed}); rerunning `icam demo` overwrites it."
     comments = {
         "project": "Simulated project modelled on the Alto Mayo Protected Forest (VCS 944); not real data.",
@@ -176,7 +182,11 @@ def config_toml(scale: str, seed: int, description: str) -> str:
     lines = [mark, "# Truth for checking icam's estimates: truth/hazard.json, truth/hazard_static.tif, "
              "truth/households.csv, truth/true_lossyear.tif, truth/counterfactual_lossyear.tif, "
              "truth/reference_samples.json, truth/inventory.json, truth/alerts.json.", ""]
-    for section, values in config_dict(description, scale).items():
+    sections = config_dict(description, scale)
+    if out_dir is not None:
+        sections["agreements"] = {k: v for k, v in sections["agreements"].items()
+                                  if not (isinstance(v, str) and v.endswith(".csv") and _header_only(out_dir / v))}
+    for section, values in sections.items():
         lines += [f"{GENERATED_MARK}, seed {seed}, scale {scale}: {comments[section]}"]
         lines += _toml_table(f"[{section}]", section, values)
     return "\n".join(lines)

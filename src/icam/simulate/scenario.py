@@ -281,7 +281,7 @@ def simulate(out_dir: Path, scale: str = "project", seed: int = 42, progress: Pr
         scale, seed, p.forest_share_2000, terrain, lu, loss, households, history, cell_ha, effect), ensure_ascii=False)
     description = (f"Simulated landscape modelled on the Alto Mayo Protected Forest, San Martín, Peru "
                    f"(scale {scale}, seed {seed}); not real data")
-    atomic_write_text(out_dir / "icam.toml", config_toml(scale, seed, description))
+    atomic_write_text(out_dir / "icam.toml", config_toml(scale, seed, description, out_dir))
     timer.lap("write_vectors_s")
     report("simulating: labelling reference samples", 0.97)
     inventory_truth = _write_samples_inventory(out_dir, loss, map_errors, scale, seed)
