@@ -11,7 +11,8 @@ import pytest
 from icam import ledger
 from icam.carbon.accounting import MonitoringPeriod, PeriodInputs, StratumActivity, ex_post_table
 from icam.core.errors import InputError
-from icam.pipeline.publish import _HeldInterrupts, issue_credits, recover
+from icam.pipeline.interrupts import Interrupts
+from icam.pipeline.publish import issue_credits, recover
 from icam.store.db import open_session
 
 
@@ -107,10 +108,10 @@ def test_recover_puts_back_the_outputs_a_killed_run_had_moved_aside(tmp_path):
 
 def test_ctrl_c_is_held_from_the_swap_to_the_commit():
     handler = signal.getsignal(signal.SIGINT)
-    with pytest.raises(KeyboardInterrupt), _HeldInterrupts():
+    with pytest.raises(KeyboardInterrupt), Interrupts():
         os.kill(os.getpid(), signal.SIGINT)  # before the swap: stops publishing as anywhere else
         time.sleep(1)
-    with _HeldInterrupts() as held:
+    with Interrupts() as held:
         held.critical = True
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)  # the handler runs between bytecodes: it has run by now, and only noted it

@@ -20,8 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import signal
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from icam import ledger
 from icam.carbon.accounting import AccountingTable
 from icam.core.errors import IcamError, InputError
 from icam.pipeline.cache import CACHE_DIR, remove_incomplete
+from icam.pipeline.interrupts import Interrupts
 from icam.pipeline.runner import OUTPUTS_DIR, STAGING_PREFIX, RunResult
 from icam.pipeline.stages import agreements, enforcement
 from icam.store.db import database_url, open_session
@@ -169,30 +168,6 @@ def recover(project_dir: Path) -> None:
     remove_incomplete(project_dir / CACHE_DIR)
 
 
-class _HeldInterrupts:
-    """Ctrl-C raises KeyboardInterrupt as usual until :attr:`critical` is set; from then until the block ends
-    it is only noted. Signal handlers belong to the main thread: elsewhere this does nothing."""
-
-    def __init__(self) -> None:
-        self.critical = False
-        self.pending = False
-        self._previous = None
-
-    def _handle(self, signum, frame) -> None:
-        if not self.critical:
-            raise KeyboardInterrupt
-        self.pending = True
-
-    def __enter__(self) -> _HeldInterrupts:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
-
 def _swap_back(outputs: Path, previous: Path | None) -> None:
     shutil.rmtree(outputs, ignore_errors=True)
     if previous is not None:
@@ -206,7 +181,7 @@ def publish(run: RunResult, project_dir: Path, config) -> Published:
     counts: dict[str, int] = {}
     previous = None
     swapped = False
-    with _HeldInterrupts() as held:
+    with Interrupts() as held:
         try:
             if accounting is None and agreed is None and alerts is None:
                 held.critical = True

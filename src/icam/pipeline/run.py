@@ -10,8 +10,6 @@ program holds locked.
 
 from __future__ import annotations
 
-import signal
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from icam.core.atomic import write_probe
 from icam.core.errors import IcamError, Interrupted, environment_error
 from icam.pipeline.config import load_config
+from icam.pipeline.interrupts import Interrupts
 from icam.pipeline.lock import LockOwner, run_lock
 from icam.pipeline.project import build_stages
 from icam.pipeline.publish import Published, check_publishable, publish, recover
@@ -65,29 +64,6 @@ def run_project(project_dir: Path, on_stage: Callable[[Stage, str], None] | None
             return ProjectRun(run, publish(run, project_dir, config))
 
 
-class _NotedInterrupts:
-    """Ctrl-C raises KeyboardInterrupt as usual, and is noted: a library that turns the interrupt into an error
-    of its own (pandas' CSV parser reports it as a parse error) is still reported as interrupted. Signal
-    handlers belong to the main thread: elsewhere this notes nothing."""
-
-    def __init__(self) -> None:
-        self.seen = False
-        self._previous = None
-
-    def _handle(self, signum, frame) -> None:
-        self.seen = True
-        raise KeyboardInterrupt
-
-    def __enter__(self) -> _NotedInterrupts:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
-
 @contextmanager
 def _as_one_line(project_dir: Path) -> Iterator[None]:
     """Turn what the machine does to a run into an :class:`IcamError` that says nothing was published (the
@@ -95,21 +71,19 @@ def _as_one_line(project_dir: Path) -> Iterator[None]:
     without saying why (GDAL, OGR) is checked against the disk: if 16 MiB can no longer be written in the
     project folder, the disk (or a file-size limit, or a folder turned read-only) is named; else the error
     is a bug and keeps its traceback."""
-    noted = _NotedInterrupts()
+    noted = Interrupts()
     try:
         with noted:
             yield
-    except IcamError:
-        if noted.seen:
-            raise Interrupted("interrupted", NOTHING_PUBLISHED) from None
-        raise
     except KeyboardInterrupt:
         raise Interrupted("interrupted", NOTHING_PUBLISHED) from None
-    except OperationalError as exc:
-        raise database_error(exc) from None
     except Exception as exc:
         if noted.seen:
             raise Interrupted("interrupted", NOTHING_PUBLISHED) from None
+        if isinstance(exc, IcamError):
+            raise
+        if isinstance(exc, OperationalError):
+            raise database_error(exc) from None
         problem = environment_error(exc, NOTHING_PUBLISHED) if isinstance(exc, OSError) else None
         if problem is None and (probe := write_probe(project_dir)) is not None:
             problem = environment_error(OSError(probe.errno, probe.strerror), NOTHING_PUBLISHED)
