@@ -370,10 +370,10 @@ def test_hectares_per_period_year_and_stratum(pipeline, full_small_run):
 
 
 def test_tonnes_and_chart_helpers():
-    from icam.report.build import _overlap_share, _period_label, _tonnes
     from icam.report.figures import accounting_chart
+    from icam.report.views import _overlap_share, _period_label, tonnes
 
-    assert [_tonnes(v) for v in (214_985.6, -0.4, 0, None, float("nan"), 1_234_567)] == [
+    assert [tonnes(v) for v in (214_985.6, -0.4, 0, None, float("nan"), 1_234_567)] == [
         "214,986", "0", "0", "–", "–", "1,234,567"]
     assert _period_label("2012-01-01", "2012-12-31") == "2012"
     assert _period_label("2012-06-15", "2014-06-14") == "2012-06-15 – 2014-06-14"

@@ -349,7 +349,7 @@ def test_section_absent_without_agreements(project):
 
 
 def test_view_helpers():
-    from icam.report.build import _status_words, agreements_view
+    from icam.report.views import _status_words, agreements_view
 
     assert _status_words({"compliant": 312, "to_verify": 4, "breach": 2, "not_in_force": 0}) == \
         "312 compliant, 4 to verify and 2 in breach"

@@ -231,11 +231,11 @@ def test_section_absent_without_enforcement(project):
 
 
 def test_view_helpers():
-    from icam.report.build import _alert_zone_label, _effort_rows, _max_score, _zone_order
+    from icam.report.views import _effort_rows, _max_score, _zone_order, alert_zone_label
 
     assert _zone_order({"outside", "leakage_belt", "admin:B", "unknown", "project_area"}) == [
         "project_area", "leakage_belt", "admin:B", "outside", "unknown"]
-    assert [_alert_zone_label(z) for z in ("project_area", "outside", "unknown")] == [
+    assert [alert_zone_label(z) for z in ("project_area", "outside", "unknown")] == [
         "Project area", "Outside the zones", "Zone not recorded"]
     categories, rows = _effort_rows({
         "effort_by_zone": {"leakage_belt": {"patrols": 2, "km": 12.5, "days": 3.0}},

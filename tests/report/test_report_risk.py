@@ -26,7 +26,7 @@ def project(full_small_run):
             "report": out / "report.html"}
 
 
-def _number(text: str) -> float | None:
+def number(text: str) -> float | None:
     text = " ".join(text.split())
     return None if text in ("–", "") else float(text.replace(",", "").rstrip("%"))
 
@@ -71,10 +71,10 @@ def test_section_and_one_row_per_candidate(project):
         assert len(texts) == 15
         for offset, period in ((1, "calibration"), (6, "confirmation")):
             m = candidate[period]
-            assert _number(texts[offset]) == pytest.approx(m["medae_ha"], abs=0.051)
-            assert _number(texts[offset + 1]) == pytest.approx(m["mae_ha"], abs=0.051)
+            assert number(texts[offset]) == pytest.approx(m["medae_ha"], abs=0.051)
+            assert number(texts[offset + 1]) == pytest.approx(m["mae_ha"], abs=0.051)
             assert int(texts[offset + 4]) == m["n_cells"]
-        assert _number(texts[12]) == pytest.approx(100 * candidate["fom_confirmation"], abs=0.0051)
+        assert number(texts[12]) == pytest.approx(100 * candidate["fom_confirmation"], abs=0.0051)
         assert texts[13] == ("pass" if candidate["fom_confirmation"] >= threshold else "fail")
         if candidate["name"] == "benchmark":
             assert texts[14] == "reference"
@@ -102,9 +102,9 @@ def test_benchmark_class_table_and_thresholds(project):
         texts = [" ".join(t.split()) for _, t in cells]
         assert int(texts[0]) == cal["class"]
         for offset, row in ((1, cal), (6, hist)):
-            assert _number(texts[offset + 1]) == row["forest_px"]
-            assert _number(texts[offset + 2]) == row["deforested_px"]
-            assert _number(texts[offset + 3]) == pytest.approx(100 * row["relative_frequency"], abs=0.0051)
+            assert number(texts[offset + 1]) == row["forest_px"]
+            assert number(texts[offset + 2]) == row["deforested_px"]
+            assert number(texts[offset + 3]) == pytest.approx(100 * row["relative_frequency"], abs=0.0051)
     for fit in (risk.benchmark.calibration, risk.benchmark.historical):
         assert f"{fit.nrt_m:,.0f} m" in html
 
@@ -117,11 +117,11 @@ def test_baseline_table_holds_the_results_values(project):
     seen = set()
     for attrs, cells in rows:
         year = attrs["data-year"]
-        assert _number(cells[1][1]) == pytest.approx(baseline["projected_ha_by_year"][year], abs=0.051)
+        assert number(cells[1][1]) == pytest.approx(baseline["projected_ha_by_year"][year], abs=0.051)
         for cell_attrs, text in cells[2:]:
             zone, method = cell_attrs["data-zone"], cell_attrs["data-method"]
             seen.add((zone, method))
-            value = _number(text)
+            value = number(text)
             if method == "vm0015":
                 assert value == pytest.approx(vm0015[zone][year], abs=0.051)
             elif year in vt0007.get(zone, {}):
