@@ -10,18 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from icam.carbon.accounting import (
-    MonitoringPeriod,
     PeriodInputs,
     StratumActivity,
     account_period,
     ex_ante_table,
     ex_post_table,
     monte_carlo,
-    prorate_annual,
-    split_whole,
 )
 from icam.carbon.buffer import BufferResult
 from icam.carbon.emissions import EmissionFactor
+from icam.carbon.periods import MonitoringPeriod, prorate_annual, split_whole
 from icam.carbon.uncertainty import ART_TREES_2_0, EXCESS_OVER_THRESHOLD, VCS_MR_4_4, UncertaintyRule
 from icam.core.errors import InputError
 

@@ -9,7 +9,8 @@ from datetime import date
 import pytest
 
 from icam import ledger
-from icam.carbon.accounting import MonitoringPeriod, PeriodInputs, StratumActivity, ex_post_table
+from icam.carbon.accounting import PeriodInputs, StratumActivity, ex_post_table
+from icam.carbon.periods import MonitoringPeriod
 from icam.core.errors import InputError
 from icam.pipeline.interrupts import Interrupts
 from icam.pipeline.publish import issue_credits, recover

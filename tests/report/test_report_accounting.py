@@ -348,7 +348,7 @@ def test_hectares_per_period_year_and_stratum(pipeline, full_small_run):
     days (accounting_years.csv, the same figures as results.json), and the report's areas table shows them."""
     import csv
 
-    from icam.carbon.accounting import MonitoringPeriod, prorate_annual
+    from icam.carbon.periods import MonitoringPeriod, prorate_annual
 
     accounting = pipeline["results"].get("accounting")
     if accounting is None:

@@ -56,7 +56,7 @@ Units: areas ha, emissions tCO2e, dates ``datetime.date``. Pure functions: no fi
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
@@ -65,6 +65,7 @@ import numpy as np
 
 from icam.carbon.buffer import BufferResult
 from icam.carbon.emissions import EmissionFactor, number
+from icam.carbon.periods import MonitoringPeriod, check_no_overlap, prorate_annual, split_whole
 from icam.carbon.uncertainty import (
     EXCESS_OVER_THRESHOLD,
     UncertaintyResult,
@@ -81,90 +82,6 @@ _EPS = 1e-9  # float sums such as 7820.000000001 still round to 7820 whole credi
 def _num(value, what: str, *, minimum: float | None = 0.0, maximum: float | None = None) -> float:
     """A finite number, non-negative unless ``minimum`` says otherwise."""
     return number(value, what, minimum=minimum, maximum=maximum)
-
-
-def _as_date(value, what: str) -> date:
-    if isinstance(value, date):
-        return value if type(value) is date else date(value.year, value.month, value.day)
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise InputError(f"{what} must be a date (YYYY-MM-DD), got {value!r}")
-
-
-# --------------------------------------------------------------------------- periods
-
-@dataclass(frozen=True)
-class MonitoringPeriod:
-    """A monitoring (or crediting) period, ``start`` and ``end`` both inclusive."""
-
-    start: date
-    end: date
-
-    def __post_init__(self) -> None:
-        start, end = _as_date(self.start, "the period start"), _as_date(self.end, "the period end")
-        if end < start:
-            raise InputError(f"the period {start.isoformat()} – {end.isoformat()} ends before it starts")
-        object.__setattr__(self, "start", start)
-        object.__setattr__(self, "end", end)
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days + 1
-
-    def days_by_year(self) -> dict[int, int]:
-        """Calendar year → days of the period in it; e.g. 2008-06-15 – 2012-06-14 gives
-        {2008: 200, 2009: 365, 2010: 365, 2011: 365, 2012: 166}."""
-        out = {}
-        for y in range(self.start.year, self.end.year + 1):
-            first, last = max(self.start, date(y, 1, 1)), min(self.end, date(y, 12, 31))
-            out[y] = (last - first).days + 1
-        return out
-
-    def split_by_year(self) -> list[MonitoringPeriod]:
-        """The period cut at each 1 January (one piece per calendar year)."""
-        return [MonitoringPeriod(max(self.start, date(y, 1, 1)), min(self.end, date(y, 12, 31)))
-                for y in range(self.start.year, self.end.year + 1)]
-
-    def to_dict(self) -> dict:
-        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "days": self.days}
-
-
-def _days_in_year(y: int) -> int:
-    return (date(y + 1, 1, 1) - date(y, 1, 1)).days
-
-
-def prorate_annual(annual_ha: Mapping[int, float], period: MonitoringPeriod) -> float:
-    """Baseline area (ha) over ``period`` from annual values: Σ_y A_y × d_y / days_in_year(y),
-    with d_y the period's days in calendar year y (365 or 366 days in the year). Every year the
-    period touches must be given (e.g. ``ZoneBaseline.by_year[zone]`` or a year → ha mapping)."""
-    total = 0.0
-    for y, d in period.days_by_year().items():
-        if y not in annual_ha:
-            raise InputError(f"no annual baseline value for {y}, which the period "
-                             f"{period.start.isoformat()} – {period.end.isoformat()} covers",
-                             "give one value (ha) per calendar year of the period")
-        total += _num(annual_ha[y], f"the baseline deforestation of {y}") * d / _days_in_year(y)
-    return total
-
-
-def split_whole(total: int, weights: Mapping[int, int]) -> dict[int, int]:
-    """Split a whole number ``total`` by integer ``weights`` (year → days): each part floored,
-    then the remainder one each to the largest remainders, ties to the later key. Σ = total."""
-    if total < 0:
-        raise InputError(f"cannot split a negative number of credits ({total})")
-    d_total = sum(weights.values())
-    if d_total <= 0:
-        raise InputError("cannot split credits over zero days")
-    parts, rems = {}, {}
-    for k, w in weights.items():
-        parts[k], rems[k] = divmod(total * w, d_total)  # exact integer arithmetic
-    left = total - sum(parts.values())
-    for k in sorted(rems, key=lambda k: (rems[k], k), reverse=True)[:left]:
-        parts[k] += 1
-    return parts
 
 
 # --------------------------------------------------------------------------- inputs
@@ -494,21 +411,13 @@ def account_period(inputs: PeriodInputs, rule: UncertaintyRule = EXCESS_OVER_THR
     )
 
 
-def _check_no_overlap(periods: Iterable[MonitoringPeriod]) -> None:
-    ps = sorted(periods, key=lambda p: p.start)
-    for a, b in zip(ps, ps[1:]):
-        if b.start <= a.end:
-            raise InputError(f"the periods {a.start} – {a.end} and {b.start} – {b.end} overlap",
-                             "a day can be credited in one period only")
-
-
 def ex_post_table(periods: Sequence[PeriodInputs], rule: UncertaintyRule = EXCESS_OVER_THRESHOLD, *,
                   n_draws: int = 10_000, seed: int = 0) -> AccountingTable:
     """The ex-post table: :func:`account_period` for each monitoring period, in date order.
     Periods may not overlap; period i's Monte Carlo uses seed ``(seed, i)``."""
     if not periods:
         raise InputError("no monitoring period given")
-    _check_no_overlap(p.period for p in periods)
+    check_no_overlap(p.period for p in periods)
     ordered = sorted(periods, key=lambda p: p.period.start)
     rows = tuple(account_period(p, rule, n_draws=n_draws,
                                 seed=int(np.random.SeedSequence([seed, i]).generate_state(1)[0]))

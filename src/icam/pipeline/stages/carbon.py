@@ -32,18 +32,11 @@ from pathlib import Path
 import numpy as np
 from rasterio.transform import rowcol
 
-from icam.carbon.accounting import (
-    AccountingTable,
-    MonitoringPeriod,
-    PeriodInputs,
-    StratumActivity,
-    ex_ante_table,
-    ex_post_table,
-    prorate_annual,
-)
+from icam.carbon.accounting import AccountingTable, PeriodInputs, StratumActivity, ex_ante_table, ex_post_table
 from icam.carbon.buffer import BufferResult, assess
 from icam.carbon.emissions import CarbonStock, EmissionFactor, emission_factor
 from icam.carbon.inventory import read_tree_inventory, stocks_from_inventory
+from icam.carbon.periods import MonitoringPeriod, prorate_annual
 from icam.carbon.stocks import StratumStock, ipcc_default_stock
 from icam.carbon.uncertainty import ART_TREES_2_0, EXCESS_OVER_THRESHOLD, VCS_MR_4_4
 from icam.carbon.wood_density import WoodDensityTable
