@@ -63,14 +63,14 @@ def test_domain_loss_standard_error_by_hand():
     import numpy as np
     import pandas as pd
 
-    from icam.pipeline.stages.carbon import _domain_estimate
+    from icam.pipeline.stages.carbon_activity import domain_estimate
 
     samples = pd.DataFrame({"stratum": [1, 1, 1, 1, 2, 2], "map_class": [1, 1, 1, 1, 2, 2],
                             "ref_class": [2, 2, 1, 1, 2, 2]})
     in_domain = np.array([True, False, True, False, True, False])  # the second loss point lies outside
     assessment = SimpleNamespace(strata_area_ha={1: 100.0, 2: 10.0})
-    assert _domain_estimate(assessment, samples, in_domain) == pytest.approx((30.0, 650 ** 0.5))
-    assert _domain_estimate(assessment, samples, np.zeros(6, dtype=bool)) is None  # no loss in the domain
+    assert domain_estimate(assessment, samples, in_domain) == pytest.approx((30.0, 650 ** 0.5))
+    assert domain_estimate(assessment, samples, np.zeros(6, dtype=bool)) is None  # no loss in the domain
 
 
 def test_strata_raster_must_cover_the_project_forest(tmp_path):

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from rasterio.transform import rowcol
 
 from icam.carbon.accounting import AccountingTable, PeriodInputs, StratumActivity, ex_ante_table, ex_post_table
 from icam.carbon.buffer import BufferResult, assess
@@ -41,12 +40,16 @@ from icam.carbon.stocks import StratumStock, ipcc_default_stock
 from icam.carbon.uncertainty import ART_TREES_2_0, EXCESS_OVER_THRESHOLD, VCS_MR_4_4
 from icam.carbon.wood_density import WoodDensityTable
 from icam.core.errors import InputError
-from icam.forest.activity import CLASS_NAMES, FOREST_LOSS
-from icam.forest.area import stehman_estimate
-from icam.forest.labels import read_labels
 from icam.landscape import Landscape
 from icam.landscape.raster import read_onto_grid
 from icam.pipeline.config import CarbonSection, CarbonStratum, IcamConfig
+from icam.pipeline.stages.carbon_activity import (
+    annual_loss_ha,
+    baseline_annual_ha,
+    error_adjustment,
+    prorated,
+    read_samples,
+)
 from icam.pipeline.stages.risk import zone_mask
 
 SINGLE_STRATUM = "forest"
@@ -218,121 +221,6 @@ def stratum_masks(config: IcamConfig, landscape: Landscape, names: Sequence[str]
     return masks
 
 
-# --------------------------------------------------------------------------- activity data
-
-def annual_loss_ha(landscape: Landscape, mask: np.ndarray) -> dict[int, float]:
-    """Mapped forest loss (ha) per calendar year inside ``mask``; annual forest data only."""
-    forest = landscape.forest
-    if not forest.is_annual:
-        raise InputError("the carbon accounting needs annual forest-loss data (one epoch per year)",
-                         "use a Hansen, loss-year or yearly forest-map source")
-    mask = mask & forest.valid
-    area = np.broadcast_to(landscape.grid.cell_area_ha(), forest.shape)
-    counts = np.bincount(forest.loss_period[mask].astype(np.intp), weights=area[mask], minlength=len(forest.epochs))
-    # loss_period k = lost between epochs[k-1] and epochs[k]: the loss of calendar year epochs[k]
-    return {int(year): float(counts[k]) for k, year in enumerate(forest.epochs) if k >= 1}
-
-
-def baseline_annual_ha(source: str, risk, baseline, landscape: Landscape, mask: np.ndarray,
-                       years: Sequence[int]) -> dict[int, float]:
-    """Baseline deforestation (ha) per calendar year inside ``mask``."""
-    area = np.broadcast_to(landscape.grid.cell_area_ha(), landscape.grid.shape)
-    if source == "vt0007_density":
-        per_year = float(risk.risk_ha_per_year[mask].sum(dtype=np.float64))
-        return {y: per_year for y in years}
-    year_map = baseline.allocation.year_map
-    hit = mask & (year_map > 0)
-    sums = np.bincount(year_map[hit].astype(np.intp), weights=area[hit], minlength=max(years) + 1)
-    return {y: float(sums[y]) if y < sums.size else 0.0 for y in years}
-
-
-def _prorated(annual: Mapping[int, float], period: MonitoringPeriod, what: str) -> float:
-    missing = [y for y in period.days_by_year() if y not in annual]
-    if missing:
-        raise InputError(f"the {what} is not known for {', '.join(map(str, missing))}, which the monitoring "
-                         f"period {period.start} – {period.end} covers",
-                         "choose monitoring periods inside the years of the forest data")
-    return prorate_annual(annual, period)
-
-
-def _domain_estimate(assessment, samples, domain_at_sample: np.ndarray) -> tuple[float, float] | None:
-    """(area, SE) in ha of the sample-based loss inside a domain (Stehman 2014's total of the indicator
-    "reference is loss and the point is in the domain"); None where the estimate is 0."""
-    relabelled = samples.assign(ref_class=np.where(domain_at_sample & (samples["ref_class"] == FOREST_LOSS),
-                                                   FOREST_LOSS, 0))
-    estimate = stehman_estimate(relabelled, assessment.strata_area_ha)
-    area = estimate.area_ha.get(FOREST_LOSS) or 0.0
-    return (area, estimate.se_ha[FOREST_LOSS]) if area > 0 else None
-
-
-@dataclass(frozen=True)
-class _Sample:
-    assessment: object
-    table: object  # pandas DataFrame of the labelled sample
-    rows: np.ndarray
-    cols: np.ndarray
-
-
-def _read_samples(config: IcamConfig, landscape: Landscape, assessments) -> list[_Sample]:
-
-    out = []
-    for a, cfg in zip(assessments, config.activity_data.assessments if config.activity_data else ()):
-        table = read_labels(cfg.samples, known_classes=set(CLASS_NAMES), map_extent=landscape.grid)
-        if not {"x", "y"} <= set(table.columns):
-            continue
-        rows, cols = rowcol(landscape.grid.transform, table["x"].to_numpy(float), table["y"].to_numpy(float))
-        out.append(_Sample(a, table, np.asarray(rows), np.asarray(cols)))
-    return out
-
-
-def _best_sample(samples: Sequence[_Sample], period: MonitoringPeriod) -> _Sample | None:
-    """The assessment whose loss years (start_year+1 … end_year) share the most days with the period."""
-    days = period.days_by_year()
-
-    def overlap(s: _Sample) -> int:
-        return sum(d for y, d in days.items() if s.assessment.start_year < y <= s.assessment.end_year)
-
-    best = max(samples, key=overlap, default=None)
-    return best if best is not None and overlap(best) > 0 else None
-
-
-@dataclass(frozen=True)
-class Adjustment:
-    """How a period's mapped loss in a domain becomes its error-adjusted estimate: observed = mapped × ratio,
-    SE = observed × relative_se; ``source`` says which sample and domain gave them."""
-
-    ratio: float
-    relative_se: float
-    source: str
-    sampled: bool
-
-
-def error_adjustment(samples: Sequence[_Sample], period: MonitoringPeriod,
-                     domains: Sequence[tuple[str, np.ndarray, Mapping[int, float]]]) -> Adjustment:
-    """The sample-based (Olofsson et al. 2014; Stehman 2014) adjustment of the mapped loss over ``period``.
-
-    The assessment whose loss years share most days with the period gives, for the first of ``domains``
-    (name, mask, mapped loss per year) whose sample holds loss, the ratio of the estimated to the mapped
-    loss over the assessment's loss years and the estimate's relative SE; where no domain's sample holds
-    loss, the assessment's whole-zone estimate. Without an assessment the pixel count stands, exact and
-    flagged (``sampled`` False)."""
-    best = _best_sample(samples, period)
-    if best is None:
-        return Adjustment(1.0, 0.0, "pixel count: no reference sample covers the period (flagged)", False)
-    a = best.assessment
-    for name, domain, mapped_by_year in domains:
-        estimate = _domain_estimate(a, best.table, domain[best.rows, best.cols])
-        mapped = sum(v for y, v in mapped_by_year.items() if a.start_year < y <= a.end_year)
-        if estimate is not None and mapped > 0:
-            area, se = estimate
-            return Adjustment(area / mapped, se / area, f"{a.name}, error-adjusted estimate of the {name}", True)
-    e = a.estimate
-    area, mapped = e.area_ha.get(FOREST_LOSS) or 0.0, a.mapped_area_ha.get(FOREST_LOSS) or 0.0
-    if area > 0 and mapped > 0:
-        return Adjustment(area / mapped, e.se_ha[FOREST_LOSS] / area, f"{a.name}, whole-zone estimate", True)
-    return Adjustment(1.0, 0.0, f"{a.name}: no loss in the sample; the pixel count stands (flagged)", False)
-
-
 # --------------------------------------------------------------------------- accounting
 
 def _buffer(carbon: CarbonSection) -> tuple[float | BufferResult, float, str, BufferResult | None]:
@@ -391,7 +279,7 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
             m = zmask & masks[s.name]
             annual[(s.name, z)] = (baseline_annual_ha(carbon.baseline_source, risk, baseline, landscape, m, years),
                                    annual_loss_ha(landscape, m))
-    samples = _read_samples(config, landscape, assessments)
+    samples = read_samples(config, landscape, assessments)
     zone_loss = {z: annual_loss_ha(landscape, m) for z, m in zones.items()}
     valid_years = _valid_years(config, baseline)
     baseline_name = _baseline_name(config, valid_years)
@@ -411,7 +299,7 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
                 # one ratio per zone, not per zone and stratum: a stratum's few loss points in a small
                 # project give a ratio too noisy to use (a map's error is taken as the same across strata)
                 adj = error_adjustment(samples, period, [(label, zones[z], zone_loss[z])])
-                obs = _prorated(observed, period, "forest loss") * adj.ratio
+                obs = prorated(observed, period, "forest loss") * adj.ratio
                 values[z] = (prorate_annual(base, period), obs, obs * adj.relative_se)
                 notes.append(f"{period.start} – {period.end}, {s.name}, {z}: mapped × {adj.ratio:.3f}, relative SE "
                              f"{adj.relative_se:.3f} ({adj.source})")

@@ -1,0 +1,133 @@
+"""The accounting's areas per calendar year, and the observed loss error-adjusted by the reference samples
+(docs/methods.md, "Emission reductions and credits": observed loss and its standard error)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from rasterio.transform import rowcol
+
+from icam.carbon.periods import MonitoringPeriod, prorate_annual
+from icam.core.errors import InputError
+from icam.forest.activity import CLASS_NAMES, FOREST_LOSS
+from icam.forest.area import stehman_estimate
+from icam.forest.labels import read_labels
+from icam.landscape import Landscape
+from icam.pipeline.config import IcamConfig
+
+
+def annual_loss_ha(landscape: Landscape, mask: np.ndarray) -> dict[int, float]:
+    """Mapped forest loss (ha) per calendar year inside ``mask``; annual forest data only."""
+    forest = landscape.forest
+    if not forest.is_annual:
+        raise InputError("the carbon accounting needs annual forest-loss data (one epoch per year)",
+                         "use a Hansen, loss-year or yearly forest-map source")
+    mask = mask & forest.valid
+    area = np.broadcast_to(landscape.grid.cell_area_ha(), forest.shape)
+    counts = np.bincount(forest.loss_period[mask].astype(np.intp), weights=area[mask], minlength=len(forest.epochs))
+    # loss_period k = lost between epochs[k-1] and epochs[k]: the loss of calendar year epochs[k]
+    return {int(year): float(counts[k]) for k, year in enumerate(forest.epochs) if k >= 1}
+
+
+def baseline_annual_ha(source: str, risk, baseline, landscape: Landscape, mask: np.ndarray,
+                       years: Sequence[int]) -> dict[int, float]:
+    """Baseline deforestation (ha) per calendar year inside ``mask``."""
+    area = np.broadcast_to(landscape.grid.cell_area_ha(), landscape.grid.shape)
+    if source == "vt0007_density":
+        per_year = float(risk.risk_ha_per_year[mask].sum(dtype=np.float64))
+        return {y: per_year for y in years}
+    year_map = baseline.allocation.year_map
+    hit = mask & (year_map > 0)
+    sums = np.bincount(year_map[hit].astype(np.intp), weights=area[hit], minlength=max(years) + 1)
+    return {y: float(sums[y]) if y < sums.size else 0.0 for y in years}
+
+
+def prorated(annual: Mapping[int, float], period: MonitoringPeriod, what: str) -> float:
+    """``annual`` (year → ha) pro-rated to the period by days; an InputError where a year is missing."""
+    missing = [y for y in period.days_by_year() if y not in annual]
+    if missing:
+        raise InputError(f"the {what} is not known for {', '.join(map(str, missing))}, which the monitoring "
+                         f"period {period.start} – {period.end} covers",
+                         "choose monitoring periods inside the years of the forest data")
+    return prorate_annual(annual, period)
+
+
+def domain_estimate(assessment, samples, domain_at_sample: np.ndarray) -> tuple[float, float] | None:
+    """(area, SE) in ha of the sample-based loss inside a domain (Stehman 2014's total of the indicator
+    "reference is loss and the point is in the domain"); None where the estimate is 0."""
+    relabelled = samples.assign(ref_class=np.where(domain_at_sample & (samples["ref_class"] == FOREST_LOSS),
+                                                   FOREST_LOSS, 0))
+    estimate = stehman_estimate(relabelled, assessment.strata_area_ha)
+    area = estimate.area_ha.get(FOREST_LOSS) or 0.0
+    return (area, estimate.se_ha[FOREST_LOSS]) if area > 0 else None
+
+
+@dataclass(frozen=True)
+class _Sample:
+    assessment: object
+    table: object  # pandas DataFrame of the labelled sample
+    rows: np.ndarray
+    cols: np.ndarray
+
+
+def read_samples(config: IcamConfig, landscape: Landscape, assessments) -> list[_Sample]:
+    """The labelled samples of the [activity_data] assessments with their points' cells on the grid."""
+
+    out = []
+    for a, cfg in zip(assessments, config.activity_data.assessments if config.activity_data else ()):
+        table = read_labels(cfg.samples, known_classes=set(CLASS_NAMES), map_extent=landscape.grid)
+        if not {"x", "y"} <= set(table.columns):
+            continue
+        rows, cols = rowcol(landscape.grid.transform, table["x"].to_numpy(float), table["y"].to_numpy(float))
+        out.append(_Sample(a, table, np.asarray(rows), np.asarray(cols)))
+    return out
+
+
+def _best_sample(samples: Sequence[_Sample], period: MonitoringPeriod) -> _Sample | None:
+    """The assessment whose loss years (start_year+1 … end_year) share the most days with the period."""
+    days = period.days_by_year()
+
+    def overlap(s: _Sample) -> int:
+        return sum(d for y, d in days.items() if s.assessment.start_year < y <= s.assessment.end_year)
+
+    best = max(samples, key=overlap, default=None)
+    return best if best is not None and overlap(best) > 0 else None
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """How a period's mapped loss in a domain becomes its error-adjusted estimate: observed = mapped × ratio,
+    SE = observed × relative_se; ``source`` says which sample and domain gave them."""
+
+    ratio: float
+    relative_se: float
+    source: str
+    sampled: bool
+
+
+def error_adjustment(samples: Sequence[_Sample], period: MonitoringPeriod,
+                     domains: Sequence[tuple[str, np.ndarray, Mapping[int, float]]]) -> Adjustment:
+    """The sample-based (Olofsson et al. 2014; Stehman 2014) adjustment of the mapped loss over ``period``.
+
+    The assessment whose loss years share most days with the period gives, for the first of ``domains``
+    (name, mask, mapped loss per year) whose sample holds loss, the ratio of the estimated to the mapped
+    loss over the assessment's loss years and the estimate's relative SE; where no domain's sample holds
+    loss, the assessment's whole-zone estimate. Without an assessment the pixel count stands, exact and
+    flagged (``sampled`` False)."""
+    best = _best_sample(samples, period)
+    if best is None:
+        return Adjustment(1.0, 0.0, "pixel count: no reference sample covers the period (flagged)", False)
+    a = best.assessment
+    for name, domain, mapped_by_year in domains:
+        estimate = domain_estimate(a, best.table, domain[best.rows, best.cols])
+        mapped = sum(v for y, v in mapped_by_year.items() if a.start_year < y <= a.end_year)
+        if estimate is not None and mapped > 0:
+            area, se = estimate
+            return Adjustment(area / mapped, se / area, f"{a.name}, error-adjusted estimate of the {name}", True)
+    e = a.estimate
+    area, mapped = e.area_ha.get(FOREST_LOSS) or 0.0, a.mapped_area_ha.get(FOREST_LOSS) or 0.0
+    if area > 0 and mapped > 0:
+        return Adjustment(area / mapped, e.se_ha[FOREST_LOSS] / area, f"{a.name}, whole-zone estimate", True)
+    return Adjustment(1.0, 0.0, f"{a.name}: no loss in the sample; the pixel count stands (flagged)", False)
