@@ -9,7 +9,8 @@ from __future__ import annotations
 import csv
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +77,7 @@ def _write_tables(stats: ZoneStats, out_dir: Path) -> list[str]:
     return names
 
 
-def _activity_data(config: IcamConfig, landscape: Landscape, progress=None) -> list[ActivityAssessment]:
+def _activity_data(config: IcamConfig, landscape: Landscape) -> list[ActivityAssessment]:
     """Sample-based estimates for every configured period (none when [activity_data] is absent)."""
     if config.activity_data is None:
         return []
@@ -183,35 +184,45 @@ class StageConfig:
         return json.loads(self._config.model_dump_json(include=set(self._sections)))
 
 
-def _landscape(c, progress, r, out):
-    return load_landscape(c, progress=progress)
+def _landscape(c, run, r, out):
+    return load_landscape(c, progress=run.progress)
 
 
-def _forest_change(c, progress, r, out) -> ZoneStats:
+def _forest_change(c, run, r, out) -> ZoneStats:
     return zone_statistics(r["landscape"])
 
 
-def _activity(c, progress, r, out) -> list[ActivityAssessment]:
+def _activity(c, run, r, out) -> list[ActivityAssessment]:
     return _activity_data(c, r["landscape"])
 
 
-def _risk(c, progress, r, out):
+def _risk(c, run, r, out):
     if c.risk is None:
         return None
     landscape = r["landscape"]
     expected = expected_validity_ha(c, landscape) if c.baseline is not None else None
     validity = c.baseline.validity_years if c.baseline is not None else 6
-    return kept(run_candidates(risk_setting(c, landscape), list(c.risk.models), expected, validity, progress=progress))
+    return kept(run_candidates(risk_setting(c, landscape), list(c.risk.models), expected, validity,
+                                 progress=run.progress))
 
 
-def _baseline(c, progress, r, out):
+def _baseline(c, run, r, out):
     return build_baseline(c, r["landscape"], r["risk"]) if c.baseline is not None else None
 
 
-def _accounting(c, progress, r, out):
+def _accounting(c, run, r, out):
     if c.carbon is None:
         return None
     return account_project(c, r["landscape"], r["risk"], r["baseline"], r["activity_data"])
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every stage of one run may use beside its sections and its dependencies' results: the progress
+    callback and the project folder (its registry database)."""
+
+    progress: Callable[[str], None] | None
+    project_dir: Path | None
 
 
 def _needs_folder(project_dir: Path | None, section: str) -> Path:
@@ -220,20 +231,20 @@ def _needs_folder(project_dir: Path | None, section: str) -> Path:
     return project_dir
 
 
-def _agreements(c, project_dir, r, out):
+def _agreements(c, run, r, out):
     if c.agreements is None:
         return None
-    return run_agreements(c, _needs_folder(project_dir, "agreements"), r["landscape"], r["activity_data"],
+    return run_agreements(c, _needs_folder(run.project_dir, "agreements"), r["landscape"], r["activity_data"],
                           r["risk"], r["accounting"])
 
 
-def _enforcement(c, project_dir, r, out):
+def _enforcement(c, run, r, out):
     if c.enforcement is None:
         return None
-    return run_enforcement(c, _needs_folder(project_dir, "enforcement"), r["landscape"], r["risk"], r["agreements"])
+    return run_enforcement(c, _needs_folder(run.project_dir, "enforcement"), r["landscape"], r["risk"], r["agreements"])
 
 
-def _outputs(c, project_dir, r, out_dir: Path) -> dict:
+def _outputs(c, run, r, out_dir: Path) -> dict:
     files = {
         "rasters": _write_rasters(c, r["landscape"], out_dir),
         "tables": _write_tables(r["forest_change"], out_dir) + _write_activity_tables(r["activity_data"], out_dir),
@@ -246,7 +257,7 @@ def _outputs(c, project_dir, r, out_dir: Path) -> dict:
     if r["accounting"] is not None:
         written.append({"tables": _write_accounting_tables(r["accounting"], out_dir)})
     if r["agreements"] is not None:
-        written.append(write_agreements(r["agreements"], project_dir, out_dir))
+        written.append(write_agreements(r["agreements"], run.project_dir, out_dir))
     if r["enforcement"] is not None:
         written.append(write_enforcement(r["enforcement"], r["landscape"], out_dir))
     for more in written:
@@ -294,12 +305,11 @@ def build_stages(config: IcamConfig, progress=None, project_dir: Path | None = N
     """The pipeline for one project (``project_dir`` holds its database: needed with [agreements] and
     [enforcement]). Each stage sees only the sections of icam.toml it declares (:class:`StageConfig`)."""
     inputs = _input_files(config)
+    run = _Run(progress, project_dir)
     stages = []
     for name, description, func, deps, sections, cacheable in _STAGES:
         scoped = StageConfig(config, sections)
-        context = progress if name in ("landscape", "forest_change", "activity_data", "risk", "baseline",
-                                       "accounting") else project_dir
-        stages.append(Stage(name, description, functools.partial(func, scoped, context), deps=deps,
+        stages.append(Stage(name, description, functools.partial(func, scoped, run), deps=deps,
                             params=scoped.params() if cacheable else {}, input_files=inputs.get(name, ()),
                             cacheable=cacheable))
     return stages
