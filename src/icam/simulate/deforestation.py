@@ -5,7 +5,7 @@ For forest cell i in year y (docs/methods.md, the simulator):
     p_iy = 1 − exp(−exp(η_iy)),
     η_iy = β0_y + β_edge·d_edge_km + β_edge_log·log1p(d_edge_m / 100) + β_road·log1p(d_road_km)
            + β_settle·log1p(d_settle_km) + β_slope·slope_deg + β_elev·(elev_m − 800)/1000
-           + (β_legal + β_trend·max(0, y − 2012))·[protected forest] + σ_re·ε_i
+           + β_legal·[protected forest] + σ_re·ε_i
            + log((1 − w_y) + w_y·(1 − F))·[protected forest, with-project run only]
 
 β0_y is solved each year so that the counterfactual loses the target share of the reference region's forest;
@@ -36,11 +36,9 @@ from icam.simulate.params import (
     HAZARD,
     LAST_YEAR,
     PROJECT_START,
-    PROTECTION_TREND_FROM,
     RESOLUTION_M,
-    TARGET_RATE_END,
+    TARGET_RATE,
     TARGET_RATE_NOISE_SD,
-    TARGET_RATE_START,
     YEAR_OFFSET,
     _rng,
 )
@@ -93,12 +91,11 @@ def static_predictor(geom: Geometry, terrain: Terrain, rng: np.random.Generator)
 
 
 def target_rates(seed: int) -> dict[int, float]:
-    """The counterfactual's target loss share of the region's forest per year: linear from the start rate to
-    the end rate, times lognormal noise."""
+    """The counterfactual's target loss share of the region's forest per year: the target rate times lognormal
+    noise."""
     rate_rng = _rng(seed, 6)
-    span = LAST_YEAR - FIRST_YEAR
-    return {y: (TARGET_RATE_START + (TARGET_RATE_END - TARGET_RATE_START) * (y - FIRST_YEAR) / span)
-            * float(np.exp(rate_rng.normal(0, TARGET_RATE_NOISE_SD))) for y in range(FIRST_YEAR, LAST_YEAR + 1)}
+    return {y: TARGET_RATE * float(np.exp(rate_rng.normal(0, TARGET_RATE_NOISE_SD)))
+            for y in range(FIRST_YEAR, LAST_YEAR + 1)}
 
 
 def _household_years(households: Households) -> tuple[np.ndarray, np.ndarray]:
@@ -120,11 +117,6 @@ def _project_shift(year: int, effect: float) -> float:
     w = 1.0 if year > PROJECT_START.year else (days_2008 - start_doy + 1) / days_2008
     multiplier = (1 - w) + w * (1 - effect)
     return math.log(multiplier) if multiplier > 0 else -math.inf
-
-
-def _protection_trend(year: int) -> float:
-    """The legal-protection trend's term of η inside the protected forest in ``year`` (both runs)."""
-    return HAZARD["beta_legal_protection_trend_per_year_after_2012"] * max(0, year - PROTECTION_TREND_FROM)
 
 
 def _displace(eta: np.ndarray, lost: np.ndarray, forest: np.ndarray, belt_rows: np.ndarray, n_cells: int) -> int:
@@ -208,8 +200,6 @@ def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_s
         edge_cf = _edge_term(forest_cf, HAZARD)
         eta_cf = _upsample(edge_cf, EDGE_BLOCK_PX)
         eta_cf += x_static
-        if year > PROTECTION_TREND_FROM:
-            eta_cf.ravel()[project_rows] += _protection_trend(year)
         sample = calib_idx[forest_cf.ravel()[calib_idx]]
         beta0[year] = b0 = _solve_beta0(eta_cf.ravel()[sample], target[year])
         eta_cf += b0
@@ -226,8 +216,6 @@ def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_s
         del edge, edge_cf
         eta += x_static
         eta += b0
-        if year > PROTECTION_TREND_FROM:
-            eta.ravel()[project_rows] += _protection_trend(year)
         if year >= PROJECT_START.year:
             eta.ravel()[project_rows] += _project_shift(year, effect.effect)
         lost = eta > threshold_y

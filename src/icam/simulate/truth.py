@@ -33,7 +33,6 @@ HAZARD_MODEL = (
     "beta_edge_log*log1p(d_edge_m/100) + beta_road*log1p(d_road_km) + "
     "beta_settlement*log1p(d_settlement_km) + beta_slope*slope_deg + "
     "beta_elevation*(elevation_m-800)/1000 + beta_legal*protected + sigma_re*field + "
-    "beta_legal_trend*max(0, year-2012)*protected + "
     "log((1-w)+w*(1-project_effect))*protected (with-project run only; w = share of the year after "
     f"the project start); loss where U < p, U = Phi({DRAW_SMOOTH_WEIGHT}*Z_smooth + "
     f"{DRAW_CELL_WEIGHT:.3f}*Z_cell), Z_smooth = white noise smoothed by a Gaussian of {DRAW_SMOOTH_PX} "
