@@ -106,12 +106,13 @@ class StratumActivity:
     observed_belt_ha: float = 0.0
     observed_belt_se_ha: float = 0.0
     baseline_project_se_ha: float = 0.0
+    baseline_belt_se_ha: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.stratum, str) or not self.stratum.strip():
             raise InputError(f"a stratum needs a non-empty name, got {self.stratum!r}")
         for name in ("baseline_project_ha", "observed_project_ha", "observed_project_se_ha", "baseline_belt_ha",
-                     "observed_belt_ha", "observed_belt_se_ha", "baseline_project_se_ha"):
+                     "observed_belt_ha", "observed_belt_se_ha", "baseline_project_se_ha", "baseline_belt_se_ha"):
             what = f"{name.replace('_', ' ').replace(' ha', '')} of stratum '{self.stratum}' (ha)"
             object.__setattr__(self, name, _num(getattr(self, name), what))
 
@@ -302,9 +303,9 @@ def _emissions(inputs: PeriodInputs, draws: Mapping[str, dict] | None = None):
     for s in inputs.strata:
         v = draws[s.stratum] if draws is not None else {
             "ef": inputs.emission_factors[s.stratum][0], "base": s.baseline_project_ha,
-            "obs": s.observed_project_ha, "belt_obs": s.observed_belt_ha}
+            "obs": s.observed_project_ha, "belt_obs": s.observed_belt_ha, "belt_base": s.baseline_belt_ha}
         b, p = v["base"] * v["ef"], v["obs"] * v["ef"]
-        la = np.maximum(0.0, v["belt_obs"] - s.baseline_belt_ha) * v["ef"]
+        la = np.maximum(0.0, v["belt_obs"] - v["belt_base"]) * v["ef"]
         be, pe, lk_as = be + b, pe + p, lk_as + la
         by[s.stratum] = (b, p, la)
     reductions = be - pe
@@ -337,6 +338,7 @@ def monte_carlo(inputs: PeriodInputs, rule: UncertaintyRule = EXCESS_OVER_THRESH
             "base": truncated_normal(rng, s.baseline_project_ha, s.baseline_project_se_ha, n_draws),
             "obs": truncated_normal(rng, s.observed_project_ha, s.observed_project_se_ha, n_draws),
             "belt_obs": truncated_normal(rng, s.observed_belt_ha, s.observed_belt_se_ha, n_draws),
+            "belt_base": truncated_normal(rng, s.baseline_belt_ha, s.baseline_belt_se_ha, n_draws),
         }
     ner = np.asarray(_emissions(inputs, draws)[5], dtype=np.float64)
     alpha = 1.0 - rule.confidence
@@ -349,7 +351,7 @@ def monte_carlo(inputs: PeriodInputs, rule: UncertaintyRule = EXCESS_OVER_THRESH
 
 
 def _has_uncertainty(inputs: PeriodInputs) -> bool:
-    return any(s.observed_project_se_ha or s.observed_belt_se_ha or s.baseline_project_se_ha
+    return any(s.observed_project_se_ha or s.observed_belt_se_ha or s.baseline_project_se_ha or s.baseline_belt_se_ha
                or inputs.emission_factors[s.stratum][1] for s in inputs.strata)
 
 

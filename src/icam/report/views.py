@@ -104,6 +104,8 @@ def baseline_view(baseline) -> dict:
 BASELINE_SOURCES = {
     "vt0007_density": "the VT0007 risk map's expected deforestation (ha/yr) summed over each zone",
     "vm0015_allocation": "the VM0015 allocation of the projected quantity to the highest-risk forest pixels",
+    "matched_controls": "the loss each year in matched control areas outside the project and its leakage belt, "
+                        "scaled by each zone's own historical loss (a dynamic baseline)",
 }
 PERIOD_KEYS = ("baseline_emissions_tco2e", "project_emissions_tco2e", "leakage_tco2e", "net_reductions_tco2e",
                "uncertainty_deduction_tco2e", "buffer_tco2e", "buffer_credits", "credits")

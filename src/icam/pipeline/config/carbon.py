@@ -49,10 +49,12 @@ class CarbonSection(_Section):
     project_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                             description="Project identifier in the credit ledger and its serial numbers, "
                             "e.g. 'VCS944' (letters, digits, '_', '.', '-').")
-    baseline_source: Literal["vt0007_density", "vm0015_allocation"] = Field(
-        "vt0007_density", description="Baseline deforestation of the project area and leakage belt: the VT0007 "
-        "density map (ha/yr per pixel) summed per stratum, or VM0015's year-by-year allocation to the riskiest "
-        "forest (which front-loads the zones holding the riskiest pixels).")
+    methodology: Literal["VM0015", "VM0048", "dynamic"] = Field(
+        "VM0048", description="The baseline's methodology, one per run: 'VM0015' (VM0015 v1.1's year-by-year "
+        "allocation of the projected quantity to the riskiest forest, which front-loads the zones holding the "
+        "riskiest pixels), 'VM0048' (the VT0007 density map, ha/yr per pixel, summed per stratum) or 'dynamic' "
+        "(each year's baseline from the loss that year in matched controls outside the project area and its "
+        "leakage belt, scaled by the zone's own historical loss; docs/methods.md).")
     forest: StockPairs | None = Field(None, description="Carbon stock of a single forest stratum per pool: pool = "
                                       "[stock, standard error], tC/ha (pools: above_ground, below_ground, dead_wood, "
                                       "litter, soil_organic_carbon); give this or [[carbon.strata]].")

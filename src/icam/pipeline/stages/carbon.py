@@ -50,12 +50,15 @@ from icam.pipeline.stages.carbon_activity import (
     prorated,
     read_samples,
 )
+from icam.pipeline.stages.carbon_dynamic import DynamicZone, dynamic_baselines
 from icam.pipeline.stages.risk import zone_mask
 
 SINGLE_STRATUM = "forest"
 ENTERED = "entered"
 UNCERTAINTY_RULES = {"vcs": VCS_MR_4_4, "excess_over_10": EXCESS_OVER_THRESHOLD, "art_trees_2_0": ART_TREES_2_0}
 ZONES = ("project_area", "leakage_belt")
+# the results.json record of each methodology's baseline
+BASELINE_SOURCES = {"VM0015": "vm0015_allocation", "VM0048": "vt0007_density", "dynamic": "matched_controls"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,6 +87,7 @@ class ProjectAccounting:
     project_forest_ha: dict[str, float] = field(default_factory=dict)
     observed_se_notes: tuple[str, ...] = ()
     areas_by_year: tuple[dict, ...] = ()  # per calendar year and stratum: baseline and mapped loss, ha
+    dynamic: tuple[DynamicZone, ...] = ()  # methodology "dynamic": each zone's k and matching balance
 
     def beyond_validity(self, end: dt.date) -> bool:
         """The period ends after the last year of the baseline's validity (the baseline is due for reassessment)."""
@@ -99,6 +103,7 @@ class ProjectAccounting:
         return {
             "project_id": carbon.project_id,
             "kind": self.ex_post.kind,
+            "methodology": carbon.methodology,
             "baseline_source": self.baseline_source,
             "baseline_valid_years": list(self.baseline_valid_years),
             "post_deforestation_class": carbon.post_deforestation_class,
@@ -110,6 +115,7 @@ class ProjectAccounting:
             "observed_se_notes": list(self.observed_se_notes),
             "periods": periods,
             "areas_by_year": [dict(row) for row in self.areas_by_year],
+            "dynamic_baseline": [z.to_dict() for z in self.dynamic],
             "totals": self.ex_post.totals,
             "ex_ante": self.ex_ante.to_dict() if self.ex_ante is not None else None,
         }
@@ -272,16 +278,22 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
     forest_start = landscape.forest.forest_in(landscape.forest.epochs[0])
     area = np.broadcast_to(landscape.grid.cell_area_ha(), landscape.grid.shape)
 
-    strata, annual = [], {}
+    strata, annual, baseline_se = [], {}, {}
+    dynamic = (dynamic_baselines(config, landscape, zones, masks, years)
+               if carbon.methodology == "dynamic" else {})
+    source = BASELINE_SOURCES[carbon.methodology]
     for s, stock, record in stocks:
         strata.append(Stratum(s.name, masks[s.name], record, emission_factor(stock, post, carbon.pools)))
         for z, zmask in zones.items():
             m = zmask & masks[s.name]
-            annual[(s.name, z)] = (baseline_annual_ha(carbon.baseline_source, risk, baseline, landscape, m, years),
-                                   annual_loss_ha(landscape, m))
+            if dynamic:
+                base, baseline_se[(s.name, z)] = dynamic[z].baseline_ha[s.name], dynamic[z].se_ha[s.name]
+            else:
+                base = baseline_annual_ha(source, risk, baseline, landscape, m, years)
+            annual[(s.name, z)] = (base, annual_loss_ha(landscape, m))
     samples = read_samples(config, landscape, assessments)
     zone_loss = {z: annual_loss_ha(landscape, m) for z, m in zones.items()}
-    valid_years = _valid_years(config, baseline)
+    valid_years = _valid_years(config, landscape, baseline, periods)
     baseline_name = _baseline_name(config, valid_years)
     buffer, buffer_pct, buffer_source, assessment = _buffer(carbon)
     rule = UNCERTAINTY_RULES[carbon.uncertainty_rule]
@@ -292,7 +304,7 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
             values = {}
             for z in ZONES:
                 if z not in zones:
-                    values[z] = (0.0, 0.0, 0.0)
+                    values[z] = (0.0, 0.0, 0.0, 0.0)
                     continue
                 base, observed = annual[(s.name, z)]
                 label = z.replace("_", " ")
@@ -300,13 +312,22 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
                 # project give a ratio too noisy to use (a map's error is taken as the same across strata)
                 adj = error_adjustment(samples, period, [(label, zones[z], zone_loss[z])])
                 obs = prorated(observed, period, "forest loss") * adj.ratio
-                values[z] = (prorate_annual(base, period), obs, obs * adj.relative_se)
+                base_ha, base_se = prorate_annual(base, period), 0.0
+                if dynamic:
+                    # measured on the same map as the observed loss, the dynamic baseline is shifted by the same
+                    # correction (estimate − mapped): the map's false and missed loss are in both worlds alike.
+                    # Its SE is the years' SEs summed (the years share k's error).
+                    mapped = prorated(observed, period, "forest loss")
+                    base_ha = max(0.0, base_ha + obs - mapped)
+                    base_se = prorate_annual(baseline_se[(s.name, z)], period)
+                values[z] = (base_ha, obs, obs * adj.relative_se, base_se)
                 notes.append(f"{period.start} – {period.end}, {s.name}, {z}: mapped × {adj.ratio:.3f}, relative SE "
                              f"{adj.relative_se:.3f} ({adj.source})")
             activity.append(StratumActivity(
                 s.name, baseline_project_ha=values["project_area"][0], observed_project_ha=values["project_area"][1],
                 observed_project_se_ha=values["project_area"][2], baseline_belt_ha=values["leakage_belt"][0],
-                observed_belt_ha=values["leakage_belt"][1], observed_belt_se_ha=values["leakage_belt"][2]))
+                observed_belt_ha=values["leakage_belt"][1], observed_belt_se_ha=values["leakage_belt"][2],
+                baseline_project_se_ha=values["project_area"][3], baseline_belt_se_ha=values["leakage_belt"][3]))
         inputs.append(PeriodInputs(period=period, strata=tuple(activity), emission_factors=_factors(strata),
                                    buffer=buffer, market_leakage_factor=carbon.market_leakage_factor,
                                    baseline=baseline_name, baseline_valid=period.end.year <= valid_years[1]))
@@ -322,7 +343,7 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
             n_draws=carbon.uncertainty_draws, seed=carbon.seed)
     project_forest = {s.name: float(area[zones["project_area"] & s.mask & forest_start].sum()) for s in strata}
     return ProjectAccounting(ex_post=ex_post, ex_ante=ex_ante, strata=tuple(strata),
-                             baseline_source=carbon.baseline_source,
+                             baseline_source=source, dynamic=tuple(dynamic.values()),
                              baseline_valid_years=valid_years,
                              buffer_pct=buffer_pct, buffer_source=buffer_source, buffer_assessment=assessment,
                              rule_name=rule.name, project_forest_ha=project_forest, observed_se_notes=tuple(notes),
@@ -353,13 +374,21 @@ def _factors(strata: Sequence[Stratum]) -> dict[str, EmissionFactor]:
 def _baseline_name(config: IcamConfig, valid_years: tuple[int, int]) -> str:
     """The baseline a period is measured against, as the report and results.json name it."""
     first, last = config.periods.historical_reference
-    kind = ("VT0007 density map" if config.carbon.baseline_source == "vt0007_density"
+    if config.carbon.methodology == "dynamic":
+        return (f"dynamic baseline from matched controls, scaled on {first}–{last}, re-estimated for each "
+                f"monitoring period ({valid_years[0]}–{valid_years[1]})")
+    kind = ("VT0007 density map" if config.carbon.methodology == "VM0048"
             else "VM0015 allocation of the risk map")
     return f"{kind} fitted on {first}–{last}, valid {valid_years[0]}–{valid_years[1]}"
 
 
-def _valid_years(config: IcamConfig, baseline) -> tuple[int, int]:
-    if config.carbon.baseline_source == "vt0007_density":
+def _valid_years(config: IcamConfig, landscape: Landscape, baseline,
+                 periods: Sequence[MonitoringPeriod]) -> tuple[int, int]:
+    """The years the baseline may be used for: the dynamic one is re-estimated for every year the forest data
+    cover, the others hold for their validity period."""
+    if config.carbon.methodology == "dynamic":
+        return min(p.start.year for p in periods), int(landscape.forest.epochs[-1])
+    if config.carbon.methodology == "VM0048":
         return baseline.vt0007.first_year, baseline.vt0007.last_year
     return baseline.allocation.years[0], baseline.allocation.years[-1]
 

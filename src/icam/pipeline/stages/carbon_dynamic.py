@@ -1,0 +1,110 @@
+"""The accounting's baseline under ``methodology = "dynamic"``: each zone's baseline per stratum and calendar
+year from matched controls outside the project area and its leakage belt (:mod:`icam.risk.dynamic`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from icam.core.errors import InputError
+from icam.landscape import Landscape
+from icam.pipeline.config import IcamConfig
+from icam.pipeline.stages.risk import static_covariates, zone_mask
+from icam.risk.dynamic import MatchedControlBaseline, MatchingLandscape
+
+ZONES = ("project_area", "leakage_belt")
+
+
+@dataclass(frozen=True)
+class DynamicZone:
+    """One zone's dynamic baseline: per stratum, year → (ha, SE ha); k and the matching's balance."""
+
+    zone: str
+    baseline_ha: dict[str, dict[int, float]]
+    se_ha: dict[str, dict[int, float]]
+    k: float
+    k_se: float
+    observed_hrp_ha: float
+    expected_hrp_ha: float
+    hrp_years: tuple[int, ...]
+    balance: list
+
+    def to_dict(self) -> dict:
+        return {"zone": self.zone, "relative_hazard_k": self.k, "relative_hazard_k_se": self.k_se,
+                "historical_years": list(self.hrp_years), "observed_historical_loss_ha": self.observed_hrp_ha,
+                "expected_historical_loss_ha": self.expected_hrp_ha, "balance": self.balance}
+
+
+def _loss_year(landscape: Landscape) -> np.ndarray:
+    forest = landscape.forest
+    years = np.asarray(forest.epochs, dtype=np.int16)
+    loss_year = years[forest.loss_period]
+    loss_year[forest.loss_period == 0] = 0
+    return loss_year
+
+
+def matching_landscape(config: IcamConfig, landscape: Landscape, strata: Mapping[str, np.ndarray]) -> MatchingLandscape:
+    """The dynamic baseline's view of the landscape: controls are the risk zone's cells outside the project
+    area and the leakage belt; strata numbered in order (cells in none are never matched)."""
+    zones = landscape.zones.masks()
+    control = zone_mask(landscape, config.risk.zone, "risk.zone")
+    for z in ZONES:
+        if z in zones:
+            control &= ~zones[z]
+    ids = np.zeros(landscape.grid.shape, dtype=np.int16)
+    for i, mask in enumerate(strata.values(), start=1):
+        ids[mask & (ids == 0)] = i
+    forest = landscape.forest
+    return MatchingLandscape(loss_year=_loss_year(landscape), forest_first=forest.forest_first & forest.valid,
+                             first_year=int(forest.epochs[0]), control=control, strata=ids,
+                             strata_names=tuple(strata), static=static_covariates(config, landscape.grid),
+                             cell_size_m=landscape.grid.resolution_m,
+                             cell_area_ha=float(np.mean(landscape.grid.cell_area_ha())))
+
+
+def historical_years(config: IcamConfig) -> list[int]:
+    """The historical reference period's loss years before the project-start year (the start year is part
+    with and part without the project)."""
+    first, last = config.periods.historical_reference
+    return list(range(first + 1, min(last, config.periods.project_start.year - 1) + 1))
+
+
+def dynamic_baselines(config: IcamConfig, landscape: Landscape, zones: Mapping[str, np.ndarray],
+                      strata: Mapping[str, np.ndarray], years: Sequence[int]) -> dict[str, DynamicZone]:
+    """Per zone: the baseline of every year of ``years`` the forest data cover; years after the data take the
+    zone's historical average rate × its forest at the end of the data (the ex-ante projection)."""
+    land = matching_landscape(config, landscape, strata)
+    hrp = historical_years(config)
+    last_data = int(landscape.forest.epochs[-1])
+    observed_years = [y for y in years if y <= last_data]
+    for z, mask in zones.items():
+        if not np.any(mask & land.forest_first):
+            raise InputError(f"the dynamic baseline: the {z.replace('_', ' ')} has no forest")
+    model = MatchedControlBaseline(seed=config.carbon.seed).fit(land, zones, hrp)
+    predicted = model.predict(observed_years)
+    out = {}
+    for z, mask in zones.items():
+        base = {s: {y: v.baseline_ha for y, v in by_year.items()} for s, by_year in predicted[z].items()}
+        se = {s: {y: v.se_ha for y, v in by_year.items()} for s, by_year in predicted[z].items()}
+        _extend_ex_ante(base, se, land, mask, hrp, [y for y in years if y > last_data], last_data)
+        out[z] = DynamicZone(z, base, se, model.k_[z], model.k_se_[z], model.observed_hrp_ha_[z],
+                             model.expected_hrp_ha_[z], tuple(hrp), model.balance_[z])
+    return out
+
+
+def _extend_ex_ante(base: dict, se: dict, land: MatchingLandscape, mask: np.ndarray, hrp: Sequence[int],
+                    future: Sequence[int], last_data: int) -> None:
+    """Years beyond the data: the zone's average historical rate (loss over forest-years) × its forest."""
+    if not future:
+        return
+    for i, name in enumerate(land.strata_names, start=1):
+        cells = mask & (land.strata == i)
+        forest_years = sum(np.count_nonzero(cells & land.forest_at(y - 1)) for y in hrp)
+        lost = np.count_nonzero(cells & land.forest_first & (land.loss_year >= hrp[0]) & (land.loss_year <= hrp[-1]))
+        rate = lost / forest_years if forest_years else 0.0
+        forest_ha = np.count_nonzero(cells & land.forest_at(last_data)) * land.cell_area_ha
+        for y in future:
+            base[name][y] = rate * forest_ha
+            se[name][y] = 0.0

@@ -1,0 +1,55 @@
+"""The dynamic baseline against a landscape whose hazard is known: a covariate, a zone with a fixed relative
+hazard (k) and yearly swings shared by every cell."""
+
+import numpy as np
+import pytest
+
+from icam.core.errors import InputError
+from icam.risk.dynamic import MatchedControlBaseline, MatchingLandscape
+
+SIDE, FIRST, LAST = 240, 2000, 2016
+TRUE_K = 0.2
+
+
+def _landscape(seed: int):
+    """Cells lost year by year with p = 1 − exp(−exp(β0_y + 1.0·x + log k·[zone])), x a smooth gradient; the
+    zone is the left third. Returns the landscape, the zone and each year's expected zone loss (ha)."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:SIDE, 0:SIDE]
+    x = (cols / SIDE + 0.3 * rng.normal(size=(SIDE, SIDE))).astype(np.float32)
+    zone = cols < SIDE // 3
+    beta0 = {y: np.log(0.01) + rng.normal(0, 0.3) for y in range(FIRST + 1, LAST + 1)}
+    forest = np.ones((SIDE, SIDE), bool)
+    loss_year = np.zeros((SIDE, SIDE), np.int16)
+    expected = {}
+    for y in range(FIRST + 1, LAST + 1):
+        eta = beta0[y] + 1.0 * x + np.where(zone, np.log(TRUE_K), 0.0)
+        p = -np.expm1(-np.exp(eta))
+        expected[y] = float(p[zone & forest].sum()) * 0.09
+        lost = forest & (rng.random((SIDE, SIDE)) < p)
+        loss_year[lost] = y
+        forest &= ~lost
+    land = MatchingLandscape(loss_year=loss_year, forest_first=np.ones((SIDE, SIDE), bool), first_year=FIRST,
+                             control=~zone, strata=np.ones((SIDE, SIDE), np.int16), strata_names=("forest",),
+                             static={"x": x}, cell_size_m=30.0, cell_area_ha=0.09)
+    return land, zone, expected
+
+
+def test_k_and_the_baseline_recover_the_known_hazard():
+    land, zone, expected = _landscape(3)
+    model = MatchedControlBaseline(n_treated=3000, n_fit=20_000, seed=0).fit(land, {"zone": zone},
+                                                                           range(2001, 2008))
+    assert model.k_["zone"] == pytest.approx(TRUE_K, rel=0.15)
+    predicted = model.predict(range(2008, 2017))["zone"]["forest"]
+    total = sum(v.baseline_ha for v in predicted.values())
+    truth = sum(expected[y] for y in range(2008, 2017))
+    # the counterfactual's expected loss over nine years, within three of k's standard errors (k's error is
+    # shared by every year; the yearly swings come from the controls, observed the same year)
+    assert abs(total - truth) < 3 * model.k_se_["zone"] / model.k_["zone"] * truth
+    assert all(v.se_ha > 0 for v in predicted.values())
+
+
+def test_historical_years_before_the_data_are_refused():
+    land, zone, _ = _landscape(4)
+    with pytest.raises(InputError, match="start before the forest data"):
+        MatchedControlBaseline().fit(land, {"zone": zone}, [2000])

@@ -1,0 +1,64 @@
+"""Matched controls: nearest neighbours in Mahalanobis distance, exact groups, balance."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from icam.core.errors import InputError
+from icam.risk.matching import match, sample_cells
+
+
+def test_each_treated_cell_takes_its_nearest_control_by_hand():
+    x = np.array([0.0, 10.0, 1.0, 9.0, 100.0, 50.0])
+    m = match({"x": x}, treated=np.array([0, 1]), pool=np.array([2, 3, 4, 5]))
+    assert m.controls.tolist() == [2, 3]
+
+
+def test_mahalanobis_distance_weighs_covariates_by_their_spread():
+    # a spreads over ±2000 (m), b over ±2 (degrees). Treated (0, 0); control P = (100, 0), Q = (0, 1). In raw units
+    # Q is nearer (1 < 100), but 100 m is a twentieth of a's spread while 1 is half of b's
+    corners = [(sa * 2000.0, sb * 2.0) for sa in (-1, 1) for sb in (-1, 1)] * 25
+    a = np.array([0.0, 100.0, 0.0] + [c[0] for c in corners])
+    b = np.array([0.0, 0.0, 1.0] + [c[1] for c in corners])
+    m = match({"a": a, "b": b}, treated=np.array([0]), pool=np.arange(1, a.size))
+    assert m.controls.tolist() == [1]
+    rescaled = match({"a": a / 1000, "b": b * 1000}, treated=np.array([0]), pool=np.arange(1, a.size))
+    assert rescaled.controls.tolist() == [1]  # whitening makes the units irrelevant
+
+
+def test_groups_match_exactly_and_balance_improves():
+    rng = np.random.default_rng(1)
+    n = 4000
+    x = np.concatenate([rng.normal(2, 1, 400), rng.normal(0, 1, n)])
+    groups = np.concatenate([rng.integers(1, 3, 400), rng.integers(1, 3, n)])
+    treated, pool = np.arange(400), np.arange(400, 400 + n)
+    m = match({"x": x}, treated, pool, groups=groups, n_neighbours=3)
+    assert (groups[m.treated] == groups[m.controls]).all()
+    assert m.treated.size == 3 * 400
+    assert abs(m.smd_after["x"]) < 0.1 < abs(m.smd_before["x"])
+
+
+def test_no_control_with_covariates_is_refused():
+    x = np.array([0.0, np.nan])
+    with pytest.raises(InputError, match="no treated or no control"):
+        match({"x": x}, treated=np.array([0]), pool=np.array([1]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 50), st.integers(1, 200), st.integers(0, 10_000))
+def test_pairs_stay_inside_the_samples(n_treated, n_pool, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n_treated + n_pool)
+    m = match({"x": x}, np.arange(n_treated), np.arange(n_treated, n_treated + n_pool), n_neighbours=2)
+    assert set(m.treated.tolist()) <= set(range(n_treated))
+    assert set(m.controls.tolist()) <= set(range(n_treated, n_treated + n_pool))
+    assert (m.distance >= 0).all()
+
+
+def test_sample_cells_draws_without_replacement_from_the_mask():
+    mask = np.zeros((30, 30), bool)
+    mask[5:10, 5:10] = True
+    cells = sample_cells(mask, 10, np.random.default_rng(0))
+    assert cells.size == 10 == np.unique(cells).size and mask.ravel()[cells].all()
+    assert sample_cells(mask, 100, np.random.default_rng(0)).size == 25
