@@ -121,7 +121,7 @@ def carbon_config() -> dict:
                       ipcc_reference="IPCC AGB range 60–230 t d.m./ha, South American tropical mountain systems "
                                      "(midpoint; simulated project, unconfirmed)")
     return {
-        "project_id": "VCS944", "methodology": "dynamic",
+        "project_id": "VCS944", "methodology": "VM0048",
         "strata_raster": "inputs/elevation.tif", "inventory": "inputs/inventory/trees.csv",
         "wood_density": "inputs/inventory/wood_density.csv",
         "post_deforestation_class": "coffee agroforestry",
