@@ -25,8 +25,8 @@ zone with ten times less hazard than any control (a protected forest) depletes t
 its controls, so their raw rates drift apart; the covariates' hazard follows each cell as it is.
 
 Standard errors: k's relative SE² = the observed loss's (the zone's 1 km blocks resampled: n_b × var of
-the blocks' loss over their total²) + 1/(the controls' lost pairs over the HRP); a year's baseline adds
-1/(its lost pairs). Units: ha, calendar years; loss years are calendar years (0 = never lost).
+the blocks' loss over their total²) + 1/(the control cells lost over the HRP); a year's baseline adds
+1/(the control cells lost that year). Units: ha, calendar years; loss years are calendar years (0 = never lost).
 """
 
 from __future__ import annotations
@@ -185,13 +185,13 @@ class MatchedControlBaseline:
         self.balance_ = {z: m.balance() for z, m in matches.items()}
         self._fit_coef(hrp_years)
         expected = dict.fromkeys(zones, 0.0)
-        lost_pairs = dict.fromkeys(zones, 0.0)
+        lost_controls = 0.0  # the control cells lost over the HRP: the same a_y serve every zone
         for y in hrp_years:
             features = land.features(y - 1)
             a_y, lost = self._year_effect(y, features)
+            lost_controls += lost
             for z in zones:
                 expected[z] += a_y * sum(self._zone_hazard(z, y, features).values())
-                lost_pairs[z] += lost
         for z, mask in self._zones.items():
             in_zone = mask & land.forest_first & (land.loss_year >= hrp_years[0]) & (land.loss_year <= hrp_years[-1])
             observed = float(np.count_nonzero(in_zone)) * land.cell_area_ha
@@ -202,7 +202,7 @@ class MatchedControlBaseline:
             self.observed_hrp_ha_[z], self.expected_hrp_ha_[z] = observed, expected[z]
             self.k_[z] = observed / expected[z]
             rel = _block_relative_variance(in_zone, mask & land.forest_first, land.cell_size_m)
-            self.k_se_[z] = self.k_[z] * float(np.sqrt(rel + 1 / max(lost_pairs[z], 1)))
+            self.k_se_[z] = self.k_[z] * float(np.sqrt(rel + 1 / max(lost_controls, 1)))
         return self
 
     def predict(self, years: Sequence[int]) -> dict[str, dict[str, dict]]:

@@ -6,9 +6,11 @@ stratum ``forest`` without strata):
 
 - stock: from the tree inventory's plots of s (:mod:`icam.carbon.inventory`), else the entered
   stock, else the IPCC default AGB (flagged); emission factor EF_s = (C_s − C_post) × 44/12;
-- baseline per calendar year in the project area and the leakage belt: the VT0007 density map
-  summed over zone ∩ s (ha/yr, the same every year: ``baseline_source = "vt0007_density"``) or
-  the pixels VM0015's allocation deforests in zone ∩ s that year (``"vm0015_allocation"``);
+- baseline per calendar year in the project area and the leakage belt, by ``methodology``: the
+  VT0007 density map summed over zone ∩ s (ha/yr, the same every year: ``"VM0048"``), the pixels
+  VM0015's allocation deforests in zone ∩ s that year (``"VM0015"``), or the dynamic baseline from
+  the control area (``"dynamic"``, :mod:`icam.pipeline.stages.carbon_dynamic`), shifted by the
+  period's error correction of the observed loss;
 - observed loss per calendar year in zone ∩ s from the forest map; a monitoring period takes
   Σ_y A_y × d_y / days_in_year(y) over the calendar years y it touches (d_y its days in y);
 - the observed loss's standard error: the mapped area × the relative standard error of the
@@ -311,13 +313,13 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
                 # one ratio per zone, not per zone and stratum: a stratum's few loss points in a small
                 # project give a ratio too noisy to use (a map's error is taken as the same across strata)
                 adj = error_adjustment(samples, period, [(label, zones[z], zone_loss[z])])
-                obs = prorated(observed, period, "forest loss") * adj.ratio
+                mapped = prorated(observed, period, "forest loss")
+                obs = mapped * adj.ratio
                 base_ha, base_se = prorate_annual(base, period), 0.0
                 if dynamic:
                     # measured on the same map as the observed loss, the dynamic baseline is shifted by the same
                     # correction (estimate − mapped): the map's false and missed loss are in both worlds alike.
                     # Its SE is the years' SEs summed (the years share k's error).
-                    mapped = prorated(observed, period, "forest loss")
                     base_ha = max(0.0, base_ha + obs - mapped)
                     base_se = prorate_annual(baseline_se[(s.name, z)], period)
                 values[z] = (base_ha, obs, obs * adj.relative_se, base_se)
@@ -375,8 +377,8 @@ def _baseline_name(config: IcamConfig, valid_years: tuple[int, int]) -> str:
     """The baseline a period is measured against, as the report and results.json name it."""
     first, last = config.periods.historical_reference
     if config.carbon.methodology == "dynamic":
-        return (f"dynamic baseline from matched controls, scaled on {first}–{last}, re-estimated for each "
-                f"monitoring period ({valid_years[0]}–{valid_years[1]})")
+        return (f"dynamic baseline from the control area, scaled on {first}–{last}, re-estimated every year "
+                f"({valid_years[0]}–{valid_years[1]})")
     kind = ("VT0007 density map" if config.carbon.methodology == "VM0048"
             else "VM0015 allocation of the risk map")
     return f"{kind} fitted on {first}–{last}, valid {valid_years[0]}–{valid_years[1]}"
