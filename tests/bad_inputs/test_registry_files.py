@@ -324,7 +324,7 @@ def test_a_refused_import_into_a_new_project_leaves_no_registry_behind(tmp_path)
 
 def test_the_same_observations_export_twice_is_refused(project):
     observations = project / "inputs" / "patrols" / "observations.csv"
-    n_rows = len(observations.read_text(encoding="utf-8").splitlines()) - 1  # the simulator's observations, less the header
+    n_rows = len(observations.read_text(encoding="utf-8").splitlines()) - 1  # less the header
     line = assert_refused(project, "enforcement", "import", "observations", observations, project,
                           match="already in the registry")
     assert n_rows > 0
