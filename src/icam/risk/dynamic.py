@@ -4,25 +4,24 @@ areas, scaled by the zone's own history (docs/methods.md, "Dynamic baseline from
 For zone Z (the project area, or the leakage belt), carbon stratum s and calendar year y, with x_i(y) the
 covariates of forest cell i at the end of year y − 1 (:meth:`MatchingLandscape.features`):
 
-    β         a logistic regression of loss on x with a fixed effect per year, over the cell-years of the
-              historical reference period (HRP) of Z's matched controls (:func:`icam.risk.matching.match`)
-    a_y       = Σ_{matched controls at risk in y} [lost in y] / Σ exp(x_i(y)·β)     the year's level, observed
-              in Z's controls re-matched at the end of the latest matching year before y
-    H_Z,s(y)  = Σ_{i ∈ Z ∩ s, forest at the start of y} exp(x_i(y)·β) × cell area   (ha)
-    E         = Σ_{y ∈ HRP} a_y × Σ_s H_Z,s(y)        Z's expected loss over the HRP
-    O         = Σ_{y ∈ HRP} mapped loss of Z          observed
-    k         = O / E                                  Z's hazard relative to its controls'
-    B_Z,s(y)  = k × a_y × H_Z,s(y)                     the baseline, ha
+    p(u)      = 1 − exp(−u)                            a cell's yearly loss probability at cumulative hazard u
+    β         the discrete-time proportional-hazards model (a cloglog GLM, :mod:`icam.risk.cloglog`) of loss
+              on x with a fixed effect per year, over the HRP's cell-years of a sample of the control area
+    h_i(y)    = exp(x_i(y)·β)                          cell i's relative hazard
+    a_y       solves Σ_{control forest at the start of y} p(a_y·h_i(y)) = the control area's loss in y
+    O         = Σ_{y ∈ HRP} mapped loss of Z           observed over the historical reference period (HRP)
+    k         solves Σ_{y ∈ HRP} Σ_{i ∈ Z, forest at the start of y} p(k·a_y·h_i(y)) × cell area = O
+    B_Z,s(y)  = Σ_{i ∈ Z ∩ s, forest at the start of y} p(k·a_y·h_i(y)) × cell area     the baseline, ha
 
-k is an indirect standardisation (the standardised incidence ratio, Breslow & Day 1987, *Statistical
-Methods in Cancer Research* II §2.3): whatever the zone has that its controls lack and that does not change
-(legal protection, an unmeasured local driver) is carried by k, and the year-to-year swings of clearing
-come from the controls, observed in the same year. The design is a difference in differences on the log
-hazard, the pre-period calibration of a synthetic control (Abadie, Diamond & Hainmueller 2010, *JASA*
+k is an indirect standardisation (the standardised incidence ratio, Breslow & Day 1987, *Statistical Methods
+in Cancer Research* II §2.3) on the hazard scale: whatever the zone has that its controls lack and that does
+not change (legal protection, an unmeasured local driver) is carried by k, and the year-to-year swings of
+clearing come from the controls, observed in the same year. The design is a difference in differences on the
+log hazard, the pre-period calibration of a synthetic control (Abadie, Diamond & Hainmueller 2010, *JASA*
 105:493–505) reduced to one weight, on controls matched as in PACT's methodology, with the covariates'
-regression adjustment after matching (Ho, Imai, King & Stuart 2007, *Political Analysis* 15:199–236): a
-zone with ten times less hazard than any control (a protected forest) depletes ten times more slowly than
-its controls, so their raw rates drift apart; the covariates' hazard follows each cell as it is.
+regression adjustment after matching (Ho, Imai, King & Stuart 2007, *Political Analysis* 15:199–236): a zone
+with ten times less hazard than any control (a protected forest) depletes ten times more slowly than its
+controls, so their raw rates drift apart; the covariates' hazard follows each cell as it is.
 
 Standard errors: k's relative SE² = the observed loss's (the zone's 1 km blocks resampled: n_b × var of
 the blocks' loss over their total²) + 1/(the control cells lost over the HRP); a year's baseline adds
@@ -36,9 +35,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
-from sklearn.linear_model import LogisticRegression
 
 from icam.core.errors import InputError
+from icam.risk import cloglog
 from icam.risk.covariates import distance_to_mask_m
 from icam.risk.matching import Matches, match, sample_cells
 
@@ -83,7 +82,7 @@ class YearBaseline:
 
     baseline_ha: float
     se_ha: float
-    year_effect: float  # a_y: the matched controls' observed over expected loss that year
+    year_effect: float  # a_y: the control area's level that year
     forest_ha: float
 
 
@@ -132,24 +131,22 @@ class MatchedControlBaseline:
         return np.exp(np.clip(np.nan_to_num(x) @ self.coef_, -30, 30))
 
     def _year_effect(self, year: int, features: Mapping[str, np.ndarray]) -> tuple[float, float]:
-        """a_y = the control area's loss in ``year`` over Σ exp(x·β) of its forest at the start of the year
-        (features at the end of the year before), and the number of control cells lost."""
+        """a_y: the level at which the control area's forest at the start of ``year`` (features at the end of
+        the year before) loses what it lost that year; and the number of control cells lost."""
         land = self._land
         cells = np.flatnonzero(land.control & land.forest_at(year - 1) & (land.strata > 0))
-        expected = self._hazard(features, cells).sum()
         lost = float(np.count_nonzero(land.loss_year.ravel()[cells] == year))
-        return (lost / expected if expected > 0 else 0.0), lost
+        return cloglog.solve_scale(self._hazard(features, cells), lost), lost
 
-    def _zone_hazard(self, zone: str, year: int, features: Mapping[str, np.ndarray]) -> dict[int, float]:
-        """Σ exp(x·β) × cell area over the zone's forest at the start of ``year``, per stratum id (ha)."""
+    def _zone_hazard(self, zone: str, year: int, features: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The stratum id and relative hazard h = exp(x·β) of each of the zone's forest cells at the start of
+        ``year``."""
         land = self._land
         cells = np.flatnonzero(self._zones[zone] & land.forest_at(year - 1) & (land.strata > 0))
-        sums = np.bincount(land.strata.ravel()[cells], weights=self._hazard(features, cells),
-                           minlength=len(land.strata_names) + 1)
-        return {s: float(sums[s]) * land.cell_area_ha for s in range(1, sums.size)}
+        return land.strata.ravel()[cells], self._hazard(features, cells)
 
     def _fit_coef(self, years: Sequence[int]) -> None:
-        """β: a logistic regression of loss on the covariates, with a fixed effect per year, over the cell-years
+        """β: the cloglog model of loss on the covariates, with a fixed effect per year, over the cell-years
         of ``years`` of a random sample of the control area's forest."""
         land = self._land
         rng = np.random.default_rng([self.seed, years[0]])
@@ -165,15 +162,14 @@ class MatchedControlBaseline:
         mean, sd = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
         sd[sd == 0] = 1.0
         self._scale = (mean, sd)
-        dummies = np.eye(len(years))[np.concatenate(year_ids)][:, 1:]
-        model = LogisticRegression(C=1e4, max_iter=1000)
-        model.fit(np.hstack([np.nan_to_num((x - mean) / sd), dummies]), np.concatenate(labels))
-        self.coef_ = model.coef_[0][: x.shape[1]]
+        intercepts = np.eye(len(years))[np.concatenate(year_ids)]
+        beta = cloglog.fit(np.hstack([np.nan_to_num((x - mean) / sd), intercepts]), np.concatenate(labels))
+        self.coef_ = beta[: x.shape[1]]
 
     def fit(self, land: MatchingLandscape, zones: Mapping[str, np.ndarray],
             hrp_years: Sequence[int]) -> MatchedControlBaseline:
-        """β from the zones' matched controls over ``hrp_years``, then each zone's k (its mapped loss over the
-        years against its expected)."""
+        """β from a sample of the control area over ``hrp_years``, then each zone's k (the factor on its
+        hazard that gives its mapped loss over those years)."""
         hrp_years = sorted(int(y) for y in hrp_years)
         if not hrp_years or hrp_years[0] - 1 < land.first_year:
             raise InputError(f"the dynamic baseline's historical years {hrp_years} start before the forest data "
@@ -184,23 +180,25 @@ class MatchedControlBaseline:
         del start
         self.balance_ = {z: m.balance() for z, m in matches.items()}
         self._fit_coef(hrp_years)
-        expected = dict.fromkeys(zones, 0.0)
+        scaled = {z: [] for z in zones}  # a_y × h_i(y) of every zone cell-year of the HRP
         lost_controls = 0.0  # the control cells lost over the HRP: the same a_y serve every zone
         for y in hrp_years:
             features = land.features(y - 1)
             a_y, lost = self._year_effect(y, features)
             lost_controls += lost
             for z in zones:
-                expected[z] += a_y * sum(self._zone_hazard(z, y, features).values())
+                scaled[z].append(a_y * self._zone_hazard(z, y, features)[1])
         for z, mask in self._zones.items():
             in_zone = mask & land.forest_first & (land.loss_year >= hrp_years[0]) & (land.loss_year <= hrp_years[-1])
-            observed = float(np.count_nonzero(in_zone)) * land.cell_area_ha
-            if expected[z] <= 0:
-                raise InputError(f"the dynamic baseline: the {z.replace('_', ' ')}'s matched controls lost no "
+            hazard = np.concatenate(scaled[z])
+            if not np.any(hazard > 0):
+                raise InputError(f"the dynamic baseline: the {z.replace('_', ' ')}'s controls lost no "
                                  "forest over the historical years",
                                  "lengthen the historical reference period or widen the control area")
-            self.observed_hrp_ha_[z], self.expected_hrp_ha_[z] = observed, expected[z]
-            self.k_[z] = observed / expected[z]
+            n_lost = float(np.count_nonzero(in_zone))
+            self.observed_hrp_ha_[z] = n_lost * land.cell_area_ha
+            self.expected_hrp_ha_[z] = float(cloglog.probability(np.log(hazard)).sum()) * land.cell_area_ha
+            self.k_[z] = cloglog.solve_scale(hazard, n_lost)
             rel = _block_relative_variance(in_zone, mask & land.forest_first, land.cell_size_m)
             self.k_se_[z] = self.k_[z] * float(np.sqrt(rel + 1 / max(lost_controls, 1)))
         return self
@@ -210,18 +208,21 @@ class MatchedControlBaseline:
         if self.coef_ is None:
             raise InputError("the dynamic baseline is not fitted", "call fit() first")
         land = self._land
+        n_strata = len(land.strata_names) + 1
         out = {z: {name: {} for name in land.strata_names} for z in self._zones}
         for y in sorted(years):
             features = land.features(y - 1)
             a_y, lost = self._year_effect(y, features)
             for z in self._zones:
                 rel = (self.k_se_[z] / self.k_[z]) ** 2 if self.k_[z] > 0 else 0.0
-                forest = np.bincount(land.strata[self._zones[z] & land.forest_at(y - 1)],
-                                     minlength=len(land.strata_names) + 1) * land.cell_area_ha
-                for s, hazard_ha in self._zone_hazard(z, y, features).items():
-                    base = self.k_[z] * a_y * hazard_ha
-                    se = base * float(np.sqrt(rel + 1 / max(lost, 1)))
-                    out[z][land.strata_names[s - 1]][y] = YearBaseline(base, se, a_y, float(forest[s]))
+                strata, hazard = self._zone_hazard(z, y, features)
+                with np.errstate(divide="ignore"):
+                    p = cloglog.probability(np.log(self.k_[z] * a_y * hazard))
+                base = np.bincount(strata, weights=p, minlength=n_strata) * land.cell_area_ha
+                forest = np.bincount(strata, minlength=n_strata) * land.cell_area_ha
+                for s in range(1, n_strata):
+                    se = base[s] * float(np.sqrt(rel + 1 / max(lost, 1)))
+                    out[z][land.strata_names[s - 1]][y] = YearBaseline(float(base[s]), se, a_y, float(forest[s]))
         return out
 
 
