@@ -10,12 +10,16 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from shapely.geometry import box
 
 from conftest import UTM, X0, Y0, write_tif
 from icam.core.errors import InputError
 from icam.landscape.grid import Grid
 from icam.landscape.ingest import load_forest, remove_small_patches
+from icam.landscape.loaders import _loss_from_maps
 from icam.pipeline.config import parse_config
 from icam.pipeline.stages.landscape import forest_source, load_landscape
 
@@ -353,3 +357,67 @@ def test_mercator_grid_areas_are_corrected(tmp_path):
     nominal = 10_000 * CELL_HA
     assert landscape.grid.is_area_corrected
     assert area == pytest.approx(nominal * np.cos(np.radians(16.0)) ** 2, rel=0.005)
+
+
+# ------------------------------------------------------------------------------------------------ persistence
+
+F, N = 3, 15  # MapBiomas forest formation and pasture
+FLICKERS = {  # yearly classes 2010-2015 of one cell → its loss year with persistence 1, 2 and 3 years (0: none)
+    "one-year flicker": ([F, F, N, F, F, F], {1: 2012, 2: 0, 3: 0}),
+    "three years, then regrowth": ([F, N, N, N, F, F], {1: 2011, 2: 2011, 3: 2011}),
+    "flicker, then lasting loss": ([F, N, F, N, N, N], {1: 2011, 2: 2013, 3: 2013}),
+    "two-year flicker": ([F, F, N, N, F, F], {1: 2012, 2: 2012, 3: 0}),
+    "loss in the last years, unconfirmed": ([F, F, F, F, N, N], {1: 2014, 2: 2014, 3: 2014}),
+    "never forest at first": ([N, F, F, N, N, N], {1: 0, 2: 0, 3: 0}),
+}
+
+
+def _stack_source(tmp_path: Path, bands: np.ndarray, years: list[int], persistence: int):
+    write_tif(tmp_path / "stack.tif", bands.astype(np.uint8), nodata=0)
+    forest = {"kind": "landcover_stack", "file": "stack.tif", "years": years, "forest_classes": [F],
+              "persistence_years": persistence}
+    return forest_source(config(tmp_path, forest).forest)
+
+
+@pytest.mark.parametrize("persistence", [1, 2, 3])
+def test_persistence_counts_loss_only_where_it_lasts(tmp_path, persistence):
+    years = list(range(2010, 2016))
+    bands = np.full((len(years), 10, 10), F, dtype=np.uint8)
+    for i, (classes, _) in enumerate(FLICKERS.values()):
+        bands[:, 0, i] = classes
+    change = load_forest(_stack_source(tmp_path, bands, years, persistence), grid10())
+    for i, (name, (_, expected)) in enumerate(FLICKERS.items()):
+        period = int(change.loss_period[0, i])
+        assert (years[period] if period else 0) == expected[persistence], name
+    assert change.forest_first.sum() == 99  # the cell not forest in 2010 is not forest at first
+
+
+def test_persistence_window_on_maps_five_years_apart(tmp_path):
+    # non-forest in 2005 and forest again in 2010: a 3-year window from 2005 holds only the 2005 map, so the loss
+    # stands; with a 6-year window the 2010 map is in it and the cell flickered
+    maps = {2000: np.ones((10, 10)), 2005: np.ones((10, 10)), 2010: np.ones((10, 10))}
+    maps[2005][0, 0] = 0
+    paths = {str(y): write_tif(tmp_path / f"m{y}.tif", m.astype(np.uint8), nodata=255).name for y, m in maps.items()}
+    for persistence, lost in [(3, 1), (6, 0)]:
+        section = config(tmp_path, {"kind": "forest_maps", "maps": paths, "persistence_years": persistence}).forest
+        change = load_forest(forest_source(section), grid10())
+        assert (change.loss_period > 0).sum() == lost
+        assert "non-forest" in change.source
+
+
+@given(classes=hnp.arrays(np.uint8, (7, 4, 5), elements=st.sampled_from([F, N])))
+@settings(max_examples=60, deadline=None)
+def test_a_longer_persistence_never_adds_loss_nor_makes_it_earlier(classes):
+    years = list(range(2010, 2017))
+    valid = np.ones((4, 5), dtype=bool)
+    previous = None
+    for persistence in (1, 2, 3, 4):
+        first, period = _loss_from_maps((c == F for c in classes), valid, (4, 5), years, persistence)
+        if persistence == 1:  # every change counts: the first map of non-forest
+            first_nonforest = np.argmax(classes[1:] != F, axis=0) + 1
+            ever = (classes[1:] != F).any(axis=0)
+            assert np.array_equal(period, np.where(first & ever, first_nonforest, 0))
+        else:
+            assert np.all((period > 0) <= (previous > 0))
+            assert np.all(period[period > 0] >= previous[period > 0])
+        previous = period

@@ -5,7 +5,7 @@ ranges, bands, swapped forest and nodata codes). Formats and conventions: docs/d
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -163,20 +163,44 @@ def _check_hansen_values(treecover: GridLayer, lossyear: GridLayer, source: Hans
     return ly
 
 
-def _loss_from_maps(forest_maps, valid: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
-    """forest_first and loss_period from an iterable of forest masks (one per epoch, in order).
+def _loss_from_maps(forest_maps, valid: np.ndarray, shape, years: Sequence[int],
+                    persistence_years: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """forest_first and loss_period from an iterable of forest masks (one per year of ``years``, in order).
 
-    loss_period = the first period at whose end a forest cell is non-forest; regrowth is ignored.
+    loss_period = the first period k at whose end a forest cell is non-forest and stays non-forest in every
+    map of years[k] .. years[k] + persistence_years − 1: a cell back to forest within that window flickered
+    and is not lost then (the temporal filter of MapBiomas' post-classification, ATBD "spatial and temporal
+    filters"). A run still open at the last map counts as loss, unconfirmed. Regrowth after a loss is ignored.
     """
     forest_first = None
     loss_period = np.zeros(shape, dtype=np.uint8)
+    pending = np.zeros(shape, dtype=np.uint8)  # the period a non-forest run began in, not yet confirmed
+    year_of = np.asarray(years, dtype=np.int32)
     for k, forest in enumerate(forest_maps):
         if forest_first is None:
             forest_first = forest & valid
             continue
-        lost = forest_first & ~forest & (loss_period == 0)
-        loss_period[lost] = k
+        # a run whose window closed before this map's year was non-forest in every map within it
+        _confirm(pending, loss_period, year_of[pending] + persistence_years - 1 < year_of[k])
+        still = forest_first & (loss_period == 0)
+        pending[still & forest] = 0
+        pending[still & ~forest & (pending == 0)] = k
+        _confirm(pending, loss_period, year_of[pending] + persistence_years - 1 <= year_of[k])
+    unconfirmed = pending > 0
+    loss_period[unconfirmed] = pending[unconfirmed]
     return forest_first, loss_period
+
+
+def _confirm(pending: np.ndarray, loss_period: np.ndarray, window_done: np.ndarray) -> None:
+    """Record the pending runs whose window is done as loss (in place)."""
+    confirmed = (pending > 0) & window_done
+    loss_period[confirmed] = pending[confirmed]
+    pending[confirmed] = 0
+
+
+def _persistence(source) -> str:
+    n = source.persistence_years
+    return f"; loss only where non-forest {n} years running" if n > 1 else ""
 
 
 def _check_map_coding(layer: GridLayer, data: np.ndarray, what: str, focus: checks.Focus, forest: np.ndarray,
@@ -215,11 +239,12 @@ def _load_forest_maps(source: ForestMapsSource, grid: Grid, progress: Progress, 
             yield forest
 
     # each map's validity is known once it is read: apply it after the last one
-    forest_first, loss_period = _loss_from_maps(masks(), np.ones(grid.shape, dtype=bool), grid.shape)
+    forest_first, loss_period = _loss_from_maps(masks(), np.ones(grid.shape, dtype=bool), grid.shape, years,
+                                                source.persistence_years)
     forest_first &= layers_valid
     loss_period[~forest_first] = 0
     return ForestChange(tuple(years), forest_first, loss_period, layers_valid,
-                        f"yearly forest maps {years[0]}–{years[-1]} ({len(years)} maps)"), covered
+                        f"yearly forest maps {years[0]}–{years[-1]} ({len(years)} maps{_persistence(source)})"), covered
 
 
 def _lookup(codes_to_value: dict[int, int], data: np.ndarray, default: int = 0) -> np.ndarray:
@@ -297,9 +322,10 @@ def _load_landcover_stack(source: LandcoverStackSource, grid: Grid, progress: Pr
                         np.isin(data[first], classes) & ~is_nodata[first], is_nodata[first],
                         f"forest_classes = {list(source.forest_classes)}",
                         checks.nodata_label("nodata_value", nodata, None), "forest_classes and nodata_value")
-    forest_first, loss_period = _loss_from_maps((np.isin(data[i], classes) for i in order), valid, grid.shape)
-    return ForestChange(tuple(years), forest_first, loss_period, valid,
-                        f"land-cover stack {years[0]}–{years[-1]} ({len(years)} bands)"), layer.covered
+    forest_first, loss_period = _loss_from_maps((np.isin(data[i], classes) for i in order), valid, grid.shape,
+                                                years, source.persistence_years)
+    described = f"land-cover stack {years[0]}–{years[-1]} ({len(years)} bands{_persistence(source)})"
+    return ForestChange(tuple(years), forest_first, loss_period, valid, described), layer.covered
 
 
 def _load_loss_year(source: LossYearSource, grid: Grid, progress: Progress, focus: checks.Focus):

@@ -62,6 +62,7 @@ class ForestMapsSource:
     nodata_value: int = 255
     reproject: bool = False
     band: int | None = None
+    persistence_years: int = 1
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class LandcoverStackSource:
     forest_classes: Sequence[int]
     nodata_value: int | None = None
     reproject: bool = False
+    persistence_years: int = 1
 
 
 @dataclass(frozen=True)

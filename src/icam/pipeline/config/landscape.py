@@ -89,6 +89,10 @@ class _SingleBandSource(_Source):
 
 
 Paths = Annotated[list[Path], Field(min_length=1)]
+PersistenceYears = Annotated[int, Field(
+    ge=1, le=10, description="A forest cell counts as lost in a map's year only if it stays non-forest in every "
+    "map of the next N years (that year included; MapBiomas-style temporal filter): a one-year flicker of the "
+    "class is not loss. 1 = every change counts. Loss in the last N - 1 years counts as seen, unconfirmed.")]
 
 
 class HansenSource(_SingleBandSource):
@@ -116,6 +120,7 @@ class ForestMapsSource(_SingleBandSource):
     forest_value: int = Field(1, description="Cell value for forest.")
     nonforest_value: int = Field(0, description="Cell value for non-forest.")
     nodata_value: int = Field(255, description="Cell value for no data.")
+    persistence_years: PersistenceYears = 1
 
 
 class FccSource(_SingleBandSource):
@@ -148,6 +153,7 @@ class LandcoverStackSource(_Source):
     years: list[Year] = Field(min_length=2, description="Year of each band, in band order.")
     forest_classes: list[int] = Field(min_length=1, description="Land-cover codes that count as forest.")
     nodata_value: int | None = Field(None, description="Code for no data (default: the file's nodata).")
+    persistence_years: PersistenceYears = 1
 
 
 class LossYearSource(_SingleBandSource):
