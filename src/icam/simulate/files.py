@@ -17,7 +17,7 @@ from icam.landscape.grid import Grid
 from icam.pipeline.template import toml_key, toml_value
 from icam.simulate.alerts import ALERT_YEAR
 from icam.simulate.params import CRS_EPSG, GENERATED_MARK, PROJECT_START, RISK_CELL_HA
-from icam.simulate.reference import assessments_config
+from icam.simulate.reference import INTERPRETER_ERRORS, assessments_config
 
 
 def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
@@ -76,7 +76,9 @@ def config_dict(description: str, scale: str = "project") -> dict:
                     "project_start": PROJECT_START, "crediting_period_years": 20,
                     "monitoring": [{"start": dt.date(a, 6, 15), "end": dt.date(b, 6, 14)} for a, b in months]},
         "activity_data": {"zone": "reference_region", "strata": "map_classes_by_zone",
-                          "assessments": assessments_config()},
+                          "assessments": assessments_config(),
+                          # the interpreters' documented symmetric error rate (as a QA re-labelling measures it)
+                          "label_error_rate": INTERPRETER_ERRORS["swap_share"]},
         "risk": {"zone": "reference_region", "assessment_cell_ha": RISK_CELL_HA,
                  "models": (["local_rate"] if scale == "jurisdiction"
                             else ["logistic", "gradient_boosting", "spatial", "local_rate"]),

@@ -73,6 +73,10 @@ class ActivityDataSection(_Section):
         "or the map classes by zone (class + 10 in the project area, + 20 in the leakage belt), so that the "
         "project's own loss is estimated precisely (Stehman 2014).")
     assessments: list[Assessment] = Field(default_factory=list, description="One entry per period assessed.")
+    label_error_rate: float = Field(0.0, ge=0, lt=0.5, description="Share of reference labels that are wrong, each "
+                                    "wrong label any other class alike, as a re-interpretation of part of the "
+                                    "sample by a second interpreter measures it. The loss estimates are corrected "
+                                    "for it (docs/methods.md, 'Label errors'); 0 takes the labels as the truth.")
 
 
 RiskZone = Literal["reference_region", "project_area", "leakage_belt", "grid"]

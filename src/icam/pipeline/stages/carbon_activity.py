@@ -12,7 +12,7 @@ from rasterio.transform import rowcol
 from icam.carbon.periods import MonitoringPeriod, prorate_annual
 from icam.core.errors import InputError
 from icam.forest.activity import CLASS_NAMES, FOREST_LOSS
-from icam.forest.area import stehman_estimate
+from icam.forest.label_errors import corrected_loss, stratified_total
 from icam.forest.labels import read_labels
 from icam.landscape import Landscape
 from icam.pipeline.config import IcamConfig
@@ -54,14 +54,15 @@ def prorated(annual: Mapping[int, float], period: MonitoringPeriod, what: str) -
     return prorate_annual(annual, period)
 
 
-def domain_estimate(assessment, samples, domain_at_sample: np.ndarray) -> tuple[float, float] | None:
-    """(area, SE) in ha of the sample-based loss inside a domain (Stehman 2014's total of the indicator
-    "reference is loss and the point is in the domain"); None where the estimate is 0."""
-    relabelled = samples.assign(ref_class=np.where(domain_at_sample & (samples["ref_class"] == FOREST_LOSS),
-                                                   FOREST_LOSS, 0))
-    estimate = stehman_estimate(relabelled, assessment.strata_area_ha)
-    area = estimate.area_ha.get(FOREST_LOSS) or 0.0
-    return (area, estimate.se_ha[FOREST_LOSS]) if area > 0 else None
+def domain_estimate(assessment, samples, domain_at_sample: np.ndarray,
+                    label_error_rate: float = 0.0) -> tuple[float, float] | None:
+    """(area, SE) in ha of the sample-based loss inside a domain: the stratified total of each point's loss
+    label in the domain, corrected for the labels' error rate (:mod:`icam.forest.label_errors`; Stehman 2014's
+    estimate where the rate is 0); None where the estimate is not above 0."""
+    strata = samples["stratum"] if "stratum" in samples.columns else samples["map_class"]
+    y = corrected_loss(samples["ref_class"].to_numpy() == FOREST_LOSS, domain_at_sample, label_error_rate)
+    area, se = stratified_total(y, strata.to_numpy(), assessment.strata_area_ha)
+    return (area, se) if area > 0 else None
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class _Sample:
     table: object  # pandas DataFrame of the labelled sample
     rows: np.ndarray
     cols: np.ndarray
+    label_error_rate: float
 
 
 def read_samples(config: IcamConfig, landscape: Landscape, assessments) -> list[_Sample]:
@@ -81,7 +83,7 @@ def read_samples(config: IcamConfig, landscape: Landscape, assessments) -> list[
         if not {"x", "y"} <= set(table.columns):
             continue
         rows, cols = rowcol(landscape.grid.transform, table["x"].to_numpy(float), table["y"].to_numpy(float))
-        out.append(_Sample(a, table, np.asarray(rows), np.asarray(cols)))
+        out.append(_Sample(a, table, np.asarray(rows), np.asarray(cols), config.activity_data.label_error_rate))
     return out
 
 
@@ -121,7 +123,7 @@ def error_adjustment(samples: Sequence[_Sample], period: MonitoringPeriod,
         return Adjustment(1.0, 0.0, "pixel count: no reference sample covers the period (flagged)", False)
     a = best.assessment
     for name, domain, mapped_by_year in domains:
-        estimate = domain_estimate(a, best.table, domain[best.rows, best.cols])
+        estimate = domain_estimate(a, best.table, domain[best.rows, best.cols], best.label_error_rate)
         mapped = sum(v for y, v in mapped_by_year.items() if a.start_year < y <= a.end_year)
         if estimate is not None and mapped > 0:
             area, se = estimate
