@@ -14,7 +14,10 @@ grid's cell, read from the raster's transform); a monitoring period's truth is �
 loss, so it is netted out.
 
     python benchmarks/credibility.py --scale small --seeds 1-10 --effects 0,0.38,0.59 --displacements 0,0.2
-    python benchmarks/credibility.py --scale project --seeds 42,43,44
+    python benchmarks/credibility.py --scale project --seeds 42,43,44 --methodologies VM0015,VM0048,dynamic
+
+Each simulated project is made once; every methodology of ``--methodologies`` (``[carbon] methodology``) is then
+run on it with ``icam run`` (its landscape and risk stages come from the cache).
 
 Prints a Markdown table; the raw rows go to ``benchmarks/credibility.json``. Never part of `make test`.
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -97,6 +101,20 @@ def run_demo(folder: Path, scale: str, seed: int, effect: float, displacement: f
         sys.exit(f"{' '.join(args[2:])} failed:\n{done.stdout[-1500:]}{done.stderr[-1500:]}")
 
 
+def rerun_with(folder: Path, methodology: str) -> None:
+    """``icam run`` on ``folder`` after setting ``[carbon] methodology``."""
+    toml = folder / "icam.toml"
+    text = toml.read_text(encoding="utf-8")
+    text, n = re.subn(r'(?m)^methodology = "[^"]*"$', f'methodology = "{methodology}"', text)
+    if n == 0:
+        text = text.replace("[carbon]\n", f'[carbon]\nmethodology = "{methodology}"\n', 1)
+    toml.write_text(text, encoding="utf-8")
+    args = [sys.executable, "-m", "icam", "run", str(folder)]
+    done = subprocess.run(args, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"icam run with methodology {methodology} failed:\n{done.stdout[-1500:]}{done.stderr[-1500:]}")
+
+
 def _seeds(text: str) -> list[int]:
     if "-" in text:
         first, last = (int(x) for x in text.split("-"))
@@ -104,13 +122,13 @@ def _seeds(text: str) -> list[int]:
     return [int(x) for x in text.split(",")]
 
 
-def _row(scale: str, seed: int, effect: float, displacement: float, s: dict) -> str:
+def _row(scale: str, seed: int, effect: float, displacement: float, methodology: str, s: dict) -> str:
     truth, claimed = s["truth_tco2e"], s["claimed_tco2e"]
     error = f"{100 * (claimed - truth) / truth:+.0f} %" if truth > 0 else "–"
     interval = (f"{s['lower_tco2e']:,.0f} – {s['upper_tco2e']:,.0f}" if s["lower_tco2e"] is not None else "–")
     covered = ("yes" if s["lower_tco2e"] is not None and s["lower_tco2e"] <= truth <= s["upper_tco2e"] else "no")
-    return (f"| {scale} | {seed} | {effect:g} | {displacement:g} | {truth:,.0f} | {claimed:,.0f} | {error} | "
-            f"{interval} | {covered} | {s['credits']:,} | {s['baseline_emissions_tco2e']:,.0f} |")
+    return (f"| {scale} | {seed} | {effect:g} | {displacement:g} | {methodology} | {truth:,.0f} | {claimed:,.0f} | "
+            f"{error} | {interval} | {covered} | {s['credits']:,} | {s['baseline_emissions_tco2e']:,.0f} |")
 
 
 def main() -> None:
@@ -119,22 +137,30 @@ def main() -> None:
     parser.add_argument("--seeds", default="1-10")
     parser.add_argument("--effects", default="0,0.38,0.59")
     parser.add_argument("--displacements", default="0,0.2")
+    parser.add_argument("--methodologies", default="", help="comma-separated [carbon] methodology values; "
+                        "default: the demo's own")
     parser.add_argument("--out", type=Path, default=HERE / "credibility.json")
     args = parser.parse_args()
     rows, lines = [], []
-    print("| scale | seed | effect | displacement | true net reductions (tCO2e) | claimed | error | claimed 90 % "
-          "interval | covers the truth | credits | baseline emissions |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|")
+    print("| scale | seed | effect | displacement | methodology | true net reductions (tCO2e) | claimed | error | "
+          "claimed 90 % interval | covers the truth | credits | baseline emissions |")
+    print("|---|---:|---:|---:|---|---:|---:|---:|---|---|---:|---:|")
+    methodologies = [m for m in args.methodologies.split(",") if m] or [None]
     for seed in _seeds(args.seeds):
         for effect in (float(x) for x in args.effects.split(",")):
             for displacement in (float(x) for x in args.displacements.split(",")):
                 with tempfile.TemporaryDirectory() as tmp:
                     folder = Path(tmp) / "project"
                     run_demo(folder, args.scale, seed, effect, displacement)
-                    s = score(folder)
-                rows.append({"scale": args.scale, "seed": seed, "effect": effect, "displacement": displacement, **s})
-                lines.append(_row(args.scale, seed, effect, displacement, s))
-                print(lines[-1], flush=True)
+                    for methodology in methodologies:
+                        if methodology is not None:
+                            rerun_with(folder, methodology)
+                        s = score(folder)
+                        name = methodology or "demo default"
+                        rows.append({"scale": args.scale, "seed": seed, "effect": effect,
+                                     "displacement": displacement, "methodology": name, **s})
+                        lines.append(_row(args.scale, seed, effect, displacement, name, s))
+                        print(lines[-1], flush=True)
     args.out.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
 
 

@@ -8,8 +8,10 @@ covariates of forest cell i at the end of year y − 1 (:meth:`MatchingLandscape
     β         the discrete-time proportional-hazards model (a cloglog GLM, :mod:`icam.risk.cloglog`) of loss
               on x with a fixed effect per year, over the HRP's cell-years of a sample of the control area
     h_i(y)    = exp(x_i(y)·β)                          cell i's relative hazard
-    a_y       solves Σ_{control forest at the start of y} p(a_y·h_i(y)) = the control area's loss in y
-    O         = Σ_{y ∈ HRP} mapped loss of Z           observed over the historical reference period (HRP)
+    a_y       solves Σ_{control forest at the start of y} p(a_y·h_i(y)) = the control area's loss in y (mapped,
+              × the sample's adjustment of the control area's mapped loss over the assessment holding y)
+    O         = Σ_{y ∈ HRP} mapped loss of Z × r_Z     observed over the historical reference period (HRP), r_Z
+                                                       the sample's adjustment of Z's mapped loss over it
     k         solves Σ_{y ∈ HRP} Σ_{i ∈ Z, forest at the start of y} p(k·a_y·h_i(y)) × cell area = O
     B_Z,s(y)  = Σ_{i ∈ Z ∩ s, forest at the start of y} p(k·a_y·h_i(y)) × cell area     the baseline, ha
 
@@ -24,7 +26,7 @@ with ten times less hazard than any control (a protected forest) depletes ten ti
 controls, so their raw rates drift apart; the covariates' hazard follows each cell as it is.
 
 Standard errors: k's relative SE² = the observed loss's (the zone's 1 km blocks resampled: n_b × var of
-the blocks' loss over their total²) + 1/(the control cells lost over the HRP); a year's baseline adds
+the blocks' loss over their total²) + 1/(the control cells lost over the HRP) + r_Z's; a year's baseline adds
 1/(the control cells lost that year). Units: ha, calendar years; loss years are calendar years (0 = never lost).
 """
 
@@ -65,15 +67,24 @@ class MatchingLandscape:
         return self.forest_first & ((self.loss_year == 0) | (self.loss_year > year))
 
     def features(self, year: int) -> dict[str, np.ndarray]:
-        """The covariates at the end of ``year``: the static ones, log1p(distance to non-forest, km) and the
-        forest share within 1 km (PACT also matches on the cover five and ten years before, which the first
-        years of a forest record do not have)."""
-        forest = self.forest_at(year)
-        edge_km = distance_to_mask_m(~forest, self.cell_size_m) / 1000.0
-        edge_km[np.isinf(edge_km)] = np.hypot(*forest.shape) * self.cell_size_m / 1000.0  # no edge: the diagonal
+        """The hazard's covariates at the end of ``year``: the static ones and the distance to non-forest d
+        as log1p(d / 100 m) and as d in km (the hazard falls steeply over the first hundred metres from the
+        edge, then about exponentially with distance, deep into the interior where a protected forest's loss
+        is: one log term alone misjudges the interior)."""
+        edge_m = distance_to_mask_m(~self.forest_at(year), self.cell_size_m)
+        edge_m[np.isinf(edge_m)] = np.hypot(*edge_m.shape) * self.cell_size_m  # no edge: the diagonal
+        return {**self.static, "edge_log1p_100m": np.log1p(edge_m / 100.0).astype(np.float32),
+                "edge_km": (edge_m / 1000.0).astype(np.float32)}
+
+    def matching_features(self, year: int) -> dict[str, np.ndarray]:
+        """:meth:`features` and the forest share within 1 km, on which PACT matches (also five and ten years
+        before, which the first years of a forest record do not have). The share is not a covariate of the
+        hazard: it falls as the neighbourhood is cleared, so in the regression it stands in for the loss it
+        is meant to explain, and as the controls are cleared faster than a protected forest their modelled
+        hazard would rise and their yearly level a_y fall for a reason that is not the year's."""
         size = max(3, int(round(2 * COVER_RADIUS_M / self.cell_size_m)) | 1)
-        cover = ndimage.uniform_filter(forest.astype(np.float32), size=size, mode="nearest")
-        return {**self.static, "edge_log1p_km": np.log1p(edge_km).astype(np.float32), "forest_cover_1km": cover}
+        cover = ndimage.uniform_filter(self.forest_at(year).astype(np.float32), size=size, mode="nearest")
+        return {**self.features(year), "forest_cover_1km": cover}
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,7 @@ class MatchedControlBaseline:
     _land: MatchingLandscape | None = field(init=False, default=None, repr=False)
     _zones: dict = field(init=False, default_factory=dict, repr=False)
     _scale: tuple | None = field(init=False, default=None, repr=False)
+    _control_ratio: dict = field(init=False, default_factory=dict, repr=False)
 
     def _match(self, zone: str, year: int, features: Mapping[str, np.ndarray]) -> Matches:
         rng = np.random.default_rng([self.seed, year, list(self._zones).index(zone)])
@@ -132,11 +144,13 @@ class MatchedControlBaseline:
 
     def _year_effect(self, year: int, features: Mapping[str, np.ndarray]) -> tuple[float, float]:
         """a_y: the level at which the control area's forest at the start of ``year`` (features at the end of
-        the year before) loses what it lost that year; and the number of control cells lost."""
+        the year before) loses what it lost that year (mapped, times the year's sample adjustment); and the
+        number of control cells lost."""
         land = self._land
         cells = np.flatnonzero(land.control & land.forest_at(year - 1) & (land.strata > 0))
         lost = float(np.count_nonzero(land.loss_year.ravel()[cells] == year))
-        return cloglog.solve_scale(self._hazard(features, cells), lost), lost
+        target = lost * self._control_ratio.get(year, 1.0)
+        return cloglog.solve_scale(self._hazard(features, cells), target), lost
 
     def _zone_hazard(self, zone: str, year: int, features: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The stratum id and relative hazard h = exp(x·β) of each of the zone's forest cells at the start of
@@ -166,16 +180,21 @@ class MatchedControlBaseline:
         beta = cloglog.fit(np.hstack([np.nan_to_num((x - mean) / sd), intercepts]), np.concatenate(labels))
         self.coef_ = beta[: x.shape[1]]
 
-    def fit(self, land: MatchingLandscape, zones: Mapping[str, np.ndarray],
-            hrp_years: Sequence[int]) -> MatchedControlBaseline:
+    def fit(self, land: MatchingLandscape, zones: Mapping[str, np.ndarray], hrp_years: Sequence[int],
+            adjustments: Mapping[str, tuple[float, float]] | None = None,
+            control_ratio: Mapping[int, float] | None = None) -> MatchedControlBaseline:
         """β from a sample of the control area over ``hrp_years``, then each zone's k (the factor on its
-        hazard that gives its mapped loss over those years)."""
+        hazard that gives its loss over those years: the mapped loss × the zone's ``adjustments`` ratio, whose
+        relative SE adds to k's). ``control_ratio``: per year, the sample's adjustment of the control area's
+        mapped loss (a map's errors change over time and place: its false loss follows the old edges, which
+        the controls lose first), used for a_y here and in :meth:`predict`."""
+        self._control_ratio = dict(control_ratio or {})
         hrp_years = sorted(int(y) for y in hrp_years)
         if not hrp_years or hrp_years[0] - 1 < land.first_year:
             raise InputError(f"the dynamic baseline's historical years {hrp_years} start before the forest data "
                              f"({land.first_year})", "start the historical reference period after the first year")
         self._land, self._zones = land, {z: np.asarray(m, dtype=bool) for z, m in zones.items()}
-        start = land.features(hrp_years[0] - 1)
+        start = land.matching_features(hrp_years[0] - 1)
         matches = {z: self._match(z, hrp_years[0] - 1, start) for z in zones}
         del start
         self.balance_ = {z: m.balance() for z, m in matches.items()}
@@ -195,12 +214,13 @@ class MatchedControlBaseline:
                 raise InputError(f"the dynamic baseline: the {z.replace('_', ' ')}'s controls lost no "
                                  "forest over the historical years",
                                  "lengthen the historical reference period or widen the control area")
-            n_lost = float(np.count_nonzero(in_zone))
+            ratio, ratio_rel_se = (adjustments or {}).get(z, (1.0, 0.0))
+            n_lost = float(np.count_nonzero(in_zone)) * ratio
             self.observed_hrp_ha_[z] = n_lost * land.cell_area_ha
             self.expected_hrp_ha_[z] = float(cloglog.probability(np.log(hazard)).sum()) * land.cell_area_ha
             self.k_[z] = cloglog.solve_scale(hazard, n_lost)
             rel = _block_relative_variance(in_zone, mask & land.forest_first, land.cell_size_m)
-            self.k_se_[z] = self.k_[z] * float(np.sqrt(rel + 1 / max(lost_controls, 1)))
+            self.k_se_[z] = self.k_[z] * float(np.sqrt(rel + 1 / max(lost_controls, 1) + ratio_rel_se ** 2))
         return self
 
     def predict(self, years: Sequence[int]) -> dict[str, dict[str, dict]]:

@@ -46,13 +46,14 @@ from icam.landscape import Landscape
 from icam.landscape.raster import read_onto_grid
 from icam.pipeline.config import CarbonSection, CarbonStratum, IcamConfig
 from icam.pipeline.stages.carbon_activity import (
+    Adjustment,
     annual_loss_ha,
     baseline_annual_ha,
     error_adjustment,
     prorated,
     read_samples,
 )
-from icam.pipeline.stages.carbon_dynamic import DynamicZone, dynamic_baselines
+from icam.pipeline.stages.carbon_dynamic import DynamicZone, control_mask, dynamic_baselines, historical_years
 from icam.pipeline.stages.risk import zone_mask
 
 SINGLE_STRATUM = "forest"
@@ -263,6 +264,25 @@ def _check_ready(config: IcamConfig, landscape: Landscape, baseline) -> None:
         raise InputError("the carbon accounting needs periods.project_start")
 
 
+def _historical_adjustments(config: IcamConfig, samples, zones: Mapping[str, np.ndarray],
+                            zone_loss: Mapping[str, Mapping[int, float]]) -> dict[str, Adjustment]:
+    """Each zone's sample-based adjustment of its mapped loss over the historical reference period, which
+    puts the dynamic baseline's k (so the baseline) in the same units as the error-adjusted monitored loss."""
+    years = historical_years(config)
+    hrp = MonitoringPeriod(dt.date(years[0], 1, 1), dt.date(years[-1], 12, 31))
+    return {z: error_adjustment(samples, hrp, [(z.replace("_", " "), mask, zone_loss[z])])
+            for z, mask in zones.items()}
+
+
+def _control_ratios(config: IcamConfig, landscape: Landscape, samples) -> dict[int, float]:
+    """Per loss year of the forest data: the sample's adjustment of the dynamic baseline's control area's mapped
+    loss (from the assessment that holds the year; 1 where none does)."""
+    control = control_mask(config, landscape)
+    mapped = annual_loss_ha(landscape, control)
+    return {y: error_adjustment(samples, MonitoringPeriod(dt.date(y, 1, 1), dt.date(y, 12, 31)),
+                                [("control area", control, mapped)]).ratio for y in mapped}
+
+
 def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
                     assessments: Sequence = ()) -> ProjectAccounting:
     """The ex-post table of every monitoring period and the ex-ante table (module docstring)."""
@@ -281,8 +301,13 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
     area = np.broadcast_to(landscape.grid.cell_area_ha(), landscape.grid.shape)
 
     strata, annual, baseline_se = [], {}, {}
-    dynamic = (dynamic_baselines(config, landscape, zones, masks, years)
-               if carbon.methodology == "dynamic" else {})
+    samples = read_samples(config, landscape, assessments)
+    zone_loss = {z: annual_loss_ha(landscape, m) for z, m in zones.items()}
+    dynamic = {}
+    if carbon.methodology == "dynamic":
+        dynamic = dynamic_baselines(config, landscape, zones, masks, years,
+                                    _historical_adjustments(config, samples, zones, zone_loss),
+                                    _control_ratios(config, landscape, samples))
     source = BASELINE_SOURCES[carbon.methodology]
     for s, stock, record in stocks:
         strata.append(Stratum(s.name, masks[s.name], record, emission_factor(stock, post, carbon.pools)))
@@ -293,8 +318,6 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
             else:
                 base = baseline_annual_ha(source, risk, baseline, landscape, m, years)
             annual[(s.name, z)] = (base, annual_loss_ha(landscape, m))
-    samples = read_samples(config, landscape, assessments)
-    zone_loss = {z: annual_loss_ha(landscape, m) for z, m in zones.items()}
     valid_years = _valid_years(config, landscape, baseline, periods)
     baseline_name = _baseline_name(config, valid_years)
     buffer, buffer_pct, buffer_source, assessment = _buffer(carbon)
@@ -316,11 +339,8 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
                 mapped = prorated(observed, period, "forest loss")
                 obs = mapped * adj.ratio
                 base_ha, base_se = prorate_annual(base, period), 0.0
-                if dynamic:
-                    # measured on the same map as the observed loss, the dynamic baseline is shifted by the same
-                    # correction (estimate − mapped): the map's false and missed loss are in both worlds alike.
-                    # Its SE is the years' SEs summed (the years share k's error).
-                    base_ha = max(0.0, base_ha + obs - mapped)
+                if dynamic:  # already error-adjusted (k from the sample's estimate of the historical loss);
+                    # its SE is the years' SEs summed (the years share k's error)
                     base_se = prorate_annual(baseline_se[(s.name, z)], period)
                 values[z] = (base_ha, obs, obs * adj.relative_se, base_se)
                 notes.append(f"{period.start} – {period.end}, {s.name}, {z}: mapped × {adj.ratio:.3f}, relative SE "

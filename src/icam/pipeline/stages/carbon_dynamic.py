@@ -45,14 +45,20 @@ def _loss_year(landscape: Landscape) -> np.ndarray:
     return loss_year
 
 
-def matching_landscape(config: IcamConfig, landscape: Landscape, strata: Mapping[str, np.ndarray]) -> MatchingLandscape:
-    """The dynamic baseline's view of the landscape: controls are the risk zone's cells outside the project
-    area and the leakage belt; strata numbered in order (cells in none are never matched)."""
+def control_mask(config: IcamConfig, landscape: Landscape) -> np.ndarray:
+    """The dynamic baseline's control area: the risk zone outside the project area and the leakage belt."""
     zones = landscape.zones.masks()
     control = zone_mask(landscape, config.risk.zone, "risk.zone")
     for z in ZONES:
         if z in zones:
             control &= ~zones[z]
+    return control
+
+
+def matching_landscape(config: IcamConfig, landscape: Landscape, strata: Mapping[str, np.ndarray]) -> MatchingLandscape:
+    """The dynamic baseline's view of the landscape: controls are the risk zone's cells outside the project
+    area and the leakage belt; strata numbered in order (cells in none are never matched)."""
+    control = control_mask(config, landscape)
     ids = np.zeros(landscape.grid.shape, dtype=np.int16)
     for i, mask in enumerate(strata.values(), start=1):
         ids[mask & (ids == 0)] = i
@@ -72,9 +78,16 @@ def historical_years(config: IcamConfig) -> list[int]:
 
 
 def dynamic_baselines(config: IcamConfig, landscape: Landscape, zones: Mapping[str, np.ndarray],
-                      strata: Mapping[str, np.ndarray], years: Sequence[int]) -> dict[str, DynamicZone]:
+                      strata: Mapping[str, np.ndarray], years: Sequence[int],
+                      historical: Mapping[str, object], control_ratio: Mapping[int, float]) -> dict[str, DynamicZone]:
     """Per zone: the baseline of every year of ``years`` the forest data cover; years after the data take the
-    zone's historical average rate × its forest at the end of the data (the ex-ante projection)."""
+    zone's historical average rate × its forest at the end of the data (the ex-ante projection).
+
+    ``historical``: per zone, the sample's adjustment of its mapped loss over the historical reference period
+    (``ratio``, ``relative_se``): k is fitted to the adjusted loss, so the baseline is error-adjusted like the
+    monitored loss it is compared with (a map's false loss is not proportional to a protected forest's
+    clearing, so adjusting a baseline fitted to the map by the period's own correction would not do).
+    ``control_ratio``: per calendar year, the sample's adjustment of the control area's mapped loss."""
     land = matching_landscape(config, landscape, strata)
     hrp = historical_years(config)
     last_data = int(landscape.forest.epochs[-1])
@@ -82,7 +95,8 @@ def dynamic_baselines(config: IcamConfig, landscape: Landscape, zones: Mapping[s
     for z, mask in zones.items():
         if not np.any(mask & land.forest_first):
             raise InputError(f"the dynamic baseline: the {z.replace('_', ' ')} has no forest")
-    model = MatchedControlBaseline(seed=config.carbon.seed).fit(land, zones, hrp)
+    model = MatchedControlBaseline(seed=config.carbon.seed).fit(
+        land, zones, hrp, {z: (a.ratio, a.relative_se) for z, a in historical.items()}, control_ratio)
     predicted = model.predict(observed_years)
     out = {}
     for z, mask in zones.items():
