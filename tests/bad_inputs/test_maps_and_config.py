@@ -693,6 +693,18 @@ def test_boundaries_in_epsg_4326_are_reprojected_onto_the_grid(project):
     assert forest_2000_ha(res) == pytest.approx(PROJECT_FOREST_2000_HA)
 
 
+def test_the_icam_toml_file_itself_names_its_project(project):
+    folder = project("hansen")
+    code, output = run_cli("run", folder / "icam.toml")
+    assert code == 0, output
+    assert forest_2000_ha(results(folder)) == pytest.approx(PROJECT_FOREST_2000_HA)
+
+
+def test_another_file_for_the_project_folder_is_refused(project):
+    folder = project("hansen")
+    assert_refused(folder, "run", inputs(folder, "project.gpkg"), match="is a file, not a project folder")
+
+
 def test_an_empty_vcs_id_means_not_registered(project):
     folder = project("hansen")
     add_keys(folder, "project", vcs_id="")

@@ -87,7 +87,16 @@ def _print_summary(results: dict, outputs_dir: Path) -> None:
 def run(project_dir: Annotated[Path, typer.Argument(help="Project folder holding icam.toml.")],
         wait: WaitOpt = False) -> None:
     """Run the pipeline on a project folder; outputs go to PROJECT_DIR/outputs."""
-    run_with_progress(project_dir, wait)
+    run_with_progress(_project_folder(project_dir), wait)
+
+
+def _project_folder(path: Path) -> Path:
+    """The project folder: ``path``, or the folder of ``path`` where it names the icam.toml file itself."""
+    if path.is_file():
+        if path.name == "icam.toml":
+            return path.parent
+        raise IcamError(f"{path} is a file, not a project folder", "give the folder that holds icam.toml")
+    return path
 
 
 @fail_cleanly
