@@ -102,7 +102,9 @@ def run_demo(folder: Path, scale: str, seed: int, effect: float, displacement: f
 
 
 def rerun_with(folder: Path, methodology: str) -> None:
-    """``icam run`` on ``folder`` after setting ``[carbon] methodology``."""
+    """``icam run`` on ``folder`` after setting ``[carbon] methodology``, on a fresh ledger (each methodology
+    issues its own credits; the ledger rightly refuses to reissue a vintage with other figures)."""
+    (folder / ".icam" / "ledger.sqlite").unlink(missing_ok=True)
     toml = folder / "icam.toml"
     text = toml.read_text(encoding="utf-8")
     text, n = re.subn(r'(?m)^methodology = "[^"]*"$', f'methodology = "{methodology}"', text)
