@@ -1,5 +1,7 @@
-"""A dynamic baseline: each year's baseline deforestation of a zone from the loss that year in matched control
-areas, scaled by the zone's own history (docs/methods.md, "Dynamic baseline from matched controls").
+"""A dynamic baseline: each year's baseline deforestation of a zone from the loss that year in the control area
+(the risk zone outside the project and its leakage belt), scaled by the zone's own history (docs/methods.md,
+"Dynamic baseline from matched controls"; the matching of PACT's methodology is run to report the covariates'
+balance between the zone and its controls; the regression below uses a sample of the whole control area).
 
 For zone Z (the project area, or the leakage belt), carbon stratum s and calendar year y, with x_i(y) the
 covariates of forest cell i at the end of year y − 1 (:meth:`MatchingLandscape.features`):
@@ -20,10 +22,10 @@ in Cancer Research* II §2.3) on the hazard scale: whatever the zone has that it
 not change (legal protection, an unmeasured local driver) is carried by k, and the year-to-year swings of
 clearing come from the controls, observed in the same year. The design is a difference in differences on the
 log hazard, the pre-period calibration of a synthetic control (Abadie, Diamond & Hainmueller 2010, *JASA*
-105:493–505) reduced to one weight, on controls matched as in PACT's methodology, with the covariates'
-regression adjustment after matching (Ho, Imai, King & Stuart 2007, *Political Analysis* 15:199–236): a zone
-with ten times less hazard than any control (a protected forest) depletes ten times more slowly than its
-controls, so their raw rates drift apart; the covariates' hazard follows each cell as it is.
+105:493–505) reduced to one weight, with the covariates' regression adjustment that Ho, Imai, King & Stuart
+2007 (*Political Analysis* 15:199–236) recommend after matching: a zone with ten times less hazard than any
+control (a protected forest) depletes ten times more slowly than its controls, so their raw rates drift apart;
+the covariates' hazard follows each cell as it is.
 
 Standard errors: k's relative SE² = the observed loss's (the zone's 1 km blocks resampled: n_b × var of
 the blocks' loss over their total²) + 1/(the control cells lost over the HRP) + r_Z's; a year's baseline adds
