@@ -269,6 +269,8 @@ def _historical_adjustments(config: IcamConfig, samples, zones: Mapping[str, np.
     """Each zone's sample-based adjustment of its mapped loss over the historical reference period, which
     puts the dynamic baseline's k (so the baseline) in the same units as the error-adjusted monitored loss."""
     years = historical_years(config)
+    if not years:  # the dynamic fit refuses an empty historical period in one line
+        return {}
     hrp = MonitoringPeriod(dt.date(years[0], 1, 1), dt.date(years[-1], 12, 31))
     return {z: error_adjustment(samples, hrp, [(z.replace("_", " "), mask, zone_loss[z])])
             for z, mask in zones.items()}
