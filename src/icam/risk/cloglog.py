@@ -15,9 +15,9 @@ from scipy import optimize
 ETA_MAX = 4.0  # exp(exp(4)) is about 5e23: p is 1 to float precision above it
 
 
-def probability(eta: np.ndarray) -> np.ndarray:
-    """p = 1 − exp(−exp(η)), accurate for small hazards."""
-    return -np.expm1(-np.exp(np.clip(eta, -40.0, ETA_MAX)))
+def probability(hazard: np.ndarray) -> np.ndarray:
+    """p = 1 − exp(−u) at the cumulative hazard u = exp(η) (accurate for small hazards)."""
+    return -np.expm1(-np.asarray(hazard, dtype=np.float64))
 
 
 def log_likelihood(eta: np.ndarray, lost: np.ndarray) -> float:

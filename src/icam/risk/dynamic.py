@@ -91,7 +91,7 @@ class MatchingLandscape:
 
 @dataclass(frozen=True)
 class YearBaseline:
-    """One stratum's baseline in one year: B = k × a_y × Σ exp(x·β) × cell area, with its SE (ha)."""
+    """One stratum's baseline in one year: B = Σ p(k × a_y × exp(x·β)) × cell area, with its SE (ha)."""
 
     baseline_ha: float
     se_ha: float
@@ -144,21 +144,21 @@ class MatchedControlBaseline:
         x = (_design(features, cells) - mean) / sd
         return np.exp(np.clip(np.nan_to_num(x) @ self.coef_, -30, 30))
 
-    def _year_effect(self, year: int, features: Mapping[str, np.ndarray]) -> tuple[float, float]:
-        """a_y: the level at which the control area's forest at the start of ``year`` (features at the end of
-        the year before) loses what it lost that year (mapped, times the year's sample adjustment); and the
+    def _year_effect(self, year: int, features: Mapping[str, np.ndarray], forest: np.ndarray) -> tuple[float, float]:
+        """a_y: the level at which the control area's ``forest`` at the start of ``year`` (features at the end
+        of the year before) loses what it lost that year (mapped, times the year's sample adjustment); and the
         number of control cells lost."""
         land = self._land
-        cells = np.flatnonzero(land.control & land.forest_at(year - 1) & (land.strata > 0))
+        cells = np.flatnonzero(land.control & forest & (land.strata > 0))
         lost = float(np.count_nonzero(land.loss_year.ravel()[cells] == year))
         target = lost * self._control_ratio.get(year, 1.0)
         return cloglog.solve_scale(self._hazard(features, cells), target), lost
 
-    def _zone_hazard(self, zone: str, year: int, features: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """The stratum id and relative hazard h = exp(x·β) of each of the zone's forest cells at the start of
-        ``year``."""
+    def _zone_hazard(self, zone: str, features: Mapping[str, np.ndarray],
+                     forest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The stratum id and relative hazard h = exp(x·β) of each of the zone's cells of ``forest``."""
         land = self._land
-        cells = np.flatnonzero(self._zones[zone] & land.forest_at(year - 1) & (land.strata > 0))
+        cells = np.flatnonzero(self._zones[zone] & forest & (land.strata > 0))
         return land.strata.ravel()[cells], self._hazard(features, cells)
 
     def _fit_coef(self, years: Sequence[int]) -> None:
@@ -204,11 +204,11 @@ class MatchedControlBaseline:
         scaled = {z: [] for z in zones}  # a_y × h_i(y) of every zone cell-year of the HRP
         lost_controls = 0.0  # the control cells lost over the HRP: the same a_y serve every zone
         for y in hrp_years:
-            features = land.features(y - 1)
-            a_y, lost = self._year_effect(y, features)
+            features, forest = land.features(y - 1), land.forest_at(y - 1)
+            a_y, lost = self._year_effect(y, features, forest)
             lost_controls += lost
             for z in zones:
-                scaled[z].append(a_y * self._zone_hazard(z, y, features)[1])
+                scaled[z].append(a_y * self._zone_hazard(z, features, forest)[1])
         for z, mask in self._zones.items():
             in_zone = mask & land.forest_first & (land.loss_year >= hrp_years[0]) & (land.loss_year <= hrp_years[-1])
             hazard = np.concatenate(scaled[z])
@@ -219,7 +219,7 @@ class MatchedControlBaseline:
             ratio, ratio_rel_se = (adjustments or {}).get(z, (1.0, 0.0))
             n_lost = float(np.count_nonzero(in_zone)) * ratio
             self.observed_hrp_ha_[z] = n_lost * land.cell_area_ha
-            self.expected_hrp_ha_[z] = float(cloglog.probability(np.log(hazard)).sum()) * land.cell_area_ha
+            self.expected_hrp_ha_[z] = float(cloglog.probability(hazard).sum()) * land.cell_area_ha
             self.k_[z] = cloglog.solve_scale(hazard, n_lost)
             rel = _block_relative_variance(in_zone, mask & land.forest_first, land.cell_size_m)
             self.k_se_[z] = self.k_[z] * float(np.sqrt(rel + 1 / max(lost_controls, 1) + ratio_rel_se ** 2))
@@ -233,18 +233,17 @@ class MatchedControlBaseline:
         n_strata = len(land.strata_names) + 1
         out = {z: {name: {} for name in land.strata_names} for z in self._zones}
         for y in sorted(years):
-            features = land.features(y - 1)
-            a_y, lost = self._year_effect(y, features)
+            features, forest = land.features(y - 1), land.forest_at(y - 1)
+            a_y, lost = self._year_effect(y, features, forest)
             for z in self._zones:
                 rel = (self.k_se_[z] / self.k_[z]) ** 2 if self.k_[z] > 0 else 0.0
-                strata, hazard = self._zone_hazard(z, y, features)
-                with np.errstate(divide="ignore"):
-                    p = cloglog.probability(np.log(self.k_[z] * a_y * hazard))
+                strata, hazard = self._zone_hazard(z, features, forest)
+                p = cloglog.probability(self.k_[z] * a_y * hazard)
                 base = np.bincount(strata, weights=p, minlength=n_strata) * land.cell_area_ha
-                forest = np.bincount(strata, minlength=n_strata) * land.cell_area_ha
+                forest_ha = np.bincount(strata, minlength=n_strata) * land.cell_area_ha
                 for s in range(1, n_strata):
                     se = base[s] * float(np.sqrt(rel + 1 / max(lost, 1)))
-                    out[z][land.strata_names[s - 1]][y] = YearBaseline(float(base[s]), se, a_y, float(forest[s]))
+                    out[z][land.strata_names[s - 1]][y] = YearBaseline(float(base[s]), se, a_y, float(forest_ha[s]))
         return out
 
 
