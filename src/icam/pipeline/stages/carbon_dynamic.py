@@ -95,30 +95,36 @@ def dynamic_baselines(config: IcamConfig, landscape: Landscape, zones: Mapping[s
     for z, mask in zones.items():
         if not np.any(mask & land.forest_first):
             raise InputError(f"the dynamic baseline: the {z.replace('_', ' ')} has no forest")
-    model = MatchedControlBaseline(seed=config.carbon.seed).fit(
-        land, zones, hrp, {z: (a.ratio, a.relative_se) for z, a in historical.items()}, control_ratio)
+    adjustments = {z: (a.ratio, a.relative_se) for z, a in historical.items()}
+    model = MatchedControlBaseline(seed=config.carbon.seed).fit(land, zones, hrp, adjustments, control_ratio)
     predicted = model.predict(observed_years)
     out = {}
     for z, mask in zones.items():
         base = {s: {y: v.baseline_ha for y, v in by_year.items()} for s, by_year in predicted[z].items()}
         se = {s: {y: v.se_ha for y, v in by_year.items()} for s, by_year in predicted[z].items()}
-        _extend_ex_ante(base, se, land, mask, hrp, [y for y in years if y > last_data], last_data)
+        _extend_ex_ante(base, se, land, mask, hrp, [y for y in years if y > last_data], last_data,
+                        adjustments.get(z, (1.0, 0.0))[0])
         out[z] = DynamicZone(z, base, se, model.k_[z], model.k_se_[z], model.observed_hrp_ha_[z],
                              model.expected_hrp_ha_[z], tuple(hrp), model.balance_[z])
     return out
 
 
 def _extend_ex_ante(base: dict, se: dict, land: MatchingLandscape, mask: np.ndarray, hrp: Sequence[int],
-                    future: Sequence[int], last_data: int) -> None:
-    """Years beyond the data: the zone's average historical rate (loss over forest-years) × its forest."""
+                    future: Sequence[int], last_data: int, ratio: float) -> None:
+    """Years beyond the data: the zone's average historical rate (loss over forest-years, × the sample's
+    ``ratio`` of its historical loss, as k is fitted to) × its forest at the end of the data."""
     if not future:
         return
+    n = len(land.strata_names) + 1
+
+    def per_stratum(cells: np.ndarray) -> np.ndarray:
+        return np.bincount(land.strata[cells], minlength=n)
+
+    forest_years = sum(per_stratum(mask & land.forest_at(y - 1)) for y in hrp)
+    lost = per_stratum(mask & land.forest_first & (land.loss_year >= hrp[0]) & (land.loss_year <= hrp[-1]))
+    forest_ha = per_stratum(mask & land.forest_at(last_data)) * land.cell_area_ha
     for i, name in enumerate(land.strata_names, start=1):
-        cells = mask & (land.strata == i)
-        forest_years = sum(np.count_nonzero(cells & land.forest_at(y - 1)) for y in hrp)
-        lost = np.count_nonzero(cells & land.forest_first & (land.loss_year >= hrp[0]) & (land.loss_year <= hrp[-1]))
-        rate = lost / forest_years if forest_years else 0.0
-        forest_ha = np.count_nonzero(cells & land.forest_at(last_data)) * land.cell_area_ha
+        rate = lost[i] * ratio / forest_years[i] if forest_years[i] else 0.0
         for y in future:
-            base[name][y] = rate * forest_ha
+            base[name][y] = rate * forest_ha[i]
             se[name][y] = 0.0

@@ -1,0 +1,22 @@
+"""The dynamic baseline's ex-ante years, worked by hand on a 10 × 10 landscape."""
+
+import numpy as np
+import pytest
+
+from icam.pipeline.stages.carbon_dynamic import _extend_ex_ante
+from icam.risk.dynamic import MatchingLandscape
+
+
+def test_ex_ante_years_take_the_adjusted_historical_rate():
+    # 5 cells lost in 2001 and 5 in 2002, none after: forest-years over the HRP 2001-2002 = 100 + 95 = 195;
+    # the sample says the map shows twice the true loss (ratio 0.5): rate = 10 x 0.5 / 195 a year, times the
+    # 90 cells (8.1 ha) standing at the end of the data (2003)
+    loss_year = np.zeros((10, 10), np.int16)
+    loss_year[0, :5], loss_year[1, :5] = 2001, 2002
+    land = MatchingLandscape(loss_year=loss_year, forest_first=np.ones((10, 10), bool), first_year=2000,
+                             control=np.zeros((10, 10), bool), strata=np.ones((10, 10), np.int16),
+                             strata_names=("forest",), static={}, cell_size_m=30.0, cell_area_ha=0.09)
+    base, se = {"forest": {}}, {"forest": {}}
+    _extend_ex_ante(base, se, land, np.ones((10, 10), bool), [2001, 2002], [2025, 2026], 2003, 0.5)
+    assert base["forest"] == pytest.approx({2025: 5 / 195 * 8.1, 2026: 5 / 195 * 8.1})
+    assert se["forest"] == {2025: 0.0, 2026: 0.0}
