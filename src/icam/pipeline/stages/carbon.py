@@ -9,8 +9,8 @@ stratum ``forest`` without strata):
 - baseline per calendar year in the project area and the leakage belt, by ``methodology``: the
   VT0007 density map summed over zone ∩ s (ha/yr, the same every year: ``"VM0048"``), the pixels
   VM0015's allocation deforests in zone ∩ s that year (``"VM0015"``), or the dynamic baseline from
-  the control area (``"dynamic"``, :mod:`icam.pipeline.stages.carbon_dynamic`), shifted by the
-  period's error correction of the observed loss;
+  the control area (``"dynamic"``, :mod:`icam.pipeline.stages.carbon_dynamic`), fitted to the
+  sample-adjusted losses, so already in the units of the error-adjusted observed loss;
 - observed loss per calendar year in zone ∩ s from the forest map; a monitoring period takes
   Σ_y A_y × d_y / days_in_year(y) over the calendar years y it touches (d_y its days in y);
 - the observed loss's standard error: the mapped area × the relative standard error of the
