@@ -31,13 +31,13 @@ KEYS = {"start", "end", "baseline_emissions_tco2e", "project_emissions_tco2e", "
 def two_strata(**kw) -> PeriodInputs:
     """Montane forest (EF 500) and premontane (EF 300); by hand:
     BE = 100×500 + 40×300 = 62000; PE = 20×500 + 10×300 = 13000;
-    leakage belt: A +10 ha → 5000, B −5 ha → 0; market 0.1 × (62000 − 13000) = 4900;
+    leakage belt: A +10 ha → 5000, B as its baseline → 0; market 0.1 × (62000 − 13000) = 4900;
     LK = 9900; NER = 39100."""
     strata = (
         StratumActivity("montane", baseline_project_ha=100, observed_project_ha=20,
                         baseline_belt_ha=50, observed_belt_ha=60),
         StratumActivity("premontane", baseline_project_ha=40, observed_project_ha=10,
-                        baseline_belt_ha=30, observed_belt_ha=25),
+                        baseline_belt_ha=30, observed_belt_ha=30),
     )
     args = dict(period=P1, strata=strata, emission_factors={"montane": 500.0, "premontane": (300.0, 0.0)},
                 buffer=20.0, market_leakage_factor=0.1)
@@ -65,6 +65,24 @@ def test_period_worked_by_hand_without_uncertainty():
     assert sum(v["credits"] for v in d["vintages"]) == 31280
 
 
+def test_belt_excess_clipped_in_total():
+    """The belt's excess is summed over the strata before it is clipped at 0 (by hand: montane +10 ha × 500
+    = 5,000, premontane −5 ha × 300 = −1,500: leakage 3,500, all of it montane's; with premontane −20 ha,
+    −6,000: the sum is negative and the leakage 0)."""
+    def belt(premontane_observed_ha):
+        strata = (StratumActivity("montane", 100, 20, baseline_belt_ha=50, observed_belt_ha=60),
+                  StratumActivity("premontane", 40, 10, baseline_belt_ha=30, observed_belt_ha=premontane_observed_ha))
+        return account_period(two_strata(strata=strata, market_leakage_factor=0.0))
+
+    r = belt(25)
+    assert r.activity_shifting_leakage_tco2e == pytest.approx(3500)
+    by = r.details()["by_stratum"]
+    assert by["montane"]["activity_shifting_leakage_tco2e"] == pytest.approx(3500)
+    assert by["premontane"]["activity_shifting_leakage_tco2e"] == 0
+    assert r.net_reductions_tco2e == pytest.approx(62000 - 13000 - 3500)
+    assert belt(10).activity_shifting_leakage_tco2e == 0
+
+
 def test_hectares_beside_the_tonnes():
     """The areas of two_strata come back per stratum and summed, and each stratum's tonnes are its
     areas times its emission factor (by hand: montane 100 ha × 500 = 50,000; premontane 40 ha × 300)."""
@@ -72,11 +90,11 @@ def test_hectares_beside_the_tonnes():
     d = r.details()
     montane, premontane = d["by_stratum"]["montane"], d["by_stratum"]["premontane"]
     assert (montane["baseline_project_ha"], montane["observed_project_ha"]) == (100, 20)
-    assert (premontane["baseline_belt_ha"], premontane["observed_belt_ha"]) == (30, 25)
+    assert (premontane["baseline_belt_ha"], premontane["observed_belt_ha"]) == (30, 30)
     assert montane["baseline_emissions_tco2e"] == pytest.approx(100 * 500)
     assert premontane["project_emissions_tco2e"] == pytest.approx(10 * 300)
     assert d["areas_ha"] == {"baseline_project_ha": 140, "observed_project_ha": 30, "baseline_belt_ha": 80,
-                             "observed_belt_ha": 85}
+                             "observed_belt_ha": 90}
 
 
 def test_nothing_is_issued_beyond_the_baselines_validity():
@@ -262,3 +280,16 @@ def test_properties(strata, market, buffer, minimum, base, rule, start, length):
     assert r.credits + r.buffer_credits <= base_b + tol  # whole credits never exceed the reductions
     assert isinstance(r.to_dict()["credits"], int) and set(r.to_dict()) == KEYS
     assert math.isfinite(r.buffer_tco2e)
+
+
+def test_monte_carlo_strata_of_a_zone_err_together():
+    """Two strata whose observed loss comes from one zone's sample adjustment (50 ± 5 ha each, baseline 100 ha,
+    EF 100, exact) err together: NER = Σ (100 − A_obs) × 100 has an SD of (5 + 5) × 100 = 1,000 tCO2e, not
+    √2 × 500 = 707 as independent draws would give; the 90 % half-width is 1.6449 × 1,000."""
+    strata = tuple(StratumActivity(name, baseline_project_ha=100, observed_project_ha=50, observed_project_se_ha=5)
+                   for name in ("montane", "premontane"))
+    inputs = PeriodInputs(period=P1, strata=strata, emission_factors={"montane": 100.0, "premontane": 100.0},
+                          buffer=0.0)
+    u = monte_carlo(inputs, VCS_MR_4_4, n_draws=40_000, seed=3)
+    assert (u.upper_tco2e - u.lower_tco2e) / 2 == pytest.approx(1.6449 * 1000, rel=0.02)
+    assert u.mean_tco2e == pytest.approx(10_000, rel=0.01)

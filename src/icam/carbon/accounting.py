@@ -5,7 +5,7 @@ For one monitoring period and forest strata s, with EF_s the emission factor (tC
 
     BE  = Σ_s A_base,s × EF_s                       baseline emissions, project area
     PE  = Σ_s A_obs,s × EF_s                        project (actual) emissions, project area
-    LKas = Σ_s max(0, L_obs,s − L_base,s) × EF_s    activity-shifting leakage, leakage belt
+    LKas = max(0, Σ_s (L_obs,s − L_base,s) × EF_s)  activity-shifting leakage, leakage belt
     LKm = f_m × max(0, BE − PE)   (or f_m × BE)     market leakage
     LK  = LKas + LKm + other leakage (e.g. leakage-prevention emissions, entered)
     NER = max(0, BE − PE − LK)                      net emission reductions
@@ -23,14 +23,16 @@ Sources and decisions (docs/methods.md, "Emission reductions and credits"):
   anthropogenic reductions = baseline − project − leakage). The step numbers follow the
   project's notes and the existing modules; the methodology's text could not be read here (see
   "Not verified from a source" in the methods).
-- Activity-shifting leakage is clipped at 0 per stratum, which can only raise leakage compared
-  with clipping the sum (conservative; whether VM0015 clips per class or in total is unverified).
+- Activity-shifting leakage is the belt's excess over its baseline summed over the strata, then clipped
+  at 0 (clipping each stratum charged the noise of every stratum whose loss happened to exceed its
+  baseline: measured against the simulator's truth it was a bias, not a safety margin).
 - Market leakage: VM0015 v1.1 (unplanned deforestation) has none; the VCS AFOLU requirements
   apply a market-leakage discount to REDD projects that reduce timber or commodity supply. The
   factor f_m is a parameter (0 by default) applied to the gross reductions in the project area.
-- Uncertainty: Monte Carlo over the observed areas and the emission factors (normal, truncated at
-  0; the same EF draw is used for baseline, project and leakage of a stratum in a draw, since it
-  is one quantity), U = half-width of the confidence interval of NER as % of the draws' mean.
+- Uncertainty: Monte Carlo over the observed areas, the baselines and the emission factors (normal,
+  truncated at 0; the same EF draw is used for baseline, project and leakage of a stratum in a draw,
+  since it is one quantity; each area of a zone takes one uniform per draw for all strata, since
+  its error is the zone's), U = half-width of the confidence interval of NER as % of the draws' mean.
   The deduction d(U) is a :class:`UncertaintyRule` whose threshold, confidence and form are
   parameters: the VCS text itself (VCS Methodology Requirements; VM0048/VMD0055) could not be read
   here. Built in: :data:`VCS_MR_4_4` (d = 0.4307 × U/100 / 1.6449, U > 100 % ineligible: VCS
@@ -298,16 +300,21 @@ class AccountingTable:
 
 def _emissions(inputs: PeriodInputs, draws: Mapping[str, dict] | None = None):
     """BE, PE, LKas, LKm, LK and NER (before clipping), from point values or per-draw arrays."""
-    be = pe = lk_as = 0.0
+    be = pe = excess = positive = 0.0
     by = {}
     for s in inputs.strata:
         v = draws[s.stratum] if draws is not None else {
             "ef": inputs.emission_factors[s.stratum][0], "base": s.baseline_project_ha,
             "obs": s.observed_project_ha, "belt_obs": s.observed_belt_ha, "belt_base": s.baseline_belt_ha}
         b, p = v["base"] * v["ef"], v["obs"] * v["ef"]
-        la = np.maximum(0.0, v["belt_obs"] - v["belt_base"]) * v["ef"]
-        be, pe, lk_as = be + b, pe + p, lk_as + la
-        by[s.stratum] = (b, p, la)
+        d = (v["belt_obs"] - v["belt_base"]) * v["ef"]
+        be, pe, excess, positive = be + b, pe + p, excess + d, positive + np.maximum(0.0, d)
+        by[s.stratum] = (b, p, np.maximum(0.0, d))
+    # the belt's excess clipped at 0 in total, then shared among the strata in excess
+    lk_as = np.maximum(0.0, excess)
+    share = np.divide(lk_as, positive, out=np.zeros_like(np.asarray(positive, dtype=np.float64)),
+                      where=np.asarray(positive) > 0)
+    by = {name: (b, p, la * share) for name, (b, p, la) in by.items()}
     reductions = be - pe
     if inputs.market_leakage_base == "baseline":
         lk_m = inputs.market_leakage_factor * be
@@ -330,15 +337,20 @@ def monte_carlo(inputs: PeriodInputs, rule: UncertaintyRule = EXCESS_OVER_THRESH
     if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 100:
         raise InputError(f"n_draws must be a whole number ≥ 100, got {n_draws!r}")
     rng = np.random.default_rng(seed)
+    # one uniform per draw for each area of a zone, shared by the strata: an area's error is the zone's
+    # (the sample's adjustment ratio, the baseline's level), so the strata err together
+    shared = {k: rng.random(n_draws) for k in ("base", "obs", "belt_obs", "belt_base")}
     draws = {}
     for s in inputs.strata:
         ef, ef_se = inputs.emission_factors[s.stratum]
         draws[s.stratum] = {
             "ef": truncated_normal(rng, ef, ef_se, n_draws),
-            "base": truncated_normal(rng, s.baseline_project_ha, s.baseline_project_se_ha, n_draws),
-            "obs": truncated_normal(rng, s.observed_project_ha, s.observed_project_se_ha, n_draws),
-            "belt_obs": truncated_normal(rng, s.observed_belt_ha, s.observed_belt_se_ha, n_draws),
-            "belt_base": truncated_normal(rng, s.baseline_belt_ha, s.baseline_belt_se_ha, n_draws),
+            "base": truncated_normal(rng, s.baseline_project_ha, s.baseline_project_se_ha, n_draws, shared["base"]),
+            "obs": truncated_normal(rng, s.observed_project_ha, s.observed_project_se_ha, n_draws, shared["obs"]),
+            "belt_obs": truncated_normal(rng, s.observed_belt_ha, s.observed_belt_se_ha, n_draws,
+                                         shared["belt_obs"]),
+            "belt_base": truncated_normal(rng, s.baseline_belt_ha, s.baseline_belt_se_ha, n_draws,
+                                          shared["belt_base"]),
         }
     ner = np.asarray(_emissions(inputs, draws)[5], dtype=np.float64)
     alpha = 1.0 - rule.confidence

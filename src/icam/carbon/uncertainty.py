@@ -106,10 +106,12 @@ class UncertaintyResult:
                 "source": self.source}
 
 
-def truncated_normal(rng: np.random.Generator, mean: float, se: float, n: int) -> np.ndarray:
-    """n draws of N(mean, se) truncated to [0, ∞) by inverse CDF (one uniform per draw)."""
+def truncated_normal(rng: np.random.Generator, mean: float, se: float, n: int,
+                     uniform: np.ndarray | None = None) -> np.ndarray:
+    """n draws of N(mean, se) truncated to [0, ∞) by inverse CDF (one uniform per draw; ``uniform`` gives
+    them, so that quantities drawn from the same uniforms err together)."""
     if se == 0:
         return np.full(n, mean)
     lo = float(ndtr(-mean / se))  # P(X < 0)
-    u = lo + (1.0 - lo) * rng.random(n)
+    u = lo + (1.0 - lo) * (rng.random(n) if uniform is None else uniform)
     return np.maximum(mean + se * ndtri(u), 0.0)
