@@ -11,9 +11,10 @@ SIDE, FIRST, LAST = 240, 2000, 2016
 TRUE_K = 0.2
 
 
-def _landscape(seed: int):
+def _landscape(seed: int, driver: float = 1.0):
     """Cells lost year by year with p = 1 − exp(−exp(β0_y + 1.0·x + log k·[zone])), x a smooth gradient; the
-    zone is the left third. Returns the landscape, the zone and each year's expected zone loss (ha)."""
+    zone is the left third; after 2007 the hazard of the top half is multiplied by ``driver``, which no
+    covariate sees. Returns the landscape, the zone and each year's expected zone loss (ha)."""
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0:SIDE, 0:SIDE]
     x = (cols / SIDE + 0.3 * rng.normal(size=(SIDE, SIDE))).astype(np.float32)
@@ -24,6 +25,8 @@ def _landscape(seed: int):
     expected = {}
     for y in range(FIRST + 1, LAST + 1):
         eta = beta0[y] + 1.0 * x + np.where(zone, np.log(TRUE_K), 0.0)
+        if y > 2007:
+            eta = eta + np.where(rows < SIDE // 2, np.log(driver), 0.0)
         p = -np.expm1(-np.exp(eta))
         expected[y] = float(p[zone & forest].sum()) * 0.09
         lost = forest & (rng.random((SIDE, SIDE)) < p)
@@ -53,3 +56,20 @@ def test_historical_years_before_the_data_are_refused():
     land, zone, _ = _landscape(4)
     with pytest.raises(InputError, match="start before the forest data"):
         MatchedControlBaseline().fit(land, {"zone": zone}, [2000])
+
+
+def test_placebo_tiles_measure_a_driver_no_covariate_sees():
+    """After 2007 an unseen driver multiplies the hazard by 1.5 in the top half of the landscape: the control
+    area's level a_y settles near 1.25, so a tile wholly in one half misses by about +0.2 or −0.2 (0.2² =
+    0.04; less for the tiles the boundary cuts); without the driver V is only the noise of the tiles' own k
+    (their binomial noise is taken out)."""
+    def fitted(driver):
+        land, zone, _ = _landscape(5, driver=driver)
+        model = MatchedControlBaseline(n_treated=3000, n_fit=20_000, min_placebo_tiles=8, seed=0)
+        model.fit(land, {"zone": zone}, range(2001, 2008)).predict(range(2008, 2017))
+        return model
+
+    with_driver, without = fitted(1.5), fitted(1.0)
+    assert 0.02 < with_driver.drift_var_["zone"][2016] < 0.06
+    assert without.drift_var_["zone"][2016] < 0.006
+    assert with_driver.placebo_["zone"]["tiles"] >= 6

@@ -29,7 +29,9 @@ the covariates' hazard follows each cell as it is.
 
 Standard errors: k's relative SE² = the observed loss's (the zone's 1 km blocks resampled: n_b × var of
 the blocks' loss over their total²) + 1/(the control cells lost over the HRP) + r_Z's; a year's baseline adds
-1/(the control cells lost that year). Units: ha, calendar years; loss years are calendar years (0 = never lost).
+1/(the control cells lost that year) and, after the HRP, the placebo tiles' error V(y) of the loss accumulated
+since the HRP (:mod:`icam.risk.placebo`; × the tile's forest over the zone's where the zone is smaller).
+Units: ha, calendar years; loss years are calendar years (0 = never lost).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from icam.core.errors import InputError
 from icam.risk import cloglog
 from icam.risk.covariates import distance_to_mask_m
 from icam.risk.matching import Matches, match, sample_cells
+from icam.risk.placebo import PlaceboTiles, tile_index
 
 COVER_RADIUS_M = 1000.0  # PACT matches on the forest cover within 1 km
 
@@ -109,7 +112,8 @@ class MatchedControlBaseline:
     ``fit`` on the historical reference period, ``predict`` per year.
 
     n_treated: each zone's forest cells sampled per matching (PACT's K); pool_ratio: control cells sampled per
-    treated cell (PACT's S = 10 K); n_neighbours: controls per treated cell; seed: the samples' generator.
+    treated cell (PACT's S = 10 K); n_neighbours: controls per treated cell; min/max_placebo_tiles: bounds
+    on the number of placebo tiles of a zone's size (:mod:`icam.risk.placebo`); seed: the samples' generator.
     Learned: ``coef_`` (β of the standardised covariates), ``k_`` and ``k_se_`` per zone, the historical
     ``observed_hrp_ha_`` and ``expected_hrp_ha_`` per zone and the matchings' ``balance_`` per zone.
     """
@@ -118,6 +122,8 @@ class MatchedControlBaseline:
     pool_ratio: int = 10
     n_neighbours: int = 10
     n_fit: int = 150_000
+    min_placebo_tiles: int = 6
+    max_placebo_tiles: int = 200
     seed: int = 0
     coef_: np.ndarray | None = field(init=False, default=None)
     k_: dict = field(init=False, default_factory=dict)
@@ -125,10 +131,15 @@ class MatchedControlBaseline:
     observed_hrp_ha_: dict = field(init=False, default_factory=dict)
     expected_hrp_ha_: dict = field(init=False, default_factory=dict)
     balance_: dict = field(init=False, default_factory=dict)
+    drift_var_: dict = field(init=False, default_factory=dict)
+    placebo_: dict = field(init=False, default_factory=dict)
     _land: MatchingLandscape | None = field(init=False, default=None, repr=False)
     _zones: dict = field(init=False, default_factory=dict, repr=False)
     _scale: tuple | None = field(init=False, default=None, repr=False)
     _control_ratio: dict = field(init=False, default_factory=dict, repr=False)
+    _tiles: dict = field(init=False, default_factory=dict, repr=False)
+    _zone_cells: dict = field(init=False, default_factory=dict, repr=False)
+    _last_hrp_year: int = field(init=False, default=0, repr=False)
 
     def _match(self, zone: str, year: int, features: Mapping[str, np.ndarray]) -> Matches:
         rng = np.random.default_rng([self.seed, year, list(self._zones).index(zone)])
@@ -147,12 +158,21 @@ class MatchedControlBaseline:
     def _year_effect(self, year: int, features: Mapping[str, np.ndarray], forest: np.ndarray) -> tuple[float, float]:
         """a_y: the level at which the control area's ``forest`` at the start of ``year`` (features at the end
         of the year before) loses what it lost that year (mapped, times the year's sample adjustment); and the
-        number of control cells lost."""
+        number of control cells lost. The control cells' expected and observed loss go to the placebo tiles
+        (:mod:`icam.risk.placebo`): into their HRP before they are fitted, then year by year."""
         land = self._land
         cells = np.flatnonzero(land.control & forest & (land.strata > 0))
-        lost = float(np.count_nonzero(land.loss_year.ravel()[cells] == year))
-        target = lost * self._control_ratio.get(year, 1.0)
-        return cloglog.solve_scale(self._hazard(features, cells), target), lost
+        lost_cells = land.loss_year.ravel()[cells] == year
+        lost, ratio = float(np.count_nonzero(lost_cells)), self._control_ratio.get(year, 1.0)
+        hazard = self._hazard(features, cells)
+        a_y = cloglog.solve_scale(hazard, lost * ratio)
+        expected, observed = cloglog.probability(a_y * hazard), lost_cells * ratio
+        for z, tiles in self._tiles.items():
+            if tiles.k_ is None:
+                tiles.add_historical(cells, expected, observed)
+            elif year > self._last_hrp_year:
+                self.drift_var_[z][year] = tiles.add_year(cells, expected, observed)
+        return a_y, lost
 
     def _zone_hazard(self, zone: str, features: Mapping[str, np.ndarray],
                      forest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -196,6 +216,7 @@ class MatchedControlBaseline:
             raise InputError(f"the dynamic baseline's historical years {hrp_years} start before the forest data "
                              f"({land.first_year})", "start the historical reference period after the first year")
         self._land, self._zones = land, {z: np.asarray(m, dtype=bool) for z, m in zones.items()}
+        self._start_tiles(hrp_years)
         start = land.matching_features(hrp_years[0] - 1)
         matches = {z: self._match(z, hrp_years[0] - 1, start) for z in zones}
         del start
@@ -223,7 +244,34 @@ class MatchedControlBaseline:
             self.k_[z] = cloglog.solve_scale(hazard, n_lost)
             rel = _block_relative_variance(in_zone, mask & land.forest_first, land.cell_size_m)
             self.k_se_[z] = self.k_[z] * float(np.sqrt(rel + 1 / max(lost_controls, 1) + ratio_rel_se ** 2))
+        for tiles in self._tiles.values():
+            tiles.fit_k()
         return self
+
+    def _start_tiles(self, hrp_years: Sequence[int]) -> None:
+        """Per zone, placebo tiles over the control area's forest at the start of the HRP, each of about the
+        zone's forest then (between ``min_placebo_tiles`` and ``max_placebo_tiles`` of them)."""
+        land = self._land
+        forest = land.forest_at(hrp_years[0] - 1) & (land.strata > 0)
+        domain = land.control & forest
+        control_cells = float(np.count_nonzero(domain))
+        self._last_hrp_year = hrp_years[-1]
+        self._tiles, self.placebo_, self.drift_var_ = {}, {}, {}
+        for z, mask in self._zones.items():
+            self._zone_cells[z] = zone_cells = float(np.count_nonzero(mask & forest))
+            n_wanted = int(np.clip(round(control_cells / max(zone_cells, 1.0)), self.min_placebo_tiles,
+                                   self.max_placebo_tiles))
+            ids, side = tile_index(domain, n_wanted)
+            n = int(ids.max()) + 1
+            self._tiles[z] = PlaceboTiles(ids, n, float(np.bincount(ids[ids >= 0]).mean()) if n else 0.0)
+            self.placebo_[z] = {"tiles": n, "tile_side_km": side * land.cell_size_m / 1000.0,
+                                "tile_forest_ha": self._tiles[z].forest_cells * land.cell_area_ha}
+            self.drift_var_[z] = {}
+
+    def drift_scale(self, zone: str) -> float:
+        """The placebo error's variance for ``zone``: the tiles' as it is for a zone at least a tile's size
+        (not shrunk for a larger zone), scaled up by the tile's forest over the zone's for a smaller one."""
+        return max(1.0, self._tiles[zone].forest_cells / max(self._zone_cells[zone], 1.0))
 
     def predict(self, years: Sequence[int]) -> dict[str, dict[str, dict]]:
         """Per zone, stratum name and year: the :class:`YearBaseline`."""
@@ -232,11 +280,15 @@ class MatchedControlBaseline:
         land = self._land
         n_strata = len(land.strata_names) + 1
         out = {z: {name: {} for name in land.strata_names} for z in self._zones}
+        for z, tiles in self._tiles.items():
+            tiles.restart()
+            self.drift_var_[z] = {}
         for y in sorted(years):
             features, forest = land.features(y - 1), land.forest_at(y - 1)
             a_y, lost = self._year_effect(y, features, forest)
             for z in self._zones:
                 rel = (self.k_se_[z] / self.k_[z]) ** 2 if self.k_[z] > 0 else 0.0
+                rel += self.drift_var_[z].get(y, 0.0) * self.drift_scale(z)
                 strata, hazard = self._zone_hazard(z, features, forest)
                 p = cloglog.probability(self.k_[z] * a_y * hazard)
                 base = np.bincount(strata, weights=p, minlength=n_strata) * land.cell_area_ha

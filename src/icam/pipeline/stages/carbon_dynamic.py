@@ -30,11 +30,13 @@ class DynamicZone:
     expected_hrp_ha: float
     hrp_years: tuple[int, ...]
     balance: list
+    placebo: dict  # the placebo tiles (icam.risk.placebo) and their relative error per year, as applied
 
     def to_dict(self) -> dict:
         return {"zone": self.zone, "relative_hazard_k": self.k, "relative_hazard_k_se": self.k_se,
                 "historical_years": list(self.hrp_years), "observed_historical_loss_ha": self.observed_hrp_ha,
-                "expected_historical_loss_ha": self.expected_hrp_ha, "balance": self.balance}
+                "expected_historical_loss_ha": self.expected_hrp_ha, "balance": self.balance,
+                "placebo": self.placebo}
 
 
 def _loss_year(landscape: Landscape) -> np.ndarray:
@@ -104,8 +106,10 @@ def dynamic_baselines(config: IcamConfig, landscape: Landscape, zones: Mapping[s
         se = {s: {y: v.se_ha for y, v in by_year.items()} for s, by_year in predicted[z].items()}
         _extend_ex_ante(base, se, land, mask, hrp, [y for y in years if y > last_data], last_data,
                         adjustments.get(z, (1.0, 0.0))[0])
+        placebo = {**model.placebo_[z], "relative_error_by_year": {
+            str(y): float(np.sqrt(v * model.drift_scale(z))) for y, v in model.drift_var_[z].items()}}
         out[z] = DynamicZone(z, base, se, model.k_[z], model.k_se_[z], model.observed_hrp_ha_[z],
-                             model.expected_hrp_ha_[z], tuple(hrp), model.balance_[z])
+                             model.expected_hrp_ha_[z], tuple(hrp), model.balance_[z], placebo)
     return out
 
 

@@ -1,0 +1,89 @@
+"""Placebo zones: the dynamic baseline's own error, measured where the truth is observed (docs/methods.md,
+"Dynamic baseline from matched controls", the baseline's error).
+
+The control area is cut into square tiles of about equal forest. Each tile is a placebo project: its k is
+fitted on the historical reference period (HRP) as the zone's is (its loss over its expected loss at k = 1),
+and after the HRP its predicted loss k × Σ p(a_y·h_i) is set against its observed loss. The tiles' relative
+errors of the loss accumulated since the HRP give the model's error at each horizon:
+
+    r_t(y)  = O_t(y) / (k_t × E_t(y)) − 1        O, E: the tile's observed and expected loss since the HRP
+    MSE(y)  = Σ_t w_t r_t(y)²,  w_t ∝ k_t E_t(y)
+    V(y)    = max(0, MSE(y) − Σ_t w_t / (k_t E_t(y)))   less the binomial noise of the tiles' counts (cells)
+
+V is what a baseline fitted this way misses when the zone drifts from its controls for reasons no covariate
+sees (an unmeasured driver reaching one place, a frontier turning), the error an ex-post placebo test in
+space measures for a synthetic control (Abadie, Diamond & Hainmueller 2010, *JASA* 105:493–505, §4). Tiles
+whose forest is under half the mean tile's are left out; a tile with no loss over the HRP has no k.
+Units: loss in cells (the same for O and E), years are calendar years.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def tile_index(domain: np.ndarray, n_tiles: int) -> tuple[np.ndarray, int]:
+    """Flat tile number of every cell of ``domain`` (−1 outside it and in the tiles left out) for squares
+    sized so that about ``n_tiles`` of them hold the domain; and the squares' side in cells."""
+    rows, cols = np.nonzero(domain)
+    side = max(1, int(round(np.sqrt(rows.size / max(n_tiles, 1)))))
+    per_row = domain.shape[1] // side + 1
+    raw = (rows // side) * per_row + cols // side
+    codes, dense = np.unique(raw, return_inverse=True)
+    counts = np.bincount(dense)
+    keep = counts >= 0.5 * counts.mean()
+    renumber = np.full(codes.size, -1, np.int64)
+    renumber[keep] = np.arange(int(keep.sum()))
+    ids = np.full(domain.size, -1, np.int64)
+    ids[np.ravel_multi_index((rows, cols), domain.shape)] = renumber[dense]
+    return ids, side
+
+
+@dataclass(eq=False)
+class PlaceboTiles:
+    """The tiles' expected and observed loss, added year by year: the HRP's first (:meth:`add_historical`),
+    then :meth:`fit_k`, then each later year in order (:meth:`add_year`, which returns V(y))."""
+
+    ids: np.ndarray  # flat tile number per cell, −1 = none
+    n_tiles: int
+    forest_cells: float = 0.0  # the mean kept tile's forest cells (set by the caller)
+    k_: np.ndarray | None = field(init=False, default=None)
+    _hrp: np.ndarray = field(init=False, repr=False)
+    _after: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._hrp = np.zeros((2, self.n_tiles))  # expected, observed
+        self._after = np.zeros((2, self.n_tiles))
+
+    def _sums(self, cells: np.ndarray, expected: np.ndarray, observed: np.ndarray) -> np.ndarray:
+        tile = self.ids[cells]
+        inside = tile >= 0
+        return np.vstack([np.bincount(tile[inside], weights=w[inside], minlength=self.n_tiles)
+                          for w in (expected, observed)])
+
+    def add_historical(self, cells: np.ndarray, expected: np.ndarray, observed: np.ndarray) -> None:
+        """One HRP year: the expected loss at k = 1 and the observed loss of the control ``cells``."""
+        self._hrp += self._sums(cells, expected, observed)
+
+    def fit_k(self) -> None:
+        """Each tile's k: its HRP loss over its expected loss (0 where it lost nothing)."""
+        e, o = self._hrp
+        self.k_ = np.divide(o, e, out=np.zeros(self.n_tiles), where=e > 0)
+
+    def restart(self) -> None:
+        """Forget the years added after the HRP (a new prediction starts from the HRP's end)."""
+        self._after[:] = 0.0
+
+    def add_year(self, cells: np.ndarray, expected: np.ndarray, observed: np.ndarray) -> float:
+        """One year after the HRP; V(y) of the loss accumulated since the HRP (module docstring)."""
+        self._after += self._sums(cells, expected, observed)
+        predicted = self.k_ * self._after[0]
+        ok = predicted > 0
+        if ok.sum() < 2:
+            return 0.0
+        pred, obs = predicted[ok], self._after[1][ok]
+        w = pred / pred.sum()
+        mse = float(np.sum(w * (obs / pred - 1.0) ** 2))
+        return max(0.0, mse - float(np.sum(w / pred)))
