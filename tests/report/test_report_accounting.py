@@ -389,3 +389,24 @@ def test_tonnes_and_chart_helpers():
                 "project_emissions_tco2e": 12.0, "leakage_tco2e": 0.0, "credits": 0, "beyond_validity": True}]
     with Image.open(io.BytesIO(accounting_chart(periods))) as image:
         assert image.format == "PNG"
+
+
+def test_an_ineligible_period_says_why_and_what_would_fix_it(project):
+    """One period whose activity data dominate (a sample 2.3 times as large fixes it) and one whose baseline
+    does (no sample fixes it): the report says each in one sentence."""
+    import copy
+
+    acc = copy.deepcopy(project["accounting"])
+    fixable = {"limit_pct": 100.0, "sample_factor": 2.31, "half_width_pct_exact_activity_data": 12.0,
+               "half_width_pct_by_source": {"activity_data": 148.0, "emission_factors": 9.0, "baseline": 7.5}}
+    hopeless = {"limit_pct": 100.0, "sample_factor": None, "half_width_pct_exact_activity_data": 131.0,
+                "half_width_pct_by_source": {"activity_data": 40.0, "emission_factors": 9.0, "baseline": 128.0}}
+    acc["periods"][0]["uncertainty"]["eligibility"] = fixable
+    acc["periods"][1]["uncertainty"]["eligibility"] = hopeless
+    note = " ".join(_parse(project["render"](acc)).paragraphs["accounting-ineligible"].split())
+    assert ("2008-06-15 – 2012-06-14 (U = 12 %; alone, the activity data (the reference samples) 148 %, the emission "
+            "factors 9 %, the baseline 8 %. About 2.3 times the period's reference sample (the same allocation) "
+            "would bring U under 100 %.)") in note
+    assert ("Even exact activity data would leave U at 131 %: no sample fixes this period; the uncertainty of the "
+            "baseline keeps it above the limit.") in note
+    assert "accounting-ineligible" not in project["html"]

@@ -160,10 +160,32 @@ def _period_row(period: dict) -> dict:
         "half_width_pct": uncertainty.get("half_width_pct"),
         "deduction_fraction": uncertainty.get("deduction_fraction"),
         "uncertainty_source": uncertainty.get("source"), "n_draws": uncertainty.get("n_draws"),
+        "eligibility": _eligibility_text(uncertainty.get("eligibility")),
         "leakage_detail": "; ".join(f"{label} {tonnes(v)}" for label, v in leakage_parts if v is not None),
         "beyond_validity": bool(period.get("baseline_beyond_validity")),
         "shortfall_tco2e": period.get("shortfall_tco2e") or 0.0,
     }
+
+
+SOURCE_NAMES = {"activity_data": "the activity data (the reference samples)", "emission_factors": "the emission factors",
+                "baseline": "the baseline"}
+
+
+def _eligibility_text(eligibility: dict | None) -> str:
+    """Why a period's uncertainty is above the rule's limit and what would bring it under (None: it is not)."""
+    if not eligibility or eligibility.get("limit_pct") is None:
+        return ""
+    alone = {k: v for k, v in (eligibility.get("half_width_pct_by_source") or {}).items()}
+    parts = ", ".join(f"{SOURCE_NAMES[k]} {'∞' if v is None else f'{v:,.0f} %'}" for k, v in alone.items())
+    text = f"alone, {parts}. "
+    factor = eligibility.get("sample_factor")
+    if factor is not None:
+        return text + (f"About {factor:,.1f} times the period's reference sample (the same allocation) would bring "
+                       f"U under {eligibility['limit_pct']:g} %.")
+    exact = eligibility.get("half_width_pct_exact_activity_data")
+    worst = max((k for k in alone if k != "activity_data"), key=lambda k: math.inf if alone[k] is None else alone[k])
+    return text + (f"Even exact activity data would leave U at {'∞' if exact is None else f'{exact:,.0f} %'}: "
+                   f"no sample fixes this period; the uncertainty of {SOURCE_NAMES[worst]} keeps it above the limit.")
 
 
 def _table_view(periods: list, totals: dict | None) -> dict:
@@ -252,6 +274,7 @@ def accounting_view(accounting: dict) -> dict:
         **ex_post,
         "beyond_validity": [p for p in ex_post["periods"] if p["beyond_validity"]],
         "shortfalls": [p for p in ex_post["periods"] if p["shortfall_tco2e"] > 0],
+        "ineligible": [p for p in ex_post["periods"] if p["eligibility"]],
         "vintages": vintage_rows,
         "vintage_totals": {"credits": sum(v["credits"] for v in vintage_rows),
                            "buffer_credits": sum(v["buffer_credits"] for v in vintage_rows)},

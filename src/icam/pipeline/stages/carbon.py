@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from icam.carbon.accounting import AccountingTable, PeriodInputs, StratumActivity, ex_ante_table, ex_post_table
+from icam.carbon.eligibility import explain
 from icam.carbon.buffer import BufferResult, assess
 from icam.carbon.emissions import CarbonStock, EmissionFactor, emission_factor
 from icam.carbon.inventory import read_tree_inventory, stocks_from_inventory
@@ -91,6 +92,7 @@ class ProjectAccounting:
     observed_se_notes: tuple[str, ...] = ()
     areas_by_year: tuple[dict, ...] = ()  # per calendar year and stratum: baseline and mapped loss, ha
     dynamic: tuple[DynamicZone, ...] = ()  # methodology "dynamic": each zone's k and matching balance
+    eligibility: tuple[dict | None, ...] = ()  # per ex-post period: icam.carbon.eligibility.explain where ineligible
 
     def beyond_validity(self, end: dt.date) -> bool:
         """The period ends after the last year of the baseline's validity (the baseline is due for reassessment)."""
@@ -99,9 +101,10 @@ class ProjectAccounting:
     def to_dict(self, config: IcamConfig) -> dict:
         carbon = config.carbon
         periods = []
-        for p in self.ex_post.periods:
+        for i, p in enumerate(self.ex_post.periods):
             row = p.details()
             row["baseline_beyond_validity"] = self.beyond_validity(p.end)
+            row["uncertainty"]["eligibility"] = self.eligibility[i] if i < len(self.eligibility) else None
             periods.append(row)
         return {
             "project_id": carbon.project_id,
@@ -356,6 +359,7 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
                                    buffer=buffer, market_leakage_factor=carbon.market_leakage_factor,
                                    baseline=baseline_name, baseline_valid=period.end.year <= valid_years[1]))
     ex_post = ex_post_table(inputs, rule, n_draws=carbon.uncertainty_draws, seed=carbon.seed)
+    eligibility = _eligibility(inputs, ex_post, rule, carbon)
     ex_ante = None
     if carbon.ex_ante_effectiveness is not None:
         ex_ante = ex_ante_table(
@@ -371,7 +375,18 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
                              baseline_valid_years=valid_years,
                              buffer_pct=buffer_pct, buffer_source=buffer_source, buffer_assessment=assessment,
                              rule_name=rule.name, project_forest_ha=project_forest, observed_se_notes=tuple(notes),
-                             areas_by_year=_areas_by_year(annual, [s.name for s in strata], years))
+                             areas_by_year=_areas_by_year(annual, [s.name for s in strata], years),
+                             eligibility=eligibility)
+
+
+def _eligibility(inputs: Sequence[PeriodInputs], ex_post, rule, carbon: CarbonSection) -> tuple[dict | None, ...]:
+    """For each period whose half-width exceeds the rule's limit: each source's half-width alone and the
+    reference sample's size that would make it eligible (:mod:`icam.carbon.eligibility`)."""
+    limit = rule.ineligible_above_pct
+    by_start = {i.period.start: i for i in inputs}
+    return tuple(explain(by_start[r.start], rule, n_draws=carbon.uncertainty_draws, seed=carbon.seed)
+                 if limit is not None and not r.uncertainty.half_width_pct <= limit else None
+                 for r in ex_post.periods)
 
 
 def _areas_by_year(annual: Mapping[tuple[str, str], tuple[dict, dict]], strata: Sequence[str],

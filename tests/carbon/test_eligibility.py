@@ -1,0 +1,40 @@
+"""Why a period is ineligible and how many more samples would fix it (icam.carbon.eligibility), by hand."""
+
+from datetime import date
+
+import pytest
+
+from icam.carbon.accounting import PeriodInputs, StratumActivity, monte_carlo
+from icam.carbon.eligibility import explain
+from icam.carbon.periods import MonitoringPeriod
+from icam.carbon.uncertainty import VCS_MR_4_4
+
+P1 = MonitoringPeriod(date(2008, 6, 15), date(2012, 6, 14))
+
+
+def _inputs(observed_se_ha: float, baseline_se_ha: float = 0.0, ef_se: float = 0.0) -> PeriodInputs:
+    """Baseline 300 ha, observed 200 ha, EF 100 tCO2e/ha: NER = (300 − A_obs) × 100, mean 10,000 tCO2e."""
+    stratum = StratumActivity("forest", baseline_project_ha=300, observed_project_ha=200,
+                              observed_project_se_ha=observed_se_ha, baseline_project_se_ha=baseline_se_ha)
+    return PeriodInputs(period=P1, strata=(stratum,), emission_factors={"forest": (100.0, ef_se)}, buffer=0.0)
+
+
+def test_samples_needed_when_the_activity_data_dominate():
+    """SE 80 ha: U = 1.6449 × 80 × 100 / 10,000 = 131.6 %; U falls as 1/√m, under 100 % from m = 1.316² = 1.73."""
+    inputs = _inputs(80.0)
+    u = monte_carlo(inputs, VCS_MR_4_4, n_draws=20_000, seed=1).half_width_pct
+    assert u == pytest.approx(131.6, rel=0.03)
+    out = explain(inputs, VCS_MR_4_4, n_draws=20_000, seed=1)
+    assert out["sample_factor"] == pytest.approx((u / 100) ** 2, rel=0.03)
+    assert out["half_width_pct_by_source"]["activity_data"] == pytest.approx(u, rel=1e-9)
+    assert out["half_width_pct_by_source"]["baseline"] == 0.0
+    assert out["half_width_pct_exact_activity_data"] == 0.0
+
+
+def test_no_sample_fixes_a_baseline_that_is_too_uncertain():
+    """Baseline SE 70 ha alone: U = 1.6449 × 7,000 / 10,000 = 115 % > 100 %, whatever the sample."""
+    out = explain(_inputs(10.0, baseline_se_ha=70.0), VCS_MR_4_4, n_draws=20_000, seed=1)
+    assert out["sample_factor"] is None
+    assert out["half_width_pct_by_source"]["baseline"] == pytest.approx(115.1, rel=0.03)
+    assert out["half_width_pct_exact_activity_data"] == pytest.approx(115.1, rel=0.03)
+    assert out["limit_pct"] == 100.0
