@@ -167,8 +167,8 @@ def _period_row(period: dict) -> dict:
     }
 
 
-SOURCE_NAMES = {"activity_data": "the activity data (the reference samples)", "emission_factors": "the emission factors",
-                "baseline": "the baseline"}
+SOURCE_NAMES = {"activity_data": "the activity data (the reference samples)",
+                "emission_factors": "the emission factors", "baseline": "the baseline"}
 
 
 def _eligibility_text(eligibility: dict | None) -> str:

@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from icam.carbon.accounting import AccountingTable, PeriodInputs, StratumActivity, ex_ante_table, ex_post_table
-from icam.carbon.eligibility import explain
 from icam.carbon.buffer import BufferResult, assess
+from icam.carbon.eligibility import explain
 from icam.carbon.emissions import CarbonStock, EmissionFactor, emission_factor
 from icam.carbon.inventory import read_tree_inventory, stocks_from_inventory
 from icam.carbon.periods import MonitoringPeriod, prorate_annual
