@@ -361,10 +361,6 @@ def test_hectares_per_period_year_and_stratum(pipeline, full_small_run):
         for stratum, values in period["by_stratum"].items():
             annual = {int(r["year"]): float(r["baseline_project_ha"]) for r in years if r["stratum"] == stratum}
             expected = prorate_annual(annual, span)
-            if accounting["methodology"] == "dynamic":  # shifted by the period's error correction, observed − mapped
-                mapped = {int(r["year"]): float(r["mapped_project_ha"]) for r in years
-                          if r["stratum"] == stratum and r["mapped_project_ha"]}
-                expected = max(0.0, expected + values["observed_project_ha"] - prorate_annual(mapped, span))
             assert expected == pytest.approx(values["baseline_project_ha"], rel=1e-9, abs=1e-9)
         assert period["areas_ha"]["baseline_project_ha"] == pytest.approx(
             sum(v["baseline_project_ha"] for v in period["by_stratum"].values()))

@@ -46,7 +46,8 @@ Sources and decisions (docs/methods.md, "Emission reductions and credits"):
   Buffer credits are rounded up and credits down, so credits + buffer credits ≤ B.
 - Baseline validity: a period that ends after the last year of its baseline's validity (VM0015: 10 years;
   VT0007's density map: its validity period) is computed and reported but issues nothing: the baseline
-  must be renewed first. Each period names the baseline it is measured against.
+  must be renewed first (the pipeline renews it where the data allow: icam.pipeline.stages.renewal).
+  Each period names the baseline(s) it is measured against.
 - Vintages: the period's days are split by calendar year (both end dates inclusive); vintage y
   gets ⌊credits × d_y / D⌋ and the few credits left (fewer than the number of vintages) go one
   each to the largest remainders, ties to the later year (Hamilton's rule), so Σ vintages =

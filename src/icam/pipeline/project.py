@@ -31,6 +31,7 @@ from icam.pipeline.stages.carbon import account_project, accounting_rows, carbon
 from icam.pipeline.stages.enforcement import run_enforcement
 from icam.pipeline.stages.enforcement import write_outputs as write_enforcement
 from icam.pipeline.stages.landscape import load_landscape
+from icam.pipeline.stages.renewal import renewals
 from icam.pipeline.stages.risk import (
     build_baseline,
     expected_validity_ha,
@@ -210,10 +211,14 @@ def _baseline(c, run, r, out):
     return build_baseline(c, r["landscape"], r["risk"]) if c.baseline is not None else None
 
 
+def _renewals(c, run, r, out):
+    return renewals(c, r["landscape"], progress=run.progress)
+
+
 def _accounting(c, run, r, out):
     if c.carbon is None:
         return None
-    return account_project(c, r["landscape"], r["risk"], r["baseline"], r["activity_data"])
+    return account_project(c, r["landscape"], r["risk"], r["baseline"], r["activity_data"], r["renewals"])
 
 
 @dataclass(frozen=True)
@@ -281,9 +286,11 @@ _STAGES = (
      ("risk", "periods", "baseline"), True),
     ("baseline", "Baseline deforestation per year and zone", _baseline, ("landscape", "risk"),
      ("risk", "periods", "baseline"), True),
+    ("renewals", "Baselines renewed at the end of their validity", _renewals, ("landscape",),
+     ("carbon", "periods", "baseline", "risk"), True),
     ("accounting", "Carbon stocks, emission reductions and credits per monitoring period", _accounting,
-     ("landscape", "activity_data", "risk", "baseline"), ("carbon", "periods", "baseline", "activity_data", "risk"),
-     True),
+     ("landscape", "activity_data", "risk", "baseline", "renewals"),
+     ("carbon", "periods", "baseline", "activity_data", "risk"), True),
     ("agreements", "Conservation agreements: registry, compliance, benefits, money", _agreements,
      ("landscape", "activity_data", "risk", "accounting"),
      ("agreements", "periods", "activity_data", "forest", "grid", "carbon"), False),

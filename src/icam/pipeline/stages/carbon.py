@@ -49,12 +49,12 @@ from icam.pipeline.config import CarbonSection, CarbonStratum, IcamConfig
 from icam.pipeline.stages.carbon_activity import (
     Adjustment,
     annual_loss_ha,
-    baseline_annual_ha,
     error_adjustment,
     prorated,
     read_samples,
 )
 from icam.pipeline.stages.carbon_dynamic import DynamicZone, control_mask, dynamic_baselines, historical_years
+from icam.pipeline.stages.renewal import BaselineVersion, annual_by_version, period_baselines, version
 from icam.pipeline.stages.risk import zone_mask
 
 SINGLE_STRATUM = "forest"
@@ -93,6 +93,7 @@ class ProjectAccounting:
     areas_by_year: tuple[dict, ...] = ()  # per calendar year and stratum: baseline and mapped loss, ha
     dynamic: tuple[DynamicZone, ...] = ()  # methodology "dynamic": each zone's k and matching balance
     eligibility: tuple[dict | None, ...] = ()  # per ex-post period: icam.carbon.eligibility.explain where ineligible
+    baselines: tuple[dict, ...] = ()  # VM0015/VM0048: the first baseline and its renewals (valid years, fit)
 
     def beyond_validity(self, end: dt.date) -> bool:
         """The period ends after the last year of the baseline's validity (the baseline is due for reassessment)."""
@@ -122,6 +123,7 @@ class ProjectAccounting:
             "periods": periods,
             "areas_by_year": [dict(row) for row in self.areas_by_year],
             "dynamic_baseline": [z.to_dict() for z in self.dynamic],
+            "baselines": list(self.baselines),
             "totals": self.ex_post.totals,
             "ex_ante": self.ex_ante.to_dict() if self.ex_ante is not None else None,
         }
@@ -289,8 +291,9 @@ def _control_ratios(config: IcamConfig, landscape: Landscape, samples) -> dict[i
 
 
 def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
-                    assessments: Sequence = ()) -> ProjectAccounting:
-    """The ex-post table of every monitoring period and the ex-ante table (module docstring)."""
+                    assessments: Sequence = (), renewed: Sequence[BaselineVersion] = ()) -> ProjectAccounting:
+    """The ex-post table of every monitoring period and the ex-ante table (module docstring); ``renewed``: the
+    baselines renewed after the first's validity (:mod:`icam.pipeline.stages.renewal`)."""
 
     _check_ready(config, landscape, baseline)
     carbon = config.carbon
@@ -314,6 +317,7 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
                                     _historical_adjustments(config, samples, zones, zone_loss),
                                     _control_ratios(config, landscape, samples))
     source = BASELINE_SOURCES[carbon.methodology]
+    versions = () if dynamic else (version(config, risk, baseline), *renewed)
     for s, stock, record in stocks:
         strata.append(Stratum(s.name, masks[s.name], record, emission_factor(stock, post, carbon.pools)))
         for z, zmask in zones.items():
@@ -321,10 +325,9 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
             if dynamic:
                 base, baseline_se[(s.name, z)] = dynamic[z].baseline_ha[s.name], dynamic[z].se_ha[s.name]
             else:
-                base = baseline_annual_ha(source, risk, baseline, landscape, m, years)
+                base = annual_by_version(source, versions, landscape, m, years)
             annual[(s.name, z)] = (base, annual_loss_ha(landscape, m))
-    valid_years = _valid_years(config, landscape, baseline, periods)
-    baseline_name = _baseline_name(config, valid_years)
+    valid_years = _valid_years(config, landscape, versions, periods)
     buffer, buffer_pct, buffer_source, assessment = _buffer(carbon)
     rule = UNCERTAINTY_RULES[carbon.uncertainty_rule]
     inputs, notes = [], []
@@ -355,9 +358,10 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
                 observed_project_se_ha=values["project_area"][2], baseline_belt_ha=values["leakage_belt"][0],
                 observed_belt_ha=values["leakage_belt"][1], observed_belt_se_ha=values["leakage_belt"][2],
                 baseline_project_se_ha=values["project_area"][3], baseline_belt_se_ha=values["leakage_belt"][3]))
+        valid, name = _period_baseline(config, versions, valid_years, period)
         inputs.append(PeriodInputs(period=period, strata=tuple(activity), emission_factors=_factors(strata),
                                    buffer=buffer, market_leakage_factor=carbon.market_leakage_factor,
-                                   baseline=baseline_name, baseline_valid=period.end.year <= valid_years[1]))
+                                   baseline=name, baseline_valid=valid))
     ex_post = ex_post_table(inputs, rule, n_draws=carbon.uncertainty_draws, seed=carbon.seed)
     eligibility = _eligibility(inputs, ex_post, rule, carbon)
     ex_ante = None
@@ -376,7 +380,8 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
                              buffer_pct=buffer_pct, buffer_source=buffer_source, buffer_assessment=assessment,
                              rule_name=rule.name, project_forest_ha=project_forest, observed_se_notes=tuple(notes),
                              areas_by_year=_areas_by_year(annual, [s.name for s in strata], years),
-                             eligibility=eligibility)
+                             eligibility=eligibility,
+                             baselines=tuple(v.to_dict(carbon.methodology) for v in versions))
 
 
 def _eligibility(inputs: Sequence[PeriodInputs], ex_post, rule, carbon: CarbonSection) -> tuple[dict | None, ...]:
@@ -410,26 +415,25 @@ def _factors(strata: Sequence[Stratum]) -> dict[str, EmissionFactor]:
     return {s.name: s.emission_factor for s in strata}
 
 
-def _baseline_name(config: IcamConfig, valid_years: tuple[int, int]) -> str:
-    """The baseline a period is measured against, as the report and results.json name it."""
+def _period_baseline(config: IcamConfig, versions: Sequence[BaselineVersion], valid_years: tuple[int, int],
+                     period: MonitoringPeriod) -> tuple[bool, str]:
+    """Whether the period has a valid baseline for every year, and the baseline(s) it is measured against,
+    as the report and results.json name them."""
+    if config.carbon.methodology != "dynamic":
+        return period_baselines(list(period.days_by_year()), versions, config.carbon.methodology)
     first, last = config.periods.historical_reference
-    if config.carbon.methodology == "dynamic":
-        return (f"dynamic baseline from the control area, scaled on {first}–{last}, re-estimated every year "
-                f"({valid_years[0]}–{valid_years[1]})")
-    kind = ("VT0007 density map" if config.carbon.methodology == "VM0048"
-            else "VM0015 allocation of the risk map")
-    return f"{kind} fitted on {first}–{last}, valid {valid_years[0]}–{valid_years[1]}"
+    return period.end.year <= valid_years[1], (
+        f"dynamic baseline from the control area, scaled on {first}–{last}, re-estimated every year "
+        f"({valid_years[0]}–{valid_years[1]})")
 
 
-def _valid_years(config: IcamConfig, landscape: Landscape, baseline,
+def _valid_years(config: IcamConfig, landscape: Landscape, versions: Sequence[BaselineVersion],
                  periods: Sequence[MonitoringPeriod]) -> tuple[int, int]:
-    """The years the baseline may be used for: the dynamic one is re-estimated for every year the forest data
-    cover, the others hold for their validity period."""
+    """The years a baseline may be used for: the dynamic one is re-estimated for every year the forest data
+    cover, the others hold from the first one's validity to the last renewal's."""
     if config.carbon.methodology == "dynamic":
         return min(p.start.year for p in periods), int(landscape.forest.epochs[-1])
-    if config.carbon.methodology == "VM0048":
-        return baseline.vt0007.first_year, baseline.vt0007.last_year
-    return baseline.allocation.years[0], baseline.allocation.years[-1]
+    return versions[0].valid_years[0], versions[-1].valid_years[1]
 
 
 # --------------------------------------------------------------------------- tables and the ledger
