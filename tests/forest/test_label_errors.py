@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from icam.forest.area import stehman_estimate
-from icam.forest.label_errors import corrected_loss, stratified_total
+from icam.forest.label_errors import corrected_loss, pure_strata_variance, stratified_total
 
 
 def test_corrected_total_worked_by_hand():
@@ -17,6 +17,29 @@ def test_corrected_total_worked_by_hand():
     total, se = stratified_total(y, np.ones(4, int), {1: 1000.0})
     assert total == pytest.approx(1000 * 0.96 / 0.97 / 4)
     assert se == pytest.approx(1000 * np.sqrt(np.var(y, ddof=1) / 4))
+
+
+def test_a_stratum_without_a_loss_label_keeps_jeffreys_variance():
+    """Stratum 11, 4,600 ha of mapped stable forest, 115 points in the domain, none labelled loss: its sample
+    variance is 0; Jeffreys' q = 0.5 / 116 gives it q(1 − q) (e = 0: y is the 0/1 label), so its SE is
+    4,600 × √(q(1 − q) / 115) = 28.1 ha. Stratum 12, 100 points, 25 loss labels, keeps its own variance; a
+    stratum the domain shares (10 of 20 points, none loss) takes q = 0.5/11 × 10/20."""
+    labels = np.array([False] * 115 + [True] * 25 + [False] * 75 + [False] * 20)
+    strata = np.array([11] * 115 + [12] * 100 + [13] * 20)
+    domain = np.array([True] * 215 + [True] * 10 + [False] * 10)
+    floor = pure_strata_variance(labels, domain, strata, 0.0)
+    q = 0.5 / 116
+    assert set(floor) == {11, 13}
+    assert floor[11] == pytest.approx(q * (1 - q))
+    q13 = 0.5 / 11 * 10 / 20
+    assert floor[13] == pytest.approx(q13 * (1 - q13))
+    y = corrected_loss(labels, domain, 0.0)
+    total, se = stratified_total(y, strata, {11: 4600.0, 12: 30.0, 13: 1000.0}, floor)
+    assert total == pytest.approx(30.0 * 0.25)
+    expected = np.sqrt(4600.0 ** 2 * q * (1 - q) / 115 + 30.0 ** 2 * np.var(y[115:215], ddof=1) / 100
+                       + 1000.0 ** 2 * q13 * (1 - q13) / 20)
+    assert se == pytest.approx(expected)
+    assert 4600.0 * np.sqrt(q * (1 - q) / 115) == pytest.approx(28.1, abs=0.05)
 
 
 def test_without_label_errors_it_is_stehmans_class_area():

@@ -70,7 +70,37 @@ def test_domain_loss_standard_error_by_hand():
     in_domain = np.array([True, False, True, False, True, False])  # the second loss point lies outside
     assessment = SimpleNamespace(strata_area_ha={1: 100.0, 2: 10.0})
     assert domain_estimate(assessment, samples, in_domain) == pytest.approx((30.0, 650 ** 0.5))
-    assert domain_estimate(assessment, samples, np.zeros(6, dtype=bool)) is None  # no loss in the domain
+    assert domain_estimate(assessment, samples, np.zeros(6, dtype=bool)) is None  # no point in the domain
+
+
+def test_a_domain_corrected_below_zero_is_clipped_and_keeps_its_error():
+    """A small project: 115 points in 10,000 ha of mapped stable forest, none labelled loss, and 25 loss labels
+    of 100 points in 30 ha of mapped loss; e = 0.002 (y = (label − 0.001) / 0.997). The correction takes the
+    total to 10,000 × −0.001003 + 30 × 0.249749 = −2.54 ha: the loss is 0 (not the whole zone's ratio), and
+    its SE, with Jeffreys' variance for the stable stratum, stays: SE² = 10,000² × q(1 − q)/0.997²/115 +
+    30² × s²/100, q = 0.5/116, over the 30 ha mapped."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pandas as pd
+
+    from icam.carbon.periods import MonitoringPeriod
+    from icam.pipeline.stages.carbon_activity import _Sample, error_adjustment
+
+    table = pd.DataFrame({"stratum": [11] * 115 + [12] * 100,
+                          "ref_class": [1] * 115 + [2] * 25 + [1] * 75})
+    table["map_class"] = table["stratum"] - 10
+    assessment = SimpleNamespace(name="monitoring 2014-2016", start_year=2014, end_year=2016,
+                                 strata_area_ha={11: 10_000.0, 12: 30.0})
+    sample = _Sample(assessment, table, np.zeros(215, int), np.arange(215), 0.002)
+    period = MonitoringPeriod(date(2014, 6, 15), date(2016, 6, 14))
+    adj = error_adjustment([sample], period, [("project area", np.ones((1, 215), bool), {2015: 10.0, 2016: 20.0})])
+    y12 = (np.array([1.0] * 25 + [0.0] * 75) - 0.001) / 0.997
+    q = 0.5 / 116
+    se = np.sqrt(10_000.0 ** 2 * q * (1 - q) / 0.997 ** 2 / 115 + 30.0 ** 2 * np.var(y12, ddof=1) / 100)
+    assert adj.ratio == 0.0 and adj.sampled
+    assert adj.ratio_se == pytest.approx(se / 30.0)
+    assert "below 0" in adj.source
 
 
 def test_strata_raster_must_cover_the_project_forest(tmp_path):

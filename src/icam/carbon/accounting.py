@@ -368,8 +368,8 @@ def _has_uncertainty(inputs: PeriodInputs) -> bool:
                or inputs.emission_factors[s.stratum][1] for s in inputs.strata)
 
 
-AREA_KEYS = ("baseline_project_ha", "observed_project_ha", "observed_project_se_ha", "baseline_belt_ha",
-             "observed_belt_ha", "observed_belt_se_ha")
+AREA_KEYS = ("baseline_project_ha", "baseline_project_se_ha", "observed_project_ha", "observed_project_se_ha",
+             "baseline_belt_ha", "baseline_belt_se_ha", "observed_belt_ha", "observed_belt_se_ha")
 
 
 def _areas_ha(activity: StratumActivity) -> dict[str, float]:

@@ -31,13 +31,34 @@ def corrected_loss(is_loss_label: np.ndarray, in_domain: np.ndarray, error_rate:
     return np.where(np.asarray(in_domain, dtype=bool), y, 0.0)
 
 
-def stratified_total(values: np.ndarray, strata: np.ndarray, strata_area_ha: Mapping) -> tuple[float, float]:
+def stratified_total(values: np.ndarray, strata: np.ndarray, strata_area_ha: Mapping,
+                     min_variance: Mapping | None = None) -> tuple[float, float]:
     """(Σ_h A_h ȳ_h, its SE) of a sampled variable over the strata's areas (ha); a stratum of one point adds
-    no variance term (its variance cannot be estimated)."""
+    no variance term (its variance cannot be estimated). ``min_variance``: per stratum, a floor under its
+    point variance s²_h (see :func:`pure_strata_variance`)."""
     frame = pd.DataFrame({"y": np.asarray(values, dtype=np.float64), "h": np.asarray(strata)})
     groups = frame.groupby("h")["y"]
     mean, var, n = groups.mean(), groups.var(ddof=1).fillna(0.0), groups.size()
+    if min_variance:
+        var = np.maximum(var, pd.Series({h: float(min_variance.get(h, 0.0)) for h in var.index}))
     area = pd.Series({h: float(strata_area_ha[h]) for h in mean.index})
     total = float((area * mean).sum())
     variance = float((area ** 2 * var / n).sum())
     return total, float(np.sqrt(variance))
+
+
+def pure_strata_variance(is_loss_label: np.ndarray, in_domain: np.ndarray, strata: np.ndarray,
+                         error_rate: float, n_classes: int = 3) -> dict:
+    """Per stratum whose points in the domain all carry the same label (no loss label, or nothing else):
+    the point variance of a Bernoulli at Jeffreys' estimate q = ½/(d + 1) of the unseen label's share (d
+    the stratum's points in the domain, scaled by d/n for a stratum the domain shares), in the units of y.
+    Its sample variance is 0 there, as if 115 points without a loss label ruled out any loss in 4,600 ha;
+    the Jeffreys estimate (Brown, Cai & DasGupta 2001, *Statistical Science* 16:101–133, §4.1.2) is the
+    usual way not to claim that certainty."""
+    step = 1.0 / (1.0 - error_rate - error_rate / (n_classes - 1))  # y of a loss label − y of another
+    frame = pd.DataFrame({"loss": np.asarray(is_loss_label, bool) & np.asarray(in_domain, bool),
+                          "in": np.asarray(in_domain, bool), "h": np.asarray(strata)})
+    g = frame.groupby("h").agg(n=("in", "size"), d=("in", "sum"), x=("loss", "sum"))
+    pure = (g["d"] > 0) & ((g["x"] == 0) | (g["x"] == g["d"]))
+    q = 0.5 / (g["d"] + 1.0) * g["d"] / g["n"]
+    return {h: float(step ** 2 * q[h] * (1.0 - q[h])) for h in g.index[pure]}

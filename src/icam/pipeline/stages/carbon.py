@@ -13,10 +13,10 @@ stratum ``forest`` without strata):
   sample-adjusted losses, so already in the units of the error-adjusted observed loss;
 - observed loss per calendar year in zone ∩ s from the forest map; a monitoring period takes
   Σ_y A_y × d_y / days_in_year(y) over the calendar years y it touches (d_y its days in y);
-- the observed loss's standard error: the mapped area × the relative standard error of the
-  sample-based estimate of the loss in zone ∩ s (Stehman 2014, the domain's indicator) over
-  the activity-data assessment whose years overlap the period most; where that estimate is 0
-  (no sampled loss in the domain), the relative SE of the assessment's whole-zone loss.
+- the observed loss: the mapped loss × the ratio of the sample-based estimate of the loss in the zone
+  (Stehman 2014, the domain's indicator, corrected for label errors and clipped at 0) to its mapped loss
+  over the activity-data assessment whose years overlap the period most, and its SE the mapped loss ×
+  the estimate's SE over the mapped loss (:func:`icam.pipeline.stages.carbon_activity.error_adjustment`).
 
 Then :func:`icam.carbon.accounting.ex_post_table` with the ``[carbon]`` uncertainty rule, market
 leakage and buffer (entered, or scored by the AFOLU Non-Permanence Risk Tool from
@@ -350,9 +350,9 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
                 if dynamic:  # already error-adjusted (k from the sample's estimate of the historical loss);
                     # its SE is the years' SEs summed (the years share k's error)
                     base_se = prorate_annual(baseline_se[(s.name, z)], period)
-                values[z] = (base_ha, obs, obs * adj.relative_se, base_se)
-                notes.append(f"{period.start} – {period.end}, {s.name}, {z}: mapped × {adj.ratio:.3f}, relative SE "
-                             f"{adj.relative_se:.3f} ({adj.source})")
+                values[z] = (base_ha, obs, mapped * adj.ratio_se, base_se)
+                notes.append(f"{period.start} – {period.end}, {s.name}, {z}: mapped × ({adj.ratio:.3f} ± "
+                             f"{adj.ratio_se:.3f}) ({adj.source})")
             activity.append(StratumActivity(
                 s.name, baseline_project_ha=values["project_area"][0], observed_project_ha=values["project_area"][1],
                 observed_project_se_ha=values["project_area"][2], baseline_belt_ha=values["leakage_belt"][0],

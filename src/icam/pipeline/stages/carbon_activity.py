@@ -12,7 +12,7 @@ from rasterio.transform import rowcol
 from icam.carbon.periods import MonitoringPeriod, prorate_annual
 from icam.core.errors import InputError
 from icam.forest.activity import CLASS_NAMES, FOREST_LOSS
-from icam.forest.label_errors import corrected_loss, stratified_total
+from icam.forest.label_errors import corrected_loss, pure_strata_variance, stratified_total
 from icam.forest.labels import read_labels
 from icam.landscape import Landscape
 from icam.pipeline.config import IcamConfig
@@ -58,11 +58,17 @@ def domain_estimate(assessment, samples, domain_at_sample: np.ndarray,
                     label_error_rate: float = 0.0) -> tuple[float, float] | None:
     """(area, SE) in ha of the sample-based loss inside a domain: the stratified total of each point's loss
     label in the domain, corrected for the labels' error rate (:mod:`icam.forest.label_errors`; Stehman 2014's
-    estimate where the rate is 0); None where the estimate is not above 0."""
-    strata = samples["stratum"] if "stratum" in samples.columns else samples["map_class"]
-    y = corrected_loss(samples["ref_class"].to_numpy() == FOREST_LOSS, domain_at_sample, label_error_rate)
-    area, se = stratified_total(y, strata.to_numpy(), assessment.strata_area_ha)
-    return (area, se) if area > 0 else None
+    estimate where the rate is 0), a stratum whose domain points all agree taking Jeffreys' variance
+    (:func:`~icam.forest.label_errors.pure_strata_variance`); None where no sample point lies in the domain.
+    The correction can take the area below 0: the caller clips it."""
+    in_domain = np.asarray(domain_at_sample, dtype=bool)
+    if not in_domain.any():
+        return None
+    strata = (samples["stratum"] if "stratum" in samples.columns else samples["map_class"]).to_numpy()
+    is_loss = samples["ref_class"].to_numpy() == FOREST_LOSS
+    y = corrected_loss(is_loss, in_domain, label_error_rate)
+    floor = pure_strata_variance(is_loss, in_domain, strata, label_error_rate)
+    return stratified_total(y, strata, assessment.strata_area_ha, floor)
 
 
 @dataclass(frozen=True)
@@ -101,12 +107,17 @@ def _best_sample(samples: Sequence[_Sample], period: MonitoringPeriod) -> _Sampl
 @dataclass(frozen=True)
 class Adjustment:
     """How a period's mapped loss in a domain becomes its error-adjusted estimate: observed = mapped × ratio,
-    SE = observed × relative_se; ``source`` says which sample and domain gave them."""
+    SE = mapped × ratio_se; ``source`` says which sample and domain gave them."""
 
     ratio: float
-    relative_se: float
+    ratio_se: float
     source: str
     sampled: bool
+
+    @property
+    def relative_se(self) -> float:
+        """The estimate's relative SE (0 where the ratio is 0)."""
+        return self.ratio_se / self.ratio if self.ratio > 0 else 0.0
 
 
 def error_adjustment(samples: Sequence[_Sample], period: MonitoringPeriod,
@@ -114,10 +125,10 @@ def error_adjustment(samples: Sequence[_Sample], period: MonitoringPeriod,
     """The sample-based (Olofsson et al. 2014; Stehman 2014) adjustment of the mapped loss over ``period``.
 
     The assessment whose loss years share most days with the period gives, for the first of ``domains``
-    (name, mask, mapped loss per year) whose sample holds loss, the ratio of the estimated to the mapped
-    loss over the assessment's loss years and the estimate's relative SE; where no domain's sample holds
-    loss, the assessment's whole-zone estimate. Without an assessment the pixel count stands, exact and
-    flagged (``sampled`` False)."""
+    (name, mask, mapped loss per year) that holds sample points and mapped loss, the ratio of the estimated
+    (clipped at 0: the label errors' correction can take a domain with no loss label below it) to the mapped
+    loss over the assessment's loss years and its SE; where no domain does, the assessment's whole-zone
+    estimate. Without an assessment the pixel count stands, exact and flagged (``sampled`` False)."""
     best = _best_sample(samples, period)
     if best is None:
         return Adjustment(1.0, 0.0, "pixel count: no reference sample covers the period (flagged)", False)
@@ -127,9 +138,11 @@ def error_adjustment(samples: Sequence[_Sample], period: MonitoringPeriod,
         mapped = sum(v for y, v in mapped_by_year.items() if a.start_year < y <= a.end_year)
         if estimate is not None and mapped > 0:
             area, se = estimate
-            return Adjustment(area / mapped, se / area, f"{a.name}, error-adjusted estimate of the {name}", True)
+            return Adjustment(max(area, 0.0) / mapped, se / mapped, f"{a.name}, error-adjusted estimate of the "
+                              f"{name}" + ("" if area > 0 else " (at or below 0 after the label errors' correction)"),
+                              True)
     e = a.estimate
     area, mapped = e.area_ha.get(FOREST_LOSS) or 0.0, a.mapped_area_ha.get(FOREST_LOSS) or 0.0
     if area > 0 and mapped > 0:
-        return Adjustment(area / mapped, e.se_ha[FOREST_LOSS] / area, f"{a.name}, whole-zone estimate", True)
+        return Adjustment(area / mapped, e.se_ha[FOREST_LOSS] / mapped, f"{a.name}, whole-zone estimate", True)
     return Adjustment(1.0, 0.0, f"{a.name}: no loss in the sample; the pixel count stands (flagged)", False)
