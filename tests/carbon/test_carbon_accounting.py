@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import date
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -293,3 +294,23 @@ def test_monte_carlo_strata_of_a_zone_err_together():
     u = monte_carlo(inputs, VCS_MR_4_4, n_draws=40_000, seed=3)
     assert (u.upper_tco2e - u.lower_tco2e) / 2 == pytest.approx(1.6449 * 1000, rel=0.02)
     assert u.mean_tco2e == pytest.approx(10_000, rel=0.01)
+
+
+def test_crediting_period_interval_shares_the_baseline_and_factors_not_the_samples():
+    """Two periods, each NER = EF × (300 − A_obs), A_obs 200 ± 30 ha (separate samples), EF 100 ± 10 (one
+    inventory): Σ NER = EF × R, R = 600 − A1 − A2 (mean 200 ha, variance 1,800); mean 20,000 tCO2e and
+    variance ≈ 100² × 1,800 + 200² × 10² = 22 × 10⁶ (the shared EF's term is R² × SE², not Σ (R_p² × SE²) =
+    2 × 10⁶ as independent factors would give)."""
+    from icam.carbon.crediting import crediting_uncertainty
+
+    def period(start, end):
+        s = StratumActivity("forest", baseline_project_ha=300, observed_project_ha=200, observed_project_se_ha=30)
+        return PeriodInputs(period=MonitoringPeriod(start, end), strata=(s,),
+                            emission_factors={"forest": (100.0, 10.0)}, buffer=0.0)
+
+    periods = [period(date(2008, 1, 1), date(2009, 12, 31)), period(date(2010, 1, 1), date(2011, 12, 31))]
+    u = crediting_uncertainty(periods, VCS_MR_4_4, n_draws=40_000, seed=2)
+    assert u.mean_tco2e == pytest.approx(20_000, rel=0.01)
+    sd = (u.upper_tco2e - u.lower_tco2e) / 2 / 1.6449
+    assert sd == pytest.approx(np.sqrt(100 ** 2 * 1800 + 200 ** 2 * 100), rel=0.03)
+    assert u.half_width_pct == pytest.approx(100 * 1.6449 * sd / u.mean_tco2e, rel=0.01)

@@ -406,3 +406,14 @@ def test_an_ineligible_period_says_why_and_what_would_fix_it(project):
     assert ("Even exact activity data would leave U at 131 %: no sample fixes this period; the uncertainty of the "
             "baseline keeps it above the limit.") in note
     assert "accounting-ineligible" not in project["html"]
+
+
+def test_the_crediting_periods_interval_is_stated(project):
+    import copy
+
+    acc = copy.deepcopy(project["accounting"])
+    acc["totals"]["uncertainty"] = {"rule": RULE, "lower_tco2e": -12_345.4, "upper_tco2e": 456_789.6,
+                                    "half_width_pct": 80.0, "mean_tco2e": 300_000.0}
+    note = " ".join(_parse(project["render"](acc)).paragraphs["accounting-total-interval"].split())
+    assert "interval is -12,345 – 456,790 tCO₂e" in note
+    assert "accounting-total-interval" not in project["html"]

@@ -340,20 +340,41 @@ def monte_carlo(inputs: PeriodInputs, rule: UncertaintyRule = EXCESS_OVER_THRESH
     rng = np.random.default_rng(seed)
     # one uniform per draw for each area of a zone, shared by the strata: an area's error is the zone's
     # (the sample's adjustment ratio, the baseline's level), so the strata err together
-    shared = {k: rng.random(n_draws) for k in ("base", "obs", "belt_obs", "belt_base")}
+    shared = {k: rng.random(n_draws) for k in AREA_DRAWS}
+    ner = net_reductions_draws(inputs, draw_inputs(inputs, rng, n_draws, shared))
+    return interval(ner, rule, n_draws, seed)
+
+
+AREA_DRAWS = ("base", "obs", "belt_obs", "belt_base")
+
+
+def draw_inputs(inputs: PeriodInputs, rng: np.random.Generator, n_draws: int, uniforms: Mapping[str, np.ndarray],
+                ef_uniforms: Mapping[str, np.ndarray] | None = None) -> dict[str, dict]:
+    """Per stratum, ``n_draws`` of its emission factor and areas (truncated normals, :data:`AREA_DRAWS` from
+    ``uniforms``; the EF from ``ef_uniforms[stratum]`` where given, else from ``rng``)."""
     draws = {}
     for s in inputs.strata:
         ef, ef_se = inputs.emission_factors[s.stratum]
         draws[s.stratum] = {
-            "ef": truncated_normal(rng, ef, ef_se, n_draws),
-            "base": truncated_normal(rng, s.baseline_project_ha, s.baseline_project_se_ha, n_draws, shared["base"]),
-            "obs": truncated_normal(rng, s.observed_project_ha, s.observed_project_se_ha, n_draws, shared["obs"]),
+            "ef": truncated_normal(rng, ef, ef_se, n_draws, (ef_uniforms or {}).get(s.stratum)),
+            "base": truncated_normal(rng, s.baseline_project_ha, s.baseline_project_se_ha, n_draws,
+                                     uniforms["base"]),
+            "obs": truncated_normal(rng, s.observed_project_ha, s.observed_project_se_ha, n_draws, uniforms["obs"]),
             "belt_obs": truncated_normal(rng, s.observed_belt_ha, s.observed_belt_se_ha, n_draws,
-                                         shared["belt_obs"]),
+                                         uniforms["belt_obs"]),
             "belt_base": truncated_normal(rng, s.baseline_belt_ha, s.baseline_belt_se_ha, n_draws,
-                                          shared["belt_base"]),
+                                          uniforms["belt_base"]),
         }
-    ner = np.asarray(_emissions(inputs, draws)[5], dtype=np.float64)
+    return draws
+
+
+def net_reductions_draws(inputs: PeriodInputs, draws: Mapping[str, dict]) -> np.ndarray:
+    """NER = BE − PE − LK per draw (not clipped)."""
+    return np.asarray(_emissions(inputs, draws)[5], dtype=np.float64)
+
+
+def interval(ner: np.ndarray, rule: UncertaintyRule, n_draws: int, seed: int) -> UncertaintyResult:
+    """The ``rule.confidence`` interval of the draws of NER, U and its deduction share."""
     alpha = 1.0 - rule.confidence
     lower, upper = (float(q) for q in np.quantile(ner, [alpha / 2, 1 - alpha / 2]))
     mean = float(ner.mean())

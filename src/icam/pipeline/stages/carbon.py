@@ -35,12 +35,13 @@ import numpy as np
 
 from icam.carbon.accounting import AccountingTable, PeriodInputs, StratumActivity, ex_ante_table, ex_post_table
 from icam.carbon.buffer import BufferResult, assess
+from icam.carbon.crediting import crediting_uncertainty
 from icam.carbon.eligibility import explain
 from icam.carbon.emissions import CarbonStock, EmissionFactor, emission_factor
 from icam.carbon.inventory import read_tree_inventory, stocks_from_inventory
 from icam.carbon.periods import MonitoringPeriod, prorate_annual
 from icam.carbon.stocks import StratumStock, ipcc_default_stock
-from icam.carbon.uncertainty import ART_TREES_2_0, EXCESS_OVER_THRESHOLD, VCS_MR_4_4
+from icam.carbon.uncertainty import ART_TREES_2_0, EXCESS_OVER_THRESHOLD, VCS_MR_4_4, UncertaintyResult
 from icam.carbon.wood_density import WoodDensityTable
 from icam.core.errors import InputError
 from icam.landscape import Landscape
@@ -94,6 +95,7 @@ class ProjectAccounting:
     dynamic: tuple[DynamicZone, ...] = ()  # methodology "dynamic": each zone's k and matching balance
     eligibility: tuple[dict | None, ...] = ()  # per ex-post period: icam.carbon.eligibility.explain where ineligible
     baselines: tuple[dict, ...] = ()  # VM0015/VM0048: the first baseline and its renewals (valid years, fit)
+    crediting_uncertainty: UncertaintyResult | None = None  # Σ NER over the periods, one Monte Carlo
 
     def beyond_validity(self, end: dt.date) -> bool:
         """The period ends after the last year of the baseline's validity (the baseline is due for reassessment)."""
@@ -124,7 +126,8 @@ class ProjectAccounting:
             "areas_by_year": [dict(row) for row in self.areas_by_year],
             "dynamic_baseline": [z.to_dict() for z in self.dynamic],
             "baselines": list(self.baselines),
-            "totals": self.ex_post.totals,
+            "totals": {**self.ex_post.totals, "uncertainty": (self.crediting_uncertainty.to_dict()
+                                                               if self.crediting_uncertainty else None)},
             "ex_ante": self.ex_ante.to_dict() if self.ex_ante is not None else None,
         }
 
@@ -364,6 +367,7 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
                                    baseline=name, baseline_valid=valid))
     ex_post = ex_post_table(inputs, rule, n_draws=carbon.uncertainty_draws, seed=carbon.seed)
     eligibility = _eligibility(inputs, ex_post, rule, carbon)
+    total_uncertainty = crediting_uncertainty(inputs, rule, n_draws=carbon.uncertainty_draws, seed=carbon.seed)
     ex_ante = None
     if carbon.ex_ante_effectiveness is not None:
         ex_ante = ex_ante_table(
@@ -380,7 +384,7 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
                              buffer_pct=buffer_pct, buffer_source=buffer_source, buffer_assessment=assessment,
                              rule_name=rule.name, project_forest_ha=project_forest, observed_se_notes=tuple(notes),
                              areas_by_year=_areas_by_year(annual, [s.name for s in strata], years),
-                             eligibility=eligibility,
+                             eligibility=eligibility, crediting_uncertainty=total_uncertainty,
                              baselines=tuple(v.to_dict(carbon.methodology) for v in versions))
 
 
