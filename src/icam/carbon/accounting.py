@@ -29,8 +29,8 @@ Sources and decisions (docs/methods.md, "Emission reductions and credits"):
 - Market leakage: VM0015 v1.1 (unplanned deforestation) has none; the VCS AFOLU requirements
   apply a market-leakage discount to REDD projects that reduce timber or commodity supply. The
   factor f_m is a parameter (0 by default) applied to the gross reductions in the project area.
-- Uncertainty: Monte Carlo over the observed areas, the baselines and the emission factors (normal,
-  truncated at 0; the same EF draw is used for baseline, project and leakage of a stratum in a draw,
+- Uncertainty: Monte Carlo over the observed areas, the baselines and the emission factors (normal; the
+  factors truncated at 0; the same EF draw is used for baseline, project and leakage of a stratum in a draw,
   since it is one quantity; each area of a zone takes one uniform per draw for all strata, since
   its error is the zone's), U = half-width of the confidence interval of NER as % of the draws' mean.
   The deduction d(U) is a :class:`UncertaintyRule` whose threshold, confidence and form are
@@ -65,6 +65,7 @@ from datetime import date
 from typing import Literal
 
 import numpy as np
+from scipy.special import ndtri
 
 from icam.carbon.buffer import BufferResult
 from icam.carbon.emissions import EmissionFactor, number
@@ -329,9 +330,9 @@ def monte_carlo(inputs: PeriodInputs, rule: UncertaintyRule = EXCESS_OVER_THRESH
                 seed: int = 0) -> UncertaintyResult:
     """Monte Carlo uncertainty of the net reductions of one period.
 
-    Per draw: each stratum's emission factor ~ N(EF, SE) and the observed areas (project area,
-    leakage belt; and the baseline if it has an SE) ~ N(A, SE), all truncated at 0, independent;
-    NER = BE − PE − LK as in :func:`account_period` (not clipped). The ``rule.confidence``
+    Per draw: each stratum's emission factor ~ N(EF, SE) truncated at 0, and the areas (project area,
+    leakage belt; and the baseline if it has an SE) ~ N(A, SE), one uniform per zone and area for all
+    strata (:func:`draw_inputs`); NER = BE − PE − LK as in :func:`account_period` (not clipped). The ``rule.confidence``
     interval is read from the draws' quantiles; U = 100 × half-width / mean. Reproducible:
     ``numpy.random.default_rng(seed)``, draws taken in a fixed order.
     """
@@ -350,20 +351,22 @@ AREA_DRAWS = ("base", "obs", "belt_obs", "belt_base")
 
 def draw_inputs(inputs: PeriodInputs, rng: np.random.Generator, n_draws: int, uniforms: Mapping[str, np.ndarray],
                 ef_uniforms: Mapping[str, np.ndarray] | None = None) -> dict[str, dict]:
-    """Per stratum, ``n_draws`` of its emission factor and areas (truncated normals, :data:`AREA_DRAWS` from
-    ``uniforms``; the EF from ``ef_uniforms[stratum]`` where given, else from ``rng``)."""
+    """Per stratum, ``n_draws`` of its emission factor (a normal truncated at 0, from ``ef_uniforms[stratum]``
+    where given, else from ``rng``) and of its areas (normals from ``uniforms``, :data:`AREA_DRAWS`; not
+    truncated: an area estimated near 0 with a large SE, as a small domain's sample gives, would have its
+    draws' mean pushed up by the truncation, and the estimator itself is unbiased, negative values and all)."""
+    def area(mean: float, se: float, key: str) -> np.ndarray:
+        return mean + se * ndtri(uniforms[key]) if se > 0 else np.full(n_draws, mean)
+
     draws = {}
     for s in inputs.strata:
         ef, ef_se = inputs.emission_factors[s.stratum]
         draws[s.stratum] = {
             "ef": truncated_normal(rng, ef, ef_se, n_draws, (ef_uniforms or {}).get(s.stratum)),
-            "base": truncated_normal(rng, s.baseline_project_ha, s.baseline_project_se_ha, n_draws,
-                                     uniforms["base"]),
-            "obs": truncated_normal(rng, s.observed_project_ha, s.observed_project_se_ha, n_draws, uniforms["obs"]),
-            "belt_obs": truncated_normal(rng, s.observed_belt_ha, s.observed_belt_se_ha, n_draws,
-                                         uniforms["belt_obs"]),
-            "belt_base": truncated_normal(rng, s.baseline_belt_ha, s.baseline_belt_se_ha, n_draws,
-                                          uniforms["belt_base"]),
+            "base": area(s.baseline_project_ha, s.baseline_project_se_ha, "base"),
+            "obs": area(s.observed_project_ha, s.observed_project_se_ha, "obs"),
+            "belt_obs": area(s.observed_belt_ha, s.observed_belt_se_ha, "belt_obs"),
+            "belt_base": area(s.baseline_belt_ha, s.baseline_belt_se_ha, "belt_base"),
         }
     return draws
 
