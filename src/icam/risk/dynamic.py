@@ -115,7 +115,8 @@ class MatchedControlBaseline:
     treated cell (PACT's S = 10 K); n_neighbours: controls per treated cell; min/max_placebo_tiles: bounds
     on the number of placebo tiles of a zone's size (:mod:`icam.risk.placebo`); seed: the samples' generator.
     Learned: ``coef_`` (β of the standardised covariates), ``k_`` and ``k_se_`` per zone, the historical
-    ``observed_hrp_ha_`` and ``expected_hrp_ha_`` per zone and the matchings' ``balance_`` per zone.
+    ``observed_hrp_ha_`` and ``expected_hrp_ha_`` per zone, the matchings' ``balance_`` per zone, and per zone
+    the placebo tiles (``placebo_``) and their error V(y) after the HRP (``drift_var_``, set by ``predict``).
     """
 
     n_treated: int = 20_000
