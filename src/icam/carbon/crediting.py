@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from icam.carbon.accounting import PeriodInputs, draw_inputs, interval, net_reductions_draws
+from icam.carbon.accounting import draw_inputs, interval, net_reductions_draws
+from icam.carbon.period_inputs import PeriodInputs
 from icam.carbon.uncertainty import UncertaintyResult, UncertaintyRule
 
 

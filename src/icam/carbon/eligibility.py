@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from icam.carbon.accounting import PeriodInputs, monte_carlo
+from icam.carbon.accounting import monte_carlo
+from icam.carbon.period_inputs import PeriodInputs
 from icam.carbon.uncertainty import UncertaintyRule
 
 SOURCES = {"activity_data": ("observed_project_se_ha", "observed_belt_se_ha"),
