@@ -175,7 +175,7 @@ def _eligibility_text(eligibility: dict | None) -> str:
     """Why a period's uncertainty is above the rule's limit and what would bring it under (None: it is not)."""
     if not eligibility or eligibility.get("limit_pct") is None:
         return ""
-    alone = {k: v for k, v in (eligibility.get("half_width_pct_by_source") or {}).items()}
+    alone = eligibility.get("half_width_pct_by_source") or {}
     parts = ", ".join(f"{SOURCE_NAMES[k]} {'∞' if v is None else f'{v:,.0f} %'}" for k, v in alone.items())
     text = f"alone, {parts}. "
     factor = eligibility.get("sample_factor")

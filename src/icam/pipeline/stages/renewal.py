@@ -96,7 +96,7 @@ def renewals(config: IcamConfig, landscape: Landscape,
     first = baseline_years(config)[0]
     last_needed = max(p.end.year for p in config.periods.monitoring)
     last_data = int(landscape.forest.epochs[-1])
-    out = []
+    out, static = [], None
     k = 1
     while first + k * step <= last_needed:
         renewed = shifted(config, k * step)
@@ -104,8 +104,10 @@ def renewals(config: IcamConfig, landscape: Landscape,
             break
         if progress is not None:
             progress(f"renewing the baseline for {first + k * step}–{first + (k + 1) * step - 1}")
-        risk = run_candidates(risk_setting(renewed, landscape), list(renewed.risk.models),
-                              expected_validity_ha(renewed, landscape), renewed.baseline.validity_years)
+        setting = risk_setting(renewed, landscape, static)
+        static = setting.static_covariates  # read and rasterised once for every renewal
+        risk = run_candidates(setting, list(renewed.risk.models), expected_validity_ha(renewed, landscape),
+                              renewed.baseline.validity_years)
         out.append(version(renewed, risk, build_baseline(renewed, landscape, risk)))
         k += 1
     return tuple(out)

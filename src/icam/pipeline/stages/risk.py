@@ -78,8 +78,9 @@ def static_covariates(config: IcamConfig, grid: Grid) -> dict[str, np.ndarray]:
     return layers
 
 
-def risk_setting(config: IcamConfig, landscape: Landscape) -> RiskSetting:
-    """The candidates' inputs from the configuration and the landscape."""
+def risk_setting(config: IcamConfig, landscape: Landscape, static: dict[str, np.ndarray] | None = None) -> RiskSetting:
+    """The candidates' inputs from the configuration and the landscape; ``static``: the static covariates where
+    they are already computed (they do not change with the periods, e.g. from one baseline renewal to the next)."""
     r, p = config.risk, config.periods
     zone = zone_mask(landscape, r.zone, "risk.zone")
     t1, t2 = p.calibration
@@ -88,7 +89,8 @@ def risk_setting(config: IcamConfig, landscape: Landscape) -> RiskSetting:
                    ((t1, "periods.calibration"), (t2, "periods.calibration"), (t3, "periods.confirmation")))
     admin = landscape.zones.admin_id
     units = np.where(zone, 1 if admin is None else admin + 1, 0).astype(np.int32)
-    static = static_covariates(config, landscape.grid) if r.models and r.models != ["local_rate"] else {}
+    if static is None:
+        static = static_covariates(config, landscape.grid) if r.models and r.models != ["local_rate"] else {}
     missing = [name for name, a in static.items() if np.isnan(a[zone]).any()]
     if missing:
         raise InputError(f"risk.covariates: {', '.join(missing)} have no data in part of the {r.zone}",
