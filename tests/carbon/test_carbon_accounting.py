@@ -296,6 +296,19 @@ def test_monte_carlo_strata_of_a_zone_err_together():
     assert u.mean_tco2e == pytest.approx(10_000, rel=0.01)
 
 
+def test_monte_carlo_baseline_is_lognormal_about_its_estimate():
+    """A baseline of 100 ± 100 ha (the dynamic baseline's relative SE of 100 %), observed 0, EF 100, exact:
+    NER = 100 × B with B = 100 e^(Z) (log SD 100/100 = 1), so its 5th and 95th percentiles are 100 × 100 ×
+    e^(∓1.6449) = 1,931 and 51,803 tCO2e and its mean 10,000 × e^(1/2) = 16,487; never negative (a normal
+    of the same SE would be below 0 in 16 % of the draws)."""
+    stratum = StratumActivity("forest", baseline_project_ha=100, observed_project_ha=0, baseline_project_se_ha=100)
+    inputs = PeriodInputs(period=P1, strata=(stratum,), emission_factors={"forest": 100.0}, buffer=0.0)
+    u = monte_carlo(inputs, VCS_MR_4_4, n_draws=40_000, seed=5)
+    assert u.lower_tco2e == pytest.approx(1e4 * math.exp(-1.6449), rel=0.03)
+    assert u.upper_tco2e == pytest.approx(1e4 * math.exp(1.6449), rel=0.03)
+    assert u.mean_tco2e == pytest.approx(1e4 * math.exp(0.5), rel=0.03)
+
+
 def test_crediting_period_interval_shares_the_baseline_and_factors_not_the_samples():
     """Two periods, each NER = EF × (300 − A_obs), A_obs 200 ± 30 ha (separate samples), EF 100 ± 10 (one
     inventory): Σ NER = EF × R, R = 600 − A1 − A2 (mean 200 ha, variance 1,800); mean 20,000 tCO2e and

@@ -1,5 +1,6 @@
 """Why a period is ineligible and how many more samples would fix it (icam.carbon.eligibility), by hand."""
 
+import math
 from datetime import date
 
 import pytest
@@ -32,9 +33,15 @@ def test_samples_needed_when_the_activity_data_dominate():
 
 
 def test_no_sample_fixes_a_baseline_that_is_too_uncertain():
-    """Baseline SE 70 ha alone: U = 1.6449 × 7,000 / 10,000 = 115 % > 100 %, whatever the sample."""
+    """Baseline 300 ha, SE 70 ha alone, lognormal (log SD σ = 70/300): its 90 % limits 300 e^(±1.6449σ) =
+    204.3 and 440.4 ha, mean 300 e^(σ²/2) = 308.3 ha; U = (440.4 − 204.3) / 2 / (308.3 − 200) = 109 % > 100 %,
+    whatever the sample."""
+    sigma = 70.0 / 300.0
+    low, high = 300 * math.exp(-1.6449 * sigma), 300 * math.exp(1.6449 * sigma)
+    u = 100 * (high - low) / 2 / (300 * math.exp(sigma ** 2 / 2) - 200)
+    assert u == pytest.approx(109.0, abs=0.1)
     out = explain(_inputs(10.0, baseline_se_ha=70.0), VCS_MR_4_4, n_draws=20_000, seed=1)
     assert out["sample_factor"] is None
-    assert out["half_width_pct_by_source"]["baseline"] == pytest.approx(115.1, rel=0.03)
-    assert out["half_width_pct_exact_activity_data"] == pytest.approx(115.1, rel=0.03)
+    assert out["half_width_pct_by_source"]["baseline"] == pytest.approx(u, rel=0.03)
+    assert out["half_width_pct_exact_activity_data"] == pytest.approx(u, rel=0.03)
     assert out["limit_pct"] == 100.0

@@ -209,10 +209,11 @@ def monte_carlo(inputs: PeriodInputs, rule: UncertaintyRule = EXCESS_OVER_THRESH
                 seed: int = 0) -> UncertaintyResult:
     """Monte Carlo uncertainty of the net reductions of one period.
 
-    Per draw: each stratum's emission factor ~ N(EF, SE) truncated at 0, and the areas (project area,
-    leakage belt; and the baseline if it has an SE) ~ N(A, SE), one uniform per zone and area for all
-    strata (:func:`draw_inputs`); NER = BE − PE − LK as in :func:`account_period` (not clipped). The ``rule.confidence``
-    interval is read from the draws' quantiles; U = 100 × half-width / mean. Reproducible:
+    Per draw: each stratum's emission factor ~ N(EF, SE) truncated at 0, the observed areas (project area,
+    leakage belt) ~ N(A, SE) and the baselines with an SE lognormal (median A, log SD SE / A), one uniform
+    per zone and area for all strata (:func:`draw_inputs`); NER = BE − PE − LK as in :func:`account_period`
+    (not clipped). The ``rule.confidence`` interval is read from the draws' quantiles; U = 100 × half-width /
+    mean. Reproducible:
     ``numpy.random.default_rng(seed)``, draws taken in a fixed order.
     """
     if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 100:
@@ -231,21 +232,29 @@ AREA_DRAWS = ("base", "obs", "belt_obs", "belt_base")
 def draw_inputs(inputs: PeriodInputs, rng: np.random.Generator, n_draws: int, uniforms: Mapping[str, np.ndarray],
                 ef_uniforms: Mapping[str, np.ndarray] | None = None) -> dict[str, dict]:
     """Per stratum, ``n_draws`` of its emission factor (a normal truncated at 0, from ``ef_uniforms[stratum]``
-    where given, else from ``rng``) and of its areas (normals from ``uniforms``, :data:`AREA_DRAWS`; not
-    truncated: an area estimated near 0 with a large SE, as a small domain's sample gives, would have its
-    draws' mean pushed up by the truncation, and the estimator itself is unbiased, negative values and all)."""
+    where given, else from ``rng``) and of its areas, from ``uniforms`` (:data:`AREA_DRAWS`). Observed areas
+    are normals, not truncated: an area estimated near 0 with a large SE, as a small domain's sample gives,
+    would have its draws' mean pushed up by the truncation, and the estimator itself is unbiased, negative
+    values and all. A positive baseline with an SE is lognormal with its median at the estimate and a log
+    SD of its relative SE: its error is a factor (the dynamic baseline's k, a standardised incidence ratio,
+    and its placebo error), whose limits are taken on the log scale (Breslow & Day 1987, §2.3); a normal
+    with a relative SE of 50–100 % would draw a negative baseline in a sixth to a third of the draws and
+    cut the upper tail short."""
     def area(mean: float, se: float, key: str) -> np.ndarray:
         return mean + se * ndtri(uniforms[key]) if se > 0 else np.full(n_draws, mean)
+
+    def baseline(mean: float, se: float, key: str) -> np.ndarray:
+        return mean * np.exp(se / mean * ndtri(uniforms[key])) if se > 0 and mean > 0 else area(mean, se, key)
 
     draws = {}
     for s in inputs.strata:
         ef, ef_se = inputs.emission_factors[s.stratum]
         draws[s.stratum] = {
             "ef": truncated_normal(rng, ef, ef_se, n_draws, (ef_uniforms or {}).get(s.stratum)),
-            "base": area(s.baseline_project_ha, s.baseline_project_se_ha, "base"),
+            "base": baseline(s.baseline_project_ha, s.baseline_project_se_ha, "base"),
             "obs": area(s.observed_project_ha, s.observed_project_se_ha, "obs"),
             "belt_obs": area(s.observed_belt_ha, s.observed_belt_se_ha, "belt_obs"),
-            "belt_base": area(s.baseline_belt_ha, s.baseline_belt_se_ha, "belt_base"),
+            "belt_base": baseline(s.baseline_belt_ha, s.baseline_belt_se_ha, "belt_base"),
         }
     return draws
 
