@@ -45,3 +45,21 @@ def test_no_sample_fixes_a_baseline_that_is_too_uncertain():
     assert out["half_width_pct_by_source"]["baseline"] == pytest.approx(u, rel=0.03)
     assert out["half_width_pct_exact_activity_data"] == pytest.approx(u, rel=0.03)
     assert out["limit_pct"] == 100.0
+
+
+def test_sample_factor_for_a_target_half_width():
+    """SE 80 ha: U = 131.6 % now and 131.6 / √m with a sample m times as large, so ±50 % needs m = (131.6/50)² =
+    6.93; a target already met needs m = 1; ±10 % cannot be had where the EFs' error alone is above it (EF SE
+    8 tCO2e/ha: 1.6449 × 100 ha × 8 / 10,000 tCO2e = 13.2 %)."""
+    from icam.carbon.eligibility import half_width_with_samples, sample_factor
+
+    inputs = _inputs(80.0)
+    u = half_width_with_samples(inputs, VCS_MR_4_4, 1.0, n_draws=20_000, seed=1)
+    m = sample_factor(inputs, VCS_MR_4_4, 50.0, n_draws=20_000, seed=1)
+    assert m == pytest.approx((u / 50.0) ** 2, rel=0.02) and m == pytest.approx(6.93, rel=0.05)
+    assert half_width_with_samples(inputs, VCS_MR_4_4, m, n_draws=20_000, seed=1) <= 50.0
+    assert sample_factor(inputs, VCS_MR_4_4, 200.0, n_draws=20_000, seed=1) == 1.0
+    with_ef = _inputs(80.0, ef_se=8.0)
+    exact = half_width_with_samples(with_ef, VCS_MR_4_4, math.inf, n_draws=20_000, seed=1)
+    assert exact == pytest.approx(13.2, rel=0.05)
+    assert sample_factor(with_ef, VCS_MR_4_4, 10.0, n_draws=20_000, seed=1) is None

@@ -37,6 +37,34 @@ def _only(inputs: PeriodInputs, source: str) -> PeriodInputs:
     return _scaled(inputs, fields, float(source == "emission_factors"))
 
 
+def half_width_with_samples(inputs: PeriodInputs, rule: UncertaintyRule, m: float, *, n_draws: int,
+                            seed: int) -> float:
+    """The period's half-width U (%) with a reference sample ``m`` times as large (the activity data's SEs / √m;
+    ``m`` = inf: exact activity data)."""
+    scaled = _scaled(inputs, dict.fromkeys(SOURCES["activity_data"], 1 / math.sqrt(m)), 1.0)
+    return monte_carlo(scaled, rule, n_draws=n_draws, seed=seed).half_width_pct
+
+
+def sample_factor(inputs: PeriodInputs, rule: UncertaintyRule, target_pct: float, *, n_draws: int, seed: int,
+                  max_factor: float = 1024.0) -> float | None:
+    """The smallest factor m (1 ≤ m ≤ ``max_factor``) on the reference sample's size that brings the period's
+    half-width U to ``target_pct`` or under (module docstring: the activity data's SEs / √m); 1 where U is
+    already there, None where exact activity data, or ``max_factor``, would not."""
+
+    def with_samples(m: float) -> float:
+        return half_width_with_samples(inputs, rule, m, n_draws=n_draws, seed=seed)
+
+    if with_samples(1.0) <= target_pct:
+        return 1.0
+    if not with_samples(math.inf) <= target_pct or not with_samples(max_factor) <= target_pct:
+        return None
+    lo, hi = 0.0, math.log(max_factor)  # log m: U(1) is above the target, U(max_factor) under it
+    for _ in range(20):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if with_samples(math.exp(mid)) <= target_pct else (mid, hi)
+    return math.exp(hi)
+
+
 def explain(inputs: PeriodInputs, rule: UncertaintyRule, *, n_draws: int, seed: int,
             max_factor: float = 1024.0) -> dict:
     """Each source's half-width alone and the factor on the reference sample's size that brings U under the
@@ -44,9 +72,6 @@ def explain(inputs: PeriodInputs, rule: UncertaintyRule, *, n_draws: int, seed: 
 
     def half_width(inp: PeriodInputs) -> float:
         return monte_carlo(inp, rule, n_draws=n_draws, seed=seed).half_width_pct
-
-    def with_samples(m: float) -> float:
-        return half_width(_scaled(inputs, dict.fromkeys(SOURCES["activity_data"], 1 / math.sqrt(m)), 1.0))
 
     limit = rule.ineligible_above_pct
     alone = {s: half_width(_only(inputs, s)) for s in ("activity_data", "emission_factors", "baseline")}
@@ -56,13 +81,7 @@ def explain(inputs: PeriodInputs, rule: UncertaintyRule, *, n_draws: int, seed: 
         return out
     exact = half_width(_scaled(inputs, dict.fromkeys(SOURCES["activity_data"], 0.0), 1.0))
     out["half_width_pct_exact_activity_data"] = _finite(exact)
-    if not exact <= limit or not with_samples(max_factor) <= limit:
-        return out
-    lo, hi = 0.0, math.log(max_factor)  # log m: U(1) is above the limit, U(max_factor) under it
-    for _ in range(20):
-        mid = (lo + hi) / 2
-        lo, hi = (lo, mid) if with_samples(math.exp(mid)) <= limit else (mid, hi)
-    out["sample_factor"] = math.exp(hi)
+    out["sample_factor"] = sample_factor(inputs, rule, limit, n_draws=n_draws, seed=seed, max_factor=max_factor)
     return out
 
 

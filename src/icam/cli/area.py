@@ -1,7 +1,9 @@
 """``icam area``: sample designs for accuracy assessment, and error-adjusted areas from labelled samples.
 
 - ``icam area design --map MAP.tif --out DIR``: draw a stratified, simple random or systematic
-  sample from a map, and write DIR/samples.gpkg, DIR/samples.csv and DIR/strata.csv.
+  sample from a map, and write DIR/samples.gpkg, DIR/samples.csv and DIR/strata.csv; with
+  ``--project DIR --period A-B --target-er-half-width U`` its size is the one that brings the net
+  reductions of the project's monitoring periods within A–B to a 90 % half-width of U % (from the last run).
 - ``icam area estimate --samples SAMPLES.csv --strata STRATA.csv``: areas, accuracy and their
   95% intervals (Olofsson et al. 2014 when strata = map classes, Stehman 2014 otherwise);
   ``--json`` prints exactly ``AreaEstimate.to_dict()`` and nothing else on stdout.
@@ -154,17 +156,57 @@ def _expected_ua(text: Optional[str]):
         raise InputError(f"--expected-ua {text!r} is neither a number nor a list like 1=0.9,2=0.7") from None
 
 
+def _period_years(period: str | None) -> tuple[int, int]:
+    try:
+        start, end = (int(v) for v in (period or "").split("-"))
+    except ValueError:
+        raise InputError(f"--period must be START-END years such as 2000-2008, got {period!r}",
+                         "give the period's first and last epoch") from None
+    return start, end
+
+
+def _size_for_target(project: Path | None, period: str | None, target_pct: float) -> int:
+    """The sample size that brings the net reductions of every monitoring period within ``period`` to a
+    half-width of ``target_pct`` (icam.pipeline.sizing), with a table of the periods."""
+    from icam.pipeline.sizing import size_sample
+
+    if project is None:
+        raise InputError("--target-er-half-width sizes a project's sample from its last run",
+                         "give --project DIR --period START-END")
+    sizing = size_sample(project, *_period_years(period), target_pct)
+    t = Table(title=f"Net reductions' 90 % half-width, {sizing.start_year}-{sizing.end_year} "
+                    f"(sample of {sizing.n_now:,} now; target ±{target_pct:g} %)")
+    for name in ("Monitoring period", "Now", "Exact activity data", "Sample × "):
+        t.add_column(name, justify="left" if name == "Monitoring period" else "right")
+    for p in sizing.periods:
+        t.add_row(f"{p.start} – {p.end}", _pct(p.half_width_pct), _pct(p.exact_half_width_pct),
+                  "–" if p.factor is None else f"{p.factor:,.2f}")
+    console.print(t)
+    if sizing.n_needed is None:
+        worst = max(sizing.periods, key=lambda p: p.exact_half_width_pct)
+        where = f"no sample size gives ±{target_pct:g} % for {worst.start} – {worst.end}"
+        if not math.isfinite(worst.exact_half_width_pct):
+            raise InputError(f"{where}: its net reductions are 0 or less even with exact activity data",
+                             "size its sample with --n")
+        raise InputError(f"{where}: with exact activity data its half-width is still "
+                         f"{_pct(worst.exact_half_width_pct)} (the baseline's and the emission factors' errors)",
+                         f"aim at ±{math.ceil(worst.exact_half_width_pct)} % or more, or give --n")
+    console.print(f"Sample size for ±{target_pct:g} %: {sizing.n_needed:,} ({sizing.factor:,.2f} × {sizing.n_now:,}, "
+                  "the same allocation)")
+    return sizing.n_needed
+
+
+def _pct(u: float) -> str:
+    return f"±{u:,.0f} %" if math.isfinite(u) else "∞"
+
+
 def _project_period_map(project: Path, period: str | None):
     """The change map of one period of a project (classes of icam.forest.activity), its grid and nodata 0."""
     from icam.forest.activity import OUTSIDE, activity_map, activity_zone
     from icam.pipeline.config import load_config
     from icam.pipeline.stages.landscape import load_landscape
 
-    try:
-        start, end = (int(v) for v in (period or "").split("-"))
-    except ValueError:
-        raise InputError(f"--period must be START-END years such as 2000-2008, got {period!r}",
-                         "give the period's first and last epoch") from None
+    start, end = _period_years(period)
     config = load_config(project)
     landscape = load_landscape(config)
     zone_name = config.activity_data.zone if config.activity_data else "reference_region"
@@ -200,6 +242,10 @@ def design(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same sample.")] = 42,
     nodata: Annotated[Optional[float], typer.Option("--nodata", help="Map value to leave out (default: the "
                                                     "file's nodata).")] = None,
+    target_er: Annotated[Optional[float], typer.Option("--target-er-half-width", help="With --project and --period: "
+                                                       "size the sample so that the net reductions of every "
+                                                       "monitoring period within those years have a 90 % "
+                                                       "half-width of at most this % (from the last run).")] = None,
 ) -> None:
     """Draw a sample from a map and write it for labelling (Collect Earth, AcATaMa, QGIS)."""
     from icam.forest import sampling as S
@@ -207,6 +253,10 @@ def design(
     if (map_path is None) == (project is None):
         raise InputError("give either --map MAP.tif or --project DIR --period START-END",
                          "see `icam area design --help`")
+    if target_er is not None:
+        if n is not None or target_se is not None:
+            raise InputError("--target-er-half-width sets the sample size", "leave out --n and --target-se")
+        n = _size_for_target(project, period, target_er)
     if project is not None:
         data, grid, map_nodata = _project_period_map(project, period)
     else:
