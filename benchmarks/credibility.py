@@ -166,7 +166,8 @@ def main() -> None:
                                      "displacement": displacement, "methodology": name, **s})
                         lines.append(_row(args.scale, seed, effect, displacement, name, s))
                         print(lines[-1], flush=True)
-    args.out.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+                        # after every row: an interrupted benchmark keeps the rows it has
+                        args.out.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,20 @@ def demo(tmp_path_factory):
     return folder, output
 
 
+@pytest.fixture(scope="module")
+def issuing_demo(demo, tmp_path_factory):
+    """The demo rerun with ``methodology = "VM0048"`` (whose fixed baseline issues credits on this seed; the
+    demo's own, the dynamic baseline, issues none here), for the tests of the ledger a run issues into."""
+    folder = tmp_path_factory.mktemp("issuing") / "alto-mayo"
+    shutil.copytree(demo[0], folder, symlinks=True)
+    (folder / ".icam" / "ledger.sqlite").unlink()
+    toml = folder / "icam.toml"
+    toml.write_text(toml.read_text().replace('methodology = "dynamic"', 'methodology = "VM0048"'))
+    code, output = run_cli("run", folder)
+    assert code == 0, output
+    return folder, output
+
+
 def _results(folder: Path) -> dict:
     return json.loads((folder / "outputs" / "results.json").read_text())
 
@@ -233,12 +247,16 @@ def test_accounting_per_monitoring_period(demo):
         assert all(p[k] >= 0 for k in ACCOUNTING_KEYS - {"start", "end"})
         assert isinstance(p["credits"], int) and p["credits"] <= p["baseline_emissions_tco2e"]
         assert sum(v["credits"] for v in p["vintages"]) == p["credits"]
-    assert any(p["credits"] >= 1 for p in periods)
+        if p["credits"] == 0 and p["net_reductions_tco2e"] > 0:  # withheld: the report must say why
+            u = p["uncertainty"]
+            assert not u["half_width_pct"] or u["half_width_pct"] > u["rule"]["ineligible_above_pct"]
+            assert u["half_width_pct"] is None or u["eligibility"]["half_width_pct_by_source"]
+    assert results["accounting"]["methodology"] == "dynamic"
     assert "Credits:" in output
 
 
-def test_credits_are_issued_once_and_the_ledger_verifies(demo):
-    folder, _ = demo
+def test_credits_are_issued_once_and_the_ledger_verifies(issuing_demo):
+    folder, _ = issuing_demo
     periods = _results(folder)["accounting"]["periods"]
     code, output = run_cli("ledger", "verify", folder)
     assert code == 0, output
@@ -246,6 +264,7 @@ def test_credits_are_issued_once_and_the_ledger_verifies(demo):
     expected = [(max(p["start"], f"{v['year']}-01-01"), min(p["end"], f"{v['year']}-12-31"), v["year"], v["credits"],
                  v["buffer_credits"]) for p in periods for v in p["vintages"] if v["credits"] >= 1]
     records = _ledger_issuances(folder)
+    assert records, "the VM0048 rerun issues credits on this seed"
     assert [(r.period_start.isoformat(), r.period_end.isoformat(), r.vintage, r.quantity, r.buffer_quantity)
             for r in records] == expected
     # a second run finds every vintage issued with the same credits: nothing new, the ledger still verifies
@@ -257,10 +276,10 @@ def test_credits_are_issued_once_and_the_ledger_verifies(demo):
     assert code == 0, output
 
 
-def test_altering_the_demo_ledger_with_sql_fails_verify(demo, tmp_path):
+def test_altering_the_demo_ledger_with_sql_fails_verify(issuing_demo, tmp_path):
     import sqlite3
 
-    folder, _ = demo
+    folder, _ = issuing_demo
     copy = tmp_path / "copy"
     shutil.copytree(folder / ".icam", copy / ".icam", ignore=shutil.ignore_patterns("cache"))
     with sqlite3.connect(copy / ".icam" / "ledger.sqlite") as db:

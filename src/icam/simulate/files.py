@@ -123,7 +123,7 @@ def carbon_config() -> dict:
                       ipcc_reference="IPCC AGB range 60–230 t d.m./ha, South American tropical mountain systems "
                                      "(midpoint; simulated project, unconfirmed)")
     return {
-        "project_id": "VCS944", "methodology": "VM0048",
+        "project_id": "VCS944", "methodology": "dynamic",
         "strata_raster": "inputs/elevation.tif", "inventory": "inputs/inventory/trees.csv",
         "wood_density": "inputs/inventory/wood_density.csv",
         "post_deforestation_class": "coffee agroforestry",
