@@ -148,7 +148,8 @@ def test_version_and_init(tmp_path):
 
 
 def test_design_on_a_projects_period_map(demo, tmp_path):
-    """`icam area design --project` samples the period's change map that `icam run` estimates from."""
+    """`icam area design --project` samples the period's change map that `icam run` estimates from, in the
+    strata its runs use (the demo's: map class + 10 × zone, 1 project area, 2 leakage belt)."""
     import pandas as pd
 
     from icam.forest.activity import activity_map, activity_zone
@@ -157,10 +158,11 @@ def test_design_on_a_projects_period_map(demo, tmp_path):
 
     folder, _ = demo
     code, output = run_cli("area", "design", "--project", folder, "--period", "2000-2008", "--out", tmp_path,
-                           "--n", "120", "--allocation", "minimum", "--min-per-stratum", "30")
+                           "--n", "400", "--allocation", "minimum", "--min-per-stratum", "30")
     assert code == 0, output
     points = pd.read_csv(tmp_path / "samples.csv")
-    assert len(points) == 120 and (points.groupby("stratum").size() >= 30).all()
+    assert len(points) == 400 and (points.groupby("stratum").size() >= 30).all()
+    assert (points.stratum % 10 == points.map_class).all() and {12, 22} <= set(points.stratum)
     landscape = load_landscape(load_config(folder))
     classes = activity_map(landscape.forest, activity_zone(landscape.zones, landscape.grid.shape, "reference_region"),
                            2000, 2008)

@@ -176,7 +176,7 @@ def _size_for_target(project: Path | None, period: str | None, target_pct: float
     sizing = size_sample(project, *_period_years(period), target_pct)
     t = Table(title=f"Net reductions' 90 % half-width, {sizing.start_year}-{sizing.end_year} "
                     f"(sample of {sizing.n_now:,} now; target ±{target_pct:g} %)")
-    for name in ("Monitoring period", "Now", "Exact activity data", "Sample × "):
+    for name in ("Monitoring period", "Now", "Exact activity data", "Sample ×"):
         t.add_column(name, justify="left" if name == "Monitoring period" else "right")
     for p in sizing.periods:
         t.add_row(f"{p.start} – {p.end}", _pct(p.half_width_pct), _pct(p.exact_half_width_pct),
@@ -201,8 +201,9 @@ def _pct(u: float) -> str:
 
 
 def _project_period_map(project: Path, period: str | None):
-    """The change map of one period of a project (classes of icam.forest.activity), its grid and nodata 0."""
-    from icam.forest.activity import OUTSIDE, activity_map, activity_zone
+    """The change map of one period of a project (classes of icam.forest.activity), its grid, nodata 0 and
+    the strata the project's runs use (class by zone where [activity_data] strata says so, else None)."""
+    from icam.forest.activity import OUTSIDE, activity_map, activity_zone, strata_by_zone
     from icam.pipeline.config import load_config
     from icam.pipeline.stages.landscape import load_landscape
 
@@ -213,7 +214,9 @@ def _project_period_map(project: Path, period: str | None):
     if zone_name not in landscape.zones.masks():
         zone_name = "grid"
     zone = activity_zone(landscape.zones, landscape.grid.shape, zone_name)
-    return activity_map(landscape.forest, zone, start, end), landscape.grid, OUTSIDE
+    classes = activity_map(landscape.forest, zone, start, end)
+    by_zone = config.activity_data is not None and config.activity_data.strata == "map_classes_by_zone"
+    return classes, landscape.grid, OUTSIDE, strata_by_zone(classes, landscape.zones) if by_zone else None
 
 
 @area_app.command()
@@ -224,7 +227,7 @@ def design(
                                                      "projected CRS).")] = None,
     project: Annotated[Optional[Path], typer.Option("--project", help="Instead of --map: a project folder; samples "
                                                     "the period's change map (1 stable forest, 2 loss, 3 non-forest) "
-                                                    "over the activity_data zone of icam.toml.")] = None,
+                                                    "over the activity_data zone of icam.toml, in its strata.")] = None,
     period: Annotated[Optional[str], typer.Option("--period", help="With --project: START-END epochs, e.g. "
                                                   "2000-2008.")] = None,
     strata_map: Annotated[Optional[Path], typer.Option("--strata-map", help="Strata raster on the map's grid "
@@ -257,13 +260,14 @@ def design(
         if n is not None or target_se is not None:
             raise InputError("--target-er-half-width sets the sample size", "leave out --n and --target-se")
         n = _size_for_target(project, period, target_er)
+    project_strata = None
     if project is not None:
-        data, grid, map_nodata = _project_period_map(project, period)
+        data, grid, map_nodata, project_strata = _project_period_map(project, period)
     else:
         data, grid, map_nodata = _read_map(map_path, "--map", nodata)
     if design_kind is DesignKind.stratified:
-        strata = None
-        strata_nodata = None
+        strata = project_strata  # the project's own strata (class by zone), unless --strata-map is given
+        strata_nodata = None if project_strata is None else 0
         if strata_map is not None:
             strata, sgrid, strata_nodata = _read_map(strata_map, "--strata-map", None)
             if not sgrid.same_as(grid):
