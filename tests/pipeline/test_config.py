@@ -104,13 +104,15 @@ def test_the_filled_template_maps_forest_and_issues_nothing(tmp_path):
 
 def test_the_template_examples_are_valid_once_uncommented(tmp_path):
     text = filled(config_template())
-    for header in ("[periods]", "[risk]", "[risk.covariates]", "[baseline]", "[carbon]"):
+    for header in ("[periods]", "[activity_data]", "[risk]", "[risk.covariates]", "[baseline]", "[carbon]"):
         block = section_block(text, header)
         text = text.replace(block, uncommented(block))
     config = parse_config(tomllib.loads(text), tmp_path)
     assert config.carbon.project_id == "VCS944" and config.carbon.buffer_pct == 15
     assert [p.end.isoformat() for p in config.periods.monitoring] == ["2012-06-14", "2014-06-14"]
     assert config.risk.covariates.roads == tmp_path / "inputs" / "roads.gpkg"
+    assert [a.end_year for a in config.activity_data.assessments] == [2008, 2012]
+    assert config.activity_data.label_error_rate == 0.002 and config.activity_data.strata == "map_classes_by_zone"
     hansen = section_block(text, "[forest]", 'kind = "hansen"')
     for kind in ("forest_maps", "fcc", "landcover_stack", "loss_year"):
         other = uncommented(section_block(text, "[forest]", f'kind = "{kind}"'))
@@ -120,8 +122,8 @@ def test_the_template_examples_are_valid_once_uncommented(tmp_path):
 
 def test_template_documents_every_field():
     text = config_template()
-    models = [c.ProjectSection, c.GridSection, c.BoundariesSection, c.PeriodsSection, c.CarbonSection,
-              *SOURCES.values()]
+    models = [c.ProjectSection, c.GridSection, c.BoundariesSection, c.PeriodsSection, c.ActivityDataSection,
+              c.CarbonSection, *SOURCES.values()]
     for model in models:
         for name, field in model.model_fields.items():
             assert field.description or name == "kind", f"{model.__name__}.{name} has no description"

@@ -61,6 +61,13 @@ EXAMPLES: dict[tuple[str, str], object] = {
     ("periods", "project_start"): dt.date(2008, 6, 15),
     ("periods", "monitoring"): [{"start": dt.date(2008, 6, 15), "end": dt.date(2012, 6, 14)},
                                 {"start": dt.date(2012, 6, 15), "end": dt.date(2014, 6, 14)}],
+    ("activity_data", "strata"): "map_classes_by_zone",
+    ("activity_data", "assessments"): [
+        {"name": "historical reference period 2000-2008", "start_year": 2000, "end_year": 2008,
+         "samples": "inputs/reference_samples/hrp_2000_2008.csv"},
+        {"name": "monitoring 2008-2012", "start_year": 2008, "end_year": 2012,
+         "samples": "inputs/reference_samples/monitoring_2008_2012.csv"}],
+    ("activity_data", "label_error_rate"): 0.002,
     ("risk.covariates", "roads"): "inputs/roads.gpkg",
     ("risk.covariates", "settlements"): "inputs/settlements.gpkg",
     ("risk.covariates", "rivers"): "inputs/rivers.gpkg",
@@ -83,8 +90,10 @@ SOURCES = {
     "landcover_stack": c.LandcoverStackSource,
     "loss_year": c.LossYearSource,
 }
-# commented out: the sections after [forest] (credits need [periods], [risk], [baseline] and [carbon])
-EXAMPLE_SECTIONS = (("periods", c.PeriodsSection), ("risk", c.RiskSection), ("risk.covariates", c.RiskCovariates),
+# commented out: the sections after [forest] (credits need [periods], [risk], [baseline] and [carbon]; sample-based
+# areas need [activity_data])
+EXAMPLE_SECTIONS = (("periods", c.PeriodsSection), ("activity_data", c.ActivityDataSection),
+                    ("risk", c.RiskSection), ("risk.covariates", c.RiskCovariates),
                     ("baseline", c.BaselineSection), ("carbon", c.CarbonSection),
                     ("agreements", c.AgreementsSection), ("enforcement", c.EnforcementSection),
                     ("enforcement.priority", c.PrioritySection))
