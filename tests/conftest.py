@@ -166,6 +166,27 @@ def full_small_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def vm0048_small_run(full_small_run, tmp_path_factory):
+    """:func:`full_small_run` rerun with ``[carbon] methodology = "VM0048"`` (the demo's own is the dynamic
+    baseline): its folder and results, for the tests of the VT0007 baselines and their renewals."""
+    import json
+    import shutil
+    from types import SimpleNamespace
+
+    from icam.pipeline.run import run_project
+
+    folder = tmp_path_factory.mktemp("vm0048-small-run") / "project"
+    shutil.copytree(full_small_run.folder, folder, symlinks=True)
+    (folder / ".icam" / "ledger.sqlite").unlink()
+    toml = folder / "icam.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('methodology = "dynamic"', 'methodology = "VM0048"'),
+                    encoding="utf-8")
+    done = run_project(folder)
+    assert json.loads((done.outputs_dir / "results.json").read_text())["accounting"]["methodology"] == "VM0048"
+    return SimpleNamespace(folder=folder, results=done.results, outputs_dir=done.outputs_dir)
+
+
+@pytest.fixture(scope="session")
 def small_project(full_small_run) -> Path:
     """The folder of the session's small run (:func:`full_small_run`: inputs, outputs, cache, registry, ledger),
     for the tests of what a run does to a project folder: copy it (:func:`copy_project`) before changing it."""

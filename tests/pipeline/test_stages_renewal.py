@@ -5,7 +5,6 @@ import json
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 
 from icam.pipeline.stages.renewal import BaselineVersion, annual_by_version, period_baselines, shifted
 
@@ -47,12 +46,10 @@ def test_shifted_moves_every_period_of_the_baseline(full_small_run):
     assert renewed.carbon == config.carbon and q.monitoring == p.monitoring
 
 
-def test_the_simulated_project_renews_its_baseline_every_six_years(full_small_run):
+def test_the_simulated_project_renews_its_baseline_every_six_years(vm0048_small_run):
     """VM0048, validity 6 years from 2009, periods to 2024: renewed for 2015–2020 and 2021–2026 on the
     historical periods 2006–2014 and 2012–2020; every period is valid and names the baselines of its years."""
-    accounting = json.loads((full_small_run.outputs_dir / "results.json").read_text())["accounting"]
-    if accounting is None or accounting["methodology"] != "VM0048":
-        pytest.skip("the simulated project is not accounted with VM0048")
+    accounting = json.loads((vm0048_small_run.outputs_dir / "results.json").read_text())["accounting"]
     baselines = accounting["baselines"]
     assert [b["valid_years"] for b in baselines] == [[2009, 2014], [2015, 2020], [2021, 2026]]
     assert [b["historical_reference"] for b in baselines] == [[2000, 2008], [2006, 2014], [2012, 2020]]
