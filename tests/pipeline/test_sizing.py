@@ -93,4 +93,10 @@ def test_a_project_never_run_or_a_period_without_a_sample(small_project, tmp_pat
         size_sample(small_project, 2013, 2015, 100.0)
     with pytest.raises(InputError, match="percentage above 0"):
         size_sample(small_project, 2014, 2016, -5.0)
+    no_carbon = copy_project(small_project, tmp_path / "no-carbon")
+    toml = no_carbon / "icam.toml"
+    text = toml.read_text(encoding="utf-8")
+    toml.write_text(text[:text.index("[carbon]")], encoding="utf-8")  # [carbon] and what follows it
+    with pytest.raises(InputError, match="no carbon accounting"):
+        size_sample(no_carbon, 2014, 2016, 100.0)
     assert json.loads((small_project / "outputs" / "results.json").read_text())["accounting"]

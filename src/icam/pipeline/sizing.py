@@ -112,8 +112,11 @@ def size_sample(project: Path, start_year: int, end_year: int, target_pct: float
                          "give e.g. 50 for ±50 % of the net reductions")
     config = load_config(project)
     results = read_results(project)
-    n_now = _sample_size(results, start_year, end_year)
     carbon = config.carbon
+    if carbon is None or not results.get("accounting"):
+        raise InputError(f"{project} has no carbon accounting to size a sample for",
+                         "add [carbon] to its icam.toml and run it, or give --n")
+    n_now = _sample_size(results, start_year, end_year)
     inputs = [i for i in period_inputs(results, carbon.market_leakage_factor)
               if i.period.start.year >= start_year and i.period.end.year <= end_year]
     if not inputs:
