@@ -29,10 +29,11 @@ Sources and decisions (docs/methods.md, "Emission reductions and credits"):
 - Market leakage: VM0015 v1.1 (unplanned deforestation) has none; the VCS AFOLU requirements
   apply a market-leakage discount to REDD projects that reduce timber or commodity supply. The
   factor f_m is a parameter (0 by default) applied to the gross reductions in the project area.
-- Uncertainty: Monte Carlo over the observed areas, the baselines and the emission factors (normal; the
-  factors truncated at 0; the same EF draw is used for baseline, project and leakage of a stratum in a draw,
-  since it is one quantity; each area of a zone takes one uniform per draw for all strata, since
-  its error is the zone's), U = half-width of the confidence interval of NER as % of the draws' mean.
+- Uncertainty: Monte Carlo over the observed areas (normal), the baselines (lognormal about the estimate)
+  and the emission factors (normal, truncated at 0; the same EF draw is used for baseline, project and
+  leakage of a stratum in a draw, since it is one quantity; each area of a zone takes one uniform per draw
+  for all strata, since its error is the zone's), U = half-width of the confidence interval of NER as % of
+  the draws' mean.
   The deduction d(U) is a :class:`UncertaintyRule` whose threshold, confidence and form are
   parameters: the VCS text itself (VCS Methodology Requirements; VM0048/VMD0055) could not be read
   here. Built in: :data:`VCS_MR_4_4` (d = 0.4307 × U/100 / 1.6449, U > 100 % ineligible: VCS
@@ -69,7 +70,7 @@ from scipy.special import ndtri
 
 from icam.carbon.buffer import BufferResult
 from icam.carbon.emissions import number
-from icam.carbon.period_inputs import PeriodInputs, StratumActivity
+from icam.carbon.period_inputs import AREA_FIELDS, PeriodInputs, StratumActivity
 from icam.carbon.periods import MonitoringPeriod, check_no_overlap, prorate_annual, split_whole
 from icam.carbon.uncertainty import (
     EXCESS_OVER_THRESHOLD,
@@ -280,13 +281,9 @@ def _has_uncertainty(inputs: PeriodInputs) -> bool:
                or inputs.emission_factors[s.stratum][1] for s in inputs.strata)
 
 
-AREA_KEYS = ("baseline_project_ha", "baseline_project_se_ha", "observed_project_ha", "observed_project_se_ha",
-             "baseline_belt_ha", "baseline_belt_se_ha", "observed_belt_ha", "observed_belt_se_ha")
-
-
 def _areas_ha(activity: StratumActivity) -> dict[str, float]:
     """The hectares behind a stratum's tonnes: baseline and observed loss in the project area and the belt."""
-    return {key: float(getattr(activity, key)) for key in AREA_KEYS}
+    return {key: float(getattr(activity, key)) for key in AREA_FIELDS}
 
 
 def account_period(inputs: PeriodInputs, rule: UncertaintyRule = EXCESS_OVER_THRESHOLD, *, n_draws: int = 10_000,
@@ -334,7 +331,7 @@ def account_period(inputs: PeriodInputs, rule: UncertaintyRule = EXCESS_OVER_THR
         uncertainty=unc, uncertainty_deduction_tco2e=ud,
         buffer_pct=pct, buffer_tco2e=buffer_tco2e, buffer_credits=int(buffer_credits), credits=int(credits),
         vintages=vintages, by_stratum=by_stratum, baseline=inputs.baseline, baseline_valid=inputs.baseline_valid,
-        areas_ha={key: float(sum(a[key] for a in areas.values())) for key in AREA_KEYS if not key.endswith("_se_ha")},
+        areas_ha={key: float(sum(a[key] for a in areas.values())) for key in AREA_FIELDS if not key.endswith("_se_ha")},
     )
 
 

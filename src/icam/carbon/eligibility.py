@@ -79,7 +79,7 @@ def explain(inputs: PeriodInputs, rule: UncertaintyRule, *, n_draws: int, seed: 
            "sample_factor": None, "half_width_pct_exact_activity_data": None}
     if limit is None:
         return out
-    exact = half_width(_scaled(inputs, dict.fromkeys(SOURCES["activity_data"], 0.0), 1.0))
+    exact = half_width_with_samples(inputs, rule, math.inf, n_draws=n_draws, seed=seed)
     out["half_width_pct_exact_activity_data"] = _finite(exact)
     out["sample_factor"] = sample_factor(inputs, rule, limit, n_draws=n_draws, seed=seed, max_factor=max_factor)
     return out

@@ -25,6 +25,11 @@ def _num(value, what: str, *, minimum: float | None = 0.0, maximum: float | None
 
 # --------------------------------------------------------------------------- inputs
 
+# a stratum's hectares and their SEs, in the order results.json and the CSVs give them
+AREA_FIELDS = ("baseline_project_ha", "baseline_project_se_ha", "observed_project_ha", "observed_project_se_ha",
+               "baseline_belt_ha", "baseline_belt_se_ha", "observed_belt_ha", "observed_belt_se_ha")
+
+
 @dataclass(frozen=True)
 class StratumActivity:
     """Activity data of one forest stratum over a period (ha).
@@ -50,8 +55,7 @@ class StratumActivity:
     def __post_init__(self) -> None:
         if not isinstance(self.stratum, str) or not self.stratum.strip():
             raise InputError(f"a stratum needs a non-empty name, got {self.stratum!r}")
-        for name in ("baseline_project_ha", "observed_project_ha", "observed_project_se_ha", "baseline_belt_ha",
-                     "observed_belt_ha", "observed_belt_se_ha", "baseline_project_se_ha", "baseline_belt_se_ha"):
+        for name in AREA_FIELDS:
             what = f"{name.replace('_', ' ').replace(' ha', '')} of stratum '{self.stratum}' (ha)"
             object.__setattr__(self, name, _num(getattr(self, name), what))
 

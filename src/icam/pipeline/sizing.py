@@ -20,16 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from icam.carbon.eligibility import half_width_with_samples, sample_factor
-from icam.carbon.period_inputs import PeriodInputs, StratumActivity
+from icam.carbon.period_inputs import AREA_FIELDS, PeriodInputs, StratumActivity
 from icam.carbon.periods import MonitoringPeriod
 from icam.carbon.uncertainty import UncertaintyRule
 from icam.core.errors import InputError
 from icam.pipeline.config import load_config
 from icam.pipeline.project import RESULTS_NAME
 from icam.pipeline.runner import OUTPUTS_DIR
-
-AREA_FIELDS = ("baseline_project_ha", "baseline_project_se_ha", "observed_project_ha", "observed_project_se_ha",
-               "baseline_belt_ha", "baseline_belt_se_ha", "observed_belt_ha", "observed_belt_se_ha")
 
 
 @dataclass(frozen=True)
