@@ -170,17 +170,12 @@ def vm0048_small_run(full_small_run, tmp_path_factory):
     """:func:`full_small_run` rerun with ``[carbon] methodology = "VM0048"`` (the demo's own is the dynamic
     baseline): its folder and results, for the tests of the VT0007 baselines and their renewals."""
     import json
-    import shutil
     from types import SimpleNamespace
 
     from icam.pipeline.run import run_project
 
-    folder = tmp_path_factory.mktemp("vm0048-small-run") / "project"
-    shutil.copytree(full_small_run.folder, folder, symlinks=True)
-    (folder / ".icam" / "ledger.sqlite").unlink()
-    toml = folder / "icam.toml"
-    toml.write_text(toml.read_text(encoding="utf-8").replace('methodology = "dynamic"', 'methodology = "VM0048"'),
-                    encoding="utf-8")
+    folder = copy_with_methodology(full_small_run.folder, tmp_path_factory.mktemp("vm0048-small-run") / "project",
+                                   "VM0048")
     done = run_project(folder)
     assert json.loads((done.outputs_dir / "results.json").read_text())["accounting"]["methodology"] == "VM0048"
     return SimpleNamespace(folder=folder, results=done.results, outputs_dir=done.outputs_dir)
@@ -191,6 +186,19 @@ def small_project(full_small_run) -> Path:
     """The folder of the session's small run (:func:`full_small_run`: inputs, outputs, cache, registry, ledger),
     for the tests of what a run does to a project folder: copy it (:func:`copy_project`) before changing it."""
     return full_small_run.folder
+
+
+def copy_with_methodology(folder: Path, target: Path, methodology: str) -> Path:
+    """A copy of a simulated project folder (:func:`copy_project`) with ``[carbon] methodology`` set to
+    ``methodology`` in place of the demo's "dynamic" and without its ledger (each methodology issues its own
+    credits), ready to be run again."""
+    copy_project(folder, target)
+    (target / ".icam" / "ledger.sqlite").unlink()
+    toml = target / "icam.toml"
+    text = toml.read_text(encoding="utf-8")
+    assert 'methodology = "dynamic"' in text
+    toml.write_text(text.replace('methodology = "dynamic"', f'methodology = "{methodology}"'), encoding="utf-8")
+    return target
 
 
 def copy_project(folder: Path, target: Path) -> Path:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from conftest import run_cli
+from conftest import copy_with_methodology, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +26,7 @@ def demo(tmp_path_factory):
 def issuing_demo(demo, tmp_path_factory):
     """The demo rerun with ``methodology = "VM0048"`` (whose fixed baseline issues credits on this seed; the
     demo's own, the dynamic baseline, issues none here), for the tests of the ledger a run issues into."""
-    folder = tmp_path_factory.mktemp("issuing") / "alto-mayo"
-    shutil.copytree(demo[0], folder, symlinks=True)
-    (folder / ".icam" / "ledger.sqlite").unlink()
-    toml = folder / "icam.toml"
-    toml.write_text(toml.read_text().replace('methodology = "dynamic"', 'methodology = "VM0048"'))
+    folder = copy_with_methodology(demo[0], tmp_path_factory.mktemp("issuing") / "alto-mayo", "VM0048")
     code, output = run_cli("run", folder)
     assert code == 0, output
     return folder, output
