@@ -4,8 +4,8 @@ and ``icam enforcement import`` (and the sample CSVs of ``icam area estimate``).
 Each bad file is refused in one line (``error: what, where; how to fix``), with exit 2, no traceback, and the
 project folder byte-identical (the SQLite registry in DIR/.icam included); a file with bad rows writes its
 errors CSV where ``--errors-csv`` says. Each valid but unusual file (Latin-1 accents, an es-PE Excel export,
-Shapefile-truncated column names, EPSG:4326 GeoJSON parcels, overlapping parcels with ``--allow-overlap``) is
-accepted and stored with the right values.
+day-first dates, Shapefile-truncated column names, EPSG:4326 GeoJSON parcels, overlapping parcels with
+``--allow-overlap``) is accepted and stored with the right values.
 
 The project is the simulator's small Alto Mayo (seed 7), its registry seeded once per session through the
 command line and copied for every test. Its reference region is x 232,560–259,440 m, y 9,345,540–9,372,420 m
@@ -398,6 +398,19 @@ def test_an_es_pe_excel_benefit_schedule_with_decimal_commas(project, tmp_path):
     with open_session(project) as s:
         row = schedules(s).set_index("item").loc["abono orgánico"]
     assert (row["quantity_per_year"], row["unit_cost_usd"], row["first_year"]) == (1234.5, 18.5, 2019)
+
+
+def test_an_es_pe_excel_deliveries_file_with_day_first_dates(project, tmp_path):
+    from icam.agreements.registry import deliveries
+    from icam.store.db import open_session
+
+    path = _text(tmp_path, "entregas.csv", "agreement_id;item;delivered_on;quantity;value_usd\r\n"
+                 "AC-2013-0001;abono orgánico;05/03/2015;10;180,5\r\n", "cp1252")
+    code, out = run_cli("agreements", "import", "deliveries", path, project)
+    assert code == 0, out
+    with open_session(project) as s:
+        row = deliveries(s).set_index("item").loc["abono orgánico"]
+    assert (row["delivered_on"], row["value_usd"]) == (dt.date(2015, 3, 5), 180.5)  # the 5th of March
 
 
 def test_shapefile_truncated_column_names_are_mapped(project, tmp_path):

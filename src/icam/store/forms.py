@@ -13,12 +13,13 @@ as ``household_id``), the forms' metadata (Kobo's ``_uuid``, ``_submission_time`
 ``formhub/uuid``, ``start``, ``end``, ODK Central's ``KEY``, ``SubmissionDate``...) is ignored, and a
 name cut to 10 characters by a Shapefile's DBF (``household_`` for ``household_id``) is mapped.
 
-Cells (:class:`Rows`): text, int, float, date, datetime (ISO 8601, converted to naive UTC), bool (yes/no,
-true/false, 1/0, sí/si), choice, list. Numbers take a decimal point, or decimal commas where the file's
-numbers use them (Excel es-PE / es-ES exports: ``3,5``, ``1.234,5``). Every problem is a :class:`RowError`
-with its row, column, value, what is wrong and how to fix it; :class:`FormImportError` raises them all
-at once, in one line, and writes them as the errors CSV. Nothing is written to the registry then: the
-importers check every row first and insert in one transaction (:mod:`icam.store.writes`).
+Cells (:class:`Rows`): text, int, float, date (ISO 8601 or day first, :mod:`icam.store.dates`), datetime
+(ISO 8601, converted to naive UTC), bool (yes/no, true/false, 1/0, sí/si), choice, list. Numbers take a
+decimal point, or decimal commas where the file's numbers use them (Excel es-PE / es-ES exports: ``3,5``,
+``1.234,5``). Every problem is a :class:`RowError` with its row, column, value, what is wrong and how to
+fix it; :class:`FormImportError` raises them all at once, in one line, and writes them as the errors CSV.
+Nothing is written to the registry then: the importers check every row first and insert in one transaction
+(:mod:`icam.store.writes`).
 """
 
 from __future__ import annotations
@@ -38,13 +39,12 @@ import pandas as pd
 
 from icam.core.atomic import atomic_path
 from icam.core.errors import InputError
+from icam.store.dates import DATE_FIX, parse_dates
 from icam.store.writes import key_strings
 
 DBF_NAME_LENGTH = 10  # a Shapefile's attribute names are cut to 10 characters
 SEPARATORS = (",", ";", "\t")
 LINE_VALUE_CHARS = 40  # the most characters of a cell quoted in the one-line message
-_DATE_RE = r"^(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
-_DATE_FIX = "write it as YYYY-MM-DD, e.g. 2013-06-20"
 _BOOLEANS = {"yes": True, "no": False, "true": True, "false": False, "1": True, "0": False, "y": True, "n": False,
              "si": True, "sí": True, "1.0": True, "0.0": False}
 _META_GROUPS = ("meta", "formhub")
@@ -436,9 +436,8 @@ def _bounded(rows: Rows, col: Col, values: pd.Series) -> pd.Series:
 
 
 def _as_date(rows: Rows, col: Col, raw: pd.Series, comma: bool) -> pd.Series:
-    text = raw.str.extract(_DATE_RE, expand=False)
-    values = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-    rows.flag(raw.notna() & values.isna(), col.name, "{value!r} is not a date", _DATE_FIX)
+    values = parse_dates(raw)
+    rows.flag(raw.notna() & values.isna(), col.name, "{value!r} is not a date", DATE_FIX)
     return _dated(rows, col, values, values)
 
 
