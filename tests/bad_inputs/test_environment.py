@@ -1,12 +1,12 @@
-"""The machine, not the input: read-only folders, a full disk, Ctrl-C, two runs at once, a locked database, an
-``outputs`` that is a user's file, the umask. Each is one line, a non-zero exit, no traceback, and the outputs,
-registry and ledger byte-identical.
+"""The machine, not the input: read-only folders, a full disk, Ctrl-C or SIGTERM, two runs at once, a locked
+database, an ``outputs`` that is a user's file, the umask. Each is one line, a non-zero exit, no traceback, and
+the outputs, registry and ledger byte-identical.
 
 Read-only folders are refused by the operating system only to a user without the override that root has: the
 command runs in a forked child which, where the tests run as root, first gives up CAP_DAC_OVERRIDE and
 CAP_DAC_READ_SEARCH (``capset``), so that permissions apply to it as to anyone. A full disk is a real limit on
 the size of the files a child process may write (``RLIMIT_FSIZE``: writing past it fails with EFBIG, as a full
-disk fails with ENOSPC); Ctrl-C is a real SIGINT.
+disk fails with ENOSPC); Ctrl-C is a real SIGINT, and a service manager's stop a real SIGTERM.
 """
 
 import ctypes
@@ -188,7 +188,10 @@ def test_full_disk(project, limit, stale):
     _no_debris(project)
 
 
-def test_ctrl_c_publishes_nothing_and_removes_the_staging_folder(project):
+@pytest.mark.parametrize(("signum", "code", "said"), [(signal.SIGINT, 130, "interrupted"),
+                                                      (signal.SIGTERM, 143, "terminated (SIGTERM)")],
+                         ids=["Ctrl-C", "SIGTERM"])
+def test_ctrl_c_or_sigterm_publishes_nothing_and_removes_the_staging_folder(project, signum, code, said):
     before = folder_state(project)
     child = _icam("run", project)
     deadline = time.monotonic() + 120
@@ -196,10 +199,10 @@ def test_ctrl_c_publishes_nothing_and_removes_the_staging_folder(project):
         assert child.poll() is None and time.monotonic() < deadline, child.communicate()
         time.sleep(0.05)
     time.sleep(0.5)
-    child.send_signal(signal.SIGINT)
+    child.send_signal(signum)
     out, err = child.communicate(timeout=120)
-    assert child.returncode == 130, (out, err)
-    assert err.strip() == "error: interrupted; nothing was published." and "Traceback" not in out
+    assert child.returncode == code, (out, err)
+    assert err.strip() == f"error: {said}; nothing was published." and "Traceback" not in out
     _no_debris(project)
     assert folder_state(project) == before
 

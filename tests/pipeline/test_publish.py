@@ -11,7 +11,7 @@ import pytest
 from icam import ledger
 from icam.carbon.accounting import PeriodInputs, StratumActivity, ex_post_table
 from icam.carbon.periods import MonitoringPeriod
-from icam.core.errors import InputError
+from icam.core.errors import InputError, Terminated
 from icam.pipeline.interrupts import Interrupts
 from icam.pipeline.publish import issue_credits, recover
 from icam.store.db import open_session
@@ -137,14 +137,15 @@ def test_recover_puts_back_the_outputs_a_killed_run_had_moved_aside(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".icam", "outputs"]
 
 
-def test_ctrl_c_is_held_from_the_swap_to_the_commit():
-    handler = signal.getsignal(signal.SIGINT)
-    with pytest.raises(KeyboardInterrupt), Interrupts():
-        os.kill(os.getpid(), signal.SIGINT)  # before the swap: stops publishing as anywhere else
+@pytest.mark.parametrize(("signum", "raised"), [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Terminated)])
+def test_ctrl_c_and_sigterm_are_held_from_the_swap_to_the_commit(signum, raised):
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    with pytest.raises(raised), Interrupts():
+        os.kill(os.getpid(), signum)  # before the swap: stops publishing as anywhere else
         time.sleep(1)
     with Interrupts() as held:
         held.critical = True
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signum)
         time.sleep(0.05)  # the handler runs between bytecodes: it has run by now, and only noted it
-    assert held.pending
-    assert signal.getsignal(signal.SIGINT) is handler
+    assert held.pending and held.terminated == (signum == signal.SIGTERM)
+    assert {s: signal.getsignal(s) for s in handlers} == handlers

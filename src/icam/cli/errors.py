@@ -22,7 +22,7 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 
-from icam.core.errors import IcamError, Interrupted, environment_error
+from icam.core.errors import IcamError, Interrupted, Terminated, environment_error
 
 err_console = Console(stderr=True)
 
@@ -42,8 +42,8 @@ def fail_cleanly(func):
             return func(*args, **kwargs)
         except IcamError as exc:
             raise _fail(exc) from None
-        except KeyboardInterrupt:
-            raise _fail(Interrupted("interrupted")) from None
+        except KeyboardInterrupt as exc:
+            raise _fail(Interrupted.by(isinstance(exc, Terminated))) from None
         except OSError as exc:
             problem = environment_error(exc)
             if problem is None:

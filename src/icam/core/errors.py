@@ -37,9 +37,22 @@ class InputError(IcamError):
 
 
 class Interrupted(IcamError):
-    """The user stopped the command (Ctrl-C). Exit code 130, as a shell reports a process ended by SIGINT."""
+    """The command was stopped: Ctrl-C (SIGINT, exit 130) or SIGTERM (exit 143: a service manager, ``timeout``
+    or ``kill``), the codes a shell reports for a process those signals end."""
 
     exit_code = 130
+
+    @classmethod
+    def by(cls, terminated: bool, hint: str = "") -> Interrupted:
+        """The error for Ctrl-C, or for SIGTERM where ``terminated``."""
+        error = cls("terminated (SIGTERM)" if terminated else "interrupted", hint)
+        if terminated:
+            error.exit_code = 143
+        return error
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM stopping a command that handles it as Ctrl-C (:mod:`icam.pipeline.interrupts`)."""
 
 
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})

@@ -3,8 +3,8 @@
 Before anything is computed the run checks that its outputs could be published
 (:func:`icam.pipeline.publish.check_publishable`) and takes the project's run lock
 (:mod:`icam.pipeline.lock`). What the machine does to a run becomes one line a user reads, with
-nothing published: Ctrl-C (:class:`~icam.core.errors.Interrupted`, exit 130), a full disk or a
-folder that turned read-only (:func:`~icam.core.errors.environment_error`), a database another
+nothing published: Ctrl-C or SIGTERM (:class:`~icam.core.errors.Interrupted`, exit 130 or 143), a full
+disk or a folder that turned read-only (:func:`~icam.core.errors.environment_error`), a database another
 program holds locked.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError
 
 from icam.core.atomic import write_probe
-from icam.core.errors import IcamError, Interrupted, environment_error
+from icam.core.errors import IcamError, Interrupted, Terminated, environment_error
 from icam.pipeline.config import load_config
 from icam.pipeline.interrupts import Interrupts
 from icam.pipeline.lock import LockOwner, run_lock
@@ -75,11 +75,11 @@ def _as_one_line(project_dir: Path) -> Iterator[None]:
     try:
         with noted:
             yield
-    except KeyboardInterrupt:
-        raise Interrupted("interrupted", NOTHING_PUBLISHED) from None
+    except KeyboardInterrupt as exc:
+        raise Interrupted.by(isinstance(exc, Terminated), NOTHING_PUBLISHED) from None
     except Exception as exc:
         if noted.seen:
-            raise Interrupted("interrupted", NOTHING_PUBLISHED) from None
+            raise Interrupted.by(noted.terminated, NOTHING_PUBLISHED) from None
         if isinstance(exc, IcamError):
             raise
         if isinstance(exc, OperationalError):
