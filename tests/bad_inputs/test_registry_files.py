@@ -387,29 +387,28 @@ def test_latin1_households_with_accents_are_stored_as_written(project, tmp_path)
     assert table.loc["HH9002", "village"] == "Ñaupe"
 
 
-def test_an_es_pe_excel_benefit_schedule_with_decimal_commas(project, tmp_path):
-    from icam.agreements.registry import schedules
+def _imported_item(project: Path, kind: str, path: Path, table: str, item: str) -> pd.Series:
+    """Import ``path`` as ``kind`` through the CLI and return the registry's row of ``item`` in ``table``."""
+    from icam.agreements import registry
     from icam.store.db import open_session
 
-    path = _text(tmp_path, "cronograma.csv", "sep=;\r\nagreement_id;item;unit;quantity_per_year;unit_cost_usd;"
-                 "first_year;last_year\r\nAC-2013-0001;abono orgánico;saco;1.234,5;18,50;2019;2020\r\n", "utf-8-sig")
-    code, out = run_cli("agreements", "import", "benefit_schedule", path, project)
+    code, out = run_cli("agreements", "import", kind, path, project)
     assert code == 0, out
     with open_session(project) as s:
-        row = schedules(s).set_index("item").loc["abono orgánico"]
+        return getattr(registry, table)(s).set_index("item").loc[item]
+
+
+def test_an_es_pe_excel_benefit_schedule_with_decimal_commas(project, tmp_path):
+    path = _text(tmp_path, "cronograma.csv", "sep=;\r\nagreement_id;item;unit;quantity_per_year;unit_cost_usd;"
+                 "first_year;last_year\r\nAC-2013-0001;abono orgánico;saco;1.234,5;18,50;2019;2020\r\n", "utf-8-sig")
+    row = _imported_item(project, "benefit_schedule", path, "schedules", "abono orgánico")
     assert (row["quantity_per_year"], row["unit_cost_usd"], row["first_year"]) == (1234.5, 18.5, 2019)
 
 
 def test_an_es_pe_excel_deliveries_file_with_day_first_dates(project, tmp_path):
-    from icam.agreements.registry import deliveries
-    from icam.store.db import open_session
-
     path = _text(tmp_path, "entregas.csv", "agreement_id;item;delivered_on;quantity;value_usd\r\n"
                  "AC-2013-0001;abono orgánico;05/03/2015;10;180,5\r\n", "cp1252")
-    code, out = run_cli("agreements", "import", "deliveries", path, project)
-    assert code == 0, out
-    with open_session(project) as s:
-        row = deliveries(s).set_index("item").loc["abono orgánico"]
+    row = _imported_item(project, "deliveries", path, "deliveries", "abono orgánico")
     assert (row["delivered_on"], row["value_usd"]) == (dt.date(2015, 3, 5), 180.5)  # the 5th of March
 
 
