@@ -13,6 +13,11 @@ loss (``truth/counterfactual_lossyear.tif``), on one simulated project, under va
                        (simulation-extrapolation, Cook & Stefanski 1994, JASA 89:1314–1328)
     map-unadjusted     the simulated map with no adjustment at all, its baseline compared with the map's own
                        loss (not the counterfactual): the map's false loss is then on both sides
+    simex-sample       SIMEX with the error process the reference sample estimates, per zone (project area,
+                       leakage belt, the rest) and assessment: each mapped clearing (8-connected, one year)
+                       dropped with probability 1 − the producer's accuracy, and false loss added (the share
+                       of the mapped loss whose points are forest to the period's end) on forest never lost in
+                       the map, within the 95th percentile of those points' distance to the non-forest
     sieve=N            the map without its loss patches of fewer than N cells (8-connected, one year)
     ring=KM            the true map, controls only within KM of the project area and the belt
     static-edges[=truth]  the map (or the true map), the distance to the forest edge frozen at 2000
@@ -38,9 +43,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import rasterio
+from rasterio.transform import rowcol
 from scipy import ndimage
 
+from icam.forest.activity import FOREST_LOSS, STABLE_FOREST, activity_map, activity_zone, strata_by_zone, stratum_areas
 from icam.pipeline.config import load_config
 from icam.pipeline.stages.carbon import ZONES, stratum_masks, stratum_stocks
 from icam.pipeline.stages.carbon_dynamic import historical_years, matching_landscape
@@ -66,6 +74,8 @@ class Project:
     hrp: list
     true_year: np.ndarray
     counterfactual_year: np.ndarray
+    config: object
+    landscape: object
 
 
 def read_project(folder: Path) -> Project:
@@ -82,7 +92,7 @@ def read_project(folder: Path) -> Project:
         return np.where(code > 0, code + YEAR_OFFSET, 0).astype(np.int16)
 
     return Project(matching_landscape(config, landscape, masks), zones, historical_years(config),
-                   calendar("true_lossyear.tif"), calendar("counterfactual_lossyear.tif"))
+                   calendar("true_lossyear.tif"), calendar("counterfactual_lossyear.tif"), config, landscape)
 
 
 @contextmanager
@@ -116,6 +126,76 @@ def sieved(loss_year: np.ndarray, min_cells: int) -> np.ndarray:
         labels, _ = ndimage.label(loss_year == year, structure=np.ones((3, 3), bool))
         sizes = np.bincount(labels.ravel())
         out[(labels > 0) & (sizes[labels] < min_cells)] = 0
+    return out
+
+
+@dataclass(frozen=True)
+class ErrorProcess:
+    """A zone's map errors over an assessment, as its reference sample estimates them."""
+
+    omission: float  # 1 − producer's accuracy: the share of the true loss the map misses
+    commission: float  # the share of the mapped loss that is forest to the period's end (false loss)
+    edge_m: float  # the 95th percentile of the false loss's distance to the non-forest at the period's start
+
+
+def zone_codes(p: Project) -> np.ndarray:
+    """0 elsewhere, 1 in the project area, 2 in the leakage belt (the strata's zone digit)."""
+    masks = p.landscape.zones.masks()
+    return (masks["project_area"] * 1 + (masks["leakage_belt"] & ~masks["project_area"]) * 2).astype(np.uint8)
+
+
+def sample_error_process(p: Project) -> dict[tuple[int, int], ErrorProcess]:
+    """(zone code, loss year) → its assessment's :class:`ErrorProcess` (strata by zone: the stratified
+    estimates of a zone's loss use its own strata only)."""
+    landscape, activity = p.landscape, p.config.activity_data
+    region = activity_zone(landscape.zones, landscape.grid.shape, activity.zone)
+    out = {}
+    for a in activity.assessments:
+        _, area = stratum_areas(strata_by_zone(activity_map(landscape.forest, region, a.start_year, a.end_year),
+                                               landscape.zones), landscape.grid)
+        table = pd.read_csv(a.samples)
+        is_loss = table["ref_class"] == FOREST_LOSS
+        rows, cols = rowcol(landscape.grid.transform, table["x"].to_numpy(float), table["y"].to_numpy(float))
+        distance_m = ndimage.distance_transform_edt(landscape.forest.forest_in(a.start_year)) * p.land.cell_size_m
+        at_point = distance_m[np.asarray(rows), np.asarray(cols)]
+        for code in (0, 1, 2):
+            in_zone = (table["stratum"] // 10) == code
+            share = is_loss[in_zone].groupby(table["stratum"][in_zone]).mean()
+            true_ha = sum(area.get(h, 0.0) * share[h] for h in share.index)
+            loss_stratum = FOREST_LOSS + 10 * code
+            mapped_loss = table["stratum"] == loss_stratum
+            hit = area.get(loss_stratum, 0.0) * float(share.get(loss_stratum, 1.0))
+            # false loss: forest to the period's end; a clearing the map dates late is non-forest at its start
+            false = mapped_loss & (table["ref_class"] == STABLE_FOREST)
+            process = ErrorProcess(1 - hit / true_ha if true_ha > 0 else 0.0,
+                                   float(false.sum() / max(1, mapped_loss.sum())),
+                                   float(np.percentile(at_point[false], 95)) if false.any() else 0.0)
+            out.update({(code, y): process for y in range(a.start_year + 1, a.end_year + 1)})
+    return out
+
+
+def degraded(loss_year: np.ndarray, p: Project, process: dict, rng: np.random.Generator) -> np.ndarray:
+    """``loss_year`` through the sample's error process once more (see ``simex-sample``)."""
+    out, zones = loss_year.copy(), zone_codes(p)
+    flat_out, flat_zone = out.ravel(), zones.ravel()
+    none = ErrorProcess(0.0, 0.0, 0.0)
+    for year in sorted(int(y) for y in np.unique(loss_year[loss_year > 0])):
+        labels, _ = ndimage.label(out == year, structure=np.ones((3, 3), bool))
+        cells = np.flatnonzero(labels)
+        patch = labels.ravel()[cells] - 1
+        _, first = np.unique(patch, return_index=True)
+        omit = np.array([process.get((int(z), year), none).omission for z in range(3)])
+        dropped = rng.random(first.size) < omit[flat_zone[cells[first]]]
+        flat_out[cells[dropped[patch]]] = 0
+        forest_before = p.land.forest_first & ((out == 0) | (out >= year))
+        distance_m = ndimage.distance_transform_edt(forest_before) * p.land.cell_size_m
+        never_lost = p.land.forest_first & (out == 0)
+        for code in range(3):
+            e = process.get((code, year), none)
+            n_false = int(round(e.commission * np.count_nonzero((out == year) & (zones == code))))
+            candidates = np.flatnonzero(never_lost & (zones == code) & (distance_m <= e.edge_m))
+            if n_false and candidates.size:
+                flat_out[rng.choice(candidates, size=min(n_false, candidates.size), replace=False)] = year
     return out
 
 
@@ -221,6 +301,15 @@ def run_variant(p: Project, variant: str) -> list[tuple[str, dict]]:
             (_, b0), (_, b1), (_, b2) = rows
             rows.append((f"{variant}, λ=−1", {z: (3 * b0[z][0] - 3 * b1[z][0] + b2[z][0], b0[z][1]) for z in b0}))
         return rows
+    if name == "simex-sample":
+        process = sample_error_process(p)
+        maps = [land.loss_year]
+        for i in range(2):
+            maps.append(degraded(maps[-1], p, process, np.random.default_rng(7 + i)))
+        rows = [(f"{variant}, λ={i}", baseline_error(p, replace(land, loss_year=m), oracle=True))
+                for i, m in enumerate(maps)]
+        (_, b0), (_, b1), (_, b2) = rows
+        return rows + [(f"{variant}, λ=−1", {z: (3 * b0[z][0] - 3 * b1[z][0] + b2[z][0], b0[z][1]) for z in b0})]
     if name == "sieve":
         return [(variant, baseline_error(p, replace(land, loss_year=sieved(land.loss_year, int(arg))), oracle=True))]
     if name == "ring":
