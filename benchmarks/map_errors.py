@@ -15,9 +15,11 @@ loss (``truth/counterfactual_lossyear.tif``), on one simulated project, under va
                        loss (not the counterfactual): the map's false loss is then on both sides
     simex-sample       SIMEX with the error process the reference sample estimates, per zone (project area,
                        leakage belt, the rest) and assessment: each mapped clearing (8-connected, one year)
-                       dropped with probability 1 − the producer's accuracy, and false loss added (the share
-                       of the mapped loss whose points are forest to the period's end) on forest never lost in
-                       the map, within the 95th percentile of those points' distance to the non-forest
+                       dropped where the sample's true loss is never mapped (omission) or dated a year later
+                       where it is mapped after the period (late), and false loss added (the share of the
+                       mapped loss before the period's last year whose points are forest to the period's end)
+                       on forest never lost in the map, within the 95th percentile of those points' distance
+                       to the non-forest
     sieve=N            the map without its loss patches of fewer than N cells (8-connected, one year)
     ring=KM            the true map, controls only within KM of the project area and the belt
     static-edges[=truth]  the map (or the true map), the distance to the forest edge frozen at 2000
@@ -133,7 +135,8 @@ def sieved(loss_year: np.ndarray, min_cells: int) -> np.ndarray:
 class ErrorProcess:
     """A zone's map errors over an assessment, as its reference sample estimates them."""
 
-    omission: float  # 1 − producer's accuracy: the share of the true loss the map misses
+    omission: float  # the share of the true loss the map never shows as loss at its cell
+    late: float  # the chance a clearing is dated a year late (after the period, for the period's last year)
     commission: float  # the share of the mapped loss that is forest to the period's end (false loss)
     edge_m: float  # the 95th percentile of the false loss's distance to the non-forest at the period's start
 
@@ -145,8 +148,9 @@ def zone_codes(p: Project) -> np.ndarray:
 
 
 def sample_error_process(p: Project) -> dict[tuple[int, int], ErrorProcess]:
-    """(zone code, loss year) → its assessment's :class:`ErrorProcess` (strata by zone: the stratified
-    estimates of a zone's loss use its own strata only)."""
+    """(zone code, loss year) → its assessment's :class:`ErrorProcess`. The map's loss year at each point
+    tells a missed clearing (never mapped) from one dated after the period; stratified totals over the zone's
+    own strata (strata by zone)."""
     landscape, activity = p.landscape, p.config.activity_data
     region = activity_zone(landscape.zones, landscape.grid.shape, activity.zone)
     out = {}
@@ -154,39 +158,54 @@ def sample_error_process(p: Project) -> dict[tuple[int, int], ErrorProcess]:
         _, area = stratum_areas(strata_by_zone(activity_map(landscape.forest, region, a.start_year, a.end_year),
                                                landscape.zones), landscape.grid)
         table = pd.read_csv(a.samples)
-        is_loss = table["ref_class"] == FOREST_LOSS
         rows, cols = rowcol(landscape.grid.transform, table["x"].to_numpy(float), table["y"].to_numpy(float))
+        rows, cols = np.asarray(rows), np.asarray(cols)
+        map_year = pd.Series(p.land.loss_year[rows, cols], index=table.index)
+        is_loss = table["ref_class"] == FOREST_LOSS
         distance_m = ndimage.distance_transform_edt(landscape.forest.forest_in(a.start_year)) * p.land.cell_size_m
-        at_point = distance_m[np.asarray(rows), np.asarray(cols)]
+        at_point = distance_m[rows, cols]
         for code in (0, 1, 2):
-            in_zone = (table["stratum"] // 10) == code
-            share = is_loss[in_zone].groupby(table["stratum"][in_zone]).mean()
-            true_ha = sum(area.get(h, 0.0) * share[h] for h in share.index)
+            strata = table["stratum"][(table["stratum"] // 10) == code]
+
+            def total_ha(indicator: pd.Series, strata=strata, area=area) -> float:
+                share = indicator[strata.index].groupby(strata).mean()
+                return float(sum(area.get(h, 0.0) * share[h] for h in share.index))
+
+            true_ha = total_ha(is_loss)
             loss_stratum = FOREST_LOSS + 10 * code
-            mapped_loss = table["stratum"] == loss_stratum
-            hit = area.get(loss_stratum, 0.0) * float(share.get(loss_stratum, 1.0))
-            # false loss: forest to the period's end; a clearing the map dates late is non-forest at its start
+            # mapped loss before the period's last year: interpreters take a last-year clearing for forest
+            mapped_loss = (table["stratum"] == loss_stratum) & (map_year < a.end_year)
             false = mapped_loss & (table["ref_class"] == STABLE_FOREST)
-            process = ErrorProcess(1 - hit / true_ha if true_ha > 0 else 0.0,
-                                   float(false.sum() / max(1, mapped_loss.sum())),
-                                   float(np.percentile(at_point[false], 95)) if false.any() else 0.0)
+            last_year_ha = true_ha / (a.end_year - a.start_year)  # the period's loss spread evenly over its years
+            process = ErrorProcess(
+                omission=total_ha(is_loss & (map_year == 0)) / true_ha if true_ha > 0 else 0.0,
+                late=min(1.0, total_ha(is_loss & (map_year > a.end_year)) / last_year_ha) if true_ha > 0 else 0.0,
+                commission=float(false.sum() / max(1, mapped_loss.sum())),
+                edge_m=float(np.percentile(at_point[false], 95)) if false.any() else 0.0)
             out.update({(code, y): process for y in range(a.start_year + 1, a.end_year + 1)})
     return out
 
 
 def degraded(loss_year: np.ndarray, p: Project, process: dict, rng: np.random.Generator) -> np.ndarray:
-    """``loss_year`` through the sample's error process once more (see ``simex-sample``)."""
+    """``loss_year`` through the sample's error process once more (see ``simex-sample``): from the last year
+    back, each clearing (8-connected, one year) dropped or dated a year late; then the false loss, year by
+    year."""
     out, zones = loss_year.copy(), zone_codes(p)
     flat_out, flat_zone = out.ravel(), zones.ravel()
-    none = ErrorProcess(0.0, 0.0, 0.0)
-    for year in sorted(int(y) for y in np.unique(loss_year[loss_year > 0])):
+    none = ErrorProcess(0.0, 0.0, 0.0, 0.0)
+    years = sorted(int(y) for y in np.unique(loss_year[loss_year > 0]))
+    for year in reversed(years):  # a clearing moved to year + 1 is not drawn again
         labels, _ = ndimage.label(out == year, structure=np.ones((3, 3), bool))
         cells = np.flatnonzero(labels)
         patch = labels.ravel()[cells] - 1
         _, first = np.unique(patch, return_index=True)
-        omit = np.array([process.get((int(z), year), none).omission for z in range(3)])
-        dropped = rng.random(first.size) < omit[flat_zone[cells[first]]]
+        e = [process.get((z, year), none) for z in range(3)]
+        u, zone = rng.random(first.size), flat_zone[cells[first]]
+        dropped = u < np.array([x.omission for x in e])[zone]
+        late = ~dropped & (u < np.array([x.omission + x.late for x in e])[zone]) & (year < years[-1])
         flat_out[cells[dropped[patch]]] = 0
+        flat_out[cells[late[patch]]] = year + 1
+    for year in years:
         forest_before = p.land.forest_first & ((out == 0) | (out >= year))
         distance_m = ndimage.distance_transform_edt(forest_before) * p.land.cell_size_m
         never_lost = p.land.forest_first & (out == 0)
