@@ -50,7 +50,16 @@ import rasterio
 from rasterio.transform import rowcol
 from scipy import ndimage
 
-from icam.forest.activity import FOREST_LOSS, STABLE_FOREST, activity_map, activity_zone, strata_by_zone, stratum_areas
+from icam.forest.activity import (
+    FOREST_LOSS,
+    STABLE_FOREST,
+    activity_map,
+    activity_zone,
+    strata_by_zone,
+    stratum_areas,
+    zone_codes,
+)
+from icam.forest.label_errors import stratified_total
 from icam.pipeline.config import load_config
 from icam.pipeline.stages.carbon import ZONES, stratum_masks, stratum_stocks
 from icam.pipeline.stages.carbon_dynamic import historical_years, matching_landscape
@@ -141,12 +150,6 @@ class ErrorProcess:
     edge_m: float  # the 95th percentile of the false loss's distance to the non-forest at the period's start
 
 
-def zone_codes(p: Project) -> np.ndarray:
-    """0 elsewhere, 1 in the project area, 2 in the leakage belt (the strata's zone digit)."""
-    masks = p.landscape.zones.masks()
-    return (masks["project_area"] * 1 + (masks["leakage_belt"] & ~masks["project_area"]) * 2).astype(np.uint8)
-
-
 def sample_error_process(p: Project) -> dict[tuple[int, int], ErrorProcess]:
     """(zone code, loss year) → its assessment's :class:`ErrorProcess`. The map's loss year at each point
     tells a missed clearing (never mapped) from one dated after the period; stratified totals over the zone's
@@ -165,11 +168,11 @@ def sample_error_process(p: Project) -> dict[tuple[int, int], ErrorProcess]:
         distance_m = ndimage.distance_transform_edt(landscape.forest.forest_in(a.start_year)) * p.land.cell_size_m
         at_point = distance_m[rows, cols]
         for code in (0, 1, 2):
-            strata = table["stratum"][(table["stratum"] // 10) == code]
+            in_zone = ((table["stratum"] // 10) == code).to_numpy()
+            strata = table["stratum"].to_numpy()[in_zone]
 
-            def total_ha(indicator: pd.Series, strata=strata, area=area) -> float:
-                share = indicator[strata.index].groupby(strata).mean()
-                return float(sum(area.get(h, 0.0) * share[h] for h in share.index))
+            def total_ha(indicator: pd.Series, in_zone=in_zone, strata=strata, area=area) -> float:
+                return stratified_total(indicator.to_numpy()[in_zone], strata, area)[0]
 
             true_ha = total_ha(is_loss)
             loss_stratum = FOREST_LOSS + 10 * code
@@ -190,7 +193,7 @@ def degraded(loss_year: np.ndarray, p: Project, process: dict, rng: np.random.Ge
     """``loss_year`` through the sample's error process once more (see ``simex-sample``): from the last year
     back, each clearing (8-connected, one year) dropped or dated a year late; then the false loss, year by
     year."""
-    out, zones = loss_year.copy(), zone_codes(p)
+    out, zones = loss_year.copy(), zone_codes(p.landscape.zones, loss_year.shape)
     flat_out, flat_zone = out.ravel(), zones.ravel()
     none = ErrorProcess(0.0, 0.0, 0.0, 0.0)
     years = sorted(int(y) for y in np.unique(loss_year[loss_year > 0]))

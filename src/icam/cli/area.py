@@ -215,7 +215,7 @@ def _project_period_map(project: Path, period: str | None):
         zone_name = "grid"
     zone = activity_zone(landscape.zones, landscape.grid.shape, zone_name)
     classes = activity_map(landscape.forest, zone, start, end)
-    by_zone = config.activity_data is not None and config.activity_data.strata == "map_classes_by_zone"
+    by_zone = config.activity_data is not None and config.activity_data.by_zone
     return classes, landscape.grid, OUTSIDE, strata_by_zone(classes, landscape.zones) if by_zone else None
 
 

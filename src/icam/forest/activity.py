@@ -52,15 +52,20 @@ def activity_zone(zones, shape: tuple[int, int], zone_name: str) -> np.ndarray:
     return masks[zone_name]
 
 
-def strata_by_zone(classes: np.ndarray, zones) -> np.ndarray:
-    """Strata = map class + 10 × z, z = 1 in the project area, 2 in the leakage belt, 0 elsewhere in the
-    zone (0 outside it): a sample can then be denser where the project's own figures come from."""
+def zone_codes(zones, shape: tuple[int, int]) -> np.ndarray:
+    """uint8 z of every cell: 1 in the project area, 2 in the leakage belt, 0 elsewhere (:data:`ZONE_CODES`)."""
     masks = zones.masks()
-    z = np.zeros(classes.shape, dtype=np.uint8)
+    z = np.zeros(shape, dtype=np.uint8)
     for code, name in ZONE_CODES.items():
         if name in masks:
             z[masks[name]] = code
-    return np.where(classes > 0, classes + 10 * z, 0).astype(np.uint8)
+    return z
+
+
+def strata_by_zone(classes: np.ndarray, zones) -> np.ndarray:
+    """Strata = map class + 10 × z (:func:`zone_codes`), 0 outside the zone: a sample can then be denser where
+    the project's own figures come from."""
+    return np.where(classes > 0, classes + 10 * zone_codes(zones, classes.shape), 0).astype(np.uint8)
 
 
 def stratum_name(code: int) -> str:

@@ -84,7 +84,7 @@ def _activity_data(config: IcamConfig, landscape: Landscape) -> list[ActivityAss
         return []
     zone_name = config.activity_data.zone
     zone = activity_zone(landscape.zones, landscape.grid.shape, zone_name)
-    zones = landscape.zones if config.activity_data.strata == "map_classes_by_zone" else None
+    zones = landscape.zones if config.activity_data.by_zone else None
     return [assess(a.name, a.start_year, a.end_year, a.samples, landscape.forest, landscape.grid, zone_name, zone,
                    zones) for a in config.activity_data.assessments]
 

@@ -78,6 +78,11 @@ class ActivityDataSection(_Section):
                                     "sample by a second interpreter measures it. The loss estimates are corrected "
                                     "for it (docs/methods.md, 'Label errors'); 0 takes the labels as the truth.")
 
+    @property
+    def by_zone(self) -> bool:
+        """Whether the samples' strata are the map classes by zone (:func:`icam.forest.activity.strata_by_zone`)."""
+        return self.strata == "map_classes_by_zone"
+
 
 RiskZone = Literal["reference_region", "project_area", "leakage_belt", "grid"]
 RISK_MODELS = ("logistic", "gradient_boosting", "spatial", "local_rate")
