@@ -14,6 +14,7 @@ limit with exact activity data, no sample fixes the period and the report says w
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import replace
 
 from icam.carbon.accounting import monte_carlo
@@ -46,13 +47,17 @@ def half_width_with_samples(inputs: PeriodInputs, rule: UncertaintyRule, m: floa
 
 
 def sample_factor(inputs: PeriodInputs, rule: UncertaintyRule, target_pct: float, *, n_draws: int, seed: int,
-                  max_factor: float = 1024.0) -> float | None:
+                  max_factor: float = 1024.0, known: Mapping[float, float] | None = None) -> float | None:
     """The smallest factor m (1 ≤ m ≤ ``max_factor``) on the reference sample's size that brings the period's
     half-width U to ``target_pct`` or under (module docstring: the activity data's SEs / √m); 1 where U is
-    already there, None where exact activity data, or ``max_factor``, would not."""
+    already there, None where exact activity data, or ``max_factor``, would not. ``known``: m → U the caller
+    has already computed with :func:`half_width_with_samples` (the same draws), not computed again."""
+    known = dict(known or {})
 
     def with_samples(m: float) -> float:
-        return half_width_with_samples(inputs, rule, m, n_draws=n_draws, seed=seed)
+        if m not in known:
+            known[m] = half_width_with_samples(inputs, rule, m, n_draws=n_draws, seed=seed)
+        return known[m]
 
     if with_samples(1.0) <= target_pct:
         return 1.0
@@ -81,7 +86,8 @@ def explain(inputs: PeriodInputs, rule: UncertaintyRule, *, n_draws: int, seed: 
         return out
     exact = half_width_with_samples(inputs, rule, math.inf, n_draws=n_draws, seed=seed)
     out["half_width_pct_exact_activity_data"] = _finite(exact)
-    out["sample_factor"] = sample_factor(inputs, rule, limit, n_draws=n_draws, seed=seed, max_factor=max_factor)
+    out["sample_factor"] = sample_factor(inputs, rule, limit, n_draws=n_draws, seed=seed, max_factor=max_factor,
+                                         known={math.inf: exact})
     return out
 
 

@@ -120,7 +120,13 @@ def size_sample(project: Path, start_year: int, end_year: int, target_pct: float
         raise InputError(f"no monitoring period of the last run lies within {start_year}-{end_year}",
                          "give --period as the years of a sample that serves a monitoring period")
     rule, draws = _rule(results), {"n_draws": carbon.uncertainty_draws, "seed": carbon.seed}
-    sizes = tuple(PeriodSize(p.period.start, p.period.end, half_width_with_samples(p, rule, 1.0, **draws),
-                             half_width_with_samples(p, rule, math.inf, **draws),
-                             sample_factor(p, rule, target_pct, **draws)) for p in inputs)
+    sizes = tuple(_period_size(p, rule, target_pct, draws) for p in inputs)
     return SampleSizing(start_year, end_year, float(target_pct), n_now, sizes)
+
+
+def _period_size(inputs: PeriodInputs, rule: UncertaintyRule, target_pct: float, draws: dict) -> PeriodSize:
+    """One period's half-widths now and with exact activity data, and its sample factor (which reuses them)."""
+    now = half_width_with_samples(inputs, rule, 1.0, **draws)
+    exact = half_width_with_samples(inputs, rule, math.inf, **draws)
+    factor = sample_factor(inputs, rule, target_pct, **draws, known={1.0: now, math.inf: exact})
+    return PeriodSize(inputs.period.start, inputs.period.end, now, exact, factor)
