@@ -62,3 +62,40 @@ def test_sample_cells_draws_without_replacement_from_the_mask():
     cells = sample_cells(mask, 10, np.random.default_rng(0))
     assert cells.size == 10 == np.unique(cells).size and mask.ravel()[cells].all()
     assert sample_cells(mask, 100, np.random.default_rng(0)).size == 25
+
+
+def test_without_replacement_the_nearer_treated_cell_keeps_a_contested_control_by_hand():
+    # treated 0 at 0.0 and 1 at 0.4 both want control 2 at 0.5; 1 is nearer (0.1 < 0.5), so 0 takes its
+    # second choice, control 3 at -1.0 (distance 1.0) rather than control 4 at 3.0
+    x = np.array([0.0, 0.4, 0.5, -1.0, 3.0])
+    m = match({"x": x}, treated=np.array([0, 1]), pool=np.array([2, 3, 4]), replace=False)
+    assert dict(zip(m.treated.tolist(), m.controls.tolist())) == {0: 3, 1: 2}
+    assert m.unmatched == 0
+
+
+def test_calipers_leave_a_treated_cell_without_a_control_out_of_reach():
+    # elevation in m: treated 1,000 and 2,000; controls 1,150 and 2,500; with a 200 m caliper the second has none
+    elevation = np.array([1000.0, 2000.0, 1150.0, 2500.0])
+    m = match({"elevation": elevation}, np.array([0, 1]), np.array([2, 3]), replace=False,
+              calipers={"elevation": 200.0})
+    assert m.treated.tolist() == [0] and m.controls.tolist() == [2] and m.unmatched == 1
+    with pytest.raises(InputError, match="calipers on covariates that are not matched on: slope"):
+        match({"elevation": elevation}, np.array([0]), np.array([2]), replace=False, calipers={"slope": 1.0})
+
+
+@given(n_treated=st.integers(1, 60), n_pool=st.integers(1, 80), width=st.floats(0.05, 3.0), seed=st.integers(0, 99))
+@settings(max_examples=40, deadline=None)
+def test_without_replacement_every_control_serves_once_and_within_its_caliper(n_treated, n_pool, width, seed):
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=n_treated + n_pool), rng.normal(size=n_treated + n_pool)
+    treated, pool = np.arange(n_treated), np.arange(n_treated, n_treated + n_pool)
+    try:
+        m = match({"x": x, "y": y}, treated, pool, replace=False, calipers={"x": width}, n_candidates=10,
+                  rng=np.random.default_rng(seed))
+    except InputError:
+        return  # no treated cell had a control within the caliper among its candidates
+    assert np.unique(m.controls).size == m.controls.size  # no control reused
+    assert np.unique(m.treated).size == m.treated.size
+    assert (np.abs(x[m.treated] - x[m.controls]) <= width).all()
+    assert m.treated.size + m.unmatched == n_treated
+    assert m.treated.size <= min(n_treated, n_pool)

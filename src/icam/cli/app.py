@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from icam import __version__
-from icam.cli import agreements, area, cache, demo, enforcement, ledger, risk, run
+from icam.cli import agreements, area, cache, check, demo, enforcement, ledger, risk, run
 from icam.cli.options import console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -41,3 +41,4 @@ app.add_typer(ledger.ledger_app, name="ledger")
 app.add_typer(agreements.agreements_app, name="agreements")
 app.add_typer(enforcement.enforcement_app, name="enforcement")
 app.add_typer(cache.cache_app, name="cache")
+app.add_typer(check.check_app, name="check")

@@ -28,6 +28,7 @@ from icam.pipeline.runner import Stage
 from icam.pipeline.stages.agreements import run_agreements
 from icam.pipeline.stages.agreements import write_outputs as write_agreements
 from icam.pipeline.stages.carbon import account_project, accounting_rows, carbon_input_files
+from icam.pipeline.stages.counterfactual import check_counterfactual
 from icam.pipeline.stages.enforcement import run_enforcement
 from icam.pipeline.stages.enforcement import write_outputs as write_enforcement
 from icam.pipeline.stages.landscape import load_landscape
@@ -131,7 +132,7 @@ def _write_accounting_tables(accounting, out_dir: Path) -> list[str]:
 
 def build_results(config: IcamConfig, landscape: Landscape, stats: ZoneStats, files: Mapping[str, list[str]],
                   assessments: list[ActivityAssessment] = (), risk=None, baseline=None, accounting=None,
-                  agreements=None, enforcement=None) -> dict:
+                  agreements=None, enforcement=None, counterfactual=None) -> dict:
     """The content of ``outputs/results.json`` (schema: ``icam/schemas/results.schema.json``)."""
     areas = stats.zone_area_ha
     return {
@@ -161,6 +162,7 @@ def build_results(config: IcamConfig, landscape: Landscape, stats: ZoneStats, fi
         "accounting": accounting.to_dict(config) if accounting is not None else None,
         "agreements": agreements.summary if agreements is not None else None,
         "enforcement": enforcement.summary if enforcement is not None else None,
+        "counterfactual": counterfactual,
         "outputs": {kind: list(names) for kind, names in files.items()},
     }
 
@@ -249,6 +251,12 @@ def _enforcement(c, run, r, out):
     return run_enforcement(c, _needs_folder(run.project_dir, "enforcement"), r["landscape"], r["risk"], r["agreements"])
 
 
+def _counterfactual(c, run, r, out):
+    if c.counterfactual is None:
+        return None
+    return check_counterfactual(c, r["landscape"], r["accounting"], progress=run.progress)
+
+
 def _outputs(c, run, r, out_dir: Path) -> dict:
     files = {
         "rasters": _write_rasters(c, r["landscape"], out_dir),
@@ -269,7 +277,8 @@ def _outputs(c, run, r, out_dir: Path) -> dict:
         for kind, names in more.items():
             files[kind] = files.get(kind, []) + list(names)
     results = build_results(c, r["landscape"], r["forest_change"], files, r["activity_data"],
-                            r["risk"], r["baseline"], r["accounting"], r["agreements"], r["enforcement"])
+                            r["risk"], r["baseline"], r["accounting"], r["agreements"], r["enforcement"],
+                            r["counterfactual"])
     atomic_write_text(out_dir / RESULTS_NAME, json.dumps(results, indent=2, allow_nan=False))
     write_report(out_dir / REPORT_NAME, r["landscape"], r["forest_change"], results, r["activity_data"],
                  r["risk"], r["baseline"], parcels=r["agreements"].parcels if r["agreements"] is not None else None,
@@ -296,8 +305,11 @@ _STAGES = (
      ("agreements", "periods", "activity_data", "forest", "grid", "carbon"), False),
     ("enforcement", "Enforcement: alerts for the field, patrols, indicators", _enforcement,
      ("landscape", "risk", "agreements"), ("enforcement", "risk", "grid", "boundaries"), False),
+    ("counterfactual", "Counterfactual checks: avoided loss by pixel matching, placebos, the verdict",
+     _counterfactual, ("landscape", "accounting"), ("counterfactual", "carbon", "periods", "risk"), True),
     ("outputs", "Writing rasters, tables, results.json and the report", _outputs,
-     ("landscape", "forest_change", "activity_data", "risk", "baseline", "accounting", "agreements", "enforcement"),
+     ("landscape", "forest_change", "activity_data", "risk", "baseline", "accounting", "agreements", "enforcement",
+      "counterfactual"),
      tuple(IcamConfig.model_fields), False),
 )
 

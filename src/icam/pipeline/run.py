@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from icam.core.atomic import write_probe
 from icam.core.errors import IcamError, Interrupted, Terminated, environment_error
-from icam.pipeline.config import load_config
+from icam.pipeline.config import CounterfactualSection, load_config
 from icam.pipeline.interrupts import Interrupts
 from icam.pipeline.lock import LockOwner, run_lock
 from icam.pipeline.project import build_stages
@@ -62,6 +62,31 @@ def run_project(project_dir: Path, on_stage: Callable[[Stage, str], None] | None
                 on_plan(len(stages))
             run = Pipeline(project_dir, stages, config.model_dump(mode="json")).run(on_stage)
             return ProjectRun(run, publish(run, project_dir, config))
+
+
+# the stages the counterfactual checks need, in the pipeline's order
+CHECK_STAGES = ("landscape", "activity_data", "risk", "baseline", "renewals", "accounting", "counterfactual")
+
+
+def check_counterfactual_project(project_dir: Path, on_stage: Callable[[Stage, str], None] | None = None,
+                                 on_plan: Callable[[int], None] | None = None) -> dict:
+    """The counterfactual checks of ``project_dir``'s baseline (``[counterfactual]``, or its defaults where the
+    section is absent), through the stages they need (cached like a run's); nothing is published."""
+    project_dir = Path(project_dir)
+    with _as_one_line(project_dir):
+        config = load_config(project_dir)
+        if config.carbon is None:
+            raise IcamError("the counterfactual checks need [carbon] in icam.toml (the baseline they check)",
+                            "add [periods], [risk], [baseline] and [carbon] (`icam init` documents them)")
+        if config.counterfactual is None:
+            config = config.model_copy(update={"counterfactual": CounterfactualSection()})
+        with run_lock(project_dir):
+            stages = [s for s in build_stages(config, project_dir=project_dir) if s.name in CHECK_STAGES]
+            if on_plan is not None:
+                on_plan(len(stages))
+            run = Pipeline(project_dir, stages, config.model_dump(mode="json")).run(on_stage)
+            run.discard()
+            return run.results["counterfactual"]
 
 
 @contextmanager

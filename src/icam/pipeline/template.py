@@ -96,7 +96,7 @@ EXAMPLE_SECTIONS = (("periods", c.PeriodsSection), ("activity_data", c.ActivityD
                     ("risk", c.RiskSection), ("risk.covariates", c.RiskCovariates),
                     ("baseline", c.BaselineSection), ("carbon", c.CarbonSection),
                     ("agreements", c.AgreementsSection), ("enforcement", c.EnforcementSection),
-                    ("enforcement.priority", c.PrioritySection))
+                    ("enforcement.priority", c.PrioritySection), ("counterfactual", c.CounterfactualSection))
 _WIDTH = 110
 
 

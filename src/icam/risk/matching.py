@@ -6,10 +6,17 @@ Carbon Credits; §6.5 as its implementation ``tmf-implementation`` cites it in
 ``methods/matching/find_pairs.py``): a sample K of the project's pixels, a sample S of the matching area's
 pixels (ten times K), each pixel of K paired with its nearest pixel of S in Mahalanobis distance over
 elevation, slope, access and the forest cover around it now and five and ten years before, exactly matched
-on categorical variables. icam pairs with replacement (one control may serve several treated cells), which
-keeps the pairs' balance at the cost of reusing a control, and may pair each treated cell with its
-``n_neighbours`` nearest controls (each pair then weighs 1/n_neighbours): where the controls are clustered,
-as deforestation is, more neighbours give a steadier rate; groups (e.g. the carbon strata) match exactly.
+on categorical variables. The dynamic baseline pairs with replacement (one control may serve several treated
+cells), which keeps the pairs' balance at the cost of reusing a control, and may pair each treated cell with
+its ``n_neighbours`` nearest controls (each pair then weighs 1/n_neighbours): where the controls are
+clustered, as deforestation is, more neighbours give a steadier rate; groups (e.g. the carbon strata) match
+exactly. The counterfactual checks pair as PACT does, without replacement and within calipers (``replace=False``,
+``calipers``): each treated cell takes its nearest control not yet taken whose every calipered covariate is
+within the caliper's width of its own. PACT walks the treated cells one by one in a seeded random order;
+icam does it in rounds, vectorised: every unpaired treated cell proposes its nearest free candidate among its
+``n_candidates`` nearest, a control proposed by several goes to the nearest proposer (ties to the earlier
+in a seeded random order), and the others propose again; a treated cell whose candidates are all taken or
+out of caliper stays unpaired (counted in ``unmatched``).
 
 The Mahalanobis distance is the Euclidean distance after whitening by the pooled covariance of the
 treated and control samples (x ↦ L⁻¹(x − μ), Σ = LLᵀ), so a k-d tree (scikit-learn) finds the neighbours.
@@ -39,6 +46,7 @@ class Matches:
     distance: np.ndarray  # Mahalanobis distance of each pair
     smd_before: dict[str, float]
     smd_after: dict[str, float]
+    unmatched: int = 0  # treated cells left without a control (candidates taken or out of caliper)
 
     def balance(self) -> list[dict]:
         """One row per covariate: its standardised mean difference before and after matching."""
@@ -71,19 +79,29 @@ def _whiten(treated: np.ndarray, controls: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndarray,
-          groups: np.ndarray | None = None, n_neighbours: int = 1) -> Matches:
+          groups: np.ndarray | None = None, n_neighbours: int = 1, replace: bool = True,
+          calipers: Mapping[str, float] | None = None, n_candidates: int = 20,
+          rng: np.random.Generator | None = None) -> Matches:
     """Each cell of ``treated`` paired with its ``n_neighbours`` Mahalanobis-nearest cells of ``pool`` (flat
-    indices).
+    indices), or, with ``replace=False``, with one control no other treated cell has (module docstring).
 
     features: name → covariate raster (any shape; read flat); a cell with a non-finite covariate takes
     part in no pair. groups: an integer raster matched exactly (a treated cell's control is in its group);
-    a treated cell whose group has no control is left unpaired. Raises InputError where no pair forms.
+    a treated cell whose group has no control is left unpaired. calipers: covariate name → the largest
+    absolute difference allowed within a pair, in the covariate's units. n_candidates and rng: the nearest
+    controls each treated cell may take and the order that breaks ties, without replacement. Raises
+    InputError where no pair forms.
     """
     names = list(features)
+    unknown = sorted(set(calipers or {}) - set(names))
+    if unknown:
+        raise InputError(f"matching: calipers on covariates that are not matched on: {', '.join(unknown)}",
+                         f"use covariates among {', '.join(names)}")
     columns = [np.asarray(features[n]).ravel() for n in names]
     x_t = np.column_stack([c[treated] for c in columns]).astype(np.float64)
     x_c = np.column_stack([c[pool] for c in columns]).astype(np.float64)
     ok_t, ok_c = np.isfinite(x_t).all(axis=1), np.isfinite(x_c).all(axis=1)
+    n_offered = int(treated.size)
     treated, x_t, pool, x_c = treated[ok_t], x_t[ok_t], pool[ok_c], x_c[ok_c]
     if treated.size == 0 or pool.size == 0:
         raise InputError("matching: no treated or no control cell with every covariate",
@@ -91,21 +109,78 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
     w_t, w_c = _whiten(x_t, x_c)
     g_t = np.zeros(treated.size, np.int64) if groups is None else np.asarray(groups).ravel()[treated]
     g_c = np.zeros(pool.size, np.int64) if groups is None else np.asarray(groups).ravel()[pool]
+    width = np.array([(calipers or {}).get(n, np.inf) for n in names])
+    priority = (rng or np.random.default_rng(0)).permutation(treated.size)
     pairs_t, pairs_c, dist = [], [], []
     for g in np.unique(g_t):
         in_t, in_c = np.flatnonzero(g_t == g), np.flatnonzero(g_c == g)
         if in_c.size == 0:
             continue
-        k = min(n_neighbours, in_c.size)
-        d, j = KDTree(w_c[in_c]).query(w_t[in_t], k=k)
-        pairs_t.append(np.repeat(in_t, k))
-        pairs_c.append(in_c[j.ravel()])
-        dist.append(d.ravel())
-    if not pairs_t:
-        raise InputError("matching: no group of the treated cells has a control cell",
-                         "widen the control area or match on fewer groups")
-    i_t, i_c = np.concatenate(pairs_t), np.concatenate(pairs_c)
+        if replace:
+            k = min(n_neighbours, in_c.size)
+            d, j = KDTree(w_c[in_c]).query(w_t[in_t], k=k)
+            pairs_t.append(np.repeat(in_t, k))
+            pairs_c.append(in_c[j.ravel()])
+            dist.append(d.ravel())
+            continue
+        d, j = _candidates(KDTree(w_c[in_c]), w_t[in_t], x_t[in_t], x_c[in_c], width, n_candidates)
+        chosen = _pair_in_rounds(d, j, priority[in_t])
+        paired = chosen >= 0
+        pairs_t.append(in_t[paired])
+        pairs_c.append(in_c[j[paired, chosen[paired]]])
+        dist.append(d[paired, chosen[paired]])
+    i_t, i_c = np.concatenate(pairs_t or [np.zeros(0, np.int64)]), np.concatenate(pairs_c or [np.zeros(0, np.int64)])
+    if i_t.size == 0:
+        raise InputError("matching: no treated cell found a control (in its group and within the calipers)",
+                         "widen the control area or the calipers, or match on fewer groups")
     before, after = _smd(x_t, x_c), _smd(x_t[i_t], x_c[i_c])
+    n_paired = np.unique(i_t).size
     return Matches(treated=treated[i_t], controls=pool[i_c], distance=np.concatenate(dist),
                    smd_before={n: float(v) for n, v in zip(names, before)},
-                   smd_after={n: float(v) for n, v in zip(names, after)})
+                   smd_after={n: float(v) for n, v in zip(names, after)}, unmatched=n_offered - n_paired)
+
+
+def _candidates(tree: KDTree, w_t: np.ndarray, x_t: np.ndarray, x_c: np.ndarray, width: np.ndarray,
+                n_candidates: int, chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+    """Each treated row's ``n_candidates`` nearest controls (distance, index), the distance set to inf where a
+    covariate differs by more than its caliper ``width``; in chunks of rows, so that memory stays flat."""
+    k = min(n_candidates, tree.data.shape[0])
+    distance, index = np.empty((x_t.shape[0], k)), np.empty((x_t.shape[0], k), np.int64)
+    calipered = np.flatnonzero(np.isfinite(width))
+    for lo in range(0, x_t.shape[0], chunk):
+        d, j = tree.query(w_t[lo:lo + chunk], k=k)
+        outside = np.zeros(d.shape, bool)
+        for c in calipered:
+            outside |= np.abs(x_t[lo:lo + chunk, c][:, None] - x_c[j, c]) > width[c]
+        d[outside] = np.inf
+        distance[lo:lo + chunk], index[lo:lo + chunk] = d, j
+    return distance, index
+
+
+def _pair_in_rounds(distance: np.ndarray, candidate: np.ndarray, priority: np.ndarray) -> np.ndarray:
+    """Without replacement: per treated row, the column of ``candidate`` (controls' ids, nearest first) it is
+    paired with, −1 where none is left (module docstring). ``distance`` is inf where a candidate is out of
+    caliper; ``priority`` breaks ties (lower first)."""
+    n, k = distance.shape
+    chosen = np.full(n, -1)
+    pointer = np.zeros(n, np.int64)
+    taken = np.zeros(int(candidate.max()) + 1 if candidate.size else 0, bool)
+    rows = np.arange(n)
+    while True:
+        # each unpaired row moves its pointer past candidates taken or out of caliper
+        while True:
+            live = (chosen < 0) & (pointer < k)
+            r = rows[live]
+            bad = ~np.isfinite(distance[r, pointer[r]]) | taken[candidate[r, pointer[r]]]
+            if not bad.any():
+                break
+            pointer[r[bad]] += 1
+        if r.size == 0:
+            return chosen
+        proposed, d = candidate[r, pointer[r]], distance[r, pointer[r]]
+        order = np.lexsort((priority[r], d, proposed))
+        first = np.ones(order.size, bool)
+        first[1:] = proposed[order][1:] != proposed[order][:-1]
+        winners = r[order[first]]
+        chosen[winners] = pointer[winners]
+        taken[candidate[winners, pointer[winners]]] = True

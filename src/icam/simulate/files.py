@@ -107,7 +107,15 @@ def config_dict(description: str, scale: str = "project") -> dict:
                 {"name": "pasture", "net_revenue_usd_per_ha_yr": 120.0, "establishment_cost_usd_per_ha": 300.0,
                  "years_to_first_revenue": 1}],
         },
+        "counterfactual": counterfactual_config(scale),
     }
+
+
+def counterfactual_config(scale: str) -> dict:
+    """[counterfactual] of a simulated project: every forest pixel of the small project is sampled (it loses
+    about 8 ha a year), one per hectare elsewhere; the controls are every control pixel (pool_ratio 100 is
+    more than the control area holds), so that the protected forest's remote pixels find what pairs there are."""
+    return {"density_per_ha": 11.2 if scale == "small" else 1.0, "pool_ratio": 100, "iterations": 3}
 
 
 def carbon_config() -> dict:
@@ -180,6 +188,8 @@ def config_toml(scale: str, seed: int, description: str, out_dir: Path | None = 
                        "truth/alerts.json) and the head office's patrols, observations and actions answering them.",
         "carbon": "Elevation strata with stocks from the simulated tree inventory (upper montane: an IPCC default), "
                   "coffee agroforestry after clearing, simulated Non-Permanence Risk Tool scores.",
+        "counterfactual": "Counterfactual checks of the baseline: pixel matching after PACT with placebos in time, "
+                          "scored against truth/ in docs/credibility.md.",
     }
     lines = [mark, "# Truth for checking icam's estimates: truth/hazard.json, truth/hazard_static.tif, "
              "truth/households.csv, truth/true_lossyear.tif, truth/counterfactual_lossyear.tif, "

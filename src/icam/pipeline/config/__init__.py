@@ -40,6 +40,7 @@ from icam.pipeline.config.monitoring import (
     ActivityDataSection,
     Assessment,
     BaselineSection,
+    CounterfactualSection,
     MonitoringPeriod,
     PeriodsSection,
     RiskCovariates,
@@ -48,11 +49,11 @@ from icam.pipeline.config.monitoring import (
 )
 
 __all__ = ["CONFIG_NAME", "RISK_MODELS", "ActivityDataSection", "AgreementsSection", "Assessment", "BaselineSection",
-           "BoundariesSection", "CarbonPool", "CarbonSection", "CarbonStratum", "EnforcementSection", "FccSource",
-           "ForestMapsSource", "ForestSource", "GridSection", "HansenSource", "IcamConfig", "LandUseOption",
-           "LandcoverStackSource", "LossYearSource", "MonitoringPeriod", "PeriodsSection", "PrioritySection",
-           "ProjectSection", "RevenueSection", "RiskCovariates", "RiskSection", "RiskZone", "StockPairs", "Year",
-           "decode_text", "load_config", "parse_config"]
+           "BoundariesSection", "CarbonPool", "CarbonSection", "CarbonStratum", "CounterfactualSection",
+           "EnforcementSection", "FccSource", "ForestMapsSource", "ForestSource", "GridSection", "HansenSource",
+           "IcamConfig", "LandUseOption", "LandcoverStackSource", "LossYearSource", "MonitoringPeriod",
+           "PeriodsSection", "PrioritySection", "ProjectSection", "RevenueSection", "RiskCovariates", "RiskSection",
+           "RiskZone", "StockPairs", "Year", "decode_text", "load_config", "parse_config"]
 
 
 class IcamConfig(_Section):
@@ -69,6 +70,7 @@ class IcamConfig(_Section):
     carbon: CarbonSection | None = None
     agreements: AgreementsSection | None = None
     enforcement: EnforcementSection | None = None
+    counterfactual: CounterfactualSection | None = None
 
     @model_validator(mode="after")
     def _risk_needs_periods(self):
@@ -80,6 +82,8 @@ class IcamConfig(_Section):
             raise ValueError("[carbon] needs [baseline] (the baseline deforestation the credits are measured against)")
         if self.carbon is not None and not self.periods.monitoring:
             raise ValueError("[carbon] needs monitoring periods ([periods] monitoring)")
+        if self.counterfactual is not None and self.carbon is None:
+            raise ValueError("[counterfactual] needs [carbon] (the baseline and the monitoring periods it checks)")
         return self
 
 

@@ -150,3 +150,35 @@ class BaselineSection(_Section):
         return self
 
 
+
+
+class CounterfactualSection(_Section):
+    """Counterfactual checks of the baseline: the deforestation avoided inside the project estimated by
+    methods independent of it, and whether the baseline over-credits (docs/methods.md, "Counterfactual
+    checks")."""
+
+    density_per_ha: float = Field(0.25, gt=0, le=100, description="Project forest pixels sampled per hectare for "
+                                  "pixel matching (PACT: K).")
+    pool_ratio: int = Field(10, ge=1, le=1000, description="Control pixels sampled per project pixel (PACT: S = "
+                            "10 K).")
+    iterations: int = Field(10, ge=1, le=200, description="Seeded repetitions of the sampling and matching "
+                            "(PACT: 100).")
+    pre_years: int = Field(5, ge=2, le=30, description="Years before the project start on which the difference "
+                           "in differences and the parallel-trends test rest.")
+    elevation_caliper_m: float = Field(200, gt=0, description="Largest elevation difference within a pair, m "
+                                       "(PACT: 200).")
+    slope_caliper_deg: float = Field(2.5, gt=0, description="Largest slope difference within a pair, degrees "
+                                     "(PACT: 2.5).")
+    caliper_sd: float = Field(0.2, gt=0, le=5, description="Caliper on elevation, slope and the distances to "
+                              "roads, settlements and the forest edge, in standard deviations (the narrower of "
+                              "this and the absolute caliper applies).")
+    smd_max: float = Field(0.2, gt=0, description="Largest |standardised mean difference| after matching that is "
+                           "not flagged.")
+    placebo_in_time: bool = Field(True, description="Also run each method with fake start dates before the "
+                                  "real one (their spread is the methods' noise).")
+    placebo_iterations: int = Field(1, ge=1, le=200, description="Iterations of each placebo run (each fake "
+                                    "start repeats the whole matching).")
+    over_crediting_margin: float = Field(0.5, ge=0, description="The baseline over-credits when its avoided "
+                                         "loss exceeds the largest upper 90 % bound of the independent methods by "
+                                         "more than this share.")
+    seed: int = Field(0, description="Random seed of the samples, the matchings and the bootstrap.")

@@ -1,0 +1,120 @@
+"""The counterfactual checks against the truth: docs/credibility.md, "Counterfactual checks against the truth".
+
+For each simulated project (scale, seed, project effect, displacement) this runs the pipeline's counterfactual
+methods (``[counterfactual]`` of its icam.toml, placebos in time included) on the landscape the pipeline reads,
+and compares each method's avoided loss inside the project area with the truth, computed from the
+simulator's rasters alone:
+
+    truth = Σ_y w_y × a × (#[counterfactual loss year = y] − #[actual loss year = y])   over the project area
+
+w_y the share of year y inside the monitoring periods, a the cell's area (ha). Displaced clearing lies in the
+leakage belt, outside this sum: the checks answer "what did the project avoid inside itself".
+
+    python benchmarks/counterfactual_truth.py --scale project --seeds 42,43,44 --effects 0,0.38,0.59
+    python benchmarks/counterfactual_truth.py --scale small --seeds 1-10 --effects 0,0.38 --dir /tmp/cf
+
+Prints a Markdown row per project as it goes; the raw rows go to ``benchmarks/counterfactual.json``. Never part
+of `make test`; a project-scale row takes about five minutes (one to simulate, the rest the matching).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import rasterio
+
+from icam.carbon.periods import MonitoringPeriod
+from icam.counterfactual.verdict import year_weights
+from icam.pipeline.config import load_config
+from icam.pipeline.stages.carbon import stratum_masks, stratum_stocks
+from icam.pipeline.stages.carbon_dynamic import matching_landscape
+from icam.pipeline.stages.counterfactual import matching_estimate
+from icam.pipeline.stages.landscape import load_landscape
+from icam.pipeline.stages.risk import zone_mask
+from icam.simulate import simulate
+
+HERE = Path(__file__).resolve().parent
+YEAR_OFFSET = 2000
+
+
+def seeds(text: str) -> list[int]:
+    out = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        out += list(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def true_avoided_ha(folder: Path, project: np.ndarray, weights: dict[int, float]) -> float:
+    """The truth above, from truth/counterfactual_lossyear.tif and truth/true_lossyear.tif."""
+    counts = {}
+    for name in ("counterfactual_lossyear.tif", "true_lossyear.tif"):
+        with rasterio.open(folder / "truth" / name) as src:
+            code, cell_ha = src.read(1), abs(src.transform.a * src.transform.e) / 10_000
+        counts[name] = np.bincount(code[project].ravel(), minlength=64) * cell_ha
+    avoided = counts["counterfactual_lossyear.tif"] - counts["true_lossyear.tif"]
+    return float(sum(w * avoided[y - YEAR_OFFSET] for y, w in weights.items()))
+
+
+def score(folder: Path) -> dict:
+    config = load_config(folder)
+    landscape = load_landscape(config)
+    masks = stratum_masks(config, landscape, [s.name for s, _, _ in stratum_stocks(config)])
+    land = matching_landscape(config, landscape, masks)
+    project_area = landscape.zones.masks()["project_area"]
+    project = project_area & zone_mask(landscape, config.risk.zone, "risk.zone")
+    weights = year_weights([MonitoringPeriod(p.start, p.end) for p in config.periods.monitoring])
+    t0 = time.perf_counter()
+    est = matching_estimate(config.counterfactual, land, project, landscape.zones.admin_id,
+                            config.periods.project_start.year, int(landscape.forest.epochs[-1]), weights)
+    placebo = est.diagnostics.get("placebo_in_time", {})
+    return {"method": est.name, "truth_ha": true_avoided_ha(folder, project_area, weights),
+            "avoided_ha": est.avoided_ha, "ci90_ha": list(est.ci90_ha),
+            "max_abs_smd": max(abs(r["smd_after"]) for r in est.diagnostics["balance"]),
+            "match_rate": est.diagnostics["match_rate"], "pairs": est.diagnostics["pairs"],
+            "parallel_trends_p": est.diagnostics["parallel_trends"]["p_value"],
+            "placebo_runs": placebo.get("runs"), "placebo_share_covering_zero": placebo.get("share_covering_zero"),
+            "placebo_sd_ha": placebo.get("sd_ha"), "seconds": time.perf_counter() - t0}
+
+
+def row(r: dict) -> str:
+    lo, hi = r["ci90_ha"]
+    err = f"{100 * (r['avoided_ha'] / r['truth_ha'] - 1):+.0f} %" if r["truth_ha"] > 0 else "–"
+    covers = "yes" if lo <= r["truth_ha"] <= hi else "no"
+    return (f"| {r['scale']} | {r['seed']} | {r['effect']} | {r['displacement']} | {r['truth_ha']:,.0f} | "
+            f"{r['avoided_ha']:,.0f} | {err} | {lo:,.0f} – {hi:,.0f} | {covers} | {r['max_abs_smd']:.2f} | "
+            f"{r['match_rate']:.3f} | {r['parallel_trends_p']:.2f} | {r['placebo_share_covering_zero']} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", default="small")
+    parser.add_argument("--seeds", default="1-4")
+    parser.add_argument("--effects", default="0,0.38")
+    parser.add_argument("--displacement", type=float, default=0.2)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/icam-counterfactual"))
+    args = parser.parse_args()
+    out_path = HERE / "counterfactual.json"
+    rows = json.loads(out_path.read_text()) if out_path.exists() else []
+    print("| scale | seed | effect | displacement | true avoided (ha) | pixel matching | error | 90 % interval "
+          "| covers | max abs SMD | match rate | parallel trends p | placebos holding 0 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|")
+    for seed in seeds(args.seeds):
+        for effect in (float(e) for e in args.effects.split(",")):
+            displacement = args.displacement if effect > 0 else 0.0
+            folder = args.dir / f"{args.scale}_{seed}_{effect}_{displacement}"
+            if not (folder / "icam.toml").exists():
+                simulate(folder, args.scale, seed, project_effect=effect, displacement=displacement)
+            r = {"scale": args.scale, "seed": seed, "effect": effect, "displacement": displacement, **score(folder)}
+            print(row(r), flush=True)
+            rows = [x for x in rows if (x["scale"], x["seed"], x["effect"], x["displacement"], x["method"])
+                    != (r["scale"], seed, effect, displacement, r["method"])] + [r]
+            out_path.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

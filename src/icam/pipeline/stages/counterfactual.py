@@ -1,0 +1,78 @@
+"""The counterfactual checks' stage: the deforestation avoided inside the project by pixel matching (with its
+placebos in time), set against the baseline's avoided loss (:mod:`icam.counterfactual`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from icam.carbon.periods import MonitoringPeriod
+from icam.counterfactual.pixel_matching import PixelMatching
+from icam.counterfactual.placebo import placebo_in_time, summary
+from icam.counterfactual.verdict import MethodEstimate, verdict, year_weights
+from icam.landscape import Landscape
+from icam.pipeline.config import CounterfactualSection, IcamConfig
+from icam.pipeline.stages.carbon import ProjectAccounting
+from icam.pipeline.stages.carbon_dynamic import matching_landscape
+from icam.pipeline.stages.risk import zone_mask
+from icam.risk.dynamic import MatchingLandscape
+
+# the methods the baseline of each methodology rests on: a check cannot confirm what it shares
+SHARED_WITH_BASELINE = {"dynamic": ("pixel_matching",)}
+
+
+def pixel_matching(section: CounterfactualSection, pre_years: int | None = None,
+                   iterations: int | None = None) -> PixelMatching:
+    """The estimator with ``[counterfactual]``'s parameters."""
+    return PixelMatching(density_per_ha=section.density_per_ha, pool_ratio=section.pool_ratio,
+                         iterations=iterations or section.iterations, pre_years=pre_years or section.pre_years,
+                         calipers={"elevation_km": section.elevation_caliper_m / 1000.0,
+                                   "slope_deg": section.slope_caliper_deg},
+                         caliper_sd=section.caliper_sd, smd_max=section.smd_max, seed=section.seed)
+
+
+def baseline_avoided_ha(accounting: ProjectAccounting) -> float:
+    """The baseline's avoided loss in the project area over the monitoring periods: Σ (baseline − observed)."""
+    return float(sum(p.areas_ha.get("baseline_project_ha", 0.0) - p.areas_ha.get("observed_project_ha", 0.0)
+                     for p in accounting.ex_post.periods))
+
+
+def matching_estimate(section: CounterfactualSection, land: MatchingLandscape, project: np.ndarray,
+                      groups: np.ndarray | None, start: int, last: int, weights: dict[int, float],
+                      progress: Callable[[str], None] | None = None) -> MethodEstimate:
+    """Pixel matching's avoided loss over the monitoring periods (``weights``: each year's share in them),
+    with its diagnostics and, where asked, its placebos in time."""
+    if progress:
+        progress("counterfactual: pixel matching")
+    est = pixel_matching(section).fit(land, project, start, last, groups, weights)
+    diagnostics = {"relative_hazard_k": est.k_, "parallel_trends": est.parallel_trends_, "balance": est.balance_,
+                   "balanced": all(not row["flagged"] for row in est.balance_), "pairs": est.pairs_,
+                   "match_rate": est.match_rate_}
+    if section.placebo_in_time:
+        def fit(fake_start: int, fake_last: int, pre: int):
+            if progress:
+                progress(f"counterfactual: placebo in time, start {fake_start}")
+            placebo = pixel_matching(section, pre_years=pre, iterations=section.placebo_iterations).fit(
+                land, project, fake_start, fake_last, groups)
+            return placebo.avoided_ha_, placebo.ci90_ha_
+
+        diagnostics["placebo_in_time"] = summary(placebo_in_time(fit, land.first_year, start, section.pre_years))
+    annual = {y: {"project_ha": a["project_ha"], "counterfactual_ha": a["counterfactual_ha"]}
+              for y, a in est.annual_.items()}
+    return MethodEstimate("pixel_matching", est.avoided_ha_, est.ci90_ha_, annual, diagnostics)
+
+
+def check_counterfactual(config: IcamConfig, landscape: Landscape, accounting: ProjectAccounting,
+                         progress: Callable[[str], None] | None = None) -> dict:
+    """``results.json["counterfactual"]``: each method's estimate and the verdict on the baseline."""
+    section = config.counterfactual
+    land = matching_landscape(config, landscape, {s.name: s.mask for s in accounting.strata})
+    project = landscape.zones.masks()["project_area"] & zone_mask(landscape, config.risk.zone, "risk.zone")
+    periods = [MonitoringPeriod(p.start, p.end) for p in accounting.ex_post.periods]
+    start, last = config.periods.project_start.year, int(landscape.forest.epochs[-1])
+    estimates = [matching_estimate(section, land, project, landscape.zones.admin_id, start, last,
+                                    year_weights(periods), progress)]
+    shared = SHARED_WITH_BASELINE.get(config.carbon.methodology, ())
+    return {"methods": {e.name: e.to_dict() for e in estimates},
+            **verdict(baseline_avoided_ha(accounting), estimates, shared, section.over_crediting_margin)}

@@ -1,0 +1,35 @@
+"""``icam check counterfactual``: the checks of a run project's baseline, printed, nothing published."""
+
+import json
+
+from conftest import assert_refused, copy_project, folder_state, run_cli
+
+
+def test_the_check_prints_each_method_and_the_verdict_and_publishes_nothing(small_project, tmp_path):
+    folder = copy_project(small_project, tmp_path / "project")
+    outputs = folder_state(folder / "outputs")
+    code, text = run_cli("check", "counterfactual", folder, "--json")
+    assert code == 0, text
+    result = json.loads(text)
+    matching = result["methods"]["pixel_matching"]
+    low, high = matching["ci90_ha"]
+    assert low <= matching["avoided_ha"] <= high
+    assert [int(y) for y in matching["annual"]] == list(range(2003, 2025))  # five years before the 2008 start
+    assert {row["covariate"] for row in matching["diagnostics"]["balance"]} >= {"elevation_km", "slope_deg"}
+    # the demo's baseline is the dynamic one, built from matched controls: pixel matching cannot judge it
+    assert result["methods_left_out"] == ["pixel_matching"] and result["over_crediting_flag"] is None
+    run_json = json.loads((folder / "outputs" / "results.json").read_text())
+    assert result["baseline_avoided_ha"] == run_json["counterfactual"]["baseline_avoided_ha"]
+    assert folder_state(folder / "outputs") == outputs
+
+    code, text = run_cli("check", "counterfactual", folder)
+    assert code == 0, text
+    assert "pixel matching" in text and "no independent method" in text.lower()
+
+
+def test_a_project_without_carbon_accounting_is_refused(small_project, tmp_path):
+    folder = copy_project(small_project, tmp_path / "project")
+    toml = folder / "icam.toml"
+    text = toml.read_text(encoding="utf-8")
+    toml.write_text(text[:text.index("\n[baseline]")], encoding="utf-8")  # the sections before [baseline]
+    assert_refused(folder, "check", "counterfactual", folder, match=r"need \[carbon\]")
