@@ -81,6 +81,16 @@ def test_a_zone_whose_hazard_climbs_before_the_start_fails_the_parallel_trends_t
     assert _fit(land, zone).parallel_trends_["p_value"] < 0.05
 
 
+def test_pairs_that_lose_too_few_pixels_give_no_estimate():
+    land, zone, _ = _landscape(6, effect=0.4)
+    few = _fit(land, zone, density_per_ha=0.05)  # about 86 of the zone's 19,200 pixels
+    assert not few.identified_ and few.avoided_ha_ is None and few.ci90_ha_ is None and few.k_ is None
+    assert min(few.losses_.values()) < few.min_losses
+    assert all("counterfactual_ha" not in row for row in few.annual_.values())
+    enough = _fit(land, zone)
+    assert enough.identified_ and min(enough.losses_.values()) >= enough.min_losses
+
+
 def test_years_before_the_forest_record_are_refused():
     land, zone, _ = _landscape(6, effect=0.0)
     with pytest.raises(InputError, match="before the forest data"):

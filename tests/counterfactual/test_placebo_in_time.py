@@ -29,4 +29,11 @@ def test_placebos_before_a_real_effect_find_nothing():
     assert all(r.last_year == START - 1 for r in runs)
     result = summary(runs)
     assert result["share_covering_zero"] >= 0.8
-    assert result["runs"] == 5 and result["sd_ha"] > 0
+    assert result["runs"] == result["estimated"] == 5 and result["sd_ha"] > 0
+
+
+def test_placebos_the_method_could_not_estimate_are_counted_apart():
+    runs = placebo_in_time(lambda s, last, pre: (None, None) if s < 2005 else (3.0, (-1.0, 5.0)), 2000, 2008, 5)
+    result = summary(runs)
+    assert result["runs"] == 5 and result["estimated"] == 3 and result["share_covering_zero"] == 1.0
+    assert result["runs_detail"][0]["covers_zero"] is None and result["sd_ha"] == 0.0

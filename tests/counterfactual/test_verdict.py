@@ -29,3 +29,11 @@ def test_flag_by_hand_and_the_method_the_baseline_rests_on_left_out():
     assert calm["over_crediting_flag"] is False and calm["methods_left_out"] == ["pixel_matching"]
     alone = verdict(1900.0, [matching], excluded=["pixel_matching"])
     assert alone["over_crediting_flag"] is None and "no independent method" in alone["verdict"]
+
+
+def test_a_method_without_an_estimate_is_left_out_of_the_verdict():
+    unestimated = MethodEstimate("pixel_matching", None, None)
+    out = verdict(2200.0, [unestimated])
+    assert out["over_crediting_flag"] is None and out["ratio_to_baseline"] == {"pixel_matching": None}
+    assert out["methods_in_verdict"] == []
+    assert MethodEstimate("x", None, None).to_dict()["ci90_ha"] is None

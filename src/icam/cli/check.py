@@ -56,8 +56,11 @@ def print_counterfactual(result: dict) -> None:
         table.add_column(name, justify=justify)
     table.add_row("baseline (the accounting)", f"{result['baseline_avoided_ha']:,.0f}", "", "", "")
     for name, method in result["methods"].items():
-        low, high = method["ci90_ha"]
         ratio = result["ratio_to_baseline"].get(name)
+        if method["avoided_ha"] is None:
+            table.add_row(name.replace("_", " "), "–", "–", "–", "no (no estimate: too few clearings among the pairs)")
+            continue
+        low, high = method["ci90_ha"]
         table.add_row(name.replace("_", " "), f"{method['avoided_ha']:,.0f}", f"{low:,.0f} – {high:,.0f}",
                       "–" if ratio is None else f"{ratio:.2f}",
                       "yes" if name in result["methods_in_verdict"] else "no (the baseline rests on it)")

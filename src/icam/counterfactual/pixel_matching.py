@@ -98,7 +98,10 @@ class PixelMatching:
     mean difference after matching near 0.2: Austin 2011, *Pharmaceutical Statistics* 10:150–161);
     n_candidates: nearest controls a pixel may take;
     n_boot: bootstrap replicates per iteration; smd_max: the largest |SMD| after matching not flagged;
-    covariates: the matching covariates' names (None: every one the landscape gives).
+    covariates: the matching covariates' names (None: every one the landscape gives); min_losses: the fewest
+    clearings among the pairs' project pixels before the start, after it, and among their controls before it,
+    under which nothing is estimated (a bootstrap of a handful of clearings shows no spread; ``identified_``
+    False, ``losses_`` the counts, and ``avoided_ha_``, ``ci90_ha_``, ``k_``, ``parallel_trends_`` None).
     Learned: ``annual_`` (year → project and counterfactual ha), ``avoided_ha_``, ``ci90_ha_``, ``k_``,
     ``parallel_trends_``, ``balance_``, ``match_rate_``, ``pairs_``.
     """
@@ -115,12 +118,15 @@ class PixelMatching:
     n_boot: int = 200
     smd_max: float = 0.2
     covariates: tuple[str, ...] | None = None
+    min_losses: int = 10
     seed: int = 0
     annual_: dict = field(init=False, default_factory=dict)
-    avoided_ha_: float = field(init=False, default=float("nan"))
-    ci90_ha_: tuple = field(init=False, default=(float("nan"), float("nan")))
-    k_: float = field(init=False, default=float("nan"))
-    parallel_trends_: dict = field(init=False, default_factory=dict)
+    avoided_ha_: float | None = field(init=False, default=None)
+    ci90_ha_: tuple[float, float] | None = field(init=False, default=None)
+    k_: float | None = field(init=False, default=None)
+    parallel_trends_: dict | None = field(init=False, default=None)
+    identified_: bool = field(init=False, default=False)
+    losses_: dict = field(init=False, default_factory=dict)
     balance_: list = field(init=False, default_factory=list)
     match_rate_: float = field(init=False, default=float("nan"))
     pairs_: int = field(init=False, default=0)
@@ -201,6 +207,18 @@ class PixelMatching:
 
         points = [estimate(r["point"]) for r in runs]
         boots = [estimate(r["boot"]) for r in runs]
+        self.balance_ = _mean_balance([r["pairs"] for r in runs], self.smd_max)
+        self.pairs_ = int(np.mean([r["pairs"].treated.size for r in runs]))
+        self.match_rate_ = float(np.mean([r["pairs"].treated.size / r["offered"] for r in runs]))
+        self.losses_ = {"project_before": float(np.mean([r["point"][1][0][pre].sum() for r in runs])),
+                        "project_after": float(np.mean([r["point"][1][0][post].sum() for r in runs])),
+                        "controls_before": float(np.mean([r["point"][3][0][pre].sum() for r in runs]))}
+        self.identified_ = min(self.losses_.values()) >= self.min_losses
+        self.annual_ = {int(y): {"project_ha": float(o), "before_start": bool(b)}
+                        for y, o, b in zip(years, zone_lost_ha, pre)}
+        if not self.identified_:  # a bootstrap of a handful of clearings (or none) shows no spread: no estimate
+            self.k_, self.avoided_ha_, self.ci90_ha_, self.parallel_trends_ = None, None, None, None
+            return
         self.k_ = float(np.mean([p[0][0] for p in points]))
         self.avoided_ha_ = float(np.mean([p[4][0] for p in points]))
         pooled = np.concatenate([b[4] - p[4][0] for b, p in zip(boots, points)]) + self.avoided_ha_
@@ -208,16 +226,13 @@ class PixelMatching:
         cf, lost = (np.mean([p[i][0] for p in points], axis=0) for i in (1, 2))
         scale = np.where(pre, _ratio(zone_lost_ha[pre].sum(), lost[pre].sum()),
                          _ratio(zone_lost_ha[post].sum(), lost[post].sum()))
-        self.annual_ = {int(y): {"project_ha": float(o), "counterfactual_ha": float(c), "before_start": bool(b)}
-                        for y, o, c, b in zip(years, zone_lost_ha, cf * scale, pre)}
+        for y, c in zip(years, cf * scale):
+            self.annual_[int(y)]["counterfactual_ha"] = float(c)
         # the trend score in pairs' cells; its z is unit-free
         score = float(np.mean([p[3][0] for p in points]))
         score_se = float(np.std(np.concatenate([b[3] - p[3][0] for b, p in zip(boots, points)])))
         z = score / score_se if score_se > 0 else 0.0
         self.parallel_trends_ = {"z": z, "p_value": float(_two_sided_p(z)), "years": [int(y) for y in years[pre]]}
-        self.balance_ = _mean_balance([r["pairs"] for r in runs], self.smd_max)
-        self.pairs_ = int(np.mean([r["pairs"].treated.size for r in runs]))
-        self.match_rate_ = float(np.mean([r["pairs"].treated.size / r["offered"] for r in runs]))
 
 
 def _ratio(numerator, denominator):

@@ -18,22 +18,24 @@ import numpy as np
 
 @dataclass(frozen=True)
 class PlaceboRun:
-    """One fake start: the method's avoided loss (ha) over fake_start … last_year and its 90 % interval."""
+    """One fake start: the method's avoided loss (ha) over fake_start … last_year and its 90 % interval (None
+    where the method could not estimate it)."""
 
     fake_start: int
     last_year: int
     pre_years: int
-    avoided_ha: float
-    ci90_ha: tuple[float, float]
+    avoided_ha: float | None
+    ci90_ha: tuple[float, float] | None
 
     @property
-    def covers_zero(self) -> bool:
-        """Whether the interval holds 0, the placebo's truth."""
-        return self.ci90_ha[0] <= 0.0 <= self.ci90_ha[1]
+    def covers_zero(self) -> bool | None:
+        """Whether the interval holds 0, the placebo's truth (None without an estimate)."""
+        return None if self.ci90_ha is None else self.ci90_ha[0] <= 0.0 <= self.ci90_ha[1]
 
     def to_dict(self) -> dict:
         return {"fake_start": self.fake_start, "last_year": self.last_year, "pre_years": self.pre_years,
-                "avoided_ha": self.avoided_ha, "ci90_ha": list(self.ci90_ha), "covers_zero": self.covers_zero}
+                "avoided_ha": self.avoided_ha, "ci90_ha": None if self.ci90_ha is None else list(self.ci90_ha),
+                "covers_zero": self.covers_zero}
 
 
 def fake_starts(first_year: int, start_year: int, pre_years: int, min_pre_years: int = 2) -> list[tuple[int, int]]:
@@ -45,21 +47,24 @@ def fake_starts(first_year: int, start_year: int, pre_years: int, min_pre_years:
     return out
 
 
-def placebo_in_time(fit: Callable[[int, int, int], tuple[float, tuple[float, float]]], first_year: int,
-                    start_year: int, pre_years: int, min_pre_years: int = 2) -> list[PlaceboRun]:
-    """``fit(fake_start, last_year, pre_years) → (avoided ha, 90 % interval)`` at every fake start."""
+def placebo_in_time(fit: Callable[[int, int, int], tuple[float | None, tuple[float, float] | None]],
+                    first_year: int, start_year: int, pre_years: int, min_pre_years: int = 2) -> list[PlaceboRun]:
+    """``fit(fake_start, last_year, pre_years) → (avoided ha, 90 % interval)``, each None where the method
+    could not estimate, at every fake start."""
     runs = []
     for s, pre in fake_starts(first_year, start_year, pre_years, min_pre_years):
         avoided, ci = fit(s, start_year - 1, pre)
-        runs.append(PlaceboRun(s, start_year - 1, pre, float(avoided), (float(ci[0]), float(ci[1]))))
+        runs.append(PlaceboRun(s, start_year - 1, pre, None if avoided is None else float(avoided),
+                               None if ci is None else (float(ci[0]), float(ci[1]))))
     return runs
 
 
 def summary(runs: list[PlaceboRun]) -> dict:
-    """The placebos' share of intervals holding 0 and the spread of their estimates (the method's noise)."""
-    if not runs:
-        return {"runs": 0, "share_covering_zero": None, "sd_ha": None, "runs_detail": []}
-    estimates = np.array([r.avoided_ha for r in runs])
-    return {"runs": len(runs), "share_covering_zero": float(np.mean([r.covers_zero for r in runs])),
-            "sd_ha": float(estimates.std(ddof=1)) if len(runs) > 1 else 0.0,
+    """The placebos' share of intervals holding 0 and the spread of their estimates (the method's noise), over
+    the runs the method could estimate."""
+    estimated = [r for r in runs if r.avoided_ha is not None]
+    estimates = np.array([r.avoided_ha for r in estimated])
+    return {"runs": len(runs), "estimated": len(estimated),
+            "share_covering_zero": float(np.mean([r.covers_zero for r in estimated])) if estimated else None,
+            "sd_ha": float(estimates.std(ddof=1)) if len(estimated) > 1 else None,
             "runs_detail": [r.to_dict() for r in runs]}

@@ -26,13 +26,13 @@ class MethodEstimate:
     the method checks of itself (balance, parallel trends, placebos)."""
 
     name: str
-    avoided_ha: float
-    ci90_ha: tuple[float, float]
+    avoided_ha: float | None  # None: the method could not estimate it (its diagnostics say why)
+    ci90_ha: tuple[float, float] | None
     annual: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
     diagnostics: Mapping[str, object] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"avoided_ha": self.avoided_ha, "ci90_ha": list(self.ci90_ha),
+        return {"avoided_ha": self.avoided_ha, "ci90_ha": None if self.ci90_ha is None else list(self.ci90_ha),
                 "annual": {str(y): dict(v) for y, v in self.annual.items()}, "diagnostics": dict(self.diagnostics)}
 
 
@@ -49,15 +49,16 @@ def year_weights(periods: Iterable[MonitoringPeriod]) -> dict[int, float]:
 def verdict(baseline_avoided_ha: float, estimates: Sequence[MethodEstimate], excluded: Iterable[str] = (),
             margin: float = 0.5) -> dict:
     """The ratios of the baseline's avoided loss to each method's, and the over-crediting flag over the
-    methods not ``excluded`` (None, with the reason, where none is left)."""
+    methods not ``excluded`` that could estimate (None, with the reason, where none is left)."""
     excluded = set(excluded)
-    used = [e for e in estimates if e.name not in excluded]
-    ratios = {e.name: (baseline_avoided_ha / e.avoided_ha if e.avoided_ha > 0 else None) for e in estimates}
+    used = [e for e in estimates if e.name not in excluded and e.avoided_ha is not None]
+    ratios = {e.name: baseline_avoided_ha / e.avoided_ha if (e.avoided_ha or 0) > 0 else None for e in estimates}
     out = {"baseline_avoided_ha": baseline_avoided_ha, "ratio_to_baseline": ratios,
            "methods_in_verdict": [e.name for e in used], "methods_left_out": sorted(excluded), "margin": margin}
     if not used:
         return {**out, "over_crediting_flag": None, "largest_upper_ha": None,
-                "verdict": "no independent method: the checks left are the ones the baseline rests on"}
+                "verdict": "no independent method: the checks left are the ones the baseline rests on, or could "
+                           "not estimate"}
     upper = max(e.ci90_ha[1] for e in used)
     flag = baseline_avoided_ha > (1 + margin) * upper
     bound = f"{1 + margin:.1f} × the largest upper bound of the independent methods ({upper:,.0f} ha)"

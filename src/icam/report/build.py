@@ -12,6 +12,7 @@ from icam.forest.activity import CLASS_NAMES
 from icam.forest.zones import ZoneStats
 from icam.landscape import Landscape
 from icam.report import figures, maps
+from icam.report.checks import baseline_by_year, counterfactual_view
 from icam.report.views import (
     STATUS_LABELS,
     accounting_view,
@@ -92,6 +93,11 @@ def render_report(landscape: Landscape, stats: ZoneStats, results: dict,
     if results.get("enforcement") is not None:
         enforcement_info = enforcement_view(results["enforcement"])
         images.update(enforcement_images(landscape, enforcement, enforcement_info))
+    checks = None
+    if results.get("counterfactual") is not None:
+        checks = counterfactual_view(results["counterfactual"])
+        images["counterfactual"] = base64.b64encode(figures.counterfactual_chart(
+            results["counterfactual"]["methods"], baseline_by_year(results.get("accounting")), start_year)).decode()
     forest_rows = [(zone, stats.forest_area_ha(zone)) for zone in stats.zones]
     risk_zone = (results["risk"]["zone"] if results.get("risk") is not None
                  else baseline.zone if baseline is not None else "risk zone")
@@ -101,7 +107,7 @@ def render_report(landscape: Landscape, stats: ZoneStats, results: dict,
         period_labels=stats.period_labels, grid=results["grid"], assessments=assessments,
         class_names=CLASS_NAMES, risk=risk_info, baseline=baseline_info,
         risk_zone=risk_zone, accounting=accounting, agreements=agreements, status_labels=STATUS_LABELS,
-        enforcement=enforcement_info,
+        enforcement=enforcement_info, checks=checks,
     )
 
 

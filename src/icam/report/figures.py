@@ -303,3 +303,32 @@ def enforcement_effort_chart(effort_km: dict[str, float], incidents: dict[str, d
         a.set_ylim(bottom=0)
         a.grid(axis="y", alpha=0.3)
     return _png(fig)
+
+
+def counterfactual_chart(methods: dict, baseline_ha: dict[int, float], start_year: int) -> bytes:
+    """Loss in the project area by year (ha): observed, the accounting's baseline and each method's
+    counterfactual (as West et al. 2020 draw the project against its synthetic control)."""
+    fig, ax = plt.subplots(figsize=(9, 4))
+    first = next(iter(methods.values()))["annual"]
+    years = sorted(int(y) for y in first)
+    ax.plot(years, [first[str(y)]["project_ha"] for y in years], color="#111111", marker="o", markersize=3,
+            label="Observed (map)")
+    styles = {"pixel_matching": ("#2166ac", "Matched controls (pixel matching)")}
+    for key, method in methods.items():
+        if method["avoided_ha"] is None:
+            continue
+        colour, label = styles.get(key, ("#4d9221", key.replace("_", " ")))
+        ax.plot(years, [method["annual"][str(y)]["counterfactual_ha"] for y in years], color=colour,
+                linestyle="--", label=label)
+    base_years = [y for y in sorted(baseline_ha) if start_year <= y <= years[-1]]
+    if base_years:
+        ax.plot(base_years, [baseline_ha[y] for y in base_years], color="#d95f02", linewidth=2,
+                label="Baseline (the accounting)")
+    ax.axvline(start_year - 0.5, color="#b2182b", linestyle=":", linewidth=1)
+    ax.annotate("project start", (start_year - 0.3, 0.93), xycoords=("data", "axes fraction"), color="#b2182b",
+                fontsize=8)
+    ax.set_ylabel("Forest loss in the project area (ha/yr)")
+    ax.set_title("Is this baseline over-crediting? Loss by year")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)

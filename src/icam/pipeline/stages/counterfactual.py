@@ -46,7 +46,8 @@ def matching_estimate(section: CounterfactualSection, land: MatchingLandscape, p
     if progress:
         progress("counterfactual: pixel matching")
     est = pixel_matching(section).fit(land, project, start, last, groups, weights)
-    diagnostics = {"relative_hazard_k": est.k_, "parallel_trends": est.parallel_trends_, "balance": est.balance_,
+    diagnostics = {"identified": est.identified_, "losses_among_pairs": est.losses_, "min_losses": est.min_losses,
+                   "relative_hazard_k": est.k_, "parallel_trends": est.parallel_trends_, "balance": est.balance_,
                    "balanced": all(not row["flagged"] for row in est.balance_), "pairs": est.pairs_,
                    "match_rate": est.match_rate_}
     if section.placebo_in_time:
@@ -58,7 +59,7 @@ def matching_estimate(section: CounterfactualSection, land: MatchingLandscape, p
             return placebo.avoided_ha_, placebo.ci90_ha_
 
         diagnostics["placebo_in_time"] = summary(placebo_in_time(fit, land.first_year, start, section.pre_years))
-    annual = {y: {"project_ha": a["project_ha"], "counterfactual_ha": a["counterfactual_ha"]}
+    annual = {y: {"project_ha": a["project_ha"], "counterfactual_ha": a.get("counterfactual_ha")}
               for y, a in est.annual_.items()}
     return MethodEstimate("pixel_matching", est.avoided_ha_, est.ci90_ha_, annual, diagnostics)
 
