@@ -1,7 +1,8 @@
 """The counterfactual checks against the truth: docs/credibility.md, "Counterfactual checks against the truth".
 
 For each simulated project (scale, seed, project effect, displacement) this runs the pipeline's counterfactual
-methods (``[counterfactual]`` of its icam.toml, placebos in time included) on the landscape the pipeline reads,
+methods, pixel matching and the synthetic control (``[counterfactual]`` of its icam.toml, placebos in time
+included) on the landscape the pipeline reads,
 and compares each method's avoided loss inside the project area with the truth, computed from the
 simulator's rasters alone:
 
@@ -32,7 +33,7 @@ from icam.counterfactual.verdict import year_weights
 from icam.pipeline.config import load_config
 from icam.pipeline.stages.carbon import stratum_masks, stratum_stocks
 from icam.pipeline.stages.carbon_dynamic import matching_landscape
-from icam.pipeline.stages.counterfactual import matching_estimate
+from icam.pipeline.stages.counterfactual import matching_estimate, synthetic_estimate
 from icam.pipeline.stages.landscape import load_landscape
 from icam.pipeline.stages.risk import zone_mask
 from icam.simulate import simulate
@@ -60,7 +61,8 @@ def true_avoided_ha(folder: Path, project: np.ndarray, weights: dict[int, float]
     return float(sum(w * avoided[y - YEAR_OFFSET] for y, w in weights.items()))
 
 
-def score(folder: Path) -> dict:
+def score(folder: Path) -> list[dict]:
+    """One row per method: its estimate beside the truth, with its diagnostics."""
     config = load_config(folder)
     landscape = load_landscape(config)
     masks = stratum_masks(config, landscape, [s.name for s, _, _ in stratum_stocks(config)])
@@ -68,26 +70,45 @@ def score(folder: Path) -> dict:
     project_area = landscape.zones.masks()["project_area"]
     project = project_area & zone_mask(landscape, config.risk.zone, "risk.zone")
     weights = year_weights([MonitoringPeriod(p.start, p.end) for p in config.periods.monitoring])
-    t0 = time.perf_counter()
-    est = matching_estimate(config.counterfactual, land, project, landscape.zones.admin_id,
-                            config.periods.project_start.year, int(landscape.forest.epochs[-1]), weights)
-    placebo = est.diagnostics.get("placebo_in_time", {})
-    return {"method": est.name, "truth_ha": true_avoided_ha(folder, project_area, weights),
-            "avoided_ha": est.avoided_ha, "ci90_ha": list(est.ci90_ha),
-            "max_abs_smd": max(abs(r["smd_after"]) for r in est.diagnostics["balance"]),
-            "match_rate": est.diagnostics["match_rate"], "pairs": est.diagnostics["pairs"],
-            "parallel_trends_p": est.diagnostics["parallel_trends"]["p_value"],
-            "placebo_runs": placebo.get("runs"), "placebo_share_covering_zero": placebo.get("share_covering_zero"),
-            "placebo_sd_ha": placebo.get("sd_ha"), "seconds": time.perf_counter() - t0}
+    start, last = config.periods.project_start.year, int(landscape.forest.epochs[-1])
+    truth = true_avoided_ha(folder, project_area, weights)
+    rows = []
+    for method in (lambda: matching_estimate(config.counterfactual, land, project, landscape.zones.admin_id, start,
+                                             last, weights),
+                   lambda: synthetic_estimate(config.counterfactual, land, project, start, last, weights)):
+        t0 = time.perf_counter()
+        est = method()
+        d = est.diagnostics
+        placebo = d.get("placebo_in_time", {})
+        rows.append({"method": est.name, "truth_ha": truth, "avoided_ha": est.avoided_ha,
+                     "ci90_ha": list(est.ci90_ha) if est.ci90_ha else None,
+                     "max_abs_smd": max((abs(r["smd_after"]) for r in d.get("balance", [])), default=None),
+                     "match_rate": d.get("match_rate"), "donors": d.get("donors"), "p_value": d.get("p_value"),
+                     "parallel_trends_p": (d.get("parallel_trends") or {}).get("p_value"),
+                     "placebo_runs": placebo.get("runs"), "placebo_estimated": placebo.get("estimated"),
+                     "placebo_share_covering_zero": placebo.get("share_covering_zero"),
+                     "placebo_sd_ha": placebo.get("sd_ha"), "seconds": time.perf_counter() - t0})
+    return rows
+
+
+def _fmt(value, spec: str) -> str:
+    return "–" if value is None else format(value, spec)
 
 
 def row(r: dict) -> str:
-    lo, hi = r["ci90_ha"]
-    err = f"{100 * (r['avoided_ha'] / r['truth_ha'] - 1):+.0f} %" if r["truth_ha"] > 0 else "–"
-    covers = "yes" if lo <= r["truth_ha"] <= hi else "no"
-    return (f"| {r['scale']} | {r['seed']} | {r['effect']} | {r['displacement']} | {r['truth_ha']:,.0f} | "
-            f"{r['avoided_ha']:,.0f} | {err} | {lo:,.0f} – {hi:,.0f} | {covers} | {r['max_abs_smd']:.2f} | "
-            f"{r['match_rate']:.3f} | {r['parallel_trends_p']:.2f} | {r['placebo_share_covering_zero']} |")
+    if r["avoided_ha"] is None:
+        estimate, err, interval, covers = "no estimate", "–", "–", "–"
+    else:
+        lo, hi = r["ci90_ha"]
+        estimate, interval = f"{r['avoided_ha']:,.0f}", f"{lo:,.0f} – {hi:,.0f}"
+        err = f"{100 * (r['avoided_ha'] / r['truth_ha'] - 1):+.0f} %" if r["truth_ha"] > 0 else "–"
+        covers = "yes" if lo <= r["truth_ha"] <= hi else "no"
+    diagnostic = (f"SMD {_fmt(r['max_abs_smd'], '.2f')}, matched {_fmt(r['match_rate'], '.3f')}, trends p "
+                  f"{_fmt(r['parallel_trends_p'], '.2f')}" if r["method"] == "pixel_matching" else
+                  f"{r['donors']} donors, p {_fmt(r['p_value'], '.2f')}")
+    return (f"| {r['scale']} | {r['seed']} | {r['effect']} | {r['displacement']} | {r['method']} | "
+            f"{r['truth_ha']:,.0f} | {estimate} | {err} | {interval} | {covers} | {diagnostic} | "
+            f"{_fmt(r['placebo_share_covering_zero'], '.2f')} of {r['placebo_estimated']} |")
 
 
 def main() -> None:
@@ -100,19 +121,20 @@ def main() -> None:
     args = parser.parse_args()
     out_path = HERE / "counterfactual.json"
     rows = json.loads(out_path.read_text()) if out_path.exists() else []
-    print("| scale | seed | effect | displacement | true avoided (ha) | pixel matching | error | 90 % interval "
-          "| covers | max abs SMD | match rate | parallel trends p | placebos holding 0 |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|")
+    print("| scale | seed | effect | displacement | method | true avoided (ha) | estimate | error | 90 % interval "
+          "| covers | diagnostics | placebos in time holding 0 |")
+    print("|---|---:|---:|---:|---|---:|---:|---:|---|---|---|---|")
     for seed in seeds(args.seeds):
         for effect in (float(e) for e in args.effects.split(",")):
             displacement = args.displacement if effect > 0 else 0.0
             folder = args.dir / f"{args.scale}_{seed}_{effect}_{displacement}"
             if not (folder / "icam.toml").exists():
                 simulate(folder, args.scale, seed, project_effect=effect, displacement=displacement)
-            r = {"scale": args.scale, "seed": seed, "effect": effect, "displacement": displacement, **score(folder)}
-            print(row(r), flush=True)
-            rows = [x for x in rows if (x["scale"], x["seed"], x["effect"], x["displacement"], x["method"])
-                    != (r["scale"], seed, effect, displacement, r["method"])] + [r]
+            for scored in score(folder):
+                r = {"scale": args.scale, "seed": seed, "effect": effect, "displacement": displacement, **scored}
+                print(row(r), flush=True)
+                rows = [x for x in rows if (x["scale"], x["seed"], x["effect"], x["displacement"], x["method"])
+                        != (r["scale"], seed, effect, displacement, r["method"])] + [r]
             out_path.write_text(json.dumps(rows, indent=1))
 
 

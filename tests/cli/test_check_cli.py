@@ -23,15 +23,22 @@ def test_the_check_prints_each_method_and_the_verdict_and_publishes_nothing(smal
         assert matching["avoided_ha"] is None and matching["ci90_ha"] is None
     assert [int(y) for y in matching["annual"]] == list(range(2003, 2025))  # five years before the 2008 start
     assert {row["covariate"] for row in matching["diagnostics"]["balance"]} >= {"elevation_km", "slope_deg"}
-    # the demo's baseline is the dynamic one, built from matched controls: pixel matching cannot judge it
-    assert result["methods_left_out"] == ["pixel_matching"] and result["over_crediting_flag"] is None
+    # the demo's baseline is the dynamic one, built from matched controls: pixel matching cannot judge it; the
+    # synthetic control can, where it has donors enough
+    synthetic = result["methods"]["synthetic_control"]
+    assert result["methods_left_out"] == ["pixel_matching"]
+    assert result["methods_in_verdict"] == (["synthetic_control"] if synthetic["avoided_ha"] is not None else [])
+    if synthetic["avoided_ha"] is not None:
+        upper = synthetic["ci90_ha"][1]
+        assert result["over_crediting_flag"] == (result["baseline_avoided_ha"] > 1.5 * upper)
     run_json = json.loads((folder / "outputs" / "results.json").read_text())
     assert result["baseline_avoided_ha"] == run_json["counterfactual"]["baseline_avoided_ha"]
     assert folder_state(folder / "outputs") == outputs
 
     code, text = run_cli("check", "counterfactual", folder)
     assert code == 0, text
-    assert "pixel matching" in text and "no independent method" in text.lower()
+    assert "pixel" in text and "synthetic" in text
+    assert result["verdict"][:30].lower() in " ".join(text.split()).lower()
 
 
 def test_a_project_without_carbon_accounting_is_refused(small_project, tmp_path):

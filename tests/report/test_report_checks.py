@@ -34,7 +34,11 @@ def test_the_section_shows_each_method_its_balance_and_placebos_as_results_json_
     assert {texts(cells)[0] for _, cells in balance} == {b["covariate"] for b in matching["diagnostics"]["balance"]}
     placebo = matching["diagnostics"]["placebo_in_time"]
     assert len(parsed.tables["counterfactual-placebo-pixel_matching"]) == 1 + placebo["runs"]
-    assert "no independent method" in parsed.paragraphs["counterfactual-verdict"].lower()
+    assert " ".join(parsed.paragraphs["counterfactual-verdict"].split()) == (checks["verdict"][:1].upper()
+                                                                           + checks["verdict"][1:] + ".")
+    synthetic = rows(parsed, "counterfactual-methods", "method")["synthetic_control"]
+    in_verdict = "synthetic_control" in checks["methods_in_verdict"]
+    assert synthetic[4] == ("yes" if in_verdict else "no: no estimate")
 
 
 def test_a_flagged_baseline_says_so_in_red(full_small_run):

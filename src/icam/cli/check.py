@@ -26,8 +26,9 @@ def counterfactual(
     project_dir: Annotated[Path, typer.Argument(help="Project folder holding icam.toml (with [carbon]).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON and nothing else.")] = False,
 ) -> None:
-    """Estimate the deforestation the project avoided by pixel matching (with placebos in time) and say
-    whether the baseline over-credits; uses [counterfactual] of icam.toml, or its defaults."""
+    """Estimate the deforestation the project avoided by pixel matching and by a synthetic control (with
+    their placebos) and say whether the baseline over-credits; uses [counterfactual] of icam.toml, or its
+    defaults."""
     from icam.pipeline.run import check_counterfactual_project
 
     with progress_bar() as progress:

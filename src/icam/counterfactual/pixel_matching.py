@@ -113,7 +113,7 @@ class PixelMatching:
     calipers: Mapping[str, float] = field(default_factory=lambda: {"elevation_km": 0.2, "slope_deg": 2.5})
     caliper_sd: float = 0.2
     sd_calipered: tuple[str, ...] = ("elevation_km", "slope_deg", "roads_log1p_km", "settlements_log1p_km",
-                                     "edge_log1p_100m")
+                                     "rivers_log1p_km", "edge_log1p_100m")
     n_candidates: int = 20
     n_boot: int = 200
     smd_max: float = 0.2

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-METHOD_NAMES = {"pixel_matching": "Pixel matching (PACT) with a difference in differences"}
+METHOD_NAMES = {"pixel_matching": "Pixel matching (PACT) with a difference in differences",
+                "synthetic_control": "Synthetic control (West et al. 2020) of the rate's trend"}
 
 
 def baseline_by_year(accounting: dict | None) -> dict[int, float]:
@@ -35,7 +36,8 @@ def counterfactual_view(counterfactual: dict) -> dict:
             "ratio": counterfactual["ratio_to_baseline"].get(key),
             "in_verdict": key in counterfactual.get("methods_in_verdict", []),
             "balance": d.get("balance", []), "trends": d.get("parallel_trends"),
-            "match_rate": d.get("match_rate"), "pairs": d.get("pairs"),
+            "match_rate": d.get("match_rate"), "pairs": d.get("pairs"), "donors": d.get("donors"),
+            "p_value": d.get("p_value"), "n_weights": len(d.get("weights") or {}),
             "placebo_runs": placebo.get("runs_detail", []), "placebo_share": placebo.get("share_covering_zero"),
             "placebo_sd_ha": placebo.get("sd_ha")})
     verdict = counterfactual["verdict"]

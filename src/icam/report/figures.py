@@ -313,7 +313,8 @@ def counterfactual_chart(methods: dict, baseline_ha: dict[int, float], start_yea
     years = sorted(int(y) for y in first)
     ax.plot(years, [first[str(y)]["project_ha"] for y in years], color="#111111", marker="o", markersize=3,
             label="Observed (map)")
-    styles = {"pixel_matching": ("#2166ac", "Matched controls (pixel matching)")}
+    styles = {"pixel_matching": ("#2166ac", "Matched controls (pixel matching)"),
+              "synthetic_control": ("#1b9e77", "Synthetic control")}
     for key, method in methods.items():
         if method["avoided_ha"] is None:
             continue

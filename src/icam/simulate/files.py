@@ -188,8 +188,8 @@ def config_toml(scale: str, seed: int, description: str, out_dir: Path | None = 
                        "truth/alerts.json) and the head office's patrols, observations and actions answering them.",
         "carbon": "Elevation strata with stocks from the simulated tree inventory (upper montane: an IPCC default), "
                   "coffee agroforestry after clearing, simulated Non-Permanence Risk Tool scores.",
-        "counterfactual": "Counterfactual checks of the baseline: pixel matching after PACT with placebos in time, "
-                          "scored against truth/ in docs/credibility.md.",
+        "counterfactual": "Counterfactual checks of the baseline: pixel matching after PACT and a synthetic control "
+                          "after West et al., with their placebos, scored against truth/ in docs/credibility.md.",
     }
     lines = [mark, "# Truth for checking icam's estimates: truth/hazard.json, truth/hazard_static.tif, "
              "truth/households.csv, truth/true_lossyear.tif, truth/counterfactual_lossyear.tif, "

@@ -170,10 +170,19 @@ class CounterfactualSection(_Section):
     slope_caliper_deg: float = Field(2.5, gt=0, description="Largest slope difference within a pair, degrees "
                                      "(PACT: 2.5).")
     caliper_sd: float = Field(0.2, gt=0, le=5, description="Caliper on elevation, slope and the distances to "
-                              "roads, settlements and the forest edge, in standard deviations (the narrower of "
-                              "this and the absolute caliper applies).")
+                              "roads, settlements, rivers and the forest edge, in standard deviations (the narrower "
+                              "of this and the absolute caliper applies).")
     smd_max: float = Field(0.2, gt=0, description="Largest |standardised mean difference| after matching that is "
                            "not flagged.")
+    donor_share: float = Field(0.1, gt=0, le=1, description="The synthetic control's donors: square tiles of the "
+                               "control area, each holding this share of the project's forest.")
+    synthetic_weights: Literal["pooled", "fitted"] = Field("pooled", description="The synthetic control's donor "
+                                                           "weights: 'pooled' (the donors' loss over their forest, "
+                                                           "year by year) or 'fitted' on the years before the start "
+                                                           "(penalised towards the pooled donors, the penalty chosen "
+                                                           "on the project's own years before the start).")
+    donor_min_forest_share: float = Field(0.5, ge=0, le=1, description="The least forest share of a donor tile "
+                                          "(the donors' forest cover similar to the project's).")
     placebo_in_time: bool = Field(True, description="Also run each method with fake start dates before the "
                                   "real one (their spread is the methods' noise).")
     placebo_iterations: int = Field(1, ge=1, le=200, description="Iterations of each placebo run (each fake "

@@ -1,5 +1,6 @@
-"""The counterfactual checks' stage: the deforestation avoided inside the project by pixel matching (with its
-placebos in time), set against the baseline's avoided loss (:mod:`icam.counterfactual`)."""
+"""The counterfactual checks' stage: the deforestation avoided inside the project by pixel matching and by a
+synthetic control (each with its placebos in time), set against the baseline's avoided loss
+(:mod:`icam.counterfactual`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from icam.carbon.periods import MonitoringPeriod
 from icam.counterfactual.pixel_matching import PixelMatching
 from icam.counterfactual.placebo import placebo_in_time, summary
+from icam.counterfactual.synthetic_control import SyntheticControl
 from icam.counterfactual.verdict import MethodEstimate, verdict, year_weights
 from icam.landscape import Landscape
 from icam.pipeline.config import CounterfactualSection, IcamConfig
@@ -64,6 +66,35 @@ def matching_estimate(section: CounterfactualSection, land: MatchingLandscape, p
     return MethodEstimate("pixel_matching", est.avoided_ha_, est.ci90_ha_, annual, diagnostics)
 
 
+def synthetic_estimate(section: CounterfactualSection, land: MatchingLandscape, project: np.ndarray, start: int,
+                       last: int, weights: dict[int, float],
+                       progress: Callable[[str], None] | None = None) -> MethodEstimate:
+    """The synthetic control's avoided loss over the monitoring periods, its placebos in space (in its
+    interval and p-value) and, where asked, in time."""
+    if progress:
+        progress("counterfactual: synthetic control")
+
+    def control() -> SyntheticControl:
+        return SyntheticControl(donor_share=section.donor_share, min_forest_share=section.donor_min_forest_share,
+                                weights=section.synthetic_weights)
+
+    sc = control().fit(land, project, start, last, weights)
+    diagnostics = {"identified": sc.avoided_ha_ is not None, "donors": sc.n_donors_, "min_donors": sc.min_donors,
+                   "weights_rule": sc.weights, "penalty": sc.penalty_,
+                   "weights": {str(d): w for d, w in sc.weights_.items()}, "p_value": sc.p_value_,
+                   "pre_rmspe": sc.pre_rmspe_, "relative_se": sc.relative_se_,
+                   "validation_gaps": sc.validation_gaps_, "placebo_in_space_gaps": sc.placebo_gaps_}
+    if section.placebo_in_time:
+        def fit(fake_start: int, fake_last: int, pre: int):
+            placebo = control().fit(land, project, fake_start, fake_last)
+            return placebo.avoided_ha_, placebo.ci90_ha_
+
+        diagnostics["placebo_in_time"] = summary(placebo_in_time(fit, land.first_year, start, section.pre_years))
+    annual = {y: {"project_ha": a["project_ha"], "counterfactual_ha": a["counterfactual_ha"]}
+              for y, a in sc.annual_.items()}
+    return MethodEstimate("synthetic_control", sc.avoided_ha_, sc.ci90_ha_, annual, diagnostics)
+
+
 def check_counterfactual(config: IcamConfig, landscape: Landscape, accounting: ProjectAccounting,
                          progress: Callable[[str], None] | None = None) -> dict:
     """``results.json["counterfactual"]``: each method's estimate and the verdict on the baseline."""
@@ -72,8 +103,9 @@ def check_counterfactual(config: IcamConfig, landscape: Landscape, accounting: P
     project = landscape.zones.masks()["project_area"] & zone_mask(landscape, config.risk.zone, "risk.zone")
     periods = [MonitoringPeriod(p.start, p.end) for p in accounting.ex_post.periods]
     start, last = config.periods.project_start.year, int(landscape.forest.epochs[-1])
-    estimates = [matching_estimate(section, land, project, landscape.zones.admin_id, start, last,
-                                    year_weights(periods), progress)]
+    weights = year_weights(periods)
+    estimates = [matching_estimate(section, land, project, landscape.zones.admin_id, start, last, weights, progress),
+                 synthetic_estimate(section, land, project, start, last, weights, progress)]
     shared = SHARED_WITH_BASELINE.get(config.carbon.methodology, ())
     return {"methods": {e.name: e.to_dict() for e in estimates},
             **verdict(baseline_avoided_ha(accounting), estimates, shared, section.over_crediting_margin)}
