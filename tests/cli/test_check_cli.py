@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from conftest import assert_refused, copy_project, folder_state, run_cli
 
 
@@ -47,3 +49,23 @@ def test_a_project_without_carbon_accounting_is_refused(small_project, tmp_path)
     text = toml.read_text(encoding="utf-8")
     toml.write_text(text[:text.index("\n[baseline]")], encoding="utf-8")  # the sections before [baseline]
     assert_refused(folder, "check", "counterfactual", folder, match=r"need \[carbon\]")
+
+
+def test_an_inflated_baseline_doubles_the_baseline_the_checks_judge(small_project, tmp_path):
+    folder = copy_project(small_project, tmp_path / "project")
+    before = json.loads((folder / "outputs" / "results.json").read_text())
+    toml = folder / "icam.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('methodology = "dynamic"',
+                                                               'methodology = "dynamic"\nbaseline_multiplier = 2.0'),
+                    encoding="utf-8")
+    code, text = run_cli("check", "counterfactual", folder, "--json")
+    assert code == 0, text
+    result = json.loads(text)
+    areas = [p["areas_ha"] for p in before["accounting"]["periods"]]
+    baseline = sum(a["baseline_project_ha"] for a in areas)
+    observed = sum(a["observed_project_ha"] for a in areas)
+    assert before["counterfactual"]["baseline_avoided_ha"] == pytest.approx(baseline - observed)
+    assert result["baseline_avoided_ha"] == pytest.approx(2 * baseline - observed)
+    synthetic = result["methods"]["synthetic_control"]
+    if synthetic["avoided_ha"] is not None:
+        assert result["over_crediting_flag"] == (result["baseline_avoided_ha"] > 1.5 * synthetic["ci90_ha"][1])

@@ -284,6 +284,7 @@ def accounting_view(accounting: dict) -> dict:
                          for b in (p.get("by_stratum") or {}).values()),
         "ex_ante": ex_ante_view if ex_ante_view and ex_ante_view["periods"] else None,
         "ex_ante_same_span": same_span,
+        "multiplier": accounting.get("baseline_multiplier", 1.0),
     }
 
 

@@ -55,6 +55,10 @@ class CarbonSection(_Section):
         "riskiest pixels), 'VM0048' (the VT0007 density map, ha/yr per pixel, summed per stratum) or 'dynamic' "
         "(each year's baseline from the loss that year in matched controls outside the project area and its "
         "leakage belt, scaled by the zone's own historical loss; docs/methods.md).")
+    baseline_multiplier: float = Field(1.0, gt=0, le=100, description="A factor on the baseline deforestation "
+                                       "of every zone, stratum and year: a test of the counterfactual checks (2.0 "
+                                       "inflates the baseline, which they must flag), never for a project's "
+                                       "claims; the report flags any value but 1.")
     forest: StockPairs | None = Field(None, description="Carbon stock of a single forest stratum per pool: pool = "
                                       "[stock, standard error], tC/ha (pools: above_ground, below_ground, dead_wood, "
                                       "litter, soil_organic_carbon); give this or [[carbon.strata]].")

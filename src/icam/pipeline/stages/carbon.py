@@ -115,6 +115,7 @@ class ProjectAccounting:
             "methodology": carbon.methodology,
             "baseline_source": self.baseline_source,
             "baseline_valid_years": list(self.baseline_valid_years),
+            "baseline_multiplier": carbon.baseline_multiplier,
             "post_deforestation_class": carbon.post_deforestation_class,
             "uncertainty_rule": UNCERTAINTY_RULES[carbon.uncertainty_rule].to_dict(),
             "buffer": {"pct": self.buffer_pct, "source": self.buffer_source,
@@ -321,15 +322,17 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
                                     _control_ratios(config, landscape, samples))
     source = BASELINE_SOURCES[carbon.methodology]
     versions = () if dynamic else (version(config, risk, baseline), *renewed)
+    factor = carbon.baseline_multiplier  # 1 but in tests of the counterfactual checks
     for s, stock, record in stocks:
         strata.append(Stratum(s.name, masks[s.name], record, emission_factor(stock, post, carbon.pools)))
         for z, zmask in zones.items():
             m = zmask & masks[s.name]
             if dynamic:
                 base, baseline_se[(s.name, z)] = dynamic[z].baseline_ha[s.name], dynamic[z].se_ha[s.name]
+                baseline_se[(s.name, z)] = {y: v * factor for y, v in baseline_se[(s.name, z)].items()}
             else:
                 base = annual_by_version(source, versions, landscape, m, years)
-            annual[(s.name, z)] = (base, annual_loss_ha(landscape, m))
+            annual[(s.name, z)] = ({y: v * factor for y, v in base.items()}, annual_loss_ha(landscape, m))
     valid_years = _valid_years(config, landscape, versions, periods)
     buffer, buffer_pct, buffer_source, assessment = _buffer(carbon)
     rule = UNCERTAINTY_RULES[carbon.uncertainty_rule]
