@@ -61,8 +61,8 @@ def true_avoided_ha(folder: Path, project: np.ndarray, weights: dict[int, float]
     return float(sum(w * avoided[y - YEAR_OFFSET] for y, w in weights.items()))
 
 
-def score(folder: Path) -> list[dict]:
-    """One row per method: its estimate beside the truth, with its diagnostics."""
+def score(folder: Path, methods: tuple[str, ...] = ("pixel_matching", "synthetic_control")) -> list[dict]:
+    """One row per method of ``methods``: its estimate beside the truth, with its diagnostics."""
     config = load_config(folder)
     landscape = load_landscape(config)
     masks = stratum_masks(config, landscape, [s.name for s, _, _ in stratum_stocks(config)])
@@ -73,11 +73,13 @@ def score(folder: Path) -> list[dict]:
     start, last = config.periods.project_start.year, int(landscape.forest.epochs[-1])
     truth = true_avoided_ha(folder, project_area, weights)
     rows = []
-    for method in (lambda: matching_estimate(config.counterfactual, land, project, landscape.zones.admin_id, start,
-                                             last, weights),
-                   lambda: synthetic_estimate(config.counterfactual, land, project, start, last, weights)):
+    run = {"pixel_matching": lambda: matching_estimate(config.counterfactual, land, project,
+                                                       landscape.zones.admin_id, start, last, weights),
+           "synthetic_control": lambda: synthetic_estimate(config.counterfactual, land, project, start, last,
+                                                           weights)}
+    for name in methods:
         t0 = time.perf_counter()
-        est = method()
+        est = run[name]()
         d = est.diagnostics
         placebo = d.get("placebo_in_time", {})
         rows.append({"method": est.name, "truth_ha": truth, "avoided_ha": est.avoided_ha,
@@ -118,6 +120,7 @@ def main() -> None:
     parser.add_argument("--effects", default="0,0.38")
     parser.add_argument("--displacement", type=float, default=0.2)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/icam-counterfactual"))
+    parser.add_argument("--methods", default="pixel_matching,synthetic_control")
     args = parser.parse_args()
     out_path = HERE / "counterfactual.json"
     rows = json.loads(out_path.read_text()) if out_path.exists() else []
@@ -130,7 +133,7 @@ def main() -> None:
             folder = args.dir / f"{args.scale}_{seed}_{effect}_{displacement}"
             if not (folder / "icam.toml").exists():
                 simulate(folder, args.scale, seed, project_effect=effect, displacement=displacement)
-            for scored in score(folder):
+            for scored in score(folder, tuple(args.methods.split(","))):
                 r = {"scale": args.scale, "seed": seed, "effect": effect, "displacement": displacement, **scored}
                 print(row(r), flush=True)
                 rows = [x for x in rows if (x["scale"], x["seed"], x["effect"], x["displacement"], x["method"])

@@ -98,7 +98,9 @@ class PixelMatching:
     mean difference after matching near 0.2: Austin 2011, *Pharmaceutical Statistics* 10:150–161);
     n_candidates: nearest controls a pixel may take;
     n_boot: bootstrap replicates per iteration; smd_max: the largest |SMD| after matching not flagged;
-    covariates: the matching covariates' names (None: every one the landscape gives); min_losses: the fewest
+    covariates: the matching covariates' names (None: every one the landscape gives but the ``ignored``: PACT
+    matches on access, elevation, slope and cover, and a caliper on the distance to rivers as well left under
+    1 % of a protected forest's pixels paired on one simulated project); min_losses: the fewest
     clearings among the pairs' project pixels before the start, after it, and among their controls before it,
     under which nothing is estimated (a bootstrap of a handful of clearings shows no spread; ``identified_``
     False, ``losses_`` the counts, and ``avoided_ha_``, ``ci90_ha_``, ``k_``, ``parallel_trends_`` None).
@@ -113,11 +115,12 @@ class PixelMatching:
     calipers: Mapping[str, float] = field(default_factory=lambda: {"elevation_km": 0.2, "slope_deg": 2.5})
     caliper_sd: float = 0.2
     sd_calipered: tuple[str, ...] = ("elevation_km", "slope_deg", "roads_log1p_km", "settlements_log1p_km",
-                                     "rivers_log1p_km", "edge_log1p_100m")
+                                     "edge_log1p_100m")
     n_candidates: int = 20
     n_boot: int = 200
     smd_max: float = 0.2
     covariates: tuple[str, ...] | None = None
+    ignored: tuple[str, ...] = ("rivers_log1p_km",)
     min_losses: int = 10
     seed: int = 0
     annual_: dict = field(init=False, default_factory=dict)
@@ -163,7 +166,7 @@ class PixelMatching:
             if m - back >= land.first_year:
                 features[f"forest_cover_1km_minus_{back}y"] = land.matching_features(m - back)["forest_cover_1km"]
         if self.covariates is None:
-            return features
+            return {name: f for name, f in features.items() if name not in self.ignored}
         missing = sorted(set(self.covariates) - set(features))
         if missing:
             raise InputError(f"pixel matching: no covariate named {', '.join(missing)}",

@@ -170,8 +170,8 @@ class CounterfactualSection(_Section):
     slope_caliper_deg: float = Field(2.5, gt=0, description="Largest slope difference within a pair, degrees "
                                      "(PACT: 2.5).")
     caliper_sd: float = Field(0.2, gt=0, le=5, description="Caliper on elevation, slope and the distances to "
-                              "roads, settlements, rivers and the forest edge, in standard deviations (the narrower "
-                              "of this and the absolute caliper applies).")
+                              "roads, settlements and the forest edge, in standard deviations (the narrower of "
+                              "this and the absolute caliper applies).")
     smd_max: float = Field(0.2, gt=0, description="Largest |standardised mean difference| after matching that is "
                            "not flagged.")
     donor_share: float = Field(0.1, gt=0, le=1, description="The synthetic control's donors: square tiles of the "
