@@ -28,6 +28,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/credibility.py --scale small --seeds 1-4 --effects 0,0.38,0.59 --displacements 0,0.2
+	$(BIN)/python benchmarks/counterfactual_truth.py --scale small --seeds 1-4 --effects 0,0.38
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

@@ -71,7 +71,8 @@ def main() -> None:
                    "truth_ha": methods[0]["truth_ha"] if methods else None, "baseline_ha": baseline,
                    "observed_ha": observed, "baseline_avoided_ha": calibrated, "inflated_avoided_ha": inflated,
                    "largest_upper_ha": upper, "flag_calibrated": flags[0], "flag_inflated": flags[1]}
-            print(f"| {args.scale} | {seed} | {effect} | {row['truth_ha']:,.0f} | {calibrated:,.0f} | {inflated:,.0f} "
+            truth = "–" if row["truth_ha"] is None else f"{row['truth_ha']:,.0f}"
+            print(f"| {args.scale} | {seed} | {effect} | {truth} | {calibrated:,.0f} | {inflated:,.0f} "
                   f"| {'–' if upper is None else f'{upper:,.0f}'} | {flags[0]} | {flags[1]} |", flush=True)
             rows = [r for r in rows if (r["scale"], r["seed"], r["effect"], r["displacement"])
                     != (args.scale, seed, effect, displacement)] + [row]

@@ -95,3 +95,11 @@ def test_years_before_the_forest_record_are_refused():
     land, zone, _ = _landscape(6, effect=0.0)
     with pytest.raises(InputError, match="before the forest data"):
         PixelMatching(pre_years=8).fit(land, zone, START, LAST)
+
+
+def test_a_project_no_control_can_pair_with_gives_no_estimate():
+    land, zone, _ = _landscape(7, effect=0.4)
+    x = land.static["x"].copy()
+    x[zone] += 50.0  # every project pixel far beyond any control's covariate, out of the caliper
+    est = _fit(land.__class__(**{**land.__dict__, "static": {"x": x}}), zone, calipers={"x": 1.0})
+    assert not est.identified_ and est.pairs_ == 0 and est.match_rate_ == 0 and est.balance_ == []

@@ -189,9 +189,14 @@ class PixelMatching:
         treated = sample_cells(treated_area, n, rng)
         pool = sample_cells(land.control & land.forest_at(int(years[0]) - 1) & (land.strata > 0),
                             n * self.pool_ratio, rng)
-        pairs = match(features, treated, pool, groups=exact, replace=False, rng=rng,
-                      calipers=self._calipers(features, np.concatenate([treated, pool])),
-                      n_candidates=self.n_candidates)
+        try:
+            pairs = match(features, treated, pool, groups=exact, replace=False, rng=rng,
+                          calipers=self._calipers(features, np.concatenate([treated, pool])),
+                          n_candidates=self.n_candidates)
+        except InputError:  # no pixel of the project has a control within the calipers: nothing to estimate
+            empty = np.zeros((1, years.size))
+            return {"pairs": None, "point": (empty,) * 4, "boot": (np.zeros((self.n_boot, years.size)),) * 4,
+                    "offered": treated.size}
         agg = _aggregate(land, pairs, years)
         point = agg.weighted(np.ones((1, agg.at_risk_t.shape[0])))
         boot = agg.weighted(rng.poisson(1.0, (self.n_boot, agg.at_risk_t.shape[0])).astype(float))
@@ -210,9 +215,10 @@ class PixelMatching:
 
         points = [estimate(r["point"]) for r in runs]
         boots = [estimate(r["boot"]) for r in runs]
-        self.balance_ = _mean_balance([r["pairs"] for r in runs], self.smd_max)
-        self.pairs_ = int(np.mean([r["pairs"].treated.size for r in runs]))
-        self.match_rate_ = float(np.mean([r["pairs"].treated.size / r["offered"] for r in runs]))
+        self.balance_ = _mean_balance([r["pairs"] for r in runs if r["pairs"] is not None], self.smd_max)
+        paired = [0 if r["pairs"] is None else r["pairs"].treated.size for r in runs]
+        self.pairs_ = int(np.mean(paired))
+        self.match_rate_ = float(np.mean([n / r["offered"] for n, r in zip(paired, runs)]))
         self.losses_ = {"project_before": float(np.mean([r["point"][1][0][pre].sum() for r in runs])),
                         "project_after": float(np.mean([r["point"][1][0][post].sum() for r in runs])),
                         "controls_before": float(np.mean([r["point"][3][0][pre].sum() for r in runs]))}
@@ -266,7 +272,7 @@ def _block_sums(block: np.ndarray, indicator: np.ndarray) -> np.ndarray:
 
 def _mean_balance(matches: Sequence[Matches], smd_max: float) -> list[dict]:
     rows = []
-    for name in matches[0].smd_before:
+    for name in (matches[0].smd_before if matches else ()):
         before = float(np.mean([m.smd_before[name] for m in matches]))
         after = float(np.mean([m.smd_after[name] for m in matches]))
         rows.append({"covariate": name, "smd_before": before, "smd_after": after,

@@ -22,7 +22,9 @@ The Mahalanobis distance is the Euclidean distance after whitening by the pooled
 treated and control samples (x ↦ L⁻¹(x − μ), Σ = LLᵀ), so a k-d tree (scikit-learn) finds the neighbours.
 Balance is reported as standardised mean differences (Stuart 2010, *Statistical Science* 25:1–21):
 (mean_treated − mean_controls) / √((var_treated + var_controls)/2), before (treated against the whole control
-sample) and after (against the matched controls); |SMD| < 0.1 is the usual mark of good balance.
+sample) and after (against the matched controls), both over the standard deviations of the samples before
+matching, so that a handful of pairs with little spread does not inflate it (Austin 2009, *Statistics in
+Medicine* 28:3083–3107); |SMD| < 0.1 is the usual mark of good balance.
 """
 
 from __future__ import annotations
@@ -62,10 +64,13 @@ def sample_cells(mask: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarr
     return np.sort(rng.choice(cells, size=n, replace=False))
 
 
-def _smd(treated: np.ndarray, controls: np.ndarray) -> np.ndarray:
-    pooled = np.sqrt((treated.var(axis=0) + controls.var(axis=0)) / 2)
+def _pooled_sd(treated: np.ndarray, controls: np.ndarray) -> np.ndarray:
+    return np.sqrt((treated.var(axis=0) + controls.var(axis=0)) / 2)
+
+
+def _smd(treated: np.ndarray, controls: np.ndarray, sd: np.ndarray) -> np.ndarray:
     diff = treated.mean(axis=0) - controls.mean(axis=0)
-    return np.divide(diff, pooled, out=np.zeros_like(diff), where=pooled > 0)
+    return np.divide(diff, sd, out=np.zeros_like(diff), where=sd > 0)
 
 
 def _whiten(treated: np.ndarray, controls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -133,7 +138,8 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
     if i_t.size == 0:
         raise InputError("matching: no treated cell found a control (in its group and within the calipers)",
                          "widen the control area or the calipers, or match on fewer groups")
-    before, after = _smd(x_t, x_c), _smd(x_t[i_t], x_c[i_c])
+    sd = _pooled_sd(x_t, x_c)  # before and after on one scale, the samples' before matching (Austin 2009)
+    before, after = _smd(x_t, x_c, sd), _smd(x_t[i_t], x_c[i_c], sd)
     n_paired = np.unique(i_t).size
     return Matches(treated=treated[i_t], controls=pool[i_c], distance=np.concatenate(dist),
                    smd_before={n: float(v) for n, v in zip(names, before)},
