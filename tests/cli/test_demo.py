@@ -54,8 +54,9 @@ def test_summary_names_the_report(demo):
     assert "Forest loss by period" in output
     html = (folder / "outputs" / "report.html").read_text()
     # forest map, loss chart, activity data, risk map, residuals, baseline chart, carbon-accounting chart,
-    # agreements map and money chart, enforcement map, monthly chart and patrol-effort chart
-    assert html.count("data:image/png;base64,") == 12
+    # agreements map and money chart, enforcement map, monthly chart and patrol-effort chart, and the
+    # counterfactual checks' chart
+    assert html.count("data:image/png;base64,") == 13
     assert '<h2 id="accounting">Carbon accounting</h2>' in html
     assert "Activity data with uncertainty" in html and "Overall accuracy" in html
 
