@@ -19,7 +19,8 @@ import argparse
 import json
 from pathlib import Path
 
-from counterfactual_truth import HERE, seeds
+from counterfactual_truth import HERE, same, scenario_arguments, scenarios
+from icam.counterfactual.verdict import MethodEstimate, verdict
 from icam.pipeline.config import load_config
 from icam.pipeline.project import build_stages
 from icam.pipeline.runner import Pipeline
@@ -39,13 +40,18 @@ def baseline_areas(folder: Path) -> tuple[float, float, str]:
             sum(p.areas_ha["observed_project_ha"] for p in periods), config.carbon.methodology)
 
 
+def flags(scored: list[dict], key: dict, methodology: str, avoided_ha: tuple[float, ...], margin: float) -> list:
+    """The verdict's flag (:func:`icam.counterfactual.verdict.verdict`) for each baseline's avoided loss, from
+    the scored methods' rows of the project ``key`` names."""
+    estimates = [MethodEstimate(r["method"], r["avoided_ha"], tuple(r["ci90_ha"]) if r["ci90_ha"] else None)
+                 for r in scored if same(r, key)]
+    shared = SHARED_WITH_BASELINE.get(methodology, ())
+    return [verdict(a, estimates, shared, margin) for a in avoided_ha]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", default="project")
-    parser.add_argument("--seeds", default="42,43,44")
-    parser.add_argument("--effects", default="0.38,0")
-    parser.add_argument("--displacement", type=float, default=0.2)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/icam-counterfactual"))
+    scenario_arguments(parser, "project", "42,43,44", "0.38,0")
     parser.add_argument("--margin", type=float, default=0.5)
     parser.add_argument("--scored", type=Path, default=HERE / "counterfactual.json")
     args = parser.parse_args()
@@ -54,29 +60,21 @@ def main() -> None:
     print("| scale | seed | effect | true avoided (ha) | baseline avoided (ha) | ×2 baseline avoided (ha) | largest "
           "upper bound (ha) | flag, calibrated | flag, ×2 |")
     print("|---|---:|---:|---:|---:|---:|---:|---|---|")
-    for seed in seeds(args.seeds):
-        for effect in (float(e) for e in args.effects.split(",")):
-            displacement = args.displacement if effect > 0 else 0.0
-            folder = args.dir / f"{args.scale}_{seed}_{effect}_{displacement}"
-            baseline, observed, methodology = baseline_areas(folder)
-            scored = json.loads(args.scored.read_text())
-            methods = [r for r in scored if (r["scale"], r["seed"], r["effect"], r["displacement"])
-                       == (args.scale, seed, effect, displacement)]
-            shared = SHARED_WITH_BASELINE.get(methodology, ())
-            uppers = [r["ci90_ha"][1] for r in methods if r["method"] not in shared and r["ci90_ha"]]
-            upper = max(uppers) if uppers else None
-            calibrated, inflated = baseline - observed, 2 * baseline - observed
-            flags = [None if upper is None else a > (1 + args.margin) * upper for a in (calibrated, inflated)]
-            row = {"scale": args.scale, "seed": seed, "effect": effect, "displacement": displacement,
-                   "truth_ha": methods[0]["truth_ha"] if methods else None, "baseline_ha": baseline,
-                   "observed_ha": observed, "baseline_avoided_ha": calibrated, "inflated_avoided_ha": inflated,
-                   "largest_upper_ha": upper, "flag_calibrated": flags[0], "flag_inflated": flags[1]}
-            truth = "–" if row["truth_ha"] is None else f"{row['truth_ha']:,.0f}"
-            print(f"| {args.scale} | {seed} | {effect} | {truth} | {calibrated:,.0f} | {inflated:,.0f} "
-                  f"| {'–' if upper is None else f'{upper:,.0f}'} | {flags[0]} | {flags[1]} |", flush=True)
-            rows = [r for r in rows if (r["scale"], r["seed"], r["effect"], r["displacement"])
-                    != (args.scale, seed, effect, displacement)] + [row]
-            out_path.write_text(json.dumps(rows, indent=1))
+    for key, folder in scenarios(args):
+        baseline, observed, methodology = baseline_areas(folder)
+        scored = json.loads(args.scored.read_text())
+        calibrated, inflated = baseline - observed, 2 * baseline - observed
+        judged = flags(scored, key, methodology, (calibrated, inflated), args.margin)
+        upper = judged[0]["largest_upper_ha"]
+        truth = next((r["truth_ha"] for r in scored if same(r, key)), None)
+        row = {**key, "truth_ha": truth, "baseline_ha": baseline, "observed_ha": observed,
+               "baseline_avoided_ha": calibrated, "inflated_avoided_ha": inflated, "largest_upper_ha": upper,
+               "flag_calibrated": judged[0]["over_crediting_flag"], "flag_inflated": judged[1]["over_crediting_flag"]}
+        print(f"| {key['scale']} | {key['seed']} | {key['effect']} | {'–' if truth is None else f'{truth:,.0f}'} "
+              f"| {calibrated:,.0f} | {inflated:,.0f} | {'–' if upper is None else f'{upper:,.0f}'} "
+              f"| {row['flag_calibrated']} | {row['flag_inflated']} |", flush=True)
+        rows = [r for r in rows if not same(r, key)] + [row]
+        out_path.write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

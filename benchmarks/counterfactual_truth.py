@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,30 @@ def seeds(text: str) -> list[int]:
         lo, _, hi = part.partition("-")
         out += list(range(int(lo), int(hi or lo) + 1))
     return out
+
+
+def scenario_arguments(parser: argparse.ArgumentParser, scale: str, seeds_: str, effects: str) -> None:
+    """The options naming the simulated projects: scale, seeds, effects, displacement and their folder."""
+    parser.add_argument("--scale", default=scale)
+    parser.add_argument("--seeds", default=seeds_)
+    parser.add_argument("--effects", default=effects)
+    parser.add_argument("--displacement", type=float, default=0.2)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/icam-counterfactual"))
+
+
+def scenarios(args: argparse.Namespace) -> Iterator[tuple[dict, Path]]:
+    """Each simulated project of the options: its key (scale, seed, effect, displacement; none without an
+    effect) and its folder."""
+    for seed in seeds(args.seeds):
+        for effect in (float(e) for e in args.effects.split(",")):
+            displacement = args.displacement if effect > 0 else 0.0
+            key = {"scale": args.scale, "seed": seed, "effect": effect, "displacement": displacement}
+            yield key, args.dir / f"{args.scale}_{seed}_{effect}_{displacement}"
+
+
+def same(row: dict, key: dict) -> bool:
+    """Whether a stored row is of the project ``key`` names."""
+    return all(row[k] == v for k, v in key.items())
 
 
 def true_avoided_ha(folder: Path, project: np.ndarray, weights: dict[int, float]) -> float:
@@ -115,11 +140,7 @@ def row(r: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", default="small")
-    parser.add_argument("--seeds", default="1-4")
-    parser.add_argument("--effects", default="0,0.38")
-    parser.add_argument("--displacement", type=float, default=0.2)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/icam-counterfactual"))
+    scenario_arguments(parser, "small", "1-4", "0,0.38")
     parser.add_argument("--methods", default="pixel_matching,synthetic_control")
     args = parser.parse_args()
     out_path = HERE / "counterfactual.json"
@@ -127,18 +148,15 @@ def main() -> None:
     print("| scale | seed | effect | displacement | method | true avoided (ha) | estimate | error | 90 % interval "
           "| covers | diagnostics | placebos in time holding 0 |")
     print("|---|---:|---:|---:|---|---:|---:|---:|---|---|---|---|")
-    for seed in seeds(args.seeds):
-        for effect in (float(e) for e in args.effects.split(",")):
-            displacement = args.displacement if effect > 0 else 0.0
-            folder = args.dir / f"{args.scale}_{seed}_{effect}_{displacement}"
-            if not (folder / "icam.toml").exists():
-                simulate(folder, args.scale, seed, project_effect=effect, displacement=displacement)
-            for scored in score(folder, tuple(args.methods.split(","))):
-                r = {"scale": args.scale, "seed": seed, "effect": effect, "displacement": displacement, **scored}
-                print(row(r), flush=True)
-                rows = [x for x in rows if (x["scale"], x["seed"], x["effect"], x["displacement"], x["method"])
-                        != (r["scale"], seed, effect, displacement, r["method"])] + [r]
-            out_path.write_text(json.dumps(rows, indent=1))
+    for key, folder in scenarios(args):
+        if not (folder / "icam.toml").exists():
+            simulate(folder, key["scale"], key["seed"], project_effect=key["effect"],
+                     displacement=key["displacement"])
+        for scored in score(folder, tuple(args.methods.split(","))):
+            r = {**key, **scored}
+            print(row(r), flush=True)
+            rows = [x for x in rows if not same(x, {**key, "method": r["method"]})] + [r]
+        out_path.write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ class MonitoringPeriod:
         return {"start": self.start.isoformat(), "end": self.end.isoformat(), "days": self.days}
 
 
-def _days_in_year(y: int) -> int:
+def days_in_year(y: int) -> int:
+    """365 or 366."""
     return (date(y + 1, 1, 1) - date(y, 1, 1)).days
 
 
@@ -72,7 +73,7 @@ def prorate_annual(annual_ha: Mapping[int, float], period: MonitoringPeriod) -> 
             raise InputError(f"no annual baseline value for {y}, which the period "
                              f"{period.start.isoformat()} – {period.end.isoformat()} covers",
                              "give one value (ha) per calendar year of the period")
-        total += number(annual_ha[y], f"the baseline deforestation of {y}", minimum=0.0) * d / _days_in_year(y)
+        total += number(annual_ha[y], f"the baseline deforestation of {y}", minimum=0.0) * d / days_in_year(y)
     return total
 
 

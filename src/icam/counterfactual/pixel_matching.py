@@ -50,23 +50,25 @@ from scipy.stats import norm
 from icam.core.errors import InputError
 from icam.risk.dynamic import MatchingLandscape
 from icam.risk.matching import Matches, match, sample_cells
+from icam.risk.placebo import square_index
 
 BLOCK_M = 1000.0
 
 
 @dataclass(frozen=True)
 class Aggregates:
-    """Per bootstrap block (rows) and year (columns): the pairs' project cells at risk and lost, and their
-    controls' (cells)."""
+    """Per bootstrap block (rows) and year (columns): the pairs at risk (both cells forest), and those whose
+    project cell, or control, is lost (cells)."""
 
-    at_risk_t: np.ndarray
+    at_risk: np.ndarray
     lost_t: np.ndarray
-    at_risk_c: np.ndarray
     lost_c: np.ndarray
 
     def weighted(self, weights: np.ndarray) -> tuple[np.ndarray, ...]:
-        """The four totals per year under block ``weights`` (replicates × blocks): each replicates × years."""
-        return tuple(weights @ a for a in (self.at_risk_t, self.lost_t, self.at_risk_c, self.lost_c))
+        """:func:`ratio_did`'s four totals per year under block ``weights`` (replicates × blocks), each
+        replicates × years: the project's side and the controls' share the pairs at risk."""
+        at_risk, lost_t, lost_c = (weights @ a for a in (self.at_risk, self.lost_t, self.lost_c))
+        return at_risk, lost_t, at_risk, lost_c
 
 
 def ratio_did(at_risk_t: np.ndarray, lost_t: np.ndarray, at_risk_c: np.ndarray, lost_c: np.ndarray,
@@ -198,8 +200,8 @@ class PixelMatching:
             return {"pairs": None, "point": (empty,) * 4, "boot": (np.zeros((self.n_boot, years.size)),) * 4,
                     "offered": treated.size}
         agg = _aggregate(land, pairs, years)
-        point = agg.weighted(np.ones((1, agg.at_risk_t.shape[0])))
-        boot = agg.weighted(rng.poisson(1.0, (self.n_boot, agg.at_risk_t.shape[0])).astype(float))
+        point = agg.weighted(np.ones((1, agg.at_risk.shape[0])))
+        boot = agg.weighted(rng.poisson(1.0, (self.n_boot, agg.at_risk.shape[0])).astype(float))
         return {"pairs": pairs, "point": point, "boot": boot, "offered": treated.size}
 
     def _combine(self, runs: Sequence[dict], years: np.ndarray, pre: np.ndarray, zone_lost_ha: np.ndarray,
@@ -255,13 +257,12 @@ def _aggregate(land: MatchingLandscape, pairs: Matches, years: np.ndarray) -> Ag
     (a control's side, cleared faster, would otherwise keep its lowest-hazard cells and its hazard fall for
     no reason of the year's)."""
     width = land.loss_year.shape[1]
-    b = max(1, int(round(BLOCK_M / land.cell_size_m)))
     rows, cols = np.divmod(pairs.treated, width)
-    _, block = np.unique((rows // b) * (width // b + 1) + cols // b, return_inverse=True)
+    block = square_index(rows, cols, width, max(1, int(round(BLOCK_M / land.cell_size_m))))
     year_t, year_c = (land.loss_year.ravel()[cells][:, None] for cells in (pairs.treated, pairs.controls))
     at_risk = ((year_t == 0) | (year_t >= years)) & ((year_c == 0) | (year_c >= years))
-    sums = [_block_sums(block, m) for m in (at_risk, at_risk & (year_t == years), at_risk & (year_c == years))]
-    return Aggregates(at_risk_t=sums[0], lost_t=sums[1], at_risk_c=sums[0], lost_c=sums[2])
+    return Aggregates(*(_block_sums(block, m) for m in (at_risk, at_risk & (year_t == years),
+                                                        at_risk & (year_c == years))))
 
 
 def _block_sums(block: np.ndarray, indicator: np.ndarray) -> np.ndarray:

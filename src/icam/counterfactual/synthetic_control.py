@@ -46,7 +46,7 @@ from scipy.optimize import nnls
 
 from icam.core.errors import InputError
 from icam.risk.dynamic import MatchingLandscape
-from icam.risk.placebo import tile_index
+from icam.risk.placebo import square_index, tile_index
 
 SUM_ROW_WEIGHT = 1e3  # the sum-to-one row's weight in the NNLS, against normalised rates of order 1
 # the penalties tried, pulling the weights towards the pooled donors: 0 is the plain synthetic control, the
@@ -134,10 +134,8 @@ class SyntheticControl:
         n_tiles = max(1, int(round(np.count_nonzero(domain)
                                    / max(1.0, self.donor_share * np.count_nonzero(project_forest)))))
         ids, side = tile_index(domain, n_tiles)
-        width = land.loss_year.shape[1]
         rows, cols = np.nonzero(land.control)
-        square = (rows // side) * (width // side + 1) + cols // side
-        _, square = np.unique(square, return_inverse=True)
+        square = square_index(rows, cols, land.control.shape[1], side)
         share = (np.bincount(square, weights=domain[rows, cols].astype(float))
                  / np.bincount(square).astype(float))[square]
         flat = np.ravel_multi_index((rows, cols), land.control.shape)

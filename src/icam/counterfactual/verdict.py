@@ -12,11 +12,10 @@ controls) is reported but left out of the verdict: a check cannot confirm what i
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from icam.carbon.periods import MonitoringPeriod
+from icam.carbon.periods import MonitoringPeriod, days_in_year
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ def year_weights(periods: Iterable[MonitoringPeriod]) -> dict[int, float]:
     weights: dict[int, float] = {}
     for period in periods:
         for year, days in period.days_by_year().items():
-            weights[year] = weights.get(year, 0.0) + days / (366 if calendar.isleap(year) else 365)
+            weights[year] = weights.get(year, 0.0) + days / days_in_year(year)
     return weights
 
 

@@ -46,7 +46,7 @@ from icam.core.errors import InputError
 from icam.risk import cloglog
 from icam.risk.covariates import distance_to_mask_m
 from icam.risk.matching import Matches, match, sample_cells
-from icam.risk.placebo import PlaceboTiles, tile_index
+from icam.risk.placebo import PlaceboTiles, square_index, tile_index
 
 COVER_RADIUS_M = 1000.0  # PACT matches on the forest cover within 1 km
 
@@ -304,10 +304,8 @@ def _block_relative_variance(lost: np.ndarray, domain: np.ndarray, cell_size_m: 
                              block_m: float = 1000.0) -> float:
     """Relative variance of the total of ``lost`` over ``domain`` from its 1 km blocks taken as independent:
     n_b × var(blocks' loss) / total² (0 where nothing was lost)."""
-    b = max(1, int(round(block_m / cell_size_m)))
     rows, cols = np.nonzero(domain)
-    block = (rows // b) * (domain.shape[1] // b + 1) + cols // b
-    _, block = np.unique(block, return_inverse=True)
+    block = square_index(rows, cols, domain.shape[1], max(1, int(round(block_m / cell_size_m))))
     per_block = np.bincount(block, weights=lost[rows, cols].astype(np.float64))
     total = per_block.sum()
     if total <= 0:

@@ -24,17 +24,22 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def square_index(rows: np.ndarray, cols: np.ndarray, width: int, side: int) -> np.ndarray:
+    """The square of ``side`` cells (of a grid ``width`` cells wide) holding each cell (``rows``, ``cols``),
+    numbered 0 … n − 1 over the squares that hold any of them."""
+    raw = (rows // side) * (width // side + 1) + cols // side
+    return np.unique(raw, return_inverse=True)[1].ravel()
+
+
 def tile_index(domain: np.ndarray, n_tiles: int) -> tuple[np.ndarray, int]:
     """Flat tile number of every cell of ``domain`` (−1 outside it and in the tiles left out) for squares
     sized so that about ``n_tiles`` of them hold the domain; and the squares' side in cells."""
     rows, cols = np.nonzero(domain)
     side = max(1, int(round(np.sqrt(rows.size / max(n_tiles, 1)))))
-    per_row = domain.shape[1] // side + 1
-    raw = (rows // side) * per_row + cols // side
-    codes, dense = np.unique(raw, return_inverse=True)
+    dense = square_index(rows, cols, domain.shape[1], side)
     counts = np.bincount(dense)
     keep = counts >= 0.5 * counts.mean()
-    renumber = np.full(codes.size, -1, np.int64)
+    renumber = np.full(counts.size, -1, np.int64)
     renumber[keep] = np.arange(int(keep.sum()))
     ids = np.full(domain.size, -1, np.int64)
     ids[np.ravel_multi_index((rows, cols), domain.shape)] = renumber[dense]
