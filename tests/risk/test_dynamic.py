@@ -73,3 +73,17 @@ def test_placebo_tiles_measure_a_driver_no_covariate_sees():
     assert 0.02 < with_driver.drift_var_["zone"][2016] < 0.06
     assert without.drift_var_["zone"][2016] < 0.006
     assert with_driver.placebo_["zone"]["tiles"] >= 6
+
+
+def test_covariates_at_cells_are_the_whole_rasters_values_there():
+    """The counterfactual checks read the covariates at their sampled cells only (one raster held at a time):
+    the same numbers as the whole rasters', with the edge distance and the 1 km cover of the year asked."""
+    land, _, _ = _landscape(5)
+    cells = np.random.default_rng(0).choice(SIDE * SIDE, 500, replace=False)
+    whole, at = land.matching_features(2006), land.matching_features(2006, cells)
+    assert set(whole) == set(at) == {"x", "edge_log1p_100m", "edge_km", "forest_cover_1km"}
+    for name in whole:
+        np.testing.assert_array_equal(at[name], np.asarray(whole[name]).ravel()[cells])
+    # a cell lost by 2006 is non-forest: its distance to non-forest is 0
+    lost = np.flatnonzero((land.loss_year.ravel() > 0) & (land.loss_year.ravel() <= 2006))[:50]
+    assert np.all(land.features(2006, lost)["edge_km"] == 0)

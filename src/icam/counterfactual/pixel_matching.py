@@ -42,7 +42,7 @@ Units: ha, calendar years; loss years are calendar years (0 = never lost).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.stats import norm
@@ -152,21 +152,29 @@ class PixelMatching:
         treated_area = project & land.forest_at(m) & (land.strata > 0)
         forest_ha = float(np.count_nonzero(treated_area)) * land.cell_area_ha
         exact = land.strata.astype(np.int64) if groups is None else groups.astype(np.int64) * 1000 + land.strata
-        features = self._features(land, m)
-        runs = [self._iteration(land, treated_area, exact, features, years, forest_ha, i)
-                for i in range(self.iterations)]
+        # every iteration's samples first, so that the covariates are computed once, at the sampled cells only
+        rngs = [np.random.default_rng([self.seed, i]) for i in range(self.iterations)]
+        n = max(1, int(round(self.density_per_ha * forest_ha)))
+        pool_area = land.control & land.forest_at(m) & (land.strata > 0)
+        samples = [(sample_cells(treated_area, n, rng), sample_cells(pool_area, n * self.pool_ratio, rng))
+                   for rng in rngs]
+        cells = np.unique(np.concatenate([c for pair in samples for c in pair]))
+        features = self._features(land, m, cells)
+        runs = [self._iteration(land, cells, features, exact.ravel()[cells], sample, years, rng)
+                for sample, rng in zip(samples, rngs)]
         zone_year = land.loss_year[treated_area]
         zone_lost_ha = np.array([np.count_nonzero(zone_year == y) for y in years]) * land.cell_area_ha
         weights = np.array([(year_weights or {}).get(int(y), 1.0) for y in years])
         self._combine(runs, years, pre, zone_lost_ha, weights)
         return self
 
-    def _features(self, land: MatchingLandscape, m: int) -> dict[str, np.ndarray]:
-        features = land.matching_features(m)
+    def _features(self, land: MatchingLandscape, m: int, cells: np.ndarray) -> dict[str, np.ndarray]:
+        """The matching covariates at the end of m, at ``cells`` (flat indices) only."""
+        features = land.matching_features(m, cells)
         features.pop("edge_km", None)  # the edge enters once, as log1p(d / 100 m)
         for back in (5, 10):
             if m - back >= land.first_year:
-                features[f"forest_cover_1km_minus_{back}y"] = land.matching_features(m - back)["forest_cover_1km"]
+                features[f"forest_cover_1km_minus_{back}y"] = land.forest_cover_1km(m - back, cells)
         if self.covariates is None:
             return {name: f for name, f in features.items() if name not in self.ignored}
         missing = sorted(set(self.covariates) - set(features))
@@ -185,12 +193,10 @@ class PixelMatching:
                 widths[name] = min(widths.get(name, np.inf), sd_width)
         return widths
 
-    def _iteration(self, land, treated_area, exact, features, years, forest_ha, i) -> dict:
-        rng = np.random.default_rng([self.seed, i])
-        n = max(1, int(round(self.density_per_ha * forest_ha)))
-        treated = sample_cells(treated_area, n, rng)
-        pool = sample_cells(land.control & land.forest_at(int(years[0]) - 1) & (land.strata > 0),
-                            n * self.pool_ratio, rng)
+    def _iteration(self, land, cells, features, exact, sample, years, rng) -> dict:
+        """One iteration's pairs and totals; ``features`` and ``exact`` hold the values at ``cells``, and the
+        sampled cells are matched by their positions in it."""
+        treated, pool = (np.searchsorted(cells, s) for s in sample)
         try:
             pairs = match(features, treated, pool, groups=exact, replace=False, rng=rng,
                           calipers=self._calipers(features, np.concatenate([treated, pool])),
@@ -199,6 +205,7 @@ class PixelMatching:
             empty = np.zeros((1, years.size))
             return {"pairs": None, "point": (empty,) * 4, "boot": (np.zeros((self.n_boot, years.size)),) * 4,
                     "offered": treated.size}
+        pairs = replace(pairs, treated=cells[pairs.treated], controls=cells[pairs.controls])
         agg = _aggregate(land, pairs, years)
         point = agg.weighted(np.ones((1, agg.at_risk.shape[0])))
         boot = agg.weighted(rng.poisson(1.0, (self.n_boot, agg.at_risk.shape[0])).astype(float))

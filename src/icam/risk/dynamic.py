@@ -71,25 +71,36 @@ class MatchingLandscape:
         """Forest at the end of ``year`` (the first year's forest where ``year`` is before it)."""
         return self.forest_first & ((self.loss_year == 0) | (self.loss_year > year))
 
-    def features(self, year: int) -> dict[str, np.ndarray]:
+    def features(self, year: int, cells: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """The hazard's covariates at the end of ``year``: the static ones and the distance to non-forest d
         as log1p(d / 100 m) and as d in km (the hazard falls steeply over the first hundred metres from the
         edge, then about exponentially with distance, deep into the interior where a protected forest's loss
-        is: one log term alone misjudges the interior)."""
-        edge_m = distance_to_mask_m(~self.forest_at(year), self.cell_size_m)
-        edge_m[np.isinf(edge_m)] = np.hypot(*edge_m.shape) * self.cell_size_m  # no edge: the diagonal
-        return {**self.static, "edge_log1p_100m": np.log1p(edge_m / 100.0).astype(np.float32),
+        is: one log term alone misjudges the interior). With ``cells`` (flat indices), each covariate's values
+        at those cells only, so that a jurisdiction's matching holds one raster at a time, not all of them."""
+        edge_m = _at(distance_to_mask_m(~self.forest_at(year), self.cell_size_m), cells)
+        edge_m[np.isinf(edge_m)] = np.hypot(*self.loss_year.shape) * self.cell_size_m  # no edge: the diagonal
+        return {**{name: _at(raster, cells) for name, raster in self.static.items()},
+                "edge_log1p_100m": np.log1p(edge_m / 100.0).astype(np.float32),
                 "edge_km": (edge_m / 1000.0).astype(np.float32)}
 
-    def matching_features(self, year: int) -> dict[str, np.ndarray]:
+    def forest_cover_1km(self, year: int, cells: np.ndarray | None = None) -> np.ndarray:
+        """The forest share within 1 km at the end of ``year`` (at ``cells``, flat indices, where given)."""
+        size = max(3, int(round(2 * COVER_RADIUS_M / self.cell_size_m)) | 1)
+        return _at(ndimage.uniform_filter(self.forest_at(year).astype(np.float32), size=size, mode="nearest"),
+                   cells)
+
+    def matching_features(self, year: int, cells: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """:meth:`features` and the forest share within 1 km, on which PACT matches (also five and ten years
         before, which the first years of a forest record do not have). The share is not a covariate of the
         hazard: it falls as the neighbourhood is cleared, so in the regression it stands in for the loss it
         is meant to explain, and as the controls are cleared faster than a protected forest their modelled
         hazard would rise and their yearly level a_y fall for a reason that is not the year's."""
-        size = max(3, int(round(2 * COVER_RADIUS_M / self.cell_size_m)) | 1)
-        cover = ndimage.uniform_filter(self.forest_at(year).astype(np.float32), size=size, mode="nearest")
-        return {**self.features(year), "forest_cover_1km": cover}
+        return {**self.features(year, cells), "forest_cover_1km": self.forest_cover_1km(year, cells)}
+
+
+def _at(raster: np.ndarray, cells: np.ndarray | None) -> np.ndarray:
+    """``raster`` itself, or its values at the flat indices ``cells`` (a copy)."""
+    return raster if cells is None else np.asarray(raster).ravel()[cells]
 
 
 @dataclass(frozen=True)
