@@ -9,6 +9,7 @@ baseline area, so its avoided loss is 2 × Σ baseline − Σ observed (tests/cl
 identity on a run); it is computed, not rerun.
 
     python benchmarks/counterfactual_flags.py --scale project --seeds 42,43,44 --effects 0.38,0 --dir /tmp/cf
+    python benchmarks/counterfactual_flags.py --methodology VM0048 ...   (another baseline than the project's)
 
 Prints a Markdown row per project. Never part of `make test`; about four minutes a project-scale project.
 """
@@ -29,9 +30,12 @@ from icam.pipeline.stages.counterfactual import SHARED_WITH_BASELINE
 THROUGH_ACCOUNTING = ("landscape", "activity_data", "risk", "baseline", "renewals", "accounting")
 
 
-def baseline_areas(folder: Path) -> tuple[float, float, str]:
-    """(Σ baseline, Σ observed) loss in the project area over the monitoring periods, ha; the methodology."""
+def baseline_areas(folder: Path, methodology: str | None = None) -> tuple[float, float, str]:
+    """(Σ baseline, Σ observed) loss in the project area over the monitoring periods, ha; the methodology
+    (``[carbon] methodology``, or ``methodology`` in its place)."""
     config = load_config(folder)
+    if methodology:
+        config = config.model_copy(update={"carbon": config.carbon.model_copy(update={"methodology": methodology})})
     stages = [s for s in build_stages(config, project_dir=folder) if s.name in THROUGH_ACCOUNTING]
     run = Pipeline(folder, stages, config.model_dump(mode="json")).run()
     run.discard()
@@ -53,27 +57,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     scenario_arguments(parser, "project", "42,43,44", "0.38,0")
     parser.add_argument("--margin", type=float, default=0.5)
+    parser.add_argument("--methodology", default=None, help="the baseline's [carbon] methodology (the project's "
+                        "own by default)")
     parser.add_argument("--scored", type=Path, default=HERE / "counterfactual.json")
     args = parser.parse_args()
     out_path = HERE / "counterfactual_flags.json"
     rows = json.loads(out_path.read_text()) if out_path.exists() else []
-    print("| scale | seed | effect | true avoided (ha) | baseline avoided (ha) | ×2 baseline avoided (ha) | largest "
-          "upper bound (ha) | flag, calibrated | flag, ×2 |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|---|")
+    print("| scale | seed | effect | baseline | true avoided (ha) | baseline avoided (ha) | ×2 baseline avoided (ha) "
+          "| largest upper bound (ha) | flag, calibrated | flag, ×2 |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---|---|")
     for key, folder in scenarios(args):
-        baseline, observed, methodology = baseline_areas(folder)
+        baseline, observed, methodology = baseline_areas(folder, args.methodology)
         scored = json.loads(args.scored.read_text())
         calibrated, inflated = baseline - observed, 2 * baseline - observed
         judged = flags(scored, key, methodology, (calibrated, inflated), args.margin)
         upper = judged[0]["largest_upper_ha"]
         truth = next((r["truth_ha"] for r in scored if same(r, key)), None)
-        row = {**key, "truth_ha": truth, "baseline_ha": baseline, "observed_ha": observed,
+        row = {**key, "methodology": methodology, "truth_ha": truth, "baseline_ha": baseline, "observed_ha": observed,
                "baseline_avoided_ha": calibrated, "inflated_avoided_ha": inflated, "largest_upper_ha": upper,
                "flag_calibrated": judged[0]["over_crediting_flag"], "flag_inflated": judged[1]["over_crediting_flag"]}
-        print(f"| {key['scale']} | {key['seed']} | {key['effect']} | {'–' if truth is None else f'{truth:,.0f}'} "
+        print(f"| {key['scale']} | {key['seed']} | {key['effect']} | {methodology} "
+              f"| {'–' if truth is None else f'{truth:,.0f}'} "
               f"| {calibrated:,.0f} | {inflated:,.0f} | {'–' if upper is None else f'{upper:,.0f}'} "
               f"| {row['flag_calibrated']} | {row['flag_inflated']} |", flush=True)
-        rows = [r for r in rows if not same(r, key)] + [row]
+        rows = [r for r in rows if not same(r, {**key, "methodology": methodology})] + [row]
         out_path.write_text(json.dumps(rows, indent=1))
 
 
