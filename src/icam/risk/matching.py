@@ -64,23 +64,54 @@ def sample_cells(mask: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarr
     return np.sort(rng.choice(cells, size=n, replace=False))
 
 
-def _pooled_sd(treated: np.ndarray, controls: np.ndarray) -> np.ndarray:
-    return np.sqrt((treated.var(axis=0) + controls.var(axis=0)) / 2)
+CHUNK_ROWS = 1_000_000  # rows of a covariate matrix held at once in float64 (8 covariates: 64 MB)
 
 
-def _smd(treated: np.ndarray, controls: np.ndarray, sd: np.ndarray) -> np.ndarray:
-    diff = treated.mean(axis=0) - controls.mean(axis=0)
-    return np.divide(diff, sd, out=np.zeros_like(diff), where=sd > 0)
+def _rows(columns: list[np.ndarray], cells: np.ndarray) -> np.ndarray:
+    """The covariate matrix (float64) of ``cells``."""
+    return np.column_stack([c[cells] for c in columns]).astype(np.float64)
 
 
-def _whiten(treated: np.ndarray, controls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Both samples whitened by their pooled covariance (a tiny ridge keeps a constant covariate harmless)."""
-    both = np.vstack([treated, controls])
-    mean = both.mean(axis=0)
-    cov = np.atleast_2d(np.cov(both, rowvar=False))
+def _finite(columns: list[np.ndarray], cells: np.ndarray) -> np.ndarray:
+    """Whether each of ``cells`` has every covariate finite, a chunk of rows at a time."""
+    return np.concatenate([np.isfinite(_rows(columns, cells[lo:lo + CHUNK_ROWS])).all(axis=1)
+                           for lo in range(0, cells.size, CHUNK_ROWS)] or [np.zeros(0, bool)])
+
+
+def _moments(columns: list[np.ndarray], cells: np.ndarray, mean: np.ndarray | None = None):
+    """(n, Σx) of ``cells``' covariates, or with ``mean`` (n, Σ(x − mean)(x − mean)ᵀ): the two passes of a
+    covariance, a chunk of rows at a time, so that no float64 matrix of a jurisdiction's pool is held."""
+    total = None
+    for lo in range(0, cells.size, CHUNK_ROWS):
+        x = _rows(columns, cells[lo:lo + CHUNK_ROWS])
+        part = x.sum(axis=0) if mean is None else (x - mean).T @ (x - mean)
+        total = part if total is None else total + part
+    return cells.size, total
+
+
+def _whitening(columns: list[np.ndarray], treated: np.ndarray, controls: np.ndarray):
+    """(μ, L⁻¹) of the treated and control samples' pooled covariance Σ = LLᵀ (a tiny ridge keeps a constant
+    covariate harmless): x ↦ L⁻¹(x − μ) whitens."""
+    (n_t, s_t), (n_c, s_c) = _moments(columns, treated), _moments(columns, controls)
+    mean = (s_t + s_c) / (n_t + n_c)
+    (_, q_t), (_, q_c) = _moments(columns, treated, mean), _moments(columns, controls, mean)
+    cov = np.atleast_2d((q_t + q_c) / max(n_t + n_c - 1, 1))
     cov += np.eye(cov.shape[0]) * 1e-9 * max(1.0, float(np.trace(cov)))
-    inv_l = np.linalg.inv(np.linalg.cholesky(cov))
-    return (treated - mean) @ inv_l.T, (controls - mean) @ inv_l.T
+    return mean, np.linalg.inv(np.linalg.cholesky(cov))
+
+
+def _mean_var(columns: list[np.ndarray], cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each covariate's mean and (population) variance over ``cells``, a column at a time."""
+    mean, var = np.zeros(len(columns)), np.zeros(len(columns))
+    for i, c in enumerate(columns):
+        values = c[cells].astype(np.float64)
+        mean[i], var[i] = values.mean(), values.var()
+    return mean, var
+
+
+def _smd(mean_t: np.ndarray, mean_c: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    diff = mean_t - mean_c
+    return np.divide(diff, sd, out=np.zeros_like(diff), where=sd > 0)
 
 
 def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndarray,
@@ -95,7 +126,8 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
     a treated cell whose group has no control is left unpaired. calipers: covariate name → the largest
     absolute difference allowed within a pair, in the covariate's units. n_candidates and rng: the nearest
     controls each treated cell may take and the order that breaks ties, without replacement. Raises
-    InputError where no pair forms.
+    InputError where no pair forms. Memory: the covariates of one group's controls at a time in float64 (a
+    jurisdiction's pool of millions of cells is otherwise several copies of a gigabyte).
     """
     names = list(features)
     unknown = sorted(set(calipers or {}) - set(names))
@@ -103,15 +135,14 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
         raise InputError(f"matching: calipers on covariates that are not matched on: {', '.join(unknown)}",
                          f"use covariates among {', '.join(names)}")
     columns = [np.asarray(features[n]).ravel() for n in names]
-    x_t = np.column_stack([c[treated] for c in columns]).astype(np.float64)
-    x_c = np.column_stack([c[pool] for c in columns]).astype(np.float64)
-    ok_t, ok_c = np.isfinite(x_t).all(axis=1), np.isfinite(x_c).all(axis=1)
     n_offered = int(treated.size)
-    treated, x_t, pool, x_c = treated[ok_t], x_t[ok_t], pool[ok_c], x_c[ok_c]
+    treated, pool = treated[_finite(columns, treated)], pool[_finite(columns, pool)]
     if treated.size == 0 or pool.size == 0:
         raise InputError("matching: no treated or no control cell with every covariate",
                          "check that the covariates cover the zone and the control area")
-    w_t, w_c = _whiten(x_t, x_c)
+    mean, inv_l = _whitening(columns, treated, pool)
+    x_t = _rows(columns, treated)
+    w_t = (x_t - mean) @ inv_l.T
     g_t = np.zeros(treated.size, np.int64) if groups is None else np.asarray(groups).ravel()[treated]
     g_c = np.zeros(pool.size, np.int64) if groups is None else np.asarray(groups).ravel()[pool]
     width = np.array([(calipers or {}).get(n, np.inf) for n in names])
@@ -121,14 +152,16 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
         in_t, in_c = np.flatnonzero(g_t == g), np.flatnonzero(g_c == g)
         if in_c.size == 0:
             continue
+        x_c = _rows(columns, pool[in_c])
+        tree = KDTree((x_c - mean) @ inv_l.T)
         if replace:
             k = min(n_neighbours, in_c.size)
-            d, j = KDTree(w_c[in_c]).query(w_t[in_t], k=k)
+            d, j = tree.query(w_t[in_t], k=k)
             pairs_t.append(np.repeat(in_t, k))
             pairs_c.append(in_c[j.ravel()])
             dist.append(d.ravel())
             continue
-        d, j = _candidates(KDTree(w_c[in_c]), w_t[in_t], x_t[in_t], x_c[in_c], width, n_candidates)
+        d, j = _candidates(tree, w_t[in_t], x_t[in_t], x_c, width, n_candidates)
         chosen = _pair_in_rounds(d, j, priority[in_t])
         paired = chosen >= 0
         pairs_t.append(in_t[paired])
@@ -138,8 +171,11 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
     if i_t.size == 0:
         raise InputError("matching: no treated cell found a control (in its group and within the calipers)",
                          "widen the control area or the calipers, or match on fewer groups")
-    sd = _pooled_sd(x_t, x_c)  # before and after on one scale, the samples' before matching (Austin 2009)
-    before, after = _smd(x_t, x_c, sd), _smd(x_t[i_t], x_c[i_c], sd)
+    # before and after on one scale, the samples' pooled SD before matching (Austin 2009)
+    (mean_t, var_t), (mean_c, var_c) = _mean_var(columns, treated), _mean_var(columns, pool)
+    sd = np.sqrt((var_t + var_c) / 2)
+    x_pairs = _rows(columns, pool[i_c])
+    before, after = _smd(mean_t, mean_c, sd), _smd(x_t[i_t].mean(axis=0), x_pairs.mean(axis=0), sd)
     n_paired = np.unique(i_t).size
     return Matches(treated=treated[i_t], controls=pool[i_c], distance=np.concatenate(dist),
                    smd_before={n: float(v) for n, v in zip(names, before)},
