@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from icam.core.errors import InputError
+from icam.risk import matching
 from icam.risk.matching import match, sample_cells
 
 
@@ -99,3 +100,33 @@ def test_without_replacement_every_control_serves_once_and_within_its_caliper(n_
     assert (np.abs(x[m.treated] - x[m.controls]) <= width).all()
     assert m.treated.size + m.unmatched == n_treated
     assert m.treated.size <= min(n_treated, n_pool)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(2, 40), st.integers(5, 300), st.integers(1, 9), st.integers(0, 10_000))
+def test_streamed_whitening_and_balance_equal_numpys_whole_matrix(n_treated, n_pool, chunk, seed):
+    """A jurisdiction's pool is whitened and balanced a chunk of rows at a time; the mean, covariance and SMDs
+    are numpy's over the whole matrix (np.cov's two passes, ddof 1), so no pair moves."""
+    rng = np.random.default_rng(seed)
+    n = n_treated + n_pool
+    features = {"a": rng.normal(size=n) * 1000, "b": rng.normal(size=n) + rng.normal(size=n).cumsum() * 0.1,
+                "c": rng.integers(0, 3, n).astype(np.float32)}
+    treated, pool = np.arange(n_treated), np.arange(n_treated, n)
+    columns = list(features.values())
+    mean, inv_l = matching._whitening(columns, treated, pool)
+    whole = np.column_stack(columns).astype(np.float64)
+    np.testing.assert_allclose(mean, whole.mean(axis=0), rtol=1e-12, atol=1e-9)
+    cov = np.cov(whole, rowvar=False) + np.eye(3) * 1e-9 * max(1.0, float(np.trace(np.cov(whole, rowvar=False))))
+    np.testing.assert_allclose(np.linalg.inv(inv_l) @ np.linalg.inv(inv_l).T, cov, rtol=1e-9, atol=1e-9)
+    groups = rng.integers(0, 2, n)
+    in_one_chunk = match(features, treated, pool, groups=groups, replace=False, rng=np.random.default_rng(1))
+    original, matching.CHUNK_ROWS = matching.CHUNK_ROWS, chunk
+    try:
+        chunked = match(features, treated, pool, groups=groups, replace=False, rng=np.random.default_rng(1))
+    finally:
+        matching.CHUNK_ROWS = original
+    assert chunked.treated.tolist() == in_one_chunk.treated.tolist()
+    assert chunked.controls.tolist() == in_one_chunk.controls.tolist()
+    sd = np.sqrt((whole[treated].var(axis=0) + whole[pool].var(axis=0)) / 2)
+    expected_before = (whole[treated].mean(axis=0) - whole[pool].mean(axis=0)) / np.where(sd > 0, sd, 1) * (sd > 0)
+    np.testing.assert_allclose([chunked.smd_before[k] for k in features], expected_before, atol=1e-9)
