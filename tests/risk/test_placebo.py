@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from icam.risk.placebo import PlaceboTiles, tile_index
 
@@ -32,3 +34,28 @@ def test_error_of_two_tiles_by_hand():
                                                                                                       abs=1e-6)
     tiles.restart()
     assert tiles.add_year(cells, np.array([500.0, 1000.0]), np.array([1000.0, 500.0])) == 0.0  # exact: no error
+
+
+def _tile_index_by_cells(domain: np.ndarray, n_tiles: int) -> np.ndarray:
+    """The tiles numbered cell by cell, as icam did before it counted per square: every domain cell's
+    square, numbered over the squares holding any (np.unique), those under half the mean count left out."""
+    rows, cols = np.nonzero(domain)
+    side = max(1, int(round(np.sqrt(rows.size / max(n_tiles, 1)))))
+    dense = np.unique((rows // side) * (domain.shape[1] // side + 1) + cols // side, return_inverse=True)[1]
+    counts = np.bincount(dense)
+    keep = counts >= 0.5 * counts.mean()
+    renumber = np.full(counts.size, -1)
+    renumber[keep] = np.arange(int(keep.sum()))
+    ids = np.full(domain.size, -1)
+    ids[np.ravel_multi_index((rows, cols), domain.shape)] = renumber[dense]
+    return ids
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 60), st.integers(1, 60), st.floats(0.05, 1.0), st.integers(1, 40), st.integers(0, 10_000))
+def test_tiles_counted_per_square_are_the_tiles_numbered_cell_by_cell(height, width, density, n_tiles, seed):
+    domain = np.random.default_rng(seed).random((height, width)) < density
+    if not domain.any():
+        return
+    ids, _ = tile_index(domain, n_tiles)
+    np.testing.assert_array_equal(ids, _tile_index_by_cells(domain, n_tiles))

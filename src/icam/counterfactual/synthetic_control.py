@@ -46,7 +46,7 @@ from scipy.optimize import nnls
 
 from icam.core.errors import InputError
 from icam.risk.dynamic import MatchingLandscape
-from icam.risk.placebo import square_index, tile_index
+from icam.risk.placebo import spread_squares, square_counts, tile_index
 
 SUM_ROW_WEIGHT = 1e3  # the sum-to-one row's weight in the NNLS, against normalised rates of order 1
 # the penalties tried, pulling the weights towards the pooled donors: 0 is the plain synthetic control, the
@@ -129,20 +129,18 @@ class SyntheticControl:
 
     def _donor_ids(self, land: MatchingLandscape, project_forest: np.ndarray, first: int) -> np.ndarray:
         """Flat donor number per cell (−1 where none): tiles of the control area's forest at the start of the
-        record, kept where forest holds at least ``min_forest_share`` of the tile's control area."""
+        record, kept where forest holds at least ``min_forest_share`` of the tile's control area (counted per
+        square, :func:`icam.risk.placebo.square_counts`: no per-cell index of a jurisdiction's cells)."""
         domain = land.control & land.forest_at(first)
         n_tiles = max(1, int(round(np.count_nonzero(domain)
                                    / max(1.0, self.donor_share * np.count_nonzero(project_forest)))))
         ids, side = tile_index(domain, n_tiles)
-        rows, cols = np.nonzero(land.control)
-        square = square_index(rows, cols, land.control.shape[1], side)
-        share = (np.bincount(square, weights=domain[rows, cols].astype(float))
-                 / np.bincount(square).astype(float))[square]
-        flat = np.ravel_multi_index((rows, cols), land.control.shape)
-        ids[flat[share < self.min_forest_share]] = -1
+        forest, control = square_counts(domain, side), square_counts(land.control, side)
+        share = np.divide(forest, control, out=np.zeros(forest.shape), where=control > 0)
+        ids[~spread_squares(share >= self.min_forest_share, side, domain.shape).ravel()] = -1
         kept = np.unique(ids[ids >= 0])
-        renumber = np.full(int(ids.max()) + 1 if kept.size else 0, -1)
-        renumber[kept] = np.arange(kept.size)
+        renumber = np.full(int(ids.max()) + 1 if kept.size else 0, -1, np.int32)
+        renumber[kept] = np.arange(kept.size, dtype=np.int32)
         return np.where(ids >= 0, renumber[np.maximum(ids, 0)] if kept.size else -1, -1)
 
     def _learn(self, years, pre, cf_ha, obs_ha, weights, gaps, rmspe, fit_ratio) -> None:

@@ -31,19 +31,33 @@ def square_index(rows: np.ndarray, cols: np.ndarray, width: int, side: int) -> n
     return np.unique(raw, return_inverse=True)[1].ravel()
 
 
+def square_counts(mask: np.ndarray, side: int) -> np.ndarray:
+    """The True cells of ``mask`` in each square of ``side`` cells (squares in rows and columns from the
+    top-left corner; the last row and column of squares partial), without a per-cell index array."""
+    rows, cols = -(-mask.shape[0] // side), -(-mask.shape[1] // side)
+    padded = np.zeros((rows * side, cols * side), bool)
+    padded[:mask.shape[0], :mask.shape[1]] = mask
+    return padded.reshape(rows, side, cols, side).sum(axis=(1, 3), dtype=np.int64)
+
+
+def spread_squares(values: np.ndarray, side: int, shape: tuple[int, int]) -> np.ndarray:
+    """Each cell of a grid of ``shape`` given its square's value (``values``: squares' rows × columns)."""
+    return values.repeat(side, axis=0)[:shape[0]].repeat(side, axis=1)[:, :shape[1]]
+
+
 def tile_index(domain: np.ndarray, n_tiles: int) -> tuple[np.ndarray, int]:
     """Flat tile number of every cell of ``domain`` (−1 outside it and in the tiles left out) for squares
-    sized so that about ``n_tiles`` of them hold the domain; and the squares' side in cells."""
-    rows, cols = np.nonzero(domain)
-    side = max(1, int(round(np.sqrt(rows.size / max(n_tiles, 1)))))
-    dense = square_index(rows, cols, domain.shape[1], side)
-    counts = np.bincount(dense)
-    keep = counts >= 0.5 * counts.mean()
-    renumber = np.full(counts.size, -1, np.int64)
-    renumber[keep] = np.arange(int(keep.sum()))
-    ids = np.full(domain.size, -1, np.int64)
-    ids[np.ravel_multi_index((rows, cols), domain.shape)] = renumber[dense]
-    return ids, side
+    sized so that about ``n_tiles`` of them hold the domain, numbered in row-major order of the squares
+    holding any of it, those with fewer than half the mean square's cells left out; and the squares' side in
+    cells. Built on the squares (:func:`square_counts`), so a jurisdiction's tiles cost two int32 rasters,
+    not a sort of its cells."""
+    side = max(1, int(round(np.sqrt(np.count_nonzero(domain) / max(n_tiles, 1)))))
+    counts = square_counts(domain, side)
+    held = counts > 0
+    keep = held & (counts >= 0.5 * counts[held].mean()) if held.any() else held
+    number = np.full(counts.shape, -1, np.int32)
+    number[keep] = np.arange(int(keep.sum()), dtype=np.int32)
+    return np.where(domain, spread_squares(number, side, domain.shape), np.int32(-1)).ravel(), side
 
 
 @dataclass(eq=False)
