@@ -158,7 +158,10 @@ class PixelMatching:
         pool_area = land.control & land.forest_at(m) & (land.strata > 0)
         samples = [(sample_cells(treated_area, n, rng), sample_cells(pool_area, n * self.pool_ratio, rng))
                    for rng in rngs]
-        cells = np.unique(np.concatenate([c for pair in samples for c in pair]))
+        sampled = np.zeros(land.loss_year.size, bool)  # a mask, not np.unique: millions of cells, one pass
+        for drawn in (c for pair in samples for c in pair):
+            sampled[drawn] = True
+        cells = np.flatnonzero(sampled)
         features = self._features(land, m, cells)
         runs = [self._iteration(land, cells, features, exact.ravel()[cells], sample, years, rng)
                 for sample, rng in zip(samples, rngs)]
