@@ -19,9 +19,7 @@ in a seeded random order), and the others propose again; a treated cell whose ca
 out of caliper stays unpaired (counted in ``unmatched``).
 
 The Mahalanobis distance is the Euclidean distance after whitening by the pooled covariance of the
-treated and control samples (x ↦ L⁻¹(x − μ), Σ = LLᵀ), so a k-d tree finds the neighbours (scipy's cKDTree,
-built unbalanced: a balanced tree's median splits added a minute to each matching of the project-scale
-simulator's 5.6 M controls, whose covariates repeat, e.g. a forest cover of 1; the neighbours are the same).
+treated and control samples (x ↦ L⁻¹(x − μ), Σ = LLᵀ), so a k-d tree (scikit-learn) finds the neighbours.
 Balance is reported as standardised mean differences (Stuart 2010, *Statistical Science* 25:1–21):
 (mean_treated − mean_controls) / √((var_treated + var_controls)/2), before (treated against the whole control
 sample) and after (against the matched controls), both over the standard deviations of the samples before
@@ -35,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
+from sklearn.neighbors import KDTree
 
 from icam.core.errors import InputError
 
@@ -155,10 +153,10 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
         if in_c.size == 0:
             continue
         x_c = _rows(columns, pool[in_c])
-        tree = cKDTree((x_c - mean) @ inv_l.T, balanced_tree=False, compact_nodes=False)
+        tree = KDTree((x_c - mean) @ inv_l.T)
         if replace:
             k = min(n_neighbours, in_c.size)
-            d, j = tree.query(w_t[in_t], k=np.arange(1, k + 1), workers=-1)
+            d, j = tree.query(w_t[in_t], k=k)
             pairs_t.append(np.repeat(in_t, k))
             pairs_c.append(in_c[j.ravel()])
             dist.append(d.ravel())
@@ -184,15 +182,15 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
                    smd_after={n: float(v) for n, v in zip(names, after)}, unmatched=n_offered - n_paired)
 
 
-def _candidates(tree: cKDTree, w_t: np.ndarray, x_t: np.ndarray, x_c: np.ndarray, width: np.ndarray,
+def _candidates(tree: KDTree, w_t: np.ndarray, x_t: np.ndarray, x_c: np.ndarray, width: np.ndarray,
                 n_candidates: int, chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
     """Each treated row's ``n_candidates`` nearest controls (distance, index), the distance set to inf where a
     covariate differs by more than its caliper ``width``; in chunks of rows, so that memory stays flat."""
-    k = min(n_candidates, tree.n)
+    k = min(n_candidates, tree.data.shape[0])
     distance, index = np.empty((x_t.shape[0], k)), np.empty((x_t.shape[0], k), np.int64)
     calipered = np.flatnonzero(np.isfinite(width))
     for lo in range(0, x_t.shape[0], chunk):
-        d, j = tree.query(w_t[lo:lo + chunk], k=np.arange(1, k + 1), workers=-1)
+        d, j = tree.query(w_t[lo:lo + chunk], k=k)
         outside = np.zeros(d.shape, bool)
         for c in calipered:
             outside |= np.abs(x_t[lo:lo + chunk, c][:, None] - x_c[j, c]) > width[c]
