@@ -7,7 +7,7 @@ the project and its leakage belt, the synthetic unit is built on the years befor
 space (each donor taken as the treated unit) rank the project's gap.
 
 Donors are square tiles of the control area (the risk zone outside the project area and the leakage belt),
-each of about ``donor_share`` of the project's forest (:func:`icam.risk.placebo.tile_index`), kept where forest
+each of about ``donor_share`` of the project's forest (:func:`icam.risk.placebo.tile_squares`), kept where forest
 holds at least ``min_forest_share`` of the tile ("similar forest cover") and where they lost at least
 ``min_donor_losses`` pixels before the start. For a unit j and year y, r_j(y) = its loss in y over its forest
 at the end of y − 1. A legally protected forest loses a few per cent of what unprotected donors lose, outside
@@ -46,7 +46,7 @@ from scipy.optimize import nnls
 
 from icam.core.errors import InputError
 from icam.risk.dynamic import MatchingLandscape
-from icam.risk.placebo import spread_squares, square_counts, tile_index
+from icam.risk.placebo import number_squares, square_counts, tile_cells, tile_squares
 
 SUM_ROW_WEIGHT = 1e3  # the sum-to-one row's weight in the NNLS, against normalised rates of order 1
 # the penalties tried, pulling the weights towards the pooled donors: 0 is the plain synthetic control, the
@@ -134,14 +134,10 @@ class SyntheticControl:
         domain = land.control & land.forest_at(first)
         n_tiles = max(1, int(round(np.count_nonzero(domain)
                                    / max(1.0, self.donor_share * np.count_nonzero(project_forest)))))
-        ids, side = tile_index(domain, n_tiles)
+        number, side = tile_squares(domain, n_tiles)
         forest, control = square_counts(domain, side), square_counts(land.control, side)
         share = np.divide(forest, control, out=np.zeros(forest.shape), where=control > 0)
-        ids[~spread_squares(share >= self.min_forest_share, side, domain.shape).ravel()] = -1
-        kept = np.unique(ids[ids >= 0])
-        renumber = np.full(int(ids.max()) + 1 if kept.size else 0, -1, np.int32)
-        renumber[kept] = np.arange(kept.size, dtype=np.int32)
-        return np.where(ids >= 0, renumber[np.maximum(ids, 0)] if kept.size else -1, -1)
+        return tile_cells(number_squares((number >= 0) & (share >= self.min_forest_share)), side, domain)
 
     def _learn(self, years, pre, cf_ha, obs_ha, weights, gaps, rmspe, fit_ratio) -> None:
         self.annual_ = {int(y): {"project_ha": float(o), "counterfactual_ha": float(c), "before_start": bool(b)}

@@ -45,19 +45,35 @@ def spread_squares(values: np.ndarray, side: int, shape: tuple[int, int]) -> np.
     return values.repeat(side, axis=0)[:shape[0]].repeat(side, axis=1)[:, :shape[1]]
 
 
-def tile_index(domain: np.ndarray, n_tiles: int) -> tuple[np.ndarray, int]:
-    """Flat tile number of every cell of ``domain`` (−1 outside it and in the tiles left out) for squares
-    sized so that about ``n_tiles`` of them hold the domain, numbered in row-major order of the squares
-    holding any of it, those with fewer than half the mean square's cells left out; and the squares' side in
-    cells. Built on the squares (:func:`square_counts`), so a jurisdiction's tiles cost two int32 rasters,
-    not a sort of its cells."""
+def tile_squares(domain: np.ndarray, n_tiles: int) -> tuple[np.ndarray, int]:
+    """The tile number of each square (squares' rows × columns; −1 for a square holding none of ``domain``
+    or fewer than half the mean square's cells), for squares sized so that about ``n_tiles`` of them hold the
+    domain, numbered in row-major order; and the squares' side in cells. Built on the squares
+    (:func:`square_counts`), so a jurisdiction's tiles cost no sort of its cells."""
     side = max(1, int(round(np.sqrt(np.count_nonzero(domain) / max(n_tiles, 1)))))
     counts = square_counts(domain, side)
     held = counts > 0
     keep = held & (counts >= 0.5 * counts[held].mean()) if held.any() else held
-    number = np.full(counts.shape, -1, np.int32)
+    return number_squares(keep), side
+
+
+def number_squares(keep: np.ndarray) -> np.ndarray:
+    """0 … n − 1 over the ``keep`` squares in row-major order, −1 elsewhere (int32)."""
+    number = np.full(keep.shape, -1, np.int32)
     number[keep] = np.arange(int(keep.sum()), dtype=np.int32)
-    return np.where(domain, spread_squares(number, side, domain.shape), np.int32(-1)).ravel(), side
+    return number
+
+
+def tile_cells(number: np.ndarray, side: int, domain: np.ndarray) -> np.ndarray:
+    """Flat tile number of every cell of ``domain`` from its square's ``number`` (−1 outside the domain)."""
+    return np.where(domain, spread_squares(number, side, domain.shape), np.int32(-1)).ravel()
+
+
+def tile_index(domain: np.ndarray, n_tiles: int) -> tuple[np.ndarray, int]:
+    """Flat tile number of every cell of ``domain`` (−1 outside it and in the tiles left out) for squares
+    sized so that about ``n_tiles`` of them hold the domain (:func:`tile_squares`); and the squares' side."""
+    number, side = tile_squares(domain, n_tiles)
+    return tile_cells(number, side, domain), side
 
 
 @dataclass(eq=False)
