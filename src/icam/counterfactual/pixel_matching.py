@@ -149,13 +149,13 @@ class PixelMatching:
                              "lower [counterfactual] pre_years or start the check later")
         years = np.arange(m + 1, last_year + 1)
         pre = years < start_year
-        treated_area = project & land.forest_at(m) & (land.strata > 0)
+        matchable = land.forest_at(m) & (land.strata > 0)
+        treated_area = project & matchable
         forest_ha = float(np.count_nonzero(treated_area)) * land.cell_area_ha
-        exact = land.strata.astype(np.int64) if groups is None else groups.astype(np.int64) * 1000 + land.strata
         # every iteration's samples first, so that the covariates are computed once, at the sampled cells only
         rngs = [np.random.default_rng([self.seed, i]) for i in range(self.iterations)]
         n = max(1, int(round(self.density_per_ha * forest_ha)))
-        pool_area = land.control & land.forest_at(m) & (land.strata > 0)
+        pool_area = land.control & matchable
         samples = [(sample_cells(treated_area, n, rng), sample_cells(pool_area, n * self.pool_ratio, rng))
                    for rng in rngs]
         sampled = np.zeros(land.loss_year.size, bool)  # a mask, not np.unique: millions of cells, one pass
@@ -163,7 +163,10 @@ class PixelMatching:
             sampled[drawn] = True
         cells = np.flatnonzero(sampled)
         features = self._features(land, m, cells)
-        runs = [self._iteration(land, cells, features, exact.ravel()[cells], sample, years, rng)
+        exact = land.strata.ravel()[cells].astype(np.int64)  # the exact groups at the sampled cells only
+        if groups is not None:
+            exact += groups.ravel()[cells].astype(np.int64) * 1000
+        runs = [self._iteration(land, cells, features, exact, sample, years, rng)
                 for sample, rng in zip(samples, rngs)]
         zone_year = land.loss_year[treated_area]
         zone_lost_ha = np.array([np.count_nonzero(zone_year == y) for y in years]) * land.cell_area_ha
