@@ -20,7 +20,7 @@ import argparse
 import json
 from pathlib import Path
 
-from counterfactual_truth import HERE, same, scenario_arguments, scenarios
+from counterfactual_truth import HERE, same, scenario_arguments, scenarios, store_row, stored_rows
 from icam.counterfactual.verdict import MethodEstimate, verdict
 from icam.pipeline.config import load_config
 from icam.pipeline.project import build_stages
@@ -62,13 +62,13 @@ def main() -> None:
     parser.add_argument("--scored", type=Path, default=HERE / "counterfactual.json")
     args = parser.parse_args()
     out_path = HERE / "counterfactual_flags.json"
-    rows = json.loads(out_path.read_text()) if out_path.exists() else []
+    rows = stored_rows(out_path)
+    scored = json.loads(args.scored.read_text())
     print("| scale | seed | effect | baseline | true avoided (ha) | baseline avoided (ha) | ×2 baseline avoided (ha) "
           "| largest upper bound (ha) | flag, calibrated | flag, ×2 |")
     print("|---|---:|---:|---|---:|---:|---:|---:|---|---|")
     for key, folder in scenarios(args):
         baseline, observed, methodology = baseline_areas(folder, args.methodology)
-        scored = json.loads(args.scored.read_text())
         calibrated, inflated = baseline - observed, 2 * baseline - observed
         judged = flags(scored, key, methodology, (calibrated, inflated), args.margin)
         upper = judged[0]["largest_upper_ha"]
@@ -80,8 +80,7 @@ def main() -> None:
               f"| {'–' if truth is None else f'{truth:,.0f}'} "
               f"| {calibrated:,.0f} | {inflated:,.0f} | {'–' if upper is None else f'{upper:,.0f}'} "
               f"| {row['flag_calibrated']} | {row['flag_inflated']} |", flush=True)
-        rows = [r for r in rows if not same(r, {**key, "methodology": methodology})] + [row]
-        out_path.write_text(json.dumps(rows, indent=1))
+        rows = store_row(out_path, rows, row, {**key, "methodology": methodology})
 
 
 if __name__ == "__main__":

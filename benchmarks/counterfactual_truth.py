@@ -75,6 +75,19 @@ def same(row: dict, key: dict) -> bool:
     return all(row[k] == v for k, v in key.items())
 
 
+def stored_rows(path: Path) -> list[dict]:
+    """The raw rows stored at ``path`` (none yet if it does not exist)."""
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def store_row(path: Path, rows: list[dict], row: dict, key: dict) -> list[dict]:
+    """``rows`` with ``row`` in place of the one ``key`` names, written to ``path`` (a long run keeps what it
+    has measured)."""
+    rows = [r for r in rows if not same(r, key)] + [row]
+    path.write_text(json.dumps(rows, indent=1))
+    return rows
+
+
 def true_avoided_ha(folder: Path, project: np.ndarray, weights: dict[int, float]) -> float:
     """The truth above, from truth/counterfactual_lossyear.tif and truth/true_lossyear.tif."""
     counts = {}
@@ -144,7 +157,7 @@ def main() -> None:
     parser.add_argument("--methods", default="pixel_matching,synthetic_control")
     args = parser.parse_args()
     out_path = HERE / "counterfactual.json"
-    rows = json.loads(out_path.read_text()) if out_path.exists() else []
+    rows = stored_rows(out_path)
     print("| scale | seed | effect | displacement | method | true avoided (ha) | estimate | error | 90 % interval "
           "| covers | diagnostics | placebos in time holding 0 |")
     print("|---|---:|---:|---:|---|---:|---:|---:|---|---|---|---|")
@@ -155,8 +168,7 @@ def main() -> None:
         for scored in score(folder, tuple(args.methods.split(","))):
             r = {**key, **scored}
             print(row(r), flush=True)
-            rows = [x for x in rows if not same(x, {**key, "method": r["method"]})] + [r]
-        out_path.write_text(json.dumps(rows, indent=1))
+            rows = store_row(out_path, rows, r, {**key, "method": r["method"]})
 
 
 if __name__ == "__main__":
