@@ -86,6 +86,9 @@ def test_migration_from_an_empty_database_makes_the_registry_and_matches_the_mod
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    import icam.enforcement.models  # noqa: F401 - every model the migrations make is compared
+    import icam.web.accounts  # noqa: F401
+
     engine = make_engine(db_url)
     try:
         upgrade(engine)

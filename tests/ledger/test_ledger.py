@@ -88,13 +88,14 @@ def test_migrations_run_from_empty_to_head(db_url):
     from alembic.migration import MigrationContext
 
     import icam.ledger.models  # noqa: F401 - the models must match what the migration made
+    import icam.web.accounts  # noqa: F401 - and the web app's users (0005)
 
     engine = make_engine(db_url)
     try:
         assert current_revision(engine) is None
         upgrade(engine)
-        # 0001 ledger, 0002 agreements, 0003-0004 enforcement
-        assert current_revision(engine) == head_revision() == "0004"
+        # 0001 ledger, 0002 agreements, 0003-0004 enforcement, 0005 the web app's users
+        assert current_revision(engine) == head_revision() == "0005"
         with engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
             assert diff == [], diff

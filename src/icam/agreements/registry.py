@@ -18,6 +18,7 @@ from icam.agreements.registry_import import (
     KINDS,
     MAX_OUTSIDE_M,
     ImportReport,
+    import_records,
     import_table,
 )
 from icam.agreements.registry_queries import (
@@ -39,4 +40,5 @@ from icam.agreements.registry_queries import (
 __all__ = ["COLUMNS", "FIRST_AGREEMENT_DATE", "KINDS", "MAX_OUTSIDE_M", "NO_ASSESSMENT", "STATUS_COLOURS",
            "FieldVisit", "ImportReport", "agreements_table", "agreements_with_parcels", "compliance", "deliveries",
            "deliveries_by_agreement", "export_csv", "export_geopackage", "field_verifications", "households_table",
-           "import_table", "latest_statuses", "parcels", "record_assessments", "schedules", "table_counts"]
+           "import_records", "import_table", "latest_statuses", "parcels", "record_assessments", "schedules",
+           "table_counts"]

@@ -355,6 +355,11 @@ def _read(session: Session, kind: str, path: Path, crs, extent: Extent | None) -
         source = parcel_import.read(session, path, crs)
     else:
         source = Source(path, read_csv(path))
+    return _matched(kind, path, source, extent)
+
+
+def _matched(kind: str, path: Path, source: Source, extent: Extent | None) -> Source:
+    """``source`` with its columns renamed to :data:`COLUMNS`' names (others dropped and named as ignored)."""
     columns = [str(c) for c in source.raw.columns]
     renames, source.ignored = match_columns(path, COLUMNS[kind], columns,
                                             reference="reference" if kind == "deliveries" else None)
@@ -375,11 +380,38 @@ def import_table(session: Session, kind: str, path: Path | str, *, crs=None, ext
     otherwise. Raises :class:`~icam.store.forms.FormImportError` listing the bad rows, or
     :class:`InputError` for a file that cannot be read, lacks a required column, or has no CRS.
     """
-    if kind not in COLUMNS:
-        raise InputError(f"unknown registry table {kind!r}", f"use one of {', '.join(KINDS)}")
+    _known(kind)
     path = Path(path)
     source = _read(session, kind, path, crs, extent)
     source.max_outside_m, source.allow_overlap = max_outside_m, allow_overlap
+    return _import(session, kind, path, source)
+
+
+def import_records(session: Session, kind: str, records: list[dict], *, name: str = "form",
+                   extent: Extent | None = None) -> ImportReport:
+    """:func:`import_table` for rows that come as mappings of column to value (a web form, a JSON body) rather
+    than as a file: the same columns, checks and all-or-nothing writing. Values are read as a CSV's cells
+    (text; decimal commas and day-first dates accepted); ``name`` stands for the file in messages. Parcels,
+    which need geometries, come as files only."""
+    _known(kind)
+    if kind == "parcels":
+        raise InputError("parcels come as a GeoPackage, GeoJSON or Shapefile", "upload the parcels' file")
+    if not records:
+        raise InputError(f"{name}: no {kind} row given", "give at least one row")
+    cells = pd.DataFrame([{str(k): "" if v is None else str(v).strip() for k, v in r.items()} for r in records])
+    cells.index = pd.RangeIndex(1, len(cells) + 1, name="row")
+    path = Path(name)
+    source = Source(path, cells.fillna(""))
+    source = _matched(kind, path, source, extent)
+    return _import(session, kind, path, source)
+
+
+def _known(kind: str) -> None:
+    if kind not in COLUMNS:
+        raise InputError(f"unknown registry table {kind!r}", f"use one of {', '.join(KINDS)}")
+
+
+def _import(session: Session, kind: str, path: Path, source: Source) -> ImportReport:
     rows = Rows(source.raw, source.unit)
     rows.parse(COLUMNS[kind])
     check, write = _STEPS[kind]
@@ -394,4 +426,5 @@ def import_table(session: Session, kind: str, path: Path | str, *, crs=None, ext
     return ImportReport(kind, path, len(rows.frame), inserted, source.ignored, tuple(source.notes))
 
 
-__all__ = ["COLUMNS", "FIRST_AGREEMENT_DATE", "KINDS", "MAX_OUTSIDE_M", "ImportReport", "import_table"]
+__all__ = ["COLUMNS", "FIRST_AGREEMENT_DATE", "KINDS", "MAX_OUTSIDE_M", "ImportReport", "import_records",
+           "import_table"]

@@ -88,7 +88,7 @@ def agreements_table(session: Session) -> pd.DataFrame:
                                                .order_by(Commitment.commitment)).all(),
                                columns=["agreement_id", "commitment"])
     joined = commitments.groupby("agreement_id")["commitment"].agg(";".join)
-    frame.insert(9, "commitments", frame["agreement_id"].map(joined).fillna(""))
+    frame.insert(9, "commitments", [joined.get(code, "") for code in frame["agreement_id"]])
     return frame
 
 

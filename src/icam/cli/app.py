@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from icam import __version__
-from icam.cli import agreements, area, cache, check, demo, enforcement, ledger, risk, run
+from icam.cli import agreements, area, cache, check, demo, enforcement, ledger, risk, run, serve, users
 from icam.cli.options import console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -35,6 +35,7 @@ def main(
 app.command("run")(run.run)
 app.command("init")(run.init)
 app.command("demo")(demo.demo)
+app.command("serve")(serve.serve)
 app.add_typer(area.area_app, name="area")
 app.add_typer(risk.risk_app, name="risk")
 app.add_typer(ledger.ledger_app, name="ledger")
@@ -42,3 +43,4 @@ app.add_typer(agreements.agreements_app, name="agreements")
 app.add_typer(enforcement.enforcement_app, name="enforcement")
 app.add_typer(cache.cache_app, name="cache")
 app.add_typer(check.check_app, name="check")
+app.add_typer(users.users_app, name="users")

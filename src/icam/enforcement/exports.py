@@ -104,6 +104,17 @@ def _kml(table: pd.DataFrame, desc: list[str], name: str) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
+def gpx_text(table: pd.DataFrame) -> str:
+    """Alerts as GPX 1.1 waypoints (name: the alert id; description: :func:`descriptions`), in the table's order;
+    the table as for :func:`write_waypoints`. What a download serves without writing a file."""
+    return _gpx(table, descriptions(table))
+
+
+def kml_text(table: pd.DataFrame, name: str) -> str:
+    """Alerts as KML placemarks in a document called ``name``; see :func:`gpx_text`."""
+    return _kml(table, descriptions(table), name)
+
+
 def _write_xml(path: Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -58,23 +58,27 @@ def plan_patrol(session: Session, *, start: dt.date, days: int = 1, team: str | 
         raise InputError(f"no open alert of priority {min_priority} or higher{where}",
                          "run `icam run` to raise new alerts, or lower --min-priority")
 
-    def work() -> PatrolPlan:
-        prefix = f"PLAN-{start:%Y%m%d}-"
-        n = session.scalar(select(func.count()).select_from(PatrolPlan).where(PatrolPlan.code.like(prefix + "%")))
-        plan = PatrolPlan(code=f"{prefix}{n + 1}", planned_start=start,
-                          planned_end=start + dt.timedelta(days=days - 1), zone=zone, team=team)
-        plan.alerts.extend(alerts)
-        session.add(plan)
-        for alert in alerts:
-            alert.status = "assigned"
-        session.flush()
-        return plan
-
-    plan = in_transaction(session, work)
+    plan = in_transaction(session, lambda: new_plan(session, alerts, start=start, days=days, zone=zone, team=team))
     table = pd.DataFrame([{"alert_id": a.alert_id, "priority": a.priority, "score": a.score, "area_ha": a.area_ha,
                            "first_date": a.first_date, "last_date": a.last_date or a.first_date, "zone": a.zone,
                            "agreement": a.agreement_code, "lon": a.lon, "lat": a.lat} for a in alerts])
     return plan, table
 
 
-__all__ = ["PRIORITY_RANK", "plan_patrol", "release_lapsed"]
+def new_plan(session: Session, alerts: list[Alert], *, start: dt.date, days: int, zone: str | None,
+             team: str | None) -> PatrolPlan:
+    """A plan ``PLAN-<start YYYYMMDD>-<n>`` (n: the next number of that day) to ``alerts``, which become
+    ``assigned``; in the caller's transaction."""
+    prefix = f"PLAN-{start:%Y%m%d}-"
+    n = session.scalar(select(func.count()).select_from(PatrolPlan).where(PatrolPlan.code.like(prefix + "%")))
+    plan = PatrolPlan(code=f"{prefix}{n + 1}", planned_start=start, planned_end=start + dt.timedelta(days=days - 1),
+                      zone=zone, team=team)
+    plan.alerts.extend(alerts)
+    session.add(plan)
+    for alert in alerts:
+        alert.status = "assigned"
+    session.flush()
+    return plan
+
+
+__all__ = ["PRIORITY_RANK", "new_plan", "plan_patrol", "release_lapsed"]
