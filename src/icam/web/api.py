@@ -118,7 +118,7 @@ def serial(serial: str, session: Session = Depends(db), _: Identity = require("r
 
 @router.get("/households")
 def households(session: Session = Depends(db), _: Identity = require("households.read"),
-               offset: Annotated[int, Query(ge=0)] = 0,
+               offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
                limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> list[dict]:
     """Households with their community, members and agreements, by code (``offset``, ``limit`` to page)."""
     return views.households(session, offset=offset, limit=limit)

@@ -95,6 +95,12 @@
   }
 
   if (d.alerts) {
+    // Alerts as SVG (the map's other layers are on canvas), so each marker is an element with its classes, in a
+    // pane above the parcels' canvas that lets clicks beside the markers through to the parcels.
+    const alertPane = map.createPane("alerts");
+    alertPane.style.zIndex = 450;
+    alertPane.style.pointerEvents = "none";
+    const alertRenderer = L.svg({ pane: "alerts" });
     getJSON("/api/v1/alerts").then(function (fc) {
       const layer = L.geoJSON(fc, {
         pointToLayer: function (f, latlng) {
@@ -103,7 +109,7 @@
           return L.circleMarker(latlng, {
             radius: p.priority === "high" ? 7 : 5, weight: 1, color: "#222222",
             fillColor: checked ? "#bbbbbb" : priorityColour[p.priority] || "#888888", fillOpacity: 0.9,
-            className: "alert-marker alert-" + p.alert_id,
+            className: "alert-marker alert-" + p.alert_id, renderer: alertRenderer,
           });
         },
         onEachFeature: function (f, l) { l.bindPopup(function () { return alertPopup(f.properties); }); },
