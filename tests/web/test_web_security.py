@@ -218,3 +218,74 @@ def test_users_command_adds_gives_tokens_and_refuses_cleanly(tmp_path):
     actions = sqlite3.connect(project / ".icam" / "ledger.sqlite").execute(
         "SELECT actor, action FROM web_audit_log ORDER BY id").fetchall()
     assert [a for _, a in actions] == ["user.add", "user.token", "user.token"] and actions[0][0].startswith("cli:")
+
+
+def test_2_1_1_and_2_1_2_password_lengths():
+    from icam.core.errors import InputError
+    from icam.web.accounts import check_password
+
+    assert check_password("x" * 12) and check_password("una frase de contraseña muy larga " * 3)  # 102 characters
+    for bad in ("x" * 11, "x" * 129):
+        with pytest.raises(InputError):
+            check_password(bad)
+
+
+def test_3_2_1_each_login_gets_a_new_session_token(served):
+    _, client, _ = served
+    login(client, email("analyst"))
+    first = client.cookies.get("icam_session")
+    client.cookies.clear()
+    login(client, email("analyst"))
+    assert first and client.cookies.get("icam_session") not in (None, first)
+
+
+def test_5_3_3_what_people_typed_is_escaped_in_the_pages(served):
+    _, client, tokens = served
+    client.post("/api/v1/grievances", headers={"Authorization": f"Bearer {tokens['agreements']}"},
+                json={"agreement_id": AGREEMENTS[1], "received_on": "2021-04-01", "category": "<b>x</b>",
+                      "description": "<script>alert('x')</script>"})
+    page = client.get("/agreements", headers={"Authorization": f"Bearer {tokens['verifier']}"})
+    assert "<script>alert" not in page.text and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page.text
+
+
+def test_5_3_4_and_12_3_1_no_injection_nor_path_outside_the_outputs(served):
+    _, client, tokens = served
+    assert client.get("/api/v1/credits/serials/1 OR 1=1").status_code == 404
+    analyst = {"Authorization": f"Bearer {tokens['analyst']}"}
+    (client.app.state.project_dir / "secret.txt").write_text("not an output", encoding="utf-8")
+    for path in ("../secret.txt", "..%2Fsecret.txt", "%2E%2E/secret.txt", "/etc/passwd", "tables/../../secret.txt"):
+        response = client.get(f"/outputs/files/{path}", headers=analyst)
+        assert response.status_code == 404 and "not an output" not in response.text, path
+    assert client.get("/outputs/files/tables/loss_by_period.csv", headers=analyst).text.startswith("period,loss_ha")
+
+
+def test_12_1_1_an_upload_larger_than_the_limit_is_refused(served):
+    from icam.web.pages_field import MAX_UPLOAD_BYTES
+
+    app, client, _ = served
+    login(client, email("agreements"))
+    big = b"agreement_id,item,delivered_on,quantity\n" + b"x" * MAX_UPLOAD_BYTES
+    page = client.post("/agreements/upload", data={"kind": "deliveries", "csrf_token": csrf_of(client)},
+                       files={"file": ("big.csv", big, "text/csv")})
+    assert page.status_code == 422 and "larger than 20 MB" in page.text
+
+
+def test_docs_permission_table_is_the_codes_and_every_test_it_names_exists():
+    from conftest import REPO_ROOT
+    from icam.web.roles import PERMISSIONS, ROLES
+
+    text = (REPO_ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    header = "| permission | what it covers | " + " | ".join(ROLES) + " |"
+    assert header in text
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == len(ROLES) + 2 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = (tuple(r for r, c in zip(ROLES, cells[2:]) if c == "✔"), cells[1])
+    assert rows == {p: (tuple(r for r in ROLES if r in holders), meaning)
+                    for p, (holders, meaning) in PERMISSIONS.items()}
+    named = set(re.findall(r"`(?:test_web_\w+\.py::)?(test_\w+)`", text))
+    defined = set()
+    for module in (REPO_ROOT / "tests" / "web").glob("test_*.py"):
+        defined |= set(re.findall(r"^def (test_\w+)", module.read_text(encoding="utf-8"), flags=re.M))
+    assert len(named) > 15 and named <= defined, named - defined

@@ -129,9 +129,9 @@ def assign(request: Request, alert_ids: list[str] = Form(...), start: dt.date = 
     """Send the alerts ticked to a new patrol plan."""
     try:
         with writing(request) as write:
-            record(write, who, "alerts.assign", None, {"alert_ids": alert_ids, "start": start.isoformat()})
-            plan = assign_alerts(write, alert_ids, start=start, days=days, team=team or None)
-            code = plan.code
+            entry = record(write, who, "alerts.assign", None, {"alert_ids": alert_ids, "start": start.isoformat()})
+            code = assign_alerts(write, alert_ids, start=start, days=days, team=team or None).code
+            entry.target = code
     except IcamError as exc:
         return _enforcement_page(request, session, who, 422, str(exc))
     return RedirectResponse(f"/enforcement?done={code}", status_code=303)
