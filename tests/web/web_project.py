@@ -71,7 +71,7 @@ def _registry_files(folder: Path) -> dict[str, Path]:
 def _alerts(s) -> None:
     for k, code in enumerate(ALERT_IDS):
         first = dt.date(2024, 1 + k // 6, 1 + k % 6)
-        s.add(Alert(alert_id=code, first_date=first, last_date=first, area_ha=1.0 + k, lon=-77.45 + 0.01 * k,
+        s.add(Alert(alert_id=code, first_date=first, last_date=first, area_ha=1.0 + k, lon=-77.9 + 0.05 * k,
                     lat=-5.75, zone="project_area" if k % 2 else "leakage_belt",
                     priority=("high", "medium", "low")[k % 3], score=10.0 - k / 2,
                     agreement_code=AGREEMENTS[0] if k == 0 else None, status="new",

@@ -156,9 +156,11 @@ def add_grievance(body: GrievanceIn, request: Request, who: Identity = require("
 
 
 @router.get("/alerts")
-def alerts(session: Session = Depends(db), _: Identity = require("alerts.read"), status: str | None = None) -> dict:
-    """Alerts as GeoJSON points (WGS 84), open ones by priority and score first."""
-    return views.alerts_geojson(views.alerts(session, status=status))
+def alerts(session: Session = Depends(db), _: Identity = require("alerts.read"),
+           status: Annotated[str | None, Query(pattern="^(new|assigned|checked)$")] = None,
+           limit: Annotated[int, Query(ge=1, le=20_000)] = 2_000) -> dict:
+    """Alerts as GeoJSON points (WGS 84): open ones first, by priority and score, then the checked ones."""
+    return views.alerts_geojson(views.alerts(session, status=status, limit=limit))
 
 
 @router.post("/alerts/assign", status_code=201, responses={422: {"description": "the assignment is refused"}})

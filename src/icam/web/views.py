@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from icam import ledger
@@ -147,11 +147,12 @@ def alerts(session: Session, *, status: str | None = None, limit: int = 300) -> 
     query = select(Alert)
     if status is not None:
         query = query.where(Alert.status == status)
-    rows = session.scalars(query.order_by(Alert.status, Alert.score.desc(), Alert.first_date.desc()).limit(limit))
-    ordered = sorted(rows, key=lambda a: (a.status == "checked", PRIORITY_ORDER.get(a.priority, 3), -(a.score or 0)))
+    rank = case(PRIORITY_ORDER, value=Alert.priority, else_=len(PRIORITY_ORDER))
+    rows = session.scalars(query.order_by(case((Alert.status == "checked", 1), else_=0), rank, Alert.score.desc(),
+                                          Alert.first_date.desc(), Alert.alert_id).limit(limit))
     return [{"alert_id": a.alert_id, "priority": a.priority, "score": a.score, "status": a.status,
              "verdict": a.verdict, "area_ha": a.area_ha, "first_date": a.first_date.isoformat(), "zone": a.zone,
-             "agreement": a.agreement_code, "lon": a.lon, "lat": a.lat} for a in ordered]
+             "agreement": a.agreement_code, "lon": a.lon, "lat": a.lat} for a in rows]
 
 
 def alerts_geojson(rows: list[dict]) -> dict:

@@ -18,7 +18,7 @@
   });
   new North({ position: "topright" }).addTo(map);
   const overlays = {};
-  const layers = L.control.layers(null, overlays, { collapsed: false }).addTo(map);
+  const layers = L.control.layers(null, overlays, { collapsed: window.innerWidth < 700 }).addTo(map);
   const statusColour = { compliant: "#1a9850", to_verify: "#fdae61", breach: "#d73027", not_in_force: "#999999" };
   const priorityColour = { high: "#d7191c", medium: "#fdae61", low: "#2c7bb6" };
 
@@ -102,6 +102,7 @@
     alertPane.style.pointerEvents = "none";
     const alertRenderer = L.svg({ pane: "alerts" });
     getJSON("/api/v1/alerts").then(function (fc) {
+      fc.features.reverse(); // the API lists the most urgent first: draw them last, on top
       const layer = L.geoJSON(fc, {
         pointToLayer: function (f, latlng) {
           const p = f.properties;
