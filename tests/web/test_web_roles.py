@@ -44,6 +44,7 @@ CALLS = {
     ("GET", "/api/v1/credits/serials/{serial}"): lambda r: (
         f"/api/v1/credits/serials/{first_serials()['buyer']}", None, None, 200),
     ("GET", "/api/v1/households"): lambda r: ("/api/v1/households", None, None, 200),
+    ("GET", "/api/v1/agreements"): lambda r: ("/api/v1/agreements", None, None, 200),
     ("GET", "/api/v1/deliveries"): lambda r: ("/api/v1/deliveries", None, None, 200),
     ("POST", "/api/v1/deliveries"): lambda r: ("/api/v1/deliveries", "json", {
         "agreement_id": AGREEMENTS[1], "item": "coffee seedlings", "delivered_on": "2015-05-04", "quantity": 100,

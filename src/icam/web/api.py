@@ -124,6 +124,12 @@ def households(session: Session = Depends(db), _: Identity = require("households
     return views.households(session, offset=offset, limit=limit)
 
 
+@router.get("/agreements")
+def agreements(session: Session = Depends(db), _: Identity = require("households.read")) -> list[dict]:
+    """Agreements: household, term, conservation parcel and its hectares, latest compliance status."""
+    return views.agreements(session)
+
+
 @router.get("/deliveries")
 def deliveries(session: Session = Depends(db), _: Identity = require("households.read")) -> list[dict]:
     """The latest benefit deliveries, newest first."""

@@ -39,6 +39,7 @@ def _agreements_page(request: Request, session: Session, who: Identity, status_c
     context.setdefault("done", request.query_params.get("done"))
     items = views.agreement_items(session)
     return render(request, "agreements.html", who, status_code=status_code, households=views.households(session),
+                  agreements=views.agreements(session),
                   deliveries=views.deliveries(session, 30), grievances=views.grievances(session, 30), items=items,
                   benefit_items=sorted({item for _, its in items for item in its}), kinds=UPLOAD_KINDS,
                   today=dt.date.today().isoformat(), **context)

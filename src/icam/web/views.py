@@ -14,7 +14,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from icam import ledger
-from icam.agreements.models import Agreement, BenefitSchedule, Delivery, Grievance, Household, Member
+from icam.agreements.models import Agreement, BenefitSchedule, Delivery, Grievance, Household, Member, Parcel
+from icam.agreements.registry_queries import agreements_table, latest_statuses
 from icam.enforcement.models import Alert, Observation, Patrol, PatrolPlan
 from icam.ledger.lookup import find_serial
 from icam.ledger.models import Account, Retirement
@@ -113,6 +114,17 @@ def households(session: Session, *, offset: int = 0, limit: int = 500) -> list[d
     return [{"household_id": h.code, "community": h.community.name if h.community else None, "village": h.village,
              "members_count": h.members_count, "members": members.get(h.id, []),
              "agreements": agreements.get(h.id, [])} for h in rows]
+
+
+def agreements(session: Session) -> list[dict]:
+    """Agreements with their household, term, conservation parcel (hectares) and latest compliance status."""
+    table = agreements_table(session)
+    area = dict(session.execute(select(Parcel.code, Parcel.area_ha)).all())
+    status = latest_statuses(session)
+    return [{"agreement_id": a, "household_id": h, "signed": s.isoformat(), "in_force_until": e.isoformat(),
+             "conservation_parcel_id": p, "conservation_area_ha": area.get(p), "status": status.get(a, "not_assessed")}
+            for a, h, s, e, p in zip(table["agreement_id"], table["household_id"], table["signed"],
+                                     table["in_force_until"], table["conservation_parcel_id"])]
 
 
 def deliveries(session: Session, limit: int = 100) -> list[dict]:
@@ -223,6 +235,6 @@ def allocation(project_dir: Path) -> dict:
             "nesting": r.get("jurisdiction")}
 
 
-__all__ = ["agreement_items", "alerts", "alerts_geojson", "allocation", "audit", "credits", "deliveries",
+__all__ = ["agreement_items", "agreements", "alerts", "alerts_geojson", "allocation", "audit", "credits", "deliveries",
            "grievances", "households", "manifest", "outcomes", "outputs", "parse_serial", "people", "plans",
            "registry_totals", "results", "retirements", "serial", "summary"]
