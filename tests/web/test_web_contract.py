@@ -10,6 +10,8 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 from web_project import (
     AGREEMENTS,
@@ -192,3 +194,11 @@ def test_every_message_of_the_pages_has_its_spanish_translation():
     assert len(found) > 150 and missing == []
     assert i18n.translations("es").gettext("to_verify") == "por verificar"
     assert i18n.translations("en").gettext("to_verify") == "to verify"  # codes get words in English too
+
+
+@given(header=st.text(max_size=80), choice=st.one_of(st.none(), st.text(max_size=5)))
+def test_negotiation_always_answers_a_language_it_has(header, choice):
+    lang = i18n.negotiate(header, choice)
+    assert lang in i18n.LANGUAGES
+    if choice in i18n.LANGUAGES:
+        assert lang == choice
