@@ -56,6 +56,7 @@ from icam.store.writes import codes, existing_keys, guarded, in_transaction, ins
 FIRST_AGREEMENT_DATE = dt.date(1987, 1, 1)  # the Alto Mayo Protected Forest was established in 1987
 MAX_OUTSIDE_M = 10_000.0  # a parcel or a house farther than this from the project's boundaries is refused
 CODE = 64  # characters of a household, parcel or agreement code
+MAX_NAMED = 1_000  # agreements a duplicate check names in its query (more: it reads the whole table)
 _SEX_SYNONYMS = {"f": "female", "m": "male", "x": "other", "mujer": "female", "hombre": "male", "woman": "female",
                  "man": "male"}
 _HOUSEHOLD = Col("household_id", required=True, aliases=("household", "household_code"), length=CODE)
@@ -211,6 +212,9 @@ def _check_deliveries(session: Session, rows: Rows, source: Source) -> None:
               "is empty and the item is not in the agreement's benefit schedule",
               "fill in value_usd, or import the benefit schedule first")
     statement = select(Agreement.code, Delivery.item, Delivery.delivered_on, Delivery.reference).join(Agreement)
+    named = frame["agreement_id"].dropna().unique().tolist()
+    if len(named) <= MAX_NAMED:  # a form's one row need not read every delivery ever made
+        statement = statement.where(Agreement.code.in_(named))
     keys = ["agreement_id", "item", "delivered_on", "reference"]
     rows.duplicates(keys, "item", existing_keys(session, statement, keys, keys),
                     " (same agreement, item, date and reference)")
