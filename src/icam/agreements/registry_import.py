@@ -180,9 +180,21 @@ def _check_agreements(session: Session, rows: Rows, source: Source) -> None:
               "renewed_until", "{value!r} is not after the signing date", "write the last day in force (YYYY-MM-DD)")
 
 
+def _named(frame: pd.DataFrame) -> list[str] | None:
+    """The agreements a file names, where few enough to name in a query (None: read them all); a form's one row
+    then costs a lookup of one agreement, not a read of the registry."""
+    named = frame["agreement_id"].dropna().unique().tolist()
+    return named if len(named) <= MAX_NAMED else None
+
+
+def _of_named(statement, named: list[str] | None):
+    return statement if named is None else statement.where(Agreement.code.in_(named))
+
+
 def _agreement_refs(session: Session, rows: Rows) -> pd.DataFrame:
-    table = pd.DataFrame(session.execute(select(Agreement.code, Household.code, Agreement.signed)
-                                         .join(Household, Agreement.household_id == Household.id)).all(),
+    statement = (select(Agreement.code, Household.code, Agreement.signed)
+                 .join(Household, Agreement.household_id == Household.id))
+    table = pd.DataFrame(session.execute(_of_named(statement, _named(rows.frame))).all(),
                          columns=["agreement_id", "household_id", "signed"])
     rows.unknown("agreement_id", table["agreement_id"], "an agreement", _IMPORT_AGREEMENTS)
     return table.set_index("agreement_id")
@@ -211,10 +223,8 @@ def _check_deliveries(session: Session, rows: Rows, source: Source) -> None:
     rows.flag(no_value & cost.isna() & frame["agreement_id"].notna(), "value_usd",
               "is empty and the item is not in the agreement's benefit schedule",
               "fill in value_usd, or import the benefit schedule first")
-    statement = select(Agreement.code, Delivery.item, Delivery.delivered_on, Delivery.reference).join(Agreement)
-    named = frame["agreement_id"].dropna().unique().tolist()
-    if len(named) <= MAX_NAMED:  # a form's one row need not read every delivery ever made
-        statement = statement.where(Agreement.code.in_(named))
+    statement = _of_named(select(Agreement.code, Delivery.item, Delivery.delivered_on, Delivery.reference)
+                          .join(Agreement), _named(frame))
     keys = ["agreement_id", "item", "delivered_on", "reference"]
     rows.duplicates(keys, "item", existing_keys(session, statement, keys, keys),
                     " (same agreement, item, date and reference)")
@@ -222,7 +232,7 @@ def _check_deliveries(session: Session, rows: Rows, source: Source) -> None:
 
 def _unit_costs(session: Session, frame: pd.DataFrame) -> pd.Series:
     """The schedule's unit cost of each delivery's item in its year (NaN where the schedule has none)."""
-    schedule = schedules(session)
+    schedule = schedules(session, _named(frame))
     year = frame["delivered_on"].dt.year
     merged = frame[["agreement_id", "item"]].assign(year=year, row=frame.index).merge(
         schedule, on=["agreement_id", "item"], how="inner")
@@ -307,7 +317,8 @@ def _insert_agreements(session: Session, rows: Rows, source: Source) -> int:
 
 
 def _with_agreement_ids(session: Session, frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.assign(agreement_id=frame["agreement_id"].map(codes(session, Agreement)))
+    ids = dict(session.execute(_of_named(select(Agreement.code, Agreement.id), _named(frame))).all())
+    return frame.assign(agreement_id=frame["agreement_id"].map(ids))
 
 
 def _insert_benefit_schedule(session: Session, rows: Rows, source: Source) -> int:

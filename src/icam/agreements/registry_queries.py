@@ -120,12 +120,15 @@ def agreements_with_parcels(session: Session, crs=None) -> gpd.GeoDataFrame:
     return out
 
 
-def schedules(session: Session) -> pd.DataFrame:
-    """The benefit schedule: agreement_id, item, unit, quantity_per_year, unit_cost_usd, first_year, last_year."""
-    rows = session.execute(select(Agreement.code, BenefitSchedule.item, BenefitSchedule.unit,
-                                  BenefitSchedule.quantity_per_year, BenefitSchedule.unit_cost_usd,
-                                  BenefitSchedule.first_year, BenefitSchedule.last_year).join(Agreement)
-                           .order_by(Agreement.code, BenefitSchedule.item, BenefitSchedule.first_year)).all()
+def schedules(session: Session, agreements: list[str] | None = None) -> pd.DataFrame:
+    """The benefit schedule: agreement_id, item, unit, quantity_per_year, unit_cost_usd, first_year, last_year
+    (of the ``agreements`` named, else of every agreement)."""
+    statement = select(Agreement.code, BenefitSchedule.item, BenefitSchedule.unit, BenefitSchedule.quantity_per_year,
+                       BenefitSchedule.unit_cost_usd, BenefitSchedule.first_year, BenefitSchedule.last_year
+                       ).join(Agreement)
+    if agreements is not None:
+        statement = statement.where(Agreement.code.in_(agreements))
+    rows = session.execute(statement.order_by(Agreement.code, BenefitSchedule.item, BenefitSchedule.first_year)).all()
     return pd.DataFrame(rows, columns=["agreement_id", "item", "unit", "quantity_per_year", "unit_cost_usd",
                                        "first_year", "last_year"]).astype(
         {"quantity_per_year": "float64", "unit_cost_usd": "float64", "first_year": "int64", "last_year": "int64"})
