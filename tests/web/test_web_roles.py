@@ -77,6 +77,7 @@ CALLS = {
     ("GET", "/map/rasters/{name}.json"): lambda r: ("/map/rasters/risk.json", None, None, 200),
     ("GET", "/outputs"): lambda r: ("/outputs", None, None, 200),
     ("GET", "/outputs/files/{path:path}"): lambda r: ("/outputs/files/tables/loss_by_period.csv", None, None, 200),
+    ("GET", "/allocation"): lambda r: ("/allocation", None, None, 200),
     ("GET", "/audit"): lambda r: ("/audit", None, None, 200),
     ("GET", "/users"): lambda r: ("/users", None, None, 200),
     ("POST", "/users"): lambda r: ("/users", "form", {"email": f"new-{r}@example.org", "role": "verifier",

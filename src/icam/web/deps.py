@@ -26,6 +26,7 @@ LANG_COOKIE = "icam_lang"
 LOGIN_CSRF_COOKIE = "icam_login_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+_SQLITE_WRITERS = threading.Lock()  # this process's writers to SQLite, one at a time (see writing)
 
 
 def db(request: Request) -> Iterator[Session]:
@@ -40,15 +41,32 @@ def writing(request: Request) -> Iterator[Session]:
 
     On SQLite the transaction takes the database's write lock first thing (waiting its turn behind other
     writers): a write that read first and then found the database changed by another writer would fail at
-    once (SQLITE_BUSY_SNAPSHOT) instead of waiting. PostgreSQL locks the rows written."""
-    with Session(request.app.state.engine) as session, session.begin():
-        if session.get_bind().dialect.name == "sqlite":
-            session.execute(text("UPDATE web_users SET id = id WHERE 0 = 1"))
+    once (SQLITE_BUSY_SNAPSHOT) instead of waiting. The server's own writers first queue on a lock of the
+    process: SQLite's busy handler only polls (every 100 ms at most), so among many writers one could miss
+    every turn for its whole timeout and fail with "database is locked". PostgreSQL locks the rows written."""
+    engine = request.app.state.engine
+    if engine.dialect.name != "sqlite":
+        with Session(engine) as session, session.begin():
+            yield session
+        return
+    with _SQLITE_WRITERS, Session(engine) as session, session.begin():
+        session.execute(text("UPDATE web_users SET id = id WHERE 0 = 1"))
         yield session
 
 
 def identity(request: Request, session: Session = Depends(db)) -> Identity:
-    """Who is asking (:class:`~icam.web.accounts.Identity`); ``public`` when nobody logged in."""
+    """Who is asking (:class:`~icam.web.accounts.Identity`); ``public`` when nobody logged in.
+
+    The read transaction of the look-up ends here, so the request's connection goes back to the pool before
+    the route runs: a write route that held it while waiting for its :func:`writing` connection would, under
+    load, leave every connection of the pool held by a request waiting for another (each then a 500)."""
+    try:
+        return _identity(request, session)
+    finally:
+        session.rollback()
+
+
+def _identity(request: Request, session: Session) -> Identity:
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, token = header.partition(" ")

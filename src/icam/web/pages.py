@@ -185,6 +185,16 @@ def output_file(path: str, request: Request, _: Identity = require("outputs.read
     return FileResponse(target, filename=Path(path).name)
 
 
+@router.get("/allocation", response_class=HTMLResponse)
+def allocation(request: Request, who: Identity = require("allocation.read")):
+    """The baseline: the risk model chosen, VT0007's hectares per year per zone, VM0015's allocation by year."""
+    data = views.allocation(request.app.state.project_dir)
+    by_zone = data["baseline"].get("vm0015", {}).get("by_zone", {})
+    years = sorted({year for zone in by_zone.values() for year in zone})
+    return render(request, "allocation.html", who, data=data, by_zone=by_zone, years=years,
+                  vt0007=data["baseline"].get("vt0007", {}))
+
+
 @router.get("/audit", response_class=HTMLResponse)
 def audit(request: Request, session: Session = Depends(db), who: Identity = require("audit.read")):
     """Who wrote what and when through the app, and the ledger's hash chain."""
