@@ -225,6 +225,9 @@ def _check_deliveries(session: Session, rows: Rows, source: Source) -> None:
               "fill in value_usd, or import the benefit schedule first")
     statement = _of_named(select(Agreement.code, Delivery.item, Delivery.delivered_on, Delivery.reference)
                           .join(Agreement), _named(frame))
+    references = frame["reference"]
+    if references.notna().all() and references.nunique() <= MAX_NAMED:  # a duplicate shares its reference
+        statement = statement.where(Delivery.reference.in_(references.unique().tolist()))
     keys = ["agreement_id", "item", "delivered_on", "reference"]
     rows.duplicates(keys, "item", existing_keys(session, statement, keys, keys),
                     " (same agreement, item, date and reference)")
