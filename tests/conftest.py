@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -109,22 +111,30 @@ def postgres_url() -> str:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path):
     """An empty ledger database: a SQLite file, or a fresh schema on the PostgreSQL test server (dropped after)."""
-    import uuid
-
-    from sqlalchemy.engine import make_url
-
-    from icam.store.db import make_engine, sqlite_url
+    from icam.store.db import sqlite_url
 
     if request.param == "sqlite":
         yield sqlite_url(tmp_path / "ledger.sqlite")
         return
-    base = request.getfixturevalue("postgres_url")
-    schema = f"icam_test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(base)
+    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
+@contextmanager
+def postgres_schema(base_url: str, prefix: str = "icam_test") -> Iterator[str]:
+    """A fresh schema on the PostgreSQL server of ``base_url``: the URL that works in it, then dropped."""
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    from icam.store.db import make_engine
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(base_url)
     with admin.begin() as connection:
         connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     try:
-        yield make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        yield make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
             hide_password=False)
     finally:
         with admin.begin() as connection:

@@ -9,7 +9,6 @@ import datetime as dt
 import json
 
 import pytest
-from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -20,27 +19,20 @@ from web_project import (
     MEMBER_NAMES,
     PROJECT,
     RETIRED,
-    database,
     first_serials,
-    make_project,
 )
+from web_project import served as serve_project
 
 from icam.agreements.models import Agreement, Delivery
 from icam.ledger.models import BUFFER_ACCOUNT
 from icam.ledger.serials import block_label
 from icam.report import i18n
-from icam.web.app import create_app
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def served(request, tmp_path_factory):
-    server = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
-    with database(request.param, server) as url:
-        folder = tmp_path_factory.mktemp("web_contract")
-        tokens = make_project(folder, url)
-        app = create_app(folder, url)
-        with TestClient(app) as client:
-            yield app, client, tokens
+    with serve_project(request, tmp_path_factory, "web_contract") as project:
+        yield project
 
 
 def _as(tokens: dict, role: str | None) -> dict:

@@ -17,10 +17,9 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from web_project import AGREEMENTS, ALERT_IDS, HOUSEHOLDS, PASSWORD, database, email, first_serials, make_project
+from web_project import AGREEMENTS, ALERT_IDS, HOUSEHOLDS, PASSWORD, email, first_serials, served
 
 from icam.web.accounts import AuditRecord
-from icam.web.app import create_app
 from icam.web.roles import PERMISSIONS, PUBLIC, ROLES, allows, writes
 
 TODAY = dt.date.today().isoformat()
@@ -129,13 +128,8 @@ def routes(app) -> dict[tuple[str, str], str | None]:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def project(request, tmp_path_factory):
-    server = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
-    with database(request.param, server) as url:
-        folder = tmp_path_factory.mktemp("web_roles")
-        tokens = make_project(folder, url)
-        app = create_app(folder, url)
-        with TestClient(app) as client:
-            yield app, client, tokens
+    with served(request, tmp_path_factory, "web_roles") as project:
+        yield project
 
 
 def _call(client: TestClient, role: str, tokens: dict, method: str, call) -> object:

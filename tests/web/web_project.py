@@ -5,7 +5,6 @@ with an API token. Everything enters through icam's own importers and ledger, as
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,14 +14,15 @@ import numpy as np
 import rasterio
 import shapely
 from affine import Affine
-from sqlalchemy.engine import make_url
+from fastapi.testclient import TestClient
 
-from conftest import write_csv
+from conftest import postgres_schema, write_csv
 from icam import ledger
 from icam.agreements.registry import import_table
 from icam.enforcement.models import Alert
 from icam.store.db import make_engine, session, upgrade
 from icam.web.accounts import Identity, add_user, new_api_token
+from icam.web.app import create_app
 from icam.web.roles import ROLES
 
 UTM = "EPSG:32718"
@@ -144,20 +144,18 @@ def database(kind: str, postgres_url: str | None) -> Iterator[str | None]:
     if kind == "sqlite":
         yield None
         return
-    schema = f"icam_web_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(postgres_url)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    with postgres_schema(postgres_url, "icam_web") as url:
+        yield url
 
 
-def postgres_or_skip(request) -> str | None:
-    """The PostgreSQL test server's URL for a test parametrized on ``postgresql`` (skipped or failed as the
-    ``postgres_url`` fixture decides), None for ``sqlite``."""
-    return request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+@contextmanager
+def served(request, tmp_path_factory, name: str) -> Iterator[tuple]:
+    """For a fixture parametrized on ``sqlite`` / ``postgresql``: the project made and served in-process, as
+    (app, client, each role's token)."""
+    server = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    with database(request.param, server) as url:
+        folder = tmp_path_factory.mktemp(name)
+        tokens = make_project(folder, url)
+        app = create_app(folder, url)
+        with TestClient(app) as client:
+            yield app, client, tokens
