@@ -194,3 +194,13 @@ def test_negotiation_always_answers_a_language_it_has(header, choice):
     assert lang in i18n.LANGUAGES
     if choice in i18n.LANGUAGES:
         assert lang == choice
+
+
+def test_a_refused_row_says_its_problem_and_fix_and_nothing_about_the_command_line(served):
+    _, client, tokens = served
+    response = client.post("/api/v1/deliveries", headers=_as(tokens, "agreements"),
+                           json={"agreement_id": "AC-1999-0001", "item": "coffee seedlings",
+                                 "delivered_on": "2019-07-01", "quantity": 1, "reference": "MSG-1"})
+    detail = response.json()["detail"]
+    assert response.status_code == 422 and detail.startswith("1 of 1 row refused, nothing was saved: row 1, ")
+    assert "AC-1999-0001" in detail and "--errors-csv" not in detail and "(import" in detail

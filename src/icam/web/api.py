@@ -71,9 +71,21 @@ class OutcomeIn(BaseModel):
     team: Annotated[str | None, Field(max_length=200)] = None
 
 
+def said(exc: IcamError) -> str:
+    """What a refused write tells the person: the problem and how to fix it; for rows, each row's problem and
+    fix (the command line's hint about its errors CSV means nothing here)."""
+    if not isinstance(exc, FormImportError):
+        return str(exc)
+    problems = "; ".join(f"{exc.unit} {e.row}, {e.column}: {e.problem} ({e.fix})" for e in exc.errors[:5])
+    more = f"; and {len(exc.errors) - 5} more" if len(exc.errors) > 5 else ""
+    bad = len({e.row for e in exc.errors})
+    units = exc.unit if exc.n_rows == 1 else f"{exc.unit}s"
+    return f"{bad} of {exc.n_rows} {units} refused, nothing was saved: {problems}{more}."
+
+
 def refused(exc: IcamError) -> JSONResponse:
     """A refused write as 422: the one-line message, and every row's problem for a form import."""
-    body: dict = {"detail": str(exc)}
+    body: dict = {"detail": said(exc)}
     if isinstance(exc, FormImportError):
         body["errors"] = [{"row": e.row, "column": e.column, "value": e.value, "problem": e.problem, "fix": e.fix}
                           for e in exc.errors]

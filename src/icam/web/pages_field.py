@@ -25,6 +25,7 @@ from icam.pipeline.config import CONFIG_NAME, load_config
 from icam.pipeline.extent import project_extent
 from icam.web import views
 from icam.web.accounts import Identity, record
+from icam.web.api import said
 from icam.web.deps import db, require, writing
 from icam.web.pages import render
 
@@ -57,7 +58,7 @@ def _one_row(request: Request, who: Identity, kind: str, row: dict, session: Ses
             record(write, who, f"{kind}.add", row.get("agreement_id") or row.get("household_id"), row)
             import_records(write, kind, [row], name=f"{kind} form")
     except IcamError as exc:
-        return _agreements_page(request, session, who, 422, message=str(exc), form={kind: row})
+        return _agreements_page(request, session, who, 422, message=said(exc), form={kind: row})
     return RedirectResponse(f"/agreements?done={kind}", status_code=303)
 
 
@@ -104,7 +105,7 @@ def upload(request: Request, kind: str = Form(max_length=32), file: UploadFile =
                 record(write, who, f"{kind}.upload", name, {"bytes": len(data)})
                 report = import_table(write, kind, path, crs=crs, extent=extent)
     except IcamError as exc:
-        return _agreements_page(request, session, who, 422, message=str(exc))
+        return _agreements_page(request, session, who, 422, message=said(exc))
     return RedirectResponse(f"/agreements?done={kind}&rows={report.inserted}", status_code=303)
 
 
@@ -134,7 +135,7 @@ def assign(request: Request, alert_ids: list[str] = Form(...), start: dt.date = 
             code = assign_alerts(write, alert_ids, start=start, days=days, team=team or None).code
             entry.target = code
     except IcamError as exc:
-        return _enforcement_page(request, session, who, 422, str(exc))
+        return _enforcement_page(request, session, who, 422, said(exc))
     return RedirectResponse(f"/enforcement?done={code}", status_code=303)
 
 
@@ -153,7 +154,7 @@ def outcome(request: Request, alert_id: str = Form(max_length=64), observed_at: 
     except ValueError:
         return _enforcement_page(request, session, who, 422, f"area {area_ha!r} is not a number of hectares.")
     except IcamError as exc:
-        return _enforcement_page(request, session, who, 422, str(exc))
+        return _enforcement_page(request, session, who, 422, said(exc))
     return RedirectResponse(f"/enforcement?done={alert_id}", status_code=303)
 
 
