@@ -54,6 +54,12 @@ def _within(lon: np.ndarray, lat: np.ndarray, other_lon: np.ndarray, other_lat: 
     return tree.query_ball_point(xy(lon, lat), r=distance_m * slack + 1.0)
 
 
+def verdict_of(category: str) -> str:
+    """The verdict an observation of ``category`` gives the alert it checks: nothing found (``none``) is a false
+    positive, anything of :data:`TRUE_CATEGORIES` a true positive."""
+    return "false_positive" if category == "none" else "true_positive"
+
+
 def match_alerts(session: Session, *, max_distance_m: float = 250.0, max_days_after: float = 180.0) -> list[Match]:
     """Mark alerts checked by a patrol observation and give them a verdict; returns the matches.
 
@@ -91,7 +97,7 @@ def match_alerts(session: Session, *, max_distance_m: float = 250.0, max_days_af
         pick = candidates[np.lexsort((dist[candidates], days[candidates]))[0]]
         best = idx[pick]
         row = obs.iloc[best]
-        verdict = "false_positive" if row["category"] == "none" else "true_positive"
+        verdict = verdict_of(row["category"])
         matches.append((a_id, Match(code, int(row["id"]), row["patrol"], float(dist[pick]), float(days[pick]),
                                     row["category"], verdict)))
 
@@ -116,4 +122,4 @@ def match_alerts(session: Session, *, max_distance_m: float = 250.0, max_days_af
     return [m for _, m in matches]
 
 
-__all__ = ["TRUE_CATEGORIES", "VERDICT_CATEGORIES", "Match", "match_alerts"]
+__all__ = ["TRUE_CATEGORIES", "VERDICT_CATEGORIES", "Match", "match_alerts", "verdict_of"]

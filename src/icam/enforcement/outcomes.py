@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from icam.core.errors import InputError
-from icam.enforcement.matching import VERDICT_CATEGORIES
+from icam.enforcement.matching import VERDICT_CATEGORIES, verdict_of
 from icam.enforcement.models import SEVERITIES, Alert, Incident, Observation, Patrol, PatrolPlan, plan_alerts
 from icam.enforcement.plans import new_plan
 from icam.store.writes import in_transaction
@@ -92,7 +92,7 @@ def record_outcome(session: Session, alert_id: str, *, observed_at: dt.datetime,
         if category != "none":
             session.add(Incident(observation=obs, category=category, severity=severity, zone=alert.zone))
         alert.status = "checked"
-        alert.verdict = "false_positive" if category == "none" else "true_positive"
+        alert.verdict = verdict_of(category)
         alert.visited_at = observed_at
         session.flush()
         return obs
