@@ -4,6 +4,7 @@ without a visit opened again."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import pandas as pd
 from sqlalchemy import func, select, update
@@ -59,10 +60,18 @@ def plan_patrol(session: Session, *, start: dt.date, days: int = 1, team: str | 
                          "run `icam run` to raise new alerts, or lower --min-priority")
 
     plan = in_transaction(session, lambda: new_plan(session, alerts, start=start, days=days, zone=zone, team=team))
-    table = pd.DataFrame([{"alert_id": a.alert_id, "priority": a.priority, "score": a.score, "area_ha": a.area_ha,
-                           "first_date": a.first_date, "last_date": a.last_date or a.first_date, "zone": a.zone,
-                           "agreement": a.agreement_code, "lon": a.lon, "lat": a.lat} for a in alerts])
-    return plan, table
+    return plan, waypoint_table(alerts)
+
+
+def waypoint_table(alerts: Iterable[Alert]) -> pd.DataFrame:
+    """Alerts as the table the field exports take (:func:`icam.enforcement.exports.write_waypoints`): alert_id,
+    priority, score, area_ha, first_date, last_date, zone, agreement, lon, lat, in the order given."""
+    columns = ["alert_id", "priority", "score", "area_ha", "first_date", "last_date", "zone", "agreement", "lon",
+               "lat"]
+    return pd.DataFrame([{"alert_id": a.alert_id, "priority": a.priority, "score": a.score, "area_ha": a.area_ha,
+                          "first_date": a.first_date, "last_date": a.last_date or a.first_date, "zone": a.zone,
+                          "agreement": a.agreement_code, "lon": a.lon, "lat": a.lat} for a in alerts],
+                        columns=columns)
 
 
 def new_plan(session: Session, alerts: list[Alert], *, start: dt.date, days: int, zone: str | None,
@@ -81,4 +90,4 @@ def new_plan(session: Session, alerts: list[Alert], *, start: dt.date, days: int
     return plan
 
 
-__all__ = ["PRIORITY_RANK", "new_plan", "plan_patrol", "release_lapsed"]
+__all__ = ["PRIORITY_RANK", "new_plan", "plan_patrol", "release_lapsed", "waypoint_table"]

@@ -13,13 +13,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from icam.agreements.registry import import_records
 from icam.core.errors import IcamError
-from icam.enforcement.outcomes import assign_alerts, record_outcome
 from icam.store.forms import FormImportError
-from icam.web import views
-from icam.web.accounts import Identity, record
-from icam.web.deps import db, require, writing
+from icam.web import actions, views
+from icam.web.accounts import Identity
+from icam.web.deps import db, require
 from icam.web.roles import permissions_of
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -71,33 +69,13 @@ class OutcomeIn(BaseModel):
     team: Annotated[str | None, Field(max_length=200)] = None
 
 
-def said(exc: IcamError) -> str:
-    """What a refused write tells the person: the problem and how to fix it; for rows, each row's problem and
-    fix (the command line's hint about its errors CSV means nothing here)."""
-    if not isinstance(exc, FormImportError):
-        return str(exc)
-    problems = "; ".join(f"{exc.unit} {e.row}, {e.column}: {e.problem} ({e.fix})" for e in exc.errors[:5])
-    more = f"; and {len(exc.errors) - 5} more" if len(exc.errors) > 5 else ""
-    bad = len({e.row for e in exc.errors})
-    units = exc.unit if exc.n_rows == 1 else f"{exc.unit}s"
-    return f"{bad} of {exc.n_rows} {units} refused, nothing was saved: {problems}{more}."
-
-
 def refused(exc: IcamError) -> JSONResponse:
     """A refused write as 422: the one-line message, and every row's problem for a form import."""
-    body: dict = {"detail": said(exc)}
+    body: dict = {"detail": actions.said(exc)}
     if isinstance(exc, FormImportError):
         body["errors"] = [{"row": e.row, "column": e.column, "value": e.value, "problem": e.problem, "fix": e.fix}
                           for e in exc.errors]
     return JSONResponse(body, status_code=422)
-
-
-def import_one(request: Request, who: Identity, kind: str, row: dict) -> dict:
-    """Write one registry row through :func:`import_records` with its audit line, in one transaction."""
-    with writing(request) as session:
-        report = import_records(session, kind, [row], name=f"{kind} form")
-        record(session, who, f"{kind}.add", row.get("agreement_id") or row.get("household_id"), row)
-    return {"kind": kind, "inserted": report.inserted}
 
 
 @router.get("/me")
@@ -153,7 +131,8 @@ def add_delivery(body: DeliveryIn, request: Request, who: Identity = require("ag
     """Register one benefit delivery (checked as a row of the deliveries import: the agreement exists, the
     date is not in the future, the value comes from the benefit schedule when not given, no duplicate)."""
     try:
-        return import_one(request, who, "deliveries", body.model_dump(mode="json"))
+        return {"kind": "deliveries", "inserted": actions.add_row(request, who, "deliveries",
+                                                                   body.model_dump(mode="json")).inserted}
     except IcamError as exc:
         return refused(exc)
 
@@ -168,7 +147,8 @@ def grievances(session: Session = Depends(db), _: Identity = require("households
 def add_grievance(body: GrievanceIn, request: Request, who: Identity = require("agreements.write")):
     """Register one grievance (checked as a row of the grievances import)."""
     try:
-        return import_one(request, who, "grievances", body.model_dump(mode="json"))
+        return {"kind": "grievances", "inserted": actions.add_row(request, who, "grievances",
+                                                                   body.model_dump(mode="json")).inserted}
     except IcamError as exc:
         return refused(exc)
 
@@ -185,10 +165,8 @@ def alerts(session: Session = Depends(db), _: Identity = require("alerts.read"),
 def assign(body: AssignIn, request: Request, who: Identity = require("patrols.write")):
     """Send open alerts to a new patrol plan."""
     try:
-        with writing(request) as session:
-            plan = assign_alerts(session, body.alert_ids, start=body.start, days=body.days, team=body.team)
-            record(session, who, "alerts.assign", plan.code, body.model_dump(mode="json"))
-            return {"plan": plan.code, "alerts": body.alert_ids}
+        code = actions.assign(request, who, body.alert_ids, start=body.start, days=body.days, team=body.team)
+        return {"plan": code, "alerts": body.alert_ids}
     except IcamError as exc:
         return refused(exc)
 
@@ -197,14 +175,9 @@ def assign(body: AssignIn, request: Request, who: Identity = require("patrols.wr
              responses={422: {"description": "the outcome is refused"}})
 def outcome(alert_id: str, body: OutcomeIn, request: Request, who: Identity = require("patrols.write")):
     """Record what the patrol found at an alert; the alert is checked and gets its verdict."""
-    observed = body.observed_at.astimezone(dt.timezone.utc).replace(tzinfo=None) if body.observed_at.tzinfo \
-        else body.observed_at
     try:
-        with writing(request) as session:
-            obs = record_outcome(session, alert_id, observed_at=observed, category=body.category,
-                                 area_ha=body.area_ha, severity=body.severity, team=body.team)
-            record(session, who, "alerts.outcome", alert_id, body.model_dump(mode="json"))
-            return {"alert_id": alert_id, "verdict": obs.alert.verdict, "patrol": obs.patrol.code}
+        return actions.outcome(request, who, alert_id, observed_at=body.observed_at, category=body.category,
+                               area_ha=body.area_ha, severity=body.severity, team=body.team)
     except IcamError as exc:
         return refused(exc)
 

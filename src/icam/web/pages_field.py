@@ -17,15 +17,14 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from icam.agreements.registry import KINDS, import_records, import_table
+from icam.agreements.registry import KINDS, import_table
 from icam.core.errors import IcamError
 from icam.enforcement.exports import gpx_text, kml_text
-from icam.enforcement.outcomes import assign_alerts, record_outcome
+from icam.enforcement.plans import waypoint_table
 from icam.pipeline.config import CONFIG_NAME, load_config
 from icam.pipeline.extent import project_extent
-from icam.web import views
+from icam.web import actions, views
 from icam.web.accounts import Identity, record
-from icam.web.api import said
 from icam.web.deps import db, require, writing
 from icam.web.pages import render
 
@@ -54,11 +53,9 @@ def agreements(request: Request, session: Session = Depends(db), who: Identity =
 
 def _one_row(request: Request, who: Identity, kind: str, row: dict, session: Session) -> Response:
     try:
-        with writing(request) as write:
-            record(write, who, f"{kind}.add", row.get("agreement_id") or row.get("household_id"), row)
-            import_records(write, kind, [row], name=f"{kind} form")
+        actions.add_row(request, who, kind, row)
     except IcamError as exc:
-        return _agreements_page(request, session, who, 422, message=said(exc), form={kind: row})
+        return _agreements_page(request, session, who, 422, message=actions.said(exc), form={kind: row})
     return RedirectResponse(f"/agreements?done={kind}", status_code=303)
 
 
@@ -105,7 +102,7 @@ def upload(request: Request, kind: str = Form(max_length=32), file: UploadFile =
                 record(write, who, f"{kind}.upload", name, {"bytes": len(data)})
                 report = import_table(write, kind, path, crs=crs, extent=extent)
     except IcamError as exc:
-        return _agreements_page(request, session, who, 422, message=said(exc))
+        return _agreements_page(request, session, who, 422, message=actions.said(exc))
     return RedirectResponse(f"/agreements?done={kind}&rows={report.inserted}", status_code=303)
 
 
@@ -130,12 +127,9 @@ def assign(request: Request, alert_ids: list[str] = Form(...), start: dt.date = 
            who: Identity = require("patrols.write")):
     """Send the alerts ticked to a new patrol plan."""
     try:
-        with writing(request) as write:
-            entry = record(write, who, "alerts.assign", None, {"alert_ids": alert_ids, "start": start.isoformat()})
-            code = assign_alerts(write, alert_ids, start=start, days=days, team=team or None).code
-            entry.target = code
+        code = actions.assign(request, who, alert_ids, start=start, days=days, team=team or None)
     except IcamError as exc:
-        return _enforcement_page(request, session, who, 422, said(exc))
+        return _enforcement_page(request, session, who, 422, actions.said(exc))
     return RedirectResponse(f"/enforcement?done={code}", status_code=303)
 
 
@@ -147,24 +141,17 @@ def outcome(request: Request, alert_id: str = Form(max_length=64), observed_at: 
     """What the patrol found at an alert."""
     try:
         area = float(area_ha.replace(",", ".")) if area_ha.strip() else None
-        with writing(request) as write:
-            record(write, who, "alerts.outcome", alert_id, {"category": category, "area_ha": area})
-            record_outcome(write, alert_id, observed_at=observed_at.replace(tzinfo=None), category=category,
-                           area_ha=area, severity=severity)
+        actions.outcome(request, who, alert_id, observed_at=observed_at, category=category, area_ha=area,
+                        severity=severity)
     except ValueError:
         return _enforcement_page(request, session, who, 422, f"area {area_ha!r} is not a number of hectares.")
     except IcamError as exc:
-        return _enforcement_page(request, session, who, 422, said(exc))
+        return _enforcement_page(request, session, who, 422, actions.said(exc))
     return RedirectResponse(f"/enforcement?done={alert_id}", status_code=303)
 
 
 def _waypoints(session: Session) -> pd.DataFrame:
-    rows = [a for a in views.alerts(session, limit=10_000) if a["status"] != "checked"]
-    table = pd.DataFrame(rows, columns=["alert_id", "priority", "score", "area_ha", "first_date", "zone",
-                                        "agreement", "lon", "lat"])
-    table["first_date"] = pd.to_datetime(table["first_date"]).dt.date
-    table["last_date"] = table["first_date"]
-    return table
+    return waypoint_table(views.ranked_alerts(session, limit=None, open_only=True))
 
 
 @router.get("/enforcement/alerts.gpx")

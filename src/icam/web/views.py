@@ -17,11 +17,10 @@ from icam import ledger
 from icam.agreements.models import Agreement, BenefitSchedule, Delivery, Grievance, Household, Member, Parcel
 from icam.agreements.registry_queries import agreements_table, latest_statuses
 from icam.enforcement.models import Alert, Observation, Patrol, PatrolPlan
+from icam.enforcement.plans import PRIORITY_RANK
 from icam.ledger.lookup import find_serial
 from icam.ledger.models import Account, Retirement
 from icam.web.accounts import audit_log, users
-
-PRIORITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 
 def results(project_dir: Path) -> dict:
@@ -58,9 +57,11 @@ def summary(session: Session, project_dir: Path) -> dict:
 
 
 def registry_totals(session: Session) -> dict:
-    """Credits issued, in the buffer, held, retired and cancelled, from the ledger (whole tCO2e)."""
-    issued = ledger.issuances(session)
-    balances = ledger.balances(session)
+    """Credits issued, in the buffer, retired and cancelled, from the ledger (whole tCO2e)."""
+    return _totals(ledger.issuances(session), ledger.balances(session))
+
+
+def _totals(issued: list[ledger.IssuanceRecord], balances: list[ledger.AccountBalance]) -> dict:
     return {"issued": sum(i.quantity for i in issued), "buffer": sum(i.buffer_quantity for i in issued),
             "retired": sum(b.retired for b in balances),
             "cancelled": sum(b.cancelled for b in balances)}
@@ -68,12 +69,13 @@ def registry_totals(session: Session) -> dict:
 
 def credits(session: Session) -> dict:
     """The public registry: issuance blocks by vintage, accounts' balances, retirements with beneficiaries."""
+    issued, balances = ledger.issuances(session), ledger.balances(session)
     blocks = [{"project": i.project, "vintage": i.vintage, "period_start": i.period_start.isoformat(),
                "period_end": i.period_end.isoformat(), "credits": i.quantity, "buffer": i.buffer_quantity,
                "first_serial": i.first_serial, "last_serial": i.last_serial, "issued_at": i.issued_at}
-              for i in ledger.issuances(session)]
-    return {"totals": registry_totals(session), "issuances": blocks,
-            "balances": [asdict(b) for b in ledger.balances(session)], "retirements": retirements(session)}
+              for i in issued]
+    return {"totals": _totals(issued, balances), "issuances": blocks, "balances": [asdict(b) for b in balances],
+            "retirements": retirements(session)}
 
 
 def retirements(session: Session) -> list[dict]:
@@ -154,14 +156,23 @@ def agreement_items(session: Session) -> list[tuple[str, list[str]]]:
     return sorted(items.items())
 
 
-def alerts(session: Session, *, status: str | None = None, limit: int = 300) -> list[dict]:
-    """Alerts, open ones by priority then score (the order rangers work in); ``status`` to filter."""
+def ranked_alerts(session: Session, *, status: str | None = None, limit: int | None = 300,
+                  open_only: bool = False) -> list[Alert]:
+    """Alerts, open ones first by priority then score (the order rangers work in); ``status`` to filter."""
     query = select(Alert)
     if status is not None:
         query = query.where(Alert.status == status)
-    rank = case(PRIORITY_ORDER, value=Alert.priority, else_=len(PRIORITY_ORDER))
-    rows = session.scalars(query.order_by(case((Alert.status == "checked", 1), else_=0), rank, Alert.score.desc(),
-                                          Alert.first_date.desc(), Alert.alert_id).limit(limit))
+    if open_only:
+        query = query.where(Alert.status != "checked")
+    rank = case(PRIORITY_RANK, value=Alert.priority, else_=len(PRIORITY_RANK))
+    return list(session.scalars(query.order_by(case((Alert.status == "checked", 1), else_=0), rank,
+                                               Alert.score.desc(), Alert.first_date.desc(), Alert.alert_id)
+                                .limit(limit)))
+
+
+def alerts(session: Session, *, status: str | None = None, limit: int = 300) -> list[dict]:
+    """:func:`ranked_alerts` as JSON values."""
+    rows = ranked_alerts(session, status=status, limit=limit)
     return [{"alert_id": a.alert_id, "priority": a.priority, "score": a.score, "status": a.status,
              "verdict": a.verdict, "area_ha": a.area_ha, "first_date": a.first_date.isoformat(), "zone": a.zone,
              "agreement": a.agreement_code, "lon": a.lon, "lat": a.lat} for a in rows]
@@ -213,9 +224,7 @@ def outputs(project_dir: Path) -> list[dict]:
     folder = project_dir / "outputs"
     if not folder.is_dir():
         return []
-    manifest_path = folder / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
-    hashes = {o.get("path"): o.get("sha256") for o in manifest.get("outputs", []) if isinstance(o, dict)}
+    hashes = {o.get("path"): o.get("sha256") for o in manifest(project_dir).get("outputs", []) if isinstance(o, dict)}
     return [{"path": p.relative_to(folder).as_posix(), "size_bytes": p.stat().st_size,
              "sha256": hashes.get(p.relative_to(folder).as_posix())}
             for p in sorted(folder.rglob("*")) if p.is_file()]
@@ -235,6 +244,6 @@ def allocation(project_dir: Path) -> dict:
             "nesting": r.get("jurisdiction")}
 
 
-__all__ = ["agreement_items", "agreements", "alerts", "alerts_geojson", "allocation", "audit", "credits", "deliveries",
-           "grievances", "households", "manifest", "outcomes", "outputs", "parse_serial", "people", "plans",
-           "registry_totals", "results", "retirements", "serial", "summary"]
+__all__ = ["agreement_items", "agreements", "alerts", "alerts_geojson", "allocation", "audit", "credits",
+           "deliveries", "grievances", "households", "manifest", "outcomes", "outputs", "parse_serial", "people",
+           "plans", "ranked_alerts", "registry_totals", "results", "retirements", "serial", "summary"]
