@@ -32,6 +32,7 @@ from icam.risk.models import (
     local_deforestation_rate,
     local_rate_classes,
     predict_map,
+    predict_rows,
     spatial_cells,
 )
 from icam.risk.validate import auc
@@ -377,3 +378,30 @@ def test_local_rate_classes_monotone(rates, n_classes):
     classes = local_rate_classes(rate, np.ones(rate.shape, bool), n_classes).ravel().astype(int)
     assert classes.min() >= 1 and classes.max() <= n_classes
     assert np.all(np.diff(classes) >= 0)
+
+
+def test_design_matrix_is_the_samples_in_float32(spatial_field):
+    _, _, ids, _, x, _, _, _ = spatial_field
+    stack = CovariateStack({"x": x, "x2": x ** 2})
+    mask = np.random.default_rng(6).random(x.shape) < 0.6
+    design = stack.design(mask, [ids])
+    assert design.dtype == np.float32 and design.flags["C_CONTIGUOUS"] and design.shape == (mask.sum(), 3)
+    np.testing.assert_array_equal(design[:, :2], stack.sample(np.flatnonzero(mask)).astype(np.float32))
+    np.testing.assert_array_equal(design[:, 2], ids[mask])
+    with pytest.raises(InputError, match="valid mask"):
+        CovariateStack({"x": x}, valid=~mask).design(mask)
+
+
+def test_predict_rows_equals_the_map_whatever_the_blocks(spatial_field):
+    """Every model predicts a float32 design matrix as it predicts the map built from float64 blocks."""
+    _, _, ids, cell_shape, x, X, y, _ = spatial_field
+    stack = CovariateStack({"x": x})
+    mask = np.random.default_rng(7).random(x.shape) < 0.7
+    design = stack.design(mask, [ids])
+    models = {"spatial": (SpatialRiskModel(cell_shape, precision=1.0).fit(X, y), slice(None), [ids]),
+              "logistic": (LogisticRiskModel().fit(X[:, :1], y), slice(0, 1), []),
+              "gbm": (GradientBoostingRiskModel(max_iter=10).fit(X[:, :1], y), slice(0, 1), [])}
+    for model, columns, extra in models.values():
+        whole = predict_map(model, stack, mask, extra_columns=extra)[mask]
+        np.testing.assert_array_equal(predict_rows(model, design, columns), whole)
+        np.testing.assert_array_equal(predict_rows(model, design, columns, block_rows=977), whole)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from rasterio.features import rasterize
@@ -80,7 +80,8 @@ class Candidate:
     name: str
     calibration: Assessment
     confirmation: Assessment
-    score_t3: np.ndarray  # float32 relative risk on the forest at t3 (historical refit), 0 elsewhere
+    score_t3: np.ndarray | None  # the chosen one's float32 relative risk on the forest at t3 (historical
+    # refit), 0 elsewhere; None for the others (their maps at t3 are never computed)
     auc_confirmation: float
     fom_confirmation: float
     seconds: float
@@ -130,15 +131,16 @@ class RiskResult:
 
 
 # --------------------------------------------------------------------------- map quality
+# A map's scores are kept on its forest pixels only, in row-major order (``score[forest]``): 1-D, float32.
 
 def _auc(score: np.ndarray, lost: np.ndarray, forest: np.ndarray, seed: int) -> float:
-    pool = np.flatnonzero(forest)
+    labels_all = lost[forest]
     rng = np.random.default_rng(seed)
-    drawn = pool if pool.size <= AUC_SAMPLE_PX else rng.choice(pool, AUC_SAMPLE_PX, replace=False)
-    labels = lost.ravel()[drawn]
+    drawn = slice(None) if score.size <= AUC_SAMPLE_PX else rng.choice(score.size, AUC_SAMPLE_PX, replace=False)
+    labels = labels_all[drawn]
     if labels.all() or not labels.any():
         return math.nan
-    return va.auc(score.ravel()[drawn], labels)
+    return va.auc(score[drawn], labels)
 
 
 def _fom(score: np.ndarray, lost: np.ndarray, forest: np.ndarray, zone: np.ndarray) -> float:
@@ -149,13 +151,14 @@ def _fom(score: np.ndarray, lost: np.ndarray, forest: np.ndarray, zone: np.ndarr
     """
     lost = lost & forest
     n = int(np.count_nonzero(lost))
-    values = score[forest]
     if n == 0:
         return math.nan  # no loss in the period: the figure of merit is undefined
-    kth = np.partition(values, values.size - n)[values.size - n]
-    predicted = forest & (score > kth)
-    ties = np.flatnonzero(forest & (score == kth))
-    predicted.ravel()[ties[:n - int(np.count_nonzero(predicted))]] = True
+    kth = np.partition(score, score.size - n)[score.size - n]
+    taken = score > kth
+    ties = np.flatnonzero(score == kth)
+    taken[ties[:n - int(np.count_nonzero(taken))]] = True
+    predicted = np.zeros(forest.shape, dtype=bool)
+    predicted[forest] = taken
     return va.figure_of_merit(lost, predicted, zone)
 
 
@@ -165,7 +168,7 @@ def _assess(period: str, score: np.ndarray, lost: np.ndarray, forest: np.ndarray
     index = np.flatnonzero(forest)
     area = s.grid.cell_area_ha()[:, 0][index // s.grid.width]
     lost_px = lost.ravel()[index]
-    adjusted, _ = bm.adjust_to_quantity(score.ravel()[index] * area, float(area[lost_px].sum()), area)
+    adjusted, _ = bm.adjust_to_quantity(score * area, float(area[lost_px].sum()), area)
     side = va.assessment_cell_side_px(s.grid.resolution_m, s.assessment_cell_ha)
     return compare_on_forest(period, index, adjusted, lost_px, area, cells, cell_px(s.units, cells, side), s.grid,
                              s.assessment_cell_ha)
@@ -194,11 +197,6 @@ def covariate_stack(s: RiskSetting, static: dict[str, np.ndarray], forest: np.nd
     return CovariateStack({**_edge_layers(forest, s.grid), **static}, valid=s.zone)
 
 
-def _spatial_setup(s: RiskSetting) -> tuple[np.ndarray, tuple[int, int]]:
-    cell_px = max(1, round(s.spatial_cell_km * 1000 / s.grid.resolution_m))
-    return rm.spatial_cells(s.grid.shape, cell_px)
-
-
 def _new_model(name: str, s: RiskSetting, cell_shape: tuple[int, int] | None):
     if name == "logistic":
         return rm.LogisticRiskModel()
@@ -211,79 +209,139 @@ def _new_model(name: str, s: RiskSetting, cell_shape: tuple[int, int] | None):
 
 # --------------------------------------------------------------------------- candidates
 
-def _fit_predict(model, s: RiskSetting, forest_fit: np.ndarray, lost: np.ndarray, stack_fit: CovariateStack,
-                 extra: list[np.ndarray]):
-    sample = rm.balanced_sample(lost & forest_fit, forest_fit, s.sample_per_class, s.seed)
-    x = stack_fit.sample(sample)
-    if extra:
-        x = np.column_stack([x] + [e.ravel()[sample] for e in extra])
-    model.fit(x, lost.ravel()[sample])
-    return model
+@dataclass(frozen=True, eq=False)
+class ModelInputs:
+    """What the scikit-learn-style candidates share: the static covariates, the spatial model's cells (its
+    design matrices' last column, when it is configured) and the balanced samples of both fits at t1."""
+
+    setting: RiskSetting
+    static: dict[str, np.ndarray]
+    cell_ids: np.ndarray | None
+    cell_shape: tuple[int, int] | None
+    samples: dict[str, tuple[np.ndarray, np.ndarray]]  # "calibration", "historical" → (x, y)
+
+    @classmethod
+    def build(cls, s: RiskSetting, spatial: bool) -> "ModelInputs":
+        side_px = max(1, round(s.spatial_cell_km * 1000 / s.grid.resolution_m))
+        cell_ids, cell_shape = rm.spatial_cells(s.grid.shape, side_px) if spatial else (None, None)
+        static = static_layers(s)
+        f1, f2, f3 = s.forest
+        stack = covariate_stack(s, static, f1)
+        samples = {}
+        for period, lost in (("calibration", f1 & ~f2), ("historical", f1 & ~f3)):
+            sample = rm.balanced_sample(lost, f1, s.sample_per_class, s.seed)
+            cells = [] if cell_ids is None else [cell_ids.ravel()[sample]]
+            samples[period] = np.column_stack([stack.sample(sample), *cells]), lost.ravel()[sample]
+        return cls(s, static, cell_ids, cell_shape, samples)
+
+    def design(self, forest: np.ndarray) -> np.ndarray:
+        """The design matrix of the forest at one date (float32, every model's columns)."""
+        extra = [] if self.cell_ids is None else [self.cell_ids]
+        return covariate_stack(self.setting, self.static, forest).design(forest, extra)
+
+    def columns(self, name: str) -> slice:
+        """The model's columns of a design matrix: all but the spatial cells' column for the others."""
+        return slice(None) if name == "spatial" or self.cell_ids is None else slice(0, -1)
+
+    def covariates(self, name: str) -> list[str]:
+        names = ["edge_km", "edge_log1p_100m", *self.static]  # covariate_stack's order
+        return names + ["spatial_cell"] if name == "spatial" else names
+
+    def fit(self, name: str, period: str):
+        x, y = self.samples[period]
+        return _new_model(name, self.setting, self.cell_shape).fit(x[:, self.columns(name)], y)
 
 
-def model_candidate(name: str, s: RiskSetting, cells: np.ndarray, stacks: list[CovariateStack],
-                    progress: Callable[[str], None]) -> Candidate:
-    """A scikit-learn-style model fitted on t1→t2, assessed on both periods, refitted on t1→t3, scored at t3."""
-    started = time.perf_counter()
+def model_candidates(names: list[str], s: RiskSetting, cells: np.ndarray, progress: Callable[[str], None]
+                     ) -> tuple[list[Candidate], ModelInputs]:
+    """Each model fitted on t1→t2 and assessed on both periods, one date at a time: the date's design matrix
+    is built once and predicted by every model, and no map is kept (the chosen model's refit on t1→t3 and
+    its score at t3 come after the choice, :func:`model_score_t3`)."""
     f1, f2, f3 = s.forest
-    lost_cal, lost_cnf, lost_all = f1 & ~f2, f2 & ~f3, f1 & ~f3
-    cell_ids, cell_shape = _spatial_setup(s) if name == "spatial" else (None, None)
-    extra = [cell_ids] if cell_ids is not None else []
-    progress(f"risk: fitting {name}")
-    model = _fit_predict(_new_model(name, s, cell_shape), s, f1, lost_cal, stacks[0], extra)
-    p_cal = rm.predict_map(model, stacks[0], f1, extra_columns=extra)
-    calibration = _assess("calibration", p_cal, lost_cal, f1, s, cells)
-    del p_cal
-    p_cnf = rm.predict_map(model, stacks[1], f2, extra_columns=extra)
-    confirmation = _assess("confirmation", p_cnf, lost_cnf, f2, s, cells)
-    auc, fom = _auc(p_cnf, lost_cnf, f2, s.seed), _fom(p_cnf, lost_cnf, f2, s.zone)
-    del p_cnf
-    progress(f"risk: refitting {name} on the historical period")
-    final = _fit_predict(_new_model(name, s, cell_shape), s, f1, lost_all, stacks[0], extra)
-    score = rm.predict_map(final, stacks[2], f3, extra_columns=extra)
-    details = {"covariates": list(stacks[0].names) + (["spatial_cell"] if extra else [])}
-    if name == "spatial":
-        details["spatial_precision"] = float(final.precision_)
-    return Candidate(name, calibration, confirmation, score, auc, fom, time.perf_counter() - started, details)
+    seconds = dict.fromkeys(names, 0.0)
+    progress("risk: covariates")
+    inputs = ModelInputs.build(s, spatial="spatial" in names)
+    fitted, quality = {}, {}
+    for name in names:
+        progress(f"risk: fitting {name}")
+        started = time.perf_counter()
+        fitted[name] = inputs.fit(name, "calibration")
+        seconds[name] += time.perf_counter() - started
+    assessed: dict[str, dict] = {"calibration": {}, "confirmation": {}}
+    for period, forest, lost in (("calibration", f1, f1 & ~f2), ("confirmation", f2, f2 & ~f3)):
+        progress(f"risk: {period} maps of {', '.join(names)}")
+        x = inputs.design(forest)
+        for name in names:
+            started = time.perf_counter()
+            p = rm.predict_rows(fitted[name], x, inputs.columns(name))
+            assessed[period][name] = _assess(period, p, lost, forest, s, cells)
+            if period == "confirmation":
+                quality[name] = _auc(p, lost, forest, s.seed), _fom(p, lost, forest, s.zone)
+            seconds[name] += time.perf_counter() - started
+        del x
+    candidates = []
+    for name in names:
+        details = {"covariates": inputs.covariates(name)}
+        if name == "spatial":
+            details["spatial_precision"] = float(fitted[name].precision_)
+        candidates.append(Candidate(name, assessed["calibration"][name], assessed["confirmation"][name], None,
+                                    *quality[name], seconds[name], details))
+    return candidates, inputs
+
+
+def model_score_t3(name: str, inputs: ModelInputs) -> np.ndarray:
+    """The chosen model refitted on the historical period (t1→t3) and applied to the forest at t3 (a map)."""
+    f3 = inputs.setting.forest[2]
+    p = rm.predict_rows(inputs.fit(name, "historical"), inputs.design(f3), inputs.columns(name))
+    score = np.zeros(f3.shape, dtype=np.float32)
+    score[f3] = p
+    return score
+
+
+def _near_edge(forest: np.ndarray, s: RiskSetting, threshold_m: float) -> np.ndarray:
+    return forest & (bm.distance_to_edge_m(forest, s.grid) < threshold_m)
+
+
+def _class_frequency(fitted: bm.BenchmarkFit, classes: np.ndarray, s: RiskSetting) -> np.ndarray:
+    return bm.predict_density(fitted, classes, s.units, 1.0).astype(np.float32)  # the class frequency
 
 
 def local_rate_candidate(s: RiskSetting, bench: BenchmarkResult, cells: np.ndarray) -> Candidate:
-    """riskmapjnr's moving-window local rate, 30 equal-width classes × unit, below the benchmark's NRT."""
+    """riskmapjnr's moving-window local rate, 30 equal-width classes × unit, below the benchmark's NRT,
+    assessed on both periods (its map at t3 comes after the choice, :func:`local_rate_score_t3`)."""
     started = time.perf_counter()
     f1, f2, f3 = s.forest
-    lost_cal, lost_cnf, lost_all = f1 & ~f2, f2 & ~f3, f1 & ~f3
-    w = s.local_rate_window_px
-    d1 = bm.distance_to_edge_m(f1, s.grid)
-    near_cal, near_all = f1 & (d1 < bench.calibration.nrt_m), f1 & (d1 < bench.historical.nrt_m)
-    del d1
-    rate_cal = rm.local_deforestation_rate(lost_cal, f1, w)
-    classes_cal = rm.local_rate_classes(rate_cal, near_cal)
+    lost_cal, lost_cnf = f1 & ~f2, f2 & ~f3
+    rate_cal = rm.local_deforestation_rate(lost_cal, f1, s.local_rate_window_px)
+    classes_cal = rm.local_rate_classes(rate_cal, _near_edge(f1, s, bench.calibration.nrt_m))
     fit = bm.fit_relative_frequency(classes_cal, s.units, lost_cal, f1)
-
-    def score(classes: np.ndarray, fitted: bm.BenchmarkFit) -> np.ndarray:
-        return bm.predict_density(fitted, classes, s.units, 1.0).astype(np.float32)  # the class frequency
-
-    calibration = _assess("calibration", score(classes_cal, fit), lost_cal, f1, s, cells)
+    calibration = _assess("calibration", _class_frequency(fit, classes_cal, s)[f1], lost_cal, f1, s, cells)
     del classes_cal
-    near_2 = f2 & (bm.distance_to_edge_m(f2, s.grid) < bench.calibration.nrt_m)
-    p_cnf = score(rm.local_rate_classes(rate_cal, near_2), fit)
+    classes_cnf = rm.local_rate_classes(rate_cal, _near_edge(f2, s, bench.calibration.nrt_m))
+    p_cnf = _class_frequency(fit, classes_cnf, s)[f2]
     confirmation = _assess("confirmation", p_cnf, lost_cnf, f2, s, cells)
     auc, fom = _auc(p_cnf, lost_cnf, f2, s.seed), _fom(p_cnf, lost_cnf, f2, s.zone)
-    del p_cnf, rate_cal
-    rate_all = rm.local_deforestation_rate(lost_all, f1, w)
+    return Candidate("local_rate", calibration, confirmation, None, auc, fom, time.perf_counter() - started,
+                     {"window_px": s.local_rate_window_px})
+
+
+def local_rate_score_t3(s: RiskSetting, bench: BenchmarkResult) -> np.ndarray:
+    """The local-rate classes of the historical period fitted per class × unit, on the forest at t3 (a map)."""
+    f1, _, f3 = s.forest
+    lost_all = f1 & ~f3
+    rate_all = rm.local_deforestation_rate(lost_all, f1, s.local_rate_window_px)
+    near_all = _near_edge(f1, s, bench.historical.nrt_m)
     fit_all = bm.fit_relative_frequency(rm.local_rate_classes(rate_all, near_all), s.units, lost_all, f1)
     near_3 = bench.risk_classes >= 2  # the benchmark's classes at t3: class 1 lies at or beyond the NRT
-    final = score(rm.local_rate_classes(rate_all, near_3), fit_all)
-    return Candidate("local_rate", calibration, confirmation, final, auc, fom, time.perf_counter() - started,
-                     {"window_px": w})
+    return _class_frequency(fit_all, rm.local_rate_classes(rate_all, near_3), s)
 
 
 def benchmark_candidate(s: RiskSetting, bench: BenchmarkResult, seconds: float) -> Candidate:
     """The VT0007 benchmark as a candidate, assessed like the alternative models."""
     _, f2, f3 = s.forest
     lost_cnf = f2 & ~f3
-    cnf = bench.confirmation_assessment.density.dense()
-    return Candidate("benchmark", bench.calibration_assessment, bench.confirmation_assessment, bench.risk_score.dense(),
+    cnf = bench.confirmation_assessment.density.dense()[f2]
+    return Candidate("benchmark", bench.calibration_assessment, bench.confirmation_assessment, None,
                      _auc(cnf, lost_cnf, f2, s.seed), _fom(cnf, lost_cnf, f2, s.zone), seconds,
                      {"threshold_m": {"calibration": bench.calibration.nrt_m, "historical": bench.historical.nrt_m}})
 
@@ -319,21 +377,23 @@ def run_candidates(s: RiskSetting, models: list[str], expected_ha: float | None,
     candidates = [benchmark_candidate(s, bench, time.perf_counter() - started)]
     cells = va.assessment_cells(s.grid.shape, s.grid.resolution_m, s.assessment_cell_ha)
     sklearn_models = [m for m in models if m != "local_rate"]
+    inputs = None
     if sklearn_models:
-        progress("risk: covariates")
-        static = static_layers(s)
-        stacks = [covariate_stack(s, static, f) for f in s.forest]
-        candidates += [model_candidate(m, s, cells, stacks, progress) for m in sklearn_models]
-        del stacks, static
+        modelled, inputs = model_candidates(sklearn_models, s, cells, progress)
+        candidates += modelled
     if "local_rate" in models:
         progress("risk: local_rate")
         candidates.append(local_rate_candidate(s, bench, cells))
     tests, chosen, reason = choose(candidates)
+    progress(f"risk: the map of {chosen} at {s.years[2]}")
+    score = (bench.risk_score.dense() if chosen == "benchmark" else local_rate_score_t3(s, bench)
+             if chosen == "local_rate" else model_score_t3(chosen, inputs))
+    del inputs
+    candidates = [replace(c, score_t3=score) if c.name == chosen else c for c in candidates]
     f1, f2, _ = s.forest
     threshold = va.vm0015_fom_threshold(f1 & ~f2, s.zone)
-    winner = next(c for c in candidates if c.name == chosen)
-    risk = bench.risk_ha_per_year if chosen == "benchmark" else _risk_map(winner.score_t3, s.grid,
-                                                                          bench.expected_ha, validity_years)
+    risk = bench.risk_ha_per_year if chosen == "benchmark" else _risk_map(score, s.grid, bench.expected_ha,
+                                                                          validity_years)
     return RiskResult(benchmark=bench, candidates=candidates, tests=tests, chosen=chosen, reason=reason,
                       fom_threshold=threshold, risk_ha_per_year=risk, expected_ha=bench.expected_ha,
                       validity_years=float(validity_years))

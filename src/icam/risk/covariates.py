@@ -11,7 +11,7 @@ Units: distances in metres (map units of the grid), slope in degrees, elevation 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import edt
 import numpy as np
@@ -125,3 +125,23 @@ class CovariateStack:
         if not 0 <= row0 <= row1 <= self.shape[0]:
             raise InputError(f"rows {row0}..{row1} are outside the stack's {self.shape[0]} rows")
         return np.stack([a[row0:row1].ravel() for a in self.layers.values()], axis=1).astype(np.float64)
+
+    def design(self, mask: np.ndarray, extra_columns: Sequence[np.ndarray] = ()) -> np.ndarray:
+        """The design matrix of the cells of ``mask`` in row-major order: float32 (cells, k + extras), C order.
+
+        Columns are the covariates in ``names`` order, then each 2-D map of ``extra_columns`` (e.g. the spatial
+        model's cell ids). One matrix of a date's forest serves every model (:func:`icam.risk.models.predict_rows`)
+        at 4 bytes a value, where a float64 copy of every pixel per model was rebuilt before.
+        """
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != self.shape:
+            raise InputError(f"mask {mask.shape} and covariates {self.shape} differ in shape")
+        if self.valid is not None and (mask & ~self.valid).any():
+            raise InputError("the mask covers cells outside the covariates' valid mask")
+        columns = [*self.layers.values(), *(np.asarray(a) for a in extra_columns)]
+        if any(a.shape != self.shape for a in columns):
+            raise InputError(f"extra columns must be maps of the covariates' shape {self.shape}")
+        out = np.empty((int(np.count_nonzero(mask)), len(columns)), dtype=np.float32)
+        for j, a in enumerate(columns):
+            out[:, j] = a[mask]
+        return out

@@ -34,6 +34,7 @@ from threadpoolctl import threadpool_limits
 from icam.core.errors import InputError
 from icam.risk.benchmark import N_CLASSES
 from icam.risk.covariates import CovariateStack
+from icam.risk.trees import CompiledTrees
 
 PRECISION_GRID = tuple(float(t) for t in np.logspace(-2, 2, 9))  # candidate iCAR precisions τ
 HOLDOUT_SHARE = 0.2  # share of the samples held out to choose τ
@@ -78,7 +79,10 @@ def balanced_sample(deforested: np.ndarray, forest_at_start: np.ndarray, n_per_c
 # --------------------------------------------------------------------------- shared surface
 
 def _check_x(X: np.ndarray, n_features: int | None = None) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
+    """X as float64, or float32 as it is (a design matrix of a map: the models compute in float64)."""
+    X = np.asarray(X)
+    if X.dtype != np.float32:
+        X = X.astype(np.float64, copy=False)
     if X.ndim != 2 or X.shape[0] == 0:
         raise InputError(f"X must be a non-empty 2-D matrix (samples, covariates), got shape {X.shape}")
     if n_features is not None and X.shape[1] != n_features:
@@ -140,7 +144,7 @@ class LogisticRiskModel(_RiskClassifier):
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(n, 2): probabilities of staying forest and of deforestation."""
-        return self.pipeline_.predict_proba(_check_x(X, self.n_features_in_))
+        return self.pipeline_.predict_proba(_check_x(X, self.n_features_in_).astype(np.float64, copy=False))
 
 
 class GradientBoostingRiskModel(_RiskClassifier):
@@ -149,7 +153,9 @@ class GradientBoostingRiskModel(_RiskClassifier):
     Non-linear responses and interactions between covariates without specifying them; a
     machine-learning alternative in the sense of VT0007 v1.0 §5.5 (it must beat the benchmark in
     the model test). Early stopping is scikit-learn's default (on above 10,000 samples, with a
-    validation split drawn with ``random_state``).
+    validation split drawn with ``random_state``). Predictions come from the same trees compiled
+    (:class:`icam.risk.trees.CompiledTrees`, learned ``trees_``): scikit-learn's probabilities, to the bit,
+    several times faster on a map.
     """
 
     def __init__(self, max_iter: int = 200, learning_rate: float = 0.1, max_leaf_nodes: int = 31,
@@ -164,11 +170,13 @@ class GradientBoostingRiskModel(_RiskClassifier):
         self.booster_ = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
             random_state=self.random_state).fit(X, y)
+        self.trees_ = CompiledTrees.from_sklearn(self.booster_)
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(n, 2): probabilities of staying forest and of deforestation."""
-        return self.booster_.predict_proba(_check_x(X, self.n_features_in_))
+        p = self.trees_.probability(_check_x(X, self.n_features_in_))
+        return np.column_stack([1.0 - p, p])
 
 
 # --------------------------------------------------------------------------- spatial iCAR model
@@ -416,6 +424,23 @@ def predict_map(model: ClassifierMixin, stack: CovariateStack, mask: np.ndarray,
         x = np.column_stack([stack.block(row0, row1)] + [a[row0:row1].ravel() for a in extras])
         probability[row0:row1][inside] = model.predict_proba(x[inside.ravel()])[:, 1]
     return probability
+
+
+def predict_rows(model: ClassifierMixin, x: np.ndarray, columns: slice = slice(None),
+                 block_rows: int = 1 << 18) -> np.ndarray:
+    """Probability of deforestation of each row of a design matrix (float32 (n,)), ``block_rows`` at a time.
+
+    x: (n, k) float32 from :meth:`CovariateStack.design`, shared by every model of a date; ``columns`` picks
+    the model's own (e.g. all but the spatial model's cell column). Blocks bound the memory of the models'
+    float64 arithmetic to one block's and do not change the result.
+    """
+    if int(block_rows) < 1:
+        raise InputError(f"block_rows must be at least 1, got {block_rows}")
+    out = np.empty(x.shape[0], dtype=np.float32)
+    for row0 in range(0, x.shape[0], int(block_rows)):
+        block = x[row0:row0 + int(block_rows), columns]
+        out[row0:row0 + block.shape[0]] = model.predict_proba(block)[:, 1]
+    return out
 
 
 # --------------------------------------------------------------------------- riskmapjnr local rates
