@@ -162,10 +162,21 @@ class MatchedControlBaseline:
         return match(features, treated, pool, groups=land.strata, n_neighbours=self.n_neighbours)
 
     def _hazard(self, features: Mapping[str, np.ndarray], cells: np.ndarray) -> np.ndarray:
-        """exp(x·β) of ``cells`` (the relative hazard the covariates give)."""
+        """exp(x·β) of ``cells`` (the relative hazard the covariates give), x standardised and a missing value
+        at the mean (0). Summed a covariate at a time in place: the (cells × covariates) float64 matrix and
+        its standardised copies cost more than the product (millions of control cells every year)."""
         mean, sd = self._scale
-        x = (_design(features, cells) - mean) / sd
-        return np.exp(np.clip(np.nan_to_num(x) @ self.coef_, -30, 30))
+        eta = np.zeros(cells.size)
+        x = np.empty(cells.size)
+        for f, m, s, b in zip(features.values(), mean, sd, self.coef_):
+            np.copyto(x, np.asarray(f).ravel()[cells])
+            x -= m
+            x /= s
+            x[np.isnan(x)] = 0.0
+            x *= b
+            eta += x
+        np.clip(eta, -30, 30, out=eta)
+        return np.exp(eta, out=eta)
 
     def _year_effect(self, year: int, features: Mapping[str, np.ndarray], forest: np.ndarray) -> tuple[float, float]:
         """a_y: the level at which the control area's ``forest`` at the start of ``year`` (features at the end
