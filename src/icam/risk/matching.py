@@ -19,7 +19,9 @@ in a seeded random order), and the others propose again; a treated cell whose ca
 out of caliper stays unpaired (counted in ``unmatched``).
 
 The Mahalanobis distance is the Euclidean distance after whitening by the pooled covariance of the
-treated and control samples (x ↦ L⁻¹(x − μ), Σ = LLᵀ), so a k-d tree (scikit-learn) finds the neighbours.
+treated and control samples (x ↦ L⁻¹(x − μ), Σ = LLᵀ), so a k-d tree (scikit-learn) finds the neighbours,
+queried in chunks of rows on every core (its depth-first query releases the GIL; SciPy's tree, tried instead, was
+7.5 times slower on the demo's covariates, which crowd into few values).
 Balance is reported as standardised mean differences (Stuart 2010, *Statistical Science* 25:1–21):
 (mean_treated − mean_controls) / √((var_treated + var_controls)/2), before (treated against the whole control
 sample) and after (against the matched controls), both over the standard deviations of the samples before
@@ -29,7 +31,9 @@ Medicine* 28:3083–3107); |SMD| < 0.1 is the usual mark of good balance.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,7 +160,7 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
         tree = KDTree((x_c - mean) @ inv_l.T)
         if replace:
             k = min(n_neighbours, in_c.size)
-            d, j = tree.query(w_t[in_t], k=k)
+            d, j = _query(tree, w_t[in_t], k)
             pairs_t.append(np.repeat(in_t, k))
             pairs_c.append(in_c[j.ravel()])
             dist.append(d.ravel())
@@ -189,14 +193,41 @@ def _candidates(tree: KDTree, w_t: np.ndarray, x_t: np.ndarray, x_c: np.ndarray,
     k = min(n_candidates, tree.data.shape[0])
     distance, index = np.empty((x_t.shape[0], k)), np.empty((x_t.shape[0], k), np.int64)
     calipered = np.flatnonzero(np.isfinite(width))
-    for lo in range(0, x_t.shape[0], chunk):
+
+    def nearest(lo: int) -> None:
         d, j = tree.query(w_t[lo:lo + chunk], k=k)
         outside = np.zeros(d.shape, bool)
         for c in calipered:
             outside |= np.abs(x_t[lo:lo + chunk, c][:, None] - x_c[j, c]) > width[c]
         d[outside] = np.inf
         distance[lo:lo + chunk], index[lo:lo + chunk] = d, j
+
+    _on_every_core(nearest, range(0, x_t.shape[0], chunk))
     return distance, index
+
+
+def _query(tree: KDTree, points: np.ndarray, k: int, chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's ``k`` nearest (distance, index), nearest first, in chunks of rows on every core."""
+    distance, index = np.empty((points.shape[0], k)), np.empty((points.shape[0], k), np.int64)
+
+    def nearest(lo: int) -> None:
+        distance[lo:lo + chunk], index[lo:lo + chunk] = tree.query(points[lo:lo + chunk], k=k)
+
+    _on_every_core(nearest, range(0, points.shape[0], chunk))
+    return distance, index
+
+
+def _on_every_core(work, starts: range) -> None:
+    """``work(start)`` for each start, in threads, one per core this process may use (each writes its own
+    rows of a shared result, so the order they finish in does not matter)."""
+    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+                  len(starts))
+    if workers <= 1:
+        for start in starts:
+            work(start)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(work, starts))  # list(): a worker's exception is raised here
 
 
 def _pair_in_rounds(distance: np.ndarray, candidate: np.ndarray, priority: np.ndarray) -> np.ndarray:

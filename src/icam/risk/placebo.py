@@ -94,8 +94,8 @@ class PlaceboTiles:
 
     def _sums(self, cells: np.ndarray, expected: np.ndarray, observed: np.ndarray) -> np.ndarray:
         tile = self.ids[cells]
-        inside = tile >= 0
-        return np.vstack([np.bincount(tile[inside], weights=w[inside], minlength=self.n_tiles)
+        tile[tile < 0] = self.n_tiles  # cells in no tile go to one bin more, dropped: no gather of the weights
+        return np.vstack([np.bincount(tile, weights=w, minlength=self.n_tiles + 1)[:self.n_tiles]
                           for w in (expected, observed)])
 
     def add_historical(self, cells: np.ndarray, expected: np.ndarray, observed: np.ndarray) -> None:
