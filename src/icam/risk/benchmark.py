@@ -338,8 +338,7 @@ def adjust_to_quantity(density_ha: np.ndarray, expected_ha: float, cell_area_ha:
     """
     density = np.asarray(density_ha, dtype=np.float64)
     cap = np.broadcast_to(np.asarray(cell_area_ha, dtype=np.float64), density.shape)
-    count = np.ones(density.shape) if weights is None else np.broadcast_to(np.asarray(weights, np.float64),
-                                                                             density.shape)
+    count = None if weights is None else np.broadcast_to(np.asarray(weights, np.float64), density.shape)
     expected = float(expected_ha)
     if method not in ("udef-arp", "exact"):
         raise InputError(f"unknown adjustment method {method!r}", "use 'udef-arp' or 'exact'")
@@ -351,11 +350,12 @@ def adjust_to_quantity(density_ha: np.ndarray, expected_ha: float, cell_area_ha:
         raise InputError("cell areas must be positive")
     if expected == 0:
         return np.zeros_like(density), 0
-    if (density * count).sum() <= 0:
-        raise InputError("the density map is zero everywhere", "there is no modelled deforestation to scale")
     # only pixels with density > 0 change: work on them alone (a few % of a jurisdiction's pixels)
     positive = density > 0
-    d, c, w = density[positive], cap[positive], count[positive]
+    d, c = density[positive], cap[positive]
+    w = np.ones(d.size) if count is None else count[positive]
+    if (d * w).sum() <= 0:
+        raise InputError("the density map is zero everywhere", "there is no modelled deforestation to scale")
     result = np.zeros_like(density)
     if method == "exact":
         scaled = d / d.max()  # λ is found for density / max, keeping it in float range
@@ -370,7 +370,8 @@ def adjust_to_quantity(density_ha: np.ndarray, expected_ha: float, cell_area_ha:
             ratio = expected / (adjusted @ w)
             if abs(ratio - 1.0) <= tolerance:
                 break
-            adjusted = np.minimum(adjusted * ratio, c)
+            np.multiply(adjusted, ratio, out=adjusted)  # in place: millions of pixels, five passes
+            np.minimum(adjusted, c, out=adjusted)
         iterations += 1
     result[positive] = adjusted
     return result, iterations
