@@ -17,6 +17,7 @@ from icam.risk.benchmark import (
     adjust_to_quantity,
     class_limits_m,
     density_per_year,
+    distance_to_edge_capped_m,
     distance_to_edge_m,
     fit_relative_frequency,
     modelling_regions,
@@ -283,3 +284,31 @@ def test_guadeloupe_fit_predict_adjust(shared_data):
     assert (adjusted <= np.broadcast_to(area, adjusted.shape)).all()
     yearly = density_per_year(adjusted, 10)
     assert yearly.sum() == pytest.approx(expected / 10, rel=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 60), cols=st.integers(1, 60), forest_share=st.floats(0.3, 1.0),
+       cell=st.sampled_from([(30.0, 30.0), (30.0, 60.0), (25.0, 10.0)]), cap_cells=st.floats(0.5, 12.0),
+       block_px=st.integers(1, 25), seed=st.integers(0, 2**32 - 1))
+def test_capped_distance_by_blocks_equals_the_whole_array(rows, cols, forest_share, cell, cap_cells, block_px, seed):
+    """Block by block with a halo of the cap, the capped distance to the edge is the whole array's, bit for bit
+    (square and rectangular cells, all-forest windows, caps between and beyond cells)."""
+    forest = np.random.default_rng(seed).random((rows, cols)) < forest_share
+    spacing = Affine(cell[1], 0, 0, 0, -cell[0], 0)
+    cap_m = cap_cells * min(cell)
+    whole = np.minimum(distance_to_edge_m(forest, spacing), np.float32(cap_m))
+    np.testing.assert_array_equal(distance_to_edge_capped_m(forest, spacing, cap_m, block_px=block_px), whole)
+
+
+def test_capped_distance_by_blocks_on_guadeloupe(shared_data):
+    """The same on the real forest map of Guadeloupe in 2000 (riskmapjnr's data, 30 m), 600 m cap, 512-px blocks."""
+    path = shared_data / "guadeloupe" / "forest_t1.tif"
+    if not path.exists():
+        pytest.skip("Guadeloupe data absent")
+    with rasterio.open(path) as src:
+        forest = src.read(1) == 1
+        transform = src.transform
+    whole = np.minimum(distance_to_edge_m(forest, transform), np.float32(600.0))
+    blocked = distance_to_edge_capped_m(forest, transform, 600.0, block_px=512)
+    np.testing.assert_array_equal(blocked, whole)
+    assert 0 < np.count_nonzero(blocked == 600.0) < forest.sum()  # the cap binds somewhere, not everywhere

@@ -26,6 +26,7 @@ import edt
 import numpy as np
 from affine import Affine
 
+from icam.core.blocks import BLOCK_PX, map_blocks
 from icam.core.errors import InputError
 from icam.landscape.grid import Grid
 
@@ -80,6 +81,32 @@ def distance_to_edge_m(forest: np.ndarray, grid: Grid | Affine | float) -> np.nd
     # edt applies anisotropy[0] to axis 0 (rows) of a C-ordered array, as scipy's ``sampling``
     return edt.edt(np.ascontiguousarray(forest), anisotropy=_cell_sizes(grid), black_border=False,
                    parallel=EDT_THREADS).astype(np.float32, copy=False)
+
+
+def distance_to_edge_capped_m(forest: np.ndarray, grid: Grid | Affine | float, cap_m: float,
+                              block_px: int = BLOCK_PX) -> np.ndarray:
+    """min(:func:`distance_to_edge_m`, ``cap_m``), computed block by block: the same values to the bit.
+
+    A forest cell whose nearest non-forest cell lies within ``cap_m`` has it within ⌈cap / cell size⌉ rows
+    and columns, so each block read with that halo (:mod:`icam.core.blocks`) finds it, and a cell farther
+    than the cap from every non-forest cell of its window is at least that far from the edge: it gets the
+    cap either way. Memory: one block and its halo. Returns float32 (rows, cols), metres; 0 off forest.
+    """
+    forest = np.asarray(forest, dtype=bool)
+    if forest.ndim != 2:
+        raise InputError(f"forest must be a 2-D mask, got shape {forest.shape}")
+    cap = float(cap_m)
+    if not cap > 0:
+        raise InputError(f"the distance cap must be positive, got {cap_m}")
+    row_m, col_m = _cell_sizes(grid)
+    spacing = Affine(col_m, 0, 0, 0, -row_m, 0)  # a window's own grid: only the spacings matter
+
+    def block(window: np.ndarray) -> np.ndarray:
+        return np.minimum(distance_to_edge_m(window, spacing), np.float32(cap))
+
+    halo = (math.ceil(cap / row_m), math.ceil(cap / col_m))
+
+    return map_blocks(block, [forest], dtype=np.float32, halo_px=halo, block_px=block_px)
 
 
 # --------------------------------------------------------------------------- NRT
