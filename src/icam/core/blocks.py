@@ -65,19 +65,25 @@ class BlockGrid:
         return (read[0], read[1]), (inner[0], inner[1])
 
 
+def haloed_blocks(arrays: Sequence[np.ndarray], *, halo_px: int | tuple = 0, block_px: int = BLOCK_PX
+                  ) -> Iterator[tuple[tuple[slice, slice], list[np.ndarray], tuple[slice, slice]]]:
+    """Each block of the arrays (2-D, one shape), row-major: (the block's window, the arrays read over it
+    grown by the halo, where the block lies in those reads)."""
+    grid = BlockGrid(_one_shape(arrays), block_px, halo_px)
+    for window in grid.windows():
+        read, inner = grid.haloed(window)
+        yield window, [a[read] for a in arrays], inner
+
+
 def map_blocks(func: Callable[..., np.ndarray], arrays: Sequence[np.ndarray], *, dtype, halo_px: int | tuple = 0,
                block_px: int = BLOCK_PX) -> np.ndarray:
     """``func`` applied block by block to the arrays (2-D, one shape), each block read with the halo; the
     results (each of its read window's shape) cut to their blocks and put together."""
-    shape = _one_shape(arrays)
-    grid = BlockGrid(shape, block_px, halo_px)
-    out = np.empty(shape, dtype=dtype)
-    for window in grid.windows():
-        read, inner = grid.haloed(window)
-        result = func(*(a[read] for a in arrays))
-        if result.shape != (read[0].stop - read[0].start, read[1].stop - read[1].start):
-            raise InputError(f"a block function returned {result.shape} for a window of "
-                             f"{(read[0].stop - read[0].start, read[1].stop - read[1].start)}")
+    out = np.empty(_one_shape(arrays), dtype=dtype)
+    for window, views, inner in haloed_blocks(arrays, halo_px=halo_px, block_px=block_px):
+        result = func(*views)
+        if result.shape != views[0].shape:
+            raise InputError(f"a block function returned {result.shape} for a window of {views[0].shape}")
         out[window] = result[inner]
     return out
 
@@ -103,4 +109,4 @@ def _one_shape(arrays: Sequence[np.ndarray]) -> tuple[int, int]:
     return next(iter(shapes))
 
 
-__all__ = ["BLOCK_PX", "BlockGrid", "map_blocks", "reduce_blocks"]
+__all__ = ["BLOCK_PX", "BlockGrid", "haloed_blocks", "map_blocks", "reduce_blocks"]

@@ -141,17 +141,36 @@ def negligible_risk_threshold_m(distance_m_of_deforested_cells: np.ndarray, cell
                          "grid (a zone that is all forest has none: include some non-forest around it)")
     if (d < 0).any():
         raise InputError("negative distances to the forest edge")
+    if convention not in ("udef-arp", "riskmapjnr"):
+        raise InputError(f"unknown NRT convention {convention!r}", "use 'udef-arp' or 'riskmapjnr'")
+    return nrt_from_histogram(np.bincount(distance_bins(d, cell, convention)), cell, share, convention)
+
+
+def distance_bins(distance_m: np.ndarray, cell_size_m: float, convention: str = "udef-arp") -> np.ndarray:
+    """The bin one pixel wide of each distance (int64): [k·c, (k+1)·c) → k by UDef-ARP's convention,
+    ((k−1)·c, k·c] → k by riskmapjnr's (:func:`negligible_risk_threshold_m`)."""
+    d = np.asarray(distance_m, dtype=np.float64)
     if convention == "riskmapjnr":
-        bins = np.ceil(d / cell - 1e-9).astype(np.int64)  # ((k−1)·c, k·c] → k
-        cumulative = np.cumsum(np.bincount(bins))
-        above = np.flatnonzero(cumulative > share * d.size)
-        return float(above[0] if above.size else cumulative.size - 1) * cell
+        return np.ceil(d / cell_size_m - 1e-9).astype(np.int64)
     if convention != "udef-arp":
         raise InputError(f"unknown NRT convention {convention!r}", "use 'udef-arp' or 'riskmapjnr'")
-    bins = np.floor(d / cell + 1e-9).astype(np.int64)
-    cumulative = np.cumsum(np.bincount(bins))
-    k = int(np.argmax(cumulative >= share * d.size * (1 - 1e-12)))
-    return (k + 0.5) * cell
+    return np.floor(d / cell_size_m + 1e-9).astype(np.int64)
+
+
+def nrt_from_histogram(counts: np.ndarray, cell_size_m: float, share: float = NRT_SHARE,
+                       convention: str = "udef-arp") -> float:
+    """The NRT (m) from the deforested pixels' counts per distance bin (:func:`distance_bins`; summed block by
+    block, the same counts as the whole map's), by the convention's rule (:func:`negligible_risk_threshold_m`)."""
+    cumulative = np.cumsum(np.asarray(counts, dtype=np.int64))
+    total = int(cumulative[-1]) if cumulative.size else 0
+    if total == 0:
+        raise InputError("no deforestation at a finite distance from the forest edge",
+                         "the negligible risk threshold needs loss in the fitting period")
+    if convention == "riskmapjnr":
+        above = np.flatnonzero(cumulative > share * total)
+        return float(above[0] if above.size else cumulative.size - 1) * cell_size_m
+    k = int(np.argmax(cumulative >= share * total * (1 - 1e-12)))
+    return (k + 0.5) * cell_size_m
 
 
 # --------------------------------------------------------------------------- classes
@@ -297,8 +316,15 @@ def fit_relative_frequency(classes: np.ndarray, admin_id: np.ndarray | int, defo
     lost = deforested[forest].astype(np.float64)
     region_ids, forest_px = _count(regions)
     _, lost_px = _count(regions, lost)
-    forest_px = forest_px.astype(np.int64)
-    deforested_px = np.rint(lost_px).astype(np.int64)
+    return fit_from_counts(region_ids, forest_px.astype(np.int64), np.rint(lost_px).astype(np.int64), n_classes)
+
+
+def fit_from_counts(region_ids: np.ndarray, forest_px: np.ndarray, deforested_px: np.ndarray,
+                    n_classes: int = N_CLASSES) -> BenchmarkFit:
+    """The fit from each region's forest and deforested pixel counts (regions with forest, ascending): what
+    :func:`fit_relative_frequency` counts on a whole map, or a sum of per-block counts."""
+    region_ids, forest_px, deforested_px = (np.asarray(a, dtype=np.int64) for a in (region_ids, forest_px,
+                                                                                      deforested_px))
     if region_ids.size == 0:
         raise InputError("no forest at the start of the fitting period", "check the forest maps and the period")
     by_class = region_class(region_ids, n_classes)
