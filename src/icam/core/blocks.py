@@ -14,10 +14,16 @@ what a distributed scheduler runs per chunk (dask's ``map_overlap`` with ``bound
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import rasterio
+from rasterio.windows import Window
 
 from icam.core.errors import InputError
 
@@ -100,6 +106,75 @@ def reduce_blocks(func: Callable[..., np.ndarray], arrays: Sequence[np.ndarray],
     return total
 
 
+class ArraySource:
+    """A raster in memory, read by window (for one process: sent to other processes it is copied whole)."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = np.asarray(array)
+        if self.array.ndim != 2:
+            raise InputError(f"a raster source must be 2-D, got shape {self.array.shape}")
+        self.shape = self.array.shape
+
+    def read(self, window: tuple[slice, slice]) -> np.ndarray:
+        return self.array[window]
+
+
+class FileSource:
+    """One band of a raster file, read by window (a tiled GeoTIFF or COG: a block reads only its tiles); what
+    a task sends to another process or machine is the path, not the pixels."""
+
+    def __init__(self, path: str | Path, band: int = 1):
+        self.path, self.band = str(path), int(band)
+        with rasterio.open(self.path) as src:
+            self.shape = (src.height, src.width)
+
+    def read(self, window: tuple[slice, slice]) -> np.ndarray:
+        rows, cols = window
+        with rasterio.open(self.path) as src:
+            return src.read(self.band, window=Window(cols.start, rows.start, cols.stop - cols.start,
+                                                     rows.stop - rows.start))
+
+
+class _InThisThread(Executor):
+    """An executor that runs each task when it is submitted (the default: no pool to start)."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to the caller by future.result(), as a pool would
+            future.set_exception(exc)
+        return future
+
+
+def cores() -> int:
+    """The cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@contextmanager
+def block_executor(scheduler: str | None = None) -> Iterator[Executor]:
+    """Where per-block tasks run: ``None`` or ``"sync"`` in this thread; ``"threads"`` or ``"processes"`` on
+    this machine's cores; ``"tcp://HOST:PORT"`` on a dask.distributed cluster (its scheduler's address, e.g. a
+    ``LocalCluster``, dask-jobqueue or Kubernetes; docs/scale.md). Tasks must be module-level functions of
+    picklable arguments for the last two (sources by path: :class:`FileSource`)."""
+    if scheduler in (None, "sync"):
+        yield _InThisThread()
+    elif scheduler == "threads":
+        with ThreadPoolExecutor(cores()) as pool:
+            yield pool
+    elif scheduler == "processes":
+        with ProcessPoolExecutor(cores()) as pool:
+            yield pool
+    elif isinstance(scheduler, str) and scheduler.startswith("tcp://"):
+        from distributed import Client  # noqa: PLC0415 (seconds to import, and only for a cluster)
+
+        with Client(scheduler) as client:
+            yield client.get_executor()
+    else:
+        raise InputError(f"unknown scheduler {scheduler!r}", "use sync, threads, processes or tcp://HOST:PORT")
+
+
 def _one_shape(arrays: Sequence[np.ndarray]) -> tuple[int, int]:
     if not arrays:
         raise InputError("block-wise work needs at least one raster")
@@ -109,4 +184,5 @@ def _one_shape(arrays: Sequence[np.ndarray]) -> tuple[int, int]:
     return next(iter(shapes))
 
 
-__all__ = ["BLOCK_PX", "BlockGrid", "haloed_blocks", "map_blocks", "reduce_blocks"]
+__all__ = ["BLOCK_PX", "ArraySource", "BlockGrid", "FileSource", "block_executor", "cores", "haloed_blocks",
+           "map_blocks", "reduce_blocks"]
