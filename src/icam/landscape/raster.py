@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+import rasterio.shutil
 from pyproj import CRS
 from rasterio._err import CPLE_BaseError
 from rasterio.enums import Resampling
@@ -336,3 +337,37 @@ def write_cog(path: Path | str, array: np.ndarray, grid: Grid, nodata, *, catego
     with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(array.astype(dtype, copy=False))
     return path
+
+
+class RasterWriter:
+    """A COG written window by window: blocks go into a tiled, compressed GeoTIFF beside ``path`` (BigTIFF when
+    needed), which becomes a COG (overviews built from it) at ``path`` when the block closes, atomically as
+    :func:`write_cog`; on an exception nothing is left. Memory: one window, and GDAL's cache while it copies."""
+
+    def __init__(self, path: Path | str, grid: Grid, dtype: str, nodata, *, categorical: bool = True):
+        self.path, self.grid, self.dtype, self.nodata, self.categorical = Path(path), grid, dtype, nodata, categorical
+
+    def __enter__(self) -> "RasterWriter":
+        self._staging = self.path.with_name(f".{self.path.name}.tiles.tif")
+        self._dst = rasterio.open(self._staging, "w", driver="GTiff", width=self.grid.width, height=self.grid.height,
+                                  count=1, dtype=self.dtype, crs=self.grid.rio_crs, transform=self.grid.transform,
+                                  nodata=self.nodata, tiled=True, blockxsize=512, blockysize=512, compress="DEFLATE",
+                                  BIGTIFF="IF_SAFER")
+        return self
+
+    def write(self, window: tuple[slice, slice], block: np.ndarray) -> None:
+        """One block at its (rows, columns)."""
+        rows, cols = window
+        self._dst.write(np.asarray(block, dtype=self.dtype), 1,
+                        window=Window(cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start))
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._dst.close()
+        try:
+            if exc_type is None:
+                with atomic_path(self.path) as tmp:
+                    rasterio.shutil.copy(self._staging, tmp, driver="COG", compress="DEFLATE", blocksize=512,
+                                         overview_resampling="nearest" if self.categorical else "average",
+                                         num_threads="all_cpus", BIGTIFF="IF_SAFER")
+        finally:
+            self._staging.unlink(missing_ok=True)

@@ -1,20 +1,25 @@
-"""The VT0007 benchmark's fit block by block: the same threshold, classes and frequencies as the whole map.
+"""The VT0007 benchmark block by block: the same thresholds, classes and frequencies as the whole map.
 
-Source: VT0007 v1.0 (2024) §5.3, as :func:`icam.risk.workflow.fit_period` implements it on a whole map.
-Here every raster step runs on one block of :mod:`icam.core.blocks` at a time, read with a halo of the
-distance cap, and only counts leave a block, so memory is set by the block size, not by the area:
+Source: VT0007 v1.0 (2024) §5.3 and §5.5, as :mod:`icam.risk.workflow` implements them on a whole map. Here
+every raster step runs on one block of :mod:`icam.core.blocks` at a time, read from the change map with a
+halo of the distance cap, and only counts leave a block, so memory is set by the block size, not the area:
 
-1. the distance to the forest edge, capped at ``cap_m`` (exact below the cap: the nearest non-forest
-   cell within the cap lies inside the halo), and the deforested pixels' count per distance bin one
-   pixel wide → summed → the NRT (:func:`icam.risk.benchmark.nrt_from_histogram`). An NRT in the cap's
-   own bin could be the cap's doing: refused, with the fix (a larger cap);
-2. the distance again, the vulnerability classes at that NRT, and the forest and deforested pixels per
-   modelling region (class × unit) and per row → summed → the fit (:func:`icam.risk.benchmark.fit_from_counts`)
-   and the areas.
+1. at t1, the distance to the forest edge capped at ``cap_m`` (exact below the cap: the nearest non-forest
+   cell within the cap lies inside the halo), and the deforested pixels' count per distance bin one pixel
+   wide, for the calibration (t1→t2) and historical (t1→t3) losses → summed → the two NRTs
+   (:func:`icam.risk.benchmark.nrt_from_histogram`). An NRT in the cap's own bin could be the cap's doing:
+   refused, with the fix (a larger cap). Every pixel at or beyond an NRT is class 1, so the cap changes
+   no class;
+2. at a date, the vulnerability classes at an NRT, and counts: forest pixels per group (modelling region,
+   and row where cell areas vary by row: ``workflow._groups``), deforested pixels per group, pixels per
+   (group, assessment cell), deforested pixels per (row, assessment cell), the jurisdiction's pixels per
+   assessment cell and forest and deforested pixels per row. Summed, they give the fits
+   (:func:`icam.risk.benchmark.fit_from_counts`), the areas, and each group's adjusted density, whose
+   sums per assessment cell are the assessments.
 
-Counts are integers, so the block sums equal the whole map's exactly, and so do the threshold, the class
-limits, the frequencies and the areas (tests/risk/test_risk_blockwise.py checks it on random maps and on
-Guadeloupe's). Distances beyond the cap do not change a class: every pixel at or beyond the NRT is class 1.
+Counts are integers: the block sums equal the whole map's exactly, and so do the thresholds, the class
+limits, the frequencies and the areas. Assessment sums are products of a group's density and its pixel
+count in a cell where the whole map adds pixel by pixel: equal to rounding (tests/risk/test_risk_blockwise.py).
 """
 
 from __future__ import annotations
@@ -25,14 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 from affine import Affine
 
-from icam.core.blocks import BLOCK_PX, ArraySource, BlockGrid, FileSource, block_executor
-from icam.core.errors import InputError
-from icam.landscape.grid import Grid
+from icam.core.blocks import ArraySource, BlockGrid, FileSource
 from icam.risk import benchmark as bm
-from icam.risk.workflow import PeriodFit
 
 DISTANCE_CAP_M = 10_000.0  # no forest pixel of a real map is this far from an edge where loss happens
-LOST_CODES = {"calibration": (1,), "historical": (1, 2)}  # fcc codes lost in the period (from t1)
+FOREST_CODES = {"t1": (1, 2, 3), "t2": (2, 3), "t3": (3,)}  # forestatrisk's fcc codes of the forest at each date
+LOST_CODES = {"calibration": (1,), "historical": (1, 2), "confirmation": (2,), "none": ()}
 
 
 @dataclass(frozen=True)
@@ -47,98 +50,94 @@ class ChangeMap:
     def shape(self) -> tuple[int, int]:
         return tuple(self.fcc.shape)
 
-    def read(self, window: tuple[slice, slice], period: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(forest at t1, lost in the period, units) over ``window``; forest only inside a unit."""
-        fcc = self.fcc.read(window)
+    def read(self, window: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
+        """(fcc codes, units) over ``window``; codes outside a unit read as 0 (no data)."""
+        fcc = np.asarray(self.fcc.read(window))
         units = (np.ones(fcc.shape, np.int32) if self.units is None else
                  np.asarray(self.units.read(window)).astype(np.int64))
-        forest = (fcc > 0) & (units > 0)
-        return forest, forest & np.isin(fcc, LOST_CODES[period]), units
+        return np.where(units > 0, fcc, 0), units
 
 
 @dataclass(frozen=True)
-class _Blocks:
-    """What every block task of one fit shares: the map, the period, the cell spacings and the cap."""
+class Blocks:
+    """What every block task of one run shares: the map, the cell spacings, the cap, the block size and the
+    assessment cells' side (pixels)."""
 
     change: ChangeMap
-    period: str
     row_m: float
     col_m: float
     cap_m: float
     block_px: int
+    cell_side_px: int
 
-    def read(self, window: tuple[slice, slice]):
-        """The block's (forest, lost, units, capped distance to the edge), read with the cap's halo, cut to it."""
+    def read(self, window: tuple[slice, slice], date: str):
+        """The block's (fcc, units, forest at ``date``, capped distance to that forest's edge), read with the cap's
+        halo and cut to the block."""
         halo = (math.ceil(self.cap_m / self.row_m), math.ceil(self.cap_m / self.col_m))
         read, inner = BlockGrid(self.change.shape, self.block_px, halo).haloed(window)
-        forest, lost, units = self.change.read(read, self.period)
+        fcc, units = self.change.read(read)
+        forest = np.isin(fcc, FOREST_CODES[date])
         spacing = Affine(self.col_m, 0, 0, 0, -self.row_m, 0)
         distance = np.minimum(bm.distance_to_edge_m(forest, spacing), np.float32(self.cap_m))
-        return forest[inner], lost[inner], units[inner], distance[inner]
+        return fcc[inner], units[inner], forest[inner], distance[inner]
+
+    @property
+    def n_cells(self) -> int:
+        """Assessment cells of the map (laid from its top-left corner: ``validate.assessment_cells``)."""
+        return -(-self.change.shape[0] // self.cell_side_px) * -(-self.change.shape[1] // self.cell_side_px)
+
+    def cells(self, window: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
+        """The block's rows (absolute) and assessment cell ids, as (rows, cols) maps."""
+        rows = np.arange(window[0].start, window[0].stop)
+        cols = np.arange(window[1].start, window[1].stop)
+        per_row = -(-self.change.shape[1] // self.cell_side_px)
+        cell = (rows // self.cell_side_px)[:, None] * per_row + (cols // self.cell_side_px)[None, :]
+        return np.broadcast_to(rows[:, None], cell.shape), cell
 
 
-def _histogram(blocks: _Blocks, window: tuple[slice, slice], cell_m: float) -> np.ndarray:
-    """A block's deforested pixels per distance bin one pixel wide."""
-    _, lost, _, distance = blocks.read(window)
-    return np.bincount(bm.distance_bins(distance[lost], cell_m))
+def _tally(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keys, counts = np.unique(np.asarray(keys, dtype=np.int64), return_counts=True)
+    return keys, counts.astype(np.int64)
 
 
-def _counts(blocks: _Blocks, window: tuple[slice, slice], cell_m: float, nrt_m: float):
-    """A block's forest and deforested pixels per modelling region, and per row."""
-    forest, lost, units, distance = blocks.read(window)
-    classes = bm.vulnerability_classes(distance, forest, nrt_m, cell_m)
-    counted = classes > 0
-    regions = bm.modelling_regions(classes[counted], units[counted])
-    return (np.bincount(regions), np.bincount(regions[lost[counted]]), np.count_nonzero(forest, axis=1),
-            np.count_nonzero(lost, axis=1))
+def merge(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Sparse counts (keys, counts) of several blocks summed: (keys ascending, counts)."""
+    parts = [p for p in parts if p[0].size]
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    keys, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
+    return keys, np.bincount(inverse, weights=np.concatenate([p[1] for p in parts]),
+                             minlength=keys.size).astype(np.int64)
 
 
-def _add(total: np.ndarray, part: np.ndarray) -> np.ndarray:
-    """Two count vectors summed, the shorter padded with zeros."""
-    if part.size > total.size:
-        total, part = part.astype(np.int64), total
-    total[:part.size] += part
-    return total
+def histograms(blocks: Blocks, window: tuple[slice, slice], cell_m: float) -> list[np.ndarray]:
+    """A block's calibration and historical deforested pixels per distance bin at t1 (block task)."""
+    fcc, _, _, distance = blocks.read(window, "t1")
+    return [np.bincount(bm.distance_bins(distance[np.isin(fcc, LOST_CODES[p])], cell_m))
+            for p in ("calibration", "historical")]
 
 
-def period_fit_by_blocks(change: ChangeMap, period: str, years: tuple[int, int], grid: Grid,
-                         cap_m: float = DISTANCE_CAP_M, block_px: int = BLOCK_PX,
-                         scheduler: str | None = None) -> PeriodFit:
-    """:func:`icam.risk.workflow.fit_period`'s fit of ``period`` ("calibration": t1→t2, "historical": t1→t3):
-    NRT, class limits, frequencies and areas, block by block on ``scheduler`` (:func:`icam.core.blocks.block_executor`).
-    """
-    cell = grid.resolution_m
-    if not cap_m > 2 * cell:
-        raise InputError(f"the distance cap ({cap_m} m) must exceed two cells ({2 * cell} m)")
-    if change.shape != grid.shape:
-        raise InputError(f"the change map {change.shape} and the grid {grid.shape} differ in shape")
-    blocks = _Blocks(change, period, *bm._cell_sizes(grid), float(cap_m), int(block_px))
-    windows = list(BlockGrid(grid.shape, block_px).windows())
-    with block_executor(scheduler) as pool:
-        histogram = np.zeros(0, np.int64)
-        for part in pool.map(_histogram, [blocks] * len(windows), windows, [cell] * len(windows)):
-            histogram = _add(histogram, part)
-        if not histogram.any():
-            raise InputError(f"no deforestation in the {period} period ({years[0]}–{years[1]})",
-                             "the benchmark needs historical deforestation to fit")
-        nrt = bm.nrt_from_histogram(histogram, cell)
-        if nrt >= int(bm.distance_bins(np.array([cap_m]), cell)[0]) * cell:
-            raise InputError(f"the {period} period's negligible risk threshold reaches the distance cap "
-                             f"({cap_m:,.0f} m)", "raise the distance cap")
-        forest_px, lost_px = np.zeros(0, np.int64), np.zeros(0, np.int64)
-        forest_rows, lost_rows = np.zeros(grid.height, np.int64), np.zeros(grid.height, np.int64)
-        for window, (f_px, l_px, f_rows, l_rows) in zip(windows, pool.map(
-                _counts, [blocks] * len(windows), windows, [cell] * len(windows), [nrt] * len(windows))):
-            forest_px, lost_px = _add(forest_px, f_px), _add(lost_px, l_px)
-            forest_rows[window[0]] += f_rows
-            lost_rows[window[0]] += l_rows
-    lost_px = np.pad(lost_px, (0, max(0, forest_px.size - lost_px.size)))
-    present = np.flatnonzero(forest_px)
-    area_by_row = grid.cell_area_ha()[:, 0]
-    return PeriodFit(name=period, start_year=years[0], end_year=years[1], nrt_m=nrt,
-                     class_limits_m=bm.class_limits_m(nrt, cell),
-                     fit=bm.fit_from_counts(present, forest_px[present], lost_px[present]),
-                     deforested_ha=float(lost_rows @ area_by_row), forest_at_start_ha=float(forest_rows @ area_by_row))
+def class_counts(blocks: Blocks, window: tuple[slice, slice], date: str, specs: list[tuple[float, str]],
+                 cell_m: float, by_row: bool, height: int) -> list[dict]:
+    """A block's sparse counts at ``date`` (module docstring, step 2), for each (NRT, loss period) of ``specs``
+    (block task)."""
+    fcc, units, forest, distance = blocks.read(window, date)
+    rows, cell = blocks.cells(window)
+    out = []
+    for nrt, period in specs:
+        classes = bm.vulnerability_classes(distance, forest, nrt, cell_m)
+        counted = classes > 0
+        lost = np.isin(fcc, LOST_CODES[period])
+        group = bm.modelling_regions(classes[counted], units[counted]).astype(np.int64)
+        if by_row:
+            group = group * height + rows[counted]
+        n = blocks.n_cells
+        out.append({"group_px": _tally(group), "group_lost": _tally(group[lost[counted]]),
+                    "group_cell": _tally(group * n + cell[counted]),
+                    "row_cell_lost": _tally(rows[lost] * n + cell[lost]),
+                    "cell_units": _tally(cell[units > 0]),
+                    "rows_forest": np.count_nonzero(forest, axis=1), "rows_lost": np.count_nonzero(lost, axis=1)})
+    return out
 
 
-__all__ = ["DISTANCE_CAP_M", "ChangeMap", "period_fit_by_blocks"]
+__all__ = ["DISTANCE_CAP_M", "Blocks", "ChangeMap", "class_counts", "histograms", "merge"]

@@ -106,7 +106,7 @@ class Assessment:
     name: str
     cell_area_ha: float
     comparison: va.CellComparison
-    density: PixelValues  # adjusted density, ha/pixel over the period
+    density: PixelValues | None  # adjusted density, ha/pixel over the period (None: not kept, block-wise)
     side_px: int  # side of the square assessment cells, pixels
 
     def metrics(self) -> dict:
@@ -153,18 +153,23 @@ class BenchmarkResult:
     expected_source: str
 
     def to_dict(self) -> dict:
-        cnf = self.confirmation_assessment
-        return {
-            "method": "VT0007 v1.0 benchmark (UDef-ARP conventions)",
-            "calibration": {**self.calibration.to_dict(), **self.calibration_assessment.metrics()},
-            "confirmation": {"start_year": self.calibration.end_year, "end_year": self.historical.end_year,
-                             **cnf.metrics()},
-            "historical": self.historical.to_dict(),
-            "risk_map": {"start_year": self.historical.end_year, "validity_years": self.validity_years,
-                         "expected_ha": self.expected_ha, "expected_source": self.expected_source,
-                         "expected_ha_per_year": self.expected_ha / self.validity_years,
-                         "allocated_ha_per_year": float(self.risk_ha_per_year.sum(dtype=np.float64))},
-        }
+        return benchmark_summary(self, float(self.risk_ha_per_year.sum(dtype=np.float64)))
+
+
+def benchmark_summary(result, allocated_ha_per_year: float) -> dict:
+    """results.json's benchmark section of a :class:`BenchmarkResult`, or of the block-wise run's result
+    (:mod:`icam.risk.blockwise_run`: the same fits and assessments, its maps on disk)."""
+    return {
+        "method": "VT0007 v1.0 benchmark (UDef-ARP conventions)",
+        "calibration": {**result.calibration.to_dict(), **result.calibration_assessment.metrics()},
+        "confirmation": {"start_year": result.calibration.end_year, "end_year": result.historical.end_year,
+                         **result.confirmation_assessment.metrics()},
+        "historical": result.historical.to_dict(),
+        "risk_map": {"start_year": result.historical.end_year, "validity_years": result.validity_years,
+                     "expected_ha": result.expected_ha, "expected_source": result.expected_source,
+                     "expected_ha_per_year": result.expected_ha / result.validity_years,
+                     "allocated_ha_per_year": allocated_ha_per_year},
+    }
 
 
 def _check_forest_sequence(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tuple[int, int, int]):
