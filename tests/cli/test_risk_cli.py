@@ -108,9 +108,10 @@ def test_units_raster_and_polygons_give_the_same_regions(tmp_path):
     ("missing", "does not exist"),
     ("no-loss", "no deforestation in the calibration period"),
 ])
-def test_bad_input_is_one_line_exit_2(tmp_path, case, message):
+@pytest.mark.parametrize("blocks", [[], ["--scheduler", "sync", "--block-px", "16"]], ids=["whole", "blocks"])
+def test_bad_input_is_one_line_exit_2(tmp_path, case, message, blocks):
     path, fcc = _fcc_square(tmp_path)
-    args = ["risk", "benchmark", "--fcc", path]
+    args = ["risk", "benchmark", "--fcc", path, *blocks]
     if case == "values":
         bad = fcc.copy()
         bad[0, 0] = 7
@@ -128,6 +129,39 @@ def test_bad_input_is_one_line_exit_2(tmp_path, case, message):
     assert code == 2 and message in output and "Traceback" not in output
     assert len(output.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize("units", [None, "raster", "polygons"])
+def test_block_by_block_gives_the_whole_maps_outputs(tmp_path, units):
+    """--scheduler runs the benchmark block by block (16-pixel blocks here, on threads): the same summary (to
+    rounding in the assessments' sums), the same files, the same risk map and classes."""
+    path, fcc = _fcc_square(tmp_path)
+    extra = []
+    if units == "raster":
+        ids = np.ones(fcc.shape, np.uint16)
+        ids[:, 30:] = 2
+        extra = ["--units", write_tif(tmp_path / "units.tif", ids)]
+    elif units == "polygons":
+        gpd.GeoDataFrame({"name": ["west", "east"]}, crs=UTM, geometry=[
+            shapely.box(X0, Y0 - 60 * 30, X0 + 30 * 30, Y0),
+            shapely.box(X0 + 30 * 30, Y0 - 60 * 30, X0 + 60 * 30, Y0)]).to_file(tmp_path / "units.gpkg")
+        extra = ["--units", tmp_path / "units.gpkg", "--units-field", "name"]
+    common = ["risk", "benchmark", "--fcc", path, "--json", "--cell-ha", 36, *extra]
+    whole = _json(run_cli(*common, "--out", tmp_path / "whole"))
+    blocks = _json(run_cli(*common, "--out", tmp_path / "blocks", "--scheduler", "threads", "--block-px", 16,
+                           "--distance-cap-m", 600))
+    assert whole.keys() == blocks.keys()
+    for section, values in whole.items():
+        if isinstance(values, dict):
+            for key, value in values.items():
+                assert blocks[section][key] == (pytest.approx(value, rel=1e-9, abs=1e-12)
+                                                if isinstance(value, float) else value), (section, key)
+    names = [sorted(p.name for p in (tmp_path / run).iterdir()) for run in ("whole", "blocks")]
+    assert names[0] == names[1]
+    for name in ("risk_ha_per_year.tif", "vulnerability_classes.tif"):
+        with rasterio.open(tmp_path / "whole" / name) as a, rasterio.open(tmp_path / "blocks" / name) as b:
+            np.testing.assert_array_equal(a.read(1), b.read(1))
+            assert a.nodata == b.nodata and a.dtypes == b.dtypes
 
 
 def test_risk_map_is_the_historical_fit_on_the_last_forest_edge(tmp_path):

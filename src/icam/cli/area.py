@@ -119,7 +119,8 @@ def _print_estimate(r, samples: Path) -> None:
 # --------------------------------------------------------------------------- design
 
 
-def _read_map(path: Path, what: str, nodata):
+def _read_map(path: Path, what: str, nodata, read: bool = True):
+    """(the map's values, or None where ``read`` is false, its grid, its no-data value)."""
     from icam.landscape.grid import Grid
     from icam.landscape.raster import open_raster
 
@@ -130,7 +131,7 @@ def _read_map(path: Path, what: str, nodata):
         if src.count != 1:
             raise InputError(f"{what}: {path} has {src.count} bands", "give a single-band map of class codes")
         try:
-            data = src.read(1)
+            data = src.read(1) if read else None
         except Exception as exc:  # noqa: BLE001 - a truncated file
             raise InputError(f"{what}: {path} cannot be read ({' '.join(str(exc).split())[:160]})",
                              "check that it is a complete GeoTIFF") from None

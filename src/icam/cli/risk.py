@@ -26,6 +26,8 @@ from icam.cli.errors import fail_cleanly
 from icam.cli.options import console
 from icam.core.errors import InputError
 
+BLOCKWISE_MIN_PX = 100_000_000  # above it a map is run block by block: 3 GB of whole-map arrays and more
+
 risk_app = typer.Typer(add_completion=False, no_args_is_help=True,
                        help="Deforestation risk maps: the VT0007 benchmark.")
 
@@ -86,7 +88,6 @@ def _cell_rows(assessment, per_row: int) -> list[dict]:
 
 def write_outputs(result, grid, out: Path, outside: np.ndarray | None) -> list[Path]:
     """The benchmark's rasters (COG) and tables (CSV) and results.json in ``out``."""
-    from icam.core.atomic import atomic_write_text
     from icam.landscape.raster import write_cog
 
     out.mkdir(parents=True, exist_ok=True)
@@ -95,6 +96,16 @@ def write_outputs(result, grid, out: Path, outside: np.ndarray | None) -> list[P
         risk = np.where(outside, np.float32(-1), risk)
     paths = [write_cog(out / "risk_ha_per_year.tif", risk, grid, -1.0, categorical=False),
              write_cog(out / "vulnerability_classes.tif", result.risk_classes, grid, 255)]
+    return paths + write_tables(result, grid, out)
+
+
+def write_tables(result, grid, out: Path) -> list[Path]:
+    """The residual rasters (one pixel per assessment cell), the class and cell tables and results.json: the
+    outputs both the whole-map and the block-wise runs write alike."""
+    from icam.core.atomic import atomic_write_text
+    from icam.landscape.raster import write_cog
+
+    paths = []
     for assessment in (result.calibration_assessment, result.confirmation_assessment):
         residuals, coarse = assessment.residual_raster(grid)
         paths.append(write_cog(out / f"residuals_{assessment.name}_ha.tif", residuals, coarse, float("nan"),
@@ -135,17 +146,29 @@ def benchmark(
                                            "project size; 100,000 ha when unknown).")] = 100_000.0,
     out: Annotated[Optional[Path], typer.Option("--out", help="Folder for the rasters and tables.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON only.")] = False,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Run block by block on: sync, threads, "
+                                                     "processes, or a dask cluster's tcp://HOST:PORT (default: the "
+                                                     "whole map in memory below 100 million pixels, block by block "
+                                                     "on processes above).")] = None,
+    block_px: Annotated[int, typer.Option("--block-px", help="Block side, pixels (block by block).")] = 1024,
+    cap_m: Annotated[float, typer.Option("--distance-cap-m", help="Distances to the forest edge are computed up to "
+                                         "this far (block by block): it must exceed the NRT.")] = 10_000.0,
 ) -> None:
     """The VT0007 benchmark: calibration fit, confirmation test and the risk map, from one change map."""
     from icam.cli.area import _read_map
     from icam.risk.workflow import forest_from_fcc, run_benchmark
 
     t = _parse_years(years)
-    data, grid, _ = _read_map(fcc, "--fcc", None)
-    unit_ids, _names = _read_units(units, grid, units_field) if units is not None else (None, None)
-    result = run_benchmark(forest_from_fcc(data), t, grid, unit_ids, expected_ha=expected_ha,
-                           validity_years=validity_years, assessment_cell_ha=cell_ha)
-    paths = write_outputs(result, grid, out, None if unit_ids is None else unit_ids == 0) if out else []
+    _, grid, _ = _read_map(fcc, "--fcc", None, read=False)
+    if scheduler is not None or grid.height * grid.width > BLOCKWISE_MIN_PX:
+        result, paths = _by_blocks(fcc, grid, t, units, units_field, out, scheduler or "processes", block_px, cap_m,
+                                   expected_ha=expected_ha, validity_years=validity_years, assessment_cell_ha=cell_ha)
+    else:
+        data, grid, _ = _read_map(fcc, "--fcc", None)
+        unit_ids, _names = _read_units(units, grid, units_field) if units is not None else (None, None)
+        result = run_benchmark(forest_from_fcc(data), t, grid, unit_ids, expected_ha=expected_ha,
+                               validity_years=validity_years, assessment_cell_ha=cell_ha)
+        paths = write_outputs(result, grid, out, None if unit_ids is None else unit_ids == 0) if out else []
     summary = result.to_dict()
     if as_json:
         typer.echo(json.dumps(summary, allow_nan=False))
@@ -153,6 +176,28 @@ def benchmark(
     _print_summary(summary)
     for path in paths:
         console.print(f"Wrote {path.resolve()}", soft_wrap=True, markup=False, highlight=False)
+
+
+def _by_blocks(fcc: Path, grid, years, units: Optional[Path], units_field: Optional[str], out: Optional[Path],
+               scheduler: str, block_px: int, cap_m: float, **options):
+    """The benchmark block by block (icam.risk.blockwise_run), the change map and a units raster read by window."""
+    from icam.cli.area import _read_map
+    from icam.core.blocks import ArraySource, FileSource
+    from icam.risk.blockwise import ChangeMap
+    from icam.risk.blockwise_run import run_benchmark_by_blocks
+
+    unit_source = None
+    if units is not None and units.suffix.lower() in VECTOR_SUFFIXES:  # rasterised once, in memory
+        unit_source = ArraySource(_read_units(units, grid, units_field)[0])
+    elif units is not None:  # read by window, as the change map
+        _, units_grid, _ = _read_map(units, "--units", None, read=False)
+        if not units_grid.same_as(grid):
+            raise InputError(f"--units: {units} is not on the grid of --fcc", "warp it onto the change map's grid")
+        unit_source = FileSource(units, nodata_as=0)
+    result = run_benchmark_by_blocks(ChangeMap(FileSource(fcc), unit_source), years, grid, out, cap_m=cap_m,
+                                     block_px=block_px, scheduler=scheduler, **options)
+    paths = [result.risk_path, result.classes_path] + write_tables(result, grid, out) if out else []
+    return result, paths
 
 
 def _print_summary(summary: dict) -> None:

@@ -121,18 +121,22 @@ class ArraySource:
 
 class FileSource:
     """One band of a raster file, read by window (a tiled GeoTIFF or COG: a block reads only its tiles); what
-    a task sends to another process or machine is the path, not the pixels."""
+    a task sends to another process or machine is the path, not the pixels. ``nodata_as``: the value the
+    file's no-data cells read as (None: as they are)."""
 
-    def __init__(self, path: str | Path, band: int = 1):
-        self.path, self.band = str(path), int(band)
+    def __init__(self, path: str | Path, band: int = 1, nodata_as=None):
+        self.path, self.band, self.nodata_as = str(path), int(band), nodata_as
         with rasterio.open(self.path) as src:
-            self.shape = (src.height, src.width)
+            self.shape, self.nodata = (src.height, src.width), src.nodata
 
     def read(self, window: tuple[slice, slice]) -> np.ndarray:
         rows, cols = window
         with rasterio.open(self.path) as src:
-            return src.read(self.band, window=Window(cols.start, rows.start, cols.stop - cols.start,
+            data = src.read(self.band, window=Window(cols.start, rows.start, cols.stop - cols.start,
                                                      rows.stop - rows.start))
+        if self.nodata_as is not None and self.nodata is not None:
+            data[data == self.nodata] = self.nodata_as
+        return data
 
 
 class _InThisThread(Executor):

@@ -31,6 +31,7 @@ import numpy as np
 from affine import Affine
 
 from icam.core.blocks import ArraySource, BlockGrid, FileSource
+from icam.core.errors import InputError
 from icam.risk import benchmark as bm
 
 DISTANCE_CAP_M = 10_000.0  # no forest pixel of a real map is this far from an edge where loss happens
@@ -53,6 +54,11 @@ class ChangeMap:
     def read(self, window: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
         """(fcc codes, units) over ``window``; codes outside a unit read as 0 (no data)."""
         fcc = np.asarray(self.fcc.read(window))
+        unexpected = np.setdiff1d(np.unique(fcc), (0, 1, 2, 3))
+        if unexpected.size:  # as workflow.forest_from_fcc says of a whole map
+            raise InputError(f"the change map holds values {unexpected[:5].tolist()} outside 0–3",
+                             "use the forestatrisk convention: 0 no data, 1 lost in the first period, "
+                             "2 lost in the second, 3 forest at the end")
         units = (np.ones(fcc.shape, np.int32) if self.units is None else
                  np.asarray(self.units.read(window)).astype(np.int64))
         return np.where(units > 0, fcc, 0), units
