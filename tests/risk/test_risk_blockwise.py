@@ -62,11 +62,15 @@ def test_fits_by_blocks_equal_the_whole_map(rows, cols, block_px, seed):
     assert_same_fits(blocked, whole)
 
 
-def test_an_nrt_at_the_cap_is_refused():
+def test_an_nrt_at_the_cap_takes_a_longer_cap():
+    """A first cap of 70 m (two cells and a third) is below both NRTs: the run lengthens it and fits as the
+    whole map does."""
     fcc = change_map((60, 60), 1)
-    with pytest.raises(InputError, match="raise the distance cap"):
-        run_benchmark_by_blocks(ChangeMap(ArraySource(fcc)), YEARS, grid_of(fcc.shape), None, cap_m=70.0,
-                                block_px=16)
+    whole = run_benchmark(forest_from_fcc(fcc), YEARS, grid_of(fcc.shape), assessment_cell_ha=100)
+    assert whole.calibration.nrt_m > 70
+    blocked = run_benchmark_by_blocks(ChangeMap(ArraySource(fcc)), YEARS, grid_of(fcc.shape), None,
+                                      assessment_cell_ha=100, cap_m=70.0, block_px=16)
+    assert_same_fits(blocked, whole)
 
 
 def test_sparse_counts_merge_by_key():

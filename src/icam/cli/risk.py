@@ -151,8 +151,9 @@ def benchmark(
                                                      "whole map in memory below 100 million pixels, block by block "
                                                      "on processes above).")] = None,
     block_px: Annotated[int, typer.Option("--block-px", help="Block side, pixels (block by block).")] = 1024,
-    cap_m: Annotated[float, typer.Option("--distance-cap-m", help="Distances to the forest edge are computed up to "
-                                         "this far (block by block): it must exceed the NRT.")] = 10_000.0,
+    cap_m: Annotated[float, typer.Option("--distance-cap-m", help="Block by block, distances to the forest edge "
+                                         "are computed up to this far first (four times as far again where an NRT "
+                                         "reaches it).")] = 2_000.0,
 ) -> None:
     """The VT0007 benchmark: calibration fit, confirmation test and the risk map, from one change map."""
     from icam.cli.area import _read_map

@@ -8,8 +8,8 @@ halo of the distance cap, and only counts leave a block, so memory is set by the
    cell within the cap lies inside the halo), and the deforested pixels' count per distance bin one pixel
    wide, for the calibration (t1→t2) and historical (t1→t3) losses → summed → the two NRTs
    (:func:`icam.risk.benchmark.nrt_from_histogram`). An NRT in the cap's own bin could be the cap's doing:
-   refused, with the fix (a larger cap). Every pixel at or beyond an NRT is class 1, so the cap changes
-   no class;
+   the histograms are made again with a cap four times as long (:mod:`icam.risk.blockwise_run`). Every pixel
+   at or beyond an NRT is class 1, so the cap changes no class;
 2. at a date, the vulnerability classes at an NRT, and counts: forest pixels per group (modelling region,
    and row where cell areas vary by row: ``workflow._groups``), deforested pixels per group, pixels per
    (group, assessment cell), deforested pixels per (row, assessment cell), the jurisdiction's pixels per
@@ -34,7 +34,7 @@ from icam.core.blocks import ArraySource, BlockGrid, FileSource
 from icam.core.errors import InputError
 from icam.risk import benchmark as bm
 
-DISTANCE_CAP_M = 10_000.0  # no forest pixel of a real map is this far from an edge where loss happens
+DISTANCE_CAP_M = 2_000.0  # the first cap: above most NRTs, and a halo of 67 pixels at 30 m (1.3x a 1024 block)
 FOREST_CODES = {"t1": (1, 2, 3), "t2": (2, 3), "t3": (3,)}  # forestatrisk's fcc codes of the forest at each date
 LOST_CODES = {"calibration": (1,), "historical": (1, 2), "confirmation": (2,), "none": ()}
 

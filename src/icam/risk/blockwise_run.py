@@ -11,7 +11,7 @@ its halo each.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from icam.landscape.grid import Grid
 from icam.landscape.raster import RasterWriter
 from icam.risk import benchmark as bm
 from icam.risk import validate as va
-from icam.risk.blockwise import Blocks, ChangeMap, class_counts, histograms, merge
+from icam.risk.blockwise import DISTANCE_CAP_M, Blocks, ChangeMap, class_counts, histograms, merge
 from icam.risk.workflow import Assessment, PeriodFit, benchmark_summary
 
 FIT_PERIODS = {"calibration": ("t1", "t2"), "historical": ("t1", "t3")}
@@ -156,9 +156,12 @@ def risk_block(blocks: Blocks, window: tuple[slice, slice], nrt_m: float, cell_m
     return risk, classes
 
 
-def _nrts(pool, run: _Run, cap_m: float) -> dict[str, float]:
+def _nrts(pool, run: _Run) -> tuple[_Run, dict[str, float]]:
+    """Both NRTs from the t1 histograms; where one reaches the cap (it could be the cap's doing), again with a
+    cap four times as long, up to the map's diagonal (a longer halo costs every pass: start short)."""
     n = len(run.windows)
     parts = list(pool.map(histograms, [run.blocks] * n, run.windows, [run.cell_m] * n))
+    cap_m = run.blocks.cap_m
     cap_bin = int(bm.distance_bins(np.array([cap_m]), run.cell_m)[0])
     nrts = {}
     for i, period in enumerate(FIT_PERIODS):
@@ -169,17 +172,20 @@ def _nrts(pool, run: _Run, cap_m: float) -> dict[str, float]:
             raise InputError(f"no deforestation in the {period} period", "the benchmark needs historical loss to fit")
         nrts[period] = bm.nrt_from_histogram(histogram, run.cell_m)
         if nrts[period] >= cap_bin * run.cell_m:
-            raise InputError(f"the {period} period's negligible risk threshold reaches the distance cap "
-                             f"({cap_m:,.0f} m)", "raise the distance cap (--distance-cap-m)")
-    return nrts
+            if cap_m >= run.grid.resolution_m * float(np.hypot(*run.grid.shape)):
+                raise InputError(f"the {period} period's negligible risk threshold spans the whole map",
+                                 "check the change map: loss should lie mostly near the forest edge")
+            return _nrts(pool, replace(run, blocks=replace(run.blocks, cap_m=cap_m * 4)))
+    return run, nrts
 
 
 def run_benchmark_by_blocks(change: ChangeMap, years: tuple[int, int, int], grid: Grid, out: Path | None, *,
                             expected_ha: float | None = None, validity_years: float = 6.0,
-                            assessment_cell_ha: float = va.MEDIAN_PROJECT_HA, cap_m: float = 10_000.0,
+                            assessment_cell_ha: float = va.MEDIAN_PROJECT_HA, cap_m: float = DISTANCE_CAP_M,
                             block_px: int = 1024, scheduler: str | None = None) -> BlockBenchmark:
     """:func:`icam.risk.workflow.run_benchmark` block by block; the risk map and the classes at t3 are written
-    to ``out``/risk_ha_per_year.tif and vulnerability_classes.tif (COG) where ``out`` is given."""
+    to ``out``/risk_ha_per_year.tif and vulnerability_classes.tif (COG) where ``out`` is given. ``cap_m``: the
+    first distance cap (longer ones follow where an NRT reaches it)."""
     if change.shape != grid.shape:
         raise InputError(f"the change map {change.shape} and the grid {grid.shape} differ in shape")
     if not cap_m > 2 * grid.resolution_m:
@@ -190,7 +196,7 @@ def run_benchmark_by_blocks(change: ChangeMap, years: tuple[int, int, int], grid
     run = _Run(blocks, grid, list(BlockGrid(grid.shape, block_px).windows()), grid.is_area_corrected,
                assessment_cell_ha)
     with block_executor(scheduler) as pool:
-        nrt = _nrts(pool, run, cap_m)
+        run, nrt = _nrts(pool, run)
         cal_counts, hist_counts = run.counts(pool, "t1", [(nrt["calibration"], "calibration"),
                                                           (nrt["historical"], "historical")])
         calibration = run.fit(cal_counts, "calibration", (t1, t2), nrt["calibration"])
