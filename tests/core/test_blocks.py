@@ -3,13 +3,15 @@ reach gives the whole array's answer exactly; with a smaller halo it does not.""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from icam.core.blocks import BlockGrid, map_blocks, reduce_blocks
+from icam.core.blocks import BlockGrid, block_executor, imap, map_blocks, reduce_blocks
 from icam.core.errors import InputError
 
 shapes = st.tuples(st.integers(1, 70), st.integers(1, 70))
@@ -74,3 +76,25 @@ def test_bad_blocks_are_refused():
         BlockGrid((3, 3), 2, -1)
     with pytest.raises(InputError, match="returned"):
         map_blocks(lambda a: a[:1], [np.zeros((3, 3))], dtype=float, block_px=2)
+
+
+def test_imap_keeps_order_and_at_most_ahead_tasks_in_flight():
+    submitted, consumed, most = [0], [0], [0]
+
+    def task(i):
+        return i * i
+
+    class Counting(ThreadPoolExecutor):
+        def submit(self, fn, *args):
+            submitted[0] += 1
+            most[0] = max(most[0], submitted[0] - consumed[0])
+            return super().submit(fn, *args)
+
+    with Counting(2) as pool:
+        out = []
+        for value in imap(pool, task, range(50), ahead=3):
+            consumed[0] += 1
+            out.append(value)
+    assert out == [i * i for i in range(50)] and most[0] <= 3
+    with block_executor("sync") as pool:
+        assert list(imap(pool, task, range(4))) == [0, 1, 4, 9]

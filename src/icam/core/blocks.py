@@ -15,6 +15,7 @@ what a distributed scheduler runs per chunk (dask's ``map_overlap`` with ``bound
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -179,6 +180,20 @@ def block_executor(scheduler: str | None = None) -> Iterator[Executor]:
         raise InputError(f"unknown scheduler {scheduler!r}", "use sync, threads, processes or tcp://HOST:PORT")
 
 
+def imap(pool: Executor, fn: Callable, *iterables, ahead: int | None = None) -> Iterator:
+    """``pool.map(fn, *iterables)`` in order, with at most ``ahead`` tasks submitted and not yet consumed
+    (default: twice the cores): ``Executor.map`` submits every task at once, and the results finished
+    before the caller takes them (a block of the risk map each) would pile up in memory."""
+    ahead = ahead or 2 * cores()
+    pending: deque[Future] = deque()
+    for args in zip(*iterables):
+        pending.append(pool.submit(fn, *args))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
 def _one_shape(arrays: Sequence[np.ndarray]) -> tuple[int, int]:
     if not arrays:
         raise InputError("block-wise work needs at least one raster")
@@ -189,4 +204,4 @@ def _one_shape(arrays: Sequence[np.ndarray]) -> tuple[int, int]:
 
 
 __all__ = ["BLOCK_PX", "ArraySource", "BlockGrid", "FileSource", "block_executor", "cores", "haloed_blocks",
-           "map_blocks", "reduce_blocks"]
+           "imap", "map_blocks", "reduce_blocks"]

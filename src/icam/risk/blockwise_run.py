@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from icam.core.blocks import BlockGrid, block_executor
+from icam.core.blocks import BlockGrid, block_executor, imap
 from icam.core.errors import InputError
 from icam.landscape.grid import Grid
 from icam.landscape.raster import RasterWriter
@@ -97,8 +97,8 @@ class _Run:
 
     def counts(self, pool, date: str, specs: list[tuple[float, str]]) -> list[Counts]:
         n = len(self.windows)
-        parts = list(pool.map(class_counts, [self.blocks] * n, self.windows, [date] * n, [specs] * n,
-                              [self.cell_m] * n, [self.by_row] * n, [self.grid.height] * n))
+        parts = list(imap(pool, class_counts, [self.blocks] * n, self.windows, [date] * n, [specs] * n,
+                          [self.cell_m] * n, [self.by_row] * n, [self.grid.height] * n))
         return [Counts.summed([p[i] for p in parts], self.windows, self.grid.height) for i in range(len(specs))]
 
     def fit(self, counts: Counts, name: str, years: tuple[int, int], nrt: float) -> PeriodFit:
@@ -160,7 +160,7 @@ def _nrts(pool, run: _Run) -> tuple[_Run, dict[str, float]]:
     """Both NRTs from the t1 histograms; where one reaches the cap (it could be the cap's doing), again with a
     cap four times as long, up to the map's diagonal (a longer halo costs every pass: start short)."""
     n = len(run.windows)
-    parts = list(pool.map(histograms, [run.blocks] * n, run.windows, [run.cell_m] * n))
+    parts = list(imap(pool, histograms, [run.blocks] * n, run.windows, [run.cell_m] * n))
     cap_m = run.blocks.cap_m
     cap_bin = int(bm.distance_bins(np.array([cap_m]), run.cell_m)[0])
     nrts = {}
@@ -226,8 +226,8 @@ def _write_maps(pool, run: _Run, out: Path, nrt_m: float, keys: np.ndarray, per_
     risk_path, classes_path = out / "risk_ha_per_year.tif", out / "vulnerability_classes.tif"
     with RasterWriter(risk_path, run.grid, "float32", -1.0, categorical=False) as risk_file, \
             RasterWriter(classes_path, run.grid, "uint8", 255) as classes_file:
-        for window, (risk, classes) in zip(run.windows, pool.map(
-                risk_block, [run.blocks] * n, run.windows, [nrt_m] * n, [run.cell_m] * n, [run.by_row] * n,
+        for window, (risk, classes) in zip(run.windows, imap(
+                pool, risk_block, [run.blocks] * n, run.windows, [nrt_m] * n, [run.cell_m] * n, [run.by_row] * n,
                 [run.grid.height] * n, [keys] * n, [per_year] * n)):
             risk_file.write(window, risk)
             classes_file.write(window, classes)
