@@ -21,6 +21,7 @@ from icam.core.errors import InputError
 from icam.landscape.grid import Grid
 from icam.risk.benchmark import fit_relative_frequency
 from icam.risk.covariates import CovariateStack, distance_to_mask_m, slope_deg
+from icam.risk.local_rate import local_deforestation_rate, local_rate_classes
 from icam.risk.models import (
     CAR_RIDGE,
     PRECISION_GRID,
@@ -29,8 +30,6 @@ from icam.risk.models import (
     SpatialRiskModel,
     balanced_sample,
     car_structure,
-    local_deforestation_rate,
-    local_rate_classes,
     predict_map,
     predict_rows,
     spatial_cells,

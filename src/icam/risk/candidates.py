@@ -35,6 +35,7 @@ from rasterio.features import rasterize
 from icam.core.errors import InputError
 from icam.landscape.grid import Grid
 from icam.risk import benchmark as bm
+from icam.risk import local_rate as lr
 from icam.risk import models as rm
 from icam.risk import validate as va
 from icam.risk.covariates import CovariateStack, distance_to_mask_m
@@ -312,12 +313,12 @@ def local_rate_candidate(s: RiskSetting, bench: BenchmarkResult, cells: np.ndarr
     started = time.perf_counter()
     f1, f2, f3 = s.forest
     lost_cal, lost_cnf = f1 & ~f2, f2 & ~f3
-    rate_cal = rm.local_deforestation_rate(lost_cal, f1, s.local_rate_window_px)
-    classes_cal = rm.local_rate_classes(rate_cal, _near_edge(f1, s, bench.calibration.nrt_m))
+    rate_cal = lr.local_deforestation_rate(lost_cal, f1, s.local_rate_window_px)
+    classes_cal = lr.local_rate_classes(rate_cal, _near_edge(f1, s, bench.calibration.nrt_m))
     fit = bm.fit_relative_frequency(classes_cal, s.units, lost_cal, f1)
     calibration = _assess("calibration", _class_frequency(fit, classes_cal, s)[f1], lost_cal, f1, s, cells)
     del classes_cal
-    classes_cnf = rm.local_rate_classes(rate_cal, _near_edge(f2, s, bench.calibration.nrt_m))
+    classes_cnf = lr.local_rate_classes(rate_cal, _near_edge(f2, s, bench.calibration.nrt_m))
     p_cnf = _class_frequency(fit, classes_cnf, s)[f2]
     confirmation = _assess("confirmation", p_cnf, lost_cnf, f2, s, cells)
     auc, fom = _auc(p_cnf, lost_cnf, f2, s.seed), _fom(p_cnf, lost_cnf, f2, s.zone)
@@ -329,11 +330,11 @@ def local_rate_score_t3(s: RiskSetting, bench: BenchmarkResult) -> np.ndarray:
     """The local-rate classes of the historical period fitted per class × unit, on the forest at t3 (a map)."""
     f1, _, f3 = s.forest
     lost_all = f1 & ~f3
-    rate_all = rm.local_deforestation_rate(lost_all, f1, s.local_rate_window_px)
+    rate_all = lr.local_deforestation_rate(lost_all, f1, s.local_rate_window_px)
     near_all = _near_edge(f1, s, bench.historical.nrt_m)
-    fit_all = bm.fit_relative_frequency(rm.local_rate_classes(rate_all, near_all), s.units, lost_all, f1)
+    fit_all = bm.fit_relative_frequency(lr.local_rate_classes(rate_all, near_all), s.units, lost_all, f1)
     near_3 = bench.risk_classes >= 2  # the benchmark's classes at t3: class 1 lies at or beyond the NRT
-    return _class_frequency(fit_all, rm.local_rate_classes(rate_all, near_3), s)
+    return _class_frequency(fit_all, lr.local_rate_classes(rate_all, near_3), s)
 
 
 def benchmark_candidate(s: RiskSetting, bench: BenchmarkResult, seconds: float) -> Candidate:
