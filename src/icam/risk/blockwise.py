@@ -123,6 +123,18 @@ def histograms(blocks: Blocks, window: tuple[slice, slice], cell_m: float) -> li
             for p in ("calibration", "historical")]
 
 
+def classed_groups(distance: np.ndarray, forest: np.ndarray, units: np.ndarray, rows: np.ndarray, nrt_m: float,
+                   cell_m: float, by_row: bool, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A block's vulnerability classes at an NRT, where they are > 0, and each classed pixel's group key
+    (modelling region, times the grid's height plus the row where areas vary by row: ``workflow._groups``)."""
+    classes = bm.vulnerability_classes(distance, forest, nrt_m, cell_m)
+    counted = classes > 0
+    group = bm.modelling_regions(classes[counted], units[counted]).astype(np.int64)
+    if by_row:
+        group = group * height + rows[counted]
+    return classes, counted, group
+
+
 def class_counts(blocks: Blocks, window: tuple[slice, slice], date: str, specs: list[tuple[float, str]],
                  cell_m: float, by_row: bool, height: int) -> list[dict]:
     """A block's sparse counts at ``date`` (module docstring, step 2), for each (NRT, loss period) of ``specs``
@@ -131,12 +143,8 @@ def class_counts(blocks: Blocks, window: tuple[slice, slice], date: str, specs: 
     rows, cell = blocks.cells(window)
     out = []
     for nrt, period in specs:
-        classes = bm.vulnerability_classes(distance, forest, nrt, cell_m)
-        counted = classes > 0
+        classes, counted, group = classed_groups(distance, forest, units, rows, nrt, cell_m, by_row, height)
         lost = np.isin(fcc, LOST_CODES[period])
-        group = bm.modelling_regions(classes[counted], units[counted]).astype(np.int64)
-        if by_row:
-            group = group * height + rows[counted]
         n = blocks.n_cells
         out.append({"group_px": _tally(group), "group_lost": _tally(group[lost[counted]]),
                     "group_cell": _tally(group * n + cell[counted]),
@@ -146,4 +154,4 @@ def class_counts(blocks: Blocks, window: tuple[slice, slice], date: str, specs: 
     return out
 
 
-__all__ = ["DISTANCE_CAP_M", "Blocks", "ChangeMap", "class_counts", "histograms", "merge"]
+__all__ = ["DISTANCE_CAP_M", "Blocks", "ChangeMap", "class_counts", "classed_groups", "histograms", "merge"]

@@ -22,7 +22,7 @@ from icam.landscape.grid import Grid
 from icam.landscape.raster import RasterWriter
 from icam.risk import benchmark as bm
 from icam.risk import validate as va
-from icam.risk.blockwise import DISTANCE_CAP_M, Blocks, ChangeMap, class_counts, histograms, merge
+from icam.risk.blockwise import DISTANCE_CAP_M, Blocks, ChangeMap, class_counts, classed_groups, histograms, merge
 from icam.risk.workflow import Assessment, PeriodFit, benchmark_summary
 
 FIT_PERIODS = {"calibration": ("t1", "t2"), "historical": ("t1", "t3")}
@@ -145,12 +145,8 @@ def risk_block(blocks: Blocks, window: tuple[slice, slice], nrt_m: float, cell_m
                keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A block of the risk map (ha/pixel/year; −1 outside the units) and of the classes at t3 (block task)."""
     _, units, forest, distance = blocks.read(window, "t3")
-    classes = bm.vulnerability_classes(distance, forest, nrt_m, cell_m)
-    counted = classes > 0
-    group = bm.modelling_regions(classes[counted], units[counted]).astype(np.int64)
-    if by_row:
-        group = group * height + np.broadcast_to(np.arange(window[0].start, window[0].stop)[:, None],
-                                                 classes.shape)[counted]
+    classes, counted, group = classed_groups(distance, forest, units, blocks.cells(window)[0], nrt_m, cell_m, by_row,
+                                             height)
     risk = np.where(units > 0, np.float32(0), np.float32(-1))
     risk[counted] = values[np.searchsorted(keys, group)]
     return risk, classes

@@ -31,7 +31,6 @@ Medicine* 28:3083–3107); |SMD| < 0.1 is the usual mark of good balance.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.neighbors import KDTree
 
+from icam.core.blocks import cores
 from icam.core.errors import InputError
 
 
@@ -220,8 +220,7 @@ def _query(tree: KDTree, points: np.ndarray, k: int, chunk: int = 20_000) -> tup
 def _on_every_core(work, starts: range) -> None:
     """``work(start)`` for each start, in threads, one per core this process may use (each writes its own
     rows of a shared result, so the order they finish in does not matter)."""
-    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
-                  len(starts))
+    workers = min(cores(), len(starts))
     if workers <= 1:
         for start in starts:
             work(start)
