@@ -419,8 +419,12 @@ def adjust_to_quantity(density_ha: np.ndarray, expected_ha: float, cell_area_ha:
     adjusted = np.minimum(d, c)
     iterations = 0
     while iterations < max_iter:
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # tiny sums: AR may be inf
-            ratio = expected / (adjusted @ w)
+        with np.errstate(over="ignore", divide="ignore"):  # tiny sums: AR may overflow
+            total = adjusted @ w
+            if total == 0:  # every pixel underflowed to 0: no factor can place more
+                break
+            # a finite AR: inf × a pixel that underflowed to 0 would be NaN, the largest float gives 0
+            ratio = min(expected / total, np.finfo(np.float64).max)
             if abs(ratio - 1.0) <= tolerance:
                 break
             np.multiply(adjusted, ratio, out=adjusted)  # in place: millions of pixels, five passes
