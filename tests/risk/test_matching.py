@@ -130,3 +130,41 @@ def test_streamed_whitening_and_balance_equal_numpys_whole_matrix(n_treated, n_p
     sd = np.sqrt((whole[treated].var(axis=0) + whole[pool].var(axis=0)) / 2)
     expected_before = (whole[treated].mean(axis=0) - whole[pool].mean(axis=0)) / np.where(sd > 0, sd, 1) * (sd > 0)
     np.testing.assert_allclose([chunked.smd_before[k] for k in features], expected_before, atol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 80), st.integers(1, 200), st.floats(0.02, 2.0), st.floats(0.02, 2.0), st.integers(0, 10_000))
+def test_skipping_rows_with_no_control_in_their_caliper_box_changes_no_pair(n_treated, n_pool, width_x, width_y,
+                                                                            seed):
+    """The caliper-box test only skips queries whose every candidate would be out of caliper: the pairs are
+    those of querying every row (covariates on a coarse grid, so that boundary distances occur)."""
+    rng = np.random.default_rng(seed)
+    n = n_treated + n_pool
+    features = {"x": np.round(rng.normal(size=n), 1), "y": np.round(rng.normal(size=n) * 2, 1),
+                "z": rng.normal(size=n)}
+    treated, pool = np.arange(n_treated), np.arange(n_treated, n)
+    calipers, groups = {"x": width_x, "y": width_y}, rng.integers(0, 3, n)
+
+    def pairs():
+        try:
+            m = match(features, treated, pool, groups=groups, replace=False, calipers=calipers, n_candidates=5,
+                      rng=np.random.default_rng(seed))
+        except InputError:
+            return None
+        return m.treated.tolist(), m.controls.tolist(), m.distance.tolist(), m.unmatched
+
+    boxed = pairs()
+    original, matching._in_caliper_box = matching._in_caliper_box, lambda *args, **kwargs: None
+    try:
+        assert pairs() == boxed
+    finally:
+        matching._in_caliper_box = original
+
+
+def test_caliper_box_by_hand():
+    # treated at x = 0 and 5; controls at 0.3 and 9: only the first treated row has one within a caliper of 0.5
+    x_t, x_c = np.array([[0.0, 1.0], [5.0, 1.0]]), np.array([[0.3, 7.0], [9.0, 1.0]])
+    assert matching._in_caliper_box(x_t, x_c, np.array([0.5, np.inf])).tolist() == [True, False]
+    assert matching._in_caliper_box(x_t, x_c, np.array([0.5, 1.0])).tolist() == [False, False]
+    assert matching._in_caliper_box(x_t, x_c, np.array([0.3, np.inf])).tolist() == [True, False]  # at the edge
+    assert matching._in_caliper_box(x_t, x_c, np.array([np.inf, np.inf])) is None

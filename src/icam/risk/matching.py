@@ -19,7 +19,9 @@ in a seeded random order), and the others propose again; a treated cell whose ca
 out of caliper stays unpaired (counted in ``unmatched``).
 
 The Mahalanobis distance is the Euclidean distance after whitening by the pooled covariance of the
-treated and control samples (x ↦ L⁻¹(x − μ), Σ = LLᵀ), so a k-d tree (scikit-learn) finds the neighbours,
+treated and control samples (x ↦ L⁻¹(x − μ), Σ = LLᵀ), so a k-d tree (scikit-learn) finds the neighbours
+(without replacement, only for treated cells with a control inside their caliper box: the others would get
+none in caliper),
 queried in chunks of rows on every core (its depth-first query releases the GIL; SciPy's tree, tried instead, was
 7.5 times slower on the demo's covariates, which crowd into few values).
 Balance is reported as standardised mean differences (Stuart 2010, *Statistical Science* 25:1–21):
@@ -157,6 +159,9 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
         if in_c.size == 0:
             continue
         x_c = _rows(columns, pool[in_c])
+        reachable = None if replace else _in_caliper_box(x_t[in_t], x_c, width)
+        if reachable is not None and not reachable.any():
+            continue  # no control within the calipers of any treated cell: the group pairs none
         tree = KDTree((x_c - mean) @ inv_l.T)
         if replace:
             k = min(n_neighbours, in_c.size)
@@ -165,7 +170,7 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
             pairs_c.append(in_c[j.ravel()])
             dist.append(d.ravel())
             continue
-        d, j = _candidates(tree, w_t[in_t], x_t[in_t], x_c, width, n_candidates)
+        d, j = _candidates(tree, w_t[in_t], x_t[in_t], x_c, width, n_candidates, reachable)
         chosen = _pair_in_rounds(d, j, priority[in_t])
         paired = chosen >= 0
         pairs_t.append(in_t[paired])
@@ -186,12 +191,45 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
                    smd_after={n: float(v) for n, v in zip(names, after)}, unmatched=n_offered - n_paired)
 
 
+CALIPER_SLACK = 1e-6  # the box test's relative margin: float rounding may only keep a row, never drop one
+
+
+def _in_caliper_box(x_t: np.ndarray, x_c: np.ndarray, width: np.ndarray, chunk: int = 20_000) -> np.ndarray | None:
+    """Whether each treated row has at least one control with every calipered covariate within its width (a
+    box, counted on a Chebyshev k-d tree of the calipered covariates over their widths); None where nothing is
+    calipered or a width is 0. A row with none can only get candidates out of caliper: skipping its
+    nearest-neighbour query changes no pair, and in a protected forest most rows are such (on the demo, 85 %
+    of the project's sample, whose queries took 93 % of the matching's time)."""
+    calipered = np.isfinite(width)
+    if not calipered.any() or (width[calipered] <= 0).any():
+        return None
+    scale = width[calipered] * (1 + CALIPER_SLACK)
+    points, controls = x_t[:, calipered] / scale, x_c[:, calipered] / scale
+    # only controls inside the treated rows' bounding box, widened by the calipers, can be in a row's box
+    # (on the demo a fifteenth of them): the tree is built on those
+    near = ((controls >= points.min(axis=0) - 1.0) & (controls <= points.max(axis=0) + 1.0)).all(axis=1)
+    if not near.any():
+        return np.zeros(points.shape[0], bool)
+    box = KDTree(controls[near], metric="chebyshev")
+    reachable = np.empty(points.shape[0], bool)
+
+    def count(lo: int) -> None:
+        reachable[lo:lo + chunk] = box.query_radius(points[lo:lo + chunk], r=1.0, count_only=True) > 0
+
+    _on_every_core(count, range(0, points.shape[0], chunk))
+    return reachable
+
+
 def _candidates(tree: KDTree, w_t: np.ndarray, x_t: np.ndarray, x_c: np.ndarray, width: np.ndarray,
-                n_candidates: int, chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+                n_candidates: int, reachable: np.ndarray | None = None,
+                chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
     """Each treated row's ``n_candidates`` nearest controls (distance, index), the distance set to inf where a
-    covariate differs by more than its caliper ``width``; in chunks of rows, so that memory stays flat."""
+    covariate differs by more than its caliper ``width``; in chunks of rows, so that memory stays flat. Rows
+    not ``reachable`` (no control in their caliper box) are not queried: every candidate of theirs is inf."""
     k = min(n_candidates, tree.data.shape[0])
-    distance, index = np.empty((x_t.shape[0], k)), np.empty((x_t.shape[0], k), np.int64)
+    distance, index = np.full((x_t.shape[0], k), np.inf), np.zeros((x_t.shape[0], k), np.int64)
+    rows = np.arange(x_t.shape[0]) if reachable is None else np.flatnonzero(reachable)
+    w_t, x_t = w_t[rows], x_t[rows]
     calipered = np.flatnonzero(np.isfinite(width))
 
     def nearest(lo: int) -> None:
@@ -200,9 +238,9 @@ def _candidates(tree: KDTree, w_t: np.ndarray, x_t: np.ndarray, x_c: np.ndarray,
         for c in calipered:
             outside |= np.abs(x_t[lo:lo + chunk, c][:, None] - x_c[j, c]) > width[c]
         d[outside] = np.inf
-        distance[lo:lo + chunk], index[lo:lo + chunk] = d, j
+        distance[rows[lo:lo + chunk]], index[rows[lo:lo + chunk]] = d, j
 
-    _on_every_core(nearest, range(0, x_t.shape[0], chunk))
+    _on_every_core(nearest, range(0, rows.size, chunk))
     return distance, index
 
 
