@@ -21,6 +21,10 @@ class IcamError(Exception):
         self.message = message.rstrip(". ")
         self.hint = hint.rstrip(". ")
 
+    def __reduce__(self):
+        # pickled whole (a task's error raised in a worker process reaches the command with its hint)
+        return type(self), (self.message, self.hint)
+
     def __str__(self) -> str:
         line = self.message
         if self.hint:

@@ -51,12 +51,15 @@ def placebo_in_time(fit: Callable[[int, int, int], tuple[float | None, tuple[flo
                     first_year: int, start_year: int, pre_years: int, min_pre_years: int = 2) -> list[PlaceboRun]:
     """``fit(fake_start, last_year, pre_years) → (avoided ha, 90 % interval)``, each None where the method
     could not estimate, at every fake start."""
-    runs = []
-    for s, pre in fake_starts(first_year, start_year, pre_years, min_pre_years):
-        avoided, ci = fit(s, start_year - 1, pre)
-        runs.append(PlaceboRun(s, start_year - 1, pre, None if avoided is None else float(avoided),
-                               None if ci is None else (float(ci[0]), float(ci[1]))))
-    return runs
+    return [placebo_run(s, start_year - 1, pre, *fit(s, start_year - 1, pre))
+            for s, pre in fake_starts(first_year, start_year, pre_years, min_pre_years)]
+
+
+def placebo_run(fake_start: int, last_year: int, pre_years: int, avoided_ha: float | None,
+                ci90_ha: tuple[float, float] | None) -> PlaceboRun:
+    """One fake start's run from a method's estimate and interval (either None where it could not estimate)."""
+    return PlaceboRun(fake_start, last_year, pre_years, None if avoided_ha is None else float(avoided_ha),
+                      None if ci90_ha is None else (float(ci90_ha[0]), float(ci90_ha[1])))
 
 
 def summary(runs: list[PlaceboRun]) -> dict:

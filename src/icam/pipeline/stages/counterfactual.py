@@ -9,8 +9,9 @@ from collections.abc import Callable
 import numpy as np
 
 from icam.carbon.periods import MonitoringPeriod
+from icam.core.forked import map_shared
 from icam.counterfactual.pixel_matching import PixelMatching
-from icam.counterfactual.placebo import placebo_in_time, summary
+from icam.counterfactual.placebo import fake_starts, placebo_in_time, placebo_run, summary
 from icam.counterfactual.synthetic_control import SyntheticControl
 from icam.counterfactual.verdict import MethodEstimate, verdict, year_weights
 from icam.landscape import Landscape
@@ -40,27 +41,38 @@ def baseline_avoided_ha(accounting: ProjectAccounting) -> float:
                      for p in accounting.ex_post.periods))
 
 
+def _fit_matching(shared: tuple, section: CounterfactualSection, start: int, last: int, pre_years: int,
+                  iterations: int, weights: dict[int, float] | None) -> PixelMatching:
+    """One pixel-matching fit on the shared (landscape, project, groups): a task of :func:`map_shared`."""
+    land, project, groups = shared
+    return pixel_matching(section, pre_years, iterations).fit(land, project, start, last, groups, weights)
+
+
 def matching_estimate(section: CounterfactualSection, land: MatchingLandscape, project: np.ndarray,
                       groups: np.ndarray | None, start: int, last: int, weights: dict[int, float],
                       progress: Callable[[str], None] | None = None) -> MethodEstimate:
     """Pixel matching's avoided loss over the monitoring periods (``weights``: each year's share in them),
-    with its diagnostics and, where asked, its placebos in time."""
+    with its diagnostics and, where asked, its placebos in time. The estimate and its placebos are
+    independent fits on one landscape: they run on every core, in forked processes (:mod:`icam.core.forked`),
+    the estimate, the longest, first."""
     if progress:
         progress("counterfactual: pixel matching")
-    est = pixel_matching(section).fit(land, project, start, last, groups, weights)
+    starts = fake_starts(land.first_year, start, section.pre_years) if section.placebo_in_time else []
+    tasks = [(section, start, last, section.pre_years, section.iterations, weights)]
+    tasks += [(section, s, start - 1, pre, section.placebo_iterations, None) for s, pre in starts]
+
+    def done(task) -> None:
+        if progress and task[1] != start:
+            progress(f"counterfactual: placebo in time, start {task[1]}")
+
+    est, *placebos = map_shared(_fit_matching, (land, project, groups), tasks, on_done=done)
     diagnostics = {"identified": est.identified_, "losses_among_pairs": est.losses_, "min_losses": est.min_losses,
                    "relative_hazard_k": est.k_, "parallel_trends": est.parallel_trends_, "balance": est.balance_,
                    "balanced": all(not row["flagged"] for row in est.balance_), "pairs": est.pairs_,
                    "match_rate": est.match_rate_}
     if section.placebo_in_time:
-        def fit(fake_start: int, fake_last: int, pre: int):
-            if progress:
-                progress(f"counterfactual: placebo in time, start {fake_start}")
-            placebo = pixel_matching(section, pre_years=pre, iterations=section.placebo_iterations).fit(
-                land, project, fake_start, fake_last, groups)
-            return placebo.avoided_ha_, placebo.ci90_ha_
-
-        diagnostics["placebo_in_time"] = summary(placebo_in_time(fit, land.first_year, start, section.pre_years))
+        runs = [placebo_run(s, start - 1, pre, p.avoided_ha_, p.ci90_ha_) for (s, pre), p in zip(starts, placebos)]
+        diagnostics["placebo_in_time"] = summary(runs)
     annual = {y: {"project_ha": a["project_ha"], "counterfactual_ha": a.get("counterfactual_ha")}
               for y, a in est.annual_.items()}
     return MethodEstimate("pixel_matching", est.avoided_ha_, est.ci90_ha_, annual, diagnostics)

@@ -1,0 +1,54 @@
+"""Tasks on forked workers that inherit one shared value: the results of running them here, in order."""
+
+import os
+
+import numpy as np
+import pytest
+
+from icam.core.errors import InputError
+from icam.core.forked import fork_available, map_shared
+
+needs_fork = pytest.mark.skipif(not fork_available(), reason="no fork on this platform")
+
+
+class Unpicklable:
+    """A shared value that refuses pickling: only inheritance can bring it to a worker."""
+
+    def __init__(self, values: np.ndarray):
+        self.values = values
+
+    def __reduce__(self):
+        raise TypeError("the shared value was pickled")
+
+
+def _weighted_sum(shared: Unpicklable, lo: int, hi: int, weight: float) -> tuple[float, int]:
+    return float(shared.values[lo:hi].sum() * weight), os.getpid()
+
+
+def _refuse(shared, name: str):
+    raise InputError(f"no stratum named {name}", "name one of the strata of icam.toml")
+
+
+@needs_fork
+def test_workers_inherit_the_shared_value_and_return_results_in_task_order():
+    shared = Unpicklable(np.arange(1_000_000, dtype=np.float64))
+    tasks = [(lo, lo + 250_000, w) for lo, w in zip(range(0, 1_000_000, 250_000), (1.0, 2.0, 0.5, 3.0))]
+    done = []
+    out = map_shared(_weighted_sum, shared, tasks, workers=2, on_done=done.append)
+    by_hand = [sum(range(lo, hi)) * w for lo, hi, w in tasks]  # Σ of consecutive integers, exact in float64
+    assert [v for v, _ in out] == by_hand
+    assert done == tasks
+    assert os.getpid() not in {pid for _, pid in out}  # they ran in workers, with the value inherited
+
+
+def test_one_worker_runs_the_tasks_here_with_the_same_results():
+    shared = Unpicklable(np.arange(10, dtype=np.float64))
+    out = map_shared(_weighted_sum, shared, [(0, 5, 1.0), (5, 10, 2.0)], workers=1)
+    assert [v for v, _ in out] == [10.0, 70.0] and {pid for _, pid in out} == {os.getpid()}
+
+
+@needs_fork
+def test_a_workers_error_reaches_the_caller_with_its_hint():
+    with pytest.raises(InputError) as raised:
+        map_shared(_refuse, None, [("forest",), ("peat",)], workers=2)
+    assert str(raised.value) == "no stratum named forest; name one of the strata of icam.toml."
