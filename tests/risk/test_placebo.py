@@ -27,13 +27,14 @@ def test_error_of_two_tiles_by_hand():
     MSE 0.04 less the counts' noise 2/3/1,000 + 1/3/500 = 0.001333: V = 0.038667."""
     tiles = PlaceboTiles(np.array([0, 1]), 2)
     cells = np.array([0, 1])
-    tiles.add_historical(cells, np.array([1000.0, 2000.0]), np.array([2000.0, 1000.0]))
+    tiles.add_historical(tiles.sums(cells, np.array([1000.0, 2000.0]), np.array([2000.0, 1000.0])))
     tiles.fit_k()
     assert tiles.k_ == pytest.approx([2.0, 0.5])
-    assert tiles.add_year(cells, np.array([500.0, 1000.0]), np.array([1200.0, 400.0])) == pytest.approx(0.038667,
-                                                                                                      abs=1e-6)
+    year = tiles.sums(cells, np.array([500.0, 1000.0]), np.array([1200.0, 400.0]))
+    assert tiles.add_year(year) == pytest.approx(0.038667, abs=1e-6)
     tiles.restart()
-    assert tiles.add_year(cells, np.array([500.0, 1000.0]), np.array([1000.0, 500.0])) == 0.0  # exact: no error
+    year = tiles.sums(cells, np.array([500.0, 1000.0]), np.array([1000.0, 500.0]))
+    assert tiles.add_year(year) == 0.0  # exact: no error
 
 
 def _tile_index_by_cells(domain: np.ndarray, n_tiles: int) -> np.ndarray:

@@ -40,6 +40,27 @@ def fork_available() -> bool:
     return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
 
 
+def available_bytes() -> int | None:
+    """The memory this machine can still give without swapping (Linux's MemAvailable), None where unknown."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def workers_for(task_bytes: float) -> int:
+    """How many tasks of ``task_bytes`` each to run side by side: every core, as many as half the available
+    memory holds (at least one), so that a large landscape runs its tasks one at a time rather than swap."""
+    free = available_bytes()
+    if free is None or task_bytes <= 0:
+        return cores()
+    return max(1, min(cores(), int(free // 2 // task_bytes)))
+
+
 def map_shared(fn: Callable, shared: Any, tasks: Iterable[Sequence], workers: int | None = None,
                on_done: Callable[[Sequence], None] | None = None) -> list:
     """``[fn(shared, *args) for args in tasks]``, the tasks on up to ``workers`` (default: every core) forked

@@ -43,6 +43,7 @@ import numpy as np
 from scipy import ndimage
 
 from icam.core.errors import InputError
+from icam.core.forked import map_shared, workers_for
 from icam.risk import cloglog
 from icam.risk.covariates import distance_to_mask_m
 from icam.risk.matching import Matches, match, sample_cells
@@ -178,11 +179,12 @@ class MatchedControlBaseline:
         np.clip(eta, -30, 30, out=eta)
         return np.exp(eta, out=eta)
 
-    def _year_effect(self, year: int, features: Mapping[str, np.ndarray], forest: np.ndarray) -> tuple[float, float]:
+    def _year_effect(self, year: int, features: Mapping[str, np.ndarray],
+                     forest: np.ndarray) -> tuple[float, float, dict[str, np.ndarray]]:
         """a_y: the level at which the control area's ``forest`` at the start of ``year`` (features at the end
-        of the year before) loses what it lost that year (mapped, times the year's sample adjustment); and the
-        number of control cells lost. The control cells' expected and observed loss go to the placebo tiles
-        (:mod:`icam.risk.placebo`): into their HRP before they are fitted, then year by year."""
+        of the year before) loses what it lost that year (mapped, times the year's sample adjustment); the
+        number of control cells lost; and per zone, the control cells' expected and observed loss summed over
+        its placebo tiles (:mod:`icam.risk.placebo`), for :meth:`_add_to_tiles`."""
         land = self._land
         cells = np.flatnonzero(land.control & forest & (land.strata > 0))
         lost_cells = land.loss_year.ravel()[cells] == year
@@ -190,12 +192,16 @@ class MatchedControlBaseline:
         hazard = self._hazard(features, cells)
         a_y = cloglog.solve_scale(hazard, lost * ratio)
         expected, observed = cloglog.probability(a_y * hazard), lost_cells * ratio
+        return a_y, lost, {z: tiles.sums(cells, expected, observed) for z, tiles in self._tiles.items()}
+
+    def _add_to_tiles(self, year: int, sums: Mapping[str, np.ndarray]) -> None:
+        """A year's tile sums (:meth:`_year_effect`), in year order: into the tiles' HRP before they are fitted,
+        then year by year after the HRP, each giving the year's placebo error V(y)."""
         for z, tiles in self._tiles.items():
             if tiles.k_ is None:
-                tiles.add_historical(cells, expected, observed)
+                tiles.add_historical(sums[z])
             elif year > self._last_hrp_year:
-                self.drift_var_[z][year] = tiles.add_year(cells, expected, observed)
-        return a_y, lost
+                self.drift_var_[z][year] = tiles.add_year(sums[z])
 
     def _zone_hazard(self, zone: str, features: Mapping[str, np.ndarray],
                      forest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -249,7 +255,8 @@ class MatchedControlBaseline:
         lost_controls = 0.0  # the control cells lost over the HRP: the same a_y serve every zone
         for y in hrp_years:
             features, forest = land.features(y - 1), land.forest_at(y - 1)
-            a_y, lost = self._year_effect(y, features, forest)
+            a_y, lost, sums = self._year_effect(y, features, forest)
+            self._add_to_tiles(y, sums)
             lost_controls += lost
             for z in zones:
                 scaled[z].append(a_y * self._zone_hazard(z, features, forest)[1])
@@ -297,29 +304,48 @@ class MatchedControlBaseline:
         return max(1.0, self._tiles[zone].forest_cells / max(self._zone_cells[zone], 1.0))
 
     def predict(self, years: Sequence[int]) -> dict[str, dict[str, dict]]:
-        """Per zone, stratum name and year: the :class:`YearBaseline`."""
+        """Per zone, stratum name and year: the :class:`YearBaseline`. The years are independent but for the
+        placebo tiles' running sums, added here in year order: they run on every core (forked workers that
+        inherit the fitted model, :mod:`icam.core.forked`), as many as the memory holds."""
         if self.coef_ is None:
             raise InputError("the dynamic baseline is not fitted", "call fit() first")
         land = self._land
-        n_strata = len(land.strata_names) + 1
         out = {z: {name: {} for name in land.strata_names} for z in self._zones}
         for z, tiles in self._tiles.items():
             tiles.restart()
             self.drift_var_[z] = {}
-        for y in sorted(years):
-            features, forest = land.features(y - 1), land.forest_at(y - 1)
-            a_y, lost = self._year_effect(y, features, forest)
-            for z in self._zones:
+        years = sorted(years)
+        workers = workers_for(YEAR_BYTES_PER_CELL * land.loss_year.size)
+        for y, (a_y, lost, sums, zones) in zip(years, map_shared(_predict_year, self, [(y,) for y in years],
+                                                                   workers=workers)):
+            self._add_to_tiles(y, sums)
+            for z, (base_cells, forest_cells) in zones.items():
                 rel = (self.k_se_[z] / self.k_[z]) ** 2 if self.k_[z] > 0 else 0.0
                 rel += self.drift_var_[z].get(y, 0.0) * self.drift_scale(z)
-                strata, hazard = self._zone_hazard(z, features, forest)
-                p = cloglog.probability(self.k_[z] * a_y * hazard)
-                base = np.bincount(strata, weights=p, minlength=n_strata) * land.cell_area_ha
-                forest_ha = np.bincount(strata, minlength=n_strata) * land.cell_area_ha
-                for s in range(1, n_strata):
+                base, forest_ha = base_cells * land.cell_area_ha, forest_cells * land.cell_area_ha
+                for s in range(1, len(land.strata_names) + 1):
                     se = base[s] * float(np.sqrt(rel + 1 / max(lost, 1)))
                     out[z][land.strata_names[s - 1]][y] = YearBaseline(float(base[s]), se, a_y, float(forest_ha[s]))
         return out
+
+
+YEAR_BYTES_PER_CELL = 48  # a year of predict: the covariates, the forest, the hazard and its temporaries
+
+
+def _predict_year(model: MatchedControlBaseline, year: int) -> tuple:
+    """One year of :meth:`MatchedControlBaseline.predict` on the fitted ``model``: (a_y, control cells lost,
+    the placebo tiles' sums, per zone the expected loss and the forest cells per stratum)."""
+    land = model._land
+    n_strata = len(land.strata_names) + 1
+    features, forest = land.features(year - 1), land.forest_at(year - 1)
+    a_y, lost, sums = model._year_effect(year, features, forest)
+    zones = {}
+    for z in model._zones:
+        strata, hazard = model._zone_hazard(z, features, forest)
+        p = cloglog.probability(model.k_[z] * a_y * hazard)
+        zones[z] = (np.bincount(strata, weights=p, minlength=n_strata),
+                    np.bincount(strata, minlength=n_strata).astype(np.float64))
+    return a_y, lost, sums, zones
 
 
 def _block_relative_variance(lost: np.ndarray, domain: np.ndarray, cell_size_m: float,

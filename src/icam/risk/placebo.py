@@ -92,15 +92,17 @@ class PlaceboTiles:
         self._hrp = np.zeros((2, self.n_tiles))  # expected, observed
         self._after = np.zeros((2, self.n_tiles))
 
-    def _sums(self, cells: np.ndarray, expected: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    def sums(self, cells: np.ndarray, expected: np.ndarray, observed: np.ndarray) -> np.ndarray:
+        """One year's expected and observed loss of the control ``cells`` summed per tile (2 × tiles): what
+        :meth:`add_historical` and :meth:`add_year` take, computed apart so that years can run side by side."""
         tile = self.ids[cells]
         tile[tile < 0] = self.n_tiles  # cells in no tile go to one bin more, dropped: no gather of the weights
         return np.vstack([np.bincount(tile, weights=w, minlength=self.n_tiles + 1)[:self.n_tiles]
                           for w in (expected, observed)])
 
-    def add_historical(self, cells: np.ndarray, expected: np.ndarray, observed: np.ndarray) -> None:
-        """One HRP year: the expected loss at k = 1 and the observed loss of the control ``cells``."""
-        self._hrp += self._sums(cells, expected, observed)
+    def add_historical(self, sums: np.ndarray) -> None:
+        """One HRP year's :meth:`sums`: the expected loss at k = 1 and the observed loss of the control cells."""
+        self._hrp += sums
 
     def fit_k(self) -> None:
         """Each tile's k: its HRP loss over its expected loss (0 where it lost nothing)."""
@@ -111,9 +113,10 @@ class PlaceboTiles:
         """Forget the years added after the HRP (a new prediction starts from the HRP's end)."""
         self._after[:] = 0.0
 
-    def add_year(self, cells: np.ndarray, expected: np.ndarray, observed: np.ndarray) -> float:
-        """One year after the HRP; V(y) of the loss accumulated since the HRP (module docstring)."""
-        self._after += self._sums(cells, expected, observed)
+    def add_year(self, sums: np.ndarray) -> float:
+        """One year after the HRP (its :meth:`sums`), in year order; V(y) of the loss accumulated since the HRP
+        (module docstring)."""
+        self._after += sums
         predicted = self.k_ * self._after[0]
         ok = predicted > 0
         if ok.sum() < 2:
