@@ -50,6 +50,8 @@ from icam.risk.matching import Matches, match, sample_cells
 from icam.risk.placebo import PlaceboTiles, square_index, tile_index
 
 COVER_RADIUS_M = 1000.0  # PACT matches on the forest cover within 1 km
+# a year's task (fit or predict) per cell: the covariates, the forest, the hazard and their temporaries
+YEAR_BYTES_PER_CELL = 48
 
 
 @dataclass(frozen=True, eq=False)
@@ -217,12 +219,11 @@ class MatchedControlBaseline:
         rng = np.random.default_rng([self.seed, years[0]])
         controls = sample_cells(land.control & land.forest_at(years[0] - 1) & (land.strata > 0), self.n_fit, rng)
         lost_year = land.loss_year.ravel()[controls]
-        rows, labels, year_ids = [], [], []
-        for i, y in enumerate(years):
-            at_risk = (lost_year == 0) | (lost_year >= y)
-            rows.append(_design(land.features(y - 1), controls[at_risk]))
-            labels.append(lost_year[at_risk] == y)
-            year_ids.append(np.full(int(at_risk.sum()), i))
+        at_risk = [(lost_year == 0) | (lost_year >= y) for y in years]
+        tasks = [(y - 1, controls[r]) for y, r in zip(years, at_risk)]
+        rows = map_shared(_design_at, land, tasks, workers=workers_for(YEAR_BYTES_PER_CELL * land.loss_year.size))
+        labels = [lost_year[r] == y for y, r in zip(years, at_risk)]
+        year_ids = [np.full(int(r.sum()), i) for i, r in enumerate(at_risk)]
         x = np.vstack(rows)
         mean, sd = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
         sd[sd == 0] = 1.0
@@ -253,13 +254,13 @@ class MatchedControlBaseline:
         self._fit_coef(hrp_years)
         scaled = {z: [] for z in zones}  # a_y × h_i(y) of every zone cell-year of the HRP
         lost_controls = 0.0  # the control cells lost over the HRP: the same a_y serve every zone
-        for y in hrp_years:
-            features, forest = land.features(y - 1), land.forest_at(y - 1)
-            a_y, lost, sums = self._year_effect(y, features, forest)
+        years = map_shared(_hrp_year, self, [(y,) for y in hrp_years],
+                           workers=workers_for(YEAR_BYTES_PER_CELL * land.loss_year.size))
+        for y, (a_y, lost, sums, hazards) in zip(hrp_years, years):
             self._add_to_tiles(y, sums)
             lost_controls += lost
             for z in zones:
-                scaled[z].append(a_y * self._zone_hazard(z, features, forest)[1])
+                scaled[z].append(a_y * hazards[z])
         for z, mask in self._zones.items():
             in_zone = mask & land.forest_first & (land.loss_year >= hrp_years[0]) & (land.loss_year <= hrp_years[-1])
             hazard = np.concatenate(scaled[z])
@@ -329,7 +330,18 @@ class MatchedControlBaseline:
         return out
 
 
-YEAR_BYTES_PER_CELL = 48  # a year of predict: the covariates, the forest, the hazard and its temporaries
+def _design_at(land: MatchingLandscape, year: int, cells: np.ndarray) -> np.ndarray:
+    """The hazard's covariates at the end of ``year`` at ``cells`` (float64 rows): a task of the fit."""
+    return _design(land.features(year), cells)
+
+
+def _hrp_year(model: MatchedControlBaseline, year: int) -> tuple:
+    """One year of the historical period in :meth:`MatchedControlBaseline.fit`, once β is fitted: (a_y, control
+    cells lost, the placebo tiles' sums, per zone the relative hazard of its forest cells)."""
+    land = model._land
+    features, forest = land.features(year - 1), land.forest_at(year - 1)
+    a_y, lost, sums = model._year_effect(year, features, forest)
+    return a_y, lost, sums, {z: model._zone_hazard(z, features, forest)[1] for z in model._zones}
 
 
 def _predict_year(model: MatchedControlBaseline, year: int) -> tuple:
