@@ -27,11 +27,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from rasterio.features import rasterize
 
+from icam.core.blocks import cores
 from icam.core.errors import InputError
 from icam.landscape.grid import Grid
 from icam.risk import benchmark as bm
@@ -163,15 +165,31 @@ def _fom(score: np.ndarray, lost: np.ndarray, forest: np.ndarray, zone: np.ndarr
     return va.figure_of_merit(lost, predicted, zone)
 
 
-def _assess(period: str, score: np.ndarray, lost: np.ndarray, forest: np.ndarray, s: RiskSetting,
-            cells: np.ndarray) -> Assessment:
-    """A relative-risk map on the forest → density adjusted to the actual loss → assessment cells."""
-    index = np.flatnonzero(forest)
-    area = s.grid.cell_area_ha()[:, 0][index // s.grid.width]
-    lost_px = lost.ravel()[index]
-    adjusted, _ = bm.adjust_to_quantity(score * area, float(area[lost_px].sum()), area)
-    side = va.assessment_cell_side_px(s.grid.resolution_m, s.assessment_cell_ha)
-    return compare_on_forest(period, index, adjusted, lost_px, area, cells, cell_px(s.units, cells, side), s.grid,
+@dataclass(frozen=True, eq=False)
+class _Period:
+    """What every candidate's assessment of one period shares: the forest pixels at its start (flat indices),
+    their areas, which of them were lost, the assessment cells and their pixel counts."""
+
+    index: np.ndarray
+    area_ha: np.ndarray
+    lost_px: np.ndarray
+    cells: np.ndarray
+    cell_px: np.ndarray
+
+    @classmethod
+    def of(cls, forest: np.ndarray, lost: np.ndarray, s: RiskSetting, cells: np.ndarray) -> _Period:
+        index = np.flatnonzero(forest)
+        side = va.assessment_cell_side_px(s.grid.resolution_m, s.assessment_cell_ha)
+        return cls(index, s.grid.cell_area_ha()[:, 0][index // s.grid.width], lost.ravel()[index], cells,
+                   cell_px(s.units, cells, side))
+
+
+def _assess(period: str, score: np.ndarray, frame: _Period, s: RiskSetting) -> Assessment:
+    """A relative-risk map on the forest (``score`` per pixel of ``frame``) → density adjusted to the actual
+    loss → assessment cells."""
+    area = frame.area_ha
+    adjusted, _ = bm.adjust_to_quantity(score * area, float(area[frame.lost_px].sum()), area)
+    return compare_on_forest(period, frame.index, adjusted, frame.lost_px, area, frame.cells, frame.cell_px, s.grid,
                              s.assessment_cell_ha)
 
 
@@ -271,15 +289,22 @@ def model_candidates(names: list[str], s: RiskSetting, cells: np.ndarray, progre
     assessed: dict[str, dict] = {"calibration": {}, "confirmation": {}}
     for period, forest, lost in (("calibration", f1, f1 & ~f2), ("confirmation", f2, f2 & ~f3)):
         progress(f"risk: {period} maps of {', '.join(names)}")
-        x = inputs.design(forest)
-        for name in names:
+        x, frame = inputs.design(forest), _Period.of(forest, lost, s, cells)
+
+        def predict_and_assess(name: str, period=period, forest=forest, lost=lost, x=x, frame=frame) -> float:
             started = time.perf_counter()
             p = rm.predict_rows(fitted[name], x, inputs.columns(name))
-            assessed[period][name] = _assess(period, p, lost, forest, s, cells)
+            assessed[period][name] = _assess(period, p, frame, s)
             if period == "confirmation":
                 quality[name] = _auc(p, lost, forest, s.seed), _fom(p, lost, forest, s.zone)
-            seconds[name] += time.perf_counter() - started
-        del x
+            return time.perf_counter() - started
+
+        # the models side by side in threads: their large numpy passes release the GIL, and the trees'
+        # kernel runs on every core by itself (numba's OpenMP layer is not safe in forked workers)
+        with ThreadPoolExecutor(min(cores(), len(names))) as pool:
+            for name, spent in zip(names, pool.map(predict_and_assess, names)):
+                seconds[name] += spent
+        del x, frame
     candidates = []
     for name in names:
         details = {"covariates": inputs.covariates(name)}
@@ -316,11 +341,12 @@ def local_rate_candidate(s: RiskSetting, bench: BenchmarkResult, cells: np.ndarr
     rate_cal = lr.local_deforestation_rate(lost_cal, f1, s.local_rate_window_px)
     classes_cal = lr.local_rate_classes(rate_cal, _near_edge(f1, s, bench.calibration.nrt_m))
     fit = bm.fit_relative_frequency(classes_cal, s.units, lost_cal, f1)
-    calibration = _assess("calibration", _class_frequency(fit, classes_cal, s)[f1], lost_cal, f1, s, cells)
+    calibration = _assess("calibration", _class_frequency(fit, classes_cal, s)[f1],
+                          _Period.of(f1, lost_cal, s, cells), s)
     del classes_cal
     classes_cnf = lr.local_rate_classes(rate_cal, _near_edge(f2, s, bench.calibration.nrt_m))
     p_cnf = _class_frequency(fit, classes_cnf, s)[f2]
-    confirmation = _assess("confirmation", p_cnf, lost_cnf, f2, s, cells)
+    confirmation = _assess("confirmation", p_cnf, _Period.of(f2, lost_cnf, s, cells), s)
     auc, fom = _auc(p_cnf, lost_cnf, f2, s.seed), _fom(p_cnf, lost_cnf, f2, s.zone)
     return Candidate("local_rate", calibration, confirmation, None, auc, fom, time.perf_counter() - started,
                      {"window_px": s.local_rate_window_px})
