@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from icam.core.errors import InputError
-from icam.core.forked import fork_available, map_shared
+from icam.core.forked import fork_available, imap_shared, map_shared, workers_for
 
 needs_fork = pytest.mark.skipif(not fork_available(), reason="no fork on this platform")
 
@@ -52,3 +52,28 @@ def test_a_workers_error_reaches_the_caller_with_its_hint():
     with pytest.raises(InputError) as raised:
         map_shared(_refuse, None, [("forest",), ("peat",)], workers=2)
     assert str(raised.value) == "no stratum named forest; name one of the strata of icam.toml."
+
+
+def _draw(_, seed: int, year: int) -> np.ndarray:
+    return np.random.default_rng([seed, year]).standard_normal(1000)
+
+
+@needs_fork
+def test_imap_yields_each_result_in_order_as_drawn_here():
+    years = list(range(2001, 2011))
+    here = [np.random.default_rng([7, y]).standard_normal(1000) for y in years]
+    out = list(imap_shared(_draw, None, [(7, y) for y in years], workers=2, ahead=1))
+    assert all(np.array_equal(a, b) for a, b in zip(out, here)) and len(out) == len(years)
+
+
+@needs_fork
+def test_leaving_an_imap_loop_early_stops_its_workers():
+    draws = imap_shared(_draw, None, [(7, y) for y in range(100)], workers=2)
+    first = next(draws)
+    draws.close()  # the loop broke off: the pool is terminated, not waited for
+    assert np.array_equal(first, np.random.default_rng([7, 0]).standard_normal(1000))
+
+
+def test_workers_for_never_asks_for_more_than_half_the_free_memory():
+    assert workers_for(0) >= 1
+    assert workers_for(1e18) == 1  # an exabyte a task: one at a time

@@ -14,7 +14,8 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from icam.core.blocks import cores
@@ -87,3 +88,25 @@ def map_shared(fn: Callable, shared: Any, tasks: Iterable[Sequence], workers: in
             if on_done:
                 on_done(args)
         return out
+
+
+def imap_shared(fn: Callable, shared: Any, tasks: Iterable[Sequence], workers: int | None = None,
+                ahead: int | None = None) -> Iterator:
+    """:func:`map_shared`'s results one at a time, in order, for a loop that takes large results as they
+    come (a year's raster): at most ``ahead`` (default: the workers) are computed and not yet taken, so the
+    workers run ahead of the loop while it works on the last one, and memory stays bounded."""
+    tasks = [tuple(t) for t in tasks]
+    workers = min(workers or cores(), len(tasks))
+    if workers <= 1 or not fork_available():
+        for args in tasks:
+            yield fn(shared, *args)
+        return
+    ahead = ahead or workers
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_inherit, initargs=(shared,)) as pool:
+        pending: deque = deque()
+        for args in tasks:
+            pending.append(pool.apply_async(_call, (fn, args)))
+            if len(pending) > ahead:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()

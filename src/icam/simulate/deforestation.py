@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from icam.core.forked import imap_shared
 from icam.simulate.geometry import Geometry
 from icam.simulate.hazard import _distance_km, _edge_term, _field, _solve_beta0, _upsample, _year_threshold
 from icam.simulate.households import Households
@@ -174,6 +175,10 @@ class _Agreements:
             self.breach_area_ha[i] = patch.size * self.cell_ha
 
 
+def _threshold_task(_, seed: int, year: int, shape: tuple[int, int]) -> np.ndarray:
+    return _year_threshold(seed, year, shape)
+
+
 def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_static: np.ndarray, seed: int,
                   cell_ha: float, report: Callable[[str, float], None], effect: ProjectEffect,
                   belt_mask: np.ndarray) -> Deforestation:
@@ -192,10 +197,11 @@ def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_s
     belt_rows = np.flatnonzero((belt_mask & ~terrain.project_mask).ravel())
     target = target_rates(seed)
     beta0, prevented, displaced = {}, {}, {}
-    for n_done, year in enumerate(target):
+    # the years' random thresholds do not depend on the forest: workers draw the next ones while this loop runs
+    thresholds = imap_shared(_threshold_task, None, [(seed, year, shape) for year in target])
+    for n_done, (year, threshold_y) in enumerate(zip(target, thresholds)):
         report(f"simulating: deforestation {year}", 0.15 + 0.7 * n_done / len(target))
         code = year - YEAR_OFFSET
-        threshold_y = _year_threshold(seed, year, shape)
         # counterfactual: no project, no agreements
         edge_cf = _edge_term(forest_cf, HAZARD)
         eta_cf = _upsample(edge_cf, EDGE_BLOCK_PX)
