@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from icam.core.atomic import atomic_write_text
+from icam.core.forked import map_shared
 from icam.forest.activity import CLASS_NAMES
 from icam.forest.zones import ZoneStats
 from icam.landscape import Landscape
@@ -28,20 +30,30 @@ from icam.report.views import (
 )
 
 
-def enforcement_images(landscape: Landscape, enforcement, view: dict) -> dict[str, str]:
-    """The section's figures as base64 PNGs: the map and the monthly chart where the
-    enforcement stage's result is given (and has events), the effort chart where
-    patrols or incidents were recorded."""
+def enforcement_images(landscape: Landscape, enforcement, view: dict) -> dict[str, Callable[[], bytes]]:
+    """The section's figures, each as a function drawing its PNG: the map and the monthly chart where the
+    enforcement stage's result is given (and has events), the effort chart where patrols or incidents were
+    recorded."""
     images = {}
     if enforcement is not None and len(enforcement.events):
-        images["enforcement_map"] = maps.enforcement_map(landscape, enforcement.events.table)
+        images["enforcement_map"] = lambda: maps.enforcement_map(landscape, enforcement.events.table)
     if enforcement is not None and len(enforcement.monthly):
-        images["enforcement_monthly"] = figures.enforcement_monthly_chart(enforcement.monthly)
+        images["enforcement_monthly"] = lambda: figures.enforcement_monthly_chart(enforcement.monthly)
     if view["effort"]:
-        images["enforcement_effort"] = figures.enforcement_effort_chart(
+        images["enforcement_effort"] = lambda: figures.enforcement_effort_chart(
             {r["zone"]: r["km"] for r in view["effort"]}, view["indicators"]["incidents_by_category_zone"],
             alert_zone_label)
-    return {name: base64.b64encode(png).decode() for name, png in images.items()}
+    return images
+
+
+def _draw(images: dict[str, Callable[[], bytes]], name: str) -> str:
+    return base64.b64encode(images[name]()).decode()
+
+
+def draw_all(images: dict[str, Callable[[], bytes]]) -> dict[str, str]:
+    """Each figure drawn (on every core: forked workers inherit the drawing functions and the data they
+    close over, and send back the PNG) and encoded in base64 for the page."""
+    return dict(zip(images, map_shared(_draw, images, [(name,) for name in images])))
 
 
 def render_report(landscape: Landscape, stats: ZoneStats, results: dict,
@@ -62,33 +74,33 @@ def render_report(landscape: Landscape, stats: ZoneStats, results: dict,
     env.filters["alert_zone"] = alert_zone_label
     periods = results.get("periods")
     start_year = int(str(periods["project_start"])[:4]) if periods else None
-    images = {
-        "map": base64.b64encode(maps.forest_change_map(landscape)).decode(),
-        "loss": base64.b64encode(figures.loss_chart(stats, start_year)).decode(),
+    images = {  # name → a function drawing its PNG: all drawn side by side once the page's data is ready
+        "map": lambda: maps.forest_change_map(landscape),
+        "loss": lambda: figures.loss_chart(stats, start_year),
     }
     if assessments:
-        images["activity"] = base64.b64encode(figures.activity_chart(assessments)).decode()
+        images["activity"] = lambda: figures.activity_chart(assessments)
     risk_info = baseline_info = None
     if risk is not None:
         risk_info = risk_view(risk)
-        images["risk_map"] = base64.b64encode(maps.risk_map(
-            landscape, risk.risk_ha_per_year, risk.chosen, risk.benchmark.historical.end_year)).decode()
-        images["residuals"] = base64.b64encode(maps.residual_maps(landscape, risk.candidates, risk.chosen)).decode()
+        images["risk_map"] = lambda: maps.risk_map(
+            landscape, risk.risk_ha_per_year, risk.chosen, risk.benchmark.historical.end_year)
+        images["residuals"] = lambda: maps.residual_maps(landscape, risk.candidates, risk.chosen)
         if baseline is not None:
             baseline_info = baseline_view(baseline)
-            images["baseline"] = base64.b64encode(figures.baseline_chart(baseline, zone_label)).decode()
+            images["baseline"] = lambda: figures.baseline_chart(baseline, zone_label)
     accounting = None
     if results.get("accounting") is not None:
         accounting = accounting_view(results["accounting"])
         if accounting["periods"]:
-            images["accounting"] = base64.b64encode(figures.accounting_chart(accounting["periods"])).decode()
+            images["accounting"] = lambda: figures.accounting_chart(accounting["periods"])
     agreements = None
     if results.get("agreements") is not None:
         agreements = agreements_view(results["agreements"], (results.get("outputs") or {}).get("tables") or ())
         if parcels is not None:
-            images["agreements_map"] = base64.b64encode(maps.agreements_map(landscape, parcels)).decode()
+            images["agreements_map"] = lambda: maps.agreements_map(landscape, parcels)
         if agreements["money"] is not None and agreements["money"]["by_year"]:
-            images["agreements_money"] = base64.b64encode(figures.agreements_money_chart(agreements["money"])).decode()
+            images["agreements_money"] = lambda: figures.agreements_money_chart(agreements["money"])
     enforcement_info = None
     if results.get("enforcement") is not None:
         enforcement_info = enforcement_view(results["enforcement"])
@@ -96,13 +108,13 @@ def render_report(landscape: Landscape, stats: ZoneStats, results: dict,
     checks = None
     if results.get("counterfactual") is not None:
         checks = counterfactual_view(results["counterfactual"])
-        images["counterfactual"] = base64.b64encode(figures.counterfactual_chart(
-            results["counterfactual"]["methods"], baseline_by_year(results.get("accounting")), start_year)).decode()
+        images["counterfactual"] = lambda: figures.counterfactual_chart(
+            results["counterfactual"]["methods"], baseline_by_year(results.get("accounting")), start_year)
     forest_rows = [(zone, stats.forest_area_ha(zone)) for zone in stats.zones]
     risk_zone = (results["risk"]["zone"] if results.get("risk") is not None
                  else baseline.zone if baseline is not None else "risk zone")
     return env.get_template("report.html.j2").render(
-        project=results["project"], periods=periods, results=results, stats=stats, images=images,
+        project=results["project"], periods=periods, results=results, stats=stats, images=draw_all(images),
         forest_rows=forest_rows,
         period_labels=stats.period_labels, grid=results["grid"], assessments=assessments,
         class_names=CLASS_NAMES, risk=risk_info, baseline=baseline_info,
