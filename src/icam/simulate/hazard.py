@@ -69,7 +69,13 @@ def _edge_distance_m(forest: np.ndarray) -> np.ndarray:
     """
     h, w = forest.shape
     b = EDGE_BLOCK_PX
-    share = forest.reshape(h // b, b, w // b, b).sum(axis=(1, 3), dtype=np.uint8)
+    cells = forest.view(np.uint8)
+    # the b × b cells of each block summed as b² strided slices: a reduction over the reshaped block axes
+    # walks memory b times slower for the same integers
+    share = np.zeros((h // b, w // b), np.uint8)
+    for i in range(b):
+        for j in range(b):
+            share += cells[i:h // b * b:b, j:w // b * b:b]
     coarse_forest = share >= (b * b) // 2
     chess = ndimage.distance_transform_cdt(coarse_forest, metric="chessboard").astype(np.float32)
     taxi = ndimage.distance_transform_cdt(coarse_forest, metric="taxicab").astype(np.float32)
