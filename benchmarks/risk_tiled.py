@@ -29,12 +29,12 @@ import platform
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import psutil
 import rasterio
+
+from memory import PeakMemory
 
 HERE = Path(__file__).resolve().parent
 SOURCE = "guadeloupe/fcc123_GLP_utm20n.tif"
@@ -63,35 +63,6 @@ def mosaic(source: Path, rows: int, cols: int, path: Path) -> Path:
         f"<VRTRasterBand dataType=\"{'Byte' if dtype == 'uint8' else dtype}\" band=\"1\">{nodata_xml}{sources}"
         "</VRTRasterBand></VRTDataset>", encoding="utf-8")
     return path
-
-
-class PeakMemory:
-    """The peak of the resident memory summed over ``roots`` and all their descendants, sampled every 0.2 s."""
-
-    def __init__(self, roots: list[int]):
-        self.roots, self.peak_bytes, self._stop = roots, 0, threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            total = 0
-            for pid in self.roots:
-                try:
-                    root = psutil.Process(pid)
-                    for p in [root, *root.children(recursive=True)]:
-                        total += p.memory_info().rss
-                except psutil.Error:
-                    continue
-            self.peak_bytes = max(self.peak_bytes, total)
-            self._stop.wait(0.2)
-
-    def __enter__(self) -> "PeakMemory":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def run(label: str, fcc: Path, out: Path, scheduler: str, cluster_here: bool = False) -> dict:

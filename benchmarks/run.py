@@ -10,33 +10,19 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from memory import run_measured
+
 HERE = Path(__file__).resolve().parent
-# runs the CLI in the child and prints the child's own peak resident memory on stderr
-CHILD = """
-import resource, sys
-from icam.cli import app
-try:
-    app(sys.argv[1:], prog_name="icam")
-finally:
-    print(f"PEAK_RSS_KIB={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
-"""
-
-
 def measure(label: str, args: list[str]) -> dict:
-    """Run ``icam ARGS`` in a fresh Python process; wall-clock seconds and that process's peak RSS (MiB)."""
-    t0 = time.perf_counter()
-    completed = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True)
-    seconds = time.perf_counter() - t0
+    """Run ``icam ARGS`` in a fresh Python process; wall-clock seconds and the peak resident memory (MiB) of it
+    and the workers it forks, summed."""
+    completed, seconds, peak_mib = run_measured([sys.executable, "-m", "icam", *args])
     if completed.returncode != 0:
         sys.exit(f"{label} failed ({completed.returncode}):\n{completed.stderr[-2000:]}")
-    peak_kib = int(completed.stderr.rsplit("PEAK_RSS_KIB=", 1)[1].split()[0])
-    peak_mib = peak_kib / 1024
     print(f"  {label}: {seconds:.1f} s, peak {peak_mib:.0f} MiB", flush=True)
     return {"job": label, "command": "icam " + " ".join(args), "seconds": round(seconds, 1),
             "peak_rss_mib": round(peak_mib)}

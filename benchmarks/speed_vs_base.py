@@ -29,22 +29,13 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
+
+from memory import run_measured
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BASE = "cf86df3"  # main when issue 18 (speed and scale) was taken up
-CHILD = """
-import resource, sys
-from icam.cli import app
-try:
-    app(sys.argv[1:], prog_name="icam")
-finally:
-    print(f"PEAK_RSS_KIB={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
-"""
-
-
 def extract(rev: str, into: Path) -> Path:
     """``rev``'s src/ folder, unpacked under ``into`` (git archive: no worktree to clean up)."""
     archive = into / "base.tar"
@@ -55,17 +46,14 @@ def extract(rev: str, into: Path) -> Path:
 
 
 def icam_run(folder: Path, src: Path | None) -> dict:
-    """``icam run FOLDER`` in a fresh process (with ``src`` first on the path where given): seconds, peak MiB,
-    and each stage's seconds from the manifest."""
+    """``icam run FOLDER`` in a fresh process (with ``src`` first on the path where given): seconds, peak MiB
+    (of it and the workers it forks, summed), and each stage's seconds from the manifest."""
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = str(src) + os.pathsep + env.get("PYTHONPATH", "")
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", CHILD, "run", str(folder)], capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - started
+    done, seconds, peak_mib = run_measured([sys.executable, "-m", "icam", "run", str(folder)], env=env)
     if done.returncode != 0:
         sys.exit(f"icam run {folder} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    peak_mib = int(done.stderr.rsplit("PEAK_RSS_KIB=", 1)[1].split()[0]) / 1024
     manifest = json.loads((folder / "outputs" / "manifest.json").read_text())
     return {"seconds": round(seconds, 1), "peak_rss_mib": round(peak_mib),
             "stages": {s["name"]: s["seconds"] for s in manifest["stages"]}}

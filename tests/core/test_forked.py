@@ -77,3 +77,41 @@ def test_leaving_an_imap_loop_early_stops_its_workers():
 def test_workers_for_never_asks_for_more_than_half_the_free_memory():
     assert workers_for(0) >= 1
     assert workers_for(1e18) == 1  # an exabyte a task: one at a time
+
+
+def _sleep_in_workers(_, seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+def _workers_forever(_) -> list:
+    return map_shared(_sleep_in_workers, None, [(60.0,), (60.0,)], workers=2)
+
+
+@needs_fork
+def test_cancelling_a_background_task_stops_the_workers_it_forked():
+    import time
+
+    import psutil
+
+    from icam.core.forked import start_background
+
+    task = start_background(lambda: _workers_forever(None))
+    time.sleep(1.0)
+    child = psutil.Process(task._process.pid)
+    grandchildren = child.children()
+    assert len(grandchildren) == 2  # its pool's workers
+    task.cancel()
+    _, alive = psutil.wait_procs(grandchildren, timeout=10)
+    assert not alive and not child.is_running()
+
+
+@needs_fork
+def test_a_background_tasks_result_and_error_come_back():
+    from icam.core.forked import start_background
+
+    assert start_background(lambda: sum(range(10))).result() == 45
+    with pytest.raises(InputError, match="no stratum named peat"):
+        start_background(lambda: _refuse(None, "peat")).result()

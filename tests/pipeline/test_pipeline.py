@@ -180,9 +180,9 @@ def test_moved_project_reuses_its_cache_with_the_same_figures_and_keeps_the_fiel
         _, assigned = plan_patrol(s, start=dt.date.fromisoformat(first["enforcement"]["as_of"]), max_alerts=5)
     done = run_project(moved)
     cached = {r.name: r.cached for r in done.run.records}
-    assert cached == {"landscape": True, "forest_change": True, "activity_data": True, "risk": True,
-                      "baseline": True, "renewals": True, "accounting": True, "agreements": False, "enforcement": False,
-                      "counterfactual": True, "outputs": False}
+    assert cached == {"landscape": True, "forest_change": True, "activity_data": True, "counterfactual_estimates": True,
+                      "risk": True, "baseline": True, "renewals": True, "accounting": True, "agreements": False,
+                      "enforcement": False, "counterfactual": True, "outputs": False}
     text = (moved / "outputs" / "results.json").read_text()
     assert str(small_project) not in text and str(copy) not in text
     again = json.loads(text)
@@ -217,11 +217,12 @@ def test_cache_info_and_clear(small_project, tmp_path):
     on_disk = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file())
     entries = cache_entries(copy)
     assert sorted(e.stage for e in entries) == ["accounting", "activity_data", "baseline", "counterfactual",
-                                                "forest_change", "landscape", "renewals", "risk"]
+                                                "counterfactual_estimates", "forest_change", "landscape", "renewals",
+                                                "risk"]
     assert sum(e.size_bytes for e in entries) == on_disk < 30e6  # 108 MB as whole-stage pickles
     (cache / "landscape-0123456789abcdef0123.pkl").write_bytes(b"x" * 1000)  # an older icam's entry
     code, output = run_cli("cache", "info", copy)
-    assert code == 0 and "9 cached stage(s)" in output and "older icam" in output, output
+    assert code == 0 and "10 cached stage(s)" in output and "older icam" in output, output
     assert f"{(on_disk + 1000) / 1e6:,.1f} MB" in output
     code, output = run_cli("cache", "clear", copy)
     assert code == 0 and f"{(on_disk + 1000) / 1e6:,.1f} MB freed" in output, output

@@ -12,8 +12,11 @@ one after the other: the results are the same, in the same order.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import pickle
 import signal
 import sys
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -110,3 +113,80 @@ def imap_shared(fn: Callable, shared: Any, tasks: Iterable[Sequence], workers: i
                 yield pending.popleft().get()
         while pending:
             yield pending.popleft().get()
+
+
+class Background:
+    """``func()`` running in a forked process while this one goes on (:func:`start_background`)."""
+
+    def __init__(self, func: Callable[[], Any]):
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        # non-daemonic: the function may fork workers of its own (map_shared)
+        self._process = context.Process(target=_run_and_send, args=(func, send), daemon=False)
+        self._process.start()
+        send.close()
+
+    def result(self) -> Any:
+        """Wait for the function's result (its exception is raised here)."""
+        try:
+            ok, value = self._receive.recv()
+        except EOFError:
+            self._process.join()
+            raise RuntimeError(f"a background task died (exit code {self._process.exitcode})") from None
+        self._process.join()
+        if not ok:
+            raise value
+        return value
+
+    def cancel(self) -> None:
+        """Stop the process if it still runs (Ctrl-C, or an error in this one)."""
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self._receive.close()
+
+
+class _Done:
+    """A result computed here, with :class:`Background`'s interface (no fork)."""
+
+    def __init__(self, func: Callable[[], Any]):
+        self._value = func()
+
+    def result(self) -> Any:
+        return self._value
+
+    def cancel(self) -> None:
+        pass
+
+
+def start_background(func: Callable[[], Any]) -> Background | _Done:
+    """``func()`` in a forked process that inherits this one's memory (copy-on-write), its result taken later
+    with ``.result()``: a stage that needs nothing of the stages running meanwhile. Where fork is not
+    available it runs here, now."""
+    return Background(func) if fork_available() else _Done(func)
+
+
+def _stop(signum, frame) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the function: a pool of its own stops its workers
+
+
+def _run_and_send(func: Callable[[], Any], send) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops this process (SIGTERM)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        message = (True, func())
+    except BaseException as exc:  # noqa: BLE001 (every failure goes back to the parent, which raises it)
+        message = (False, exc if _picklable(exc) else RuntimeError("".join(traceback.format_exception(exc))))
+    try:
+        send.send(message)
+    finally:
+        # out at once: no exit handlers, and no flush of output buffers inherited from the parent
+        os._exit(0)
+
+
+def _picklable(value: Any) -> bool:
+    try:
+        pickle.dumps(value)
+    except Exception:  # noqa: BLE001 (whatever pickling raises, the error goes back as text)
+        return False
+    return True

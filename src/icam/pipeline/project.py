@@ -28,7 +28,7 @@ from icam.pipeline.runner import Stage
 from icam.pipeline.stages.agreements import run_agreements
 from icam.pipeline.stages.agreements import write_outputs as write_agreements
 from icam.pipeline.stages.carbon import account_project, accounting_rows, carbon_input_files
-from icam.pipeline.stages.counterfactual import check_counterfactual
+from icam.pipeline.stages.counterfactual import check_counterfactual, estimate_counterfactual
 from icam.pipeline.stages.enforcement import run_enforcement
 from icam.pipeline.stages.enforcement import write_outputs as write_enforcement
 from icam.pipeline.stages.landscape import load_landscape
@@ -251,10 +251,23 @@ def _enforcement(c, run, r, out):
     return run_enforcement(c, _needs_folder(run.project_dir, "enforcement"), r["landscape"], r["risk"], r["agreements"])
 
 
+def _counterfactual_estimates(c, run, r, out):
+    if c.counterfactual is None:
+        return None
+    # run in the background: its progress would interleave with the stages' in the terminal
+    return estimate_counterfactual(c, r["landscape"])
+
+
+def _counterfactual_bytes(r) -> float:
+    """The counterfactual estimates' memory beside the run's (its landscape, the samples' covariates, the
+    k-d trees, the matching's workers): 64 bytes a cell, about what the demo's take."""
+    return 64.0 * r["landscape"].grid.shape[0] * r["landscape"].grid.shape[1]
+
+
 def _counterfactual(c, run, r, out):
     if c.counterfactual is None:
         return None
-    return check_counterfactual(c, r["landscape"], r["accounting"], progress=run.progress)
+    return check_counterfactual(c, r["counterfactual_estimates"], r["accounting"])
 
 
 def _outputs(c, run, r, out_dir: Path) -> dict:
@@ -291,6 +304,8 @@ _STAGES = (
     ("landscape", "Reading the landscape onto the grid", _landscape, (), ("grid", "boundaries", "forest"), True),
     ("forest_change", "Forest area and loss by zone", _forest_change, ("landscape",), (), True),
     ("activity_data", "Sample-based activity data", _activity, ("landscape",), ("activity_data",), True),
+    ("counterfactual_estimates", "Counterfactual checks: avoided loss by pixel matching and a synthetic control",
+     _counterfactual_estimates, ("landscape",), ("counterfactual", "carbon", "periods", "risk"), True),
     ("risk", "Deforestation risk maps: benchmark, alternatives, VT0007 test", _risk, ("landscape",),
      ("risk", "periods", "baseline"), True),
     ("baseline", "Baseline deforestation per year and zone", _baseline, ("landscape", "risk"),
@@ -305,8 +320,8 @@ _STAGES = (
      ("agreements", "periods", "activity_data", "forest", "grid", "carbon"), False),
     ("enforcement", "Enforcement: alerts for the field, patrols, indicators", _enforcement,
      ("landscape", "risk", "agreements"), ("enforcement", "risk", "grid", "boundaries"), False),
-    ("counterfactual", "Counterfactual checks: avoided loss by pixel matching, placebos, the verdict",
-     _counterfactual, ("landscape", "accounting"), ("counterfactual", "carbon", "periods", "risk"), True),
+    ("counterfactual", "Counterfactual checks: the verdict on the baseline", _counterfactual,
+     ("counterfactual_estimates", "accounting"), ("counterfactual", "carbon"), True),
     ("outputs", "Writing rasters, tables, results.json and the report", _outputs,
      ("landscape", "forest_change", "activity_data", "risk", "baseline", "accounting", "agreements", "enforcement",
       "counterfactual"),
@@ -314,8 +329,13 @@ _STAGES = (
 )
 
 
+_BACKGROUND = {"counterfactual_estimates": _counterfactual_bytes}  # stages that may run beside the others
+
+
 def _input_files(config: IcamConfig) -> dict[str, tuple[Path, ...]]:
+    strata = (config.carbon.strata_raster,) if config.carbon is not None and config.carbon.strata_raster else ()
     return {"landscape": tuple(config_input_files(config)), "accounting": tuple(carbon_input_files(config)),
+            "counterfactual_estimates": strata,
             "agreements": tuple(section_input_files(config, "agreements")),
             "enforcement": tuple(section_input_files(config, "enforcement"))}
 
@@ -330,5 +350,5 @@ def build_stages(config: IcamConfig, progress=None, project_dir: Path | None = N
         scoped = StageConfig(config, sections)
         stages.append(Stage(name, description, functools.partial(func, scoped, run), deps=deps,
                             params=scoped.params() if cacheable else {}, input_files=inputs.get(name, ()),
-                            cacheable=cacheable))
+                            cacheable=cacheable, background=_BACKGROUND.get(name)))
     return stages

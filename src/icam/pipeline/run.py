@@ -65,7 +65,8 @@ def run_project(project_dir: Path, on_stage: Callable[[Stage, str], None] | None
 
 
 # the stages the counterfactual checks need, in the pipeline's order
-CHECK_STAGES = ("landscape", "activity_data", "risk", "baseline", "renewals", "accounting", "counterfactual")
+CHECK_STAGES = ("landscape", "counterfactual_estimates", "activity_data", "risk", "baseline", "renewals", "accounting",
+                "counterfactual")
 
 
 def check_counterfactual_project(project_dir: Path, on_stage: Callable[[Stage, str], None] | None = None,

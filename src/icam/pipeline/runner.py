@@ -36,6 +36,7 @@ import shapely
 
 from icam import __version__
 from icam.core.atomic import atomic_write_text, create_folder
+from icam.core.forked import available_bytes, start_background
 from icam.pipeline import cache
 from icam.pipeline.cache import CACHE_DIR
 
@@ -56,6 +57,10 @@ class Stage:
     params: Mapping[str, Any] = field(default_factory=dict)
     input_files: tuple[Path, ...] = ()
     cacheable: bool = True
+    # the bytes the stage needs, from its dependencies' results, where it may run in the background (a forked
+    # process, beside the stages after it, until one needs its result): it then does when half the memory
+    # available holds them. None: it runs in its place.
+    background: Callable[[Mapping[str, Any]], float] | None = None
 
 
 @dataclass
@@ -172,28 +177,57 @@ class Pipeline:
         staging = create_folder(self.project_dir, STAGING_PREFIX)  # the user's umask, not mkdtemp's 0700
         results: dict[str, Any] = {}
         keys: dict[str, str] = {}
-        records: list[StageRecord] = []
+        records: dict[str, StageRecord] = {}
+        running: dict[str, tuple[Stage, Any, float]] = {}  # background stages: (stage, its process, start)
         try:
             for stage in self.stages:
+                for dep in stage.deps:
+                    if dep in running:
+                        self._finish(running.pop(dep), keys, results, records, on_stage)
                 key = self._key(stage, keys, digests)
                 keys[stage.name] = key
                 t0 = time.perf_counter()
                 hit, result = self._load_cached(stage, key)
                 if on_stage:
                     on_stage(stage, "cached" if hit else "start")
+                deps = {d: results[d] for d in stage.deps}
+                if not hit and self._in_background(stage, deps):
+                    running[stage.name] = (stage, start_background(lambda s=stage, d=deps: s.func(d, staging)), t0)
+                    continue
                 if not hit:
-                    result = stage.func({d: results[d] for d in stage.deps}, staging)
+                    result = stage.func(deps, staging)
                     self._store(stage, key, result)
                 results[stage.name] = result
-                records.append(StageRecord(stage.name, key, hit, time.perf_counter() - t0))
+                records[stage.name] = StageRecord(stage.name, key, hit, time.perf_counter() - t0)
                 if on_stage:
                     on_stage(stage, "done")
-            manifest = self._manifest(started, inputs, digests, records, staging)
+            while running:
+                self._finish(running.pop(next(iter(running))), keys, results, records, on_stage)
+            ordered = [records[s.name] for s in self.stages]
+            manifest = self._manifest(started, inputs, digests, ordered, staging)
             atomic_write_text(staging / MANIFEST_NAME, json.dumps(manifest, indent=2, default=_json_default))
         except BaseException:
+            for _, process, _ in running.values():
+                process.cancel()
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        return RunResult(results, records, staging, outputs, manifest)
+        return RunResult(results, ordered, staging, outputs, manifest)
+
+    @staticmethod
+    def _in_background(stage: Stage, deps: Mapping[str, Any]) -> bool:
+        if stage.background is None:
+            return False
+        free = available_bytes()
+        return free is not None and stage.background(deps) <= free / 2
+
+    def _finish(self, running: tuple[Stage, Any, float], keys, results, records, on_stage) -> None:
+        """A background stage's result, waited for, cached and recorded (its seconds: from its start to now)."""
+        stage, process, t0 = running
+        results[stage.name] = process.result()
+        self._store(stage, keys[stage.name], results[stage.name])
+        records[stage.name] = StageRecord(stage.name, keys[stage.name], False, time.perf_counter() - t0)
+        if on_stage:
+            on_stage(stage, "done")
 
     def _manifest(self, started, inputs, digests, records, staging: Path) -> dict:
         files = sorted(p for p in staging.rglob("*") if p.is_file())

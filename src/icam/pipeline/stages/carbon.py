@@ -148,7 +148,8 @@ def carbon_input_files(config: IcamConfig) -> list[Path]:
     return [p for p in files.values() if p is not None]
 
 
-def _strata_config(carbon: CarbonSection) -> list[CarbonStratum]:
+def strata_config(carbon: CarbonSection) -> list[CarbonStratum]:
+    """The strata of ``[carbon]``, in its order (one stratum of the forest's stock where none are named)."""
     if carbon.strata:
         return list(carbon.strata)
     return [CarbonStratum(name=SINGLE_STRATUM, stock=carbon.forest)]
@@ -176,7 +177,7 @@ def _pairs_from_stock(stock: StratumStock) -> dict[str, tuple[float, float]]:
 def stratum_stocks(config: IcamConfig) -> list[tuple[CarbonStratum, CarbonStock, dict]]:
     """Each stratum's carbon stock per pool and its record for the report (source, plots, SE, CI)."""
     carbon = config.carbon
-    strata = _strata_config(carbon)
+    strata = strata_config(carbon)
     from_plots = _inventory_stocks(carbon, strata)
     out = []
     for s in strata:

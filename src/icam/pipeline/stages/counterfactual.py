@@ -16,7 +16,7 @@ from icam.counterfactual.synthetic_control import SyntheticControl
 from icam.counterfactual.verdict import MethodEstimate, verdict, year_weights
 from icam.landscape import Landscape
 from icam.pipeline.config import CounterfactualSection, IcamConfig
-from icam.pipeline.stages.carbon import ProjectAccounting
+from icam.pipeline.stages.carbon import ProjectAccounting, strata_config, stratum_masks
 from icam.pipeline.stages.carbon_dynamic import matching_landscape
 from icam.pipeline.stages.risk import zone_mask
 from icam.risk.dynamic import MatchingLandscape
@@ -107,17 +107,26 @@ def synthetic_estimate(section: CounterfactualSection, land: MatchingLandscape, 
     return MethodEstimate("synthetic_control", sc.avoided_ha_, sc.ci90_ha_, annual, diagnostics)
 
 
-def check_counterfactual(config: IcamConfig, landscape: Landscape, accounting: ProjectAccounting,
-                         progress: Callable[[str], None] | None = None) -> dict:
-    """``results.json["counterfactual"]``: each method's estimate and the verdict on the baseline."""
+def estimate_counterfactual(config: IcamConfig, landscape: Landscape,
+                            progress: Callable[[str], None] | None = None) -> list[MethodEstimate]:
+    """Each method's estimate of the deforestation avoided inside the project over the monitoring periods. It
+    needs the landscape, the carbon strata and the periods, not the baseline: the run computes it beside
+    the risk and accounting stages (:class:`icam.pipeline.runner.Stage`'s ``background``)."""
     section = config.counterfactual
-    land = matching_landscape(config, landscape, {s.name: s.mask for s in accounting.strata})
+    names = [s.name for s in strata_config(config.carbon)]
+    land = matching_landscape(config, landscape, stratum_masks(config, landscape, names))
     project = landscape.zones.masks()["project_area"] & zone_mask(landscape, config.risk.zone, "risk.zone")
-    periods = [MonitoringPeriod(p.start, p.end) for p in accounting.ex_post.periods]
+    # the accounting's periods, in its order (by start): the weights sum their days alike
+    monitoring = sorted(config.periods.monitoring, key=lambda p: p.start)
+    weights = year_weights([MonitoringPeriod(p.start, p.end) for p in monitoring])
     start, last = config.periods.project_start.year, int(landscape.forest.epochs[-1])
-    weights = year_weights(periods)
-    estimates = [matching_estimate(section, land, project, landscape.zones.admin_id, start, last, weights, progress),
-                 synthetic_estimate(section, land, project, start, last, weights, progress)]
+    return [matching_estimate(section, land, project, landscape.zones.admin_id, start, last, weights, progress),
+            synthetic_estimate(section, land, project, start, last, weights, progress)]
+
+
+def check_counterfactual(config: IcamConfig, estimates: list[MethodEstimate], accounting: ProjectAccounting) -> dict:
+    """``results.json["counterfactual"]``: each method's estimate and the verdict on the baseline."""
     shared = SHARED_WITH_BASELINE.get(config.carbon.methodology, ())
     return {"methods": {e.name: e.to_dict() for e in estimates},
-            **verdict(baseline_avoided_ha(accounting), estimates, shared, section.over_crediting_margin)}
+            **verdict(baseline_avoided_ha(accounting), estimates, shared,
+                      config.counterfactual.over_crediting_margin)}

@@ -1,0 +1,56 @@
+"""The peak resident memory of a command and every process it forks, for the benchmarks.
+
+icam forks workers (the counterfactual checks' fits, the dynamic baseline's years, the report's figures, a
+background stage), so a child's own ``ru_maxrss`` no longer says what a run needs. The sampler sums the
+resident memory of the root processes and all their descendants every 0.2 s and keeps the highest sum. Pages
+a forked worker shares with its parent count in both: the figure is an upper bound.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+
+import psutil
+
+
+class PeakMemory:
+    """The peak of the resident memory summed over ``roots`` and all their descendants, sampled every 0.2 s."""
+
+    def __init__(self, roots: list[int]):
+        self.roots, self.peak_bytes, self._stop = roots, 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            for pid in self.roots:
+                try:
+                    root = psutil.Process(pid)
+                    for p in [root, *root.children(recursive=True)]:
+                        total += p.memory_info().rss
+                except psutil.Error:
+                    continue
+            self.peak_bytes = max(self.peak_bytes, total)
+            self._stop.wait(0.2)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_measured(command: list[str], **popen) -> tuple[subprocess.CompletedProcess, float, float]:
+    """Run ``command`` to its end: (the completed process with its text output, wall-clock seconds, the peak
+    resident memory of it and its descendants in MiB)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    with PeakMemory([process.pid]) as memory:
+        stdout, stderr = process.communicate()
+    seconds = time.perf_counter() - started
+    return (subprocess.CompletedProcess(command, process.returncode, stdout, stderr), seconds,
+            memory.peak_bytes / 2 ** 20)

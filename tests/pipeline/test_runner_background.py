@@ -1,0 +1,70 @@
+"""Stages run in the background: a forked process beside the stages after them, joined where one needs them."""
+
+import os
+
+import pytest
+
+from icam.core.errors import InputError
+from icam.core.forked import fork_available
+from icam.pipeline.cache import CACHE_DIR, load
+from icam.pipeline.runner import Pipeline, Stage
+
+needs_fork = pytest.mark.skipif(not fork_available(), reason="no fork on this platform")
+
+
+def _stages(source, background_bytes=1.0, fail=False):
+    def read(_, __):
+        return int(source.read_text())
+
+    def slow_square(r, _):  # the background stage: its pid shows where it ran
+        if fail:
+            raise InputError("no stratum named peat", "name one of [carbon]'s strata")
+        return r["read"] ** 2, os.getpid()
+
+    def halve(r, _):
+        return r["read"] / 2
+
+    def total(r, out):
+        (out / "total.txt").write_text(str(r["square"][0] + r["halve"]))
+        return r["square"][0] + r["halve"]
+
+    return [Stage("read", "read", read, input_files=(source,)),
+            Stage("square", "square", slow_square, deps=("read",), background=lambda r: background_bytes),
+            Stage("halve", "halve", halve, deps=("read",)),
+            Stage("total", "total", total, deps=("square", "halve"), cacheable=False)]
+
+
+@needs_fork
+def test_a_background_stage_runs_in_another_process_and_joins_where_it_is_needed(tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("12")
+    seen = []
+    run = Pipeline(tmp_path, _stages(source), {}).run(lambda stage, state: seen.append((stage.name, state)))
+    assert run.results["total"] == 12 ** 2 + 6 and (run.staging_dir / "total.txt").read_text() == "150.0"
+    assert run.results["square"][1] != os.getpid()
+    # started before "halve", done when "total" needed it; the records keep the stages' order
+    assert seen.index(("square", "start")) < seen.index(("halve", "start")) < seen.index(("square", "done"))
+    assert [r.name for r in run.records] == ["read", "square", "halve", "total"]
+    key = next(r.key for r in run.records if r.name == "square")
+    assert load(tmp_path / CACHE_DIR, "square", key, tmp_path) == (True, (144, run.results["square"][1]))
+    run.discard()
+    again = Pipeline(tmp_path, _stages(source), {}).run()
+    assert again.records[1].cached and again.results["square"] == run.results["square"]
+    again.discard()
+
+
+def test_a_stage_that_needs_more_memory_than_half_the_available_runs_in_place(tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("3")
+    run = Pipeline(tmp_path, _stages(source, background_bytes=1e18), {}).run()
+    assert run.results["square"] == (9, os.getpid()) and run.results["total"] == 10.5
+    run.discard()
+
+
+@needs_fork
+def test_a_background_stages_error_is_raised_and_nothing_is_left(tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("3")
+    with pytest.raises(InputError, match="no stratum named peat; name one of"):
+        Pipeline(tmp_path, _stages(source, fail=True), {}).run()
+    assert not list(tmp_path.glob(".outputs-staging-*"))
