@@ -67,7 +67,7 @@ def test_buffer_held_and_missing_serials(served):
     assert (held["status"], held["account"], held["first_serial"]) == ("held", RETIRED[1], RETIRED[0] + 1)
     by_label = client.get(f"/api/v1/credits/serials/{buffer['block_label']}").json()
     assert by_label["first_serial"] == buffer["first_serial"]
-    for missing in (serials["none"], 0, "abc", "-5", "99999999999999999999999"):
+    for missing in (serials["none"], 0, "abc", "-5", "99999999999999999999999", "²", "1²"):
         response = client.get(f"/api/v1/credits/serials/{missing}")
         assert response.status_code == 404, missing
         assert "no credit" in response.json()["detail"]

@@ -96,7 +96,7 @@ def parse_serial(text: str) -> int | None:
     """A serial typed by a person: digits (spaces, commas and dots as group separators allowed), or a block
     label (its first serial); None where it is neither."""
     cleaned = text.strip().replace(" ", "").replace(",", "").replace(".", "").replace("\u00a0", "")
-    if cleaned.isdigit():
+    if cleaned.isdecimal():  # not isdigit(): "²" is a digit int() refuses
         return int(cleaned) if 0 < int(cleaned) < 2**63 else None
     try:
         return ledger.parse_label(text.strip()).first
