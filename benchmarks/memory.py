@@ -2,8 +2,10 @@
 
 icam forks workers (the counterfactual checks' fits, the dynamic baseline's years, the report's figures, a
 background stage), so a child's own ``ru_maxrss`` no longer says what a run needs. The sampler sums the
-resident memory of the root processes and all their descendants every 0.2 s and keeps the highest sum. Pages
-a forked worker shares with its parent count in both: the figure is an upper bound.
+memory of the root processes and all their descendants every 0.2 s and keeps the highest sum. Each process
+counts its proportional set size (PSS, Linux): a page that n processes share counts 1/n in each, so pages a
+forked worker shares with its parent count once in the sum, as they do in the machine's memory (summed
+resident sizes would count them in every worker). Where PSS is not available, the resident size.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import psutil
 
 
 class PeakMemory:
-    """The peak of the resident memory summed over ``roots`` and all their descendants, sampled every 0.2 s."""
+    """The peak of the memory (PSS) summed over ``roots`` and all their descendants, sampled every 0.2 s."""
 
     def __init__(self, roots: list[int]):
         self.roots, self.peak_bytes, self._stop = roots, 0, threading.Event()
@@ -29,7 +31,7 @@ class PeakMemory:
                 try:
                     root = psutil.Process(pid)
                     for p in [root, *root.children(recursive=True)]:
-                        total += p.memory_info().rss
+                        total += _proportional_bytes(p)
                 except psutil.Error:
                     continue
             self.peak_bytes = max(self.peak_bytes, total)
@@ -42,6 +44,13 @@ class PeakMemory:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def _proportional_bytes(process: psutil.Process) -> int:
+    try:
+        return process.memory_full_info().pss
+    except (AttributeError, psutil.AccessDenied):
+        return process.memory_info().rss
 
 
 def run_measured(command: list[str], **popen) -> tuple[subprocess.CompletedProcess, float, float]:
