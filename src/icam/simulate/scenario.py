@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
@@ -30,6 +31,7 @@ import numpy as np
 from rasterio.features import rasterize
 
 from icam.core.atomic import atomic_write_text
+from icam.core.blocks import cores
 from icam.core.errors import ConfigError
 from icam.simulate.agreements import write_agreement_history
 from icam.simulate.alerts import write_enforcement_history
@@ -92,17 +94,19 @@ def _write_rasters(out_dir: Path, geom: Geometry, terrain: Terrain, lu: LandUse2
     datamask = np.where(lu.water, 2, 1).astype(np.uint8)
     loss_map, map_errors = map_with_errors(loss.loss_year, lu.forest, RESOLUTION_M,
                                            np.random.default_rng([seed, 8100]))
-    for name, (rows, cols), transform in _tiles(grid):
-        for layer, array in (("treecover2000", treecover), ("lossyear", loss_map), ("datamask", datamask)):
-            _write_raster(inputs / "hansen" / f"{HANSEN_PREFIX}_{layer}_{name}.tif",
-                          np.ascontiguousarray(array[rows, cols]), transform)
-    _write_raster(inputs / "elevation.tif", terrain.dem, grid.transform)
-    _write_raster(inputs / "land_use_2000.tif", lu.land_use, grid.transform)
-    _write_raster(out_dir / "truth" / "counterfactual_lossyear.tif", loss.loss_year_counterfactual, grid.transform)
-    _write_raster(out_dir / "truth" / "true_lossyear.tif", loss.loss_year, grid.transform)
-    # the static part of the hazard's linear predictor (all but the year's intercept, the edge term and the
-    # project effect): with true_linear_predictor, the ranking a risk map should recover
-    _write_raster(out_dir / "truth" / "hazard_static.tif", x_static, grid.transform)
+    files = [(inputs / "hansen" / f"{HANSEN_PREFIX}_{layer}_{name}.tif", array[rows, cols], transform)
+             for name, (rows, cols), transform in _tiles(grid)
+             for layer, array in (("treecover2000", treecover), ("lossyear", loss_map), ("datamask", datamask))]
+    files += [(inputs / "elevation.tif", terrain.dem, grid.transform),
+              (inputs / "land_use_2000.tif", lu.land_use, grid.transform),
+              (out_dir / "truth" / "counterfactual_lossyear.tif", loss.loss_year_counterfactual, grid.transform),
+              (out_dir / "truth" / "true_lossyear.tif", loss.loss_year, grid.transform),
+              # the static part of the hazard's linear predictor (all but the year's intercept, the edge term
+              # and the project effect): with true_linear_predictor, the ranking a risk map should recover
+              (out_dir / "truth" / "hazard_static.tif", x_static, grid.transform)]
+    # in threads: GDAL compresses with the GIL released, and each file is written whole by one thread
+    with ThreadPoolExecutor(cores()) as pool:
+        list(pool.map(lambda f: _write_raster(f[0], np.ascontiguousarray(f[1]), f[2]), files))
     return map_errors
 
 
