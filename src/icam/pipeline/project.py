@@ -259,9 +259,11 @@ def _counterfactual_estimates(c, run, r, out):
 
 
 def _counterfactual_bytes(r) -> float:
-    """The counterfactual estimates' memory beside the run's (its landscape, the samples' covariates, the
-    k-d trees, the matching's workers): 64 bytes a cell, about what the demo's take."""
-    return 64.0 * r["landscape"].grid.shape[0] * r["landscape"].grid.shape[1]
+    """The counterfactual estimates' memory beside the run's (the static covariates, the matching landscape,
+    the samples' covariates, the k-d trees, the matching's workers), with room for the risk and accounting
+    stages growing meanwhile: 128 bytes a cell (at jurisdiction scale, 7.8 GB: a machine with less than
+    twice that free runs them in place)."""
+    return 128.0 * r["landscape"].grid.shape[0] * r["landscape"].grid.shape[1]
 
 
 def _counterfactual(c, run, r, out):
