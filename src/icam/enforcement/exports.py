@@ -33,6 +33,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
 from icam.core.atomic import atomic_path, atomic_write_text
 from icam.core.errors import InputError
+from icam.core.forked import map_shared
 from icam.enforcement.alerts import Events
 
 FORMATS = ("gpkg", "geojson", "kml", "gpx")
@@ -237,6 +238,13 @@ def _thumbnail(events: Events, event: int, row, background: np.ndarray, margin_m
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _thumbnail_of_row(shared: tuple, i: int) -> str:
+    """The ``i``-th row's thumbnail (a task of :func:`map_shared`: the row's position, not the row, is sent)."""
+    events, table, background = shared
+    row = next(table.iloc[i:i + 1].itertuples(index=False))
+    return _thumbnail(events, int(row.event), row, background)
+
+
 _CSS = """
 body { font-family: sans-serif; font-size: 11pt; margin: 1cm; }
 .card { border: 1px solid #555; border-radius: 4px; padding: 0.4cm; margin-bottom: 0.4cm;
@@ -268,6 +276,9 @@ def write_field_sheet(events: Events, path: Path | str, *, landscape_map: np.nda
         rank = table["priority"].map(_PRIORITY_ORDER).fillna(3)
         table = table.assign(_rank=rank).sort_values("_rank", kind="stable")
     zone_labels, east, north = utm_coordinates(table["lon"].to_numpy(), table["lat"].to_numpy())
+    # the cards' small maps drawn side by side on forked workers, which inherit the events and the map
+    thumbnails = ([] if landscape_map is None else
+                  map_shared(_thumbnail_of_row, (events, table, landscape_map), [(i,) for i in range(len(table))]))
     cards = []
     for i, row in enumerate(table.itertuples(index=False)):
         get = row._asdict().get
@@ -288,8 +299,7 @@ def write_field_sheet(events: Events, path: Path | str, *, landscape_map: np.nda
         rows_html = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(v)}</td></tr>" for k, v in facts)
         image = ""
         if landscape_map is not None:
-            png = _thumbnail(events, int(row.event), row, landscape_map)
-            image = f'<img alt="map of {html.escape(row.alert_id)}" src="data:image/png;base64,{png}"/>'
+            image = f'<img alt="map of {html.escape(row.alert_id)}" src="data:image/png;base64,{thumbnails[i]}"/>'
         cards.append(f'<div class="card {html.escape(priority)}"><div><h2>{html.escape(row.alert_id)}</h2>'
                      f'<table>{rows_html}</table><div class="notes">Notes:</div></div>{image}</div>')
     body = "\n".join(cards) if cards else "<p>No alerts.</p>"
