@@ -68,36 +68,25 @@ def workers_for(task_bytes: float) -> int:
 def map_shared(fn: Callable, shared: Any, tasks: Iterable[Sequence], workers: int | None = None,
                on_done: Callable[[Sequence], None] | None = None) -> list:
     """``[fn(shared, *args) for args in tasks]``, the tasks on up to ``workers`` (default: every core) forked
-    processes that inherit ``shared``. ``fn`` must be a module-level function, ``args`` and its results
-    picklable; ``on_done(args)`` is called here as each task's result is taken, in order (progress). Put the
-    longest tasks first: they are handed out in order. A task's exception is raised here, and an exception
-    here (Ctrl-C) stops the workers at once."""
+    processes that inherit ``shared`` (:func:`imap_shared`, every task handed out at once). ``fn`` must be a
+    module-level function, ``args`` and its results picklable; ``on_done(args)`` is called here as each
+    task's result is taken, in order (progress). Put the longest tasks first: they are handed out in order.
+    A task's exception is raised here, and an exception here (Ctrl-C) stops the workers at once."""
     tasks = [tuple(t) for t in tasks]
-    workers = min(workers or cores(), len(tasks))
-    if workers <= 1 or not fork_available():
-        out = []
-        for args in tasks:
-            out.append(fn(shared, *args))
-            if on_done:
-                on_done(args)
-        return out
-    # initargs reach a forked worker by inheritance, not by pickle: the shared value is never copied whole;
-    # leaving the block terminates the workers, whether the results are all in or an exception is on its way
-    with multiprocessing.get_context("fork").Pool(workers, initializer=_inherit, initargs=(shared,)) as pool:
-        pending = [pool.apply_async(_call, (fn, args)) for args in tasks]
-        out = []
-        for args, result in zip(tasks, pending):
-            out.append(result.get())
-            if on_done:
-                on_done(args)
-        return out
+    out = []
+    for args, result in zip(tasks, imap_shared(fn, shared, tasks, workers, ahead=max(len(tasks), 1))):
+        out.append(result)
+        if on_done:
+            on_done(args)
+    return out
 
 
 def imap_shared(fn: Callable, shared: Any, tasks: Iterable[Sequence], workers: int | None = None,
                 ahead: int | None = None) -> Iterator:
     """:func:`map_shared`'s results one at a time, in order, for a loop that takes large results as they
     come (a year's raster): at most ``ahead`` (default: the workers) are computed and not yet taken, so the
-    workers run ahead of the loop while it works on the last one, and memory stays bounded."""
+    workers run ahead of the loop while it works on the last one, and memory stays bounded. Where fork is
+    not available, or one worker or one task, the tasks run here, one after the other."""
     tasks = [tuple(t) for t in tasks]
     workers = min(workers or cores(), len(tasks))
     if workers <= 1 or not fork_available():
@@ -105,6 +94,8 @@ def imap_shared(fn: Callable, shared: Any, tasks: Iterable[Sequence], workers: i
             yield fn(shared, *args)
         return
     ahead = ahead or workers
+    # initargs reach a forked worker by inheritance, not by pickle: the shared value is never copied whole;
+    # leaving the block (the results all taken, an exception, or the loop broken off) terminates the workers
     with multiprocessing.get_context("fork").Pool(workers, initializer=_inherit, initargs=(shared,)) as pool:
         pending: deque = deque()
         for args in tasks:
