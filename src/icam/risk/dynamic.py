@@ -221,7 +221,7 @@ class MatchedControlBaseline:
         lost_year = land.loss_year.ravel()[controls]
         at_risk = [(lost_year == 0) | (lost_year >= y) for y in years]
         tasks = [(y - 1, controls[r]) for y, r in zip(years, at_risk)]
-        rows = map_shared(_design_at, land, tasks, workers=workers_for(YEAR_BYTES_PER_CELL * land.loss_year.size))
+        rows = map_shared(_design_at, land, tasks, workers=_year_workers(land))
         labels = [lost_year[r] == y for y, r in zip(years, at_risk)]
         year_ids = [np.full(int(r.sum()), i) for i, r in enumerate(at_risk)]
         x = np.vstack(rows)
@@ -254,8 +254,7 @@ class MatchedControlBaseline:
         self._fit_coef(hrp_years)
         scaled = {z: [] for z in zones}  # a_y × h_i(y) of every zone cell-year of the HRP
         lost_controls = 0.0  # the control cells lost over the HRP: the same a_y serve every zone
-        years = map_shared(_hrp_year, self, [(y,) for y in hrp_years],
-                           workers=workers_for(YEAR_BYTES_PER_CELL * land.loss_year.size))
+        years = map_shared(_hrp_year, self, [(y,) for y in hrp_years], workers=_year_workers(land))
         for y, (a_y, lost, sums, hazards) in zip(hrp_years, years):
             self._add_to_tiles(y, sums)
             lost_controls += lost
@@ -316,9 +315,8 @@ class MatchedControlBaseline:
             tiles.restart()
             self.drift_var_[z] = {}
         years = sorted(years)
-        workers = workers_for(YEAR_BYTES_PER_CELL * land.loss_year.size)
         for y, (a_y, lost, sums, zones) in zip(years, map_shared(_predict_year, self, [(y,) for y in years],
-                                                                   workers=workers)):
+                                                                   workers=_year_workers(land))):
             self._add_to_tiles(y, sums)
             for z, (base_cells, forest_cells) in zones.items():
                 rel = (self.k_se_[z] / self.k_[z]) ** 2 if self.k_[z] > 0 else 0.0
@@ -330,6 +328,19 @@ class MatchedControlBaseline:
         return out
 
 
+def _year_workers(land: MatchingLandscape) -> int:
+    """The years run side by side: as many as the cores, and half the available memory, hold."""
+    return workers_for(YEAR_BYTES_PER_CELL * land.loss_year.size)
+
+
+def _year_start(model: MatchedControlBaseline, year: int) -> tuple:
+    """What every year of the fit and of the prediction starts with: the covariates and the forest at the end
+    of the year before, and :meth:`MatchedControlBaseline._year_effect`'s (a_y, control cells lost, sums)."""
+    land = model._land
+    features, forest = land.features(year - 1), land.forest_at(year - 1)
+    return features, forest, *model._year_effect(year, features, forest)
+
+
 def _design_at(land: MatchingLandscape, year: int, cells: np.ndarray) -> np.ndarray:
     """The hazard's covariates at the end of ``year`` at ``cells`` (float64 rows): a task of the fit."""
     return _design(land.features(year), cells)
@@ -338,19 +349,15 @@ def _design_at(land: MatchingLandscape, year: int, cells: np.ndarray) -> np.ndar
 def _hrp_year(model: MatchedControlBaseline, year: int) -> tuple:
     """One year of the historical period in :meth:`MatchedControlBaseline.fit`, once β is fitted: (a_y, control
     cells lost, the placebo tiles' sums, per zone the relative hazard of its forest cells)."""
-    land = model._land
-    features, forest = land.features(year - 1), land.forest_at(year - 1)
-    a_y, lost, sums = model._year_effect(year, features, forest)
+    features, forest, a_y, lost, sums = _year_start(model, year)
     return a_y, lost, sums, {z: model._zone_hazard(z, features, forest)[1] for z in model._zones}
 
 
 def _predict_year(model: MatchedControlBaseline, year: int) -> tuple:
     """One year of :meth:`MatchedControlBaseline.predict` on the fitted ``model``: (a_y, control cells lost,
     the placebo tiles' sums, per zone the expected loss and the forest cells per stratum)."""
-    land = model._land
-    n_strata = len(land.strata_names) + 1
-    features, forest = land.features(year - 1), land.forest_at(year - 1)
-    a_y, lost, sums = model._year_effect(year, features, forest)
+    n_strata = len(model._land.strata_names) + 1
+    features, forest, a_y, lost, sums = _year_start(model, year)
     zones = {}
     for z in model._zones:
         strata, hazard = model._zone_hazard(z, features, forest)
