@@ -1,5 +1,9 @@
 """The ``icam`` command line, one module per command group (as rasterio's ``rio``)."""
 
-from icam.cli.app import app
+from icam.core.process import one_blas_thread
+
+one_blas_thread()  # before the commands import numpy: OpenBLAS reads it as it loads
+
+from icam.cli.app import app  # noqa: E402
 
 __all__ = ["app"]
