@@ -60,3 +60,19 @@ def test_tiles_counted_per_square_are_the_tiles_numbered_cell_by_cell(height, wi
         return
     ids, _ = tile_index(domain, n_tiles)
     np.testing.assert_array_equal(ids, _tile_index_by_cells(domain, n_tiles))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_tiles=st.integers(1, 9), lost_share=st.floats(0, 1))
+def test_year_sums_are_the_tiles_totals(seed, n_tiles, lost_share):
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(-1, n_tiles, size=300)  # −1: a cell in no tile
+    tiles = PlaceboTiles(ids, n_tiles)
+    cells = np.sort(rng.choice(300, size=120, replace=False))
+    expected = rng.random(cells.size)
+    observed = np.where(rng.random(cells.size) < lost_share, 1.3, 0.0)
+    want = np.zeros((2, n_tiles))
+    for c, e, o in zip(cells, expected, observed):
+        if ids[c] >= 0:
+            want[:, ids[c]] += (e, o)
+    np.testing.assert_allclose(tiles.sums(cells, expected, observed), want, rtol=1e-12, atol=0)

@@ -94,11 +94,14 @@ class PlaceboTiles:
 
     def sums(self, cells: np.ndarray, expected: np.ndarray, observed: np.ndarray) -> np.ndarray:
         """One year's expected and observed loss of the control ``cells`` summed per tile (2 × tiles): what
-        :meth:`add_historical` and :meth:`add_year` take, computed apart so that years can run side by side."""
+        :meth:`add_historical` and :meth:`add_year` take, computed apart so that years can run side by side.
+        The observed loss is summed over the cells that lost forest only (a few per cent of them): adding the
+        others' zeros would not change a sum."""
         tile = self.ids[cells]
         tile[tile < 0] = self.n_tiles  # cells in no tile go to one bin more, dropped: no gather of the weights
-        return np.vstack([np.bincount(tile, weights=w, minlength=self.n_tiles + 1)[:self.n_tiles]
-                          for w in (expected, observed)])
+        lost = np.flatnonzero(observed)
+        return np.vstack([np.bincount(t, weights=w, minlength=self.n_tiles + 1)[:self.n_tiles]
+                          for t, w in ((tile, expected), (tile[lost], observed[lost]))])
 
     def add_historical(self, sums: np.ndarray) -> None:
         """One HRP year's :meth:`sums`: the expected loss at k = 1 and the observed loss of the control cells."""
