@@ -159,6 +159,20 @@ def test_a_track_of_a_patrol_not_in_the_registry_is_refused_and_creates_nothing(
         assert s.scalar(select(func.count()).select_from(TrackPoint)) == 0
 
 
+def test_a_track_dated_after_today_is_refused_and_today_is_kept(engine, tmp_path):
+    # the point's UTC date is compared with today's: 23:59 today passes, 00:00 tomorrow does not
+    today = dt.date.today()
+    late = _gpx(tmp_path / "late.gpx", [(0.0, 0.0, f"{today}T00:00:00Z"), (0.001, 0.0, f"{today}T23:59:59Z")])
+    ahead = _gpx(tmp_path / "ahead.gpx", [(0.0, 0.0, f"{today}T12:00:00Z"),
+                                          (0.001, 0.0, f"{today + dt.timedelta(days=1)}T00:00:00Z")])
+    with session(engine) as s:
+        _patrol(s, "PAT-1", f"{today}T00:00:00")
+    with session(engine) as s:
+        assert patrols.import_gpx_track(s, "PAT-1", late).days == 1
+    with session(engine) as s, pytest.raises(InputError, match=r"ahead\.gpx: track point 2 is dated .*after today"):
+        patrols.import_gpx_track(s, "PAT-1", ahead)
+
+
 @pytest.mark.parametrize("body, message", [
     ("", "XML error at line 1"),
     ('<?xml version="1.0"?>\n<gpx>\n<trk><trkseg>\n<trkpt lat="1" lon="2">\n</gpx>', "XML error at line 5"),

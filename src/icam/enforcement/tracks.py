@@ -125,7 +125,8 @@ def track_length_m(points: pd.DataFrame) -> float:
 def check_track(path: Path, points: pd.DataFrame, extent: Extent | None, max_outside_m: float = MAX_OUTSIDE_M
                 ) -> None:
     """Refuse a track dated after today, or with a point farther than ``max_outside_m`` from ``extent``."""
-    future = np.flatnonzero(points["t"].dt.date > dt.date.today())
+    tomorrow = np.datetime64(dt.date.today() + dt.timedelta(days=1), "ns")
+    future = np.flatnonzero(points["t"].to_numpy() >= tomorrow)  # dated after today
     if future.size:
         k = int(future[0])
         raise InputError(f"{path.name}: track point {k + 1} is dated {points['t'].iloc[k]:%Y-%m-%d}, after today",
@@ -179,7 +180,8 @@ def import_gpx_tracks(session: Session, tracks: dict[str, Path | str], *, extent
         check_track(Path(path), points, extent)
         start, end = points["t"].min().to_pydatetime(), points["t"].max().to_pydatetime()
         reports.append(TrackReport(code, Path(path), len(points), int(points["segment"].nunique()),
-                                   track_length_m(points) / 1000.0, start, end, float(points["t"].dt.date.nunique())))
+                                   track_length_m(points) / 1000.0, start, end,
+                                   float(points["t"].dt.floor("D").nunique())))
         frames.append(points)
 
     def work() -> None:
@@ -191,10 +193,10 @@ def import_gpx_tracks(session: Session, tracks: dict[str, Path | str], *, extent
         session.flush()
         ids = [existing[r.patrol_code].id for r in reports]
         session.execute(delete(TrackPoint).where(TrackPoint.patrol_id.in_(ids)))
-        rows = [{"patrol_id": pid, "seq": i, "segment": int(seg), "t": t.to_pydatetime(), "lon": float(x),
-                 "lat": float(y)}
+        rows = [{"patrol_id": pid, "seq": i, "segment": seg, "t": t, "lon": x, "lat": y}
                 for pid, points in zip(ids, frames)
-                for i, (seg, t, x, y) in enumerate(points[["segment", "t", "lon", "lat"]].itertuples(index=False))]
+                for i, (seg, t, x, y) in enumerate(zip(points["segment"].tolist(), points["t"].dt.to_pydatetime(),
+                                                       points["lon"].tolist(), points["lat"].tolist()))]
         if rows:
             session.execute(insert(TrackPoint), rows)
 
