@@ -113,7 +113,7 @@ def main() -> None:
         agreement = compare(folders["base"], folders["this"])
 
     def median(version: str, key: str) -> float:
-        return statistics.median(r[key] for r in runs[version])
+        return round(statistics.median(r[key] for r in runs[version]), 1)
 
     stages = list(runs["this"][0]["stages"])
     rows = {"base": args.base, "this": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],

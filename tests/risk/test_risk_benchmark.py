@@ -211,6 +211,29 @@ def test_adjusting_groups_equals_adjusting_their_pixels(groups, fraction, method
     assert passes == pixel_passes
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(1e-6, 1.0), st.floats(0.01, 2.0)), min_size=1, max_size=30),
+       st.integers(1, 5), st.floats(0.0, 1.2), st.sampled_from(["udef-arp", "exact"]), st.booleans())
+def test_a_map_with_density_everywhere_is_adjusted_as_its_pixels_among_zeros(cells, zeros, fraction, method,
+                                                                             weighted):
+    """Where every pixel has density the adjustment works on the map itself, else on the positive pixels: the
+    same values to the bit, with the input left as it was."""
+    density = np.array([d * a for d, a in cells])
+    area = np.array([a for _, a in cells])
+    n_px = np.arange(1, density.size + 1) if weighted else None
+    expected = fraction * float(area.sum())
+    kept = density.copy()
+    alone, passes = adjust_to_quantity(density.reshape(1, -1), expected, area, method=method, weights=n_px)
+    padded = np.concatenate([density, np.zeros(zeros)])
+    pad_w = None if n_px is None else np.concatenate([n_px, np.ones(zeros, int)])
+    among, among_passes = adjust_to_quantity(padded, expected, np.concatenate([area, np.ones(zeros)]),
+                                             method=method, weights=pad_w)
+    assert alone.shape == (1, density.size) and alone.flags.writeable
+    np.testing.assert_array_equal(alone.ravel(), among[:density.size])
+    assert (among[density.size:] == 0).all() and passes == among_passes
+    np.testing.assert_array_equal(density, kept)
+
+
 def test_udef_arp_iteration_converges_to_the_exact_allocation():
     rng = np.random.default_rng(7)
     area = rng.uniform(0.05, 0.1, 500)

@@ -397,25 +397,37 @@ def adjust_to_quantity(density_ha: np.ndarray, expected_ha: float, cell_area_ha:
         raise InputError(f"unknown adjustment method {method!r}", "use 'udef-arp' or 'exact'")
     if not (math.isfinite(expected) and expected >= 0):
         raise InputError(f"expected deforestation must be a non-negative number of ha, got {expected_ha}")
-    if (density < 0).any() or not np.isfinite(density).all():
+    if density.size and (not np.isfinite(density).all() or density.min() < 0):
         raise InputError("the density map holds negative or non-finite values")
-    if (cap <= 0).any():
+    if cap.size and cap.min() <= 0:
         raise InputError("cell areas must be positive")
     if expected == 0:
         return np.zeros_like(density), 0
-    # only pixels with density > 0 change: work on them alone (a few % of a jurisdiction's pixels)
+    # only pixels with density > 0 change: work on them alone (a few % of a jurisdiction's pixels; where every
+    # pixel has some, as a model's map of the forest, on the arrays themselves, without copies)
     positive = density > 0
-    d, c = density[positive], cap[positive]
-    w = np.ones(d.size) if count is None else count[positive]
-    if (d * w).sum() <= 0:
+    everywhere = bool(positive.all())
+
+    def pixels(values: np.ndarray) -> np.ndarray:
+        return values.reshape(-1) if everywhere else values[positive]
+
+    d, c = pixels(density), pixels(cap)
+    w = np.ones(d.size) if count is None else pixels(count)
+    if d.size == 0 or (count is not None and (d * w).sum() <= 0):  # a sum of positive densities is positive
         raise InputError("the density map is zero everywhere", "there is no modelled deforestation to scale")
-    result = np.zeros_like(density)
+
+    def on_map(values: np.ndarray) -> np.ndarray:
+        if everywhere:
+            return np.array(values, dtype=np.float64).reshape(density.shape)  # a copy where ``values`` is c
+        result = np.zeros_like(density)
+        result[positive] = values
+        return result
+
     if method == "exact":
         scaled = d / d.max()  # λ is found for density / max, keeping it in float range
         with np.errstate(over="ignore"):  # tiny densities give huge factors; the cap bounds them
             factor = _exact_factor(scaled, c, expected, w)
-            result[positive] = c if math.isinf(factor) else np.minimum(scaled * factor, c)
-        return result, 1
+            return on_map(c if math.isinf(factor) else np.minimum(scaled * factor, c)), 1
     adjusted = np.minimum(d, c)
     iterations = 0
     while iterations < max_iter:
@@ -430,8 +442,7 @@ def adjust_to_quantity(density_ha: np.ndarray, expected_ha: float, cell_area_ha:
             np.multiply(adjusted, ratio, out=adjusted)  # in place: millions of pixels, five passes
             np.minimum(adjusted, c, out=adjusted)
         iterations += 1
-    result[positive] = adjusted
-    return result, iterations
+    return (adjusted.reshape(density.shape) if everywhere else on_map(adjusted)), iterations
 
 
 def _exact_factor(density: np.ndarray, cap: np.ndarray, expected: float, weights: np.ndarray) -> float:
