@@ -36,9 +36,9 @@ def _field(rng: np.random.Generator, shape: tuple[int, int], cell_px: int, corr_
 
 
 def _upsample(coarse: np.ndarray, block: int) -> np.ndarray:
-    """Nearest-neighbour upsampling of a coarse array by an integer block size (a view-free copy)."""
-    h, w = coarse.shape
-    return np.broadcast_to(coarse[:, None, :, None], (h, block, w, block)).reshape(h * block, w * block)
+    """Nearest-neighbour upsampling of a coarse array by an integer block size (a new array): each coarse row
+    widened once, then copied whole ``block`` times (copying ``block`` values at a time took twice as long)."""
+    return np.repeat(np.repeat(coarse, block, axis=1), block, axis=0)
 
 
 def _coarse_grid(grid: Grid, block: int) -> tuple[tuple[int, int], object]:
