@@ -91,36 +91,40 @@ def solve_scale(hazard: np.ndarray, target: float) -> float:
     a₀ = target / Σ h, which is below the root (1 − exp(−u) ≤ u). f is increasing and concave, so every
     tangent lies above it: each step stays below the root and closer to it, converging to machine precision in
     two or three passes over the cells where a year loses a few per cent of them. One pass computes both f and
-    f′ from q = expm1(−a·h), into one buffer. Where a step cannot be taken (f′ underflows: nearly every cell is
-    lost), a bracketing root-finder (Brent's method on log a) finishes."""
+    f′ from q = expm1(−a·h), into one buffer: f′ as Σ h·(1 + q), term by term, not Σ h + Σ h·q, which cancels
+    to noise once the cells of large h are all but certain to be lost. Where no step can be taken (f′
+    underflows: nearly every cell is lost) or the steps do not settle within rounding, a bracketing
+    root-finder (Brent's method on log a, from a₀) finishes."""
     h = np.asarray(hazard, dtype=np.float64)
     h = h[h > 0]
     if target <= 0:
         return 0.0
     if target >= h.size:
         raise ValueError(f"{target:g} cells lost of {h.size} at risk: every cell cannot be lost")
-    total = float(h.sum())
-    a, q = target / total, np.empty_like(h)
+    a, q = target / float(h.sum()), np.empty_like(h)
     for _ in range(NEWTON_STEPS):
         np.multiply(h, -a, out=q)
         np.expm1(q, out=q)  # exp(−a·h) − 1
-        slope = total + float(h @ q)  # Σ h·exp(−a·h)
+        excess = -float(q.sum()) - target
+        q += 1.0  # exp(−a·h)
+        slope = float(h @ q)
         if not slope > 0:
-            return _bracketed_scale(h, target, a)
-        step = (-float(q.sum()) - target) / slope
+            break
+        step = excess / slope
         a -= step
         if abs(step) <= 1e-13 * a:
             return a
-    return _bracketed_scale(h, target, a)
+    return _bracketed_scale(h, target)
 
 
-def _bracketed_scale(h: np.ndarray, target: float, low: float) -> float:
-    """:func:`solve_scale`'s root by Brent's method on log a, from ``low`` (below the root) upwards."""
+def _bracketed_scale(h: np.ndarray, target: float) -> float:
+    """:func:`solve_scale`'s root by Brent's method on log a, upwards from the linear approximation a₀ (below
+    the root)."""
 
     def excess(log_a: float) -> float:
         return float(-np.expm1(-np.exp(log_a) * h).sum()) - target
 
-    low = np.log(low)
+    low = np.log(target / h.sum())
     high = low + 1.0
     while excess(high) < 0:
         high += 2.0 * (high - low)
