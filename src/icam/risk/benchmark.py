@@ -417,8 +417,9 @@ def adjust_to_quantity(density_ha: np.ndarray, expected_ha: float, cell_area_ha:
         raise InputError("the density map is zero everywhere", "there is no modelled deforestation to scale")
 
     def on_map(values: np.ndarray) -> np.ndarray:
+        """A new array of ``values`` (one per pixel of ``d``) on the density map's pixels."""
         if everywhere:
-            return np.array(values, dtype=np.float64).reshape(density.shape)  # a copy where ``values`` is c
+            return values.reshape(density.shape)
         result = np.zeros_like(density)
         result[positive] = values
         return result
@@ -427,7 +428,7 @@ def adjust_to_quantity(density_ha: np.ndarray, expected_ha: float, cell_area_ha:
         scaled = d / d.max()  # λ is found for density / max, keeping it in float range
         with np.errstate(over="ignore"):  # tiny densities give huge factors; the cap bounds them
             factor = _exact_factor(scaled, c, expected, w)
-            return on_map(c if math.isinf(factor) else np.minimum(scaled * factor, c)), 1
+            return on_map(c.copy() if math.isinf(factor) else np.minimum(scaled * factor, c)), 1
     adjusted = np.minimum(d, c)
     iterations = 0
     while iterations < max_iter:
@@ -442,7 +443,7 @@ def adjust_to_quantity(density_ha: np.ndarray, expected_ha: float, cell_area_ha:
             np.multiply(adjusted, ratio, out=adjusted)  # in place: millions of pixels, five passes
             np.minimum(adjusted, c, out=adjusted)
         iterations += 1
-    return (adjusted.reshape(density.shape) if everywhere else on_map(adjusted)), iterations
+    return on_map(adjusted), iterations
 
 
 def _exact_factor(density: np.ndarray, cap: np.ndarray, expected: float, weights: np.ndarray) -> float:
