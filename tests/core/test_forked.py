@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from icam.core.errors import InputError
-from icam.core.forked import fork_available, imap_shared, map_shared, workers_for
+from icam.core.forked import fork_available, imap_into, imap_shared, map_shared, workers_for
 
 needs_fork = pytest.mark.skipif(not fork_available(), reason="no fork on this platform")
 
@@ -64,6 +64,23 @@ def test_imap_yields_each_result_in_order_as_drawn_here():
     here = [np.random.default_rng([7, y]).standard_normal(1000) for y in years]
     out = list(imap_shared(_draw, None, [(7, y) for y in years], workers=2, ahead=1))
     assert all(np.array_equal(a, b) for a, b in zip(out, here)) and len(out) == len(years)
+
+
+def _draw_into(offset: float, out: np.ndarray, seed: int, year: int) -> None:
+    out[:] = np.random.default_rng([seed, year]).standard_normal(out.shape) + offset
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_imap_into_fills_shared_buffers_in_order_and_reuses_them_after_the_loop_takes_the_next(workers):
+    years = list(range(2001, 2013))
+    here = [np.random.default_rng([7, y]).standard_normal((30, 40)) + 0.5 for y in years]
+    seen = []
+    for year, out in zip(years, imap_into(_draw_into, 0.5, [(7, y) for y in years], (30, 40), np.float64, workers)):
+        np.testing.assert_array_equal(out, here[years.index(year)])  # whole when the loop gets it
+        seen.append(out)
+    # the loop's buffers are a ring of one more than the workers, each reused by a later task
+    assert len({id(b.base) for b in seen}) == workers + 1
+    assert np.array_equal(seen[-1], here[-1]) and not np.array_equal(seen[0], here[0])
 
 
 @needs_fork

@@ -1,11 +1,16 @@
 """The simulator's hazard helpers (icam.simulate.hazard): upsampling by blocks, checked against numpy's Kronecker
-product with a block of ones."""
+product with a block of ones; the compiled η and its comparison with the year's draws, checked against the numpy
+passes they replaced (to the bit: the same seed must give the same landscape)."""
+
+import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from icam.simulate.hazard import _upsample
+from icam.simulate.hazard import _upsample, eta_at, exceeds
+from icam.simulate.params import EDGE_BLOCK_PX
 
 
 @settings(max_examples=40, deadline=None)
@@ -17,3 +22,39 @@ def test_upsample_repeats_each_cell_into_a_block(rows, cols, block, seed):
     assert fine.dtype == coarse.dtype and fine.flags.c_contiguous and fine.flags.writeable
     fine[0, 0] = -1.0  # its own memory: the coarse array is left as it was
     assert coarse[0, 0] != -1.0
+
+
+def _numpy_eta(edge, x_static, offset, shift=None, shifted=None):
+    """η as the simulator computed it before :func:`exceeds`: upsampled, then added in float32 numpy passes."""
+    eta = _upsample(edge, EDGE_BLOCK_PX)
+    eta += x_static
+    eta += offset
+    if shift is not None:
+        eta.ravel()[np.flatnonzero(shifted)] += shift
+    return eta
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 6), cols=st.integers(1, 6), seed=st.integers(0, 2**32 - 1),
+       offset=st.floats(-12, 2), shift=st.one_of(st.none(), st.floats(-3, 0), st.just(-math.inf)))
+def test_exceeds_compares_the_same_eta_as_numpy(rows, cols, seed, offset, shift):
+    rng = np.random.default_rng(seed)
+    b = EDGE_BLOCK_PX
+    edge = rng.normal(0, 2, (rows, cols)).astype(np.float32)
+    x_static = rng.normal(0, 2, (rows * b, cols * b)).astype(np.float32)
+    forest, shifted = rng.random(x_static.shape) < 0.8, rng.random(x_static.shape) < 0.5
+    eta = _numpy_eta(edge, x_static, offset, shift, shifted)
+    # thresholds on η itself and its float32 neighbours: a rounding difference would flip a comparison
+    threshold = (eta + rng.choice([-1, 0, 1], eta.shape) * np.spacing(eta)).astype(np.float32)
+    threshold[~np.isfinite(threshold)] = 0.0
+    lost = exceeds(edge, x_static, offset, threshold, forest, shift, shifted if shift is not None else None)
+    np.testing.assert_array_equal(lost, (eta > threshold) & forest)
+    cells = np.flatnonzero(rng.random(x_static.size) < 0.5)
+    expected = _numpy_eta(edge, x_static, offset).ravel()[cells]
+    np.testing.assert_array_equal(eta_at(edge, x_static, cells, offset), expected)
+
+
+def test_exceeds_refuses_an_edge_term_that_does_not_cover_the_raster():
+    with pytest.raises(ValueError, match="does not cover"):
+        exceeds(np.zeros((2, 2), np.float32), np.zeros((5, 4), np.float32), 0.0, np.zeros((5, 4), np.float32),
+                np.ones((5, 4), bool))

@@ -11,6 +11,7 @@ one after the other: the results are the same, in the same order.
 
 from __future__ import annotations
 
+import mmap
 import multiprocessing
 import os
 import pickle
@@ -20,6 +21,8 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
+
+import numpy as np
 
 from icam.core.blocks import cores
 
@@ -104,6 +107,33 @@ def imap_shared(fn: Callable, shared: Any, tasks: Iterable[Sequence], workers: i
                 yield pending.popleft().get()
         while pending:
             yield pending.popleft().get()
+
+
+def imap_into(fn: Callable, shared: Any, tasks: Iterable[Sequence], shape: tuple[int, ...], dtype,
+              workers: int | None = None) -> Iterator[np.ndarray]:
+    """:func:`imap_shared` for tasks whose result is one large array: ``fn(shared, out, *args)`` writes it into
+    ``out``, an array of ``shape`` and ``dtype`` in memory shared with the forked workers, and the loop gets
+    that array, in order. It is valid until the loop takes the next one: its memory then serves a later task.
+
+    A result returned by a worker is pickled, sent down a pipe and unpickled here: three copies of a quarter of
+    a gigabyte for a year's draws of a jurisdiction, each in fresh pages the kernel zeroes first. Here the
+    workers write where the loop reads, in a ring of the workers + 1 buffers that :func:`imap_shared` keeps
+    busy (the workers' tasks and the loop's own)."""
+    tasks = [tuple(t) for t in tasks]
+    n_slots = min(workers or cores(), max(len(tasks), 1)) + 1
+    n_bytes = max(int(np.prod(shape)) * np.dtype(dtype).itemsize, 1)
+    # anonymous mappings are shared with the processes forked after them (MAP_SHARED), not copied on write
+    ring = [np.frombuffer(mmap.mmap(-1, n_bytes), dtype, count=int(np.prod(shape))).reshape(shape)
+            for _ in range(n_slots)]
+    slots = [(fn, i % n_slots, args) for i, args in enumerate(tasks)]
+    for slot in imap_shared(_fill_slot, (shared, ring), slots, workers, ahead=n_slots - 1):
+        yield ring[slot]
+
+
+def _fill_slot(shared_and_ring: tuple, fn: Callable, slot: int, args: Sequence) -> int:
+    shared, ring = shared_and_ring
+    fn(shared, ring[slot], *args)
+    return slot
 
 
 class Background:

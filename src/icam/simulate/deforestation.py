@@ -27,12 +27,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from icam.core.forked import imap_shared
+from icam.core.forked import imap_into
 from icam.simulate.geometry import Geometry
-from icam.simulate.hazard import _distance_km, _edge_term, _field, _solve_beta0, _upsample, _year_threshold
+from icam.simulate.hazard import (
+    _distance_km,
+    _edge_term,
+    _field,
+    _solve_beta0,
+    _year_threshold,
+    eta_at,
+    exceeds,
+)
 from icam.simulate.households import Households
 from icam.simulate.params import (
-    EDGE_BLOCK_PX,
     FIRST_YEAR,
     HAZARD,
     LAST_YEAR,
@@ -120,8 +127,10 @@ def _project_shift(year: int, effect: float) -> float:
     return math.log(multiplier) if multiplier > 0 else -math.inf
 
 
-def _displace(eta: np.ndarray, lost: np.ndarray, forest: np.ndarray, belt_rows: np.ndarray, n_cells: int) -> int:
-    """Add to ``lost`` (in place) the ``n_cells`` standing, not yet lost leakage-belt cells of highest ``eta``;
+def _displace(edge: np.ndarray, x_static: np.ndarray, b0: float, lost: np.ndarray, forest: np.ndarray,
+              belt_rows: np.ndarray, n_cells: int) -> int:
+    """Add to ``lost`` (in place) the ``n_cells`` standing, not yet lost leakage-belt cells of highest η (the
+    ``edge`` term + ``x_static`` + ``b0``: the belt is outside the project, so η has no project term there);
     return how many were added (fewer where the belt has fewer)."""
     if n_cells <= 0:
         return 0
@@ -130,7 +139,7 @@ def _displace(eta: np.ndarray, lost: np.ndarray, forest: np.ndarray, belt_rows: 
     n_cells = min(n_cells, candidates.size)
     if n_cells == 0:
         return 0
-    order = np.argpartition(-eta.ravel()[candidates], n_cells - 1)[:n_cells]
+    order = np.argpartition(-eta_at(edge, x_static, candidates, b0), n_cells - 1)[:n_cells]
     flat[candidates[order]] = True
     return n_cells
 
@@ -175,8 +184,8 @@ class _Agreements:
             self.breach_area_ha[i] = patch.size * self.cell_ha
 
 
-def _threshold_task(_, seed: int, year: int, shape: tuple[int, int]) -> np.ndarray:
-    return _year_threshold(seed, year, shape)
+def _threshold_task(_, out: np.ndarray, seed: int, year: int) -> None:
+    _year_threshold(seed, year, out)
 
 
 def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_static: np.ndarray, seed: int,
@@ -198,40 +207,33 @@ def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_s
     target = target_rates(seed)
     beta0, prevented, displaced = {}, {}, {}
     # the years' random thresholds do not depend on the forest: workers draw the next ones while this loop runs
-    thresholds = imap_shared(_threshold_task, None, [(seed, year, shape) for year in target])
+    thresholds = imap_into(_threshold_task, None, [(seed, year) for year in target], shape, np.float32)
     for n_done, (year, threshold_y) in enumerate(zip(target, thresholds)):
         report(f"simulating: deforestation {year}", 0.15 + 0.7 * n_done / len(target))
         code = year - YEAR_OFFSET
         # counterfactual: no project, no agreements
         edge_cf = _edge_term(forest_cf, HAZARD)
-        eta_cf = _upsample(edge_cf, EDGE_BLOCK_PX)
-        eta_cf += x_static
         sample = calib_idx[forest_cf.ravel()[calib_idx]]
-        beta0[year] = b0 = _solve_beta0(eta_cf.ravel()[sample], target[year])
-        eta_cf += b0
-        lost = eta_cf > threshold_y
-        lost &= forest_cf
-        del eta_cf
+        beta0[year] = b0 = _solve_beta0(eta_at(edge_cf, x_static, sample), target[year])
+        lost = exceeds(edge_cf, x_static, b0, threshold_y, forest_cf)
         loss_cf[lost] = code
         forest_cf &= ~lost
         n_cf_project = int(np.count_nonzero(lost.ravel()[project_rows]))
         # with the project: same draws; both runs are identical up to the project start, so the
         # counterfactual's edge term serves until then
         edge = edge_cf if year <= PROJECT_START.year else _edge_term(forest_act, HAZARD)
-        eta = _upsample(edge, EDGE_BLOCK_PX)
-        del edge, edge_cf
-        eta += x_static
-        eta += b0
-        if year >= PROJECT_START.year:
-            eta.ravel()[project_rows] += _project_shift(year, effect.effect)
-        lost = eta > threshold_y
-        lost &= forest_act
+        del edge_cf
+        if year < PROJECT_START.year:
+            lost = exceeds(edge, x_static, b0, threshold_y, forest_act)
+        else:
+            lost = exceeds(edge, x_static, b0, threshold_y, forest_act, _project_shift(year, effect.effect),
+                           terrain.project_mask)
         agreements.apply(year, lost, forest_act)
         if year >= PROJECT_START.year:
             prevented[year] = max(0, n_cf_project - int(np.count_nonzero(lost.ravel()[project_rows])))
-            displaced[year] = _displace(eta, lost, forest_act, belt_rows,
+            displaced[year] = _displace(edge, x_static, b0, lost, forest_act, belt_rows,
                                         int(round(effect.displacement * prevented[year])))
-        del eta
+        del edge
         loss_act[lost] = code
         forest_act &= ~lost
         del lost, threshold_y

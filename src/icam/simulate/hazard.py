@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numba
 import numpy as np
 import rasterio
 from rasterio.features import rasterize
@@ -21,6 +22,7 @@ from icam.simulate.params import (
     ROAD_BLOCK_PX,
     _rng,
 )
+from icam.simulate.smoothing import gaussian_filter_reflect
 
 
 def _field(rng: np.random.Generator, shape: tuple[int, int], cell_px: int, corr_km: float) -> np.ndarray:
@@ -39,6 +41,45 @@ def _upsample(coarse: np.ndarray, block: int) -> np.ndarray:
     """Nearest-neighbour upsampling of a coarse array by an integer block size (a new array): each coarse row
     widened once, then copied whole ``block`` times (copying ``block`` values at a time took twice as long)."""
     return np.repeat(np.repeat(coarse, block, axis=1), block, axis=0)
+
+
+def eta_at(edge: np.ndarray, x_static: np.ndarray, cells: np.ndarray, offset: float | None = None) -> np.ndarray:
+    """η at the flat indices ``cells``: the 60 m ``edge`` term of each cell + ``x_static`` (+ ``offset``), in
+    float32 and in the order :func:`exceeds` adds them, so the values are those of the whole raster's η."""
+    rows, cols = np.divmod(cells, x_static.shape[1])
+    eta = edge[rows // EDGE_BLOCK_PX, cols // EDGE_BLOCK_PX] + x_static.ravel()[cells]
+    if offset is not None:
+        eta += offset
+    return eta
+
+
+def exceeds(edge: np.ndarray, x_static: np.ndarray, offset: float, threshold: np.ndarray, forest: np.ndarray,
+            shift: float | None = None, shifted: np.ndarray | None = None) -> np.ndarray:
+    """The forest cells whose η exceeds the year's ``threshold`` (bool, new): η = the 60 m ``edge`` term
+    upsampled + ``x_static`` + ``offset`` (+ ``shift`` on the ``shifted`` cells), added in float32 in that
+    order. One compiled pass: the float32 η of the whole raster, upsampled, summed and compared in numpy's
+    passes, cost a quarter of a gigabyte and five passes over it per run and year at the jurisdiction's
+    scale; the values compared are the same to the bit."""
+    if edge.shape[0] * EDGE_BLOCK_PX != x_static.shape[0] or edge.shape[1] * EDGE_BLOCK_PX != x_static.shape[1]:
+        raise ValueError(f"edge term {edge.shape} × {EDGE_BLOCK_PX} does not cover the raster {x_static.shape}")
+    lost = np.empty(x_static.shape, bool)
+    mask = forest if shifted is None else shifted  # any bool raster: not read without a shift
+    _exceeds(edge, EDGE_BLOCK_PX, x_static, np.float32(offset), threshold, forest,
+             shift is not None, mask, np.float32(0.0 if shift is None else shift), lost)
+    return lost
+
+
+@numba.njit(cache=True, nogil=True)
+def _exceeds(edge, block, x_static, offset, threshold, forest, is_shifted, shifted, shift, lost):
+    n_rows, n_cols = x_static.shape
+    for r in range(n_rows):
+        edge_row = edge[r // block]
+        for c in range(n_cols):
+            eta = edge_row[c // block] + x_static[r, c]
+            eta = eta + offset
+            if is_shifted and shifted[r, c]:
+                eta = eta + shift
+            lost[r, c] = forest[r, c] and eta > threshold[r, c]
 
 
 def _coarse_grid(grid: Grid, block: int) -> tuple[tuple[int, int], object]:
@@ -103,28 +144,30 @@ def _smoothing_sd(sigma: float, truncate: float = 4.0) -> float:
     return float(np.sum(w ** 2))  # (Σ w²)^2 is the variance; its square root is Σ w²
 
 
-def _year_threshold(seed: int, year: int, shape: tuple[int, int]) -> np.ndarray:
-    """T_y = log(−log(1 − U_y)), float32: a cell of linear predictor η is lost when η > T_y (i.e. U_y < p).
+def _year_threshold(seed: int, year: int, out: np.ndarray) -> np.ndarray:
+    """T_y = log(−log(1 − U_y)), float32, written into ``out`` (of the raster's shape): a cell of linear
+    predictor η is lost when η > T_y (i.e. U_y < p).
 
-    U_y = Φ(0.9·Z_smooth + 0.436·Z_cell): Z_cell is white noise, Z_smooth is white noise smoothed by a
-    Gaussian of 2.5 cells and rescaled to unit variance. U_y is uniform on (0, 1) in every cell (up to the
-    raster border, where the smoothing reflects) and correlated over a few hundred metres, so that the cells
-    with U < p form blob-shaped clearings, not speckle.
+    U_y = Φ(0.96·Z_smooth + 0.28·Z_cell): Z_cell is white noise, Z_smooth is white noise smoothed by a
+    Gaussian of 3.5 cells (:mod:`~icam.simulate.smoothing`) and rescaled to unit variance. U_y is uniform on
+    (0, 1) in every cell (up to the raster border, where the smoothing reflects) and correlated over a few
+    hundred metres, so that the cells with U < p form blob-shaped clearings, not speckle. One scratch raster
+    besides ``out``: the smooth draws' buffer takes the cells' draws once it is smoothed.
     """
     rng = _rng(seed, 100, year)
-    smooth = rng.standard_normal(shape, dtype=np.float32)
-    smooth = ndimage.gaussian_filter(smooth, DRAW_SMOOTH_PX, mode="reflect", truncate=3.0)
-    smooth *= DRAW_SMOOTH_WEIGHT / _smoothing_sd(DRAW_SMOOTH_PX, truncate=3.0)
-    z = rng.standard_normal(shape, dtype=np.float32)
-    z *= DRAW_CELL_WEIGHT
-    z += smooth
-    del smooth
+    draws = rng.standard_normal(out.shape, dtype=np.float32)
+    gaussian_filter_reflect(draws, DRAW_SMOOTH_PX, truncate=3.0, out=out)
+    out *= DRAW_SMOOTH_WEIGHT / _smoothing_sd(DRAW_SMOOTH_PX, truncate=3.0)
+    rng.standard_normal(dtype=np.float32, out=draws)
+    draws *= DRAW_CELL_WEIGHT
+    out += draws  # Z = Z_smooth + Z_cell
+    del draws
     # 1 − U = Φ(−Z); log(1 − U) = log Φ(−Z), accurate in the tails
-    np.negative(z, out=z)
-    t = special.log_ndtr(z)
-    np.negative(t, out=t)
-    np.log(t, out=t)
-    return t.astype(np.float32, copy=False)
+    np.negative(out, out=out)
+    special.log_ndtr(out, out=out)
+    np.negative(out, out=out)
+    np.log(out, out=out)
+    return out
 
 
 def _solve_beta0(x: np.ndarray, rate: float) -> float:
