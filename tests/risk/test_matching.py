@@ -113,8 +113,8 @@ def test_streamed_whitening_and_balance_equal_numpys_whole_matrix(n_treated, n_p
                 "c": rng.integers(0, 3, n).astype(np.float32)}
     treated, pool = np.arange(n_treated), np.arange(n_treated, n)
     columns = list(features.values())
-    mean, inv_l = matching._whitening(columns, treated, pool)
     whole = np.column_stack(columns).astype(np.float64)
+    mean, inv_l = matching._whitening(whole[treated], whole[pool])
     np.testing.assert_allclose(mean, whole.mean(axis=0), rtol=1e-12, atol=1e-9)
     cov = np.cov(whole, rowvar=False) + np.eye(3) * 1e-9 * max(1.0, float(np.trace(np.cov(whole, rowvar=False))))
     np.testing.assert_allclose(np.linalg.inv(inv_l) @ np.linalg.inv(inv_l).T, cov, rtol=1e-9, atol=1e-9)

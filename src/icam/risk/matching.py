@@ -70,47 +70,50 @@ def sample_cells(mask: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarr
     return np.sort(rng.choice(cells, size=n, replace=False))
 
 
-CHUNK_ROWS = 1_000_000  # rows of a covariate matrix held at once in float64 (8 covariates: 64 MB)
+CHUNK_ROWS = 1_000_000  # rows of a covariate matrix converted to float64 at once (8 covariates: 64 MB)
 
 
-def _rows(columns: list[np.ndarray], cells: np.ndarray) -> np.ndarray:
-    """The covariate matrix (float64) of ``cells``."""
-    return np.column_stack([c[cells] for c in columns]).astype(np.float64)
+def _gather(columns: list[np.ndarray], cells: np.ndarray) -> np.ndarray:
+    """The covariate matrix of ``cells`` in the columns' own type (float32 rasters: half a float64 copy's
+    memory), gathered once: each statistic below reads it, a random read of every raster each time cost more
+    than the statistics."""
+    return np.column_stack([c[cells] for c in columns])
 
 
-def _finite(columns: list[np.ndarray], cells: np.ndarray) -> np.ndarray:
-    """Whether each of ``cells`` has every covariate finite, a chunk of rows at a time."""
-    return np.concatenate([np.isfinite(_rows(columns, cells[lo:lo + CHUNK_ROWS])).all(axis=1)
-                           for lo in range(0, cells.size, CHUNK_ROWS)] or [np.zeros(0, bool)])
+def _finite_rows(cells: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``cells`` and their rows of ``x`` without the rows that have a non-finite covariate."""
+    finite = np.isfinite(x).all(axis=1)
+    return (cells, x) if finite.all() else (cells[finite], x[finite])
 
 
-def _moments(columns: list[np.ndarray], cells: np.ndarray, mean: np.ndarray | None = None):
-    """(n, Σx) of ``cells``' covariates, or with ``mean`` (n, Σ(x − mean)(x − mean)ᵀ): the two passes of a
-    covariance, a chunk of rows at a time, so that no float64 matrix of a jurisdiction's pool is held."""
+def _moments(x: np.ndarray, mean: np.ndarray | None = None):
+    """(n, Σx) of the rows of ``x``, or with ``mean`` (n, Σ(x − mean)(x − mean)ᵀ): the two passes of a
+    covariance, a chunk of rows at a time in float64, so that no float64 matrix of a jurisdiction's pool is
+    held."""
     total = None
-    for lo in range(0, cells.size, CHUNK_ROWS):
-        x = _rows(columns, cells[lo:lo + CHUNK_ROWS])
-        part = x.sum(axis=0) if mean is None else (x - mean).T @ (x - mean)
+    for lo in range(0, x.shape[0], CHUNK_ROWS):
+        chunk = x[lo:lo + CHUNK_ROWS].astype(np.float64)
+        part = chunk.sum(axis=0) if mean is None else (chunk - mean).T @ (chunk - mean)
         total = part if total is None else total + part
-    return cells.size, total
+    return x.shape[0], total
 
 
-def _whitening(columns: list[np.ndarray], treated: np.ndarray, controls: np.ndarray):
-    """(μ, L⁻¹) of the treated and control samples' pooled covariance Σ = LLᵀ (a tiny ridge keeps a constant
-    covariate harmless): x ↦ L⁻¹(x − μ) whitens."""
-    (n_t, s_t), (n_c, s_c) = _moments(columns, treated), _moments(columns, controls)
+def _whitening(x_t: np.ndarray, x_c: np.ndarray):
+    """(μ, L⁻¹) of the treated and control samples' (rows of ``x_t``, ``x_c``) pooled covariance Σ = LLᵀ (a
+    tiny ridge keeps a constant covariate harmless): x ↦ L⁻¹(x − μ) whitens."""
+    (n_t, s_t), (n_c, s_c) = _moments(x_t), _moments(x_c)
     mean = (s_t + s_c) / (n_t + n_c)
-    (_, q_t), (_, q_c) = _moments(columns, treated, mean), _moments(columns, controls, mean)
+    (_, q_t), (_, q_c) = _moments(x_t, mean), _moments(x_c, mean)
     cov = np.atleast_2d((q_t + q_c) / max(n_t + n_c - 1, 1))
     cov += np.eye(cov.shape[0]) * 1e-9 * max(1.0, float(np.trace(cov)))
     return mean, np.linalg.inv(np.linalg.cholesky(cov))
 
 
-def _mean_var(columns: list[np.ndarray], cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each covariate's mean and (population) variance over ``cells``, a column at a time."""
-    mean, var = np.zeros(len(columns)), np.zeros(len(columns))
-    for i, c in enumerate(columns):
-        values = c[cells].astype(np.float64)
+def _mean_var(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's mean and (population) variance, in float64, a column at a time."""
+    mean, var = np.zeros(x.shape[1]), np.zeros(x.shape[1])
+    for i in range(x.shape[1]):
+        values = x[:, i].astype(np.float64)
         mean[i], var[i] = values.mean(), values.var()
     return mean, var
 
@@ -132,8 +135,9 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
     a treated cell whose group has no control is left unpaired. calipers: covariate name → the largest
     absolute difference allowed within a pair, in the covariate's units. n_candidates and rng: the nearest
     controls each treated cell may take and the order that breaks ties, without replacement. Raises
-    InputError where no pair forms. Memory: the covariates of one group's controls at a time in float64 (a
-    jurisdiction's pool of millions of cells is otherwise several copies of a gigabyte).
+    InputError where no pair forms. Memory: the pool's covariates once in their own type (float32 rasters: 4
+    bytes a value), and those of one group's controls at a time in float64 (a jurisdiction's pool of millions
+    of cells is otherwise several copies of a gigabyte).
     """
     names = list(features)
     unknown = sorted(set(calipers or {}) - set(names))
@@ -142,12 +146,13 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
                          f"use covariates among {', '.join(names)}")
     columns = [np.asarray(features[n]).ravel() for n in names]
     n_offered = int(treated.size)
-    treated, pool = treated[_finite(columns, treated)], pool[_finite(columns, pool)]
+    treated, x_t = _finite_rows(treated, _gather(columns, treated))
+    pool, x_pool = _finite_rows(pool, _gather(columns, pool))
     if treated.size == 0 or pool.size == 0:
         raise InputError("matching: no treated or no control cell with every covariate",
                          "check that the covariates cover the zone and the control area")
-    mean, inv_l = _whitening(columns, treated, pool)
-    x_t = _rows(columns, treated)
+    mean, inv_l = _whitening(x_t, x_pool)
+    x_t = x_t.astype(np.float64)
     w_t = (x_t - mean) @ inv_l.T
     g_t = np.zeros(treated.size, np.int64) if groups is None else np.asarray(groups).ravel()[treated]
     g_c = np.zeros(pool.size, np.int64) if groups is None else np.asarray(groups).ravel()[pool]
@@ -158,7 +163,7 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
         in_t, in_c = np.flatnonzero(g_t == g), np.flatnonzero(g_c == g)
         if in_c.size == 0:
             continue
-        x_c = _rows(columns, pool[in_c])
+        x_c = x_pool[in_c].astype(np.float64)
         reachable = None if replace else _in_caliper_box(x_t[in_t], x_c, width)
         if reachable is not None and not reachable.any():
             continue  # no control within the calipers of any treated cell: the group pairs none
@@ -181,9 +186,9 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
         raise InputError("matching: no treated cell found a control (in its group and within the calipers)",
                          "widen the control area or the calipers, or match on fewer groups")
     # before and after on one scale, the samples' pooled SD before matching (Austin 2009)
-    (mean_t, var_t), (mean_c, var_c) = _mean_var(columns, treated), _mean_var(columns, pool)
+    (mean_t, var_t), (mean_c, var_c) = _mean_var(x_t), _mean_var(x_pool)
     sd = np.sqrt((var_t + var_c) / 2)
-    x_pairs = _rows(columns, pool[i_c])
+    x_pairs = x_pool[i_c].astype(np.float64)
     before, after = _smd(mean_t, mean_c, sd), _smd(x_t[i_t].mean(axis=0), x_pairs.mean(axis=0), sd)
     n_paired = np.unique(i_t).size
     return Matches(treated=treated[i_t], controls=pool[i_c], distance=np.concatenate(dist),
