@@ -404,3 +404,18 @@ def test_predict_rows_equals_the_map_whatever_the_blocks(spatial_field):
         whole = predict_map(model, stack, mask, extra_columns=extra)[mask]
         np.testing.assert_array_equal(predict_rows(model, design, columns), whole)
         np.testing.assert_array_equal(predict_rows(model, design, columns, block_rows=977), whole)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_features=st.integers(1, 6), seed=st.integers(0, 2**32 - 1), as_float32=st.booleans())
+def test_logistic_probabilities_are_scikit_learns_to_the_bit(n_features, seed, as_float32):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(400, n_features)) * rng.uniform(0.01, 1000, n_features) + rng.normal(0, 100, n_features)
+    y = rng.random(400) < 1 / (1 + np.exp(-(x[:, 0] - x[:, 0].mean()) / x[:, 0].std()))
+    model = LogisticRiskModel(C=float(rng.uniform(0.1, 10))).fit(x, y)
+    x_new = (rng.normal(size=(300, n_features)) * x.std(axis=0) + x.mean(axis=0)).astype(
+        np.float32 if as_float32 else np.float64)
+    before = x_new.copy()
+    expected = model.pipeline_.predict_proba(x_new.astype(np.float64))
+    np.testing.assert_array_equal(model.predict_proba(x_new), expected)
+    np.testing.assert_array_equal(x_new, before)  # the caller's matrix is not standardised in place

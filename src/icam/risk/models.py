@@ -140,8 +140,15 @@ class LogisticRiskModel(_RiskClassifier):
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """(n, 2): probabilities of staying forest and of deforestation."""
-        return self.pipeline_.predict_proba(_check_x(X, self.n_features_in_).astype(np.float64, copy=False))
+        """(n, 2): probabilities of staying forest and of deforestation. scikit-learn's arithmetic on the
+        fitted pipeline (the scaler's x − mean, then / scale, in float64; x·coefᵀ + intercept; the logistic),
+        without its two validation passes over every block of a map: the same bits in half the time."""
+        scaler, logit = self.pipeline_[0], self.pipeline_[-1]
+        x = _check_x(X, self.n_features_in_).astype(np.float64)  # a copy, standardised in place
+        x -= scaler.mean_
+        x /= scaler.scale_
+        p = expit((x @ logit.coef_.T + logit.intercept_).reshape(-1))
+        return np.column_stack([1.0 - p, p])
 
 
 class GradientBoostingRiskModel(_RiskClassifier):
