@@ -17,22 +17,49 @@ ETA_MAX = 4.0  # exp(exp(4)) is about 5e23: p is 1 to float precision above it
 
 
 def probability(hazard: np.ndarray) -> np.ndarray:
-    """p = 1 − exp(−u) at the cumulative hazard u = exp(η) (accurate for small hazards)."""
-    return -np.expm1(-np.asarray(hazard, dtype=np.float64))
+    """p = 1 − exp(−u) at the cumulative hazard u = exp(η) (accurate for small hazards); a new array."""
+    p = np.negative(np.asarray(hazard, dtype=np.float64))
+    np.expm1(p, out=p)
+    return np.negative(p, out=p)
 
 
 def relative_hazard(columns: list[np.ndarray], cells: np.ndarray, mean: np.ndarray, sd: np.ndarray,
                     coef: np.ndarray) -> np.ndarray:
     """exp(x·β) at ``cells`` (flat indices into each covariate of ``columns``), x standardised by ``mean`` and
     ``sd`` and a missing value at the mean (0); η clipped to ±30 (exp(30) is 1e13: a cell's loss is then
-    certain at any year's level). One compiled pass per covariate adds its term to η: the numpy version's six
-    passes and (cells × covariates) float64 temporaries cost more than the arithmetic (millions of cells every
-    year); the terms are added in the same order, so the values are the same to the bit."""
+    certain at any year's level). One compiled pass over the cells adds every covariate's term to η, in the
+    covariates' order, so the values are those of the numpy version to the bit (its passes and (cells ×
+    covariates) float64 temporaries cost more than the arithmetic, millions of cells every year). Covariates
+    that are not all float32 take one pass each, in the same order."""
     eta = np.zeros(cells.size)
-    for column, m, s, b in zip(columns, mean, sd, coef):
-        _add_term(np.asarray(column).ravel(), cells, float(m), float(s), float(b), eta)
+    columns = [np.asarray(c).ravel() for c in columns]
+    mean, sd, coef = (np.asarray(v, dtype=np.float64) for v in (mean, sd, coef))
+    if columns and all(c.dtype == np.float32 for c in columns):
+        _add_terms(tuple(_read_only(c) for c in columns), cells, mean, sd, coef, eta)
+    else:
+        for column, m, s, b in zip(columns, mean, sd, coef):
+            _add_term(column, cells, float(m), float(s), float(b), eta)
     np.clip(eta, -30, 30, out=eta)
     return np.exp(eta, out=eta)
+
+
+def _read_only(column: np.ndarray) -> np.ndarray:
+    """A read-only view: the compiled pass takes a tuple of one array type (some covariates are read-only
+    maps of the stage cache)."""
+    view = np.ascontiguousarray(column).view()
+    view.flags.writeable = False
+    return view
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_terms(columns, cells, mean, sd, coef, eta):
+    for i in range(cells.size):
+        total = eta[i]
+        for j in range(len(columns)):
+            x = (np.float64(columns[j][cells[i]]) - mean[j]) / sd[j]
+            if not np.isnan(x):
+                total += x * coef[j]
+        eta[i] = total
 
 
 @numba.njit(cache=True, nogil=True)

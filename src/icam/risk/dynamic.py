@@ -82,9 +82,10 @@ class MatchingLandscape:
         at those cells only, so that a jurisdiction's matching holds one raster at a time, not all of them."""
         edge_m = _at(distance_to_mask_m(~self.forest_at(year), self.cell_size_m), cells)
         edge_m[np.isinf(edge_m)] = np.hypot(*self.loss_year.shape) * self.cell_size_m  # no edge: the diagonal
+        edge_log = edge_m / 100.0  # float32, as the distance: no further copy
+        np.log1p(edge_log, out=edge_log)
         return {**{name: _at(raster, cells) for name, raster in self.static.items()},
-                "edge_log1p_100m": np.log1p(edge_m / 100.0).astype(np.float32),
-                "edge_km": (edge_m / 1000.0).astype(np.float32)}
+                "edge_log1p_100m": edge_log, "edge_km": edge_m / 1000.0}
 
     def forest_cover_1km(self, year: int, cells: np.ndarray | None = None) -> np.ndarray:
         """The forest share within 1 km at the end of ``year`` (at ``cells``, flat indices, where given)."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 
@@ -76,6 +77,16 @@ def tile_index(domain: np.ndarray, n_tiles: int) -> tuple[np.ndarray, int]:
     return tile_cells(number, side, domain), side
 
 
+@numba.njit(cache=True, nogil=True)
+def _tile_sums(ids, cells, expected, observed, out):
+    for i in range(cells.size):
+        tile = ids[cells[i]]
+        if tile >= 0:
+            out[0, tile] += expected[i]
+            if observed[i] != 0:
+                out[1, tile] += observed[i]
+
+
 @dataclass(eq=False)
 class PlaceboTiles:
     """The tiles' expected and observed loss, added year by year: the HRP's first (:meth:`add_historical`),
@@ -95,13 +106,13 @@ class PlaceboTiles:
     def sums(self, cells: np.ndarray, expected: np.ndarray, observed: np.ndarray) -> np.ndarray:
         """One year's expected and observed loss of the control ``cells`` summed per tile (2 × tiles): what
         :meth:`add_historical` and :meth:`add_year` take, computed apart so that years can run side by side.
-        The observed loss is summed over the cells that lost forest only (a few per cent of them): adding the
-        others' zeros would not change a sum."""
-        tile = self.ids[cells]
-        tile[tile < 0] = self.n_tiles  # cells in no tile go to one bin more, dropped: no gather of the weights
-        lost = np.flatnonzero(observed)
-        return np.vstack([np.bincount(t, weights=w, minlength=self.n_tiles + 1)[:self.n_tiles]
-                          for t, w in ((tile, expected), (tile[lost], observed[lost]))])
+        One compiled pass over the cells, each weight added in the cells' order as ``np.bincount`` adds it (the
+        same sums to the bit, without its gather of the tiles and their cast to 64-bit integers); the observed
+        loss is added for the cells that lost forest only: adding the others' zeros would not change a sum."""
+        out = np.zeros((2, self.n_tiles))
+        _tile_sums(self.ids, cells, np.asarray(expected, dtype=np.float64), np.asarray(observed, dtype=np.float64),
+                   out)
+        return out
 
     def add_historical(self, sums: np.ndarray) -> None:
         """One HRP year's :meth:`sums`: the expected loss at k = 1 and the observed loss of the control cells."""
