@@ -127,25 +127,31 @@ class CovariateStack:
             raise InputError(f"rows {row0}..{row1} are outside the stack's {self.shape[0]} rows")
         return np.stack([a[row0:row1].ravel() for a in self.layers.values()], axis=1).astype(np.float64)
 
-    def design(self, mask: np.ndarray, extra_columns: Sequence[np.ndarray] = ()) -> np.ndarray:
+    def design(self, mask: np.ndarray, extra_columns: Sequence[np.ndarray] = (), rows: slice = slice(None)
+               ) -> np.ndarray:
         """The design matrix of the cells of ``mask`` in row-major order: float32 (cells, k + extras), C order.
 
         Columns are the covariates in ``names`` order, then each 2-D map of ``extra_columns`` (e.g. the spatial
         model's cell ids). One matrix of a date's forest serves every model (:func:`icam.risk.models.predict_rows`)
-        at 4 bytes a value, where a float64 copy of every pixel per model was rebuilt before. It is filled a row
-        at a time in one compiled pass over the rasters: a column at a time, each row's cache line was written
-        once per covariate (0.2 s instead of 1 s for 9 M cells and 15 columns, the same values).
+        at 4 bytes a value, where a float64 copy of every pixel per model was rebuilt before. ``rows``: a band
+        of the raster's rows (a slice with step 1), whose cells alone are taken, so that a map is predicted a
+        band at a time. It is filled a row at a time in one compiled pass over the rasters: a column at a time,
+        each row's cache line was written once per covariate (0.2 s instead of 1 s for 9 M cells and 15
+        columns, the same values).
         """
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != self.shape:
             raise InputError(f"mask {mask.shape} and covariates {self.shape} differ in shape")
-        if self.valid is not None and (mask & ~self.valid).any():
+        if rows.step not in (None, 1):
+            raise InputError(f"a design's band of rows must be contiguous, got step {rows.step}")
+        mask = mask[rows]
+        if self.valid is not None and (mask & ~self.valid[rows]).any():
             raise InputError("the mask covers cells outside the covariates' valid mask")
         columns = [*self.layers.values(), *(np.asarray(a) for a in extra_columns)]
         if any(a.shape != self.shape for a in columns):
             raise InputError(f"extra columns must be maps of the covariates' shape {self.shape}")
         out = np.empty((int(np.count_nonzero(mask)), len(columns)), dtype=np.float32)
-        _fill_rows(np.ascontiguousarray(mask), tuple(_read_only(a) for a in columns), out)
+        _fill_rows(np.ascontiguousarray(mask), tuple(_read_only(a[rows]) for a in columns), out)
         return out
 
 

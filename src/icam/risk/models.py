@@ -430,8 +430,11 @@ def predict_map(model: ClassifierMixin, stack: CovariateStack, mask: np.ndarray,
     return probability
 
 
+BLOCK_ROWS = 1 << 18  # rows of a design matrix a model predicts at once
+
+
 def predict_rows(model: ClassifierMixin, x: np.ndarray, columns: slice = slice(None),
-                 block_rows: int = 1 << 18) -> np.ndarray:
+                 block_rows: int = BLOCK_ROWS) -> np.ndarray:
     """Probability of deforestation of each row of a design matrix (float32 (n,)), ``block_rows`` at a time.
 
     x: (n, k) float32 from :meth:`CovariateStack.design`, shared by every model of a date; ``columns`` picks
