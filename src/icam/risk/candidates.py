@@ -230,6 +230,7 @@ def _new_model(name: str, s: RiskSetting, cell_shape: tuple[int, int] | None):
 
 BAND_CELLS = 4 * rm.BLOCK_ROWS  # cells of a design matrix's band (60 MB at 15 covariates)
 
+
 @dataclass(frozen=True, eq=False)
 class ModelInputs:
     """What the scikit-learn-style candidates share: the static covariates, the spatial model's cells (its
