@@ -13,6 +13,8 @@ import numba
 import numpy as np
 from scipy import optimize
 
+from icam.risk.covariates import read_only_float32
+
 ETA_MAX = 4.0  # exp(exp(4)) is about 5e23: p is 1 to float precision above it
 
 
@@ -35,20 +37,12 @@ def relative_hazard(columns: list[np.ndarray], cells: np.ndarray, mean: np.ndarr
     columns = [np.asarray(c).ravel() for c in columns]
     mean, sd, coef = (np.asarray(v, dtype=np.float64) for v in (mean, sd, coef))
     if columns and all(c.dtype == np.float32 for c in columns):
-        _add_terms(tuple(_read_only(c) for c in columns), cells, mean, sd, coef, eta)
+        _add_terms(tuple(read_only_float32(c) for c in columns), cells, mean, sd, coef, eta)
     else:
         for column, m, s, b in zip(columns, mean, sd, coef):
             _add_term(column, cells, float(m), float(s), float(b), eta)
     np.clip(eta, -30, 30, out=eta)
     return np.exp(eta, out=eta)
-
-
-def _read_only(column: np.ndarray) -> np.ndarray:
-    """A read-only view: the compiled pass takes a tuple of one array type (some covariates are read-only
-    maps of the stage cache)."""
-    view = np.ascontiguousarray(column).view()
-    view.flags.writeable = False
-    return view
 
 
 @numba.njit(cache=True, nogil=True)

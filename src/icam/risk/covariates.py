@@ -151,13 +151,13 @@ class CovariateStack:
         if any(a.shape != self.shape for a in columns):
             raise InputError(f"extra columns must be maps of the covariates' shape {self.shape}")
         out = np.empty((int(np.count_nonzero(mask)), len(columns)), dtype=np.float32)
-        _fill_rows(np.ascontiguousarray(mask), tuple(_read_only(a[rows]) for a in columns), out)
+        _fill_rows(np.ascontiguousarray(mask), tuple(read_only_float32(a[rows]) for a in columns), out)
         return out
 
 
-def _read_only(raster: np.ndarray) -> np.ndarray:
-    """A C-contiguous float32 read-only view (or copy) of ``raster``: the compiled fill takes a tuple of one
-    array type, and some layers are read-only maps of the stage cache."""
+def read_only_float32(raster: np.ndarray) -> np.ndarray:
+    """A C-contiguous float32 read-only view (or copy) of ``raster``: a compiled kernel taking a tuple of
+    rasters needs them of one array type, and some are read-only maps of the stage cache."""
     view = np.ascontiguousarray(raster, dtype=np.float32).view()
     view.flags.writeable = False
     return view
