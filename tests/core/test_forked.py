@@ -132,3 +132,20 @@ def test_a_background_tasks_result_and_error_come_back():
     assert start_background(lambda: sum(range(10))).result() == 45
     with pytest.raises(InputError, match="no stratum named peat"):
         start_background(lambda: _refuse(None, "peat")).result()
+
+
+def _pids_of_tasks(_) -> set[int]:
+    return {pid for _, pid in map_shared(_weighted_sum, Unpicklable(np.ones(4)), [(0, 2, 1.0)] * 6)}
+
+
+@needs_fork
+def test_a_background_task_leaves_one_core_to_the_foreground(monkeypatch):
+    from icam.core import forked
+
+    monkeypatch.setattr(forked, "cores", lambda: 3)
+    assert forked.default_workers() == 3
+    assert forked.start_background(forked.default_workers).result() == 2
+    monkeypatch.setattr(forked, "cores", lambda: 2)  # two cores: the background's tasks run in its own process
+    background_pid, task_pids = forked.start_background(lambda: (os.getpid(), _pids_of_tasks(None))).result()
+    assert task_pids == {background_pid}
+    assert os.getpid() not in task_pids

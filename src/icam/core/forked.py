@@ -27,6 +27,7 @@ import numpy as np
 from icam.core.blocks import cores
 
 _shared: Any = None  # in a worker: the value inherited from the process that forked it
+_left_to_foreground = 0  # in a background stage's process: the cores it leaves to the run's foreground
 
 
 def _inherit(value: Any) -> None:
@@ -60,17 +61,23 @@ def available_bytes() -> int | None:
 
 
 def workers_for(task_bytes: float) -> int:
-    """How many tasks of ``task_bytes`` each to run side by side: every core, as many as half the available
+    """How many tasks of ``task_bytes`` each to run side by side: :func:`default_workers`, as many as half the available
     memory holds (at least one), so that a large landscape runs its tasks one at a time rather than swap."""
     free = available_bytes()
     if free is None or task_bytes <= 0:
-        return cores()
-    return max(1, min(cores(), int(free // 2 // task_bytes)))
+        return default_workers()
+    return max(1, min(default_workers(), int(free // 2 // task_bytes)))
+
+
+def default_workers() -> int:
+    """Every core, but in a background stage (:func:`start_background`) one fewer: the run's foreground
+    stages go on meanwhile on that core, and each worker is a copy of a landscape that grows with the area."""
+    return max(1, cores() - _left_to_foreground)
 
 
 def map_shared(fn: Callable, shared: Any, tasks: Iterable[Sequence], workers: int | None = None,
                on_done: Callable[[Sequence], None] | None = None) -> list:
-    """``[fn(shared, *args) for args in tasks]``, the tasks on up to ``workers`` (default: every core) forked
+    """``[fn(shared, *args) for args in tasks]``, the tasks on up to ``workers`` (:func:`default_workers`) forked
     processes that inherit ``shared`` (:func:`imap_shared`, every task handed out at once). ``fn`` must be a
     module-level function, ``args`` and its results picklable; ``on_done(args)`` is called here as each
     task's result is taken, in order (progress). Put the longest tasks first: they are handed out in order.
@@ -91,7 +98,7 @@ def imap_shared(fn: Callable, shared: Any, tasks: Iterable[Sequence], workers: i
     workers run ahead of the loop while it works on the last one, and memory stays bounded. Where fork is
     not available, or one worker or one task, the tasks run here, one after the other."""
     tasks = [tuple(t) for t in tasks]
-    workers = min(workers or cores(), len(tasks))
+    workers = min(workers or default_workers(), len(tasks))
     if workers <= 1 or not fork_available():
         for args in tasks:
             yield fn(shared, *args)
@@ -120,7 +127,7 @@ def imap_into(fn: Callable, shared: Any, tasks: Iterable[Sequence], shape: tuple
     workers write where the loop reads, in a ring of the workers + 1 buffers that :func:`imap_shared` keeps
     busy (the workers' tasks and the loop's own)."""
     tasks = [tuple(t) for t in tasks]
-    n_slots = min(workers or cores(), max(len(tasks), 1)) + 1
+    n_slots = min(workers or default_workers(), max(len(tasks), 1)) + 1
     n_bytes = max(int(np.prod(shape)) * np.dtype(dtype).itemsize, 1)
     # anonymous mappings are shared with the processes forked after them (MAP_SHARED), not copied on write
     ring = [np.frombuffer(mmap.mmap(-1, n_bytes), dtype, count=int(np.prod(shape))).reshape(shape)
@@ -192,6 +199,8 @@ def _stop(signum, frame) -> None:
 
 
 def _run_and_send(func: Callable[[], Any], send) -> None:
+    global _left_to_foreground  # noqa: PLW0603 (set once, as the background process starts)
+    _left_to_foreground = 1
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops this process (SIGTERM)
     signal.signal(signal.SIGTERM, _stop)
     try:
