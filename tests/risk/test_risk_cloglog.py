@@ -89,3 +89,13 @@ def test_relative_hazard_is_the_standardised_linear_predictor(seed, n_covariates
     mean, sd, coef = rng.normal(size=n_covariates), rng.uniform(0.5, 2, n_covariates), rng.normal(size=n_covariates)
     got = cloglog.relative_hazard(columns, cells, mean, sd, coef)
     np.testing.assert_array_equal(got, numpy_hazard(columns, cells, mean, sd, coef))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(0, 50), min_size=1, max_size=40))
+def test_probability_in_the_hazards_own_buffer_is_the_new_arrays(hazards):
+    h = np.array(hazards)
+    expected = -np.expm1(-h)  # 1 − exp(−u), worked without the function
+    np.testing.assert_array_equal(cloglog.probability(h), expected)
+    assert cloglog.probability(h, out=h) is h
+    np.testing.assert_array_equal(h, expected)

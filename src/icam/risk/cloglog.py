@@ -18,9 +18,10 @@ from icam.risk.covariates import read_only_float32
 ETA_MAX = 4.0  # exp(exp(4)) is about 5e23: p is 1 to float precision above it
 
 
-def probability(hazard: np.ndarray) -> np.ndarray:
-    """p = 1 − exp(−u) at the cumulative hazard u = exp(η) (accurate for small hazards); a new array."""
-    p = np.negative(np.asarray(hazard, dtype=np.float64))
+def probability(hazard: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """p = 1 − exp(−u) at the cumulative hazard u = exp(η) (accurate for small hazards): a new array, or
+    ``out`` (float64, which may be ``hazard`` itself)."""
+    p = np.negative(np.asarray(hazard, dtype=np.float64), out=out)
     np.expm1(p, out=p)
     return np.negative(p, out=p)
 
@@ -117,7 +118,8 @@ def solve_scale(hazard: np.ndarray, target: float) -> float:
     underflows: nearly every cell is lost) or the steps do not settle within rounding, a bracketing
     root-finder (Brent's method on log a, from a₀) finishes."""
     h = np.asarray(hazard, dtype=np.float64)
-    h = h[h > 0]
+    if not h.min(initial=np.inf) > 0:  # relative hazards exp(η) never hold 0: no copy of their millions of cells
+        h = h[h > 0]
     if target <= 0:
         return 0.0
     if target >= h.size:

@@ -82,10 +82,11 @@ class MatchingLandscape:
         at those cells only, so that a jurisdiction's matching holds one raster at a time, not all of them."""
         edge_m = _at(distance_to_mask_m(~self.forest_at(year), self.cell_size_m), cells)
         edge_m[np.isinf(edge_m)] = np.hypot(*self.loss_year.shape) * self.cell_size_m  # no edge: the diagonal
-        edge_log = edge_m / 100.0  # float32, as the distance: no further copy
-        np.log1p(edge_log, out=edge_log)
+        edge_km = edge_m / 1000.0
+        edge_log = np.divide(edge_m, 100.0, out=edge_m)  # in the distance's own float32 buffer (a fresh one
+        np.log1p(edge_log, out=edge_log)  # costs its page faults: a second each year of a jurisdiction's)
         return {**{name: _at(raster, cells) for name, raster in self.static.items()},
-                "edge_log1p_100m": edge_log, "edge_km": edge_m / 1000.0}
+                "edge_log1p_100m": edge_log, "edge_km": edge_km}
 
     def forest_cover_1km(self, year: int, cells: np.ndarray | None = None) -> np.ndarray:
         """The forest share within 1 km at the end of ``year`` (at ``cells``, flat indices, where given)."""
@@ -183,7 +184,9 @@ class MatchedControlBaseline:
         lost, ratio = float(np.count_nonzero(lost_cells)), self._control_ratio.get(year, 1.0)
         hazard = self._hazard(features, cells)
         a_y = cloglog.solve_scale(hazard, lost * ratio)
-        expected, observed = cloglog.probability(a_y * hazard), lost_cells * ratio
+        # the probability in the hazard's own buffer: tens of millions of cells a year at a jurisdiction
+        expected = cloglog.probability(np.multiply(hazard, a_y, out=hazard), out=hazard)
+        observed = lost_cells * ratio
         return a_y, lost, {z: tiles.sums(cells, expected, observed) for z, tiles in self._tiles.items()}
 
     def _add_to_tiles(self, year: int, sums: Mapping[str, np.ndarray]) -> None:
