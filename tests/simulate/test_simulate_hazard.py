@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import ndimage
 
-from icam.simulate.hazard import _upsample, eta_at, exceeds
+from icam.simulate.hazard import _octagonal_m, _upsample, eta_at, exceeds
 from icam.simulate.params import EDGE_BLOCK_PX
 
 
@@ -58,3 +59,31 @@ def test_exceeds_refuses_an_edge_term_that_does_not_cover_the_raster():
     with pytest.raises(ValueError, match="does not cover"):
         exceeds(np.zeros((2, 2), np.float32), np.zeros((5, 4), np.float32), 0.0, np.zeros((5, 4), np.float32),
                 np.ones((5, 4), bool))
+
+
+def scipy_octagonal_m(feature: np.ndarray, cell_m: float) -> np.ndarray:
+    """The octagonal distance as the simulator computed it before, with scipy's chamfer transforms."""
+    chess = ndimage.distance_transform_cdt(feature, metric="chessboard").astype(np.float32)
+    taxi = ndimage.distance_transform_cdt(feature, metric="taxicab").astype(np.float32)
+    taxi *= 1 / math.sqrt(2)
+    np.maximum(chess, taxi, out=chess)
+    chess *= cell_m
+    return chess
+
+
+def test_octagonal_distance_by_hand():
+    feature = np.ones((3, 5), bool)
+    feature[0, 0] = False
+    d = _octagonal_m(feature, np.float32(60))
+    # (2, 4): chessboard 4, taxicab 6 → max(4, 6/√2 = 4.243) cells; (1, 1): max(1, 2/√2 = 1.414)
+    assert d[0, 0] == 0 and d[2, 4] == pytest.approx(6 / math.sqrt(2) * 60, rel=1e-6)
+    assert d[1, 1] == pytest.approx(math.sqrt(2) * 60, rel=1e-6) and d[0, 3] == 3 * 60
+    everywhere = np.ones((2, 3), bool)  # no edge at all: scipy's −1 cells, in the same arithmetic
+    np.testing.assert_array_equal(_octagonal_m(everywhere, np.float32(60)), scipy_octagonal_m(everywhere, 60))
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(1, 40), cols=st.integers(1, 40), share=st.floats(0, 1), seed=st.integers(0, 2**32 - 1))
+def test_octagonal_distance_is_scipys_chamfer_to_the_bit(rows, cols, share, seed):
+    feature = np.random.default_rng(seed).random((rows, cols)) < share  # all True and all False included
+    np.testing.assert_array_equal(_octagonal_m(feature, np.float32(60)), scipy_octagonal_m(feature, 60))
