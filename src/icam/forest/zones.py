@@ -105,7 +105,8 @@ def zone_statistics(landscape: Landscape) -> ZoneStats:
     per_code_len = n_periods + 2
 
     masks = {ALL_ZONE: np.ones(forest.shape, dtype=bool)}
-    masks.update({name: m for name, m in landscape.zones.masks().items() if not name.startswith("admin:")})
+    zone_masks = landscape.zones.masks()
+    masks.update({name: zone_masks[name] for name in zone_masks if not name.startswith("admin:")})
     result = {}
     for name, mask in masks.items():
         by_code = _area_by_code(state, mask & forest.valid, cell_area, per_code_len)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,18 +24,36 @@ class Zones:
     admin_id: np.ndarray | None = None
     admin_names: tuple[str, ...] = field(default_factory=tuple)
 
-    def masks(self) -> dict[str, np.ndarray]:
+    def masks(self) -> ZoneMasks:
         """Named zone masks: project_area, leakage_belt, reference_region, then admin:<name> per unit."""
-        named = {
-            "project_area": self.project,
-            "leakage_belt": self.leakage_belt,
-            "reference_region": self.reference_region,
-        }
-        out = {name: mask for name, mask in named.items() if mask is not None}
-        if self.admin_id is not None:
-            for i, name in enumerate(self.admin_names, start=1):
-                out[f"admin:{name}"] = self.admin_id == i
-        return out
+        named = {"project_area": self.project, "leakage_belt": self.leakage_belt,
+                 "reference_region": self.reference_region}
+        return ZoneMasks({name: mask for name, mask in named.items() if mask is not None}, self.admin_id,
+                         self.admin_names)
+
+
+class ZoneMasks(Mapping[str, np.ndarray]):
+    """:meth:`Zones.masks`, read-only: a unit's mask is made when it is asked for. A jurisdiction has tens of
+    units, each a comparison over tens of millions of cells, and most callers want one named zone."""
+
+    def __init__(self, named: dict[str, np.ndarray], admin_id: np.ndarray | None, admin_names: tuple[str, ...]):
+        self._named, self._admin_id = named, admin_id
+        self._units = {} if admin_id is None else {f"admin:{name}": i for i, name in enumerate(admin_names, start=1)}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name in self._named:
+            return self._named[name]
+        return self._admin_id == self._units[name]  # KeyError for a name that is neither
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._named
+        yield from self._units
+
+    def __len__(self) -> int:
+        return len(self._named) + len(self._units)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._named or name in self._units
 
 
 @dataclass(frozen=True, eq=False)

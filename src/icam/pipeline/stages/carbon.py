@@ -306,7 +306,8 @@ def account_project(config: IcamConfig, landscape: Landscape, risk, baseline,
     stocks = stratum_stocks(config)
     masks = stratum_masks(config, landscape, [s.name for s, _, _ in stocks])
     risk_zone = zone_mask(landscape, config.risk.zone, "risk.zone")
-    zones = {z: m & risk_zone for z, m in landscape.zones.masks().items() if z in ZONES}
+    zone_masks = landscape.zones.masks()
+    zones = {z: zone_masks[z] & risk_zone for z in zone_masks if z in ZONES}
     credit = crediting_period(config)
     periods = [MonitoringPeriod(p.start, p.end) for p in config.periods.monitoring]
     years = sorted({y for p in periods + [credit] for y in p.days_by_year()})
