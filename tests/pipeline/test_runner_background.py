@@ -68,3 +68,32 @@ def test_a_background_stages_error_is_raised_and_nothing_is_left(tmp_path):
     with pytest.raises(InputError, match="no stratum named peat; name one of"):
         Pipeline(tmp_path, _stages(source, fail=True), {}).run()
     assert not list(tmp_path.glob(".outputs-staging-*"))
+
+
+_prepared: dict = {}  # what a stage's before_fork computed in this process (its forked process inherits it)
+
+
+def _square_of_prepared(r, _):
+    return _prepared.get(r["read"]), os.getpid()
+
+
+@needs_fork
+def test_what_is_prepared_before_the_fork_is_inherited_and_stays_here(tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("7")
+    _prepared.clear()
+    calls = []
+
+    def prepare(r):
+        calls.append(os.getpid())
+        _prepared[r["read"]] = r["read"] ** 2
+
+    stages = [Stage("read", "read", lambda _, __: int(source.read_text()), input_files=(source,)),
+              Stage("square", "square", _square_of_prepared, deps=("read",), background=lambda r: 1.0,
+                    before_fork=prepare)]
+    run = Pipeline(tmp_path, stages, {}).run()
+    assert run.results["square"][0] == 49 and run.results["square"][1] != os.getpid()
+    assert calls == [os.getpid()] and _prepared == {7: 49}  # computed once, here, where later stages find it
+    run.discard()
+    Pipeline(tmp_path, stages, {}).run().discard()  # from the cache: nothing to fork, nothing prepared
+    assert calls == [os.getpid()]

@@ -38,6 +38,7 @@ from icam.pipeline.stages.risk import (
     expected_validity_ha,
     kept,
     risk_setting,
+    static_covariates,
     write_risk_outputs,
     zone_mask,
 )
@@ -334,6 +335,17 @@ _STAGES = (
 _BACKGROUND = {"counterfactual_estimates": _counterfactual_bytes}  # stages that may run beside the others
 
 
+def _covariates_before_fork(c, r) -> None:
+    """The static covariates, computed before the counterfactual estimates fork: their process inherits them,
+    and the risk and accounting stages find them here (:func:`static_covariates` keeps the last ones), instead
+    of a copy computed in each process (1.2 GB and 12 s at a jurisdiction's 61 Mpx)."""
+    if c.counterfactual is not None:
+        static_covariates(c, r["landscape"].grid)
+
+
+_BEFORE_FORK = {"counterfactual_estimates": _covariates_before_fork}
+
+
 def _input_files(config: IcamConfig) -> dict[str, tuple[Path, ...]]:
     strata = (config.carbon.strata_raster,) if config.carbon is not None and config.carbon.strata_raster else ()
     return {"landscape": tuple(config_input_files(config)), "accounting": tuple(carbon_input_files(config)),
@@ -352,5 +364,7 @@ def build_stages(config: IcamConfig, progress=None, project_dir: Path | None = N
         scoped = StageConfig(config, sections)
         stages.append(Stage(name, description, functools.partial(func, scoped, run), deps=deps,
                             params=scoped.params() if cacheable else {}, input_files=inputs.get(name, ()),
-                            cacheable=cacheable, background=_BACKGROUND.get(name)))
+                            cacheable=cacheable, background=_BACKGROUND.get(name),
+                            before_fork=functools.partial(_BEFORE_FORK[name], scoped) if name in _BEFORE_FORK
+                            else None))
     return stages

@@ -61,6 +61,9 @@ class Stage:
     # process, beside the stages after it, until one needs its result): it then does when half the memory
     # available holds them. None: it runs in its place.
     background: Callable[[Mapping[str, Any]], float] | None = None
+    # what to compute here, from its dependencies' results, before the stage forks into the background: the
+    # forked process inherits it, and the stages after it find it too, instead of one copy in each process
+    before_fork: Callable[[Mapping[str, Any]], None] | None = None
 
 
 @dataclass
@@ -192,6 +195,8 @@ class Pipeline:
                     on_stage(stage, "cached" if hit else "start")
                 deps = {d: results[d] for d in stage.deps}
                 if not hit and self._in_background(stage, deps):
+                    if stage.before_fork is not None:
+                        stage.before_fork(deps)
                     running[stage.name] = (stage, start_background(lambda s=stage, d=deps: s.func(d, staging)), t0)
                     continue
                 if not hit:
