@@ -1,12 +1,18 @@
-"""The scikit-learn-style candidates' maps (icam.risk.candidates.ModelInputs.predict): predicted a band of rows
-at a time, every model's probabilities are those of the whole date's design matrix, to the bit."""
+"""The risk candidates (icam.risk.candidates): the scikit-learn-style models' maps, predicted a band of rows at a
+time, are those of the whole date's design matrix to the bit; the local rate's class frequencies on the forest
+are its maps'; no per-pixel density outlives the tests."""
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from affine import Affine
+from rasterio.crs import CRS
 
 from icam.landscape.grid import Grid
+from icam.risk import benchmark as bm
 from icam.risk import candidates as rc
+from icam.risk import local_rate as lr
 from icam.risk import models as rm
 
 UTM = "EPSG:32718"
@@ -46,3 +52,26 @@ def test_maps_predicted_by_bands_are_the_whole_design_matrix_s(setting, monkeypa
         expected = rm.predict_rows(model, whole, inputs.columns(name), block_rows=37)
         assert maps[name].dtype == np.float32 and maps[name].shape == (np.count_nonzero(forest),)
         np.testing.assert_array_equal(maps[name], expected)
+
+
+def test_the_local_rates_class_frequency_on_the_forest_is_the_maps(setting):
+    f1, f2, _ = setting.forest
+    lost = f1 & ~f2
+    rate = lr.local_deforestation_rate(lost, f1, 5)
+    near = f1 & (np.arange(f1.shape[1]) < 50)  # cells beyond the threshold have class 0: frequency 0
+    fit = bm.fit_relative_frequency(lr.local_rate_classes(rate, near), setting.units, lost, f1)
+    classes = lr.local_rate_classes(rate, near & f2)
+    on_forest = rc._class_frequency_on(fit, classes, setting, f2)
+    np.testing.assert_array_equal(on_forest, rc._class_frequency(fit, classes, setting)[f2])
+    assert on_forest.dtype == np.float32 and (on_forest[~near[f2]] == 0).all() and on_forest.max() > 0
+
+
+def test_no_per_pixel_density_outlives_the_candidates_tests(setting):
+    g = setting.grid
+    setting = replace(setting, grid=Grid(CRS.from_epsg(32718).to_wkt(), g.transform, g.height, g.width))
+    risk = rc.run_candidates(setting, ["logistic", "local_rate"], expected_ha=None, validity_years=6)
+    assert [c.name for c in risk.candidates] == ["benchmark", "logistic", "local_rate"]
+    assessments = [risk.benchmark.calibration_assessment, risk.benchmark.confirmation_assessment]
+    assessments += [a for c in risk.candidates for a in (c.calibration, c.confirmation)]
+    assert all(a.density is None and a.comparison.cell_ids.size > 0 for a in assessments)
+    assert np.isfinite(risk.candidates[0].auc_confirmation)  # the benchmark's AUC came from its density

@@ -190,7 +190,7 @@ def _assess(period: str, score: np.ndarray, frame: _Period, s: RiskSetting) -> A
     area = frame.area_ha
     adjusted, _ = bm.adjust_to_quantity(score * area, float(area[frame.lost_px].sum()), area)
     return compare_on_forest(period, frame.index, adjusted, frame.lost_px, area, frame.cells, frame.cell_px, s.grid,
-                             s.assessment_cell_ha)
+                             s.assessment_cell_ha, keep_density=False)
 
 
 # --------------------------------------------------------------------------- covariates
@@ -365,6 +365,17 @@ def _class_frequency(fitted: bm.BenchmarkFit, classes: np.ndarray, s: RiskSettin
     return bm.predict_density(fitted, classes, s.units, 1.0).astype(np.float32)  # the class frequency
 
 
+def _class_frequency_on(fitted: bm.BenchmarkFit, classes: np.ndarray, s: RiskSetting,
+                        forest: np.ndarray) -> np.ndarray:
+    """``_class_frequency(fitted, classes, s)[forest]``, computed on the cells of ``forest`` alone (at a
+    jurisdiction the float64 density and float32 maps it skips are 0.7 GB)."""
+    counted = classes[forest]
+    out = np.zeros(counted.size, np.float32)
+    classed = counted > 0
+    out[classed] = bm.predict_density(fitted, counted[classed], s.units[forest][classed], 1.0)
+    return out
+
+
 def local_rate_candidate(s: RiskSetting, bench: BenchmarkResult, cells: np.ndarray) -> Candidate:
     """riskmapjnr's moving-window local rate, 30 equal-width classes × unit, below the benchmark's NRT,
     assessed on both periods (its map at t3 comes after the choice, :func:`local_rate_score_t3`)."""
@@ -374,11 +385,11 @@ def local_rate_candidate(s: RiskSetting, bench: BenchmarkResult, cells: np.ndarr
     rate_cal = lr.local_deforestation_rate(lost_cal, f1, s.local_rate_window_px)
     classes_cal = lr.local_rate_classes(rate_cal, _near_edge(f1, s, bench.calibration.nrt_m))
     fit = bm.fit_relative_frequency(classes_cal, s.units, lost_cal, f1)
-    calibration = _assess("calibration", _class_frequency(fit, classes_cal, s)[f1],
+    calibration = _assess("calibration", _class_frequency_on(fit, classes_cal, s, f1),
                           _Period.of(f1, lost_cal, s, cells), s)
     del classes_cal
     classes_cnf = lr.local_rate_classes(rate_cal, _near_edge(f2, s, bench.calibration.nrt_m))
-    p_cnf = _class_frequency(fit, classes_cnf, s)[f2]
+    p_cnf = _class_frequency_on(fit, classes_cnf, s, f2)
     confirmation = _assess("confirmation", p_cnf, _Period.of(f2, lost_cnf, s, cells), s)
     auc, fom = _auc(p_cnf, lost_cnf, f2, s.seed), _fom(p_cnf, lost_cnf, f2, s.zone)
     return Candidate("local_rate", calibration, confirmation, None, auc, fom, time.perf_counter() - started,
@@ -397,13 +408,19 @@ def local_rate_score_t3(s: RiskSetting, bench: BenchmarkResult) -> np.ndarray:
 
 
 def benchmark_candidate(s: RiskSetting, bench: BenchmarkResult, seconds: float) -> Candidate:
-    """The VT0007 benchmark as a candidate, assessed like the alternative models."""
+    """The VT0007 benchmark as a candidate, assessed like the alternative models (its assessments without their
+    per-pixel densities, which serve its AUC and figure of merit here and nothing after)."""
     _, f2, f3 = s.forest
     lost_cnf = f2 & ~f3
     cnf = bench.confirmation_assessment.density.dense()[f2]
-    return Candidate("benchmark", bench.calibration_assessment, bench.confirmation_assessment, None,
+    return Candidate("benchmark", _without_density(bench.calibration_assessment),
+                     _without_density(bench.confirmation_assessment), None,
                      _auc(cnf, lost_cnf, f2, s.seed), _fom(cnf, lost_cnf, f2, s.zone), seconds,
                      {"threshold_m": {"calibration": bench.calibration.nrt_m, "historical": bench.historical.nrt_m}})
+
+
+def _without_density(assessment: Assessment) -> Assessment:
+    return replace(assessment, density=None)
 
 
 def choose(candidates: list[Candidate]) -> tuple[dict[str, dict], str, str]:
@@ -435,6 +452,8 @@ def run_candidates(s: RiskSetting, models: list[str], expected_ha: float | None,
     bench = run_benchmark(s.forest, s.years, s.grid, s.units, expected_ha=expected_ha,
                           validity_years=validity_years, assessment_cell_ha=s.assessment_cell_ha)
     candidates = [benchmark_candidate(s, bench, time.perf_counter() - started)]
+    bench = replace(bench, calibration_assessment=candidates[0].calibration,
+                    confirmation_assessment=candidates[0].confirmation)  # 0.9 GB of densities at a jurisdiction
     cells = va.assessment_cells(s.grid.shape, s.grid.resolution_m, s.assessment_cell_ha)
     sklearn_models = [m for m in models if m != "local_rate"]
     inputs = None

@@ -96,13 +96,13 @@ def local_rate_classes(rate: np.ndarray, forest: np.ndarray, n_classes: int = N_
     ``icam.risk.benchmark.fit_relative_frequency(classes, admin_id, deforested, forest, n_classes)``
     and ``predict_density`` (VT0007 v1.0 §5.3 relative frequency per class × unit).
     """
-    rate = np.asarray(rate, dtype=np.float64)
+    rate = np.asarray(rate)
     forest = np.asarray(forest, dtype=bool)
     if rate.shape != forest.shape:
         raise InputError(f"rate {rate.shape} and forest {forest.shape} differ in shape")
     if not 1 <= int(n_classes) <= 255:
         raise InputError(f"n_classes must lie in 1..255, got {n_classes}")
-    inside = rate[forest]
+    inside = rate[forest].astype(np.float64)  # the forest's rates only: not a float64 copy of the raster
     if not (np.isfinite(inside).all() and (inside >= 0).all() and (inside <= 1).all()):
         raise InputError("local deforestation rates must lie in [0, 1] on the forest")
     n = int(n_classes)

@@ -251,14 +251,15 @@ def _groups(fit: bm.BenchmarkFit, classes: np.ndarray, units, grid: Grid) -> _Gr
 
 def compare_on_forest(name: str, index: np.ndarray, adjusted_ha: np.ndarray, lost: np.ndarray,
                       area_ha: np.ndarray, cells: np.ndarray, cell_px: np.ndarray, grid: Grid,
-                      cell_area_ha: float) -> Assessment:
+                      cell_area_ha: float, keep_density: bool = True) -> Assessment:
     """An adjusted density on the forest pixels against their actual loss, summed per assessment cell.
 
     index: flat indices of the forest pixels at the start of the period; adjusted_ha, lost (bool),
     area_ha: per pixel of ``index``. Only forest pixels can hold predicted or actual loss, so the sums
     run over them (a few % of a jurisdiction's pixels); the cells compared are those holding forest,
     and a cell's pixel count (its area, for the weighted RMSE) is its count in the jurisdiction,
-    ``cell_px``. Every candidate map is assessed by this one function.
+    ``cell_px``. Every candidate map is assessed by this one function; ``keep_density=False`` leaves the
+    per-pixel density out of the assessment (its comparison is what the tests read).
     """
     cell_of = cells.ravel()[index]
     size = cell_px.size
@@ -267,8 +268,8 @@ def compare_on_forest(name: str, index: np.ndarray, adjusted_ha: np.ndarray, los
         cell_ids=cell_ids, predicted_ha=np.bincount(cell_of, weights=adjusted_ha, minlength=size)[cell_ids],
         actual_ha=np.bincount(cell_of[lost], weights=area_ha[lost], minlength=size)[cell_ids],
         n_pixels=cell_px[cell_ids].astype(np.int64))
-    return Assessment(name=name, cell_area_ha=cell_area_ha, comparison=comparison,
-                      density=PixelValues(index, adjusted_ha.astype(np.float32), grid.shape),
+    density = PixelValues(index, adjusted_ha.astype(np.float32), grid.shape) if keep_density else None
+    return Assessment(name=name, cell_area_ha=cell_area_ha, comparison=comparison, density=density,
                       side_px=va.assessment_cell_side_px(grid.resolution_m, cell_area_ha))
 
 

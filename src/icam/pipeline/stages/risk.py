@@ -135,18 +135,10 @@ def risk_setting(config: IcamConfig, landscape: Landscape, static: dict[str, np.
 def kept(risk: RiskResult) -> RiskResult:
     """What the pipeline keeps of the risk stage's result, in memory and in the cache: every figure of
     results.json and the report, and the maps later stages read (the risk map, the chosen candidate's
-    score at t3, the benchmark's map and classes). Not kept: each candidate's per-pixel densities of the
-    calibration and confirmation tests and the benchmark's sparse score, which nothing after the stage reads
-    (the candidates not chosen have no score at t3: it is never computed)."""
-    def without_density(assessment):
-        return replace(assessment, density=None)
-
-    bench = risk.benchmark
-    bench = replace(bench, risk_score=None, calibration_assessment=without_density(bench.calibration_assessment),
-                    confirmation_assessment=without_density(bench.confirmation_assessment))
-    candidates = [replace(c, calibration=without_density(c.calibration), confirmation=without_density(c.confirmation))
-                  for c in risk.candidates]
-    return replace(risk, benchmark=bench, candidates=candidates)
+    score at t3, the benchmark's map and classes). Not kept: the benchmark's sparse score, which nothing after
+    the stage reads (the candidates' per-pixel densities are not kept past their tests either:
+    :func:`icam.risk.candidates.run_candidates`; the candidates not chosen have no score at t3)."""
+    return replace(risk, benchmark=replace(risk.benchmark, risk_score=None))
 
 
 def historical_annual_loss_ha(forest: ForestChange, grid: Grid, zone: np.ndarray,
