@@ -168,3 +168,14 @@ def test_caliper_box_by_hand():
     assert matching._in_caliper_box(x_t, x_c, np.array([0.5, 1.0])).tolist() == [False, False]
     assert matching._in_caliper_box(x_t, x_c, np.array([0.3, np.inf])).tolist() == [True, False]  # at the edge
     assert matching._in_caliper_box(x_t, x_c, np.array([np.inf, np.inf])) is None
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 3000), st.floats(0, 1), st.integers(1, 3000), st.integers(0, 2**32 - 1))
+def test_sample_cells_are_the_sorted_choice_of_the_masks_cells_and_leave_the_generator_alike(size, share, n, seed):
+    mask = np.random.default_rng(seed).random(size) < share
+    rng, reference = np.random.default_rng(seed + 1), np.random.default_rng(seed + 1)
+    cells = np.flatnonzero(mask)
+    expected = cells if cells.size <= n else np.sort(reference.choice(cells, size=n, replace=False))
+    np.testing.assert_array_equal(sample_cells(mask, n, rng), expected)
+    assert rng.random() == reference.random()  # the next draws are the same
