@@ -80,3 +80,13 @@ def test_year_sums_are_the_tiles_totals(seed, n_tiles, lost_share):
     tile = np.where(ids[cells] < 0, n_tiles, ids[cells])  # and those np.bincount gives
     for row, weights in enumerate((expected, observed)):
         np.testing.assert_array_equal(got[row], np.bincount(tile, weights, n_tiles + 1)[:n_tiles])
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_tiles=st.integers(1, 9), scale=st.floats(0.1, 3.0))
+def test_year_sums_of_the_cells_lost_times_their_loss_are_the_float_observed(seed, n_tiles, scale):
+    rng = np.random.default_rng(seed)
+    tiles = PlaceboTiles(rng.integers(-1, n_tiles, size=200), n_tiles)
+    cells = np.sort(rng.choice(200, size=90, replace=False))
+    expected, lost = rng.random(cells.size), rng.random(cells.size) < 0.3
+    np.testing.assert_array_equal(tiles.sums(cells, expected, lost, scale), tiles.sums(cells, expected, lost * scale))

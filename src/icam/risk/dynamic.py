@@ -186,8 +186,7 @@ class MatchedControlBaseline:
         a_y = cloglog.solve_scale(hazard, lost * ratio)
         # the probability in the hazard's own buffer: tens of millions of cells a year at a jurisdiction
         expected = cloglog.probability(np.multiply(hazard, a_y, out=hazard), out=hazard)
-        observed = lost_cells * ratio
-        return a_y, lost, {z: tiles.sums(cells, expected, observed) for z, tiles in self._tiles.items()}
+        return a_y, lost, {z: tiles.sums(cells, expected, lost_cells, ratio) for z, tiles in self._tiles.items()}
 
     def _add_to_tiles(self, year: int, sums: Mapping[str, np.ndarray]) -> None:
         """A year's tile sums (:meth:`_year_effect`), in year order: into the tiles' HRP before they are fitted,

@@ -78,13 +78,13 @@ def tile_index(domain: np.ndarray, n_tiles: int) -> tuple[np.ndarray, int]:
 
 
 @numba.njit(cache=True, nogil=True)
-def _tile_sums(ids, cells, expected, observed, out):
+def _tile_sums(ids, cells, expected, observed, observed_scale, out):
     for i in range(cells.size):
         tile = ids[cells[i]]
         if tile >= 0:
             out[0, tile] += expected[i]
             if observed[i] != 0:
-                out[1, tile] += observed[i]
+                out[1, tile] += observed[i] * observed_scale
 
 
 @dataclass(eq=False)
@@ -103,15 +103,20 @@ class PlaceboTiles:
         self._hrp = np.zeros((2, self.n_tiles))  # expected, observed
         self._after = np.zeros((2, self.n_tiles))
 
-    def sums(self, cells: np.ndarray, expected: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    def sums(self, cells: np.ndarray, expected: np.ndarray, observed: np.ndarray,
+             observed_scale: float = 1.0) -> np.ndarray:
         """One year's expected and observed loss of the control ``cells`` summed per tile (2 × tiles): what
         :meth:`add_historical` and :meth:`add_year` take, computed apart so that years can run side by side.
         One compiled pass over the cells, each weight added in the cells' order as ``np.bincount`` adds it (the
         same sums to the bit, without its gather of the tiles and their cast to 64-bit integers); the observed
-        loss is added for the cells that lost forest only: adding the others' zeros would not change a sum."""
+        loss is added for the cells that lost forest only: adding the others' zeros would not change a sum.
+        ``observed`` × ``observed_scale`` is each cell's observed loss: a boolean of the cells lost and the loss
+        each counts for is a float64 array fewer (tens of millions of control cells at a jurisdiction)."""
         out = np.zeros((2, self.n_tiles))
-        _tile_sums(self.ids, cells, np.asarray(expected, dtype=np.float64), np.asarray(observed, dtype=np.float64),
-                   out)
+        observed = np.asarray(observed)
+        _tile_sums(self.ids, cells, np.asarray(expected, dtype=np.float64),
+                   observed if observed.dtype == bool else observed.astype(np.float64, copy=False),
+                   float(observed_scale), out)
         return out
 
     def add_historical(self, sums: np.ndarray) -> None:
