@@ -61,8 +61,9 @@ def available_bytes() -> int | None:
 
 
 def workers_for(task_bytes: float) -> int:
-    """How many tasks of ``task_bytes`` each to run side by side: :func:`default_workers`, as many as half the available
-    memory holds (at least one), so that a large landscape runs its tasks one at a time rather than swap."""
+    """How many tasks of ``task_bytes`` each to run side by side: :func:`default_workers`, as many as half the
+    available memory holds (at least one), so that a large landscape runs its tasks one at a time rather than
+    swap."""
     free = available_bytes()
     if free is None or task_bytes <= 0:
         return default_workers()

@@ -83,8 +83,9 @@ class MatchingLandscape:
         edge_m = _at(distance_to_mask_m(~self.forest_at(year), self.cell_size_m), cells)
         edge_m[np.isinf(edge_m)] = np.hypot(*self.loss_year.shape) * self.cell_size_m  # no edge: the diagonal
         edge_km = edge_m / 1000.0
-        edge_log = np.divide(edge_m, 100.0, out=edge_m)  # in the distance's own float32 buffer (a fresh one
-        np.log1p(edge_log, out=edge_log)  # costs its page faults: a second each year of a jurisdiction's)
+        # the log in the distance's own float32 buffer: a fresh raster's page faults cost more than its division
+        edge_log = np.divide(edge_m, 100.0, out=edge_m)
+        np.log1p(edge_log, out=edge_log)
         return {**{name: _at(raster, cells) for name, raster in self.static.items()},
                 "edge_log1p_100m": edge_log, "edge_km": edge_km}
 
