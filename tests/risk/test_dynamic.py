@@ -87,3 +87,57 @@ def test_covariates_at_cells_are_the_whole_rasters_values_there():
     # a cell lost by 2006 is non-forest: its distance to non-forest is 0
     lost = np.flatnonzero((land.loss_year.ravel() > 0) & (land.loss_year.ravel() <= 2006))[:50]
     assert np.all(land.features(2006, lost)["edge_km"] == 0)
+
+
+def _year_levels(model: MatchedControlBaseline, years) -> dict[int, float]:
+    predicted = model.predict(years)["zone"]["forest"]
+    return {y: v.year_effect for y, v in predicted.items()}
+
+
+def test_the_years_level_uses_every_control_cell_up_to_n_level():
+    """With no more control cells than ``n_level``, a_y is the root of Σ p(a h) = the year's loss over every
+    control cell forest at the start of the year, worked here from the fitted β with cloglog's solver."""
+    from icam.risk import cloglog
+
+    land, zone, _ = _landscape(6)
+    model = MatchedControlBaseline(n_treated=3000, n_fit=20_000, seed=0).fit(land, {"zone": zone},
+                                                                           range(2001, 2008))
+    levels = _year_levels(model, [2010, 2014])
+    for year, level in levels.items():
+        forest = land.forest_at(year - 1)
+        cells = np.flatnonzero(land.control & forest)
+        features = land.features(year - 1)
+        mean, sd = model._scale
+        hazard = cloglog.relative_hazard(list(features.values()), cells, mean, sd, model.coef_)
+        lost = np.count_nonzero(land.loss_year.ravel()[cells] == year)
+        assert level == cloglog.solve_scale(hazard, lost)
+
+
+def test_the_years_level_on_a_sample_of_the_controls_is_within_its_error():
+    """A fifth of the control cells (``n_level``) estimate each year's level a_y within four of the standard
+    errors its sample's losses give (relative SE 1/√(cells lost)), and the baseline's SE grows to say so."""
+    land, zone, _ = _landscape(7)
+    n_control = int(np.count_nonzero(land.control))
+
+    def fitted(n_level):
+        return MatchedControlBaseline(n_treated=3000, n_fit=20_000, n_level=n_level, seed=0).fit(
+            land, {"zone": zone}, range(2001, 2008))
+
+    whole, sampled = fitted(n_control), fitted(n_control // 5)
+    years = range(2008, 2017)
+    full, part = _year_levels(whole, years), _year_levels(sampled, years)
+    for y in years:
+        lost_in_sample = 0.01 * n_control / 5  # about 1 % a year
+        assert abs(part[y] / full[y] - 1) < 4 / np.sqrt(lost_in_sample)
+        assert part[y] != full[y]
+    se_whole = whole.predict(years)["zone"]["forest"]
+    se_part = sampled.predict(years)["zone"]["forest"]
+    assert all(se_part[y].se_ha > se_whole[y].se_ha for y in years)
+
+
+def test_years_before_the_historical_period_are_refused():
+    land, zone, _ = _landscape(8)
+    model = MatchedControlBaseline(n_treated=3000, n_fit=20_000, seed=0).fit(land, {"zone": zone},
+                                                                           range(2003, 2008))
+    with pytest.raises(InputError, match="predicts from the historical reference period's first year"):
+        model.predict([2002, 2010])
