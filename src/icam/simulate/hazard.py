@@ -23,6 +23,7 @@ from icam.simulate.params import (
     _rng,
 )
 from icam.simulate.smoothing import gaussian_filter_reflect
+from icam.simulate.upsample import bilinear_zoom
 
 
 def _field(rng: np.random.Generator, shape: tuple[int, int], cell_px: int, corr_km: float) -> np.ndarray:
@@ -34,7 +35,7 @@ def _field(rng: np.random.Generator, shape: tuple[int, int], cell_px: int, corr_
     sigma = max(corr_km * 1000 / (cell_px * RESOLUTION_M), 0.5)
     coarse = ndimage.gaussian_filter(coarse, sigma, mode="reflect")
     coarse = ((coarse - coarse.mean()) / (coarse.std() + 1e-12)).astype(np.float32)
-    return ndimage.zoom(coarse, cell_px, order=1, grid_mode=True, mode="nearest")
+    return bilinear_zoom(coarse, cell_px)
 
 
 def _upsample(coarse: np.ndarray, block: int) -> np.ndarray:
@@ -97,7 +98,7 @@ def _distance_km(geoms, grid: Grid, block: int = ROAD_BLOCK_PX, smooth: bool = F
                       fill=0, dtype="uint8", all_touched=True)
     distance = ndimage.distance_transform_edt(burnt == 0).astype(np.float32) * (block * RESOLUTION_M / 1000)
     if smooth:
-        return ndimage.zoom(distance, block, order=1, grid_mode=True, mode="nearest")
+        return bilinear_zoom(distance, block)
     return _upsample(distance, block)
 
 

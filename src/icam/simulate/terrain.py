@@ -29,6 +29,7 @@ from icam.simulate.params import (
     LU_WATER,
     RESOLUTION_M,
 )
+from icam.simulate.upsample import bilinear_zoom
 
 BLOCK_PX = 16  # valley coordinates are smooth: computed on 16-cell blocks and interpolated
 
@@ -74,8 +75,7 @@ def build_terrain(geom: Geometry, rng: np.random.Generator) -> Terrain:
     ridge_km = 35.0 * k
     floor_m = 850 + 4.0 * np.clip(s_km / k + 60, 0, None)
     relief = np.sin(np.pi / 2 * np.clip(t_rel / ridge_km, 0, None)) ** 2
-    trend = ndimage.zoom((floor_m + 1900 * relief).astype(np.float32), BLOCK_PX, order=1, grid_mode=True,
-                         mode="nearest")
+    trend = bilinear_zoom((floor_m + 1900 * relief).astype(np.float32), BLOCK_PX)
     modulation = 1 + 0.2 * _field(rng, shape, 16, 12 * k)
     elevation = trend * 1.0
     elevation += (modulation - 1) * (trend - 850)
@@ -96,7 +96,7 @@ def _highway_half_width(geom: Geometry, terrain: Terrain) -> np.ndarray:
             town_pull = np.maximum(town_pull, min(1.0, math.sqrt(pop / 5000))
                                    * np.exp(-d_t / (lu["town_decay_per_spacing"] * geom.scale.town_spacing_km)))
     half_width = lu["highway_half_width_km"] + lu["highway_town_extra_km"] * town_pull
-    return ndimage.zoom(half_width.astype(np.float32), BLOCK_PX, order=1, grid_mode=True, mode="nearest")
+    return bilinear_zoom(half_width.astype(np.float32), BLOCK_PX)
 
 
 def _settlement_discs(geom: Geometry, r: np.ndarray) -> None:
