@@ -303,9 +303,9 @@ def test_the_map_differs_from_the_truth_by_its_error_model(small):
     assert late <= 2 * MAP_ERRORS["late_share"]
     # late dating is drawn per patch (8-connected cells lost in the same year); the share of patches is near the
     # rate
-    from icam.simulate.reference import _patches_by_year
+    from icam.simulate.patches import patches_by_year
 
-    labels, n = _patches_by_year(truth)
+    labels, n = patches_by_year(truth)
     late_patch = np.bincount(labels[both], weights=mapped[both] == truth[both] + 1, minlength=n + 1)[1:] > 0
     mapped_patch = np.bincount(labels[both], minlength=n + 1)[1:] > 0
     assert 0.8 * MAP_ERRORS["late_share"] <= late_patch[mapped_patch].mean() <= 1.2 * MAP_ERRORS["late_share"]

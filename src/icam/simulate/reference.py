@@ -23,6 +23,7 @@ from icam.forest.change import ForestChange
 from icam.forest.sampling import sample_table, stratified_design
 from icam.pipeline.config import load_config
 from icam.pipeline.stages.landscape import load_landscape
+from icam.simulate.patches import patches_by_year
 
 YEAR_OFFSET, LAST_YEAR = 2000, 2024
 
@@ -63,17 +64,6 @@ def assessments_config() -> list[dict]:
     return out
 
 
-def _patches_by_year(loss_year: np.ndarray) -> tuple[np.ndarray, int]:
-    """Labels (int32, 0 = none) of the 8-connected groups of cells lost in the same year, and their number."""
-    labels = np.zeros(loss_year.shape, dtype=np.int32)
-    n = 0
-    for code in np.unique(loss_year[loss_year > 0]):
-        year_labels, k = ndimage.label(loss_year == code, structure=np.ones((3, 3), bool))
-        labels[year_labels > 0] = year_labels[year_labels > 0] + n
-        n += k
-    return labels, n
-
-
 def map_with_errors(true_loss: np.ndarray, forest_2000: np.ndarray, resolution_m: float,
                     rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     """The lossyear map (Hansen encoding) made from the true loss with omission, late dating and commission.
@@ -85,7 +75,7 @@ def map_with_errors(true_loss: np.ndarray, forest_2000: np.ndarray, resolution_m
     """
     cell_ha = resolution_m**2 / 1e4
     lost = true_loss > 0
-    labels, n = _patches_by_year(true_loss)
+    labels, n = patches_by_year(true_loss)
     patch_ha = np.bincount(labels.ravel(), minlength=n + 1) * cell_ha
     p_omit = np.where(patch_ha < MAP_ERRORS["small_patch_ha"], MAP_ERRORS["omission_share_small_patches"],
                       MAP_ERRORS["omission_share_large_patches"])
