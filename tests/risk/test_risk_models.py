@@ -152,6 +152,24 @@ def test_slope_of_planes_by_hand():
         slope_deg(np.array([[1.0, np.nan], [1.0, 1.0]]), 30.0)
 
 
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(2, 30), cols=st.integers(2, 12), band=st.integers(1, 8), seed=st.integers(0, 2**32 - 1))
+def test_slope_in_bands_is_the_whole_rasters_to_the_bit(rows, cols, band, seed):
+    """Bands of any height (one row up to the whole raster) give the whole raster's differences and slope."""
+    import icam.risk.covariates as covariates
+
+    z = np.random.default_rng(seed).uniform(800, 3500, (rows, cols)).astype(np.float32)
+    dz_dy, dz_dx = np.gradient(z.astype(np.float64), 60.0, 30.0)
+    whole = np.degrees(np.arctan(np.hypot(dz_dx, dz_dy))).astype(np.float32)
+    saved = covariates.SLOPE_BAND_ROWS
+    covariates.SLOPE_BAND_ROWS = band
+    try:
+        banded = slope_deg(z, Affine(30, 0, 0, 0, -60, 0))
+    finally:
+        covariates.SLOPE_BAND_ROWS = saved
+    np.testing.assert_array_equal(banded.view(np.uint32), whole.view(np.uint32))
+
+
 def test_covariate_stack_sample_block_and_checks():
     a = np.arange(12, dtype=np.float64).reshape(3, 4)
     b = 100 + a

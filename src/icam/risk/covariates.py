@@ -10,6 +10,7 @@ Units: distances in metres (map units of the grid), slope in degrees, elevation 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -18,9 +19,12 @@ import numba
 import numpy as np
 from affine import Affine
 
+from icam.core.blocks import cores
 from icam.core.errors import InputError
 from icam.landscape.grid import Grid
 from icam.risk.benchmark import EDT_THREADS, _cell_sizes
+
+SLOPE_BAND_ROWS = 256  # rows of a band of the slope: its float64 temporaries stay within a few tens of MB
 
 
 def _check_2d(name: str, array: np.ndarray, grid: Grid | Affine | float) -> None:
@@ -57,16 +61,31 @@ def slope_deg(elevation_m: np.ndarray, grid: Grid | Affine | float) -> np.ndarra
     (Zevenbergen & Thorne 1987), with the grid's row and column spacings; one-sided differences on
     the raster's border (``np.gradient``). Exact for a plane. elevation_m: finite metres,
     (rows, cols), at least 2 × 2; fill no-data before. Returns float32 (rows, cols), degrees.
+
+    Computed in bands of rows, each with a row of its neighbours on either side, on every core: the same
+    differences and functions of them, value for value, as on the whole raster, without its four float64
+    copies (a jurisdiction's 61 million cells: 5.9 s and 2 GB in one thread).
     """
-    z = np.asarray(elevation_m, dtype=np.float64)
+    z = np.asarray(elevation_m)
     _check_2d("elevation", z, grid)
     if min(z.shape) < 2:
         raise InputError(f"elevation must be at least 2 × 2 cells, got {z.shape}")
     if not np.isfinite(z).all():
         raise InputError("elevation holds NaN or infinite values", "fill no-data cells before computing slope")
     dy_m, dx_m = _cell_sizes(grid)
-    dz_dy, dz_dx = np.gradient(z, dy_m, dx_m)
-    return np.degrees(np.arctan(np.hypot(dz_dx, dz_dy))).astype(np.float32)
+    n_rows = z.shape[0]
+    slope = np.empty(z.shape, np.float32)
+
+    def band(lo: int) -> None:
+        hi = min(lo + SLOPE_BAND_ROWS, n_rows)
+        first, last = max(lo - 1, 0), min(hi + 1, n_rows)  # the neighbours' rows, where the raster has them
+        dz_dy, dz_dx = np.gradient(z[first:last].astype(np.float64), dy_m, dx_m)
+        inner = slice(lo - first, hi - first)
+        slope[lo:hi] = np.degrees(np.arctan(np.hypot(dz_dx[inner], dz_dy[inner])))
+
+    with ThreadPoolExecutor(cores()) as pool:
+        list(pool.map(band, range(0, n_rows, SLOPE_BAND_ROWS)))  # list(): a band's exception is raised here
+    return slope
 
 
 @dataclass(frozen=True, eq=False)
