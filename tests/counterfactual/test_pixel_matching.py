@@ -103,3 +103,24 @@ def test_a_project_no_control_can_pair_with_gives_no_estimate():
     x[zone] += 50.0  # every project pixel far beyond any control's covariate, out of the caliper
     est = _fit(land.__class__(**{**land.__dict__, "static": {"x": x}}), zone, calipers={"x": 1.0})
     assert not est.identified_ and est.pairs_ == 0 and est.match_rate_ == 0 and est.balance_ == []
+
+
+def test_fits_whose_pairs_form_in_the_same_year_share_them_and_their_numbers():
+    """Placebos in time starting 2004 with 3 years before and 2003 with 2 pair at the end of 2000 alike: with a
+    shared ``pairings`` dict the second takes the first's pairs (and their bootstrap draws), and each gives
+    what it gives alone; a fit pairing in another year forms its own."""
+    land, zone, _ = _landscape(4, 0.0)
+
+    def fit(start, pre, pairings=None):
+        return PixelMatching(density_per_ha=1 / 0.09, pool_ratio=2, iterations=2, n_boot=100, covariates=("x",),
+                             pre_years=pre, min_losses=1).fit(land, zone, start, start + 3, pairings=pairings)
+
+    pairings: dict = {}
+    shared = [fit(2004, 3, pairings), fit(2003, 2, pairings)]
+    assert len(pairings) == 1
+    alone = [fit(2004, 3), fit(2003, 2)]
+    for a, b in zip(shared, alone):
+        assert (a.avoided_ha_, a.ci90_ha_, a.k_, a.pairs_) == (b.avoided_ha_, b.ci90_ha_, b.k_, b.pairs_)
+        assert a.avoided_ha_ is not None
+    fit(2006, 2, pairings)
+    assert len(pairings) == 2

@@ -41,6 +41,7 @@ Units: ha, calendar years; loss years are calendar years (0 = never lost).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -137,11 +138,14 @@ class PixelMatching:
     pairs_: int = field(init=False, default=0)
 
     def fit(self, land: MatchingLandscape, project: np.ndarray, start_year: int, last_year: int,
-            groups: np.ndarray | None = None, year_weights: Mapping[int, float] | None = None) -> PixelMatching:
+            groups: np.ndarray | None = None, year_weights: Mapping[int, float] | None = None,
+            pairings: dict | None = None) -> PixelMatching:
         """Pairs at the end of start_year − 1 − pre_years, then the avoided loss over start_year … last_year
         (module docstring); ``groups``: an integer raster matched exactly besides the strata (e.g. the
         administrative units); ``year_weights``: the share of each year the avoided loss counts (e.g. the
-        monitoring periods' days in it over its days; 1 where not given)."""
+        monitoring periods' days in it over its days; 1 where not given); ``pairings``: a dict shared by fits
+        on the same ``land``, ``project`` and ``groups``, where the pairs of each matching year are kept for
+        the next fit that forms them (:meth:`_pairings`)."""
         m = start_year - 1 - self.pre_years
         if m < land.first_year or last_year < start_year:
             raise InputError(f"pixel matching: {self.pre_years} years before the start {start_year} reach back "
@@ -149,25 +153,16 @@ class PixelMatching:
                              "lower [counterfactual] pre_years or start the check later")
         years = np.arange(m + 1, last_year + 1)
         pre = years < start_year
-        matchable = land.forest_at(m) & (land.strata > 0)
-        treated_area = project & matchable
-        forest_ha = float(np.count_nonzero(treated_area)) * land.cell_area_ha
-        # every iteration's samples first, so that the covariates are computed once, at the sampled cells only
-        rngs = [np.random.default_rng([self.seed, i]) for i in range(self.iterations)]
-        n = max(1, int(round(self.density_per_ha * forest_ha)))
-        pool_area = land.control & matchable
-        samples = [(sample_cells(treated_area, n, rng), sample_cells(pool_area, n * self.pool_ratio, rng))
-                   for rng in rngs]
-        sampled = np.zeros(land.loss_year.size, bool)  # a mask, not np.unique: millions of cells, one pass
-        for drawn in (c for pair in samples for c in pair):
-            sampled[drawn] = True
-        cells = np.flatnonzero(sampled)
-        features = self._features(land, m, cells)
-        exact = land.strata.ravel()[cells].astype(np.int64)  # the exact groups at the sampled cells only
-        if groups is not None:
-            exact += groups.ravel()[cells].astype(np.int64) * 1000
-        runs = [self._iteration(land, cells, features, exact, sample, years, rng)
-                for sample, rng in zip(samples, rngs)]
+        treated_area = project & land.forest_at(m) & (land.strata > 0)
+        key = (m, self.density_per_ha, self.pool_ratio, self.iterations, self.seed, tuple(self.calipers.items()),
+               self.caliper_sd, self.sd_calipered, self.n_candidates, self.covariates, self.ignored)
+        if pairings is None or key not in pairings:
+            pairs = self._pairings(land, project, m, groups)
+            if pairings is not None:
+                pairings[key] = pairs
+        else:
+            pairs = pairings[key]
+        runs = [self._totals(land, pairing, years) for pairing in pairs]
         zone_year = land.loss_year[treated_area]
         zone_lost_ha = np.array([np.count_nonzero(zone_year == y) for y in years]) * land.cell_area_ha
         weights = np.array([(year_weights or {}).get(int(y), 1.0) for y in years])
@@ -199,23 +194,54 @@ class PixelMatching:
                 widths[name] = min(widths.get(name, np.inf), sd_width)
         return widths
 
-    def _iteration(self, land, cells, features, exact, sample, years, rng) -> dict:
-        """One iteration's pairs and totals; ``features`` and ``exact`` hold the values at ``cells``, and the
-        sampled cells are matched by their positions in it."""
+    def _pairings(self, land: MatchingLandscape, project: np.ndarray, m: int,
+                  groups: np.ndarray | None) -> list[tuple[Matches | None, int, np.random.Generator]]:
+        """Each iteration's pairs formed at the end of year ``m`` (None where none formed), the project pixels
+        offered, and its generator as matching left it (the bootstrap draws from it). They depend on m, not on
+        the start or the last year: the placebos in time whose pairs are formed in the same year share them
+        (four of the five on the demo's periods), and sharing them gives each the same numbers."""
+        matchable = land.forest_at(m) & (land.strata > 0)
+        treated_area = project & matchable
+        n = max(1, int(round(self.density_per_ha * float(np.count_nonzero(treated_area)) * land.cell_area_ha)))
+        # every iteration's samples first, so that the covariates are computed once, at the sampled cells only
+        rngs = [np.random.default_rng([self.seed, i]) for i in range(self.iterations)]
+        pool_area = land.control & matchable
+        samples = [(sample_cells(treated_area, n, rng), sample_cells(pool_area, n * self.pool_ratio, rng))
+                   for rng in rngs]
+        sampled = np.zeros(land.loss_year.size, bool)  # a mask, not np.unique: millions of cells, one pass
+        for drawn in (c for pair in samples for c in pair):
+            sampled[drawn] = True
+        cells = np.flatnonzero(sampled)
+        features = self._features(land, m, cells)
+        exact = land.strata.ravel()[cells].astype(np.int64)  # the exact groups at the sampled cells only
+        if groups is not None:
+            exact += groups.ravel()[cells].astype(np.int64) * 1000
+        return [self._pair(cells, features, exact, sample, rng) for sample, rng in zip(samples, rngs)]
+
+    def _pair(self, cells, features, exact, sample, rng) -> tuple[Matches | None, int, np.random.Generator]:
+        """One iteration's pairs (flat cell indices); ``features`` and ``exact`` hold the values at ``cells``,
+        and the sampled cells are matched by their positions in it."""
         treated, pool = (np.searchsorted(cells, s) for s in sample)
         try:
             pairs = match(features, treated, pool, groups=exact, replace=False, rng=rng,
                           calipers=self._calipers(features, np.concatenate([treated, pool])),
                           n_candidates=self.n_candidates)
         except InputError:  # no pixel of the project has a control within the calipers: nothing to estimate
+            return None, treated.size, rng
+        return replace(pairs, treated=cells[pairs.treated], controls=cells[pairs.controls]), treated.size, rng
+
+    def _totals(self, land: MatchingLandscape, pairing: tuple, years: np.ndarray) -> dict:
+        """One iteration's totals per year over ``years``, at the point and in the bootstrap replicates."""
+        pairs, offered, rng = pairing
+        if pairs is None:
             empty = np.zeros((1, years.size))
             return {"pairs": None, "point": (empty,) * 4, "boot": (np.zeros((self.n_boot, years.size)),) * 4,
-                    "offered": treated.size}
-        pairs = replace(pairs, treated=cells[pairs.treated], controls=cells[pairs.controls])
+                    "offered": offered}
+        rng = copy.deepcopy(rng)  # the iteration's bootstrap draws, the same for every fit sharing its pairs
         agg = _aggregate(land, pairs, years)
         point = agg.weighted(np.ones((1, agg.at_risk.shape[0])))
         boot = agg.weighted(rng.poisson(1.0, (self.n_boot, agg.at_risk.shape[0])).astype(float))
-        return {"pairs": pairs, "point": point, "boot": boot, "offered": treated.size}
+        return {"pairs": pairs, "point": point, "boot": boot, "offered": offered}
 
     def _combine(self, runs: Sequence[dict], years: np.ndarray, pre: np.ndarray, zone_lost_ha: np.ndarray,
                  weights: np.ndarray) -> None:

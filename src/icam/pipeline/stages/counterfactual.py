@@ -43,9 +43,11 @@ def baseline_avoided_ha(accounting: ProjectAccounting) -> float:
 
 def _fit_matching(shared: tuple, section: CounterfactualSection, start: int, last: int, pre_years: int,
                   iterations: int, weights: dict[int, float] | None) -> PixelMatching:
-    """One pixel-matching fit on the shared (landscape, project, groups): a task of :func:`map_shared`."""
-    land, project, groups = shared
-    return pixel_matching(section, pre_years, iterations).fit(land, project, start, last, groups, weights)
+    """One pixel-matching fit on the shared (landscape, project, groups, pairings): a task of
+    :func:`map_shared`. The fits run in one process share their pairings (pairs formed in the same year)."""
+    land, project, groups, pairings = shared
+    return pixel_matching(section, pre_years, iterations).fit(land, project, start, last, groups, weights,
+                                                                pairings)
 
 
 def matching_estimate(section: CounterfactualSection, land: MatchingLandscape, project: np.ndarray,
@@ -65,7 +67,7 @@ def matching_estimate(section: CounterfactualSection, land: MatchingLandscape, p
         if progress and task[1] != start:
             progress(f"counterfactual: placebo in time, start {task[1]}")
 
-    est, *placebos = map_shared(_fit_matching, (land, project, groups), tasks, on_done=done)
+    est, *placebos = map_shared(_fit_matching, (land, project, groups, {}), tasks, on_done=done)
     diagnostics = {"identified": est.identified_, "losses_among_pairs": est.losses_, "min_losses": est.min_losses,
                    "relative_hazard_k": est.k_, "parallel_trends": est.parallel_trends_, "balance": est.balance_,
                    "balanced": all(not row["flagged"] for row in est.balance_), "pairs": est.pairs_,
