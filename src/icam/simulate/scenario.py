@@ -24,7 +24,6 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
@@ -34,7 +33,6 @@ from rasterio.features import rasterize
 from icam.core.atomic import atomic_write_text
 from icam.core.blocks import cores
 from icam.core.errors import ConfigError
-from icam.core.forked import start_background
 from icam.simulate.agreements import write_agreement_history
 from icam.simulate.alerts import write_enforcement_history
 from icam.simulate.deforestation import Deforestation, ProjectEffect, simulate_loss, static_predictor
@@ -163,8 +161,8 @@ def _write_json(path: Path, content: dict, **kwargs) -> None:
     atomic_write_text(path, json.dumps(content, indent=2, **kwargs) + "\n")
 
 
-def _write_samples(out_dir: Path, loss: Deforestation, map_errors: dict, scale: str, seed: int) -> None:
-    """The labelled reference samples, with their truth."""
+def _write_samples_inventory(out_dir: Path, loss: Deforestation, map_errors: dict, scale: str, seed: int) -> dict:
+    """The labelled reference samples and the tree inventory with their truth; returns the inventory's truth."""
     true_areas = write_reference_samples(out_dir, loss.loss_year, scale, seed)
     _write_json(out_dir / "truth" / "reference_samples.json", {
         "map_errors": {**MAP_ERRORS, "realised_px": map_errors},
@@ -173,10 +171,6 @@ def _write_samples(out_dir: Path, loss: Deforestation, map_errors: dict, scale: 
         "zone": "reference_region",
         "true_area_ha_by_period": true_areas,
     })
-
-
-def _write_inventory(out_dir: Path, seed: int) -> dict:
-    """The tree inventory with its truth; returns the truth."""
     inventory_truth = write_inventory(out_dir, seed)
     _write_json(out_dir / "truth" / "inventory.json", inventory_truth)
     return inventory_truth
@@ -293,18 +287,12 @@ def simulate(out_dir: Path, scale: str = "project", seed: int = 42, progress: Pr
                    f"(scale {scale}, seed {seed}); not real data")
     atomic_write_text(out_dir / "icam.toml", config_toml(scale, seed, description, out_dir))
     timer.lap("write_vectors_s")
-    report("simulating: reference samples, alerts and patrols", 0.97)
-    # the reference samples read the written map back and draw from their own generator, as do the alerts
-    # from theirs: the samples in a forked process (one core) beside the rest (the other)
-    samples = start_background(partial(_write_samples, out_dir, loss, map_errors, scale, seed))
-    try:
-        inventory_truth = _write_inventory(out_dir, seed)
-        _write_emissions_truth(out_dir, geom, terrain, lu, loss, inventory_truth, effect, cell_ha)
-        _write_alerts(out_dir, geom, terrain, lu, households, loss, seed)
-        timer.lap("alerts_patrols_s")  # the inventory and the emissions' truth included
-        samples.result()
-    finally:
-        samples.cancel()  # where this process failed first; a finished process is only joined
-    timer.lap("reference_samples_s")  # what was left of them once the rest was written
+    report("simulating: labelling reference samples", 0.97)
+    inventory_truth = _write_samples_inventory(out_dir, loss, map_errors, scale, seed)
+    _write_emissions_truth(out_dir, geom, terrain, lu, loss, inventory_truth, effect, cell_ha)
+    timer.lap("reference_samples_s")
+    report("simulating: alerts and patrols", 0.98)
+    _write_alerts(out_dir, geom, terrain, lu, households, loss, seed)
+    timer.lap("alerts_patrols_s")
     report("simulating: done", 1.0)
     return {**_summary(scale, seed, geom, terrain, lu, loss, households, cell_ha), "timings_s": timer.timings}

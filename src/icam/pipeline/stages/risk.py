@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import csv
 import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from icam.core.blocks import cores
 from icam.core.errors import InputError
 from icam.forest.change import ForestChange
 from icam.landscape import Landscape
@@ -92,29 +90,21 @@ def _file_stamp(path: Path) -> tuple:
 
 
 def _static_covariates(cov, grid: Grid) -> dict[str, np.ndarray]:
-    """The covariates in threads, one per core: each is computed apart (GDAL's rasterisation, the distance
-    transform and numpy's passes release the GIL), the elevation's two first; with the slope in bands, 9.2–10.2
-    → 5.9–6.2 s at a jurisdiction, where the run waits for them before its background stage starts."""
-    vectors = [(name, getattr(cov, name)) for name in ("roads", "settlements", "rivers")
-               if getattr(cov, name) is not None]
-    with ThreadPoolExecutor(cores()) as pool:
-        terrain = None if cov.elevation is None else pool.submit(_terrain_covariates, cov.elevation, grid)
-        distances = [pool.submit(_vector_distance_km, path, grid, f"risk.covariates.{name}")
-                     for name, path in vectors]
-        layers = {f"{name}_log1p_km": future.result() for (name, _), future in zip(vectors, distances)}
-        if terrain is not None:
-            layers.update(terrain.result())
+    layers: dict[str, np.ndarray] = {}
+    for name in ("roads", "settlements", "rivers"):
+        path = getattr(cov, name)
+        if path is not None:
+            layers[f"{name}_log1p_km"] = _vector_distance_km(path, grid, f"risk.covariates.{name}")
+    if cov.elevation is not None:
+        dem = read_onto_grid(cov.elevation, grid, what="risk.covariates.elevation", allow_reproject=True,
+                             categorical=False)
+        elevation = dem.astype(np.float32).filled(np.nan)
+        filled = np.where(np.isnan(elevation), np.nanmean(elevation), elevation)
+        slope = slope_deg(filled, grid)
+        slope[np.isnan(elevation)] = np.nan
+        layers["elevation_km"] = elevation / 1000.0
+        layers["slope_deg"] = slope
     return layers
-
-
-def _terrain_covariates(path: Path, grid: Grid) -> dict[str, np.ndarray]:
-    """Elevation (km) and slope (degrees), NaN where the elevation has no data."""
-    dem = read_onto_grid(path, grid, what="risk.covariates.elevation", allow_reproject=True, categorical=False)
-    elevation = dem.astype(np.float32).filled(np.nan)
-    filled = np.where(np.isnan(elevation), np.nanmean(elevation), elevation)
-    slope = slope_deg(filled, grid)
-    slope[np.isnan(elevation)] = np.nan
-    return {"elevation_km": elevation / 1000.0, "slope_deg": slope}
 
 
 def risk_setting(config: IcamConfig, landscape: Landscape, static: dict[str, np.ndarray] | None = None) -> RiskSetting:
