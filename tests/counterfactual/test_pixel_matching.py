@@ -3,6 +3,8 @@ same yearly draws run with and without the project's reduction of the hazard."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from icam.core.errors import InputError
 from icam.counterfactual.pixel_matching import PixelMatching, ratio_did
@@ -124,3 +126,14 @@ def test_fits_whose_pairs_form_in_the_same_year_share_them_and_their_numbers():
         assert a.avoided_ha_ is not None
     fit(2006, 2, pairings)
     assert len(pairings) == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 500), share=st.floats(0.0, 1.0), seed=st.integers(0, 2**32 - 1))
+def test_positions_of_drawn_cells_are_searchsorteds(n, share, seed):
+    from icam.counterfactual.pixel_matching import _positions
+
+    rng = np.random.default_rng(seed)
+    cells = np.sort(rng.choice(10 * n, size=n, replace=False))
+    drawn = cells[rng.random(n) < share]
+    np.testing.assert_array_equal(_positions(cells, drawn), np.searchsorted(cells, drawn))

@@ -45,6 +45,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+import numba
 import numpy as np
 from scipy.stats import norm
 
@@ -221,7 +222,7 @@ class PixelMatching:
     def _pair(self, cells, features, exact, sample, rng) -> tuple[Matches | None, int, np.random.Generator]:
         """One iteration's pairs (flat cell indices); ``features`` and ``exact`` hold the values at ``cells``,
         and the sampled cells are matched by their positions in it."""
-        treated, pool = (np.searchsorted(cells, s) for s in sample)
+        treated, pool = (_positions(cells, s) for s in sample)
         try:
             pairs = match(features, treated, pool, groups=exact, replace=False, rng=rng,
                           calipers=self._calipers(features, np.concatenate([treated, pool])),
@@ -283,6 +284,20 @@ class PixelMatching:
         score_se = float(np.std(np.concatenate([b[3] - p[3][0] for b, p in zip(boots, points)])))
         z = score / score_se if score_se > 0 else 0.0
         self.parallel_trends_ = {"z": z, "p_value": float(_two_sided_p(z)), "years": [int(y) for y in years[pre]]}
+
+
+@numba.njit(cache=True, nogil=True)
+def _positions(cells: np.ndarray, drawn: np.ndarray) -> np.ndarray:
+    """The positions in ``cells`` of ``drawn``, both ascending and every drawn cell among the cells: one merge
+    of the two, where ``np.searchsorted`` took a binary search per cell (a jurisdiction's pool of 14.8 million
+    in 28 million cells: 1.5 s an iteration)."""
+    out = np.empty(drawn.size, np.int64)
+    j = 0
+    for i in range(drawn.size):
+        while cells[j] != drawn[i]:
+            j += 1
+        out[i] = j
+    return out
 
 
 def _ratio(numerator, denominator):
