@@ -157,6 +157,19 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def on_every_core(work: Callable[[int], None], starts: range) -> None:
+    """``work(start)`` for each start, in threads, one per core this process may use (each writes its own
+    rows of a shared result, so the order they finish in does not matter); in this thread where one core
+    or one start."""
+    workers = min(cores(), len(starts))
+    if workers <= 1:
+        for start in starts:
+            work(start)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(work, starts))  # list(): a worker's exception is raised here
+
+
 @contextmanager
 def block_executor(scheduler: str | None = None) -> Iterator[Executor]:
     """Where per-block tasks run: ``None`` or ``"sync"`` in this thread; ``"threads"`` or ``"processes"`` on

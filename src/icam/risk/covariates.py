@@ -10,7 +10,6 @@ Units: distances in metres (map units of the grid), slope in degrees, elevation 
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -19,7 +18,7 @@ import numba
 import numpy as np
 from affine import Affine
 
-from icam.core.blocks import cores
+from icam.core.blocks import on_every_core
 from icam.core.errors import InputError
 from icam.landscape.grid import Grid
 from icam.risk.benchmark import EDT_THREADS, _cell_sizes
@@ -83,8 +82,7 @@ def slope_deg(elevation_m: np.ndarray, grid: Grid | Affine | float) -> np.ndarra
         inner = slice(lo - first, hi - first)
         slope[lo:hi] = np.degrees(np.arctan(np.hypot(dz_dx[inner], dz_dy[inner])))
 
-    with ThreadPoolExecutor(cores()) as pool:
-        list(pool.map(band, range(0, n_rows, SLOPE_BAND_ROWS)))  # list(): a band's exception is raised here
+    on_every_core(band, range(0, n_rows, SLOPE_BAND_ROWS))
     return slope
 
 

@@ -34,13 +34,12 @@ Medicine* 28:3083–3107); |SMD| < 0.1 is the usual mark of good balance.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.neighbors import KDTree
 
-from icam.core.blocks import cores
+from icam.core.blocks import on_every_core
 from icam.core.errors import InputError
 
 
@@ -225,7 +224,7 @@ def _in_caliper_box(x_t: np.ndarray, x_c: np.ndarray, width: np.ndarray, chunk: 
     def count(lo: int) -> None:
         reachable[lo:lo + chunk] = box.query_radius(points[lo:lo + chunk], r=1.0, count_only=True) > 0
 
-    _on_every_core(count, range(0, points.shape[0], chunk))
+    on_every_core(count, range(0, points.shape[0], chunk))
     return reachable
 
 
@@ -249,7 +248,7 @@ def _candidates(tree: KDTree, w_t: np.ndarray, x_t: np.ndarray, x_c: np.ndarray,
         d[outside] = np.inf
         distance[rows[lo:lo + chunk]], index[rows[lo:lo + chunk]] = d, j
 
-    _on_every_core(nearest, range(0, rows.size, chunk))
+    on_every_core(nearest, range(0, rows.size, chunk))
     return distance, index
 
 
@@ -260,20 +259,8 @@ def _query(tree: KDTree, points: np.ndarray, k: int, chunk: int = 20_000) -> tup
     def nearest(lo: int) -> None:
         distance[lo:lo + chunk], index[lo:lo + chunk] = tree.query(points[lo:lo + chunk], k=k)
 
-    _on_every_core(nearest, range(0, points.shape[0], chunk))
+    on_every_core(nearest, range(0, points.shape[0], chunk))
     return distance, index
-
-
-def _on_every_core(work, starts: range) -> None:
-    """``work(start)`` for each start, in threads, one per core this process may use (each writes its own
-    rows of a shared result, so the order they finish in does not matter)."""
-    workers = min(cores(), len(starts))
-    if workers <= 1:
-        for start in starts:
-            work(start)
-        return
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(work, starts))  # list(): a worker's exception is raised here
 
 
 def _pair_in_rounds(distance: np.ndarray, candidate: np.ndarray, priority: np.ndarray) -> np.ndarray:
