@@ -154,11 +154,12 @@ class PixelMatching:
                              "lower [counterfactual] pre_years or start the check later")
         years = np.arange(m + 1, last_year + 1)
         pre = years < start_year
-        treated_area = project & land.forest_at(m) & (land.strata > 0)
+        matchable = land.forest_at(m) & (land.strata > 0)
+        treated_area = project & matchable
         key = (m, self.density_per_ha, self.pool_ratio, self.iterations, self.seed, tuple(self.calipers.items()),
                self.caliper_sd, self.sd_calipered, self.n_candidates, self.covariates, self.ignored)
         if pairings is None or key not in pairings:
-            pairs = self._pairings(land, project, m, groups)
+            pairs = self._pairings(land, treated_area, land.control & matchable, m, groups)
             if pairings is not None:
                 pairings[key] = pairs
         else:
@@ -195,18 +196,16 @@ class PixelMatching:
                 widths[name] = min(widths.get(name, np.inf), sd_width)
         return widths
 
-    def _pairings(self, land: MatchingLandscape, project: np.ndarray, m: int,
+    def _pairings(self, land: MatchingLandscape, treated_area: np.ndarray, pool_area: np.ndarray, m: int,
                   groups: np.ndarray | None) -> list[tuple[Matches | None, int, np.random.Generator]]:
-        """Each iteration's pairs formed at the end of year ``m`` (None where none formed), the project pixels
+        """Each iteration's pairs formed at the end of year ``m`` between the project's (``treated_area``) and
+        the control area's (``pool_area``) matchable forest then (None where none formed), the project pixels
         offered, and its generator as matching left it (the bootstrap draws from it). They depend on m, not on
         the start or the last year: the placebos in time whose pairs are formed in the same year share them
         (four of the five on the demo's periods), and sharing them gives each the same numbers."""
-        matchable = land.forest_at(m) & (land.strata > 0)
-        treated_area = project & matchable
         n = max(1, int(round(self.density_per_ha * float(np.count_nonzero(treated_area)) * land.cell_area_ha)))
         # every iteration's samples first, so that the covariates are computed once, at the sampled cells only
         rngs = [np.random.default_rng([self.seed, i]) for i in range(self.iterations)]
-        pool_area = land.control & matchable
         samples = [(sample_cells(treated_area, n, rng), sample_cells(pool_area, n * self.pool_ratio, rng))
                    for rng in rngs]
         sampled = np.zeros(land.loss_year.size, bool)  # a mask, not np.unique: millions of cells, one pass

@@ -247,8 +247,9 @@ class MatchedControlBaseline:
                              f"({land.first_year})", "start the historical reference period after the first year")
         self._land, self._zones = land, {z: np.asarray(m, dtype=bool) for z, m in zones.items()}
         self._level_year = hrp_years[0] - 1
-        self._level_cells = self._level_panel(self._level_year)
-        self._start_tiles(hrp_years)
+        start_forest = land.forest_at(self._level_year) & (land.strata > 0)  # the cells a year can match
+        self._level_cells = self._level_panel(land.control & start_forest)
+        self._start_tiles(hrp_years, start_forest)
         start = land.matching_features(hrp_years[0] - 1)
         matches = {z: self._match(z, hrp_years[0] - 1, start) for z in zones}
         del start
@@ -280,24 +281,23 @@ class MatchedControlBaseline:
             tiles.fit_k()
         return self
 
-    def _level_panel(self, year: int) -> np.ndarray:
+    def _level_panel(self, control_forest: np.ndarray) -> np.ndarray:
         """The control cells every year's level a_y is computed on (ascending flat indices): the control area's
-        forest at the end of ``year`` (the HRP's first year − 1), or ``n_level`` of its cells drawn at random
+        forest at the start of the HRP (``control_forest``), or ``n_level`` of its cells drawn at random
         where it has more. The cells still forest at the start of a later year are then a random sample of the
         control forest of that year, so a_y is a ratio estimator of the whole area's level; its sampling error
         is in the year's 1 / (control cells lost), counted on the sample (6 million cells losing 0.7 % a year:
         a relative SE of 0.5 %). Every cell of a project's landscape is used (about 5 million on the simulated
         Alto Mayo); a jurisdiction's 35 million cost 2 s a year in the hazards, the level's equation and the
         tiles' sums, and 0.8 GB in each year's process."""
-        land = self._land
-        rng = np.random.default_rng([self.seed, 1, year])  # its own stream: the other samples do not move
-        return sample_cells(land.control & land.forest_at(year) & (land.strata > 0), self.n_level, rng)
+        rng = np.random.default_rng([self.seed, 1, self._level_year])  # its own stream: the others do not move
+        return sample_cells(control_forest, self.n_level, rng)
 
-    def _start_tiles(self, hrp_years: Sequence[int]) -> None:
-        """Per zone, placebo tiles over the control area's forest at the start of the HRP, each of about the
-        zone's forest then (between ``min_placebo_tiles`` and ``max_placebo_tiles`` of them)."""
+    def _start_tiles(self, hrp_years: Sequence[int], forest: np.ndarray) -> None:
+        """Per zone, placebo tiles over the control area's ``forest`` at the start of the HRP (in a stratum),
+        each of about the zone's forest then (between ``min_placebo_tiles`` and ``max_placebo_tiles`` of
+        them)."""
         land = self._land
-        forest = land.forest_at(hrp_years[0] - 1) & (land.strata > 0)
         domain = land.control & forest
         control_cells = float(np.count_nonzero(domain))
         self._last_hrp_year = hrp_years[-1]
