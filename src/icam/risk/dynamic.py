@@ -75,13 +75,24 @@ class MatchingLandscape:
         """Forest at the end of ``year`` (the first year's forest where ``year`` is before it)."""
         return self.forest_first & ((self.loss_year == 0) | (self.loss_year > year))
 
-    def features(self, year: int, cells: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def edge_distance_m(self, year: int, forest: np.ndarray | None = None) -> np.ndarray:
+        """The distance to non-forest at the end of ``year`` (m, float32 raster; +inf where the raster has no
+        non-forest cell); ``forest``: :meth:`forest_at` of ``year`` where the caller has it."""
+        return distance_to_mask_m(~(self.forest_at(year) if forest is None else forest), self.cell_size_m)
+
+    def features(self, year: int, cells: np.ndarray | None = None,
+                 edge_m: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """The hazard's covariates at the end of ``year``: the static ones and the distance to non-forest d
         as log1p(d / 100 m) and as d in km (the hazard falls steeply over the first hundred metres from the
         edge, then about exponentially with distance, deep into the interior where a protected forest's loss
         is: one log term alone misjudges the interior). With ``cells`` (flat indices), each covariate's values
-        at those cells only, so that a jurisdiction's matching holds one raster at a time, not all of them."""
-        edge_m = _at(distance_to_mask_m(~self.forest_at(year), self.cell_size_m), cells)
+        at those cells only, so that a jurisdiction's matching holds one raster at a time, not all of them, and
+        a year's hazards take the edge's functions at the cells they read, not over the whole raster.
+        ``edge_m``: :meth:`edge_distance_m` of ``year``, where several sets of cells share it."""
+        if edge_m is None:
+            edge_m = _at(self.edge_distance_m(year), cells)
+        else:
+            edge_m = edge_m.copy() if cells is None else _at(edge_m, cells)
         edge_m[np.isinf(edge_m)] = np.hypot(*self.loss_year.shape) * self.cell_size_m  # no edge: the diagonal
         edge_km = edge_m / 1000.0
         # the log in the distance's own float32 buffer: a fresh raster's page faults cost more than its division
@@ -118,10 +129,6 @@ class YearBaseline:
     se_ha: float
     year_effect: float  # a_y: the control area's level that year
     forest_ha: float
-
-
-def _design(features: Mapping[str, np.ndarray], cells: np.ndarray) -> np.ndarray:
-    return np.column_stack([np.asarray(f).ravel()[cells] for f in features.values()]).astype(np.float64)
 
 
 @dataclass(eq=False)
@@ -174,23 +181,24 @@ class MatchedControlBaseline:
                             self.n_treated * self.pool_ratio, rng)
         return match(features, treated, pool, groups=land.strata, n_neighbours=self.n_neighbours)
 
-    def _hazard(self, features: Mapping[str, np.ndarray], cells: np.ndarray) -> np.ndarray:
-        """exp(x·β) of ``cells`` (the relative hazard the covariates give), x standardised and a missing value
-        at the mean (0): :func:`cloglog.relative_hazard`."""
+    def _hazard(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
+        """exp(x·β) of the cells whose covariates ``features`` holds (the relative hazard the covariates give),
+        x standardised and a missing value at the mean (0): :func:`cloglog.relative_hazard`."""
         mean, sd = self._scale
-        return cloglog.relative_hazard(list(features.values()), cells, mean, sd, self.coef_)
+        columns = list(features.values())
+        return cloglog.relative_hazard(columns, np.arange(columns[0].size), mean, sd, self.coef_)
 
-    def _year_effect(self, year: int, features: Mapping[str, np.ndarray],
-                     forest: np.ndarray) -> tuple[float, float, dict[str, np.ndarray]]:
+    def _year_effect(self, year: int, forest: np.ndarray,
+                     edge_m: np.ndarray) -> tuple[float, float, dict[str, np.ndarray]]:
         """a_y: the level at which the control area's ``forest`` at the start of ``year`` (features at the end
-        of the year before) loses what it lost that year (mapped, times the year's sample adjustment); the
-        number of control cells lost; and per zone, the control cells' expected and observed loss summed over
-        its placebo tiles (:mod:`icam.risk.placebo`), for :meth:`_add_to_tiles`."""
+        of the year before, ``edge_m`` its distance to the edge) loses what it lost that year (mapped, times the
+        year's sample adjustment); the number of control cells lost; and per zone, the control cells' expected
+        and observed loss summed over its placebo tiles (:mod:`icam.risk.placebo`), for :meth:`_add_to_tiles`."""
         land = self._land
         cells = self._level_cells[forest.ravel()[self._level_cells]]
         lost_cells = land.loss_year.ravel()[cells] == year
         lost, ratio = float(np.count_nonzero(lost_cells)), self._control_ratio.get(year, 1.0)
-        hazard = self._hazard(features, cells)
+        hazard = self._hazard(land.features(year - 1, cells, edge_m))
         a_y = cloglog.solve_scale(hazard, lost * ratio)
         # the probability in the hazard's own buffer: tens of millions of cells a year at a jurisdiction
         expected = cloglog.probability(np.multiply(hazard, a_y, out=hazard), out=hazard)
@@ -205,12 +213,13 @@ class MatchedControlBaseline:
             elif year > self._last_hrp_year:
                 self.drift_var_[z][year] = tiles.add_year(sums[z])
 
-    def _zone_hazard(self, zone: str, features: Mapping[str, np.ndarray],
-                     forest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The stratum id and relative hazard h = exp(x·β) of each of the zone's cells of ``forest``."""
+    def _zone_hazard(self, zone: str, year: int, forest: np.ndarray,
+                     edge_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The stratum id and relative hazard h = exp(x·β) of each of the zone's cells of ``forest`` (at the start
+        of ``year``, ``edge_m`` its distance to the edge)."""
         land = self._land
         cells = np.flatnonzero(self._zones[zone] & forest & (land.strata > 0))
-        return land.strata.ravel()[cells], self._hazard(features, cells)
+        return land.strata.ravel()[cells], self._hazard(land.features(year - 1, cells, edge_m))
 
     def _fit_coef(self, years: Sequence[int]) -> None:
         """β: the cloglog model of loss on the covariates, with a fixed effect per year, over the cell-years
@@ -352,33 +361,35 @@ def _year_workers(land: MatchingLandscape) -> int:
 
 
 def _year_start(model: MatchedControlBaseline, year: int) -> tuple:
-    """What every year of the fit and of the prediction starts with: the covariates and the forest at the end
-    of the year before, and :meth:`MatchedControlBaseline._year_effect`'s (a_y, control cells lost, sums)."""
+    """What every year of the fit and of the prediction starts with: the forest at the end of the year before
+    and its distance to the edge (the covariates are taken from it at the cells each step reads), and
+    :meth:`MatchedControlBaseline._year_effect`'s (a_y, control cells lost, sums)."""
     land = model._land
-    features, forest = land.features(year - 1), land.forest_at(year - 1)
-    return features, forest, *model._year_effect(year, features, forest)
+    forest = land.forest_at(year - 1)
+    edge_m = land.edge_distance_m(year - 1, forest)
+    return forest, edge_m, *model._year_effect(year, forest, edge_m)
 
 
 def _design_at(land: MatchingLandscape, year: int, cells: np.ndarray) -> np.ndarray:
     """The hazard's covariates at the end of ``year`` at ``cells`` (float64 rows): a task of the fit."""
-    return _design(land.features(year), cells)
+    return np.column_stack(list(land.features(year, cells).values())).astype(np.float64)
 
 
 def _hrp_year(model: MatchedControlBaseline, year: int) -> tuple:
     """One year of the historical period in :meth:`MatchedControlBaseline.fit`, once β is fitted: (a_y, control
     cells lost, the placebo tiles' sums, per zone the relative hazard of its forest cells)."""
-    features, forest, a_y, lost, sums = _year_start(model, year)
-    return a_y, lost, sums, {z: model._zone_hazard(z, features, forest)[1] for z in model._zones}
+    forest, edge_m, a_y, lost, sums = _year_start(model, year)
+    return a_y, lost, sums, {z: model._zone_hazard(z, year, forest, edge_m)[1] for z in model._zones}
 
 
 def _predict_year(model: MatchedControlBaseline, year: int) -> tuple:
     """One year of :meth:`MatchedControlBaseline.predict` on the fitted ``model``: (a_y, control cells lost,
     the placebo tiles' sums, per zone the expected loss and the forest cells per stratum)."""
     n_strata = len(model._land.strata_names) + 1
-    features, forest, a_y, lost, sums = _year_start(model, year)
+    forest, edge_m, a_y, lost, sums = _year_start(model, year)
     zones = {}
     for z in model._zones:
-        strata, hazard = model._zone_hazard(z, features, forest)
+        strata, hazard = model._zone_hazard(z, year, forest, edge_m)
         p = cloglog.probability(model.k_[z] * a_y * hazard)
         zones[z] = (np.bincount(strata, weights=p, minlength=n_strata),
                     np.bincount(strata, minlength=n_strata).astype(np.float64))
