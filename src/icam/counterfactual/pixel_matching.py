@@ -212,16 +212,21 @@ class PixelMatching:
         for drawn in (c for pair in samples for c in pair):
             sampled[drawn] = True
         cells = np.flatnonzero(sampled)
+        del sampled
+        # each sample as its positions among the sampled cells, where the features are: int32, and the flat
+        # indices dropped (a jurisdiction's pools are 14.8 million cells an iteration)
+        samples = [tuple(_positions(cells, s) for s in sample) for sample in samples]
         features = self._features(land, m, cells)
-        exact = land.strata.ravel()[cells].astype(np.int64)  # the exact groups at the sampled cells only
+        exact = land.strata.ravel()[cells].astype(np.int32)  # the exact groups at the sampled cells only
         if groups is not None:
-            exact += groups.ravel()[cells].astype(np.int64) * 1000
+            exact += groups.ravel()[cells].astype(np.int32) * 1000
         return [self._pair(cells, features, exact, sample, rng) for sample, rng in zip(samples, rngs)]
 
     def _pair(self, cells, features, exact, sample, rng) -> tuple[Matches | None, int, np.random.Generator]:
         """One iteration's pairs (flat cell indices); ``features`` and ``exact`` hold the values at ``cells``,
-        and the sampled cells are matched by their positions in it."""
-        treated, pool = (_positions(cells, s) for s in sample)
+        and the sampled cells (``sample``: the treated's and the pool's positions in ``cells``) are matched by
+        those positions."""
+        treated, pool = sample
         try:
             pairs = match(features, treated, pool, groups=exact, replace=False, rng=rng,
                           calipers=self._calipers(features, np.concatenate([treated, pool])),
@@ -290,7 +295,7 @@ def _positions(cells: np.ndarray, drawn: np.ndarray) -> np.ndarray:
     """The positions in ``cells`` of ``drawn``, both ascending and every drawn cell among the cells: one merge
     of the two, where ``np.searchsorted`` took a binary search per cell (a jurisdiction's pool of 14.8 million
     in 28 million cells: 1.5 s an iteration)."""
-    out = np.empty(drawn.size, np.int64)
+    out = np.empty(drawn.size, np.int32)  # positions among a raster's cells: below 2**31
     j = 0
     for i in range(drawn.size):
         while cells[j] != drawn[i]:
