@@ -84,6 +84,16 @@ def test_covariates_at_cells_are_the_whole_rasters_values_there():
     assert set(whole) == set(at) == {"x", "edge_log1p_100m", "edge_km", "forest_cover_1km"}
     for name in whole:
         np.testing.assert_array_equal(at[name], np.asarray(whole[name]).ravel()[cells])
+    # a year's hazards take the covariates at their cells from one distance raster they share: the same values,
+    # and the shared raster is left as it was
+    edge_m = land.edge_distance_m(2006, land.forest_at(2006))
+    kept = edge_m.copy()
+    shared = land.features(2006, cells, edge_m)
+    for name in shared:
+        np.testing.assert_array_equal(shared[name], np.asarray(whole[name]).ravel()[cells])
+    for name, values in land.features(2006, None, edge_m).items():
+        np.testing.assert_array_equal(values, whole[name])
+    np.testing.assert_array_equal(edge_m, kept)
     # a cell lost by 2006 is non-forest: its distance to non-forest is 0
     lost = np.flatnonzero((land.loss_year.ravel() > 0) & (land.loss_year.ravel() <= 2006))[:50]
     assert np.all(land.features(2006, lost)["edge_km"] == 0)
