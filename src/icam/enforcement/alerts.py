@@ -131,7 +131,8 @@ class AlertRaster:
         code = year if loss.size and loss.max() >= 1000 else year - 2000
         lost = loss == code
         day = date_to_days(dt.date(year, 7, 1))
-        return cls(np.where(lost, day, 0).astype(np.int32), np.where(lost, 2, 0).astype(np.uint8))
+        # in the rasters' own types: two Python ints would make int64 rasters first (1 GB at a jurisdiction)
+        return cls(np.where(lost, np.int32(day), np.int32(0)), np.where(lost, np.uint8(2), np.uint8(0)))
 
 
 # ------------------------------------------------------------------------------------------- events

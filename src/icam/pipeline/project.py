@@ -63,7 +63,7 @@ def _write_rasters(config: IcamConfig, landscape: Landscape, out_dir: Path) -> l
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for year in key_years(config, forest.epochs):
-        cover = np.where(forest.valid, forest.forest_in(year), 255).astype(np.uint8)
+        cover = np.where(forest.valid, forest.forest_in(year), np.uint8(255))  # uint8: no int64 raster between
         name = f"rasters/forest_{year}.tif"
         write_cog(out_dir / name, cover, grid, nodata=255)
         written.append(name)
