@@ -131,8 +131,7 @@ class AlertRaster:
         code = year if loss.size and loss.max() >= 1000 else year - 2000
         lost = loss == code
         day = date_to_days(dt.date(year, 7, 1))
-        # in the rasters' own types: two Python ints would make int64 rasters first (1 GB at a jurisdiction)
-        return cls(np.where(lost, np.int32(day), np.int32(0)), np.where(lost, np.uint8(2), np.uint8(0)))
+        return cls(np.where(lost, np.int32(day), np.int32(0)), np.where(lost, np.uint8(2), np.uint8(0)))  # no int64
 
 
 # ------------------------------------------------------------------------------------------- events
