@@ -12,6 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 from icam.core.errors import InputError
 from icam.risk.validate import (
+    AssessmentCells,
     CellComparison,
     assessment_cells,
     auc,
@@ -281,3 +282,20 @@ def test_auc_properties(data):
     value = auc(scores, labels)
     assert value == pytest.approx(_pairwise_auc(scores, labels))
     assert auc(-scores, labels) == pytest.approx(1.0 - value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(1, 40), cols=st.integers(1, 40), side=st.integers(1, 12), seed=st.integers(0, 2**32 - 1))
+def test_assessment_cells_without_their_raster_are_the_rasters(rows, cols, side, seed):
+    """The pipeline's assessments take each pixel's cell from the layout, not from a raster of ids: the same ids,
+    and the same pixel count per cell within the units (or over the whole grid), as the raster gives."""
+    raster = assessment_cells((rows, cols), 10.0, cell_area_ha=(side * 10.0) ** 2 / 1e4)
+    cells = AssessmentCells.of((rows, cols), 10.0, (side * 10.0) ** 2 / 1e4)
+    rng = np.random.default_rng(seed)
+    index = np.sort(rng.choice(rows * cols, size=rng.integers(1, rows * cols + 1), replace=False))
+    np.testing.assert_array_equal(cells.ids(index), raster.ravel()[index])
+    assert cells.ids(index).dtype == raster.dtype
+    units = rng.integers(0, 3, size=(rows, cols))
+    n_cells = int(raster.max()) + 1
+    np.testing.assert_array_equal(cells.pixels(units), np.bincount(raster[units > 0], minlength=n_cells))
+    np.testing.assert_array_equal(cells.pixels(1), np.bincount(raster.ravel(), minlength=n_cells))

@@ -41,7 +41,7 @@ from icam.risk import local_rate as lr
 from icam.risk import models as rm
 from icam.risk import validate as va
 from icam.risk.covariates import CovariateStack, distance_to_mask_m
-from icam.risk.workflow import Assessment, BenchmarkResult, cell_px, compare_on_forest, finite_or_none, run_benchmark
+from icam.risk.workflow import Assessment, BenchmarkResult, compare_on_forest, finite_or_none, run_benchmark
 
 AUC_SAMPLE_PX = 400_000  # forest pixels drawn to compute a map's AUC (ranks of millions are slow, and no better)
 MAX_DISTANCE_M = 1e6  # distances beyond a grid (no feature on it) are clipped to 1,000 km
@@ -173,16 +173,15 @@ class _Period:
     index: np.ndarray
     area_ha: np.ndarray
     lost_px: np.ndarray
-    cells: np.ndarray
+    cells: va.AssessmentCells
     cell_px: np.ndarray
 
     @classmethod
-    def of(cls, forest: np.ndarray, lost: np.ndarray, s: RiskSetting, cells: np.ndarray) -> _Period:
+    def of(cls, forest: np.ndarray, lost: np.ndarray, s: RiskSetting, cells: va.AssessmentCells) -> _Period:
         index = np.flatnonzero(forest)  # int32 where it fits: it lives through every candidate's assessment
         index = index.astype(np.int32) if forest.size < 2**31 else index
-        side = va.assessment_cell_side_px(s.grid.resolution_m, s.assessment_cell_ha)
         return cls(index, s.grid.cell_area_ha()[:, 0][index // s.grid.width], lost.ravel()[index], cells,
-                   cell_px(s.units, cells, side))
+                   cells.pixels(s.units))
 
 
 def _assess(period: str, score: np.ndarray, frame: _Period, s: RiskSetting) -> Assessment:
@@ -307,7 +306,7 @@ def _band(stack: CovariateStack, forest: np.ndarray, extra: list, ends: np.ndarr
     return x[start - before:stop - before]
 
 
-def model_candidates(names: list[str], s: RiskSetting, cells: np.ndarray, progress: Callable[[str], None]
+def model_candidates(names: list[str], s: RiskSetting, cells: va.AssessmentCells, progress: Callable[[str], None]
                      ) -> tuple[list[Candidate], ModelInputs]:
     """Each model fitted on t1→t2 and assessed on both periods, one date at a time: the date's design matrix
     is built once and predicted by every model, and no map is kept (the chosen model's refit on t1→t3 and
@@ -377,7 +376,7 @@ def _class_frequency_on(fitted: bm.BenchmarkFit, classes: np.ndarray, s: RiskSet
     return out
 
 
-def local_rate_candidate(s: RiskSetting, bench: BenchmarkResult, cells: np.ndarray) -> Candidate:
+def local_rate_candidate(s: RiskSetting, bench: BenchmarkResult, cells: va.AssessmentCells) -> Candidate:
     """riskmapjnr's moving-window local rate, 30 equal-width classes × unit, below the benchmark's NRT,
     assessed on both periods (its map at t3 comes after the choice, :func:`local_rate_score_t3`)."""
     started = time.perf_counter()
@@ -455,7 +454,7 @@ def run_candidates(s: RiskSetting, models: list[str], expected_ha: float | None,
     candidates = [benchmark_candidate(s, bench, time.perf_counter() - started)]
     bench = replace(bench, calibration_assessment=candidates[0].calibration,
                     confirmation_assessment=candidates[0].confirmation)  # 0.9 GB of densities at a jurisdiction
-    cells = va.assessment_cells(s.grid.shape, s.grid.resolution_m, s.assessment_cell_ha)
+    cells = va.AssessmentCells.of(s.grid.shape, s.grid.resolution_m, s.assessment_cell_ha)
     sklearn_models = [m for m in models if m != "local_rate"]
     inputs = None
     if sklearn_models:

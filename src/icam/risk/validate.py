@@ -62,6 +62,44 @@ def assessment_cells(shape: tuple[int, int], cell_size_m: float,
     return r * dtype(per_row) + c
 
 
+@dataclass(frozen=True)
+class AssessmentCells:
+    """:func:`assessment_cells` without its raster (a jurisdiction's is 234 MB of int32): the ids of the pixels
+    asked for, and each cell's pixel count, computed from the cells' layout."""
+
+    shape: tuple[int, int]
+    side: int
+
+    @classmethod
+    def of(cls, shape: tuple[int, int], cell_size_m: float, cell_area_ha: float = MEDIAN_PROJECT_HA):
+        return cls((int(shape[0]), int(shape[1])), assessment_cell_side_px(cell_size_m, cell_area_ha))
+
+    @property
+    def per_row(self) -> int:
+        return -(-self.shape[1] // self.side)
+
+    @property
+    def n_cells(self) -> int:
+        return -(-self.shape[0] // self.side) * self.per_row
+
+    def ids(self, index: np.ndarray) -> np.ndarray:
+        """``assessment_cells(...).ravel()[index]``: the cell of each flat pixel index."""
+        dtype = np.int32 if self.n_cells < 2**31 else np.int64
+        rows, cols = np.divmod(np.asarray(index), self.shape[1])
+        return ((rows // self.side) * self.per_row + cols // self.side).astype(dtype, copy=False)
+
+    def pixels(self, units) -> np.ndarray:
+        """Pixels of each cell where ``units`` > 0 (a raster), or every pixel (``units`` a scalar): one cell row
+        of the raster at a time."""
+        if np.ndim(units) == 0:
+            rows = np.diff(np.r_[np.arange(0, self.shape[0], self.side), self.shape[0]])
+            cols = np.diff(np.r_[np.arange(0, self.shape[1], self.side), self.shape[1]])
+            return np.outer(rows, cols).ravel()
+        starts = np.arange(0, self.shape[1], self.side)
+        return np.concatenate([np.add.reduceat(np.count_nonzero(np.asarray(units)[r0:r0 + self.side] > 0, axis=0),
+                                               starts) for r0 in range(0, self.shape[0], self.side)])
+
+
 # --------------------------------------------------------------------------- comparison
 
 @dataclass(frozen=True, eq=False)

@@ -252,18 +252,19 @@ def _groups(fit: bm.BenchmarkFit, classes: np.ndarray, units, grid: Grid) -> _Gr
 
 
 def compare_on_forest(name: str, index: np.ndarray, adjusted_ha: np.ndarray, lost: np.ndarray,
-                      area_ha: np.ndarray, cells: np.ndarray, cell_px: np.ndarray, grid: Grid,
+                      area_ha: np.ndarray, cells: va.AssessmentCells, cell_px: np.ndarray, grid: Grid,
                       cell_area_ha: float, keep_density: bool = True) -> Assessment:
     """An adjusted density on the forest pixels against their actual loss, summed per assessment cell.
 
     index: flat indices of the forest pixels at the start of the period; adjusted_ha, lost (bool),
-    area_ha: per pixel of ``index``. Only forest pixels can hold predicted or actual loss, so the sums
-    run over them (a few % of a jurisdiction's pixels); the cells compared are those holding forest,
-    and a cell's pixel count (its area, for the weighted RMSE) is its count in the jurisdiction,
-    ``cell_px``. Every candidate map is assessed by this one function; ``keep_density=False`` leaves the
-    per-pixel density out of the assessment (its comparison is what the tests read).
+    area_ha: per pixel of ``index``; cells: the assessment cells' layout (their ids computed for these pixels
+    only). Only forest pixels can hold predicted or actual loss, so the sums run over them (a few % of a
+    jurisdiction's pixels); the cells compared are those holding forest, and a cell's pixel count (its area,
+    for the weighted RMSE) is its count in the jurisdiction, ``cell_px``. Every candidate map is assessed by
+    this one function; ``keep_density=False`` leaves the per-pixel density out of the assessment (its
+    comparison is what the tests read).
     """
-    cell_of = cells.ravel()[index]
+    cell_of = cells.ids(index)
     size = cell_px.size
     cell_ids = np.flatnonzero(np.bincount(cell_of, minlength=size))
     comparison = va.CellComparison(
@@ -283,15 +284,6 @@ def _assess(name: str, fit: PeriodFit, classes: np.ndarray, units, deforested: n
     area = groups.area_ha[groups.group]
     adjusted = groups.adjusted_ha(float(area[lost].sum()))
     return compare_on_forest(name, groups.index, adjusted, lost, area, cells, cell_px, grid, cell_area_ha)
-
-
-def cell_px(units, cells: np.ndarray, side: int) -> np.ndarray:
-    """Pixels of the jurisdiction (units > 0; every pixel without units) in each assessment cell of ``side`` px."""
-    if np.ndim(units) == 0:  # every pixel counts: a cell's pixels are its rows × its columns
-        rows = np.diff(np.r_[np.arange(0, cells.shape[0], side), cells.shape[0]])
-        cols = np.diff(np.r_[np.arange(0, cells.shape[1], side), cells.shape[1]])
-        return np.outer(rows, cols).ravel()
-    return np.bincount(cells[np.asarray(units) > 0], minlength=int(cells.max()) + 1)
 
 
 def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tuple[int, int, int], grid: Grid,
@@ -318,14 +310,14 @@ def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tupl
             raise InputError(f"the units raster {unit_ids.shape} and the forest maps {grid.shape} differ in shape")
         f1, f2, f3 = f1 & (unit_ids > 0), f2 & (unit_ids > 0), f3 & (unit_ids > 0)
     t1, t2, t3 = years
-    cells = va.assessment_cells(grid.shape, grid.resolution_m, assessment_cell_ha)
+    cells = va.AssessmentCells.of(grid.shape, grid.resolution_m, assessment_cell_ha)
 
     d1 = bm.distance_to_edge_m(f1, grid)
     lost_cal, lost_all = f1 & ~f2, f1 & ~f3
     calibration, classes_1 = fit_period("calibration", (t1, t2), f1, lost_cal, d1, unit_ids, grid)
     historical, _ = fit_period("historical", (t1, t3), f1, lost_all, d1, unit_ids, grid)
     del d1
-    px = cell_px(unit_ids, cells, va.assessment_cell_side_px(grid.resolution_m, assessment_cell_ha))
+    px = cells.pixels(unit_ids)  # pixels of the jurisdiction (units > 0; every pixel without units) per cell
     cal = _assess("calibration", calibration, classes_1, unit_ids, lost_cal, px, grid, cells, assessment_cell_ha)
     del classes_1
 
