@@ -33,6 +33,7 @@ from affine import Affine
 from icam.core.blocks import ArraySource, BlockGrid, FileSource
 from icam.core.errors import InputError
 from icam.risk import benchmark as bm
+from icam.risk import validate as va
 
 DISTANCE_CAP_M = 2_000.0  # the first cap: above most NRTs, and a halo of 67 pixels at 30 m (1.3x a 1024 block)
 FOREST_CODES = {"t1": (1, 2, 3), "t2": (2, 3), "t3": (3,)}  # forestatrisk's fcc codes of the forest at each date
@@ -88,15 +89,19 @@ class Blocks:
         return fcc[inner], units[inner], forest[inner], distance[inner]
 
     @property
+    def layout(self) -> va.AssessmentCells:
+        """The map's assessment cells (laid from its top-left corner, as ``validate.assessment_cells``)."""
+        return va.AssessmentCells(tuple(self.change.shape), self.cell_side_px)
+
+    @property
     def n_cells(self) -> int:
-        """Assessment cells of the map (laid from its top-left corner: ``validate.assessment_cells``)."""
-        return -(-self.change.shape[0] // self.cell_side_px) * -(-self.change.shape[1] // self.cell_side_px)
+        return self.layout.n_cells
 
     def cells(self, window: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
         """The block's rows (absolute) and assessment cell ids, as (rows, cols) maps."""
         rows = np.arange(window[0].start, window[0].stop)
         cols = np.arange(window[1].start, window[1].stop)
-        per_row = -(-self.change.shape[1] // self.cell_side_px)
+        per_row = self.layout.per_row
         cell = (rows // self.cell_side_px)[:, None] * per_row + (cols // self.cell_side_px)[None, :]
         return np.broadcast_to(rows[:, None], cell.shape), cell
 

@@ -52,14 +52,11 @@ def assessment_cells(shape: tuple[int, int], cell_size_m: float,
     """
     if len(shape) != 2 or min(shape) < 0:
         raise InputError(f"shape must be (rows, cols), got {shape}")
-    side = assessment_cell_side_px(cell_size_m, cell_area_ha)
-    rows, cols = int(shape[0]), int(shape[1])
-    per_row = -(-cols // side)
-    n_cells = -(-rows // side) * per_row
-    dtype = np.int32 if n_cells < 2**31 else np.int64
-    r = (np.arange(rows, dtype=dtype) // side)[:, None]
-    c = (np.arange(cols, dtype=dtype) // side)[None, :]
-    return r * dtype(per_row) + c
+    cells = AssessmentCells.of(shape, cell_size_m, cell_area_ha)
+    dtype = cells.dtype
+    r = (np.arange(cells.shape[0], dtype=dtype) // cells.side)[:, None]
+    c = (np.arange(cells.shape[1], dtype=dtype) // cells.side)[None, :]
+    return r * dtype(cells.per_row) + c
 
 
 @dataclass(frozen=True)
@@ -82,11 +79,15 @@ class AssessmentCells:
     def n_cells(self) -> int:
         return -(-self.shape[0] // self.side) * self.per_row
 
+    @property
+    def dtype(self) -> type:
+        """The ids' type: int32, or int64 past 2³¹ cells."""
+        return np.int32 if self.n_cells < 2**31 else np.int64
+
     def ids(self, index: np.ndarray) -> np.ndarray:
         """``assessment_cells(...).ravel()[index]``: the cell of each flat pixel index."""
-        dtype = np.int32 if self.n_cells < 2**31 else np.int64
         rows, cols = np.divmod(np.asarray(index), self.shape[1])
-        return ((rows // self.side) * self.per_row + cols // self.side).astype(dtype, copy=False)
+        return ((rows // self.side) * self.per_row + cols // self.side).astype(self.dtype, copy=False)
 
     def pixels(self, units) -> np.ndarray:
         """Pixels of each cell where ``units`` > 0 (a raster), or every pixel (``units`` a scalar): one cell row

@@ -90,6 +90,9 @@ def _file_stamp(path: Path) -> tuple:
 
 
 def _static_covariates(cov, grid: Grid) -> dict[str, np.ndarray]:
+    """The distances to the vector layers, the elevation (km) and the slope, NaN where the elevation has no data.
+    In this thread, one after the other: they read and rasterise with GDAL, and the run forks its background
+    stage right after them (a fork soon after a GDAL thread exits can copy a lock PROJ holds)."""
     layers: dict[str, np.ndarray] = {}
     for name in ("roads", "settlements", "rivers"):
         path = getattr(cov, name)
