@@ -29,7 +29,6 @@ from icam.core.errors import InputError
 from icam.enforcement.alerts import (
     ALERT_EPOCH,
     AlertRaster,
-    PriorityRule,
     cluster_alerts,
     date_to_days,
     days_to_date,
@@ -37,6 +36,7 @@ from icam.enforcement.alerts import (
     new_alerts,
 )
 from icam.enforcement.exports import write_alerts, write_field_sheet
+from icam.enforcement.priority import PriorityRule
 from icam.landscape.grid import Grid
 
 X0, Y1, RES = 276000.0, 9358000.0, 30.0

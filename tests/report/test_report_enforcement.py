@@ -245,4 +245,4 @@ def test_view_helpers():
         ("project_area", 0, 0.0, [3, 0], 3), ("leakage_belt", 2, 12.5, [1, 0], 1), ("unknown", 0, 0.0, [0, 1], 1)]
     weights = {"w_area": 2.0, "w_recent": 2.0, "w_agreement": 1.5, "w_road": 1.0, "w_risk": 1.0, "w_confidence": 1.0,
                "zone_weights": {"project_area": 2.0, "leakage_belt": 1.0, "outside": 0.0}}
-    assert _max_score(weights) == 10.5  # as icam.enforcement.alerts.PriorityRule's docstring
+    assert _max_score(weights) == 10.5  # as icam.enforcement.priority.PriorityRule's docstring

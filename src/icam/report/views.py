@@ -389,7 +389,7 @@ def agreements_view(agreements: dict, tables: list | tuple = ()) -> dict:
 
 # --------------------------------------------------------------------------- enforcement
 
-PRIORITIES = ("high", "medium", "low")  # as icam.enforcement.alerts.PRIORITIES (not imported: geopandas, scipy)
+PRIORITIES = ("high", "medium", "low")  # as icam.enforcement.priority.PRIORITIES (not imported: geopandas, scipy)
 ZONE_ORDER = ("project_area", "leakage_belt")
 
 

@@ -30,7 +30,8 @@ import rasterio
 from scipy import ndimage
 
 from icam.core.atomic import atomic_path, write_csv_rows
-from icam.enforcement.alerts import AlertRaster, PriorityRule, cluster_alerts, date_to_days, describe
+from icam.enforcement.alerts import AlertRaster, cluster_alerts, date_to_days, describe
+from icam.enforcement.priority import PriorityRule
 from icam.landscape.grid import Grid
 from icam.simulate.patrols import simulate_patrols
 

@@ -64,7 +64,7 @@ class AgreementsSection(_Section):
 
 
 class PrioritySection(_Section):
-    """The priority score of an alert event (:class:`icam.enforcement.alerts.PriorityRule`; docs/methods.md):
+    """The priority score of an alert event (:class:`icam.enforcement.priority.PriorityRule`; docs/methods.md):
     score = w_area·min(1, area/area_ref) + w_recent·exp(−age/recency) + zone weight + w_agreement·[in an
     agreement parcel] + w_road·exp(−road_km/road_ref) + w_risk·risk percentile + w_confidence·(confidence−1)/2."""
 

@@ -34,10 +34,8 @@ from sqlalchemy import func, insert, select
 from icam.core.errors import InputError
 from icam.enforcement import patrols as pt
 from icam.enforcement.alerts import (
-    PRIORITIES,
     AlertRaster,
     Events,
-    PriorityRule,
     cluster_alerts,
     date_to_days,
     days_to_date,
@@ -45,6 +43,7 @@ from icam.enforcement.alerts import (
 )
 from icam.enforcement.exports import write_alerts, write_field_sheet
 from icam.enforcement.models import Alert, Patrol
+from icam.enforcement.priority import PRIORITIES, PriorityRule
 from icam.landscape import Landscape
 from icam.landscape.raster import read_layer
 from icam.landscape.vector import read_features
