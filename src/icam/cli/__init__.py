@@ -1,8 +1,9 @@
 """The ``icam`` command line, one module per command group (as rasterio's ``rio``)."""
 
-from icam.core.process import one_blas_thread
+from icam.core.process import keep_freed_memory, one_blas_thread
 
 one_blas_thread()  # before the commands import numpy: OpenBLAS reads it as it loads
+keep_freed_memory()  # icam's commands are batch jobs: their memory is given back between stages
 
 from icam.cli.app import app  # noqa: E402
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from icam.core.blocks import cores
+from icam.core.process import release_freed_memory
 
 _shared: Any = None  # in a worker: the value inherited from the process that forked it
 _left_to_foreground = 0  # in a background stage's process: the cores it leaves to the run's foreground
@@ -107,6 +108,7 @@ def imap_shared(fn: Callable, shared: Any, tasks: Iterable[Sequence], workers: i
     ahead = ahead or workers
     # initargs reach a forked worker by inheritance, not by pickle: the shared value is never copied whole;
     # leaving the block (the results all taken, an exception, or the loop broken off) terminates the workers
+    release_freed_memory()
     with multiprocessing.get_context("fork").Pool(workers, initializer=_inherit, initargs=(shared,)) as pool:
         pending: deque = deque()
         for args in tasks:
@@ -149,6 +151,7 @@ class Background:
 
     def __init__(self, func: Callable[[], Any]):
         context = multiprocessing.get_context("fork")
+        release_freed_memory()
         self._receive, send = context.Pipe(duplex=False)
         # non-daemonic: the function may fork workers of its own (map_shared)
         self._process = context.Process(target=_run_and_send, args=(func, send), daemon=False)

@@ -37,6 +37,7 @@ import shapely
 from icam import __version__
 from icam.core.atomic import atomic_write_text, create_folder
 from icam.core.forked import available_bytes, start_background
+from icam.core.process import release_freed_memory
 from icam.pipeline import cache
 from icam.pipeline.cache import CACHE_DIR
 
@@ -203,6 +204,7 @@ class Pipeline:
                     result = stage.func(deps, staging)
                     self._store(stage, key, result)
                 results[stage.name] = result
+                release_freed_memory()
                 records[stage.name] = StageRecord(stage.name, key, hit, time.perf_counter() - t0)
                 if on_stage:
                     on_stage(stage, "done")
