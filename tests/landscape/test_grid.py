@@ -53,6 +53,20 @@ def test_areas_of_a_partition_add_up(seed, crs):
     assert math.isclose(parts, grid.area_ha(np.ones(grid.shape, bool)), rel_tol=1e-12)
 
 
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["EPSG:3395", "EPSG:32620"]))
+def test_cell_areas_at_indices_are_the_rasters_values(seed, crs):
+    rng = np.random.default_rng(seed)
+    x0 = -6_850_000 if crs == "EPSG:3395" else 600_000
+    grid = Grid.from_bounds(crs, (x0, 1_800_000, x0 + 1500, 1_801_500), 30)
+    index = rng.choice(grid.height * grid.width, size=int(rng.integers(0, 300)), replace=False).astype(np.int32)
+    at = grid.cell_area_at_ha(index)
+    full = np.broadcast_to(grid.cell_area_ha(), grid.shape).ravel()[index]
+    assert at.dtype == np.float64 and at.shape == index.shape
+    assert np.array_equal(at, full)  # the same numbers to the bit, a view of one value on UTM
+    assert grid.is_area_corrected or not at.flags.writeable
+
+
 def test_grid_snaps_outwards_to_the_resolution():
     grid = Grid.from_bounds("EPSG:32718", (100_010, 200_020, 100_950, 200_980), 30)
     xmin, ymin, xmax, ymax = grid.bounds

@@ -110,6 +110,14 @@ class Grid:
         x, y = self._row_centres(np.arange(self.height) + 0.5)
         return nominal / self.areal_scale(x, y)[:, None]
 
+    def cell_area_at_ha(self, index: np.ndarray) -> np.ndarray:
+        """:meth:`cell_area_ha` at the cells of ``index`` (flat, row-major), float64. Where every cell has the
+        same area (no per-row correction) a read-only view of that one value: at a jurisdiction the areas of
+        its 36 million forest pixels would be 0.29 GB of equal numbers."""
+        if not self.is_area_corrected:
+            return np.broadcast_to(np.float64(self.nominal_cell_area_ha), np.shape(index))
+        return self.cell_area_ha()[:, 0][np.asarray(index) // self.width]
+
     def areal_scale_range(self) -> tuple[float, float]:
         """(lowest, highest) ratio of the area icam counts to the true ground area, over a lattice of points
         spanning the grid: 1 on an equal-area grid or where a Mercator grid's rows are corrected, k² on UTM

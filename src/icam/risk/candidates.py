@@ -180,7 +180,7 @@ class _Period:
     def of(cls, forest: np.ndarray, lost: np.ndarray, s: RiskSetting, cells: va.AssessmentCells) -> _Period:
         index = np.flatnonzero(forest)  # int32 where it fits: it lives through every candidate's assessment
         index = index.astype(np.int32) if forest.size < 2**31 else index
-        return cls(index, s.grid.cell_area_ha()[:, 0][index // s.grid.width], lost.ravel()[index], cells,
+        return cls(index, s.grid.cell_area_at_ha(index), lost.ravel()[index], cells,
                    cells.pixels(s.units))
 
 
@@ -481,7 +481,7 @@ def run_candidates(s: RiskSetting, models: list[str], expected_ha: float | None,
 def _risk_map(score: np.ndarray, grid: Grid, expected_ha: float, validity_years: float) -> np.ndarray:
     """A relative-risk map adjusted to the expected deforestation, ha/pixel/year (float32)."""
     index = np.flatnonzero(score > 0)
-    area = grid.cell_area_ha()[:, 0][index // grid.width]
+    area = grid.cell_area_at_ha(index)
     adjusted, _ = bm.adjust_to_quantity(score.ravel()[index] * area, expected_ha, area)
     risk = np.zeros(score.size, dtype=np.float32)
     risk[index] = bm.density_per_year(adjusted, validity_years)

@@ -87,7 +87,12 @@ class AssessmentCells:
     def ids(self, index: np.ndarray) -> np.ndarray:
         """``assessment_cells(...).ravel()[index]``: the cell of each flat pixel index."""
         rows, cols = np.divmod(np.asarray(index), self.shape[1])
-        return ((rows // self.side) * self.per_row + cols // self.side).astype(self.dtype, copy=False)
+        # in place: a jurisdiction's 36 million forest pixels make each temporary 0.14–0.29 GB
+        np.floor_divide(rows, self.side, out=rows)
+        np.floor_divide(cols, self.side, out=cols)
+        np.multiply(rows, self.per_row, out=rows)
+        np.add(rows, cols, out=rows)
+        return rows.astype(self.dtype, copy=False)
 
     def pixels(self, units) -> np.ndarray:
         """Pixels of each cell where ``units`` > 0 (a raster), or every pixel (``units`` a scalar): one cell row
