@@ -3,7 +3,7 @@
 from icam.core.process import keep_freed_memory, one_blas_thread
 
 one_blas_thread()  # before the commands import numpy: OpenBLAS reads it as it loads
-keep_freed_memory()  # icam's commands are batch jobs: their memory is given back between stages
+keep_freed_memory()  # large arrays reuse the memory freed before them (a run gives it back between stages)
 
 from icam.cli.app import app  # noqa: E402
 

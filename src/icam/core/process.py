@@ -44,8 +44,8 @@ def keep_freed_memory() -> None:
     """Large arrays from the heap, and the memory they free kept there for the next ones (glibc only).
 
     glibc maps every block over 32 MB afresh and unmaps it when freed, and the kernel zeroes each page of a new
-    mapping as it is first touched: 0.12 s for each 61 Mpx float32 temporary, a third of a jurisdiction
-    run's CPU (perf, docs/benchmarks.md). Served from the heap and kept when freed, the pages are reused as
+    mapping as it is first touched: 0.12 s for each 61 Mpx float32 temporary, 29 % of a jurisdiction
+    run's CPU samples (perf, docs/benchmarks.md). Served from the heap and kept when freed, the pages are reused as
     they are. One heap for every thread: a heap per thread keeps what its thread freed, out of the others'
     reach (1.5 GB of a project's risk stage, whose models run in threads). :func:`release_freed_memory` gives
     the free pages back between stages and before a fork."""
