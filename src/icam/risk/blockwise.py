@@ -100,9 +100,7 @@ class Blocks:
     def cells(self, window: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
         """The block's rows (absolute) and assessment cell ids, as (rows, cols) maps."""
         rows = np.arange(window[0].start, window[0].stop)
-        cols = np.arange(window[1].start, window[1].stop)
-        per_row = self.layout.per_row
-        cell = (rows // self.cell_side_px)[:, None] * per_row + (cols // self.cell_side_px)[None, :]
+        cell = self.layout.window_ids(window, np.int64)  # int64: the counts' keys combine cells with groups
         return np.broadcast_to(rows[:, None], cell.shape), cell
 
 

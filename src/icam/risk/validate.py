@@ -53,10 +53,7 @@ def assessment_cells(shape: tuple[int, int], cell_size_m: float,
     if len(shape) != 2 or min(shape) < 0:
         raise InputError(f"shape must be (rows, cols), got {shape}")
     cells = AssessmentCells.of(shape, cell_size_m, cell_area_ha)
-    dtype = cells.dtype
-    r = (np.arange(cells.shape[0], dtype=dtype) // cells.side)[:, None]
-    c = (np.arange(cells.shape[1], dtype=dtype) // cells.side)[None, :]
-    return r * dtype(cells.per_row) + c
+    return cells.window_ids((slice(0, cells.shape[0]), slice(0, cells.shape[1])))
 
 
 @dataclass(frozen=True)
@@ -93,6 +90,14 @@ class AssessmentCells:
         np.multiply(rows, self.per_row, out=rows)
         np.add(rows, cols, out=rows)
         return rows.astype(self.dtype, copy=False)
+
+    def window_ids(self, window: tuple[slice, slice], dtype: type | None = None) -> np.ndarray:
+        """The cell ids of a window of the raster, (rows, cols) absolute, as a map; ``dtype``: theirs
+        (:attr:`dtype` by default)."""
+        dtype = dtype or self.dtype
+        r = (np.arange(window[0].start, window[0].stop, dtype=dtype) // self.side)[:, None]
+        c = (np.arange(window[1].start, window[1].stop, dtype=dtype) // self.side)[None, :]
+        return r * dtype(self.per_row) + c
 
     def pixels(self, units) -> np.ndarray:
         """Pixels of each cell where ``units`` > 0 (a raster), or every pixel (``units`` a scalar): one cell row

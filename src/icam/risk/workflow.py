@@ -277,7 +277,7 @@ def compare_on_forest(name: str, index: np.ndarray, adjusted_ha: np.ndarray, los
 
 
 def _assess(name: str, fit: PeriodFit, classes: np.ndarray, units, deforested: np.ndarray, cell_px: np.ndarray,
-            grid: Grid, cells: np.ndarray, cell_area_ha: float) -> Assessment:
+            grid: Grid, cells: va.AssessmentCells, cell_area_ha: float) -> Assessment:
     """The period's fitted frequencies on its classes, adjusted to the actual loss, in assessment cells."""
     groups = _groups(fit.fit, classes, units, grid)
     lost = deforested.ravel()[groups.index]
