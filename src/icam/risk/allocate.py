@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from icam.core.errors import InputError
+from icam.core.indices import flat_indices
 
 YEAR_MAX = np.iinfo(np.uint16).max  # year_map is uint16; 0 means "not deforested in the baseline"
 
@@ -279,7 +280,7 @@ def _ranked_reach(risk: np.ndarray, forest: np.ndarray, max_pixels: float) -> np
     """Flat indices of the forest pixels by descending risk (ties by ascending flat index), only as many as
     the quantity can reach: pixel k (1-based rank) is taken only if C_k − a_k/2 ≥ (k − ½)·a_min stays ≤ T,
     so at most ⌊T / a_min + ½⌋ pixels (``max_pixels`` = T / a_min) need sorting."""
-    index = np.flatnonzero(forest)
+    index = flat_indices(forest)
     n_forest = index.size
     # descending risk, ties by ascending flat index: a stable ascending sort of −risk over pixels listed in
     # flat order
@@ -289,8 +290,6 @@ def _ranked_reach(risk: np.ndarray, forest: np.ndarray, max_pixels: float) -> np
     if n_nan:
         raise InputError(f"the risk map is NaN on {n_nan} forest pixels",
                          "give them a risk or remove them from the forest mask")
-    if n_forest < 2**31:
-        index = index.astype(np.int32)
     reach = min(n_forest, int(math.floor(max_pixels + 0.5)) + 1)
     if reach < n_forest:
         part = key.copy()

@@ -35,6 +35,7 @@ from rasterio.features import rasterize
 
 from icam.core.blocks import cores
 from icam.core.errors import InputError
+from icam.core.indices import flat_indices
 from icam.landscape.grid import Grid
 from icam.risk import benchmark as bm
 from icam.risk import local_rate as lr
@@ -178,8 +179,7 @@ class _Period:
 
     @classmethod
     def of(cls, forest: np.ndarray, lost: np.ndarray, s: RiskSetting, cells: va.AssessmentCells) -> _Period:
-        index = np.flatnonzero(forest)  # int32 where it fits: it lives through every candidate's assessment
-        index = index.astype(np.int32) if forest.size < 2**31 else index
+        index = flat_indices(forest)  # int32 where it fits: it lives through every candidate's assessment
         return cls(index, s.grid.cell_area_at_ha(index), lost.ravel()[index], cells,
                    cells.pixels(s.units))
 

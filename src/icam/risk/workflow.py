@@ -28,6 +28,7 @@ import numpy as np
 from affine import Affine
 
 from icam.core.errors import InputError
+from icam.core.indices import flat_indices
 from icam.landscape.grid import Grid
 from icam.risk import benchmark as bm
 from icam.risk import validate as va
@@ -234,9 +235,7 @@ def _dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _groups(fit: bm.BenchmarkFit, classes: np.ndarray, units, grid: Grid) -> _Groups:
-    index = np.flatnonzero(classes)
-    if classes.size < 2**31:  # int32 where the raster allows: the risk score keeps it (a jurisdiction's 134 MB)
-        index = index.astype(np.int32)
+    index = flat_indices(classes)  # int32 where the raster allows: the risk score keeps it
     unit = units if np.ndim(units) == 0 else np.asarray(units).ravel()[index]
     regions, code = _dense_codes(bm.modelling_regions(classes.ravel()[index], unit, fit.n_classes))
     area_by_row = grid.cell_area_ha()[:, 0]
