@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
 SCALE ?= project
 SEED ?= 42
+# the tests run in two worker processes (pytest-xdist; each file's tests in one, so that a module's fixture, e.g. a
+# demo run, is built once): much of the suite waits on subprocesses, servers and browsers, not on the CPU
+TEST_WORKERS ?= 2
 
 .PHONY: demo test bench venv clean
 
@@ -23,7 +26,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # the web app's load test: 100 concurrent writers; issue 17 asks for 1,000 writes each (WEB_LOAD_OPERATIONS=1000),
 # about an hour per database on 2 cores, so `make bench` runs 80 each (docs/benchmarks.md)
