@@ -240,3 +240,37 @@ def write_project(folder: Path, sections: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "icam.toml").write_text("\n".join(lines), encoding="utf-8")
     return folder
+
+
+# `make test` runs two pytest-xdist workers, each file's tests in one (`--dist loadfile`), so that a module's fixture
+# (a demo run) is built once. The session's small run is shared by several files: they go to one worker together,
+# or each worker would build it (half a minute).
+SHARED_RUN_FIXTURES = frozenset({"full_small_run", "vm0048_small_run", "small_project"})
+SHARED_RUN_FILES = frozenset({
+    "tests/bad_inputs/test_environment.py", "tests/cli/test_check_cli.py", "tests/pipeline/test_pipeline.py",
+    "tests/pipeline/test_sizing.py", "tests/pipeline/test_stages_renewal.py", "tests/report/test_report_accounting.py",
+    "tests/report/test_report_checks.py", "tests/report/test_report_risk.py"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test file that uses the small run must be in SHARED_RUN_FILES (the scheduler below sees only names)."""
+    root = Path(config.rootpath)
+    for item in items:
+        path = Path(item.path).relative_to(root).as_posix()
+        if SHARED_RUN_FIXTURES.intersection(item.fixturenames) and path not in SHARED_RUN_FILES:
+            raise pytest.UsageError(f"{path} uses the session's small run: add it to SHARED_RUN_FILES in "
+                                    "tests/conftest.py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """With ``--dist loadfile``: the files of SHARED_RUN_FILES as one, every other file on its own."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedRunScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "the session's small run" if path in SHARED_RUN_FILES else path
+
+    return SharedRunScheduling(config, log)
