@@ -37,8 +37,10 @@ Units: ha, calendar years; loss years are calendar years (0 = never lost).
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
@@ -88,11 +90,12 @@ class MatchingLandscape:
         is: one log term alone misjudges the interior). With ``cells`` (flat indices), each covariate's values
         at those cells only, so that a jurisdiction's matching holds one raster at a time, not all of them, and
         a year's hazards take the edge's functions at the cells they read, not over the whole raster.
-        ``edge_m``: :meth:`edge_distance_m` of ``year``, where several sets of cells share it."""
+        ``edge_m``: :meth:`edge_distance_m` of ``year`` where several sets of cells share it, or its values at
+        ``cells`` (one dimension) where they were kept."""
         if edge_m is None:
             edge_m = _at(self.edge_distance_m(year), cells)
         else:
-            edge_m = edge_m.copy() if cells is None else _at(edge_m, cells)
+            edge_m = edge_m.copy() if cells is None or edge_m.ndim == 1 else _at(edge_m, cells)
         edge_m[np.isinf(edge_m)] = np.hypot(*self.loss_year.shape) * self.cell_size_m  # no edge: the diagonal
         edge_km = edge_m / 1000.0
         # the log in the distance's own float32 buffer: a fresh raster's page faults cost more than its division
@@ -188,14 +191,14 @@ class MatchedControlBaseline:
         columns = list(features.values())
         return cloglog.relative_hazard(columns, np.arange(columns[0].size), mean, sd, self.coef_)
 
-    def _year_effect(self, year: int, forest: np.ndarray,
+    def _year_effect(self, year: int, cells: np.ndarray,
                      edge_m: np.ndarray) -> tuple[float, float, dict[str, np.ndarray]]:
-        """a_y: the level at which the control area's ``forest`` at the start of ``year`` (features at the end
-        of the year before, ``edge_m`` its distance to the edge) loses what it lost that year (mapped, times the
-        year's sample adjustment); the number of control cells lost; and per zone, the control cells' expected
-        and observed loss summed over its placebo tiles (:mod:`icam.risk.placebo`), for :meth:`_add_to_tiles`."""
+        """a_y: the level at which the control ``cells`` forest at the start of ``year`` (:func:`_year_cells`;
+        features at the end of the year before, ``edge_m`` their distance to the edge) lose what they lost that
+        year (mapped, times the year's sample adjustment); the number of control cells lost; and per zone, the
+        control cells' expected and observed loss summed over its placebo tiles (:mod:`icam.risk.placebo`), for
+        :meth:`_add_to_tiles`."""
         land = self._land
-        cells = self._level_cells[forest.ravel()[self._level_cells]]
         lost_cells = land.loss_year.ravel()[cells] == year
         lost, ratio = float(np.count_nonzero(lost_cells)), self._control_ratio.get(year, 1.0)
         hazard = self._hazard(land.features(year - 1, cells, edge_m))
@@ -213,24 +216,23 @@ class MatchedControlBaseline:
             elif year > self._last_hrp_year:
                 self.drift_var_[z][year] = tiles.add_year(sums[z])
 
-    def _zone_hazard(self, zone: str, year: int, forest: np.ndarray,
-                     edge_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The stratum id and relative hazard h = exp(x·β) of each of the zone's cells of ``forest`` (at the start
-        of ``year``, ``edge_m`` its distance to the edge)."""
+    def _zone_hazard(self, year: int, cells: np.ndarray, edge_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The stratum id and relative hazard h = exp(x·β) of a zone's ``cells`` forest at the start of ``year``
+        (:func:`_year_cells`; ``edge_m`` their distance to the edge)."""
         land = self._land
-        cells = np.flatnonzero(self._zones[zone] & forest & (land.strata > 0))
         return land.strata.ravel()[cells], self._hazard(land.features(year - 1, cells, edge_m))
 
-    def _fit_coef(self, years: Sequence[int]) -> None:
+    def _fit_coef(self, years: Sequence[int], scratch: Path) -> None:
         """β: the cloglog model of loss on the covariates, with a fixed effect per year, over the cell-years
-        of ``years`` of a random sample of the control area's forest."""
+        of ``years`` of a random sample of the control area's forest. Each year's task keeps the distances to
+        the edge that the year's second pass reads (:func:`_design_at`) in ``scratch``."""
         land = self._land
         rng = np.random.default_rng([self.seed, years[0]])
         controls = sample_cells(land.control & land.forest_at(years[0] - 1) & (land.strata > 0), self.n_fit, rng)
         lost_year = land.loss_year.ravel()[controls]
         at_risk = [(lost_year == 0) | (lost_year >= y) for y in years]
-        tasks = [(y - 1, controls[r]) for y, r in zip(years, at_risk)]
-        rows = map_shared(_design_at, land, tasks, workers=_year_workers(land))
+        tasks = [(y, controls[r], scratch) for y, r in zip(years, at_risk)]
+        rows = map_shared(_design_at, self, tasks, workers=_year_workers(land))
         labels = [lost_year[r] == y for y, r in zip(years, at_risk)]
         year_ids = [np.full(int(r.sum()), i) for i, r in enumerate(at_risk)]
         x = np.vstack(rows)
@@ -263,10 +265,14 @@ class MatchedControlBaseline:
         matches = {z: self._match(z, hrp_years[0] - 1, start) for z in zones}
         del start
         self.balance_ = {z: m.balance() for z, m in matches.items()}
-        self._fit_coef(hrp_years)
         scaled = {z: [] for z in zones}  # a_y × h_i(y) of every zone cell-year of the HRP
         lost_controls = 0.0  # the control cells lost over the HRP: the same a_y serve every zone
-        years = map_shared(_hrp_year, self, [(y,) for y in hrp_years], workers=_year_workers(land))
+        # a year's distance transform once, not for β's design and again for its hazards: the distances the
+        # hazards read are kept on disk in between (tens of MB a year at a jurisdiction, not in this process)
+        with tempfile.TemporaryDirectory(prefix="icam-dynamic-") as scratch:
+            self._fit_coef(hrp_years, Path(scratch))
+            years = map_shared(_hrp_year, self, [(y, Path(scratch)) for y in hrp_years],
+                               workers=_year_workers(land))
         for y, (a_y, lost, sums, hazards) in zip(hrp_years, years):
             self._add_to_tiles(y, sums)
             lost_controls += lost
@@ -360,36 +366,66 @@ def _year_workers(land: MatchingLandscape) -> int:
     return workers_for(YEAR_BYTES_PER_CELL * land.loss_year.size)
 
 
-def _year_start(model: MatchedControlBaseline, year: int) -> tuple:
-    """What every year of the fit and of the prediction starts with: the forest at the end of the year before
-    and its distance to the edge (the covariates are taken from it at the cells each step reads), and
+def _year_cells(model: MatchedControlBaseline, forest: np.ndarray) -> dict[str | None, np.ndarray]:
+    """The cells of ``forest`` (at the start of a year) whose covariates a year of the fit or the prediction
+    reads: None → the control cells of the level a_y, zone → the zone's cells in a stratum."""
+    strata = model._land.strata
+    cells = {z: np.flatnonzero(mask & forest & (strata > 0)) for z, mask in model._zones.items()}
+    return {None: model._level_cells[forest.ravel()[model._level_cells]], **cells}
+
+
+def _year_edges(model: MatchedControlBaseline, year: int,
+                scratch: Path | None = None) -> tuple[dict, dict]:
+    """:func:`_year_cells` at the start of ``year`` and the distance to the edge at them, computed or, with
+    ``scratch``, as :func:`_design_at` kept them."""
+    land = model._land
+    forest = land.forest_at(year - 1)
+    cells = _year_cells(model, forest)
+    if scratch is not None:
+        with np.load(_scratch_file(scratch, year)) as kept:
+            return cells, {z: kept[str(i)] for i, z in enumerate(cells)}
+    edge_m = land.edge_distance_m(year - 1, forest)
+    return cells, {z: _at(edge_m, c) for z, c in cells.items()}
+
+
+def _scratch_file(scratch: Path, year: int) -> Path:
+    return scratch / f"edge_{year}.npz"
+
+
+def _year_start(model: MatchedControlBaseline, year: int, scratch: Path | None = None) -> tuple:
+    """What every year of the fit and of the prediction starts with: :func:`_year_edges`, and
     :meth:`MatchedControlBaseline._year_effect`'s (a_y, control cells lost, sums)."""
+    cells, edges = _year_edges(model, year, scratch)
+    return cells, edges, *model._year_effect(year, cells[None], edges[None])
+
+
+def _design_at(model: MatchedControlBaseline, year: int, cells: np.ndarray, scratch: Path) -> np.ndarray:
+    """The hazard's covariates at the start of ``year`` at ``cells`` (float64 rows), a task of β's fit; the
+    distances to the edge at the cells the year's hazards read (:func:`_year_cells`) are kept in ``scratch``."""
     land = model._land
     forest = land.forest_at(year - 1)
     edge_m = land.edge_distance_m(year - 1, forest)
-    return forest, edge_m, *model._year_effect(year, forest, edge_m)
+    kept = {str(i): _at(edge_m, c) for i, c in enumerate(_year_cells(model, forest).values())}
+    np.savez(_scratch_file(scratch, year), **kept)
+    del kept
+    return np.column_stack(list(land.features(year - 1, cells, edge_m).values())).astype(np.float64)
 
 
-def _design_at(land: MatchingLandscape, year: int, cells: np.ndarray) -> np.ndarray:
-    """The hazard's covariates at the end of ``year`` at ``cells`` (float64 rows): a task of the fit."""
-    return np.column_stack(list(land.features(year, cells).values())).astype(np.float64)
-
-
-def _hrp_year(model: MatchedControlBaseline, year: int) -> tuple:
+def _hrp_year(model: MatchedControlBaseline, year: int, scratch: Path) -> tuple:
     """One year of the historical period in :meth:`MatchedControlBaseline.fit`, once β is fitted: (a_y, control
     cells lost, the placebo tiles' sums, per zone the relative hazard of its forest cells)."""
-    forest, edge_m, a_y, lost, sums = _year_start(model, year)
-    return a_y, lost, sums, {z: model._zone_hazard(z, year, forest, edge_m)[1] for z in model._zones}
+    cells, edges, a_y, lost, sums = _year_start(model, year, scratch)
+    return a_y, lost, sums, {z: model._zone_hazard(year, cells[z], edges[z])[1] for z in model._zones}
 
 
 def _predict_year(model: MatchedControlBaseline, year: int) -> tuple:
     """One year of :meth:`MatchedControlBaseline.predict` on the fitted ``model``: (a_y, control cells lost,
     the placebo tiles' sums, per zone the expected loss and the forest cells per stratum)."""
     n_strata = len(model._land.strata_names) + 1
-    forest, edge_m, a_y, lost, sums = _year_start(model, year)
+    cells, edges, a_y, lost, sums = _year_start(model, year)
     zones = {}
     for z in model._zones:
-        strata, hazard = model._zone_hazard(z, year, forest, edge_m)
+        strata, hazard = model._zone_hazard(year, cells[z], edges[z])
         p = cloglog.probability(model.k_[z] * a_y * hazard)
         zones[z] = (np.bincount(strata, weights=p, minlength=n_strata),
                     np.bincount(strata, minlength=n_strata).astype(np.float64))
