@@ -7,7 +7,8 @@ DEMO_DIR ?= demo
 SCALE ?= project
 SEED ?= 42
 # the tests run in two worker processes (pytest-xdist; each file's tests in one, so that a module's fixture, e.g. a
-# demo run, is built once): much of the suite waits on subprocesses, servers and browsers, not on the CPU
+# demo run, is built once), taken in the order tests/conftest.py gives them: in one process the suite left the
+# second core idle most of the time
 TEST_WORKERS ?= 2
 
 .PHONY: demo test bench venv clean
@@ -28,7 +29,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # the web app's load test: 100 concurrent writers; issue 17 asks for 1,000 writes each (WEB_LOAD_OPERATIONS=1000),
 # about an hour per database on 2 cores, so `make bench` runs 80 each (docs/benchmarks.md)

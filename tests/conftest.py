@@ -253,13 +253,16 @@ SHARED_RUN_FILES = frozenset({
 
 
 def pytest_collection_modifyitems(config, items):
-    """A test file that uses the small run must be in SHARED_RUN_FILES (the scheduler below sees only names)."""
+    """A test file that uses the small run must be in SHARED_RUN_FILES (the scheduler below sees only names).
+    The tests marked slow run first: the workers take the files in this order (`--no-loadscope-reorder`), and a
+    long file taken last would leave the other worker idle to the end (the ledger's crash test: 80 s in CI)."""
     root = Path(config.rootpath)
     for item in items:
         path = Path(item.path).relative_to(root).as_posix()
         if SHARED_RUN_FIXTURES.intersection(item.fixturenames) and path not in SHARED_RUN_FILES:
             raise pytest.UsageError(f"{path} uses the session's small run: add it to SHARED_RUN_FILES in "
                                     "tests/conftest.py")
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_xdist_make_scheduler(config, log):
