@@ -15,12 +15,10 @@ TEST_WORKERS ?= 2
 
 venv: $(STAMP)
 
-# --no-compile: modules are compiled as they are first imported; pip compiling every installed one took 20 of the
-# set-up's 60 seconds
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --no-compile -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
