@@ -265,6 +265,7 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: plain pytest (`-p no:xdist`) must not refuse it
 def pytest_xdist_make_scheduler(config, log):
     """With ``--dist loadfile``: the files of SHARED_RUN_FILES as one, every other file on its own."""
     if config.getoption("dist") != "loadfile":
