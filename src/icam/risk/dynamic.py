@@ -366,12 +366,15 @@ def _year_workers(land: MatchingLandscape) -> int:
     return workers_for(YEAR_BYTES_PER_CELL * land.loss_year.size)
 
 
-def _year_cells(model: MatchedControlBaseline, forest: np.ndarray) -> dict[str | None, np.ndarray]:
+LEVEL_CELLS = "the level's controls"  # :func:`_year_cells`' key of the level's cells; its other keys are the zones
+
+
+def _year_cells(model: MatchedControlBaseline, forest: np.ndarray) -> dict[str, np.ndarray]:
     """The cells of ``forest`` (at the start of a year) whose covariates a year of the fit or the prediction
-    reads: None → the control cells of the level a_y, zone → the zone's cells in a stratum."""
+    reads: :data:`LEVEL_CELLS` → the control cells of the level a_y, zone → the zone's cells in a stratum."""
     strata = model._land.strata
     cells = {z: np.flatnonzero(mask & forest & (strata > 0)) for z, mask in model._zones.items()}
-    return {None: model._level_cells[forest.ravel()[model._level_cells]], **cells}
+    return {LEVEL_CELLS: model._level_cells[forest.ravel()[model._level_cells]], **cells}
 
 
 def _year_edges(model: MatchedControlBaseline, year: int,
@@ -383,7 +386,7 @@ def _year_edges(model: MatchedControlBaseline, year: int,
     cells = _year_cells(model, forest)
     if scratch is not None:
         with np.load(_scratch_file(scratch, year)) as kept:
-            return cells, {z: kept[str(i)] for i, z in enumerate(cells)}
+            return cells, {z: kept[z] for z in cells}
     edge_m = land.edge_distance_m(year - 1, forest)
     return cells, {z: _at(edge_m, c) for z, c in cells.items()}
 
@@ -396,7 +399,7 @@ def _year_start(model: MatchedControlBaseline, year: int, scratch: Path | None =
     """What every year of the fit and of the prediction starts with: :func:`_year_edges`, and
     :meth:`MatchedControlBaseline._year_effect`'s (a_y, control cells lost, sums)."""
     cells, edges = _year_edges(model, year, scratch)
-    return cells, edges, *model._year_effect(year, cells[None], edges[None])
+    return cells, edges, *model._year_effect(year, cells[LEVEL_CELLS], edges[LEVEL_CELLS])
 
 
 def _design_at(model: MatchedControlBaseline, year: int, cells: np.ndarray, scratch: Path) -> np.ndarray:
@@ -405,9 +408,7 @@ def _design_at(model: MatchedControlBaseline, year: int, cells: np.ndarray, scra
     land = model._land
     forest = land.forest_at(year - 1)
     edge_m = land.edge_distance_m(year - 1, forest)
-    kept = {str(i): _at(edge_m, c) for i, c in enumerate(_year_cells(model, forest).values())}
-    np.savez(_scratch_file(scratch, year), **kept)
-    del kept
+    np.savez(_scratch_file(scratch, year), **{z: _at(edge_m, c) for z, c in _year_cells(model, forest).items()})
     return np.column_stack(list(land.features(year - 1, cells, edge_m).values())).astype(np.float64)
 
 
