@@ -3,6 +3,7 @@ reach gives the whole array's answer exactly; with a smaller halo it does not.""
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
+from icam.core import blocks
 from icam.core.blocks import BlockGrid, block_executor, imap, map_blocks, reduce_blocks
 from icam.core.errors import InputError
 
@@ -98,3 +100,26 @@ def test_imap_keeps_order_and_at_most_ahead_tasks_in_flight():
     assert out == [i * i for i in range(50)] and most[0] <= 3
     with block_executor("sync") as pool:
         assert list(imap(pool, task, range(4))) == [0, 1, 4, 9]
+
+
+@pytest.mark.parametrize("scheduler", ["sync", "threads", "processes"])
+def test_map_blocks_on_a_pool_gives_the_whole_answer(scheduler):
+    """Blocks sent to a pool with their halos (a process pool pickles each block, not the raster) come back cut
+    and in place: the whole array's answer."""
+    raster = np.random.default_rng(4).integers(0, 1000, size=(45, 61))
+    reach_3 = functools.partial(ndimage.maximum_filter, size=7, mode="constant", cval=-1)  # picklable
+    with block_executor(scheduler) as pool:
+        blocked = map_blocks(reach_3, [raster], dtype=raster.dtype, halo_px=3, block_px=10, pool=pool)
+    np.testing.assert_array_equal(blocked, reach_3(raster))
+
+
+def test_a_dask_scheduler_out_of_reach_is_one_clear_error(monkeypatch):
+    import socket
+
+    monkeypatch.setattr(blocks, "CONNECT_SECONDS", 1)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(InputError, match=f"cannot reach the dask scheduler at tcp://127.0.0.1:{port}"):
+        with block_executor(f"tcp://127.0.0.1:{port}"):
+            pass

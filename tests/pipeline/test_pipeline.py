@@ -4,6 +4,7 @@ import datetime as dt
 import json
 import mmap
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -269,3 +270,35 @@ def test_a_second_run_refuses_or_waits_and_a_dead_run_frees_the_project(small_pr
         assert time.monotonic() - started > 1.0  # the holder's 1.5 s, less its start
     assert [o.pid for o in waited_for] == [holder.pid] and holder.wait(timeout=30) == 0
     assert not (copy / ".icam" / "run.owner.json").exists()
+
+
+def _without_seconds(value):
+    if isinstance(value, dict):
+        return {k: _without_seconds(v) for k, v in value.items() if k != "seconds"}
+    return [_without_seconds(v) for v in value] if isinstance(value, list) else value
+
+
+def test_run_on_a_dask_cluster_gives_the_same_numbers(small_project, tmp_path):
+    """`icam run DIR --scheduler tcp://HOST:PORT`: the risk stage's block-wise steps go to the cluster's workers as
+    tasks, the manifest records the scheduler, and every figure is the in-memory run's."""
+    from distributed import LocalCluster
+
+    copy = copy_project(small_project, tmp_path / "project")
+    shutil.rmtree(copy / CACHE_DIR)  # the risk stage computed again, not loaded
+    first = json.loads((small_project / "outputs" / "results.json").read_text().replace(str(small_project),
+                                                                                       str(copy)))
+    with LocalCluster(n_workers=1, threads_per_worker=2, dashboard_address=None) as cluster:
+        code, output = run_cli("run", copy, "--scheduler", cluster.scheduler_address)
+        assert code == 0, output
+        blocks = cluster.scheduler.task_prefixes["cut_block"]  # icam.core.blocks._cut_block's tasks (dask drops "_")
+        assert blocks.all_durations["compute"] > 0
+    again = json.loads((copy / "outputs" / "results.json").read_text())
+    for section in ("forest_change", "activity_data", "risk", "baseline", "accounting"):
+        assert _without_seconds(again[section]) == _without_seconds(first[section]), section
+    manifest = json.loads((copy / "outputs" / MANIFEST_NAME).read_text())
+    assert manifest["execution"] == {"scheduler": cluster.scheduler_address}
+
+
+def test_an_unknown_scheduler_is_refused_before_the_project_is_touched(small_project, tmp_path):
+    copy = copy_project(small_project, tmp_path / "project")
+    assert_refused(copy, "run", copy, "--scheduler", "gpu", match="unknown scheduler 'gpu'.*threads, processes")

@@ -46,3 +46,14 @@ def test_local_rate_is_riskmapjnr_float64_rate_to_the_bit(side, window, seed):
     expected = np.zeros(forest.shape, np.float32)
     expected[forest] = n_lost[forest] / n_forest[forest]
     np.testing.assert_array_equal(local_deforestation_rate(deforested, forest, window), expected)
+
+
+def test_window_counts_on_a_pool_are_the_whole_maps_across_blocks():
+    """Block by block (`icam run --scheduler`: blocks of 1024 pixels, read with half a window's halo), on threads
+    and processes: the same integers on a map two blocks wide."""
+    from icam.core.blocks import block_executor
+
+    cells = np.random.default_rng(8).random((30, 1100)) < 0.3
+    for scheduler in ("threads", "processes"):
+        with block_executor(scheduler) as pool:
+            np.testing.assert_array_equal(window_counts(cells, 21, pool), window_counts(cells, 21))

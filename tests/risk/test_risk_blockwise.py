@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from rasterio.crs import CRS
 from scipy import ndimage
 
-from icam.core.blocks import ArraySource, FileSource
+from icam.core.blocks import ArraySource, FileSource, block_executor
 from icam.core.errors import InputError
 from icam.landscape.grid import Grid
 from icam.risk import benchmark as bm
@@ -99,3 +99,42 @@ def test_fits_on_a_dask_cluster_threads_and_this_thread(tmp_path):
                                                      scheduler=scheduler), whole)
     with pytest.raises(InputError, match="unknown scheduler"):
         run_benchmark_by_blocks(ChangeMap(FileSource(path)), YEARS, grid, None, scheduler="gpu")
+
+
+def assert_same_benchmark(blocked, whole):
+    """Every fit, assessment and map of two run_benchmark results, to the bit."""
+    assert_same_fits(blocked, whole)
+    for name in ("calibration_assessment", "confirmation_assessment"):
+        cb, cw = getattr(blocked, name).comparison, getattr(whole, name).comparison
+        for field in ("cell_ids", "predicted_ha", "actual_ha", "n_pixels"):
+            np.testing.assert_array_equal(getattr(cb, field), getattr(cw, field))
+    np.testing.assert_array_equal(blocked.risk_classes, whole.risk_classes)
+    np.testing.assert_array_equal(blocked.risk_ha_per_year, whole.risk_ha_per_year)
+    np.testing.assert_array_equal(blocked.risk_score.dense(), whole.risk_score.dense())
+
+
+@pytest.mark.parametrize("scheduler", ["threads", "processes"])
+def test_run_benchmark_on_a_pool_is_the_whole_maps_across_blocks(scheduler):
+    """run_benchmark with a pool (`icam run --scheduler`): the distances to the edge capped at 2 km and computed in
+    blocks of 1024 pixels (this map is two blocks wide, its losses cross the seam) give every figure and map of
+    the whole map's distances."""
+    fcc = change_map((90, 1100), 11)
+    forest, grid = forest_from_fcc(fcc), grid_of(fcc.shape)
+    whole = run_benchmark(forest, YEARS, grid, assessment_cell_ha=100)
+    with block_executor(scheduler) as pool:
+        assert_same_benchmark(run_benchmark(forest, YEARS, grid, assessment_cell_ha=100, pool=pool), whole)
+
+
+def test_run_benchmark_on_a_pool_lengthens_a_cap_its_nrt_reaches():
+    """Loss spread evenly through a forest 8 km deep: both NRTs lie beyond the first 2 km cap and beyond 8 km's bin,
+    so the distances are computed again with caps of 8 and 32 km; the figures are the whole map's."""
+    rng = np.random.default_rng(2)
+    fcc = np.full((40, 1100), 3, np.uint8)
+    fcc[:, 0] = 0  # the only edge: distances grow to 33 km across the map
+    fcc[(rng.random(fcc.shape) < 0.02) & (fcc == 3)] = 1
+    fcc[(rng.random(fcc.shape) < 0.02) & (fcc == 3)] = 2
+    forest, grid = forest_from_fcc(fcc), grid_of(fcc.shape)
+    whole = run_benchmark(forest, YEARS, grid, assessment_cell_ha=100)
+    assert min(whole.calibration.nrt_m, whole.historical.nrt_m) > 8_000
+    with block_executor("threads") as pool:
+        assert_same_benchmark(run_benchmark(forest, YEARS, grid, assessment_cell_ha=100, pool=pool), whole)

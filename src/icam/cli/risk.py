@@ -26,8 +26,6 @@ from icam.cli.errors import fail_cleanly
 from icam.cli.options import console
 from icam.core.errors import InputError
 
-BLOCKWISE_MIN_PX = 100_000_000  # above it a map is run block by block: 3 GB of whole-map arrays and more
-
 risk_app = typer.Typer(add_completion=False, no_args_is_help=True,
                        help="Deforestation risk maps: the VT0007 benchmark.")
 
@@ -157,6 +155,7 @@ def benchmark(
 ) -> None:
     """The VT0007 benchmark: calibration fit, confirmation test and the risk map, from one change map."""
     from icam.cli.area import _read_map
+    from icam.core.blocks import BLOCKWISE_MIN_PX
     from icam.risk.workflow import forest_from_fcc, run_benchmark
 
     t = _parse_years(years)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
@@ -14,6 +14,10 @@ from icam.core.errors import IcamError
 
 WaitOpt = Annotated[bool, typer.Option("--wait", help="If another run of this project is in progress, wait for it "
                                                          "to finish instead of refusing.")]
+SchedulerOpt = Annotated[Optional[str], typer.Option(
+    "--scheduler", help="Where the raster steps that run block by block run: sync, threads, processes, or a dask "
+    "cluster's tcp://HOST:PORT (default: the whole map in memory below 100 million pixels, this machine's "
+    "processes above). The numbers are the same on every scheduler.")]
 
 
 def say_waiting(owner) -> None:
@@ -22,7 +26,7 @@ def say_waiting(owner) -> None:
                       highlight=False, soft_wrap=True)
 
 
-def run_with_progress(project_dir: Path, wait: bool = False):
+def run_with_progress(project_dir: Path, wait: bool = False, scheduler: str | None = None):
     """Run and publish the project with a progress bar, then print its summary."""
     # heavy: the pipeline imports every domain (about 4 s); loaded when a run starts, so other commands start fast
     from icam.pipeline.run import run_project
@@ -39,7 +43,7 @@ def run_with_progress(project_dir: Path, wait: bool = False):
 
         with native_stderr_held():  # GDAL's and libtiff's own lines would follow icam's one line
             done = run_project(project_dir, on_stage, on_plan=lambda n: progress.update(task, total=n), wait=wait,
-                               on_wait=say_waiting)
+                               on_wait=say_waiting, scheduler=scheduler)
         progress.update(task, description="Done")
     _print_summary(done.results["outputs"], done.outputs_dir)
     _print_published(done)
@@ -85,9 +89,9 @@ def _print_summary(results: dict, outputs_dir: Path) -> None:
 
 @fail_cleanly
 def run(project_dir: Annotated[Path, typer.Argument(help="Project folder holding icam.toml.")],
-        wait: WaitOpt = False) -> None:
+        wait: WaitOpt = False, scheduler: SchedulerOpt = None) -> None:
     """Run the pipeline on a project folder; outputs go to PROJECT_DIR/outputs."""
-    run_with_progress(_project_folder(project_dir), wait)
+    run_with_progress(_project_folder(project_dir), wait, scheduler)
 
 
 def _project_folder(path: Path) -> Path:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import functools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Executor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,10 +19,12 @@ import numpy as np
 
 from icam import __version__
 from icam.core.atomic import atomic_write_text
+from icam.core.blocks import BLOCKWISE_MIN_PX, block_executor
 from icam.core.errors import InputError
 from icam.forest.activity import CLASS_NAMES, ActivityAssessment, activity_zone, assess
 from icam.forest.zones import ZoneStats, zone_statistics
 from icam.landscape import Landscape
+from icam.landscape.grid import Grid
 from icam.landscape.raster import write_cog
 from icam.pipeline.config import IcamConfig
 from icam.pipeline.inputs import config_input_files, section_input_files
@@ -206,8 +210,9 @@ def _risk(c, run, r, out):
     landscape = r["landscape"]
     expected = expected_validity_ha(c, landscape) if c.baseline is not None else None
     validity = c.baseline.validity_years if c.baseline is not None else 6
-    return kept(run_candidates(risk_setting(c, landscape), list(c.risk.models), expected, validity,
-                                 progress=run.progress))
+    with run.blocks(landscape.grid) as pool:
+        return kept(run_candidates(risk_setting(c, landscape), list(c.risk.models), expected, validity,
+                                   progress=run.progress, pool=pool))
 
 
 def _baseline(c, run, r, out):
@@ -215,7 +220,8 @@ def _baseline(c, run, r, out):
 
 
 def _renewals(c, run, r, out):
-    return renewals(c, r["landscape"], progress=run.progress)
+    with run.blocks(r["landscape"].grid) as pool:
+        return renewals(c, r["landscape"], progress=run.progress, pool=pool)
 
 
 def _accounting(c, run, r, out):
@@ -227,10 +233,23 @@ def _accounting(c, run, r, out):
 @dataclass(frozen=True)
 class _Run:
     """What every stage of one run may use beside its sections and its dependencies' results: the progress
-    callback and the project folder (its registry database)."""
+    callback, the project folder (its registry database) and where block-wise raster steps run (``icam run
+    --scheduler``: :func:`icam.core.blocks.block_executor`; they give the same numbers anywhere, so it is no part
+    of a stage's cache key)."""
 
     progress: Callable[[str], None] | None
     project_dir: Path | None
+    pool: Executor | None = None
+
+    @contextmanager
+    def blocks(self, grid: Grid) -> Iterator[Executor | None]:
+        """Where a stage's block-wise steps run: the run's scheduler; without one, the whole map in this process
+        (None) up to BLOCKWISE_MIN_PX pixels and this machine's processes above."""
+        if self.pool is not None or grid.height * grid.width <= BLOCKWISE_MIN_PX:
+            yield self.pool
+            return
+        with block_executor("processes") as pool:
+            yield pool
 
 
 def _needs_folder(project_dir: Path | None, section: str) -> Path:
@@ -354,11 +373,13 @@ def _input_files(config: IcamConfig) -> dict[str, tuple[Path, ...]]:
             "enforcement": tuple(section_input_files(config, "enforcement"))}
 
 
-def build_stages(config: IcamConfig, progress=None, project_dir: Path | None = None) -> list[Stage]:
+def build_stages(config: IcamConfig, progress=None, project_dir: Path | None = None,
+                 pool: Executor | None = None) -> list[Stage]:
     """The pipeline for one project (``project_dir`` holds its database: needed with [agreements] and
-    [enforcement]). Each stage sees only the sections of icam.toml it declares (:class:`StageConfig`)."""
+    [enforcement]; ``pool``: where block-wise raster steps run, :class:`_Run`). Each stage sees only the sections
+    of icam.toml it declares (:class:`StageConfig`)."""
     inputs = _input_files(config)
-    run = _Run(progress, project_dir)
+    run = _Run(progress, project_dir, pool)
     stages = []
     for name, description, func, deps, sections, cacheable in _STAGES:
         scoped = StageConfig(config, sections)

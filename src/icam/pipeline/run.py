@@ -11,6 +11,7 @@ program holds locked.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError
 
 from icam.core.atomic import write_probe
+from icam.core.blocks import block_executor
 from icam.core.errors import IcamError, Interrupted, Terminated, environment_error
 from icam.pipeline.config import CounterfactualSection, load_config
 from icam.pipeline.interrupts import Interrupts
@@ -47,21 +49,36 @@ class ProjectRun:
 
 def run_project(project_dir: Path, on_stage: Callable[[Stage, str], None] | None = None,
                 on_plan: Callable[[int], None] | None = None, *, wait: bool = False,
-                on_wait: Callable[[LockOwner], None] | None = None) -> ProjectRun:
+                on_wait: Callable[[LockOwner], None] | None = None, scheduler: str | None = None) -> ProjectRun:
     """Run the pipeline on ``project_dir`` and publish it; ``on_plan(n_stages)`` is called once the stages
     are known, ``on_stage`` reports each stage's progress. Another run of the project in progress is an
-    :class:`IcamError`, or with ``wait`` is waited for (``on_wait(owner)`` is called before waiting)."""
+    :class:`IcamError`, or with ``wait`` is waited for (``on_wait(owner)`` is called before waiting).
+    ``scheduler``: where the block-wise raster steps run (:func:`icam.core.blocks.block_executor`: threads,
+    processes, a dask cluster's tcp://HOST:PORT; None: in memory below a size, on processes above); the
+    numbers are the same, and the run manifest records it."""
     project_dir = Path(project_dir)
     with _as_one_line(project_dir):
         config = load_config(project_dir)
         check_publishable(project_dir)
-        with run_lock(project_dir, wait=wait, on_wait=on_wait):
+        # the pool first: an unknown scheduler, or a cluster out of reach, is refused before the project is touched
+        with _pool(scheduler) as pool, run_lock(project_dir, wait=wait, on_wait=on_wait):
             recover(project_dir)
-            stages = build_stages(config, project_dir=project_dir)
+            stages = build_stages(config, project_dir=project_dir, pool=pool)
             if on_plan is not None:
                 on_plan(len(stages))
-            run = Pipeline(project_dir, stages, config.model_dump(mode="json")).run(on_stage)
+            run = Pipeline(project_dir, stages, config.model_dump(mode="json"),
+                           execution={"scheduler": scheduler}).run(on_stage)
             return ProjectRun(run, publish(run, project_dir, config))
+
+
+@contextmanager
+def _pool(scheduler: str | None) -> Iterator[Executor | None]:
+    """The run's pool for block-wise steps (None without a scheduler: each stage decides by the map's size)."""
+    if scheduler is None:
+        yield None
+        return
+    with block_executor(scheduler) as pool:
+        yield pool
 
 
 # the stages the counterfactual checks need, in the pipeline's order

@@ -137,10 +137,12 @@ def library_versions() -> dict[str, str]:
 class Pipeline:
     """Runs stages in order with caching, then publishes the staged outputs in one rename."""
 
-    def __init__(self, project_dir: Path, stages: Iterable[Stage], config_dump: Mapping[str, Any]):
+    def __init__(self, project_dir: Path, stages: Iterable[Stage], config_dump: Mapping[str, Any],
+                 execution: Mapping[str, Any] | None = None):
         self.project_dir = Path(project_dir)
         self.stages = list(stages)
         self.config_dump = dict(config_dump)
+        self.execution = dict(execution or {})  # how the run was executed (the scheduler): in the manifest only
         names = [s.name for s in self.stages]
         for stage in self.stages:
             missing = [d for d in stage.deps if d not in names[: names.index(stage.name)]]
@@ -245,6 +247,7 @@ class Pipeline:
             "project_dir": str(self.project_dir.resolve()),
             "versions": library_versions(),
             "config": json.loads(canonical_json(self.config_dump)),
+            "execution": self.execution,
             "inputs": [{"path": str(p), "bytes": p.stat().st_size, "sha256": digests[str(p)]} for p in inputs],
             "stages": [
                 {"name": r.name, "key": r.key, "cached": r.cached, "seconds": round(r.seconds, 3)} for r in records

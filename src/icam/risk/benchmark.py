@@ -18,8 +18,10 @@ pixel (over the period unless said per year), areas in ha.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import edt
@@ -84,13 +86,14 @@ def distance_to_edge_m(forest: np.ndarray, grid: Grid | Affine | float) -> np.nd
 
 
 def distance_to_edge_capped_m(forest: np.ndarray, grid: Grid | Affine | float, cap_m: float,
-                              block_px: int = BLOCK_PX) -> np.ndarray:
+                              block_px: int = BLOCK_PX, pool: Executor | None = None) -> np.ndarray:
     """min(:func:`distance_to_edge_m`, ``cap_m``), computed block by block: the same values to the bit.
 
     A forest cell whose nearest non-forest cell lies within ``cap_m`` has it within ⌈cap / cell size⌉ rows
     and columns, so each block read with that halo (:mod:`icam.core.blocks`) finds it, and a cell farther
     than the cap from every non-forest cell of its window is at least that far from the edge: it gets the
     cap either way. Memory: one block and its halo. Returns float32 (rows, cols), metres; 0 off forest.
+    ``pool``: where the blocks run (:func:`icam.core.blocks.block_executor`; None: in this thread).
     """
     forest = np.asarray(forest, dtype=bool)
     if forest.ndim != 2:
@@ -100,13 +103,13 @@ def distance_to_edge_capped_m(forest: np.ndarray, grid: Grid | Affine | float, c
         raise InputError(f"the distance cap must be positive, got {cap_m}")
     row_m, col_m = _cell_sizes(grid)
     spacing = Affine(col_m, 0, 0, 0, -row_m, 0)  # a window's own grid: only the spacings matter
-
-    def block(window: np.ndarray) -> np.ndarray:
-        return np.minimum(distance_to_edge_m(window, spacing), np.float32(cap))
-
     halo = (math.ceil(cap / row_m), math.ceil(cap / col_m))
+    return map_blocks(functools.partial(_capped_block, spacing, cap), [forest], dtype=np.float32, halo_px=halo,
+                      block_px=block_px, pool=pool)
 
-    return map_blocks(block, [forest], dtype=np.float32, halo_px=halo, block_px=block_px)
+
+def _capped_block(spacing: Affine, cap_m: float, window: np.ndarray) -> np.ndarray:
+    return np.minimum(distance_to_edge_m(window, spacing), np.float32(cap_m))
 
 
 # --------------------------------------------------------------------------- NRT

@@ -27,11 +27,10 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from rasterio.features import rasterize
 
 from icam.core.blocks import cores
 from icam.core.errors import InputError
@@ -41,7 +40,7 @@ from icam.risk import benchmark as bm
 from icam.risk import local_rate as lr
 from icam.risk import models as rm
 from icam.risk import validate as va
-from icam.risk.covariates import CovariateStack, distance_to_mask_m
+from icam.risk.covariates import CovariateStack
 from icam.risk.workflow import Assessment, BenchmarkResult, compare_on_forest, finite_or_none, run_benchmark
 
 AUC_SAMPLE_PX = 400_000  # forest pixels drawn to compute a map's AUC (ranks of millions are slow, and no better)
@@ -357,8 +356,12 @@ def model_score_t3(name: str, inputs: ModelInputs) -> np.ndarray:
     return score
 
 
-def _near_edge(forest: np.ndarray, s: RiskSetting, threshold_m: float) -> np.ndarray:
-    return forest & (bm.distance_to_edge_m(forest, s.grid) < threshold_m)
+def _near_edge(forest: np.ndarray, s: RiskSetting, threshold_m: float, pool: Executor | None = None) -> np.ndarray:
+    """The forest closer to its edge than ``threshold_m``; with a ``pool`` block by block on it, the distances capped
+    at the threshold itself (min(d, t) < t exactly where d < t)."""
+    if pool is None:
+        return forest & (bm.distance_to_edge_m(forest, s.grid) < threshold_m)
+    return forest & (bm.distance_to_edge_capped_m(forest, s.grid, threshold_m, pool=pool) < threshold_m)
 
 
 def _class_frequency(fitted: bm.BenchmarkFit, classes: np.ndarray, s: RiskSetting) -> np.ndarray:
@@ -376,19 +379,20 @@ def _class_frequency_on(fitted: bm.BenchmarkFit, classes: np.ndarray, s: RiskSet
     return out
 
 
-def local_rate_candidate(s: RiskSetting, bench: BenchmarkResult, cells: va.AssessmentCells) -> Candidate:
+def local_rate_candidate(s: RiskSetting, bench: BenchmarkResult, cells: va.AssessmentCells,
+                         pool: Executor | None = None) -> Candidate:
     """riskmapjnr's moving-window local rate, 30 equal-width classes × unit, below the benchmark's NRT,
     assessed on both periods (its map at t3 comes after the choice, :func:`local_rate_score_t3`)."""
     started = time.perf_counter()
     f1, f2, f3 = s.forest
     lost_cal, lost_cnf = f1 & ~f2, f2 & ~f3
-    rate_cal = lr.local_deforestation_rate(lost_cal, f1, s.local_rate_window_px)
-    classes_cal = lr.local_rate_classes(rate_cal, _near_edge(f1, s, bench.calibration.nrt_m))
+    rate_cal = lr.local_deforestation_rate(lost_cal, f1, s.local_rate_window_px, pool)
+    classes_cal = lr.local_rate_classes(rate_cal, _near_edge(f1, s, bench.calibration.nrt_m, pool))
     fit = bm.fit_relative_frequency(classes_cal, s.units, lost_cal, f1)
     calibration = _assess("calibration", _class_frequency_on(fit, classes_cal, s, f1),
                           _Period.of(f1, lost_cal, s, cells), s)
     del classes_cal
-    classes_cnf = lr.local_rate_classes(rate_cal, _near_edge(f2, s, bench.calibration.nrt_m))
+    classes_cnf = lr.local_rate_classes(rate_cal, _near_edge(f2, s, bench.calibration.nrt_m, pool))
     p_cnf = _class_frequency_on(fit, classes_cnf, s, f2)
     confirmation = _assess("confirmation", p_cnf, _Period.of(f2, lost_cnf, s, cells), s)
     auc, fom = _auc(p_cnf, lost_cnf, f2, s.seed), _fom(p_cnf, lost_cnf, f2, s.zone)
@@ -396,12 +400,12 @@ def local_rate_candidate(s: RiskSetting, bench: BenchmarkResult, cells: va.Asses
                      {"window_px": s.local_rate_window_px})
 
 
-def local_rate_score_t3(s: RiskSetting, bench: BenchmarkResult) -> np.ndarray:
+def local_rate_score_t3(s: RiskSetting, bench: BenchmarkResult, pool: Executor | None = None) -> np.ndarray:
     """The local-rate classes of the historical period fitted per class × unit, on the forest at t3 (a map)."""
     f1, _, f3 = s.forest
     lost_all = f1 & ~f3
-    rate_all = lr.local_deforestation_rate(lost_all, f1, s.local_rate_window_px)
-    near_all = _near_edge(f1, s, bench.historical.nrt_m)
+    rate_all = lr.local_deforestation_rate(lost_all, f1, s.local_rate_window_px, pool)
+    near_all = _near_edge(f1, s, bench.historical.nrt_m, pool)
     fit_all = bm.fit_relative_frequency(lr.local_rate_classes(rate_all, near_all), s.units, lost_all, f1)
     near_3 = bench.risk_classes >= 2  # the benchmark's classes at t3: class 1 lies at or beyond the NRT
     return _class_frequency(fit_all, lr.local_rate_classes(rate_all, near_3), s)
@@ -444,13 +448,16 @@ def choose(candidates: list[Candidate]) -> tuple[dict[str, dict], str, str]:
 
 
 def run_candidates(s: RiskSetting, models: list[str], expected_ha: float | None, validity_years: float,
-                   progress: Callable[[str], None] | None = None) -> RiskResult:
-    """The benchmark and each configured alternative, the VT0007 choice, the chosen map for the future."""
+                   progress: Callable[[str], None] | None = None, pool: Executor | None = None) -> RiskResult:
+    """The benchmark and each configured alternative, the VT0007 choice, the chosen map for the future. ``pool``:
+    where the raster steps that run block by block run (the distances to the forest edge, capped where the
+    classes allow, and the local rate's window counts: the same numbers; :func:`icam.core.blocks.block_executor`;
+    None: the whole map in this process)."""
     progress = progress or (lambda _: None)
     progress("risk: benchmark")
     started = time.perf_counter()
     bench = run_benchmark(s.forest, s.years, s.grid, s.units, expected_ha=expected_ha,
-                          validity_years=validity_years, assessment_cell_ha=s.assessment_cell_ha)
+                          validity_years=validity_years, assessment_cell_ha=s.assessment_cell_ha, pool=pool)
     candidates = [benchmark_candidate(s, bench, time.perf_counter() - started)]
     bench = replace(bench, calibration_assessment=candidates[0].calibration,
                     confirmation_assessment=candidates[0].confirmation)  # 0.9 GB of densities at a jurisdiction
@@ -462,10 +469,10 @@ def run_candidates(s: RiskSetting, models: list[str], expected_ha: float | None,
         candidates += modelled
     if "local_rate" in models:
         progress("risk: local_rate")
-        candidates.append(local_rate_candidate(s, bench, cells))
+        candidates.append(local_rate_candidate(s, bench, cells, pool))
     tests, chosen, reason = choose(candidates)
     progress(f"risk: the map of {chosen} at {s.years[2]}")
-    score = (bench.risk_score.dense() if chosen == "benchmark" else local_rate_score_t3(s, bench)
+    score = (bench.risk_score.dense() if chosen == "benchmark" else local_rate_score_t3(s, bench, pool)
              if chosen == "local_rate" else model_score_t3(chosen, inputs))
     del inputs
     candidates = [replace(c, score_t3=score) if c.name == chosen else c for c in candidates]
@@ -486,13 +493,3 @@ def _risk_map(score: np.ndarray, grid: Grid, expected_ha: float, validity_years:
     risk = np.zeros(score.size, dtype=np.float32)
     risk[index] = bm.density_per_year(adjusted, validity_years)
     return risk.reshape(score.shape)
-
-
-def distance_to_features_m(geometries, grid: Grid) -> np.ndarray:
-    """Distance (m) from each cell to the nearest cell touched by the geometries (lines, points, polygons)."""
-
-    touched = rasterize(((g, 1) for g in geometries), out_shape=grid.shape, transform=grid.transform, fill=0,
-                        all_touched=True, dtype="uint8").astype(bool)
-    if not touched.any():
-        raise InputError("the features lie outside the grid", "check the file's extent and CRS")
-    return distance_to_mask_m(touched, grid)

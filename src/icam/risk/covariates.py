@@ -17,6 +17,7 @@ import edt
 import numba
 import numpy as np
 from affine import Affine
+from rasterio.features import rasterize
 
 from icam.core.blocks import on_every_core
 from icam.core.errors import InputError
@@ -191,3 +192,13 @@ def _fill_rows(mask, columns, out):
                 for j in range(len(columns)):
                     out[k, j] = columns[j][r, c]
                 k += 1
+
+
+def distance_to_features_m(geometries, grid: Grid) -> np.ndarray:
+    """Distance (m) from each cell to the nearest cell touched by the geometries (lines, points, polygons)."""
+
+    touched = rasterize(((g, 1) for g in geometries), out_shape=grid.shape, transform=grid.transform, fill=0,
+                        all_touched=True, dtype="uint8").astype(bool)
+    if not touched.any():
+        raise InputError("the features lie outside the grid", "check the file's extent and CRS")
+    return distance_to_mask_m(touched, grid)

@@ -7,16 +7,21 @@ rate classes (riskmapjnr)".
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures import Executor
+
 import numba
 import numpy as np
 
+from icam.core.blocks import map_blocks
 from icam.core.errors import InputError
 from icam.risk.benchmark import N_CLASSES
 
 CLASS_LIMIT_TOLERANCE = 1e-5  # class units: a rate this close to a class limit counts as on it
 
 
-def local_deforestation_rate(deforested: np.ndarray, forest_at_start: np.ndarray, window_px: int) -> np.ndarray:
+def local_deforestation_rate(deforested: np.ndarray, forest_at_start: np.ndarray, window_px: int,
+                             pool: Executor | None = None) -> np.ndarray:
     """Local deforestation rate of each forest cell: deforested / forest cells in its window.
 
     rate(x) = #{deforested forest cells in W(x)} / #{forest cells at the start in W(x)}, W(x) the
@@ -27,7 +32,8 @@ def local_deforestation_rate(deforested: np.ndarray, forest_at_start: np.ndarray
     fraction of the memory. riskmapjnr then stores rint(10,000 · (1 − (1 − rate)^T)) as integers (T its
     ``time_interval``); icam keeps the period rate as float32.
 
-    deforested, forest_at_start: bool (rows, cols); deforestation outside the forest is ignored.
+    deforested, forest_at_start: bool (rows, cols); deforestation outside the forest is ignored. pool: where the
+    window counts run block by block (:func:`window_counts`; None: the whole map here).
     """
     forest = np.asarray(forest_at_start, dtype=bool)
     deforested = np.asarray(deforested, dtype=bool)
@@ -36,21 +42,29 @@ def local_deforestation_rate(deforested: np.ndarray, forest_at_start: np.ndarray
     if int(window_px) != window_px or window_px < 1 or window_px % 2 == 0:
         raise InputError(f"window_px must be an odd positive number of pixels, got {window_px}")
     window = int(window_px)
-    n_forest = window_counts(forest, window)[forest]
-    n_lost = window_counts(forest & deforested, window)[forest]
+    n_forest = window_counts(forest, window, pool)[forest]
+    n_lost = window_counts(forest & deforested, window, pool)[forest]
     rate = np.zeros(forest.shape, dtype=np.float32)
     rate[forest] = n_lost.astype(np.float64) / n_forest
     return rate
 
 
-def window_counts(cells: np.ndarray, window_px: int) -> np.ndarray:
+def window_counts(cells: np.ndarray, window_px: int, pool: Executor | None = None) -> np.ndarray:
     """The True cells of ``cells`` (bool, 2-D) in the ``window_px`` × ``window_px`` window (odd) centred on each
     cell, cells beyond the raster counting as False: uint16 where a window holds fewer than 65,536 cells,
-    else uint32. Running sums along each row, then down the columns: two compiled passes."""
-    dtype = np.uint16 if window_px * window_px < 2 ** 16 else np.uint32
-    across, out = np.empty(cells.shape, dtype), np.empty(cells.shape, dtype)
+    else uint32. Running sums along each row, then down the columns: two compiled passes. With a ``pool``
+    (:func:`icam.core.blocks.block_executor`) block by block on it, each block read with a halo of half a window:
+    the same integers."""
+    if pool is not None:
+        return map_blocks(functools.partial(window_counts, window_px=window_px), [cells],
+                          dtype=_count_dtype(window_px), halo_px=window_px // 2, pool=pool)
+    across, out = np.empty(cells.shape, _count_dtype(window_px)), np.empty(cells.shape, _count_dtype(window_px))
     _running_sums(np.ascontiguousarray(cells, dtype=bool), window_px // 2, across, out)
     return out
+
+
+def _count_dtype(window_px: int) -> type:
+    return np.uint16 if window_px * window_px < 2 ** 16 else np.uint32
 
 
 @numba.njit(cache=True, nogil=True)

@@ -22,7 +22,8 @@ loss, so they would only add zero errors. Areas are true cell areas (:meth:`Grid
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
 
 import numpy as np
 from affine import Affine
@@ -32,6 +33,7 @@ from icam.core.indices import flat_indices
 from icam.landscape.grid import Grid
 from icam.risk import benchmark as bm
 from icam.risk import validate as va
+from icam.risk.blockwise import DISTANCE_CAP_M
 
 VALIDITY_YEARS = 6  # VM0048 v1.0: the baseline is valid for six years, then reassessed
 
@@ -285,16 +287,49 @@ def _assess(name: str, fit: PeriodFit, classes: np.ndarray, units, deforested: n
     return compare_on_forest(name, groups.index, adjusted, lost, area, cells, cell_px, grid, cell_area_ha)
 
 
+@dataclass(frozen=True)
+class EdgeDistance:
+    """The benchmark's distances to the forest edge: the whole map's in this process, or, given a ``pool``
+    (:func:`icam.core.blocks.block_executor`), capped at ``cap_m`` and computed block by block on it. The classes
+    read distances below an NRT only (every pixel at or beyond it is class 1), so a cap above the NRTs changes
+    none of them (:mod:`icam.risk.blockwise`, step 1); :meth:`covers` says when it is, :meth:`longer` grows it."""
+
+    grid: Grid
+    pool: Executor | None = None
+    cap_m: float = DISTANCE_CAP_M
+
+    def __call__(self, forest: np.ndarray) -> np.ndarray:
+        if self.pool is None or self._beyond_map:
+            return bm.distance_to_edge_m(forest, self.grid)
+        return bm.distance_to_edge_capped_m(forest, self.grid, self.cap_m, pool=self.pool)
+
+    @property
+    def _beyond_map(self) -> bool:
+        return self.cap_m >= self.grid.resolution_m * float(np.hypot(*self.grid.shape))
+
+    def covers(self, *nrts_m: float) -> bool:
+        """Whether every NRT lies below the cap's own distance bin (one in it could be the cap's doing)."""
+        if self.pool is None or self._beyond_map:
+            return True
+        cell_m = self.grid.resolution_m
+        return max(nrts_m) < int(bm.distance_bins(np.array([self.cap_m]), cell_m)[0]) * cell_m
+
+    def longer(self) -> "EdgeDistance":
+        """The cap four times as long (the whole map's distances once it passes the map's diagonal)."""
+        return replace(self, cap_m=self.cap_m * 4)
+
+
 def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tuple[int, int, int], grid: Grid,
                   units: np.ndarray | None = None, *, expected_ha: float | None = None,
                   validity_years: float = VALIDITY_YEARS,
-                  assessment_cell_ha: float = va.MEDIAN_PROJECT_HA) -> BenchmarkResult:
+                  assessment_cell_ha: float = va.MEDIAN_PROJECT_HA, pool: Executor | None = None) -> BenchmarkResult:
     """Calibration fit, confirmation test, historical fit and the benchmark risk map (VT0007 §5.3, §5.5).
 
     forest: bool maps at t1, t2, t3 on ``grid`` (forest only shrinks). units: integer
     administrative unit ids (0 = outside the jurisdiction) or None for one unit covering the grid.
     expected_ha: deforestation expected over the validity period (ha); by default the historical
-    mean annual loss (t1→t3) × ``validity_years`` (VM0048's historical-average projection).
+    mean annual loss (t1→t3) × ``validity_years`` (VM0048's historical-average projection). pool: where the
+    distances to the forest edge are computed block by block (:class:`EdgeDistance`; None: the whole map here).
     """
     if expected_ha is not None and not (math.isfinite(expected_ha) and expected_ha >= 0):
         raise InputError(f"the expected deforestation must be a non-negative number of ha, got {expected_ha}")
@@ -311,21 +346,26 @@ def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tupl
     t1, t2, t3 = years
     cells = va.AssessmentCells.of(grid.shape, grid.resolution_m, assessment_cell_ha)
 
-    d1 = bm.distance_to_edge_m(f1, grid)
     lost_cal, lost_all = f1 & ~f2, f1 & ~f3
-    calibration, classes_1 = fit_period("calibration", (t1, t2), f1, lost_cal, d1, unit_ids, grid)
-    historical, _ = fit_period("historical", (t1, t3), f1, lost_all, d1, unit_ids, grid)
-    del d1
+    distance = EdgeDistance(grid, pool)
+    while True:  # a longer cap where an NRT reaches it
+        d1 = distance(f1)
+        calibration, classes_1 = fit_period("calibration", (t1, t2), f1, lost_cal, d1, unit_ids, grid)
+        historical, _ = fit_period("historical", (t1, t3), f1, lost_all, d1, unit_ids, grid)
+        del d1
+        if distance.covers(calibration.nrt_m, historical.nrt_m):
+            break
+        distance = distance.longer()
     px = cells.pixels(unit_ids)  # pixels of the jurisdiction (units > 0; every pixel without units) per cell
     cal = _assess("calibration", calibration, classes_1, unit_ids, lost_cal, px, grid, cells, assessment_cell_ha)
     del classes_1
 
-    classes_2 = bm.vulnerability_classes(bm.distance_to_edge_m(f2, grid), f2, calibration.nrt_m,
+    classes_2 = bm.vulnerability_classes(distance(f2), f2, calibration.nrt_m,
                                          grid.resolution_m)
     cnf = _assess("confirmation", calibration, classes_2, unit_ids, f2 & ~f3, px, grid, cells, assessment_cell_ha)
     del classes_2
 
-    risk_classes = bm.vulnerability_classes(bm.distance_to_edge_m(f3, grid), f3, historical.nrt_m,
+    risk_classes = bm.vulnerability_classes(distance(f3), f3, historical.nrt_m,
                                             grid.resolution_m)
     if expected_ha is None:
         expected_ha = historical.deforested_ha / (t3 - t1) * validity_years

@@ -17,6 +17,7 @@ project's years before its validity starts); a monitoring period names every bas
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,10 +87,10 @@ def version(config: IcamConfig, risk, baseline: Baseline) -> BaselineVersion:
                            risk_ha_per_year=risk.risk_ha_per_year, baseline=baseline)
 
 
-def renewals(config: IcamConfig, landscape: Landscape,
-             progress: Callable[[str], None] | None = None) -> tuple[BaselineVersion, ...]:
+def renewals(config: IcamConfig, landscape: Landscape, progress: Callable[[str], None] | None = None,
+             pool: Executor | None = None) -> tuple[BaselineVersion, ...]:
     """The renewed baselines the monitoring periods need (module docstring); none for the dynamic baseline,
-    which is re-estimated every year."""
+    which is re-estimated every year. ``pool``: where the risk candidates' block-wise steps run."""
     if config.carbon is None or config.baseline is None or config.carbon.methodology == "dynamic":
         return ()
     step = validity_years(config)
@@ -107,7 +108,7 @@ def renewals(config: IcamConfig, landscape: Landscape,
         setting = risk_setting(renewed, landscape, static)
         static = setting.static_covariates  # read and rasterised once for every renewal
         risk = run_candidates(setting, list(renewed.risk.models), expected_validity_ha(renewed, landscape),
-                              renewed.baseline.validity_years)
+                              renewed.baseline.validity_years, pool=pool)
         out.append(version(renewed, risk, build_baseline(renewed, landscape, risk)))
         k += 1
     return tuple(out)

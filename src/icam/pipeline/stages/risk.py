@@ -24,8 +24,8 @@ from icam.landscape.raster import read_onto_grid, write_cog
 from icam.landscape.vector import read_features
 from icam.pipeline.config import IcamConfig
 from icam.risk import allocate as al
-from icam.risk.candidates import RiskResult, RiskSetting, distance_to_features_m
-from icam.risk.covariates import slope_deg
+from icam.risk.candidates import RiskResult, RiskSetting
+from icam.risk.covariates import distance_to_features_m, slope_deg
 
 BASELINE_ZONES = ("project_area", "leakage_belt")
 
