@@ -33,6 +33,7 @@ from icam.core.atomic import atomic_path, write_csv_rows
 from icam.enforcement.alerts import AlertRaster, cluster_alerts, date_to_days, describe
 from icam.enforcement.priority import PriorityRule
 from icam.landscape.grid import Grid
+from icam.simulate.params import GEOTIFF_OPTIONS
 from icam.simulate.patrols import simulate_patrols
 
 ALERT_YEAR = 2024
@@ -107,8 +108,7 @@ def alert_layer(true_loss_code: np.ndarray, standing_forest: np.ndarray, grid: G
 def write_alert_raster(path: Path, date: np.ndarray, confidence: np.ndarray, grid: Grid, crs: str) -> None:
     """A 2-band int32 GeoTIFF: band 1 alert date (days since 2015-01-01), band 2 confidence; written atomically."""
     profile = dict(driver="GTiff", width=grid.width, height=grid.height, count=2, dtype="int32", crs=crs,
-                   transform=grid.transform, compress="DEFLATE", tiled=True, blockxsize=512, blockysize=512,
-                   predictor=2)
+                   transform=grid.transform, predictor=2, **GEOTIFF_OPTIONS)
     with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(date, 1)
         dst.write(confidence, 2)

@@ -16,7 +16,7 @@ from icam.core.atomic import atomic_path, atomic_write_text
 from icam.landscape.grid import Grid
 from icam.pipeline.template import toml_key, toml_value
 from icam.simulate.alerts import ALERT_YEAR
-from icam.simulate.params import CRS_EPSG, GENERATED_MARK, PROJECT_START, RISK_CELL_HA
+from icam.simulate.params import CRS_EPSG, GENERATED_MARK, GEOTIFF_OPTIONS, PROJECT_START, RISK_CELL_HA
 from icam.simulate.reference import INTERPRETER_ERRORS, assessments_config
 
 
@@ -30,10 +30,10 @@ def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
 
 
 def _write_raster(path: Path, array: np.ndarray, transform, nodata=None) -> None:
-    """Tiled DEFLATE GeoTIFF, EPSG:32718, written atomically; no timestamp tags (byte-identical per seed)."""
+    """Tiled, compressed GeoTIFF (GEOTIFF_OPTIONS), EPSG:32718, written atomically; no timestamp tags (byte-identical
+    per seed)."""
     profile = dict(driver="GTiff", width=array.shape[1], height=array.shape[0], count=1, dtype=array.dtype.name,
-                   crs=CRS_EPSG, transform=transform, compress="DEFLATE", tiled=True, blockxsize=512,
-                   blockysize=512, predictor=3 if array.dtype.kind == "f" else 2)
+                   crs=CRS_EPSG, transform=transform, predictor=3 if array.dtype.kind == "f" else 2, **GEOTIFF_OPTIONS)
     if nodata is not None:
         profile["nodata"] = nodata
     with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:

@@ -12,6 +12,9 @@ import numpy as np
 from icam.core.errors import ConfigError
 
 CRS_EPSG = "EPSG:32718"
+# the simulated rasters' GeoTIFF layout: tiled, ZSTD at its fastest level (a jurisdiction's 17 rasters of 61 Mpx are
+# written in 1 s where DEFLATE's default level took 7, for files 4 % larger; GDAL since 2.3 and QGIS read it)
+GEOTIFF_OPTIONS = {"compress": "ZSTD", "zstd_level": 1, "tiled": True, "blockxsize": 512, "blockysize": 512}
 RESOLUTION_M = 30.0
 FIRST_YEAR = 2001
 LAST_YEAR = 2024
