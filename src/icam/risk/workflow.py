@@ -149,14 +149,20 @@ class BenchmarkResult:
     confirmation_assessment: Assessment
     historical: PeriodFit
     risk_classes: np.ndarray  # uint8 vulnerability classes from the forest edge at t3 (historical NRT)
-    risk_ha_per_year: np.ndarray  # float32 ha/pixel/year over the validity period
+    # float32 ha/pixel/year over the validity period; None where the pipeline keeps only the chosen candidate's map
+    # (icam.pipeline.stages.risk.kept), its total in allocated_ha_per_year
+    risk_ha_per_year: np.ndarray | None
     risk_score: PixelValues  # relative frequency (per historical period) of each forest pixel at t3
     expected_ha: float
     validity_years: float
     expected_source: str
+    allocated_ha_per_year: float | None = None  # the risk map's total, ha/yr (None in a result cached before it)
 
     def to_dict(self) -> dict:
-        return benchmark_summary(self, float(self.risk_ha_per_year.sum(dtype=np.float64)))
+        allocated = self.allocated_ha_per_year
+        if allocated is None:
+            allocated = float(self.risk_ha_per_year.sum(dtype=np.float64))
+        return benchmark_summary(self, allocated)
 
 
 def benchmark_summary(result, allocated_ha_per_year: float) -> dict:
@@ -379,7 +385,7 @@ def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tupl
     return BenchmarkResult(calibration=calibration, calibration_assessment=cal, confirmation_assessment=cnf,
                            historical=historical, risk_classes=risk_classes, risk_ha_per_year=risk, risk_score=score,
                            expected_ha=float(expected_ha), validity_years=float(validity_years),
-                           expected_source=source)
+                           expected_source=source, allocated_ha_per_year=float(risk.sum(dtype=np.float64)))
 
 
 def forest_from_fcc(fcc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
