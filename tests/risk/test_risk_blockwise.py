@@ -138,3 +138,17 @@ def test_run_benchmark_on_a_pool_lengthens_a_cap_its_nrt_reaches():
     assert min(whole.calibration.nrt_m, whole.historical.nrt_m) > 8_000
     with block_executor("threads") as pool:
         assert_same_benchmark(run_benchmark(forest, YEARS, grid, assessment_cell_ha=100, pool=pool), whole)
+
+
+def test_the_benchmarks_score_is_its_class_frequency_where_asked():
+    """The risk score is computed only when asked (ClassScore, not a map's worth of indices and values kept through
+    the risk stage): each classed pixel at t3 gets its class × unit's relative frequency (predict_density with a
+    cell of 1), every other pixel 0."""
+    fcc = change_map((80, 90), 3)
+    units = np.where(np.arange(90) < 45, 1, 2)[None, :].repeat(80, axis=0).astype(np.int32)
+    result = run_benchmark(forest_from_fcc(fcc), YEARS, grid_of(fcc.shape), units, assessment_cell_ha=100)
+    classes = result.risk_classes
+    expected = bm.predict_density(result.historical.fit, classes, units, 1.0).astype(np.float32)
+    score = result.risk_score.dense()
+    assert score.dtype == np.float32 and (score[classes == 0] == 0).all() and (score[classes > 0] > 0).any()
+    np.testing.assert_array_equal(score, expected)

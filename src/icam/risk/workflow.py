@@ -103,6 +103,23 @@ class PixelValues:
 
 
 @dataclass(frozen=True, eq=False)
+class ClassScore:
+    """The benchmark's relative frequency (per historical period) at each classed pixel of ``classes``, 0 elsewhere,
+    computed when asked (only where the benchmark is the chosen map): kept as indices and values it was 320 MB at a
+    jurisdiction for the whole risk stage."""
+
+    fit: bm.BenchmarkFit
+    classes: np.ndarray  # uint8 vulnerability classes at t3
+    units: np.ndarray | int
+    grid: Grid
+
+    def dense(self) -> np.ndarray:
+        """The map, float32 (rows, cols)."""
+        groups = _groups(self.fit, self.classes, self.units, self.grid)
+        return PixelValues(groups.index, groups.frequency[groups.group].astype(np.float32), self.grid.shape).dense()
+
+
+@dataclass(frozen=True, eq=False)
 class Assessment:
     """A density map (ha/pixel over the period) against the actual loss, in VT0007 assessment cells."""
 
@@ -152,7 +169,7 @@ class BenchmarkResult:
     # float32 ha/pixel/year over the validity period; None where the pipeline keeps only the chosen candidate's map
     # (icam.pipeline.stages.risk.kept), its total in allocated_ha_per_year
     risk_ha_per_year: np.ndarray | None
-    risk_score: PixelValues  # relative frequency (per historical period) of each forest pixel at t3
+    risk_score: ClassScore  # relative frequency (per historical period) of each forest pixel at t3
     expected_ha: float
     validity_years: float
     expected_source: str
@@ -243,7 +260,7 @@ def _dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _groups(fit: bm.BenchmarkFit, classes: np.ndarray, units, grid: Grid) -> _Groups:
-    index = flat_indices(classes)  # int32 where the raster allows: the risk score keeps it
+    index = flat_indices(classes)  # int32 where the raster allows
     unit = units if np.ndim(units) == 0 else np.asarray(units).ravel()[index]
     regions, code = _dense_codes(bm.modelling_regions(classes.ravel()[index], unit, fit.n_classes))
     area_by_row = grid.cell_area_ha()[:, 0]
@@ -381,7 +398,7 @@ def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tupl
     groups = _groups(historical.fit, risk_classes, unit_ids, grid)
     risk = PixelValues(groups.index, bm.density_per_year(groups.adjusted_ha(expected_ha), validity_years),
                        grid.shape).dense()
-    score = PixelValues(groups.index, groups.frequency[groups.group].astype(np.float32), grid.shape)
+    score = ClassScore(historical.fit, risk_classes, unit_ids, grid)
     return BenchmarkResult(calibration=calibration, calibration_assessment=cal, confirmation_assessment=cnf,
                            historical=historical, risk_classes=risk_classes, risk_ha_per_year=risk, risk_score=score,
                            expected_ha=float(expected_ha), validity_years=float(validity_years),
