@@ -138,10 +138,11 @@ def risk_setting(config: IcamConfig, landscape: Landscape, static: dict[str, np.
 def kept(risk: RiskResult) -> RiskResult:
     """What the pipeline keeps of the risk stage's result, in memory and in the cache: every figure of
     results.json and the report, and the maps later stages read (the risk map, the chosen candidate's
-    score at t3, the benchmark's classes). Not kept: the benchmark's sparse score and, where another candidate
-    is chosen, its risk map (its total stays in results.json), which nothing after the stage reads (a
-    jurisdiction's float32 map is 234 MB); the candidates' per-pixel densities are not kept past their tests
-    either (:func:`icam.risk.candidates.run_candidates`; the candidates not chosen have no score at t3)."""
+    score at t3, the benchmark's classes). Not kept: the benchmark's score (:class:`icam.risk.workflow.ClassScore`)
+    and, where another candidate is chosen, its risk map (its total stays in results.json), which nothing after
+    the stage reads (a jurisdiction's float32 map is 234 MB); the candidates' per-pixel densities are not kept past
+    their tests either (:func:`icam.risk.candidates.run_candidates`; the candidates not chosen have no score at
+    t3)."""
     bench_map = risk.benchmark.risk_ha_per_year if risk.chosen == "benchmark" else None
     return replace(risk, benchmark=replace(risk.benchmark, risk_score=None, risk_ha_per_year=bench_map))
 
