@@ -44,6 +44,14 @@ def run_cli(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def without_seconds(value):
+    """A results.json section (dicts and lists) without its "seconds" entries: what differs between two runs of
+    the same numbers."""
+    if isinstance(value, dict):
+        return {k: without_seconds(v) for k, v in value.items() if k != "seconds"}
+    return [without_seconds(v) for v in value] if isinstance(value, list) else value
+
+
 def folder_state(folder: Path) -> dict[str, str]:
     """Every file below ``folder`` (the project's outputs, registry and ledger included) → its SHA-256."""
     import hashlib

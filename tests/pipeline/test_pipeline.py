@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import rasterio
 
-from conftest import assert_refused, copy_project, run_cli
+from conftest import assert_refused, copy_project, run_cli, without_seconds
 from icam.enforcement.plans import plan_patrol
 from icam.pipeline.cache import CACHE_DIR, ENTRY_PICKLE, cache_entries, load
 from icam.pipeline.lock import run_lock
@@ -272,12 +272,6 @@ def test_a_second_run_refuses_or_waits_and_a_dead_run_frees_the_project(small_pr
     assert not (copy / ".icam" / "run.owner.json").exists()
 
 
-def _without_seconds(value):
-    if isinstance(value, dict):
-        return {k: _without_seconds(v) for k, v in value.items() if k != "seconds"}
-    return [_without_seconds(v) for v in value] if isinstance(value, list) else value
-
-
 def test_run_on_a_dask_cluster_gives_the_same_numbers(small_project, tmp_path):
     """`icam run DIR --scheduler tcp://HOST:PORT`: the risk stage's block-wise steps go to the cluster's workers as
     tasks, the manifest records the scheduler, and every figure is the in-memory run's."""
@@ -294,7 +288,7 @@ def test_run_on_a_dask_cluster_gives_the_same_numbers(small_project, tmp_path):
         assert blocks.all_durations["compute"] > 0
     again = json.loads((copy / "outputs" / "results.json").read_text())
     for section in ("forest_change", "activity_data", "risk", "baseline", "accounting"):
-        assert _without_seconds(again[section]) == _without_seconds(first[section]), section
+        assert without_seconds(again[section]) == without_seconds(first[section]), section
     manifest = json.loads((copy / "outputs" / MANIFEST_NAME).read_text())
     assert manifest["execution"] == {"scheduler": cluster.scheduler_address}
 

@@ -9,6 +9,7 @@ import pytest
 from affine import Affine
 from rasterio.crs import CRS
 
+from conftest import without_seconds
 from icam.core.blocks import block_executor
 from icam.landscape.grid import Grid
 from icam.risk import benchmark as bm
@@ -78,12 +79,6 @@ def test_no_per_pixel_density_outlives_the_candidates_tests(setting):
     assert np.isfinite(risk.candidates[0].auc_confirmation)  # the benchmark's AUC came from its density
 
 
-def _without_seconds(value):
-    if isinstance(value, dict):
-        return {k: _without_seconds(v) for k, v in value.items() if k != "seconds"}
-    return [_without_seconds(v) for v in value] if isinstance(value, list) else value
-
-
 def test_candidates_on_a_process_pool_are_the_whole_maps_across_blocks(setting):
     """run_candidates with a pool (`icam run --scheduler processes`): the benchmark's distances, the local rate's
     window counts and its near-edge masks computed in blocks of 1024 pixels on a zone two blocks wide: the same
@@ -100,7 +95,7 @@ def test_candidates_on_a_process_pool_are_the_whole_maps_across_blocks(setting):
     with block_executor("processes") as pool:
         blocked = rc.run_candidates(wide_setting, ["local_rate"], expected_ha=None, validity_years=6, pool=pool)
         score = rc.local_rate_score_t3(wide_setting, whole.benchmark, pool)  # its map at t3, had it been chosen
-    assert _without_seconds(blocked.to_dict()) == _without_seconds(whole.to_dict())
+    assert without_seconds(blocked.to_dict()) == without_seconds(whole.to_dict())
     np.testing.assert_array_equal(blocked.risk_ha_per_year, whole.risk_ha_per_year)
     np.testing.assert_array_equal(blocked.benchmark.risk_classes, whole.benchmark.risk_classes)
     np.testing.assert_array_equal(score, rc.local_rate_score_t3(wide_setting, whole.benchmark))

@@ -112,6 +112,18 @@ def _capped_block(spacing: Affine, cap_m: float, window: np.ndarray) -> np.ndarr
     return np.minimum(distance_to_edge_m(window, spacing), np.float32(cap_m))
 
 
+def cap_changes_nrt(nrt_m: float, cap_m: float, cell_size_m: float) -> bool:
+    """Whether an NRT found on distances capped at ``cap_m`` could be the cap's doing: it lies in the cap's own
+    distance bin or beyond, where every capped distance falls. Below it the NRT, and the classes (every pixel
+    at or beyond the NRT is class 1), are those of the uncapped distances."""
+    return nrt_m >= int(distance_bins(np.array([cap_m]), cell_size_m)[0]) * cell_size_m
+
+
+def cap_spans_map(cap_m: float, grid: Grid) -> bool:
+    """Whether a distance cap reaches the map's diagonal (a longer cap would change nothing)."""
+    return cap_m >= grid.resolution_m * float(np.hypot(*grid.shape))
+
+
 # --------------------------------------------------------------------------- NRT
 
 def negligible_risk_threshold_m(distance_m_of_deforested_cells: np.ndarray, cell_size_m: float,

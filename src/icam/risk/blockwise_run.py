@@ -158,7 +158,6 @@ def _nrts(pool, run: _Run) -> tuple[_Run, dict[str, float]]:
     n = len(run.windows)
     parts = list(imap(pool, histograms, [run.blocks] * n, run.windows, [run.cell_m] * n))
     cap_m = run.blocks.cap_m
-    cap_bin = int(bm.distance_bins(np.array([cap_m]), run.cell_m)[0])
     nrts = {}
     for i, period in enumerate(FIT_PERIODS):
         histogram = np.zeros(max(p[i].size for p in parts), np.int64)
@@ -167,8 +166,8 @@ def _nrts(pool, run: _Run) -> tuple[_Run, dict[str, float]]:
         if not histogram.any():
             raise InputError(f"no deforestation in the {period} period", "the benchmark needs historical loss to fit")
         nrts[period] = bm.nrt_from_histogram(histogram, run.cell_m)
-        if nrts[period] >= cap_bin * run.cell_m:
-            if cap_m >= run.grid.resolution_m * float(np.hypot(*run.grid.shape)):
+        if bm.cap_changes_nrt(nrts[period], cap_m, run.cell_m):
+            if bm.cap_spans_map(cap_m, run.grid):
                 raise InputError(f"the {period} period's negligible risk threshold spans the whole map",
                                  "check the change map: loss should lie mostly near the forest edge")
             return _nrts(pool, replace(run, blocks=replace(run.blocks, cap_m=cap_m * 4)))

@@ -55,16 +55,13 @@ def window_counts(cells: np.ndarray, window_px: int, pool: Executor | None = Non
     else uint32. Running sums along each row, then down the columns: two compiled passes. With a ``pool``
     (:func:`icam.core.blocks.block_executor`) block by block on it, each block read with a halo of half a window:
     the same integers."""
+    dtype = np.uint16 if window_px * window_px < 2 ** 16 else np.uint32
     if pool is not None:
-        return map_blocks(functools.partial(window_counts, window_px=window_px), [cells],
-                          dtype=_count_dtype(window_px), halo_px=window_px // 2, pool=pool)
-    across, out = np.empty(cells.shape, _count_dtype(window_px)), np.empty(cells.shape, _count_dtype(window_px))
+        return map_blocks(functools.partial(window_counts, window_px=window_px), [cells], dtype=dtype,
+                          halo_px=window_px // 2, pool=pool)
+    across, out = np.empty(cells.shape, dtype), np.empty(cells.shape, dtype)
     _running_sums(np.ascontiguousarray(cells, dtype=bool), window_px // 2, across, out)
     return out
-
-
-def _count_dtype(window_px: int) -> type:
-    return np.uint16 if window_px * window_px < 2 ** 16 else np.uint32
 
 
 @numba.njit(cache=True, nogil=True)

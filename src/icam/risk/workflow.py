@@ -322,20 +322,17 @@ class EdgeDistance:
     cap_m: float = DISTANCE_CAP_M
 
     def __call__(self, forest: np.ndarray) -> np.ndarray:
-        if self.pool is None or self._beyond_map:
+        if self._whole_map:
             return bm.distance_to_edge_m(forest, self.grid)
         return bm.distance_to_edge_capped_m(forest, self.grid, self.cap_m, pool=self.pool)
 
     @property
-    def _beyond_map(self) -> bool:
-        return self.cap_m >= self.grid.resolution_m * float(np.hypot(*self.grid.shape))
+    def _whole_map(self) -> bool:
+        return self.pool is None or bm.cap_spans_map(self.cap_m, self.grid)
 
     def covers(self, *nrts_m: float) -> bool:
-        """Whether every NRT lies below the cap's own distance bin (one in it could be the cap's doing)."""
-        if self.pool is None or self._beyond_map:
-            return True
-        cell_m = self.grid.resolution_m
-        return max(nrts_m) < int(bm.distance_bins(np.array([self.cap_m]), cell_m)[0]) * cell_m
+        """Whether no NRT could be the cap's doing (:func:`icam.risk.benchmark.cap_changes_nrt`)."""
+        return self._whole_map or not any(bm.cap_changes_nrt(n, self.cap_m, self.grid.resolution_m) for n in nrts_m)
 
     def longer(self) -> "EdgeDistance":
         """The cap four times as long (the whole map's distances once it passes the map's diagonal)."""
@@ -383,13 +380,11 @@ def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tupl
     cal = _assess("calibration", calibration, classes_1, unit_ids, lost_cal, px, grid, cells, assessment_cell_ha)
     del classes_1
 
-    classes_2 = bm.vulnerability_classes(distance(f2), f2, calibration.nrt_m,
-                                         grid.resolution_m)
+    classes_2 = bm.vulnerability_classes(distance(f2), f2, calibration.nrt_m, grid.resolution_m)
     cnf = _assess("confirmation", calibration, classes_2, unit_ids, f2 & ~f3, px, grid, cells, assessment_cell_ha)
     del classes_2
 
-    risk_classes = bm.vulnerability_classes(distance(f3), f3, historical.nrt_m,
-                                            grid.resolution_m)
+    risk_classes = bm.vulnerability_classes(distance(f3), f3, historical.nrt_m, grid.resolution_m)
     if expected_ha is None:
         expected_ha = historical.deforested_ha / (t3 - t1) * validity_years
         source = f"historical mean {t1}–{t3} × {validity_years:g} years"
