@@ -49,7 +49,7 @@ from icam.core.errors import InputError
 from icam.core.forked import map_shared, workers_for
 from icam.risk import cloglog
 from icam.risk.covariates import distance_to_mask_m
-from icam.risk.matching import Matches, match, sample_cells
+from icam.risk.matching import match, sample_cells
 from icam.risk.placebo import PlaceboTiles, square_index, tile_index
 
 COVER_RADIUS_M = 1000.0  # PACT matches on the forest cover within 1 km
@@ -176,13 +176,28 @@ class MatchedControlBaseline:
     _level_year: int = field(init=False, default=0, repr=False)
     _last_hrp_year: int = field(init=False, default=0, repr=False)
 
-    def _match(self, zone: str, year: int, features: Mapping[str, np.ndarray]) -> Matches:
+    def _samples(self, zone: str, year: int) -> tuple[np.ndarray, np.ndarray]:
+        """A zone's matching samples at the end of ``year`` (flat indices): its forest cells in a stratum
+        (PACT's K), and the control area's (S, ``pool_ratio`` times as many)."""
         rng = np.random.default_rng([self.seed, year, list(self._zones).index(zone)])
         land = self._land
         treated = sample_cells(self._zones[zone] & land.forest_at(year) & (land.strata > 0), self.n_treated, rng)
         pool = sample_cells(land.control & land.forest_at(year) & (land.strata > 0),
                             self.n_treated * self.pool_ratio, rng)
-        return match(features, treated, pool, groups=land.strata, n_neighbours=self.n_neighbours)
+        return treated, pool
+
+    def _balance(self, year: int) -> dict[str, list]:
+        """Per zone, the covariates' balance between its sample and its matched controls at the end of
+        ``year``. The covariates are computed at the sampled cells only: over a jurisdiction's whole raster they
+        were three more float32 rasters at the accounting's start, for a few hundred thousand cells."""
+        samples = {z: self._samples(z, year) for z in self._zones}
+        cells = np.unique(np.concatenate([c for pair in samples.values() for c in pair]))
+        features = self._land.matching_features(year, cells)
+        strata = self._land.strata.ravel()[cells]
+        # the samples as positions among the cells, where the covariates are
+        return {z: match(features, np.searchsorted(cells, treated), np.searchsorted(cells, pool), groups=strata,
+                         n_neighbours=self.n_neighbours).balance()
+                for z, (treated, pool) in samples.items()}
 
     def _hazard(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
         """exp(x·β) of the cells whose covariates ``features`` holds (the relative hazard the covariates give),
@@ -261,10 +276,7 @@ class MatchedControlBaseline:
         start_forest = land.forest_at(self._level_year) & (land.strata > 0)  # the cells a year can match
         self._level_cells = self._level_panel(land.control & start_forest)
         self._start_tiles(hrp_years, start_forest)
-        start = land.matching_features(hrp_years[0] - 1)
-        matches = {z: self._match(z, hrp_years[0] - 1, start) for z in zones}
-        del start
-        self.balance_ = {z: m.balance() for z, m in matches.items()}
+        self.balance_ = self._balance(hrp_years[0] - 1)
         scaled = {z: [] for z in zones}  # a_y × h_i(y) of every zone cell-year of the HRP
         lost_controls = 0.0  # the control cells lost over the HRP: the same a_y serve every zone
         # a year's distance transform once, not for β's design and again for its hazards: the distances the
