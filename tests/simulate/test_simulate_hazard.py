@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from icam.simulate.hazard import _octagonal_m, _upsample, eta_at, exceeds
+from icam.simulate.hazard import THRESHOLD_BAND_ROWS, _octagonal_m, _upsample, _year_threshold, eta_at, exceeds
 from icam.simulate.params import EDGE_BLOCK_PX
 
 
@@ -87,3 +87,18 @@ def test_octagonal_distance_by_hand():
 def test_octagonal_distance_is_scipys_chamfer_to_the_bit(rows, cols, share, seed):
     feature = np.random.default_rng(seed).random((rows, cols)) < share  # all True and all False included
     np.testing.assert_array_equal(_octagonal_m(feature, np.float32(60)), scipy_octagonal_m(feature, 60))
+
+
+@settings(max_examples=10, deadline=None)
+@given(rows=st.integers(1, 2 * THRESHOLD_BAND_ROWS + 3), cols=st.integers(1, 40), share=st.floats(0.0, 1.0),
+       seed=st.integers(0, 2**16))
+def test_thresholds_where_needed_are_the_whole_rasters_to_the_bit(rows, cols, share, seed):
+    """T only at the forest: the same float32 values there as over the whole raster (log(−log Φ(−Z)) of the same
+    draws, whatever the bands), +inf elsewhere; and T is that function of U = Φ(Z)."""
+    needed = np.random.default_rng(seed).random((rows, cols)) < share
+    whole = _year_threshold(seed, 2010, np.empty((rows, cols), np.float32))
+    where = _year_threshold(seed, 2010, np.empty((rows, cols), np.float32), needed)
+    np.testing.assert_array_equal(where[needed], whole[needed])
+    assert np.all(where[~needed] == np.inf)
+    u = -np.expm1(-np.exp(whole.astype(np.float64)))  # p at η = T is U itself
+    assert np.all((u > 0) & (u < 1))

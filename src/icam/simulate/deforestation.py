@@ -184,8 +184,8 @@ class _Agreements:
             self.breach_area_ha[i] = patch.size * self.cell_ha
 
 
-def _threshold_task(_, out: np.ndarray, seed: int, year: int) -> None:
-    _year_threshold(seed, year, out)
+def _threshold_task(forest: np.ndarray, out: np.ndarray, seed: int, year: int) -> None:
+    _year_threshold(seed, year, out, forest)
 
 
 def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_static: np.ndarray, seed: int,
@@ -207,7 +207,7 @@ def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_s
     target = target_rates(seed)
     beta0, prevented, displaced = {}, {}, {}
     # the years' random thresholds do not depend on the forest: workers draw the next ones while this loop runs
-    thresholds = imap_into(_threshold_task, None, [(seed, year) for year in target], shape, np.float32)
+    thresholds = imap_into(_threshold_task, lu.forest, [(seed, year) for year in target], shape, np.float32)
     for n_done, (year, threshold_y) in enumerate(zip(target, thresholds)):
         report(f"simulating: deforestation {year}", 0.15 + 0.7 * n_done / len(target))
         code = year - YEAR_OFFSET

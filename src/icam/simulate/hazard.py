@@ -185,9 +185,13 @@ def _smoothing_sd(sigma: float, truncate: float = 4.0) -> float:
     return float(np.sum(w ** 2))  # (Σ w²)^2 is the variance; its square root is Σ w²
 
 
-def _year_threshold(seed: int, year: int, out: np.ndarray) -> np.ndarray:
+THRESHOLD_BAND_ROWS = 256  # rows of the thresholds transformed at once: their forest cells gathered in a band
+
+
+def _year_threshold(seed: int, year: int, out: np.ndarray, needed: np.ndarray | None = None) -> np.ndarray:
     """T_y = log(−log(1 − U_y)), float32, written into ``out`` (of the raster's shape): a cell of linear
-    predictor η is lost when η > T_y (i.e. U_y < p).
+    predictor η is lost when η > T_y (i.e. U_y < p). ``needed``: where T is read (the forest of the first
+    year: only a forest cell can be lost); elsewhere T is +inf, the draws the same.
 
     U_y = Φ(0.96·Z_smooth + 0.28·Z_cell): Z_cell is white noise, Z_smooth is white noise smoothed by a
     Gaussian of 3.5 cells (:mod:`~icam.simulate.smoothing`) and rescaled to unit variance. U_y is uniform on
@@ -203,12 +207,25 @@ def _year_threshold(seed: int, year: int, out: np.ndarray) -> np.ndarray:
     draws *= DRAW_CELL_WEIGHT
     out += draws  # Z = Z_smooth + Z_cell
     del draws
-    # 1 − U = Φ(−Z); log(1 − U) = log Φ(−Z), accurate in the tails
-    np.negative(out, out=out)
-    special.log_ndtr(out, out=out)
-    np.negative(out, out=out)
-    np.log(out, out=out)
+    if needed is None:
+        _threshold_of(out)
+        return out
+    # the transform only where T is read: SciPy's log_ndtr is most of a year's draws, and a third of a
+    # jurisdiction is not forest; the same values, a band of rows at a time
+    for lo in range(0, out.shape[0], THRESHOLD_BAND_ROWS):
+        band, keep = out[lo:lo + THRESHOLD_BAND_ROWS], needed[lo:lo + THRESHOLD_BAND_ROWS]
+        band[keep] = _threshold_of(band[keep])
+        band[~keep] = np.inf
     return out
+
+
+def _threshold_of(z: np.ndarray) -> np.ndarray:
+    """log(−log Φ(−z)) in place (1 − U = Φ(−Z); log(1 − U) = log Φ(−Z), accurate in the tails)."""
+    np.negative(z, out=z)
+    special.log_ndtr(z, out=z)
+    np.negative(z, out=z)
+    np.log(z, out=z)
+    return z
 
 
 def _solve_beta0(x: np.ndarray, rate: float) -> float:
