@@ -17,6 +17,7 @@ from rasterio.transform import rowcol
 from icam.core.errors import InputError
 from icam.forest.area import AreaEstimate, stratified_estimate
 from icam.forest.change import ForestChange
+from icam.forest.classes import period_classes, row_counts
 from icam.forest.labels import read_labels
 from icam.landscape.grid import Grid
 
@@ -32,13 +33,10 @@ def activity_map(forest: ForestChange, zone: np.ndarray, start_year: int, end_ye
             raise InputError(f"activity data: {year} is not a year of the forest data ({forest.epochs[0]}–"
                              f"{forest.epochs[-1]}, epochs {list(forest.epochs)})",
                              "set the assessment's start_year and end_year to years the forest maps cover")
-    forest_start = forest.forest_in(start_year)
-    forest_end = forest.forest_in(end_year)
-    classes = np.full(forest.shape, NON_FOREST, dtype=np.uint8)
-    classes[forest_start & forest_end] = STABLE_FOREST
-    classes[forest_start & ~forest_end] = FOREST_LOSS
-    classes[~(zone & forest.valid)] = OUTSIDE
-    return classes
+    classes = np.empty(forest.shape, dtype=np.uint8)
+    return period_classes(forest.forest_first, forest.loss_period, forest.valid, np.asarray(zone, dtype=bool),
+                          forest.epochs.index(start_year), forest.epochs.index(end_year),
+                          OUTSIDE, STABLE_FOREST, FOREST_LOSS, NON_FOREST, classes)
 
 
 def activity_zone(zones, shape: tuple[int, int], zone_name: str) -> np.ndarray:
@@ -76,19 +74,19 @@ def stratum_name(code: int) -> str:
 
 def stratum_areas(strata: np.ndarray, grid: Grid) -> tuple[dict[int, int], dict[int, float]]:
     """Pixel counts and true areas (ha) of each stratum code present (0 = outside is left out)."""
-    codes = [int(c) for c in np.unique(strata) if c != 0]
-    per_row = np.stack([np.count_nonzero(strata == k, axis=1) for k in codes])
+    strata = np.asarray(strata, dtype=np.uint8)
+    codes = [int(c) for c in np.flatnonzero(np.bincount(strata.ravel(), minlength=256)) if c != 0]
+    per_row = row_counts(strata, np.array(codes, dtype=np.int64))
     area = per_row @ grid.cell_area_ha()[:, 0]
     return ({k: int(per_row[i].sum()) for i, k in enumerate(codes)}, {k: float(a) for k, a in zip(codes, area)})
 
 
 def mapped_areas(classes: np.ndarray, grid: Grid) -> tuple[dict[int, int], dict[int, float]]:
     """Pixel counts and true areas (ha) of each map class."""
-    n_codes = max(CLASS_NAMES) + 1
-    px = np.bincount(classes.ravel(), minlength=n_codes)
-    per_row = np.stack([np.count_nonzero(classes == k, axis=1) for k in CLASS_NAMES])  # (classes, rows)
+    per_row = row_counts(np.asarray(classes, dtype=np.uint8), np.array(list(CLASS_NAMES), dtype=np.int64))
     area = per_row @ grid.cell_area_ha()[:, 0]
-    return ({k: int(px[k]) for k in CLASS_NAMES}, {k: float(a) for k, a in zip(CLASS_NAMES, area)})
+    return ({k: int(n) for k, n in zip(CLASS_NAMES, per_row.sum(axis=1))},
+            {k: float(a) for k, a in zip(CLASS_NAMES, area)})
 
 
 @dataclass(frozen=True)

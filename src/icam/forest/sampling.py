@@ -33,6 +33,7 @@ from pyproj import CRS, Transformer
 from icam.core.atomic import atomic_path, atomic_write_text
 from icam.core.errors import InputError
 from icam.forest import area as A
+from icam.forest.classes import ranked_cells, valid_counts
 from icam.landscape.grid import Grid
 
 STRATIFIED = "stratified random"
@@ -112,11 +113,17 @@ def _plain(v):
 
 def _labels_and_counts(labels: np.ndarray, valid: np.ndarray, grid: Grid):
     """(codes, pixel counts, true areas in ha) of the labels over the valid pixels; vectorised."""
+    corrected = grid.is_area_corrected
+    if labels.dtype == np.uint8 and labels.ndim == 2 and not corrected:  # one compiled pass, no gathered copy
+        counts = valid_counts(np.ascontiguousarray(labels), np.ascontiguousarray(valid, dtype=bool))
+        codes = np.flatnonzero(counts)
+        if codes.size == 0:
+            raise InputError("the map holds no valid pixel", "check the map's nodata value (--nodata)")
+        return [int(c) for c in codes], counts[codes].astype(int), counts[codes] * grid.nominal_cell_area_ha
     cell = grid.cell_area_ha()[:, 0]
     vals = labels[valid]
     if vals.size == 0:
         raise InputError("the map holds no valid pixel", "check the map's nodata value (--nodata)")
-    corrected = grid.is_area_corrected
     rows = np.nonzero(valid)[0] if corrected else None
     if np.issubdtype(vals.dtype, np.integer) and int(vals.max()) - int(vals.min()) < 10_000_000:
         lo = int(vals.min())
@@ -130,6 +137,25 @@ def _labels_and_counts(labels: np.ndarray, valid: np.ndarray, grid: Grid):
     areas = (np.bincount(inverse.ravel(), weights=cell[rows]) if corrected
              else counts * grid.nominal_cell_area_ha)
     return [_plain(c) for c in codes], counts.astype(int), np.asarray(areas, float)
+
+
+def _draw(labels: np.ndarray, valid: np.ndarray, codes: list, counts: np.ndarray, alloc: dict,
+          rng: np.random.Generator) -> np.ndarray:
+    """The flat indices drawn: ``alloc[s]`` of stratum s's valid pixels without replacement, ascending within
+    each stratum, the strata in ``codes``' order; one vectorised draw per stratum, never per pixel. The draws
+    are positions among the stratum's pixels (``counts`` of them, in raster order); a uint8 map takes its
+    pixels at those positions in one compiled pass for every stratum (:func:`icam.forest.classes.ranked_cells`),
+    another lists each stratum's pixels."""
+    drawn = [(s, np.sort(rng.choice(int(n), size=alloc[s], replace=False))) for s, n in zip(codes, counts)
+             if alloc[s] > 0]
+    if not drawn:
+        return np.empty(0, np.int64)
+    if labels.dtype == np.uint8 and labels.ndim == 2:
+        starts = np.cumsum([0] + [pick.size for _, pick in drawn])
+        return ranked_cells(np.ascontiguousarray(labels), np.ascontiguousarray(valid, dtype=bool),
+                            np.array([s for s, _ in drawn], np.int64), np.concatenate([p for _, p in drawn]), starts)
+    flat_labels, flat_valid = labels.ravel(), valid.ravel()
+    return np.concatenate([np.flatnonzero((flat_labels == s) & flat_valid)[pick] for s, pick in drawn])
 
 
 def _points(grid: Grid, flat: np.ndarray, map_data: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
@@ -253,18 +279,7 @@ def stratified_design(map_array: np.ndarray, grid: Grid | None = None, *, transf
         raise InputError("stratum/strata " + ", ".join(f"{s!r} ({n} samples, {c} pixels)" for s, n, c in too_many)
                          + " hold fewer pixels than samples", "lower the sample size or the per-stratum minimum")
 
-    rng = np.random.default_rng(seed)
-    flat_labels = labels.ravel()
-    flat_valid = valid.ravel()
-    chosen = []
-    for s in codes:                        # one vectorised draw per stratum, never per pixel
-        k = alloc[s]
-        if k == 0:
-            continue
-        pix = np.flatnonzero((flat_labels == s) & flat_valid)
-        pick = rng.choice(pix.size, size=k, replace=False)
-        chosen.append(np.sort(pix[pick]))
-    flat = np.concatenate(chosen) if chosen else np.empty(0, np.int64)
+    flat = _draw(labels, valid, codes, counts, alloc, np.random.default_rng(seed))
     points = _points(grid, flat, map_data, labels)
     table = pd.DataFrame({"stratum": codes, "mapped_px": counts, "area_ha": areas,
                           "n": [alloc[s] for s in codes]})
