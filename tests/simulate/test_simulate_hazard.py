@@ -10,8 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from icam.simulate.hazard import THRESHOLD_BAND_ROWS, _octagonal_m, _upsample, _year_threshold, eta_at, exceeds
-from icam.simulate.params import EDGE_BLOCK_PX
+from icam.simulate.hazard import (
+    THRESHOLD_BAND_ROWS,
+    _edge_term,
+    _forest_blocks,
+    _octagonal_m,
+    _term_of,
+    _upsample,
+    _year_threshold,
+    eta_at,
+    exceeds,
+)
+from icam.simulate.params import EDGE_BLOCK_PX, HAZARD, RESOLUTION_M
 
 
 @settings(max_examples=40, deadline=None)
@@ -102,3 +112,14 @@ def test_thresholds_where_needed_are_the_whole_rasters_to_the_bit(rows, cols, sh
     assert np.all(where[~needed] == np.inf)
     u = -np.expm1(-np.exp(whole.astype(np.float64)))  # p at η = T is U itself
     assert np.all((u > 0) & (u < 1))
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.integers(1, 30), cols=st.integers(1, 30), share=st.sampled_from([0.0, 0.5, 0.9, 1.0]),
+       seed=st.integers(0, 2**16))
+def test_edge_term_looked_up_is_the_term_of_every_distance_to_the_bit(rows, cols, share, seed):
+    """The edge term from its values at each chessboard and taxicab distance equals the term computed on the
+    octagonal distance of every cell (a forest everywhere and nowhere included)."""
+    forest = np.random.default_rng(seed).random((rows * EDGE_BLOCK_PX, cols * EDGE_BLOCK_PX)) < share
+    distance = _octagonal_m(_forest_blocks(forest), np.float32(EDGE_BLOCK_PX * RESOLUTION_M))
+    np.testing.assert_array_equal(_edge_term(forest, HAZARD), _term_of(distance, HAZARD))

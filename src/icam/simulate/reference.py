@@ -11,6 +11,7 @@ label and error in ``truth/reference_samples/<period>.csv``. Parameters are in
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -87,20 +88,31 @@ def map_with_errors(true_loss: np.ndarray, forest_2000: np.ndarray, resolution_m
     shift = late[labels] & (mapped > 0) & (mapped < LAST_YEAR - YEAR_OFFSET)
     mapped[shift] += 1
 
-    within_px = MAP_ERRORS["commission_within_m"] / resolution_m
-    near_edge = ndimage.distance_transform_cdt(forest_2000, metric="chessboard") <= within_px
-    candidates = np.flatnonzero(forest_2000 & ~lost & near_edge)
+    candidate = forest_2000 & ~lost & _near_non_forest(forest_2000, MAP_ERRORS["commission_within_m"] / resolution_m)
+    candidates = np.flatnonzero(candidate)
     n_seeds = min(candidates.size, int(round(MAP_ERRORS["commission_share"] * lost.sum() / 2)))
     seeds = rng.choice(candidates, size=n_seeds, replace=False) if n_seeds else np.array([], dtype=np.int64)
     years = rng.integers(1, LAST_YEAR - YEAR_OFFSET + 1, size=seeds.size).astype(np.uint8)
     flat = mapped.ravel()
     flat[seeds] = years
     right = seeds + 1  # the cell to the east, where it is also untouched forest in the same row
-    ok = (right % true_loss.shape[1] != 0) & np.isin(right, candidates, assume_unique=False)
+    in_row = right % true_loss.shape[1] != 0  # (the raster's last cell has no right neighbour: 0 here)
+    ok = in_row & candidate.ravel()[np.where(in_row, right, 0)]
     flat[right[ok]] = years[ok]
     stats = {"true_loss_px": int(lost.sum()), "omitted_px": int(omitted[labels].sum()),
              "late_px": int(shift.sum()), "commission_px": int(n_seeds + ok.sum())}
     return mapped, stats
+
+
+def _near_non_forest(forest: np.ndarray, within_px: float) -> np.ndarray:
+    """Cells whose chessboard distance to a non-forest cell is at most ``within_px`` (non-forest cells
+    included): SciPy's ``distance_transform_cdt(forest, "chessboard") <= within_px``, a non-forest cell in the
+    square of that half-width, by two running maxima instead of the transform (everywhere where the raster
+    has no non-forest cell: the transform's −1)."""
+    if forest.all():
+        return np.ones(forest.shape, bool)
+    half = int(math.floor(within_px))
+    return ndimage.maximum_filter(~forest, size=2 * half + 1, mode="constant", cval=False)
 
 
 def _true_forest_change(mapped: ForestChange, true_loss: np.ndarray) -> ForestChange:
