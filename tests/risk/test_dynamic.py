@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from icam.core.errors import InputError
-from icam.risk.dynamic import MatchedControlBaseline, MatchingLandscape
+from icam.risk.dynamic import LEVEL_CELLS, MatchedControlBaseline, MatchingLandscape, _year_cells
 
 SIDE, FIRST, LAST = 240, 2000, 2016
 TRUE_K = 0.2
@@ -86,7 +86,7 @@ def test_covariates_at_cells_are_the_whole_rasters_values_there():
         np.testing.assert_array_equal(at[name], np.asarray(whole[name]).ravel()[cells])
     # a year's hazards take the covariates at their cells from one distance raster they share: the same values,
     # and the shared raster is left as it was
-    edge_m = land.edge_distance_m(2006, land.forest_at(2006))
+    edge_m = land.edge_distance_m(2006)
     kept = edge_m.copy()
     shared = land.features(2006, cells, edge_m)
     for name in shared:
@@ -151,3 +151,21 @@ def test_years_before_the_historical_period_are_refused():
                                                                            range(2003, 2008))
     with pytest.raises(InputError, match="predicts from the historical reference period's first year"):
         model.predict([2002, 2010])
+
+
+def test_each_years_cells_are_those_of_its_forest_raster():
+    """A year's cells, taken from the HRP's start cells by their loss year, are the cells of that year's forest
+    raster in each zone and among the level's."""
+    land, zone, _ = _landscape(6)
+    forest_first = land.forest_first.copy()
+    forest_first[:5] = False  # some cells not forest at the start
+    land = MatchingLandscape(land.loss_year, forest_first, land.first_year, land.control, land.strata,
+                             land.strata_names, land.static, land.cell_size_m, land.cell_area_ha)
+    model = MatchedControlBaseline(n_treated=500, n_fit=5000, n_level=20_000, seed=0).fit(land, {"zone": zone},
+                                                                                          range(2001, 2005))
+    for year in (2001, 2004, 2010):
+        forest = land.forest_at(year - 1)
+        cells = _year_cells(model, year)
+        np.testing.assert_array_equal(cells["zone"], np.flatnonzero(zone & forest & (land.strata > 0)))
+        np.testing.assert_array_equal(cells[LEVEL_CELLS], model._level_cells[forest.ravel()[model._level_cells]])
+        assert 0 < cells[LEVEL_CELLS].size < np.count_nonzero(land.control & forest)  # a sample of the controls
