@@ -30,10 +30,11 @@ import numpy as np
 from icam.core.forked import imap_into
 from icam.simulate.geometry import Geometry
 from icam.simulate.hazard import (
-    _distance_km,
+    _coarse_distance_km,
     _edge_term,
     _field,
     _solve_beta0,
+    _upsample,
     _year_threshold,
     eta_at,
     exceeds,
@@ -45,6 +46,7 @@ from icam.simulate.params import (
     LAST_YEAR,
     PROJECT_START,
     RESOLUTION_M,
+    ROAD_BLOCK_PX,
     TARGET_RATE,
     TARGET_RATE_NOISE_SD,
     YEAR_OFFSET,
@@ -84,10 +86,13 @@ class ProjectEffect:
 def static_predictor(geom: Geometry, terrain: Terrain, rng: np.random.Generator) -> np.ndarray:
     """The static part of η (roads, settlements, slope, elevation, legal protection, the random effect), float32."""
     h = HAZARD
-    d_road_km = _distance_km([geom.highway, *geom.secondary_roads], geom.grid)
-    d_settlement_km = _distance_km([pt for _, pt, _ in geom.settlements], geom.grid)
-    x_static = (h["beta_road_per_log1p_km"] * np.log1p(d_road_km)
-                + h["beta_settlement_per_log1p_km"] * np.log1p(d_settlement_km)).astype(np.float32)
+    # the distances' terms on their own block-sized cells, then repeated over each block's cells: the same
+    # values as on every cell (nearest-neighbour upsampling), without the log over tens of millions of cells
+    d_road_km = _coarse_distance_km([geom.highway, *geom.secondary_roads], geom.grid)
+    d_settlement_km = _coarse_distance_km([pt for _, pt, _ in geom.settlements], geom.grid)
+    x_static = _upsample((h["beta_road_per_log1p_km"] * np.log1p(d_road_km)
+                          + h["beta_settlement_per_log1p_km"] * np.log1p(d_settlement_km)).astype(np.float32),
+                         ROAD_BLOCK_PX)
     del d_road_km, d_settlement_km
     gy, gx = np.gradient(terrain.dem.astype(np.float32), RESOLUTION_M)
     x_static += h["beta_slope_per_degree"] * np.degrees(np.arctan(np.hypot(gx, gy))).astype(np.float32)

@@ -93,13 +93,19 @@ def _distance_km(geoms, grid: Grid, block: int = ROAD_BLOCK_PX, smooth: bool = F
 
     Upsampled by nearest neighbour, or bilinearly with ``smooth`` (for boundaries drawn from the distance).
     """
-    shape, transform = _coarse_grid(grid, block)
-    burnt = rasterize(((g, 1) for g in geoms if not g.is_empty), out_shape=shape, transform=transform,
-                      fill=0, dtype="uint8", all_touched=True)
-    distance = ndimage.distance_transform_edt(burnt == 0).astype(np.float32) * (block * RESOLUTION_M / 1000)
+    distance = _coarse_distance_km(geoms, grid, block)
     if smooth:
         return bilinear_zoom(distance, block)
     return _upsample(distance, block)
+
+
+def _coarse_distance_km(geoms, grid: Grid, block: int = ROAD_BLOCK_PX) -> np.ndarray:
+    """Distance to the nearest of ``geoms`` (km, float32) on block-sized cells (:func:`_distance_km` before
+    upsampling)."""
+    shape, transform = _coarse_grid(grid, block)
+    burnt = rasterize(((g, 1) for g in geoms if not g.is_empty), out_shape=shape, transform=transform,
+                      fill=0, dtype="uint8", all_touched=True)
+    return ndimage.distance_transform_edt(burnt == 0).astype(np.float32) * (block * RESOLUTION_M / 1000)
 
 
 def _forest_blocks(forest: np.ndarray) -> np.ndarray:
