@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from icam.forest.activity import FOREST_LOSS, NON_FOREST, OUTSIDE, STABLE_FOREST
-from icam.forest.classes import period_classes, ranked_cells, row_counts, valid_counts
+from icam.forest.classes import forest_state_counts, period_classes, ranked_cells, row_counts, valid_counts
 
 shapes = st.tuples(st.integers(1, 40), st.integers(1, 40))
 
@@ -67,3 +67,24 @@ def test_ranked_cells_take_each_strata_pixels_at_the_drawn_ranks(shape, seed):
     out = ranked_cells(labels, valid, np.array(codes, np.int64), np.concatenate(picks), starts)
     expected = np.concatenate([np.flatnonzero((labels.ravel() == s) & valid.ravel())[p] for s, p in zip(codes, picks)])
     np.testing.assert_array_equal(out, expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(shape=shapes, seed=st.integers(0, 2**16), n_masks=st.integers(1, 3), n_units=st.sampled_from([0, 1, 4]))
+def test_forest_state_counts_are_numpys_bincounts(shape, seed, n_masks, n_units):
+    rng = np.random.default_rng(seed)
+    forest_first, valid = rng.random(shape) < 0.7, rng.random(shape) < 0.9
+    n_periods = 5
+    loss_period = rng.integers(0, n_periods + 1, shape).astype(np.uint8)
+    masks = tuple(rng.random(shape) < 0.6 for _ in range(n_masks))
+    admin = rng.integers(0, max(n_units, 1), shape).astype(np.int32)
+    by_mask, by_unit, unit_cells = forest_state_counts(forest_first, valid, loss_period, masks, admin, n_periods,
+                                                       n_units)
+    state = np.where(forest_first & valid, np.where(loss_period == 0, n_periods + 1, loss_period), 0)
+    for m, mask in enumerate(masks):
+        np.testing.assert_array_equal(by_mask[m], np.bincount(state[mask & valid], minlength=n_periods + 2))
+    if n_units:
+        for u in range(n_units):
+            np.testing.assert_array_equal(by_unit[u], np.bincount(state[valid & (admin == u)],
+                                                                  minlength=n_periods + 2))
+        np.testing.assert_array_equal(unit_cells, np.bincount(admin.ravel(), minlength=n_units))

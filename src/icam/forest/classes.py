@@ -81,3 +81,31 @@ def valid_counts(labels, valid):
         if flat_valid[j]:
             counts[flat_labels[j]] += 1
     return counts
+
+
+@numba.njit(cache=True, nogil=True)
+def forest_state_counts(forest_first, valid, loss_period, masks, admin_id, n_periods, n_units):
+    """Per mask of ``masks`` (a tuple of bool rasters) and, with ``n_units`` > 0, per administrative unit, the
+    valid cells of each forest state (:func:`icam.forest.zones.zone_statistics`' codes: 0 not forest at the
+    first epoch, p lost in period p, n_periods + 1 never lost); and every cell of each unit. Returns (the masks'
+    counts, the units' counts, the units' cells), int64."""
+    n_codes = n_periods + 2
+    by_mask = np.zeros((len(masks), n_codes), np.int64)
+    by_unit = np.zeros((max(n_units, 1), n_codes), np.int64)
+    unit_cells = np.zeros(max(n_units, 1), np.int64)
+    n_rows, n_cols = valid.shape
+    for r in range(n_rows):
+        for c in range(n_cols):
+            if n_units > 0:
+                unit_cells[admin_id[r, c]] += 1
+            if not valid[r, c]:
+                continue
+            state = 0
+            if forest_first[r, c]:
+                state = n_periods + 1 if loss_period[r, c] == 0 else loss_period[r, c]
+            for m in range(len(masks)):
+                if masks[m][r, c]:
+                    by_mask[m, state] += 1
+            if n_units > 0:
+                by_unit[admin_id[r, c], state] += 1
+    return by_mask, by_unit, unit_cells

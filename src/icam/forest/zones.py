@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from icam.forest.classes import forest_state_counts
 from icam.landscape import Landscape
 
 ALL_ZONE = "grid"
@@ -94,33 +95,51 @@ def _area_by_code(codes: np.ndarray, mask: np.ndarray, cell_area_ha: np.ndarray,
     return np.bincount(codes[mask], weights=weights, minlength=n_codes)[:n_codes]
 
 
-def zone_statistics(landscape: Landscape) -> ZoneStats:
-    """Zone areas, forest at the first epoch and loss per period, for every zone and the whole grid."""
-    forest = landscape.forest
-    cell_area = landscape.grid.cell_area_ha()
+def _counted(forest, masks: dict, admin_id, n_units: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(per mask, per unit, per unit's cells) the forest states' cell counts (:func:`icam.forest.classes.
+    forest_state_counts`, one compiled pass where NumPy took int64 copies of the raster and a pass per zone)."""
+    admin = admin_id if n_units else np.zeros((1, 1), np.int32)
+    rasters = tuple(np.ascontiguousarray(m, dtype=bool) for m in masks.values())  # one type: compiled once
+    return forest_state_counts(forest.forest_first, forest.valid, forest.loss_period, rasters, admin,
+                               forest.n_periods, n_units)
+
+
+def _weighted(forest, masks: dict, admin_id, n_units: int,
+              cell_area: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_counted`'s areas where cells differ in area (per row on a Mercator grid), each cell weighted."""
     n_periods = forest.n_periods
     # code 0: valid non-forest at the first epoch; p: lost in period p; n_periods + 1: never lost
     lp = forest.loss_period.astype(np.int64)
     state = np.where(forest.forest_first & forest.valid, np.where(lp == 0, n_periods + 1, lp), 0)
     per_code_len = n_periods + 2
+    by_code = np.array([_area_by_code(state, mask & forest.valid, cell_area, per_code_len)
+                        for mask in masks.values()])
+    if not n_units:
+        return by_code, np.zeros((1, per_code_len)), np.zeros(1)
+    combined = admin_id.astype(np.int64) * per_code_len + state
+    by_unit = _area_by_code(combined, forest.valid, cell_area, n_units * per_code_len).reshape(n_units, per_code_len)
+    return by_code, by_unit, _area_by_code(admin_id, np.ones(forest.shape, bool), cell_area, n_units)
 
-    masks = {ALL_ZONE: np.ones(forest.shape, dtype=bool)}
+
+def zone_statistics(landscape: Landscape) -> ZoneStats:
+    """Zone areas, forest at the first epoch and loss per period, for every zone and the whole grid."""
+    forest = landscape.forest
+    cell_area = landscape.grid.cell_area_ha()
+    n_periods = forest.n_periods
     zone_masks = landscape.zones.masks()
+    masks = {ALL_ZONE: np.ones(forest.shape, dtype=bool)}
     masks.update({name: zone_masks[name] for name in zone_masks if not name.startswith("admin:")})
-    result = {}
-    for name, mask in masks.items():
-        by_code = _area_by_code(state, mask & forest.valid, cell_area, per_code_len)
-        result[name] = (landscape.grid.area_ha(mask), by_code)
-
     zones = landscape.zones
-    if zones.admin_id is not None and zones.admin_names:
-        n_units = len(zones.admin_names) + 1
-        combined = zones.admin_id.astype(np.int64) * per_code_len + state
-        by_unit = _area_by_code(combined, forest.valid, cell_area, n_units * per_code_len)
-        by_unit = by_unit.reshape(n_units, per_code_len)
-        unit_area = _area_by_code(zones.admin_id, np.ones(forest.shape, bool), cell_area, n_units)
-        for i, unit in enumerate(zones.admin_names, start=1):
-            result[f"admin:{unit}"] = (float(unit_area[i]), by_unit[i])
+    units = zones.admin_names if zones.admin_id is not None and zones.admin_names else ()
+    if np.all(cell_area == cell_area[0, 0]):  # a projected grid: counts × the cell's area, in one pass
+        by_code, by_unit, unit_area = _counted(forest, masks, zones.admin_id, len(units) + 1 if units else 0)
+        by_code, by_unit, unit_area = (a * float(cell_area[0, 0]) for a in (by_code, by_unit, unit_area))
+    else:
+        by_code, by_unit, unit_area = _weighted(forest, masks, zones.admin_id, len(units) + 1 if units else 0,
+                                                cell_area)
+    result = {name: (landscape.grid.area_ha(mask), codes) for (name, mask), codes in zip(masks.items(), by_code)}
+    for i, unit in enumerate(units, start=1):
+        result[f"admin:{unit}"] = (float(unit_area[i]), by_unit[i])
 
     return ZoneStats(
         epochs=forest.epochs,
