@@ -7,7 +7,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from icam.forest.activity import FOREST_LOSS, NON_FOREST, OUTSIDE, STABLE_FOREST
-from icam.forest.classes import forest_state_counts, period_classes, ranked_cells, row_counts, valid_counts
+from icam.forest.classes import (
+    area_by_code,
+    forest_state_counts,
+    period_classes,
+    ranked_cells,
+    row_counts,
+    valid_counts,
+)
 
 shapes = st.tuples(st.integers(1, 40), st.integers(1, 40))
 
@@ -88,3 +95,17 @@ def test_forest_state_counts_are_numpys_bincounts(shape, seed, n_masks, n_units)
             np.testing.assert_array_equal(by_unit[u], np.bincount(state[valid & (admin == u)],
                                                                   minlength=n_periods + 2))
         np.testing.assert_array_equal(unit_cells, np.bincount(admin.ravel(), minlength=n_units))
+
+
+@settings(max_examples=30, deadline=None)
+@given(shape=shapes, seed=st.integers(0, 2**16), per_row=st.booleans(), minlength=st.integers(0, 12))
+def test_area_by_code_is_numpys_weighted_bincount_to_the_bit(shape, seed, per_row, minlength):
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 9, shape).astype(np.uint8)
+    mask = rng.random(shape) < 0.6
+    cell_area = (0.09 * (1 + rng.random((shape[0], 1))) if per_row else np.full((shape[0], 1), 0.09))
+    area = np.broadcast_to(cell_area, shape)
+    expected = np.bincount(codes[mask].astype(np.intp), weights=area[mask], minlength=minlength)
+    got = area_by_code(codes, mask, cell_area, minlength)
+    np.testing.assert_array_equal(got[:expected.size], expected)
+    assert not got[expected.size:].any()  # codes beyond the masked ones: nothing

@@ -215,6 +215,9 @@ def _entered_record(s: CarbonStratum, carbon: CarbonSection) -> dict:
             "ci95_high_tc_ha": total + 1.959964 * se, "co2e_tco2e_ha": total * 44 / 12, "reference": "icam.toml"}
 
 
+STRATA_BAND_ROWS = 512  # rows of the strata raster compared at once
+
+
 def stratum_masks(config: IcamConfig, landscape: Landscape, names: Sequence[str]) -> dict[str, np.ndarray]:
     """Each stratum's cells: the ranges of ``strata_raster`` (the whole grid for a single stratum)."""
     carbon = config.carbon
@@ -223,8 +226,13 @@ def stratum_masks(config: IcamConfig, landscape: Landscape, names: Sequence[str]
 
     values = read_onto_grid(carbon.strata_raster, landscape.grid, what="carbon.strata_raster",
                             allow_reproject=True, categorical=False)
-    data, valid = np.asarray(values.data, dtype=np.float64), ~np.ma.getmaskarray(values)
-    masks = {s.name: valid & (data >= s.range[0]) & (data < s.range[1]) for s in carbon.strata}
+    data, valid = np.ma.getdata(values), ~np.ma.getmaskarray(values)
+    masks = {s.name: np.empty(landscape.grid.shape, dtype=bool) for s in carbon.strata}
+    # the ranges compared in float64, a band of rows at a time (a float64 copy of a jurisdiction's raster is 0.5 GB)
+    for lo in range(0, data.shape[0], STRATA_BAND_ROWS):
+        band, ok = np.asarray(data[lo:lo + STRATA_BAND_ROWS], dtype=np.float64), valid[lo:lo + STRATA_BAND_ROWS]
+        for s in carbon.strata:
+            masks[s.name][lo:lo + STRATA_BAND_ROWS] = ok & (band >= s.range[0]) & (band < s.range[1])
     covered = np.zeros(landscape.grid.shape, dtype=bool)
     for m in masks.values():
         covered |= m

@@ -12,6 +12,7 @@ from rasterio.transform import rowcol
 from icam.carbon.periods import MonitoringPeriod, prorate_annual
 from icam.core.errors import InputError
 from icam.forest.activity import CLASS_NAMES, FOREST_LOSS
+from icam.forest.classes import area_by_code
 from icam.forest.label_errors import corrected_loss, pure_strata_variance, stratified_total
 from icam.forest.labels import read_labels
 from icam.landscape import Landscape
@@ -24,9 +25,7 @@ def annual_loss_ha(landscape: Landscape, mask: np.ndarray) -> dict[int, float]:
     if not forest.is_annual:
         raise InputError("the carbon accounting needs annual forest-loss data (one epoch per year)",
                          "use a Hansen, loss-year or yearly forest-map source")
-    mask = mask & forest.valid
-    area = np.broadcast_to(landscape.grid.cell_area_ha(), forest.shape)
-    counts = np.bincount(forest.loss_period[mask].astype(np.intp), weights=area[mask], minlength=len(forest.epochs))
+    counts = area_by_code(forest.loss_period, mask & forest.valid, landscape.grid.cell_area_ha(), len(forest.epochs))
     # loss_period k = lost between epochs[k-1] and epochs[k]: the loss of calendar year epochs[k]
     return {int(year): float(counts[k]) for k, year in enumerate(forest.epochs) if k >= 1}
 
@@ -34,13 +33,11 @@ def annual_loss_ha(landscape: Landscape, mask: np.ndarray) -> dict[int, float]:
 def baseline_annual_ha(source: str, risk, baseline, landscape: Landscape, mask: np.ndarray,
                        years: Sequence[int]) -> dict[int, float]:
     """Baseline deforestation (ha) per calendar year inside ``mask``."""
-    area = np.broadcast_to(landscape.grid.cell_area_ha(), landscape.grid.shape)
     if source == "vt0007_density":
         per_year = float(risk.risk_ha_per_year[mask].sum(dtype=np.float64))
         return {y: per_year for y in years}
     year_map = baseline.allocation.year_map
-    hit = mask & (year_map > 0)
-    sums = np.bincount(year_map[hit].astype(np.intp), weights=area[hit], minlength=max(years) + 1)
+    sums = area_by_code(year_map, mask & (year_map > 0), landscape.grid.cell_area_ha(), max(years) + 1)
     return {y: float(sums[y]) if y < sums.size else 0.0 for y in years}
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from icam.core.errors import InputError
 from icam.forest.change import ForestChange
+from icam.forest.classes import area_by_code
 from icam.landscape import Landscape
 from icam.landscape.grid import Grid
 from icam.landscape.raster import read_onto_grid, write_cog
@@ -151,8 +152,7 @@ def historical_annual_loss_ha(forest: ForestChange, grid: Grid, zone: np.ndarray
                               years: tuple[int, int]) -> dict[int, float]:
     """Loss in the zone per year of the historical reference period (ha/yr); a multi-year period's loss
     is spread evenly over its years."""
-    area = np.broadcast_to(grid.cell_area_ha(), grid.shape)
-    per_period = np.bincount(forest.loss_period[zone], weights=area[zone], minlength=len(forest.epochs))
+    per_period = area_by_code(forest.loss_period, zone, grid.cell_area_ha(), len(forest.epochs))
     annual: dict[int, float] = {}
     for p in range(1, len(forest.epochs)):
         start, end = forest.epochs[p - 1], forest.epochs[p]
