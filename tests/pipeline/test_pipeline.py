@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from conftest import assert_refused, copy_project, run_cli, without_seconds
 from icam.enforcement.plans import plan_patrol
@@ -22,6 +23,7 @@ from icam.pipeline.lock import run_lock
 from icam.pipeline.publish import publish
 from icam.pipeline.run import run_project
 from icam.pipeline.runner import MANIFEST_NAME, Pipeline, Stage, file_sha256
+from icam.risk import cloglog
 from icam.store.db import open_session
 
 
@@ -97,6 +99,37 @@ def test_failed_run_leaves_previous_outputs_and_no_debris(tmp_path):
         run_and_publish(Pipeline(tmp_path, _stages(source, [], fail=True), {}))
     assert (tmp_path / "outputs" / "value.txt").read_text() == "42"
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+# --------------------------------------------------------------------------- numbers whatever the BLAS threads
+
+
+def _blas_threads() -> int:
+    return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+
+def _cloglog_stage(threads_seen: list) -> list[Stage]:
+    """A stage fitting the dynamic baseline's cloglog model on 300,000 rows: its products of a tall matrix
+    are what two BLAS threads sum in another order."""
+    def fit(_, __):
+        threads_seen.append(_blas_threads())
+        rng = np.random.default_rng(5)
+        x = np.column_stack([rng.normal(size=(300_000, 6)), rng.random((300_000, 8)) < 0.12]).astype(float)
+        return cloglog.fit(x, rng.random(300_000) < 0.01)
+
+    return [Stage("fit", "fit", fit, cacheable=False)]
+
+
+def test_a_runs_numbers_do_not_depend_on_the_callers_blas_threads(tmp_path):
+    seen = []
+    betas = []
+    for threads in (2, 1):
+        with threadpool_limits(threads, user_api="blas"):
+            run = Pipeline(tmp_path, _cloglog_stage(seen), {}).run()
+            run.discard()
+            betas.append(run.results["fit"])
+    assert seen == [1, 1]
+    np.testing.assert_array_equal(betas[0], betas[1])
 
 
 # --------------------------------------------------------------------------- the cache's layout

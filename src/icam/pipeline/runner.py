@@ -33,6 +33,7 @@ import pyproj
 import rasterio
 import scipy
 import shapely
+from threadpoolctl import threadpool_limits
 
 from icam import __version__
 from icam.core.atomic import atomic_write_text, create_folder
@@ -175,7 +176,17 @@ class Pipeline:
 
     def run(self, on_stage: Callable[[Stage, str], None] | None = None) -> RunResult:
         """Run every stage into a new staging folder; ``on_stage(stage, 'start'|'cached'|'done')`` reports
-        progress. The caller publishes the result (:func:`icam.pipeline.publish.publish`) or discards it."""
+        progress. The caller publishes the result (:func:`icam.pipeline.publish.publish`) or discards it.
+
+        The stages' linear algebra runs on one BLAS thread, in this process and the ones it forks: a matrix
+        product's sums, split among threads, change in their last digits with the threads' number (the dynamic
+        baseline's k moved in its tenth digit between one and two OpenBLAS threads), and the same inputs must
+        give the same numbers wherever a verifier runs them (``icam run`` already starts with one; a script, a
+        notebook or the web app need not)."""
+        with threadpool_limits(1, user_api="blas"):
+            return self._run(on_stage)
+
+    def _run(self, on_stage: Callable[[Stage, str], None] | None) -> RunResult:
         started = dt.datetime.now(dt.timezone.utc)
         inputs = sorted({p for s in self.stages for p in s.input_files})
         digests = {str(p): file_sha256(p) for p in inputs}
