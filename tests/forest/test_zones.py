@@ -64,3 +64,31 @@ def test_areas_add_up_over_admin_units(seed, n_units):
     # the loss counted equals the loss cells, by hand
     expected = [(valid & forest_first & (loss_period == p)).sum() * 0.09 for p in (1, 2)]
     assert np.allclose(stats.loss_ha["grid"], expected)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 3))
+def test_a_mercator_grid_weighs_each_cell_by_its_rows_area(seed, n_units):
+    """On a Mercator grid (cells of each row their own ground area) every figure is the sum of its cells' areas:
+    the weighted path, where a projected grid counts cells."""
+    rng = np.random.default_rng(seed)
+    shape = (20, 30)
+    forest_first = rng.random(shape) < 0.7
+    loss_period = rng.integers(0, 3, shape) * forest_first
+    valid = rng.random(shape) < 0.95
+    admin_id = rng.integers(0, n_units + 1, shape).astype(np.int32) if n_units else None
+    names = [f"u{i}" for i in range(1, n_units + 1)]
+    y0 = -600_000.0  # about 5.4° S
+    grid = Grid.from_bounds("EPSG:3857", (0, y0, 1000 * shape[1], y0 + 1000 * shape[0]), 1000)
+    assert grid.is_area_corrected
+    landscape = Landscape(grid, Zones(admin_id=admin_id, admin_names=tuple(names)),
+                          ForestChange((2000, 2005, 2010), forest_first, loss_period.astype(np.uint8), valid, "test"))
+    stats = zone_statistics(landscape)
+    area = np.broadcast_to(grid.cell_area_ha(), shape)
+    assert math.isclose(stats.forest_first_ha["grid"], area[valid & forest_first].sum(), rel_tol=1e-12)
+    assert np.allclose(stats.loss_ha["grid"], [area[valid & forest_first & (loss_period == p)].sum() for p in (1, 2)],
+                       rtol=1e-12)
+    for i, name in enumerate(names, start=1):
+        unit = admin_id == i
+        assert math.isclose(stats.zone_area_ha[f"admin:{name}"], area[unit].sum(), rel_tol=1e-12)
+        assert math.isclose(stats.valid_area_ha[f"admin:{name}"], area[unit & valid].sum(), rel_tol=1e-12)

@@ -32,11 +32,18 @@ def period_classes(forest_first, loss_period, valid, zone, k_start, k_end, outsi
 
 
 @numba.njit(cache=True, nogil=True)
-def row_counts(labels, codes):
-    """(len(codes), rows) int64: the pixels of each code in each row of the 2-D integer ``labels``."""
+def _code_index(codes):
+    """(256,) int64: each uint8 value's position in ``codes``, −1 for a value not among them."""
     lookup = np.full(256, -1, np.int64)
     for i in range(codes.size):
         lookup[codes[i]] = i
+    return lookup
+
+
+@numba.njit(cache=True, nogil=True)
+def row_counts(labels, codes):
+    """(len(codes), rows) int64: the pixels of each code in each row of the 2-D uint8 ``labels``."""
+    lookup = _code_index(codes)
     n_rows, n_cols = labels.shape
     counts = np.zeros((codes.size, n_rows), np.int64)
     for r in range(n_rows):
@@ -52,9 +59,7 @@ def ranked_cells(labels, valid, codes, picks, starts):
     """The flat indices of the drawn cells: for code ``codes[i]``, its valid cells of ranks ``picks[starts[i]:
     starts[i + 1]]`` (ascending ranks among its valid cells in raster order), in that order. One pass for every
     stratum, where ``np.flatnonzero`` listed each stratum's cells to take a few of them."""
-    lookup = np.full(256, -1, np.int64)
-    for i in range(codes.size):
-        lookup[codes[i]] = i
+    lookup = _code_index(codes)
     rank = np.zeros(codes.size, np.int64)
     nxt = starts[:-1].copy()
     out = np.empty(picks.size, np.int64)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from icam.forest.classes import forest_state_counts
+from icam.forest.classes import area_by_code, forest_state_counts
 from icam.landscape import Landscape
 
 ALL_ZONE = "grid"
@@ -87,14 +87,6 @@ class ZoneStats:
                     writer.writerow([zone, self.epochs[0], self.epochs[-1], name, f"{area:.4f}"])
 
 
-def _area_by_code(codes: np.ndarray, mask: np.ndarray, cell_area_ha: np.ndarray, n_codes: int) -> np.ndarray:
-    """Area (ha) of each code value 0..n_codes-1 among the cells where ``mask`` holds."""
-    if np.all(cell_area_ha == cell_area_ha[0, 0]):
-        return np.bincount(codes[mask], minlength=n_codes)[:n_codes] * float(cell_area_ha[0, 0])
-    weights = np.broadcast_to(cell_area_ha, mask.shape)[mask]
-    return np.bincount(codes[mask], weights=weights, minlength=n_codes)[:n_codes]
-
-
 def _counted(forest, masks: dict, admin_id, n_units: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(per mask, per unit, per unit's cells) the forest states' cell counts (:func:`icam.forest.classes.
     forest_state_counts`, one compiled pass where NumPy took int64 copies of the raster and a pass per zone)."""
@@ -112,13 +104,12 @@ def _weighted(forest, masks: dict, admin_id, n_units: int,
     lp = forest.loss_period.astype(np.int64)
     state = np.where(forest.forest_first & forest.valid, np.where(lp == 0, n_periods + 1, lp), 0)
     per_code_len = n_periods + 2
-    by_code = np.array([_area_by_code(state, mask & forest.valid, cell_area, per_code_len)
-                        for mask in masks.values()])
+    by_code = np.array([area_by_code(state, mask & forest.valid, cell_area, per_code_len) for mask in masks.values()])
     if not n_units:
         return by_code, np.zeros((1, per_code_len)), np.zeros(1)
     combined = admin_id.astype(np.int64) * per_code_len + state
-    by_unit = _area_by_code(combined, forest.valid, cell_area, n_units * per_code_len).reshape(n_units, per_code_len)
-    return by_code, by_unit, _area_by_code(admin_id, np.ones(forest.shape, bool), cell_area, n_units)
+    by_unit = area_by_code(combined, forest.valid, cell_area, n_units * per_code_len).reshape(n_units, per_code_len)
+    return by_code, by_unit, area_by_code(admin_id, np.ones(forest.shape, bool), cell_area, n_units)
 
 
 def zone_statistics(landscape: Landscape) -> ZoneStats:
@@ -131,12 +122,12 @@ def zone_statistics(landscape: Landscape) -> ZoneStats:
     masks.update({name: zone_masks[name] for name in zone_masks if not name.startswith("admin:")})
     zones = landscape.zones
     units = zones.admin_names if zones.admin_id is not None and zones.admin_names else ()
+    n_units = len(units) + 1 if units else 0  # unit 0: in no unit
     if np.all(cell_area == cell_area[0, 0]):  # a projected grid: counts × the cell's area, in one pass
-        by_code, by_unit, unit_area = _counted(forest, masks, zones.admin_id, len(units) + 1 if units else 0)
+        by_code, by_unit, unit_area = _counted(forest, masks, zones.admin_id, n_units)
         by_code, by_unit, unit_area = (a * float(cell_area[0, 0]) for a in (by_code, by_unit, unit_area))
     else:
-        by_code, by_unit, unit_area = _weighted(forest, masks, zones.admin_id, len(units) + 1 if units else 0,
-                                                cell_area)
+        by_code, by_unit, unit_area = _weighted(forest, masks, zones.admin_id, n_units, cell_area)
     result = {name: (landscape.grid.area_ha(mask), codes) for (name, mask), codes in zip(masks.items(), by_code)}
     for i, unit in enumerate(units, start=1):
         result[f"admin:{unit}"] = (float(unit_area[i]), by_unit[i])
