@@ -35,7 +35,7 @@ from icam.simulate.hazard import (
     _field,
     _solve_beta0,
     _upsample,
-    _year_threshold,
+    _year_draws,
     eta_at,
     exceeds,
 )
@@ -189,8 +189,8 @@ class _Agreements:
             self.breach_area_ha[i] = patch.size * self.cell_ha
 
 
-def _threshold_task(forest: np.ndarray, out: np.ndarray, seed: int, year: int) -> None:
-    _year_threshold(seed, year, out, forest)
+def _draws_task(_: None, out: np.ndarray, seed: int, year: int) -> None:
+    _year_draws(seed, year, out)
 
 
 def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_static: np.ndarray, seed: int,
@@ -211,16 +211,16 @@ def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_s
     belt_rows = np.flatnonzero((belt_mask & ~terrain.project_mask).ravel())
     target = target_rates(seed)
     beta0, prevented, displaced = {}, {}, {}
-    # the years' random thresholds do not depend on the forest: workers draw the next ones while this loop runs
-    thresholds = imap_into(_threshold_task, lu.forest, [(seed, year) for year in target], shape, np.float32)
-    for n_done, (year, threshold_y) in enumerate(zip(target, thresholds)):
+    # the years' draws do not depend on the forest: workers draw the next ones while this loop runs
+    draws = imap_into(_draws_task, None, [(seed, year) for year in target], shape, np.float32)
+    for n_done, (year, draws_y) in enumerate(zip(target, draws)):
         report(f"simulating: deforestation {year}", 0.15 + 0.7 * n_done / len(target))
         code = year - YEAR_OFFSET
         # counterfactual: no project, no agreements
         edge_cf = _edge_term(forest_cf, HAZARD)
         sample = calib_idx[forest_cf.ravel()[calib_idx]]
         beta0[year] = b0 = _solve_beta0(eta_at(edge_cf, x_static, sample), target[year])
-        lost = exceeds(edge_cf, x_static, b0, threshold_y, forest_cf)
+        lost = exceeds(edge_cf, x_static, b0, draws_y, forest_cf)
         loss_cf[lost] = code
         forest_cf &= ~lost
         n_cf_project = int(np.count_nonzero(lost.ravel()[project_rows]))
@@ -229,9 +229,9 @@ def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_s
         edge = edge_cf if year <= PROJECT_START.year else _edge_term(forest_act, HAZARD)
         del edge_cf
         if year < PROJECT_START.year:
-            lost = exceeds(edge, x_static, b0, threshold_y, forest_act)
+            lost = exceeds(edge, x_static, b0, draws_y, forest_act)
         else:
-            lost = exceeds(edge, x_static, b0, threshold_y, forest_act, _project_shift(year, effect.effect),
+            lost = exceeds(edge, x_static, b0, draws_y, forest_act, _project_shift(year, effect.effect),
                            terrain.project_mask)
         agreements.apply(year, lost, forest_act)
         if year >= PROJECT_START.year:
@@ -241,7 +241,7 @@ def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_s
         del edge
         loss_act[lost] = code
         forest_act &= ~lost
-        del lost, threshold_y
+        del lost, draws_y
     return Deforestation(loss_year=loss_act, loss_year_counterfactual=loss_cf, beta0_by_year=beta0,
                          target_rate_by_year=target, sign_year=agreements.sign_year,
                          breach_year=agreements.breach_year, breach_area_ha=agreements.breach_area_ha,

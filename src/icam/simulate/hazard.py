@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -54,33 +55,80 @@ def eta_at(edge: np.ndarray, x_static: np.ndarray, cells: np.ndarray, offset: fl
     return eta
 
 
-def exceeds(edge: np.ndarray, x_static: np.ndarray, offset: float, threshold: np.ndarray, forest: np.ndarray,
+def exceeds(edge: np.ndarray, x_static: np.ndarray, offset: float, draws: np.ndarray, forest: np.ndarray,
             shift: float | None = None, shifted: np.ndarray | None = None) -> np.ndarray:
-    """The forest cells whose η exceeds the year's ``threshold`` (bool, new): η = the 60 m ``edge`` term
-    upsampled + ``x_static`` + ``offset`` (+ ``shift`` on the ``shifted`` cells), added in float32 in that
-    order. One compiled pass: the float32 η of the whole raster, upsampled, summed and compared in numpy's
-    passes, cost a quarter of a gigabyte and five passes over it per run and year at the jurisdiction's
-    scale; the values compared are the same to the bit."""
+    """The forest cells whose η exceeds the year's threshold T = log(−log Φ(−Z)) of its ``draws`` Z (bool,
+    new): η = the 60 m ``edge`` term upsampled + ``x_static`` + ``offset`` (+ ``shift`` on the ``shifted``
+    cells), added in float32 in that order, and T the float32 values :func:`_threshold_of` gives.
+
+    One compiled pass compares η with the bounds of T over Z's step (:func:`_screen_bounds`; T increases with Z):
+    it decides every cell but the few whose η falls within their step's bounds, whose T is then computed
+    exactly. SciPy's ``log_ndtr`` over every forest cell was most of a year's draws at the jurisdiction's
+    scale (1.6 s of 3.7); the cells lost are the same."""
     if edge.shape[0] * EDGE_BLOCK_PX != x_static.shape[0] or edge.shape[1] * EDGE_BLOCK_PX != x_static.shape[1]:
         raise ValueError(f"edge term {edge.shape} × {EDGE_BLOCK_PX} does not cover the raster {x_static.shape}")
-    lost = np.empty(x_static.shape, bool)
+    state = np.empty(x_static.shape, np.uint8)  # 0 kept, 1 lost, UNDECIDED: T needed
     mask = forest if shifted is None else shifted  # any bool raster: not read without a shift
-    _exceeds(edge, EDGE_BLOCK_PX, x_static, np.float32(offset), threshold, forest,
-             shift is not None, mask, np.float32(0.0 if shift is None else shift), lost)
-    return lost
+    shift32 = np.float32(0.0 if shift is None else shift)
+    lower, upper = _screen_bounds()
+    n_undecided = _exceeds(edge, EDGE_BLOCK_PX, x_static, np.float32(offset), draws, lower, upper, forest,
+                           shift is not None, mask, shift32, state)
+    if n_undecided:
+        cells = np.flatnonzero(state == UNDECIDED)
+        eta = eta_at(edge, x_static, cells, offset)
+        if shift is not None:
+            eta[mask.ravel()[cells]] += shift32
+        state.ravel()[cells] = eta > _threshold_of(draws.ravel()[cells])
+    return state.view(bool)
+
+
+UNDECIDED = 2
+# the steps of Z over which T is bounded: 2⁻¹² wide over [−8, 8), so that (Z + 8) × 4096 of a float32 Z is
+# exact in float64 and a value's step never misjudged (a Z outside, as likely as 1 in 10¹⁵, is left undecided)
+SCREEN_Z_MIN, SCREEN_STEPS_PER_Z, SCREEN_STEPS = -8.0, 4096, 16 * 4096
+# T at each step's ends widened by this × max(1, |T|): T's float32 rounding (SciPy's log_ndtr rounded to
+# float32, then numpy's float32 log, an ulp or two: 2⁻²³ relative) can never put a value outside its bounds
+SCREEN_MARGIN = 2.0 ** -18
+
+
+@functools.cache
+def _screen_bounds() -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) bounds of T(Z) = :func:`_threshold_of` over each step of Z, float32 (read-only)."""
+    ends = (np.arange(SCREEN_STEPS + 1) / SCREEN_STEPS_PER_Z + SCREEN_Z_MIN).astype(np.float32)
+    t = _threshold_of(ends).astype(np.float64)
+    slack = SCREEN_MARGIN * np.maximum(1.0, np.abs(t))
+    lower, upper = (t[:-1] - slack[:-1]).astype(np.float32), (t[1:] + slack[1:]).astype(np.float32)
+    lower.flags.writeable = upper.flags.writeable = False
+    return lower, upper
 
 
 @numba.njit(cache=True, nogil=True)
-def _exceeds(edge, block, x_static, offset, threshold, forest, is_shifted, shifted, shift, lost):
+def _exceeds(edge, block, x_static, offset, draws, lower, upper, forest, is_shifted, shifted, shift, state):
     n_rows, n_cols = x_static.shape
+    n_steps = lower.size
+    n_undecided = 0
     for r in range(n_rows):
         edge_row = edge[r // block]
         for c in range(n_cols):
+            if not forest[r, c]:
+                state[r, c] = 0
+                continue
             eta = edge_row[c // block] + x_static[r, c]
             eta = eta + offset
             if is_shifted and shifted[r, c]:
                 eta = eta + shift
-            lost[r, c] = forest[r, c] and eta > threshold[r, c]
+            step = (np.float64(draws[r, c]) - SCREEN_Z_MIN) * SCREEN_STEPS_PER_Z
+            if step >= 0.0 and step < n_steps:  # False for NaN
+                i = int(step)
+                if eta > upper[i]:
+                    state[r, c] = 1
+                    continue
+                if eta <= lower[i]:
+                    state[r, c] = 0
+                    continue
+            state[r, c] = UNDECIDED
+            n_undecided += 1
+    return n_undecided
 
 
 def _coarse_grid(grid: Grid, block: int) -> tuple[tuple[int, int], object]:
@@ -232,19 +280,15 @@ def _smoothing_sd(sigma: float, truncate: float = 4.0) -> float:
     return float(np.sum(w ** 2))  # (Σ w²)^2 is the variance; its square root is Σ w²
 
 
-THRESHOLD_BAND_ROWS = 256  # rows of the thresholds transformed at once: their forest cells gathered in a band
+def _year_draws(seed: int, year: int, out: np.ndarray) -> np.ndarray:
+    """The year's draws Z, float32, written into ``out`` (of the raster's shape): a cell of linear predictor η
+    is lost when η > T = log(−log Φ(−Z)) (:func:`_threshold_of`), i.e. when U = Φ(Z) < p.
 
-
-def _year_threshold(seed: int, year: int, out: np.ndarray, needed: np.ndarray | None = None) -> np.ndarray:
-    """T_y = log(−log(1 − U_y)), float32, written into ``out`` (of the raster's shape): a cell of linear
-    predictor η is lost when η > T_y (i.e. U_y < p). ``needed``: where T is read (the forest of the first
-    year: only a forest cell can be lost); elsewhere T is +inf, the draws the same.
-
-    U_y = Φ(0.96·Z_smooth + 0.28·Z_cell): Z_cell is white noise, Z_smooth is white noise smoothed by a
-    Gaussian of 3.5 cells (:mod:`~icam.simulate.smoothing`) and rescaled to unit variance. U_y is uniform on
-    (0, 1) in every cell (up to the raster border, where the smoothing reflects) and correlated over a few
-    hundred metres, so that the cells with U < p form blob-shaped clearings, not speckle. One scratch raster
-    besides ``out``: the smooth draws' buffer takes the cells' draws once it is smoothed.
+    Z = 0.96·Z_smooth + 0.28·Z_cell: Z_cell is white noise, Z_smooth is white noise smoothed by a Gaussian of
+    3.5 cells (:mod:`~icam.simulate.smoothing`) and rescaled to unit variance. U is uniform on (0, 1) in every
+    cell (up to the raster border, where the smoothing reflects) and correlated over a few hundred metres, so
+    that the cells with U < p form blob-shaped clearings, not speckle. One scratch raster besides ``out``: the
+    smooth draws' buffer takes the cells' draws once it is smoothed.
     """
     rng = _rng(seed, 100, year)
     draws = rng.standard_normal(out.shape, dtype=np.float32)
@@ -252,26 +296,18 @@ def _year_threshold(seed: int, year: int, out: np.ndarray, needed: np.ndarray | 
     out *= DRAW_SMOOTH_WEIGHT / _smoothing_sd(DRAW_SMOOTH_PX, truncate=3.0)
     rng.standard_normal(dtype=np.float32, out=draws)
     draws *= DRAW_CELL_WEIGHT
-    out += draws  # Z = Z_smooth + Z_cell
-    del draws
-    if needed is None:
-        _threshold_of(out)
-        return out
-    # the transform only where T is read: SciPy's log_ndtr is most of a year's draws, and a third of a
-    # jurisdiction is not forest; the same values, a band of rows at a time
-    for lo in range(0, out.shape[0], THRESHOLD_BAND_ROWS):
-        band, keep = out[lo:lo + THRESHOLD_BAND_ROWS], needed[lo:lo + THRESHOLD_BAND_ROWS]
-        band[keep] = _threshold_of(band[keep])
-        band[~keep] = np.inf
+    out += draws
     return out
 
 
 def _threshold_of(z: np.ndarray) -> np.ndarray:
-    """log(−log Φ(−z)) in place (1 − U = Φ(−Z); log(1 − U) = log Φ(−Z), accurate in the tails)."""
+    """log(−log Φ(−z)) in place (1 − U = Φ(−Z); log(1 − U) = log Φ(−Z), accurate in the tails); −inf where
+    Φ(−z) rounds to 1 (z below −38 or so: every η exceeds it)."""
     np.negative(z, out=z)
     special.log_ndtr(z, out=z)
     np.negative(z, out=z)
-    np.log(z, out=z)
+    with np.errstate(divide="ignore"):
+        np.log(z, out=z)
     return z
 
 
