@@ -68,6 +68,22 @@ def test_the_local_rates_class_frequency_on_the_forest_is_the_maps(setting):
     assert on_forest.dtype == np.float32 and (on_forest[~near[f2]] == 0).all() and on_forest.max() > 0
 
 
+def test_the_class_frequency_block_by_block_is_the_whole_maps(setting, monkeypatch):
+    """Blocks of 7 × 7 pixels (units and classes cut across them): the whole map's float64 densities at a cell
+    area of 1, rounded to float32."""
+    f1, f2, _ = setting.forest
+    lost = f1 & ~f2
+    rate = lr.local_deforestation_rate(lost, f1, 5)
+    near = f1 & (np.arange(f1.shape[1]) < 50)
+    fit = bm.fit_relative_frequency(lr.local_rate_classes(rate, near), setting.units, lost, f1)
+    classes = lr.local_rate_classes(rate, near & f2)
+    monkeypatch.setattr(rc, "BLOCK_PX", 7)
+    by_blocks = rc._class_frequency(fit, classes, setting)
+    whole = bm.predict_density(fit, classes, setting.units, 1.0).astype(np.float32)
+    assert by_blocks.dtype == np.float32 and np.count_nonzero(by_blocks) > 100
+    np.testing.assert_array_equal(by_blocks, whole)
+
+
 def test_no_per_pixel_density_outlives_the_candidates_tests(setting):
     g = setting.grid
     setting = replace(setting, grid=Grid(CRS.from_epsg(32718).to_wkt(), g.transform, g.height, g.width))
