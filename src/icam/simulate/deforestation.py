@@ -28,10 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from icam.core.forked import imap_into
+from icam.simulate.edge import EdgeTerm
 from icam.simulate.geometry import Geometry
 from icam.simulate.hazard import (
     _coarse_distance_km,
-    _edge_term,
     _field,
     _solve_beta0,
     _upsample,
@@ -213,21 +213,26 @@ def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_s
     beta0, prevented, displaced = {}, {}, {}
     # the years' draws do not depend on the forest: workers draw the next ones while this loop runs
     draws = imap_into(_draws_task, None, [(seed, year) for year in target], shape, np.float32)
+    # each run's edge term, kept as its forest shrinks: the with-project run's own from the year after the start
+    cf_edge, act_edge = EdgeTerm(forest_cf, HAZARD), None
     for n_done, (year, draws_y) in enumerate(zip(target, draws)):
         report(f"simulating: deforestation {year}", 0.15 + 0.7 * n_done / len(target))
         code = year - YEAR_OFFSET
         # counterfactual: no project, no agreements
-        edge_cf = _edge_term(forest_cf, HAZARD)
+        edge_cf = cf_edge.term
         sample = calib_idx[forest_cf.ravel()[calib_idx]]
         beta0[year] = b0 = _solve_beta0(eta_at(edge_cf, x_static, sample), target[year])
-        lost = exceeds(edge_cf, x_static, b0, draws_y, forest_cf)
-        loss_cf[lost] = code
-        forest_cf &= ~lost
-        n_cf_project = int(np.count_nonzero(lost.ravel()[project_rows]))
+        lost_cf = exceeds(edge_cf, x_static, b0, draws_y, forest_cf)
+        loss_cf[lost_cf] = code
+        forest_cf &= ~lost_cf
+        n_cf_project = int(np.count_nonzero(lost_cf.ravel()[project_rows]))
         # with the project: same draws; both runs are identical up to the project start, so the
         # counterfactual's edge term serves until then
-        edge = edge_cf if year <= PROJECT_START.year else _edge_term(forest_act, HAZARD)
-        del edge_cf
+        if year <= PROJECT_START.year:
+            edge = edge_cf
+        else:
+            act_edge = act_edge or EdgeTerm(forest_act, HAZARD)
+            edge = act_edge.term
         if year < PROJECT_START.year:
             lost = exceeds(edge, x_static, b0, draws_y, forest_act)
         else:
@@ -238,10 +243,12 @@ def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_s
             prevented[year] = max(0, n_cf_project - int(np.count_nonzero(lost.ravel()[project_rows])))
             displaced[year] = _displace(edge, x_static, b0, lost, forest_act, belt_rows,
                                         int(round(effect.displacement * prevented[year])))
-        del edge
         loss_act[lost] = code
         forest_act &= ~lost
-        del lost, draws_y
+        cf_edge.lose(forest_cf, lost_cf)  # once the with-project run has read this year's term
+        if act_edge is not None:
+            act_edge.lose(forest_act, lost)
+        del lost, lost_cf, draws_y, edge, edge_cf
     return Deforestation(loss_year=loss_act, loss_year_counterfactual=loss_cf, beta0_by_year=beta0,
                          target_rate_by_year=target, sign_year=agreements.sign_year,
                          breach_year=agreements.breach_year, breach_area_ha=agreements.breach_area_ha,
