@@ -292,7 +292,9 @@ def _counterfactual(c, run, r, out):
     return check_counterfactual(c, r["counterfactual_estimates"], r["accounting"])
 
 
-def _outputs(c, run, r, out_dir: Path) -> dict:
+def _output_files(c, run, r, out_dir: Path) -> dict[str, list[str]]:
+    """The rasters, tables and files for the field, by kind: everything the run writes but results.json and the
+    report, which wait for the counterfactual checks' verdict (these are written while the checks go on)."""
     files = {
         "rasters": _write_rasters(c, r["landscape"], out_dir),
         "tables": _write_tables(r["forest_change"], out_dir) + _write_activity_tables(r["activity_data"], out_dir),
@@ -311,7 +313,11 @@ def _outputs(c, run, r, out_dir: Path) -> dict:
     for more in written:
         for kind, names in more.items():
             files[kind] = files.get(kind, []) + list(names)
-    results = build_results(c, r["landscape"], r["forest_change"], files, r["activity_data"],
+    return files
+
+
+def _outputs(c, run, r, out_dir: Path) -> dict:
+    results = build_results(c, r["landscape"], r["forest_change"], r["output_files"], r["activity_data"],
                             r["risk"], r["baseline"], r["accounting"], r["agreements"], r["enforcement"],
                             r["counterfactual"])
     atomic_write_text(out_dir / RESULTS_NAME, json.dumps(results, indent=2, allow_nan=False))
@@ -324,10 +330,12 @@ def _outputs(c, run, r, out_dir: Path) -> dict:
 # name, description, function, dependencies, the icam.toml sections it reads, cached
 _STAGES = (
     ("landscape", "Reading the landscape onto the grid", _landscape, (), ("grid", "boundaries", "forest"), True),
-    ("forest_change", "Forest area and loss by zone", _forest_change, ("landscape",), (), True),
-    ("activity_data", "Sample-based activity data", _activity, ("landscape",), ("activity_data",), True),
+    # the longest stage, in the background where memory allows: started as soon as what it reads is there, so
+    # that the forest change and the activity data run beside it rather than before it
     ("counterfactual_estimates", "Counterfactual checks: avoided loss by pixel matching and a synthetic control",
      _counterfactual_estimates, ("landscape",), ("counterfactual", "carbon", "periods", "risk"), True),
+    ("forest_change", "Forest area and loss by zone", _forest_change, ("landscape",), (), True),
+    ("activity_data", "Sample-based activity data", _activity, ("landscape",), ("activity_data",), True),
     ("risk", "Deforestation risk maps: benchmark, alternatives, VT0007 test", _risk, ("landscape",),
      ("risk", "periods", "baseline"), True),
     ("baseline", "Baseline deforestation per year and zone", _baseline, ("landscape", "risk"),
@@ -342,11 +350,14 @@ _STAGES = (
      ("agreements", "periods", "activity_data", "forest", "grid", "carbon"), False),
     ("enforcement", "Enforcement: alerts for the field, patrols, indicators", _enforcement,
      ("landscape", "risk", "agreements"), ("enforcement", "risk", "grid", "boundaries"), False),
+    ("output_files", "Writing rasters, tables and the files for the field", _output_files,
+     ("landscape", "forest_change", "activity_data", "risk", "baseline", "accounting", "agreements", "enforcement"),
+     tuple(IcamConfig.model_fields), False),
     ("counterfactual", "Counterfactual checks: the verdict on the baseline", _counterfactual,
      ("counterfactual_estimates", "accounting"), ("counterfactual", "carbon"), True),
-    ("outputs", "Writing rasters, tables, results.json and the report", _outputs,
+    ("outputs", "Writing results.json and the report", _outputs,
      ("landscape", "forest_change", "activity_data", "risk", "baseline", "accounting", "agreements", "enforcement",
-      "counterfactual"),
+      "output_files", "counterfactual"),
      tuple(IcamConfig.model_fields), False),
 )
 
