@@ -65,3 +65,20 @@ def test_fitted_weights_choose_their_penalty_and_an_unknown_rule_is_refused():
     assert len(fitted.validation_gaps_) == 4  # fake starts 2004-2007 with three years or more to fit on
     with pytest.raises(InputError, match="use 'pooled' or 'fitted'"):
         SyntheticControl(weights="best").fit(land, zone, START, LAST)
+
+
+@pytest.mark.parametrize("weights", ["pooled", "fitted"])
+def test_fits_sharing_a_longer_panel_are_the_fits_of_their_own(weights):
+    """The placebos in time read the first years of the estimate's panel: every learned figure as a fit that
+    computes its own; a panel of other donors or another first year is not taken."""
+    land, zone, _ = _landscape(5, effect=0.4)
+    control = SyntheticControl(weights=weights)
+    panel = control.panel(land, zone, LAST)
+    for start, last in ((START, LAST), (START - 2, START - 1), (START - 3, START - 1)):
+        own = SyntheticControl(weights=weights).fit(land, zone, start, last)
+        shared = SyntheticControl(weights=weights).fit(land, zone, start, last, panel=panel)
+        assert shared.avoided_ha_ == own.avoided_ha_ and shared.ci90_ha_ == own.ci90_ha_
+        assert shared.annual_ == own.annual_ and shared.weights_ == own.weights_
+        assert shared.p_value_ == own.p_value_ and shared.validation_gaps_ == own.validation_gaps_
+    assert not panel.covers(land.first_year, LAST, (0.2, 0.5)) and not panel.covers(land.first_year + 1, LAST,
+                                                                                    (0.1, 0.5))

@@ -67,6 +67,23 @@ def synthetic_weights(treated: np.ndarray, donors: np.ndarray, prior: np.ndarray
     return w / w.sum() if w.sum() > 0 else np.full(n, 1.0 / n)
 
 
+@dataclass(frozen=True, eq=False)
+class UnitPanel:
+    """Per unit (the donor tiles, then the project, last) and year first_year + 1 … last_year: the cells lost
+    in the year (``loss``) and forest at the end of the year before (``forest``); ``donors``: the donor rule's
+    parameters (share, least forest share) that made the tiles."""
+
+    first_year: int
+    last_year: int
+    donors: tuple[float, float]
+    loss: np.ndarray
+    forest: np.ndarray
+
+    def covers(self, first_year: int, last_year: int, donors: tuple[float, float]) -> bool:
+        """Whether a fit from ``first_year`` to ``last_year`` with these donors reads this panel's first years."""
+        return self.first_year == first_year and self.last_year >= last_year and self.donors == donors
+
+
 @dataclass(eq=False)
 class SyntheticControl:
     """The synthetic control (module docstring), in scikit-learn's style. donor_share: a donor tile's forest
@@ -93,21 +110,34 @@ class SyntheticControl:
     validation_gaps_: list = field(init=False, default_factory=list)
     relative_se_: float | None = field(init=False, default=None)
 
+    def panel(self, land: MatchingLandscape, project: np.ndarray, last_year: int,
+              first_year: int | None = None) -> UnitPanel:
+        """The donors' and the project's loss and forest per year, first_year + 1 … last_year (the record's
+        first year by default): what :meth:`fit` reads, computed once for fits that share the donors (the
+        placebos in time end earlier: they read its first years)."""
+        first = land.first_year if first_year is None else first_year
+        project_forest = project & land.forest_at(first)
+        donors = self._donor_ids(land, project_forest, first)
+        n_tiles = int(donors.max()) + 1 if donors.size else 0
+        units = np.where(project_forest.ravel(), n_tiles, donors)  # the project is the last unit
+        loss, forest = _unit_series(land, units, n_tiles + 1, np.arange(first + 1, last_year + 1))
+        return UnitPanel(first, last_year, (self.donor_share, self.min_forest_share), loss, forest)
+
     def fit(self, land: MatchingLandscape, project: np.ndarray, start_year: int, last_year: int,
-            year_weights: Mapping[int, float] | None = None, first_year: int | None = None) -> SyntheticControl:
+            year_weights: Mapping[int, float] | None = None, first_year: int | None = None,
+            panel: UnitPanel | None = None) -> SyntheticControl:
         """Weights on the years first_year + 1 … start_year − 1 (the whole record before the start by
-        default), the counterfactual over start_year … last_year."""
+        default), the counterfactual over start_year … last_year. ``panel``: :meth:`panel` of the same land
+        and project from the same first year to last_year or later, where several fits share it."""
         first = land.first_year if first_year is None else first_year
         years = np.arange(first + 1, last_year + 1)
         pre = years < start_year
         if pre.sum() < 2 or last_year < start_year:
             raise InputError(f"synthetic control: fewer than two years of record before the start {start_year}",
                              "start the check later, or give a longer forest record")
-        project_forest = project & land.forest_at(first)
-        donors = self._donor_ids(land, project_forest, first)
-        n_tiles = int(donors.max()) + 1 if donors.size else 0
-        units = np.where(project_forest.ravel(), n_tiles, donors)  # the project is the last unit
-        loss, forest = _unit_series(land, units, n_tiles + 1, years)
+        if panel is None or not panel.covers(first, last_year, (self.donor_share, self.min_forest_share)):
+            panel = self.panel(land, project, last_year, first)
+        loss, forest = (a[:, :years.size] for a in (panel.loss, panel.forest))
         kept = np.append(loss[:-1, pre].sum(axis=1) >= self.min_donor_losses, True)
         loss, forest = loss[kept], forest[kept]
         self.n_donors_ = int(kept.sum()) - 1

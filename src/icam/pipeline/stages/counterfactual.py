@@ -92,7 +92,8 @@ def synthetic_estimate(section: CounterfactualSection, land: MatchingLandscape, 
         return SyntheticControl(donor_share=section.donor_share, min_forest_share=section.donor_min_forest_share,
                                 weights=section.synthetic_weights)
 
-    sc = control().fit(land, project, start, last, weights)
+    panel = control().panel(land, project, last)  # the donors and their series, shared by every fit below
+    sc = control().fit(land, project, start, last, weights, panel=panel)
     diagnostics = {"identified": sc.avoided_ha_ is not None, "donors": sc.n_donors_, "min_donors": sc.min_donors,
                    "weights_rule": sc.weights, "penalty": sc.penalty_,
                    "weights": {str(d): w for d, w in sc.weights_.items()}, "p_value": sc.p_value_,
@@ -100,7 +101,7 @@ def synthetic_estimate(section: CounterfactualSection, land: MatchingLandscape, 
                    "validation_gaps": sc.validation_gaps_, "placebo_in_space_gaps": sc.placebo_gaps_}
     if section.placebo_in_time:
         def fit(fake_start: int, fake_last: int, pre: int):
-            placebo = control().fit(land, project, fake_start, fake_last)
+            placebo = control().fit(land, project, fake_start, fake_last, panel=panel)
             return placebo.avoided_ha_, placebo.ci90_ha_
 
         diagnostics["placebo_in_time"] = summary(placebo_in_time(fit, land.first_year, start, section.pre_years))
