@@ -368,7 +368,7 @@ def _near_edge(forest: np.ndarray, s: RiskSetting, threshold_m: float, pool: Exe
 def _class_frequency(fitted: bm.BenchmarkFit, classes: np.ndarray, s: RiskSetting) -> np.ndarray:
     """Each cell's class frequency (:func:`bm.predict_density` at a cell area of 1), float32, block by block:
     the same values without the whole map's float64 density and gathers (1.1 GB at a jurisdiction's 61 Mpx,
-    the risk stage's peak)."""
+    where the risk stage's traced peak was: 3.58 GB, 3.28 GB since)."""
     return map_blocks(functools.partial(_class_frequency_block, fitted), [classes, s.units], dtype=np.float32,
                       block_px=BLOCK_PX)
 
