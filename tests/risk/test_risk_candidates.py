@@ -1,6 +1,6 @@
 """The risk candidates (icam.risk.candidates): the scikit-learn-style models' maps, predicted a band of rows at a
-time, are those of the whole date's design matrix to the bit; the local rate's class frequencies on the forest
-are its maps'; no per-pixel density outlives the tests."""
+time, are those of the whole date's design matrix to the bit; no per-pixel density outlives the tests; a process
+pool gives the whole maps' figures."""
 
 from dataclasses import replace
 
@@ -12,9 +12,8 @@ from rasterio.crs import CRS
 from conftest import without_seconds
 from icam.core.blocks import block_executor
 from icam.landscape.grid import Grid
-from icam.risk import benchmark as bm
 from icam.risk import candidates as rc
-from icam.risk import local_rate as lr
+from icam.risk import local_rate_candidate as lrc
 from icam.risk import models as rm
 
 UTM = "EPSG:32718"
@@ -22,6 +21,10 @@ UTM = "EPSG:32718"
 
 @pytest.fixture(scope="module")
 def setting() -> rc.RiskSetting:
+    return two_unit_setting()
+
+
+def two_unit_setting() -> rc.RiskSetting:
     """A 90 × 70 px zone of two units: forest lost near its edge and along a road, more in unit 2."""
     rng = np.random.default_rng(5)
     shape = (90, 70)
@@ -56,34 +59,6 @@ def test_maps_predicted_by_bands_are_the_whole_design_matrix_s(setting, monkeypa
         np.testing.assert_array_equal(maps[name], expected)
 
 
-def test_the_local_rates_class_frequency_on_the_forest_is_the_maps(setting):
-    f1, f2, _ = setting.forest
-    lost = f1 & ~f2
-    rate = lr.local_deforestation_rate(lost, f1, 5)
-    near = f1 & (np.arange(f1.shape[1]) < 50)  # cells beyond the threshold have class 0: frequency 0
-    fit = bm.fit_relative_frequency(lr.local_rate_classes(rate, near), setting.units, lost, f1)
-    classes = lr.local_rate_classes(rate, near & f2)
-    on_forest = rc._class_frequency_on(fit, classes, setting, f2)
-    np.testing.assert_array_equal(on_forest, rc._class_frequency(fit, classes, setting)[f2])
-    assert on_forest.dtype == np.float32 and (on_forest[~near[f2]] == 0).all() and on_forest.max() > 0
-
-
-def test_the_class_frequency_block_by_block_is_the_whole_maps(setting, monkeypatch):
-    """Blocks of 7 × 7 pixels (units and classes cut across them): the whole map's float64 densities at a cell
-    area of 1, rounded to float32."""
-    f1, f2, _ = setting.forest
-    lost = f1 & ~f2
-    rate = lr.local_deforestation_rate(lost, f1, 5)
-    near = f1 & (np.arange(f1.shape[1]) < 50)
-    fit = bm.fit_relative_frequency(lr.local_rate_classes(rate, near), setting.units, lost, f1)
-    classes = lr.local_rate_classes(rate, near & f2)
-    monkeypatch.setattr(rc, "BLOCK_PX", 7)
-    by_blocks = rc._class_frequency(fit, classes, setting)
-    whole = bm.predict_density(fit, classes, setting.units, 1.0).astype(np.float32)
-    assert by_blocks.dtype == np.float32 and np.count_nonzero(by_blocks) > 100
-    np.testing.assert_array_equal(by_blocks, whole)
-
-
 def test_no_per_pixel_density_outlives_the_candidates_tests(setting):
     g = setting.grid
     setting = replace(setting, grid=Grid(CRS.from_epsg(32718).to_wkt(), g.transform, g.height, g.width))
@@ -110,8 +85,8 @@ def test_candidates_on_a_process_pool_are_the_whole_maps_across_blocks(setting):
     whole = rc.run_candidates(wide_setting, ["local_rate"], expected_ha=None, validity_years=6)
     with block_executor("processes") as pool:
         blocked = rc.run_candidates(wide_setting, ["local_rate"], expected_ha=None, validity_years=6, pool=pool)
-        score = rc.local_rate_score_t3(wide_setting, whole.benchmark, pool)  # its map at t3, had it been chosen
+        score = lrc.local_rate_score_t3(wide_setting, whole.benchmark, pool)  # its map at t3, had it been chosen
     assert without_seconds(blocked.to_dict()) == without_seconds(whole.to_dict())
     np.testing.assert_array_equal(blocked.risk_ha_per_year, whole.risk_ha_per_year)
     np.testing.assert_array_equal(blocked.benchmark.risk_classes, whole.benchmark.risk_classes)
-    np.testing.assert_array_equal(score, rc.local_rate_score_t3(wide_setting, whole.benchmark))
+    np.testing.assert_array_equal(score, lrc.local_rate_score_t3(wide_setting, whole.benchmark))

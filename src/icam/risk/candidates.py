@@ -24,80 +24,27 @@ Candidates:
 
 from __future__ import annotations
 
-import functools
-import math
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from icam.core.blocks import BLOCK_PX, cores, map_blocks
+from icam.core.blocks import cores
 from icam.core.errors import InputError
-from icam.core.indices import flat_indices
 from icam.landscape.grid import Grid
 from icam.risk import benchmark as bm
-from icam.risk import local_rate as lr
 from icam.risk import models as rm
 from icam.risk import validate as va
+from icam.risk.candidate_frame import Candidate, Period, RiskSetting, assess, map_auc, map_fom
 from icam.risk.covariates import CovariateStack
-from icam.risk.workflow import Assessment, BenchmarkResult, compare_on_forest, finite_or_none, run_benchmark
+from icam.risk.local_rate_candidate import local_rate_candidate, local_rate_score_t3
+from icam.risk.workflow import Assessment, BenchmarkResult, run_benchmark
 
-AUC_SAMPLE_PX = 400_000  # forest pixels drawn to compute a map's AUC (ranks of millions are slow, and no better)
+__all__ = ["Candidate", "RiskResult", "RiskSetting", "run_candidates"]
+
 MAX_DISTANCE_M = 1e6  # distances beyond a grid (no feature on it) are clipped to 1,000 km
-
-DESCRIPTIONS = {
-    "benchmark": "VT0007 benchmark: distance to the forest edge in 30 classes × administrative unit",
-    "logistic": "logistic regression on the covariates",
-    "gradient_boosting": "gradient-boosted trees on the covariates",
-    "spatial": "logistic regression with iCAR spatial effects (posterior mode)",
-    "local_rate": "riskmapjnr's local deforestation rate in a moving window, 30 classes × unit",
-}
-
-
-@dataclass(frozen=True, eq=False)
-class RiskSetting:
-    """Where and when the candidates are fitted and assessed."""
-
-    grid: Grid
-    forest: tuple[np.ndarray, np.ndarray, np.ndarray]  # bool, forest at t1, t2, t3 inside the zone
-    years: tuple[int, int, int]
-    units: np.ndarray  # int32 unit id inside the zone (≥ 1), 0 outside
-    assessment_cell_ha: float
-    static_covariates: dict[str, np.ndarray] = field(default_factory=dict)  # float32 maps, NaN off the zone
-    project: np.ndarray | None = None  # bool, protected (the project area)
-    sample_per_class: int = 20_000
-    spatial_cell_km: float = 10.0
-    local_rate_window_px: int = 21
-    seed: int = 42
-
-    @property
-    def zone(self) -> np.ndarray:
-        return self.units > 0
-
-
-@dataclass(frozen=True, eq=False)
-class Candidate:
-    """One risk map's assessment in both periods, and its score on the forest at t3."""
-
-    name: str
-    calibration: Assessment
-    confirmation: Assessment
-    score_t3: np.ndarray | None  # the chosen one's float32 relative risk on the forest at t3 (historical
-    # refit), 0 elsewhere; None for the others (their maps at t3 are never computed)
-    auc_confirmation: float
-    fom_confirmation: float
-    seconds: float
-    details: dict
-
-    def metrics(self) -> dict:
-        return {"name": self.name, "description": DESCRIPTIONS[self.name],
-                "calibration": self.calibration.metrics(), "confirmation": self.confirmation.metrics(),
-                "auc_confirmation": finite_or_none(self.auc_confirmation),
-                "fom_confirmation": finite_or_none(self.fom_confirmation),
-                "seconds": round(self.seconds, 2), **self.details}
-
 
 @dataclass(frozen=True, eq=False)
 class RiskResult:
@@ -132,65 +79,6 @@ class RiskResult:
                          "expected_ha_per_year": self.expected_ha / self.validity_years,
                          "allocated_ha_per_year": float(self.risk_ha_per_year.sum(dtype=np.float64))},
         }
-
-
-# --------------------------------------------------------------------------- map quality
-# A map's scores are kept on its forest pixels only, in row-major order (``score[forest]``): 1-D, float32.
-
-def _auc(score: np.ndarray, lost: np.ndarray, forest: np.ndarray, seed: int) -> float:
-    labels_all = lost[forest]
-    rng = np.random.default_rng(seed)
-    drawn = slice(None) if score.size <= AUC_SAMPLE_PX else rng.choice(score.size, AUC_SAMPLE_PX, replace=False)
-    labels = labels_all[drawn]
-    if labels.all() or not labels.any():
-        return math.nan
-    return va.auc(score[drawn], labels)
-
-
-def _fom(score: np.ndarray, lost: np.ndarray, forest: np.ndarray, zone: np.ndarray) -> float:
-    """Figure of merit of the map that deforests the n highest-scored forest pixels, n = the actual loss.
-
-    The n-th highest score is found by one partition of the forest's scores; pixels scoring above it
-    are taken, then as many as needed of those scoring exactly it, in row-major order.
-    """
-    lost = lost & forest
-    n = int(np.count_nonzero(lost))
-    if n == 0:
-        return math.nan  # no loss in the period: the figure of merit is undefined
-    kth = np.partition(score, score.size - n)[score.size - n]
-    taken = score > kth
-    ties = np.flatnonzero(score == kth)
-    taken[ties[:n - int(np.count_nonzero(taken))]] = True
-    predicted = np.zeros(forest.shape, dtype=bool)
-    predicted[forest] = taken
-    return va.figure_of_merit(lost, predicted, zone)
-
-
-@dataclass(frozen=True, eq=False)
-class _Period:
-    """What every candidate's assessment of one period shares: the forest pixels at its start (flat indices),
-    their areas, which of them were lost, the assessment cells and their pixel counts."""
-
-    index: np.ndarray
-    area_ha: np.ndarray
-    lost_px: np.ndarray
-    cells: va.AssessmentCells
-    cell_px: np.ndarray
-
-    @classmethod
-    def of(cls, forest: np.ndarray, lost: np.ndarray, s: RiskSetting, cells: va.AssessmentCells) -> _Period:
-        index = flat_indices(forest)  # int32 where it fits: it lives through every candidate's assessment
-        return cls(index, s.grid.cell_area_at_ha(index), lost.ravel()[index], cells,
-                   cells.pixels(s.units))
-
-
-def _assess(period: str, score: np.ndarray, frame: _Period, s: RiskSetting) -> Assessment:
-    """A relative-risk map on the forest (``score`` per pixel of ``frame``) → density adjusted to the actual
-    loss → assessment cells."""
-    area = frame.area_ha
-    adjusted, _ = bm.adjust_to_quantity(score * area, float(area[frame.lost_px].sum()), area)
-    return compare_on_forest(period, frame.index, adjusted, frame.lost_px, area, frame.cells, frame.cell_px, s.grid,
-                             s.assessment_cell_ha, keep_density=False)
 
 
 # --------------------------------------------------------------------------- covariates
@@ -325,17 +213,17 @@ def model_candidates(names: list[str], s: RiskSetting, cells: va.AssessmentCells
     for period, forest, lost in (("calibration", f1, f1 & ~f2), ("confirmation", f2, f2 & ~f3)):
         progress(f"risk: {period} maps of {', '.join(names)}")
         maps, spent = inputs.predict(fitted, forest)
-        frame = _Period.of(forest, lost, s, cells)
+        frame = Period.of(forest, lost, s, cells)
 
-        def assess(name: str, period=period, forest=forest, lost=lost, maps=maps, frame=frame) -> float:
+        def assess_one(name: str, period=period, forest=forest, lost=lost, maps=maps, frame=frame) -> float:
             started = time.perf_counter()
-            assessed[period][name] = _assess(period, maps[name], frame, s)
+            assessed[period][name] = assess(period, maps[name], frame, s)
             if period == "confirmation":
-                quality[name] = _auc(maps[name], lost, forest, s.seed), _fom(maps[name], lost, forest, s.zone)
+                quality[name] = map_auc(maps[name], lost, forest, s.seed), map_fom(maps[name], lost, forest, s.zone)
             return time.perf_counter() - started
 
         with ThreadPoolExecutor(min(cores(), len(names))) as pool:
-            for name, assessing in zip(names, pool.map(assess, names)):
+            for name, assessing in zip(names, pool.map(assess_one, names)):
                 seconds[name] += spent[name] + assessing
         del maps, frame
     candidates = []
@@ -357,69 +245,6 @@ def model_score_t3(name: str, inputs: ModelInputs) -> np.ndarray:
     return score
 
 
-def _near_edge(forest: np.ndarray, s: RiskSetting, threshold_m: float, pool: Executor | None = None) -> np.ndarray:
-    """The forest closer to its edge than ``threshold_m``; with a ``pool`` block by block on it, the distances capped
-    at the threshold itself (min(d, t) < t exactly where d < t)."""
-    if pool is None:
-        return forest & (bm.distance_to_edge_m(forest, s.grid) < threshold_m)
-    return forest & (bm.distance_to_edge_capped_m(forest, s.grid, threshold_m, pool=pool) < threshold_m)
-
-
-def _class_frequency(fitted: bm.BenchmarkFit, classes: np.ndarray, s: RiskSetting) -> np.ndarray:
-    """Each cell's class frequency (:func:`bm.predict_density` at a cell area of 1), float32, block by block:
-    the same values without the whole map's float64 density and gathers (1.1 GB at a jurisdiction's 61 Mpx,
-    where the risk stage's traced peak was: 3.58 GB, 3.28 GB since)."""
-    return map_blocks(functools.partial(_class_frequency_block, fitted), [classes, s.units], dtype=np.float32,
-                      block_px=BLOCK_PX)
-
-
-def _class_frequency_block(fitted: bm.BenchmarkFit, classes: np.ndarray, units: np.ndarray) -> np.ndarray:
-    return bm.predict_density(fitted, classes, units, 1.0).astype(np.float32)
-
-
-def _class_frequency_on(fitted: bm.BenchmarkFit, classes: np.ndarray, s: RiskSetting,
-                        forest: np.ndarray) -> np.ndarray:
-    """``_class_frequency(fitted, classes, s)[forest]``, computed on the cells of ``forest`` alone (at a
-    jurisdiction the float64 density and float32 maps it skips are 0.7 GB)."""
-    counted = classes[forest]
-    out = np.zeros(counted.size, np.float32)
-    classed = counted > 0
-    out[classed] = bm.predict_density(fitted, counted[classed], s.units[forest][classed], 1.0)
-    return out
-
-
-def local_rate_candidate(s: RiskSetting, bench: BenchmarkResult, cells: va.AssessmentCells,
-                         pool: Executor | None = None) -> Candidate:
-    """riskmapjnr's moving-window local rate, 30 equal-width classes × unit, below the benchmark's NRT,
-    assessed on both periods (its map at t3 comes after the choice, :func:`local_rate_score_t3`)."""
-    started = time.perf_counter()
-    f1, f2, f3 = s.forest
-    lost_cal, lost_cnf = f1 & ~f2, f2 & ~f3
-    rate_cal = lr.local_deforestation_rate(lost_cal, f1, s.local_rate_window_px, pool)
-    classes_cal = lr.local_rate_classes(rate_cal, _near_edge(f1, s, bench.calibration.nrt_m, pool))
-    fit = bm.fit_relative_frequency(classes_cal, s.units, lost_cal, f1)
-    calibration = _assess("calibration", _class_frequency_on(fit, classes_cal, s, f1),
-                          _Period.of(f1, lost_cal, s, cells), s)
-    del classes_cal
-    classes_cnf = lr.local_rate_classes(rate_cal, _near_edge(f2, s, bench.calibration.nrt_m, pool))
-    p_cnf = _class_frequency_on(fit, classes_cnf, s, f2)
-    confirmation = _assess("confirmation", p_cnf, _Period.of(f2, lost_cnf, s, cells), s)
-    auc, fom = _auc(p_cnf, lost_cnf, f2, s.seed), _fom(p_cnf, lost_cnf, f2, s.zone)
-    return Candidate("local_rate", calibration, confirmation, None, auc, fom, time.perf_counter() - started,
-                     {"window_px": s.local_rate_window_px})
-
-
-def local_rate_score_t3(s: RiskSetting, bench: BenchmarkResult, pool: Executor | None = None) -> np.ndarray:
-    """The local-rate classes of the historical period fitted per class × unit, on the forest at t3 (a map)."""
-    f1, _, f3 = s.forest
-    lost_all = f1 & ~f3
-    rate_all = lr.local_deforestation_rate(lost_all, f1, s.local_rate_window_px, pool)
-    near_all = _near_edge(f1, s, bench.historical.nrt_m, pool)
-    fit_all = bm.fit_relative_frequency(lr.local_rate_classes(rate_all, near_all), s.units, lost_all, f1)
-    near_3 = bench.risk_classes >= 2  # the benchmark's classes at t3: class 1 lies at or beyond the NRT
-    return _class_frequency(fit_all, lr.local_rate_classes(rate_all, near_3), s)
-
-
 def benchmark_candidate(s: RiskSetting, bench: BenchmarkResult, seconds: float) -> Candidate:
     """The VT0007 benchmark as a candidate, assessed like the alternative models (its assessments without their
     per-pixel densities, which serve its AUC and figure of merit here and nothing after)."""
@@ -428,7 +253,7 @@ def benchmark_candidate(s: RiskSetting, bench: BenchmarkResult, seconds: float) 
     cnf = bench.confirmation_assessment.density.dense()[f2]
     return Candidate("benchmark", _without_density(bench.calibration_assessment),
                      _without_density(bench.confirmation_assessment), None,
-                     _auc(cnf, lost_cnf, f2, s.seed), _fom(cnf, lost_cnf, f2, s.zone), seconds,
+                     map_auc(cnf, lost_cnf, f2, s.seed), map_fom(cnf, lost_cnf, f2, s.zone), seconds,
                      {"threshold_m": {"calibration": bench.calibration.nrt_m, "historical": bench.historical.nrt_m}})
 
 
