@@ -225,6 +225,23 @@ def test_exports_open(grid, alerts, tmp_path):
     assert "data:image" not in write_field_sheet(events, tmp_path / "plain.html").read_text()
 
 
+def test_footprints_keep_holes_and_parts(grid):
+    """A ring of 8 pixels around a pixel with no alert is one polygon with a hole (8 cells); two pixels a pixel
+    apart, joined by a 60 m gap, are one event of two polygons; every vertex on the pixels' corners."""
+    date = np.zeros((12, 12), dtype=np.int32)
+    date[1:4, 1:4] = 3000
+    date[2, 2] = 0
+    date[9, 8], date[9, 10] = 3001, 3001
+    events = cluster_alerts(AlertRaster(date, np.where(date > 0, 2, 0).astype(np.uint8)), grid, max_gap_m=60.0)
+    foot = events.footprints().set_index("n_px").geometry
+    ring, pair = foot[8], foot[2]
+    assert ring.geom_type == "Polygon" and len(ring.interiors) == 1
+    assert ring.area == 8 * RES * RES and shapely.Polygon(ring.exterior).area == 9 * RES * RES
+    assert ring.interiors[0].bounds == (X0 + 2 * RES, Y1 - 3 * RES, X0 + 3 * RES, Y1 - 2 * RES)
+    assert pair.geom_type == "MultiPolygon" and len(pair.geoms) == 2 and pair.area == 2 * RES * RES
+    assert sorted(g.bounds[0] for g in pair.geoms) == [X0 + 8 * RES, X0 + 10 * RES]
+
+
 def test_empty_events_export(grid, tmp_path):
     empty = AlertRaster(np.zeros(grid.shape, np.int32), np.zeros(grid.shape, np.uint8))
     events = cluster_alerts(empty, grid)

@@ -168,12 +168,30 @@ class Events:
     def footprints(self) -> gpd.GeoDataFrame:
         """The events' pixels as (multi)polygons in the grid CRS, with every column of ``table``."""
         keep = np.isin(self.labels, self.table["event"].to_numpy())
-        parts: dict[int, list] = {}
-        for geom, value in shapes(np.where(keep, self.labels, 0).astype(np.int32), mask=keep,
+        values, rings = [], []
+        for geom, value in shapes(np.where(keep, self.labels, 0).astype(np.int32, copy=False), mask=keep,
                                   transform=self.grid.transform, connectivity=8):
-            parts.setdefault(int(value), []).append(shapely.geometry.shape(geom))
-        polys = [shapely.union_all(parts[int(e)]) for e in self.table["event"]]
+            values.append(int(value))
+            rings.append(geom["coordinates"])
+        parts: dict[int, list] = {}
+        for value, polygon in zip(values, _polygons(rings)):
+            parts.setdefault(value, []).append(polygon)
+        # an event of one polygon is that polygon (GEOS's union of one returns it as it is, vertex for vertex)
+        polys = [p[0] if len(p) == 1 else shapely.union_all(p) for p in (parts[int(e)] for e in self.table["event"])]
         return gpd.GeoDataFrame(self.table.copy(), geometry=polys, crs=self.grid.crs)
+
+
+def _polygons(rings: list[list]) -> np.ndarray:
+    """Shapely polygons of GeoJSON-like coordinates (each polygon a list of rings, the shell first), built all at
+    once from flat arrays: one ``shapely.geometry.shape`` per polygon took 2.3 s of a jurisdiction's 27,000
+    alert events."""
+    if not rings:
+        return np.empty(0, dtype=object)
+    coords = [np.asarray(ring, dtype=np.float64) for polygon in rings for ring in polygon]
+    ring_offsets = np.concatenate([[0], np.cumsum([len(c) for c in coords])])
+    polygon_offsets = np.concatenate([[0], np.cumsum([len(polygon) for polygon in rings])])
+    return shapely.from_ragged_array(shapely.GeometryType.POLYGON, np.concatenate(coords),
+                                     (ring_offsets, polygon_offsets))
 
 
 def _disk(radius_px: float) -> np.ndarray:

@@ -55,7 +55,9 @@ def _vector_distance_km(path: Path, grid: Grid, key: str) -> np.ndarray:
         distance = distance_to_features_m(geoms, grid)
     except InputError as exc:
         raise InputError(f"{key}: {path}: {exc.message}", exc.hint) from None
-    return np.log1p(distance / 1000.0).astype(np.float32)
+    # in the distance's own float32 buffer: a jurisdiction's 61 Mpx took 0.6–1.8 s more in two fresh copies
+    distance /= 1000.0
+    return np.log1p(distance, out=distance)
 
 
 _last_static: list = []  # [(key, layers)]: the last static covariates computed in this process
