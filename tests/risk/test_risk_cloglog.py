@@ -91,6 +91,26 @@ def test_relative_hazard_is_the_standardised_linear_predictor(seed, n_covariates
     np.testing.assert_array_equal(got, numpy_hazard(columns, cells, mean, sd, coef))
 
 
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_covariates=st.integers(2, 6), missing=st.floats(0, 0.3), data=st.data())
+def test_first_covariates_continued_give_the_hazard_of_all(seed, n_covariates, missing, data):
+    # the dynamic baseline's way: the first covariates' η once at the raster's cells, the others' terms added
+    # each year from their values gathered at those cells (positions 0…n − 1), to the bit the one-pass hazard
+    rng = np.random.default_rng(seed)
+    columns = [rng.normal(size=(40, 50)).astype(np.float32) * rng.uniform(1, 20) for _ in range(n_covariates)]
+    for c in columns:
+        c[rng.random(c.shape) < missing] = np.nan
+    cells = np.sort(rng.choice(2000, size=700, replace=False))
+    mean, sd, coef = rng.normal(size=n_covariates), rng.uniform(0.5, 2, n_covariates), rng.normal(size=n_covariates)
+    k = data.draw(st.integers(1, n_covariates - 1))
+    first = cloglog.linear_terms(columns[:k], cells, mean[:k], sd[:k], coef[:k])
+    rest = [c.ravel()[cells] for c in columns[k:]]
+    got = cloglog.relative_hazard(rest, np.arange(cells.size), mean[k:], sd[k:], coef[k:], start=first)
+    np.testing.assert_array_equal(got, numpy_hazard(columns, cells, mean, sd, coef))
+    assert np.isfinite(first).all()  # the start is not changed in place either: it is used again next year
+    np.testing.assert_array_equal(first, cloglog.linear_terms(columns[:k], cells, mean[:k], sd[:k], coef[:k]))
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.floats(0, 50), min_size=1, max_size=40))
 def test_probability_in_the_hazards_own_buffer_is_the_new_arrays(hazards):

@@ -26,15 +26,16 @@ def probability(hazard: np.ndarray, out: np.ndarray | None = None) -> np.ndarray
     return np.negative(p, out=p)
 
 
-def relative_hazard(columns: list[np.ndarray], cells: np.ndarray, mean: np.ndarray, sd: np.ndarray,
-                    coef: np.ndarray) -> np.ndarray:
-    """exp(x·β) at ``cells`` (flat indices into each covariate of ``columns``), x standardised by ``mean`` and
-    ``sd`` and a missing value at the mean (0); η clipped to ±30 (exp(30) is 1e13: a cell's loss is then
-    certain at any year's level). One compiled pass over the cells adds every covariate's term to η, in the
-    covariates' order, so the values are those of the numpy version to the bit (its passes and (cells ×
-    covariates) float64 temporaries cost more than the arithmetic, millions of cells every year). Covariates
-    that are not all float32 take one pass each, in the same order."""
-    eta = np.zeros(cells.size)
+def linear_terms(columns: list[np.ndarray], cells: np.ndarray, mean: np.ndarray, sd: np.ndarray,
+                 coef: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+    """η = x·β at ``cells`` (flat indices into each covariate of ``columns``), x standardised by ``mean`` and
+    ``sd`` and a missing value at the mean (0), added to ``start`` (a copy; η of other covariates at the same
+    cells) where given. One compiled pass over the cells adds every covariate's term to η, in the covariates'
+    order, so the values are those of the numpy version to the bit (its passes and (cells × covariates) float64
+    temporaries cost more than the arithmetic, millions of cells every year), and η of the first covariates
+    continued with the others' terms is η of them all at once, to the bit. Covariates that are not all float32
+    take one pass each, in the same order."""
+    eta = np.zeros(cells.size) if start is None else np.array(start, dtype=np.float64)
     columns = [np.asarray(c).ravel() for c in columns]
     mean, sd, coef = (np.asarray(v, dtype=np.float64) for v in (mean, sd, coef))
     if columns and all(c.dtype == np.float32 for c in columns):
@@ -42,6 +43,14 @@ def relative_hazard(columns: list[np.ndarray], cells: np.ndarray, mean: np.ndarr
     else:
         for column, m, s, b in zip(columns, mean, sd, coef):
             _add_term(column, cells, float(m), float(s), float(b), eta)
+    return eta
+
+
+def relative_hazard(columns: list[np.ndarray], cells: np.ndarray, mean: np.ndarray, sd: np.ndarray,
+                    coef: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+    """exp(η) of :func:`linear_terms` (the same arguments), η clipped to ±30 (exp(30) is 1e13: a cell's loss is
+    then certain at any year's level)."""
+    eta = linear_terms(columns, cells, mean, sd, coef, start)
     np.clip(eta, -30, 30, out=eta)
     return np.exp(eta, out=eta)
 

@@ -92,6 +92,12 @@ class MatchingLandscape:
         a year's hazards take the edge's functions at the cells they read, not over the whole raster.
         ``edge_m``: :meth:`edge_distance_m` of ``year`` where several sets of cells share it, or its values at
         ``cells`` (one dimension) where they were kept."""
+        return {**{name: _at(raster, cells) for name, raster in self.static.items()},
+                **self.edge_features(year, cells, edge_m)}
+
+    def edge_features(self, year: int, cells: np.ndarray | None = None,
+                      edge_m: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """:meth:`features`' last two, the distance to non-forest's (the same arguments)."""
         if edge_m is None:
             edge_m = _at(self.edge_distance_m(year), cells)
         else:
@@ -101,8 +107,7 @@ class MatchingLandscape:
         # the log in the distance's own float32 buffer: a fresh raster's page faults cost more than its division
         edge_log = np.divide(edge_m, 100.0, out=edge_m)
         np.log1p(edge_log, out=edge_log)
-        return {**{name: _at(raster, cells) for name, raster in self.static.items()},
-                "edge_log1p_100m": edge_log, "edge_km": edge_km}
+        return {"edge_log1p_100m": edge_log, "edge_km": edge_km}
 
     def forest_cover_1km(self, year: int, cells: np.ndarray | None = None) -> np.ndarray:
         """The forest share within 1 km at the end of ``year`` (at ``cells``, flat indices, where given)."""
@@ -174,6 +179,7 @@ class MatchedControlBaseline:
     _zone_cells: dict = field(init=False, default_factory=dict, repr=False)
     _level_cells: np.ndarray | None = field(init=False, default=None, repr=False)
     _zone_start_cells: dict = field(init=False, default_factory=dict, repr=False)
+    _static_eta: dict = field(init=False, default_factory=dict, repr=False)
     _level_year: int = field(init=False, default=0, repr=False)
     _last_hrp_year: int = field(init=False, default=0, repr=False)
 
@@ -200,24 +206,42 @@ class MatchedControlBaseline:
                          n_neighbours=self.n_neighbours).balance()
                 for z, (treated, pool) in samples.items()}
 
-    def _hazard(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
-        """exp(x·β) of the cells whose covariates ``features`` holds (the relative hazard the covariates give),
-        x standardised and a missing value at the mean (0): :func:`cloglog.relative_hazard`."""
-        mean, sd = self._scale
-        columns = list(features.values())
-        return cloglog.relative_hazard(columns, np.arange(columns[0].size), mean, sd, self.coef_)
+    def _start_cells(self) -> dict[str, np.ndarray]:
+        """The cells whose covariates the years read (:func:`_year_cells`), at the start of the HRP."""
+        return {LEVEL_CELLS: self._level_cells, **self._zone_start_cells}
 
-    def _year_effect(self, year: int, cells: np.ndarray,
-                     edge_m: np.ndarray) -> tuple[float, float, dict[str, np.ndarray]]:
+    def _static_terms(self) -> dict[str, np.ndarray]:
+        """Per key of :meth:`_start_cells`, the static covariates' part of η = x·β at its cells, computed once: the
+        static covariates come first in the hazard's, so a year continues these sums with the edge's terms and
+        gets exp(x·β) to the bit as from all its terms at once (:func:`cloglog.linear_terms`), without reading
+        the static rasters again at millions of cells every year."""
+        mean, sd = self._scale
+        n = len(self._land.static)
+        columns = list(self._land.static.values())
+        return {key: cloglog.linear_terms(columns, cells, mean[:n], sd[:n], self.coef_[:n])
+                for key, cells in self._start_cells().items()}
+
+    def _hazard(self, edge: Mapping[str, np.ndarray], static_eta: np.ndarray) -> np.ndarray:
+        """exp(x·β) of cells whose edge covariates ``edge`` holds (:meth:`MatchingLandscape.edge_features`) and
+        whose static covariates' part of η is ``static_eta`` (:meth:`_static_terms`): the relative hazard the
+        covariates give, x standardised and a missing value at the mean (0), :func:`cloglog.relative_hazard`."""
+        mean, sd = self._scale
+        n = len(self._land.static)
+        columns = list(edge.values())
+        return cloglog.relative_hazard(columns, np.arange(columns[0].size), mean[n:], sd[n:], self.coef_[n:],
+                                       start=static_eta)
+
+    def _year_effect(self, year: int, cells: np.ndarray, edge_m: np.ndarray,
+                     static_eta: np.ndarray) -> tuple[float, float, dict[str, np.ndarray]]:
         """a_y: the level at which the control ``cells`` forest at the start of ``year`` (:func:`_year_cells`;
-        features at the end of the year before, ``edge_m`` their distance to the edge) lose what they lost that
-        year (mapped, times the year's sample adjustment); the number of control cells lost; and per zone, the
-        control cells' expected and observed loss summed over its placebo tiles (:mod:`icam.risk.placebo`), for
-        :meth:`_add_to_tiles`."""
+        features at the end of the year before, ``edge_m`` their distance to the edge, ``static_eta`` the static
+        covariates' part of η) lose what they lost that year (mapped, times the year's sample adjustment); the
+        number of control cells lost; and per zone, the control cells' expected and observed loss summed over
+        its placebo tiles (:mod:`icam.risk.placebo`), for :meth:`_add_to_tiles`."""
         land = self._land
         lost_cells = land.loss_year.ravel()[cells] == year
         lost, ratio = float(np.count_nonzero(lost_cells)), self._control_ratio.get(year, 1.0)
-        hazard = self._hazard(land.features(year - 1, cells, edge_m))
+        hazard = self._hazard(land.edge_features(year - 1, cells, edge_m), static_eta)
         a_y = cloglog.solve_scale(hazard, lost * ratio)
         # the probability in the hazard's own buffer: tens of millions of cells a year at a jurisdiction
         expected = cloglog.probability(np.multiply(hazard, a_y, out=hazard), out=hazard)
@@ -232,11 +256,12 @@ class MatchedControlBaseline:
             elif year > self._last_hrp_year:
                 self.drift_var_[z][year] = tiles.add_year(sums[z])
 
-    def _zone_hazard(self, year: int, cells: np.ndarray, edge_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _zone_hazard(self, year: int, cells: np.ndarray, edge_m: np.ndarray,
+                     static_eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The stratum id and relative hazard h = exp(x·β) of a zone's ``cells`` forest at the start of ``year``
-        (:func:`_year_cells`; ``edge_m`` their distance to the edge)."""
+        (:func:`_year_cells`; ``edge_m`` their distance to the edge, ``static_eta`` the static part of η)."""
         land = self._land
-        return land.strata.ravel()[cells], self._hazard(land.features(year - 1, cells, edge_m))
+        return land.strata.ravel()[cells], self._hazard(land.edge_features(year - 1, cells, edge_m), static_eta)
 
     def _fit_coef(self, years: Sequence[int], scratch: Path) -> None:
         """β: the cloglog model of loss on the covariates, with a fixed effect per year, over the cell-years
@@ -285,6 +310,7 @@ class MatchedControlBaseline:
         # hazards read are kept on disk in between (tens of MB a year at a jurisdiction, not in this process)
         with tempfile.TemporaryDirectory(prefix="icam-dynamic-") as scratch:
             self._fit_coef(hrp_years, Path(scratch))
+            self._static_eta = self._static_terms()
             years = map_shared(_hrp_year, self, [(y, Path(scratch)) for y in hrp_years],
                                workers=_year_workers(land))
         for y, (a_y, lost, sums, hazards) in zip(hrp_years, years):
@@ -383,26 +409,33 @@ def _year_workers(land: MatchingLandscape) -> int:
 LEVEL_CELLS = "the level's controls"  # :func:`_year_cells`' key of the level's cells; its other keys are the zones
 
 
-def _year_cells(model: MatchedControlBaseline, year: int) -> dict[str, np.ndarray]:
-    """The cells forest at the start of ``year`` whose covariates a year of the fit or the prediction reads:
-    :data:`LEVEL_CELLS` → the control cells of the level a_y, zone → the zone's cells in a stratum. Both are the
-    HRP's start cells still forest then (forest only shrinks): their loss years say which, where a pass over
-    the raster's every cell and a list of its zones' cells cost 0.2 s a zone and a year at a jurisdiction."""
+def _year_rows(model: MatchedControlBaseline, year: int) -> dict[str, np.ndarray]:
+    """Per key of :meth:`MatchedControlBaseline._start_cells`, which of its cells are still forest at the start
+    of ``year`` (forest only shrinks): their loss years say which, where a pass over the raster's every cell and
+    a list of its zones' cells cost 0.2 s a zone and a year at a jurisdiction."""
     loss_year = model._land.loss_year.ravel()
 
     def still_forest(cells: np.ndarray) -> np.ndarray:
         lost = loss_year[cells]
-        return cells[(lost == 0) | (lost >= year)]
+        return (lost == 0) | (lost >= year)
 
-    return {LEVEL_CELLS: still_forest(model._level_cells),
-            **{z: still_forest(cells) for z, cells in model._zone_start_cells.items()}}
+    return {key: still_forest(cells) for key, cells in model._start_cells().items()}
 
 
-def _year_edges(model: MatchedControlBaseline, year: int,
+def _year_cells(model: MatchedControlBaseline, year: int,
+                rows: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The cells forest at the start of ``year`` whose covariates a year of the fit or the prediction reads:
+    :data:`LEVEL_CELLS` → the control cells of the level a_y, zone → the zone's cells in a stratum; the HRP's
+    start cells at ``rows`` (:func:`_year_rows`, computed where not given)."""
+    rows = _year_rows(model, year) if rows is None else rows
+    return {key: cells[rows[key]] for key, cells in model._start_cells().items()}
+
+
+def _year_edges(model: MatchedControlBaseline, year: int, rows: dict[str, np.ndarray],
                 scratch: Path | None = None) -> tuple[dict, dict]:
-    """:func:`_year_cells` at the start of ``year`` and the distance to the edge at them, computed or, with
-    ``scratch``, as :func:`_design_at` kept them."""
-    cells = _year_cells(model, year)
+    """:func:`_year_cells` at the start of ``year`` (``rows``: :func:`_year_rows`) and the distance to the edge
+    at them, computed or, with ``scratch``, as :func:`_design_at` kept them."""
+    cells = _year_cells(model, year, rows)
     if scratch is not None:
         with np.load(_scratch_file(scratch, year)) as kept:
             return cells, {z: kept[z] for z in cells}
@@ -415,10 +448,13 @@ def _scratch_file(scratch: Path, year: int) -> Path:
 
 
 def _year_start(model: MatchedControlBaseline, year: int, scratch: Path | None = None) -> tuple:
-    """What every year of the fit and of the prediction starts with: :func:`_year_edges`, and
+    """What every year of the fit and of the prediction starts with: per key of :func:`_year_cells`, its cells,
+    their distance to the edge (:func:`_year_edges`) and the static part of η there; then
     :meth:`MatchedControlBaseline._year_effect`'s (a_y, control cells lost, sums)."""
-    cells, edges = _year_edges(model, year, scratch)
-    return cells, edges, *model._year_effect(year, cells[LEVEL_CELLS], edges[LEVEL_CELLS])
+    rows = _year_rows(model, year)
+    cells, edges = _year_edges(model, year, rows, scratch)
+    at = {key: (cells[key], edges[key], model._static_eta[key][rows[key]]) for key in cells}
+    return at, *model._year_effect(year, *at[LEVEL_CELLS])
 
 
 def _design_at(model: MatchedControlBaseline, year: int, cells: np.ndarray, scratch: Path) -> np.ndarray:
@@ -433,18 +469,18 @@ def _design_at(model: MatchedControlBaseline, year: int, cells: np.ndarray, scra
 def _hrp_year(model: MatchedControlBaseline, year: int, scratch: Path) -> tuple:
     """One year of the historical period in :meth:`MatchedControlBaseline.fit`, once β is fitted: (a_y, control
     cells lost, the placebo tiles' sums, per zone the relative hazard of its forest cells)."""
-    cells, edges, a_y, lost, sums = _year_start(model, year, scratch)
-    return a_y, lost, sums, {z: model._zone_hazard(year, cells[z], edges[z])[1] for z in model._zones}
+    at, a_y, lost, sums = _year_start(model, year, scratch)
+    return a_y, lost, sums, {z: model._zone_hazard(year, *at[z])[1] for z in model._zones}
 
 
 def _predict_year(model: MatchedControlBaseline, year: int) -> tuple:
     """One year of :meth:`MatchedControlBaseline.predict` on the fitted ``model``: (a_y, control cells lost,
     the placebo tiles' sums, per zone the expected loss and the forest cells per stratum)."""
     n_strata = len(model._land.strata_names) + 1
-    cells, edges, a_y, lost, sums = _year_start(model, year)
+    at, a_y, lost, sums = _year_start(model, year)
     zones = {}
     for z in model._zones:
-        strata, hazard = model._zone_hazard(year, cells[z], edges[z])
+        strata, hazard = model._zone_hazard(year, *at[z])
         p = cloglog.probability(model.k_[z] * a_y * hazard)
         zones[z] = (np.bincount(strata, weights=p, minlength=n_strata),
                     np.bincount(strata, minlength=n_strata).astype(np.float64))
