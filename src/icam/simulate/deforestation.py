@@ -231,7 +231,8 @@ def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_s
         if year <= PROJECT_START.year:
             edge = edge_cf
         else:
-            act_edge = act_edge or EdgeTerm(forest_act, HAZARD)
+            if act_edge is None:
+                act_edge = EdgeTerm(forest_act, HAZARD)
             edge = act_edge.term
         if year < PROJECT_START.year:
             lost = exceeds(edge, x_static, b0, draws_y, forest_act)

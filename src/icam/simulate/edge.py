@@ -19,8 +19,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from icam.simulate.hazard import INVERSE_SQRT2, _chamfer, _edge_term, _forest_blocks, _octagonal_lookup, _term_of
-from icam.simulate.params import EDGE_BLOCK_PX, RESOLUTION_M
+from icam.simulate.hazard import _chamfer, _edge_term, _forest_blocks, _octagonal_lookup, _octagonal_pick, _term_tables
+from icam.simulate.params import EDGE_BLOCK_PX
 
 
 class EdgeTerm:
@@ -34,10 +34,7 @@ class EdgeTerm:
         # the distances never exceed rows + cols: int16 holds them up to a 980 km raster side at 30 m
         dtype = np.int16 if rows + cols < np.iinfo(np.int16).max else np.int32
         self._chess, self._taxi = chess.astype(dtype), taxi.astype(dtype)
-        cell_m = np.float32(EDGE_BLOCK_PX * RESOLUTION_M)
-        steps = np.arange(rows + cols + 1, dtype=np.float32)
-        self._by_chess = _term_of(steps * cell_m, h)
-        self._by_taxi = _term_of((steps * INVERSE_SQRT2) * cell_m, h)
+        self._by_chess, self._by_taxi = _term_tables(rows + cols, h)
         no_edge = chess.size == 0 or chess[0, 0] < 0  # scipy's −1 distances: computed as they come
         self.term = _edge_term(forest, h) if no_edge else _octagonal_lookup(chess, taxi, self._by_chess,
                                                                             self._by_taxi)
@@ -79,11 +76,9 @@ def _lose(cells, forest, block, chess, taxi, term, by_chess, by_taxi):
     changed = np.empty(2 * rows * cols, np.int64)
     n_changed = _spread(chess, queue, n_new, True, changed, 0)
     n_changed = _spread(taxi, queue, n_new, False, changed, n_changed)
-    inverse_sqrt2 = np.float32(1 / np.sqrt(2))
     for k in range(n_changed):
         r, c = changed[k] // cols, changed[k] % cols
-        d_chess, d_taxi = chess[r, c], taxi[r, c]
-        term[r, c] = by_chess[d_chess] if np.float32(d_chess) >= np.float32(d_taxi) * inverse_sqrt2 else by_taxi[d_taxi]
+        term[r, c] = _octagonal_pick(chess[r, c], taxi[r, c], by_chess, by_taxi)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -235,16 +235,21 @@ def _octagonal_of(chess, taxi, cell_m):
 
 
 @numba.njit(cache=True, nogil=True)
+def _octagonal_pick(c, t, by_chess, by_taxi):
+    """f(max(c, t / √2) × cell) of one cell's chessboard and taxicab distances ``c`` and ``t``, from the values of
+    f at each chessboard distance and at each taxicab one (the larger term of the two decides, as in
+    :func:`_octagonal_of`)."""
+    return by_chess[c] if np.float32(c) >= np.float32(t) * np.float32(1 / math.sqrt(2)) else by_taxi[t]
+
+
+@numba.njit(cache=True, nogil=True)
 def _octagonal_lookup(chess, taxi, by_chess, by_taxi):
-    """f(max(chessboard, taxicab / √2) × cell) from the values of f at each chessboard distance and at each
-    taxicab one (the larger term of the two decides, as in :func:`_octagonal_of`)."""
+    """:func:`_octagonal_pick` of every cell."""
     rows, cols = chess.shape
-    inverse_sqrt2 = np.float32(1 / math.sqrt(2))
     out = np.empty((rows, cols), np.float32)
     for i in range(rows):
         for j in range(cols):
-            c, t = chess[i, j], taxi[i, j]
-            out[i, j] = by_chess[c] if np.float32(c) >= np.float32(t) * inverse_sqrt2 else by_taxi[t]
+            out[i, j] = _octagonal_pick(chess[i, j], taxi[i, j], by_chess, by_taxi)
     return out
 
 
@@ -255,13 +260,18 @@ def _edge_term(forest: np.ndarray, h: dict) -> np.ndarray:
     d takes one value per chessboard distance and one per taxicab distance, a few thousand in all, where the
     raster has millions of cells: the term is computed for those values (SciPy's float32 log1p, the same
     arithmetic) and looked up, where the log over a jurisdiction's 15 million cells cost 0.3 s a call."""
-    cell_m = np.float32(EDGE_BLOCK_PX * RESOLUTION_M)
     chess, taxi = _chamfer(_forest_blocks(forest))
     if chess.size == 0 or chess[0, 0] < 0:  # no edge at all: the distances are scipy's −1, as they come
-        return _term_of(_octagonal_of(chess, taxi, cell_m), h)
-    steps = np.arange(max(int(chess.max()), int(taxi.max())) + 1, dtype=np.float32)
-    return _octagonal_lookup(chess, taxi, _term_of(steps * cell_m, h),
-                             _term_of((steps * INVERSE_SQRT2) * cell_m, h))
+        return _term_of(_octagonal_of(chess, taxi, np.float32(EDGE_BLOCK_PX * RESOLUTION_M)), h)
+    return _octagonal_lookup(chess, taxi, *_term_tables(max(int(chess.max()), int(taxi.max())), h))
+
+
+def _term_tables(max_steps: int, h: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The term at each chessboard distance 0 … ``max_steps`` (60 m cells) and at each taxicab one (× 1/√2):
+    :func:`_octagonal_pick`'s tables."""
+    cell_m = np.float32(EDGE_BLOCK_PX * RESOLUTION_M)
+    steps = np.arange(max_steps + 1, dtype=np.float32)
+    return _term_of(steps * cell_m, h), _term_of((steps * INVERSE_SQRT2) * cell_m, h)
 
 
 def _term_of(d: np.ndarray, h: dict) -> np.ndarray:
