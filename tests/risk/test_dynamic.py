@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from icam.core.errors import InputError
-from icam.risk.dynamic import LEVEL_CELLS, MatchedControlBaseline, MatchingLandscape, _year_cells
+from icam.risk.dynamic import LEVEL_CELLS, MatchedControlBaseline, _year_cells
+from icam.risk.matching_landscape import MatchingLandscape
 
 SIDE, FIRST, LAST = 240, 2000, 2016
 TRUE_K = 0.2

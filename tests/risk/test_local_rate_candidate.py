@@ -10,8 +10,10 @@ import pytest
 from icam.risk import benchmark as bm
 from icam.risk import local_rate as lr
 from icam.risk import local_rate_candidate as lrc
+from icam.risk.workflow import forest_from_fcc, run_benchmark
 
 sys.path.insert(0, str(Path(__file__).parent))
+from test_risk_blockwise import YEARS, change_map, grid_of  # noqa: E402
 from test_risk_candidates import two_unit_setting  # noqa: E402
 
 
@@ -46,3 +48,21 @@ def test_the_class_frequency_block_by_block_is_the_whole_maps(setting, monkeypat
     whole = bm.predict_density(fit, classes, setting.units, 1.0).astype(np.float32)
     assert by_blocks.dtype == np.float32 and np.count_nonzero(by_blocks) > 100
     np.testing.assert_array_equal(by_blocks, whole)
+
+
+def test_the_near_edge_cells_read_from_the_benchmark_are_the_forest_within_each_nrt():
+    """The local rate classes the forest nearer its edge than an NRT: the benchmark's masks are that forest, from
+    distances computed here (the calibration NRT at t1 and t2, the historical one at t1), units with a strip
+    outside them included."""
+    fcc = change_map((150, 130), 3)
+    units = np.where(np.arange(130) < 60, 1, 2).astype(np.int32)[None, :].repeat(150, axis=0)
+    units[:5] = 0
+    forest = tuple(f & (units > 0) for f in forest_from_fcc(fcc))
+    bench = run_benchmark(forest, YEARS, grid_of(fcc.shape), units, assessment_cell_ha=100)
+    nrt_cal, nrt_hist = bench.calibration.nrt_m, bench.historical.nrt_m
+    assert nrt_cal != nrt_hist  # the keys cannot stand in for one another
+    for key, f, nrt in (("calibration_t1", forest[0], nrt_cal), ("calibration_t2", forest[1], nrt_cal),
+                        ("historical_t1", forest[0], nrt_hist)):
+        expected = f & (bm.distance_to_edge_m(f, 30.0) < nrt)
+        assert 0 < np.count_nonzero(expected) < np.count_nonzero(f)
+        np.testing.assert_array_equal(bench.near_edge.mask(key), expected)

@@ -71,9 +71,9 @@ def test_no_per_pixel_density_outlives_the_candidates_tests(setting):
 
 
 def test_candidates_on_a_process_pool_are_the_whole_maps_across_blocks(setting):
-    """run_candidates with a pool (`icam run --scheduler processes`): the benchmark's distances, the local rate's
-    window counts and its near-edge masks computed in blocks of 1024 pixels on a zone two blocks wide: the same
-    tests, choice, figures and maps as in memory."""
+    """run_candidates with a pool (`icam run --scheduler processes`): the benchmark's distances (and so the
+    near-edge masks the local rate reads from it) and the local rate's window counts computed in blocks of 1024
+    pixels on a zone two blocks wide: the same tests, choice, figures and maps as in memory."""
     wide = np.concatenate([np.concatenate([a] * 16, axis=1) for a in (setting.units, *setting.forest)], axis=0)
     units, f1, f2, f3 = np.split(wide, 4)
     g = setting.grid

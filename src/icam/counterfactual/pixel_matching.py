@@ -50,8 +50,8 @@ import numpy as np
 from scipy.stats import norm
 
 from icam.core.errors import InputError
-from icam.risk.dynamic import MatchingLandscape
 from icam.risk.matching import Matches, match, sample_cells
+from icam.risk.matching_landscape import MatchingLandscape
 from icam.risk.placebo import square_index
 
 BLOCK_M = 1000.0

@@ -45,7 +45,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from icam.core.errors import InputError
-from icam.risk.dynamic import MatchingLandscape
+from icam.risk.matching_landscape import MatchingLandscape
 from icam.risk.placebo import number_squares, square_counts, tile_cells, tile_squares
 
 SUM_ROW_WEIGHT = 1e3  # the sum-to-one row's weight in the NNLS, against normalised rates of order 1

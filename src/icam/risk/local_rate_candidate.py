@@ -18,14 +18,6 @@ from icam.risk.candidate_frame import Candidate, Period, RiskSetting, assess, ma
 from icam.risk.workflow import BenchmarkResult
 
 
-def _near_edge(forest: np.ndarray, s: RiskSetting, threshold_m: float, pool: Executor | None = None) -> np.ndarray:
-    """The forest closer to its edge than ``threshold_m``; with a ``pool`` block by block on it, the distances capped
-    at the threshold itself (min(d, t) < t exactly where d < t)."""
-    if pool is None:
-        return forest & (bm.distance_to_edge_m(forest, s.grid) < threshold_m)
-    return forest & (bm.distance_to_edge_capped_m(forest, s.grid, threshold_m, pool=pool) < threshold_m)
-
-
 def _class_frequency(fitted: bm.BenchmarkFit, classes: np.ndarray, s: RiskSetting) -> np.ndarray:
     """Each cell's class frequency (:func:`bm.predict_density` at a cell area of 1), float32, block by block:
     the same values without the whole map's float64 density and gathers (1.1 GB at a jurisdiction's 61 Mpx,
@@ -57,12 +49,13 @@ def local_rate_candidate(s: RiskSetting, bench: BenchmarkResult, cells: va.Asses
     f1, f2, f3 = s.forest
     lost_cal, lost_cnf = f1 & ~f2, f2 & ~f3
     rate_cal = lr.local_deforestation_rate(lost_cal, f1, s.local_rate_window_px, pool)
-    classes_cal = lr.local_rate_classes(rate_cal, _near_edge(f1, s, bench.calibration.nrt_m, pool))
+    # the cells below the calibration NRT at t1 and t2, as the benchmark classed them (the same forest and distances)
+    classes_cal = lr.local_rate_classes(rate_cal, bench.near_edge.mask("calibration_t1"))
     fit = bm.fit_relative_frequency(classes_cal, s.units, lost_cal, f1)
     calibration = assess("calibration", _class_frequency_on(fit, classes_cal, s, f1),
                           Period.of(f1, lost_cal, s, cells), s)
     del classes_cal
-    classes_cnf = lr.local_rate_classes(rate_cal, _near_edge(f2, s, bench.calibration.nrt_m, pool))
+    classes_cnf = lr.local_rate_classes(rate_cal, bench.near_edge.mask("calibration_t2"))
     p_cnf = _class_frequency_on(fit, classes_cnf, s, f2)
     confirmation = assess("confirmation", p_cnf, Period.of(f2, lost_cnf, s, cells), s)
     auc, fom = map_auc(p_cnf, lost_cnf, f2, s.seed), map_fom(p_cnf, lost_cnf, f2, s.zone)
@@ -75,7 +68,7 @@ def local_rate_score_t3(s: RiskSetting, bench: BenchmarkResult, pool: Executor |
     f1, _, f3 = s.forest
     lost_all = f1 & ~f3
     rate_all = lr.local_deforestation_rate(lost_all, f1, s.local_rate_window_px, pool)
-    near_all = _near_edge(f1, s, bench.historical.nrt_m, pool)
+    near_all = bench.near_edge.mask("historical_t1")
     fit_all = bm.fit_relative_frequency(lr.local_rate_classes(rate_all, near_all), s.units, lost_all, f1)
     near_3 = bench.risk_classes >= 2  # the benchmark's classes at t3: class 1 lies at or beyond the NRT
     return _class_frequency(fit_all, lr.local_rate_classes(rate_all, near_3), s)

@@ -12,7 +12,8 @@ from icam.core.errors import InputError
 from icam.landscape import Landscape
 from icam.pipeline.config import IcamConfig
 from icam.pipeline.stages.risk import static_covariates, zone_mask
-from icam.risk.dynamic import MatchedControlBaseline, MatchingLandscape
+from icam.risk.dynamic import MatchedControlBaseline
+from icam.risk.matching_landscape import MatchingLandscape
 
 ZONES = ("project_area", "leakage_belt")
 

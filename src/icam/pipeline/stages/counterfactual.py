@@ -19,7 +19,7 @@ from icam.pipeline.config import CounterfactualSection, IcamConfig
 from icam.pipeline.stages.carbon import ProjectAccounting, strata_config, stratum_masks
 from icam.pipeline.stages.carbon_dynamic import matching_landscape
 from icam.pipeline.stages.risk import zone_mask
-from icam.risk.dynamic import MatchingLandscape
+from icam.risk.matching_landscape import MatchingLandscape
 
 # the methods the baseline of each methodology rests on: a check cannot confirm what it shares
 SHARED_WITH_BASELINE = {"dynamic": ("pixel_matching",)}

@@ -142,12 +142,13 @@ def kept(risk: RiskResult) -> RiskResult:
     """What the pipeline keeps of the risk stage's result, in memory and in the cache: every figure of
     results.json and the report, and the maps later stages read (the risk map, the chosen candidate's
     score at t3, the benchmark's classes). Not kept: the benchmark's score (:class:`icam.risk.workflow.ClassScore`)
-    and, where another candidate is chosen, its risk map (its total stays in results.json), which nothing after
-    the stage reads (a jurisdiction's float32 map is 234 MB); the candidates' per-pixel densities are not kept past
-    their tests either (:func:`icam.risk.candidates.run_candidates`; the candidates not chosen have no score at
-    t3)."""
+    and near-edge masks (the local rate's, read in the stage), and, where another candidate is chosen, its risk
+    map (its total stays in results.json), which nothing after the stage reads (a jurisdiction's float32 map is
+    234 MB); the candidates' per-pixel densities are not kept past their tests either
+    (:func:`icam.risk.candidates.run_candidates`; the candidates not chosen have no score at t3)."""
     bench_map = risk.benchmark.risk_ha_per_year if risk.chosen == "benchmark" else None
-    return replace(risk, benchmark=replace(risk.benchmark, risk_score=None, risk_ha_per_year=bench_map))
+    return replace(risk, benchmark=replace(risk.benchmark, risk_score=None, risk_ha_per_year=bench_map,
+                                           near_edge=None))
 
 
 def historical_annual_loss_ha(forest: ForestChange, grid: Grid, zone: np.ndarray,
