@@ -1,15 +1,18 @@
-"""The enforcement stage's pieces that need no landscape: GFW integrated alerts decoded by hand."""
+"""The enforcement stage's pieces that need no project: GFW integrated alerts decoded by hand, the alerts of an
+annual loss map."""
 
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from icam.core.errors import InputError
 from icam.enforcement.alerts import days_to_date
-from icam.pipeline.stages.enforcement import decode_gfw_integrated
+from icam.forest.change import ForestChange
+from icam.pipeline.stages.enforcement import decode_gfw_integrated, read_alerts
 
 
 def test_gfw_integrated_alerts_decode_to_dates_and_confidence():
@@ -26,3 +29,30 @@ def test_gfw_integrated_alerts_decode_to_dates_and_confidence():
 def test_gfw_integrated_refuses_other_codes():
     with pytest.raises(InputError, match="value 51000 at row 0, column 1 is not a GFW integrated alert"):
         decode_gfw_integrated(np.array([[20010, 51000]], dtype=np.int64), "alerts.tif")
+
+
+EPOCHS = (2019, 2020, 2021, 2022)  # loss period 1 is 2020's loss, 2 is 2021's
+
+
+@pytest.mark.parametrize(("year", "lost"), [
+    (2020, [[False, True, False], [False, False, True], [False, False, False]]),
+    (2021, [[False, False, True], [False, False, False], [True, True, False]]),  # (1, 0) has no data: no alert
+    (2022, np.zeros((3, 3), bool)),  # the map's last year, which lost nothing here
+])
+def test_the_alerts_of_an_annual_loss_map_are_its_loss_of_the_year(year, lost):
+    loss_period = np.array([[0, 1, 2], [2, 0, 1], [2, 2, 0]], np.uint8)
+    valid = np.array([[True, True, True], [False, True, True], [True, True, True]])
+    forest = ForestChange(EPOCHS, np.ones((3, 3), bool), loss_period, valid, "annual")
+    config = SimpleNamespace(enforcement=SimpleNamespace(alerts=None, annual_loss_year=year))
+    raster, source = read_alerts(config, SimpleNamespace(forest=forest))
+    assert source == {"kind": "annual_loss", "year": year}
+    np.testing.assert_array_equal(raster.date_days > 0, lost)
+
+
+@pytest.mark.parametrize("year", [2019, 2023, 2010])
+def test_an_annual_loss_year_the_map_has_no_loss_in_is_refused(year):
+    forest = ForestChange(EPOCHS, np.ones((2, 2), bool), np.array([[0, 1], [2, 0]], np.uint8), np.ones((2, 2), bool),
+                          "annual")
+    config = SimpleNamespace(enforcement=SimpleNamespace(alerts=None, annual_loss_year=year))
+    with pytest.raises(InputError, match=f"annual_loss_year = {year} is not a loss year of the forest data"):
+        read_alerts(config, SimpleNamespace(forest=forest))

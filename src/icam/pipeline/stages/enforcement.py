@@ -77,7 +77,8 @@ def read_alerts(config: IcamConfig, landscape: Landscape) -> tuple[AlertRaster, 
     if e.alerts is None:
         year = e.annual_loss_year or landscape.forest.epochs[-1]
         loss = landscape.forest.loss_year()
-        if year not in set(np.unique(loss[loss > 0]).tolist()) | {landscape.forest.epochs[-1]}:
+        # one pass for the year asked, not a sort of the loss years (millions of pixels at a jurisdiction)
+        if year != landscape.forest.epochs[-1] and not (year > 0 and np.any(loss == year)):
             raise InputError(f"enforcement.annual_loss_year = {year} is not a loss year of the forest data",
                              "give a year the loss map covers, or an alert raster (enforcement.alerts)")
         return AlertRaster.from_annual_loss(np.where(landscape.forest.valid, loss, 0), year), {
