@@ -152,6 +152,46 @@ def test_unseen_region_takes_class_frequency():
     assert predict_density(fit, new_classes, 2, 1.0).tolist() == [[0.0, 0.0, 0.0, 0.0]]
 
 
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(1, 30), cols=st.integers(1, 30), forest_share=st.floats(0, 1), nrt_m=st.floats(31, 900),
+       n_units=st.integers(1, 6), seed=st.integers(0, 10_000), float32=st.booleans())
+def test_classes_and_region_counts_in_one_pass_are_numpys(rows, cols, forest_share, nrt_m, n_units, seed, float32):
+    """The compiled passes (icam.risk.benchmark_passes) against the definitions in numpy: each class from the
+    number of limits at or below the distance (NaN and off-forest cells 0, infinite distances class 1), and the
+    fit's counts against those of the pixels gathered (the path taken where ids are past a dense count)."""
+    rng = np.random.default_rng(seed)
+    forest = rng.random((rows, cols)) < forest_share
+    distance = (rng.random((rows, cols)) * 1000).astype(np.float32 if float32 else np.float64)
+    distance[rng.random((rows, cols)) < 0.05] = np.nan
+    distance[rng.random((rows, cols)) < 0.05] = np.inf
+    classes = vulnerability_classes(distance, forest, nrt_m, 30.0)
+    limits = class_limits_m(nrt_m, 30.0)
+    j = np.searchsorted(limits[::-1], distance.astype(np.float64), side="right")
+    expected = np.where(forest & ~np.isnan(distance), np.clip(limits.size + 1 - j, 1, limits.size), 0)
+    np.testing.assert_array_equal(classes, expected)
+    units = rng.integers(0, n_units + 1, (rows, cols)).astype(np.int32)
+    lost = forest & (rng.random((rows, cols)) < 0.3)
+    if not (forest & (classes > 0)).any():
+        return
+    dense = fit_relative_frequency(classes, units, lost, forest)
+    counted = forest & (classes > 0)
+    gathered = modelling_regions(classes[counted], units[counted])
+    ids, forest_px = np.unique(gathered, return_counts=True)
+    np.testing.assert_array_equal(dense.region_ids, ids)
+    np.testing.assert_array_equal(dense.forest_px, forest_px)
+    np.testing.assert_array_equal(dense.deforested_px, [np.count_nonzero(lost[counted][gathered == i]) for i in ids])
+
+
+def test_region_ids_past_a_dense_count_are_counted_on_the_gathered_pixels():
+    """Unit ids whose regions pass a dense count's bins (2³¹ / 31 here) take the gathered path: the same fit."""
+    classes = np.array([[1, 2], [1, 3]], dtype=np.uint8)
+    lost = np.array([[True, False], [False, True]])
+    big = np.array([[2**31 // 31 + 5, 2**31 // 31 + 5], [3, 3]], dtype=np.int64)
+    fit = fit_relative_frequency(classes, big, lost, classes > 0)
+    assert fit.region_ids.tolist() == sorted(modelling_regions(classes, big).ravel().tolist())
+    assert fit.forest_px.tolist() == [1, 1, 1, 1] and fit.deforested_px.tolist() == [0, 1, 1, 0]
+
+
 # ------------------------------------------------------------------ quantity
 
 def test_adjustment_scales_to_expected_and_caps():

@@ -31,13 +31,13 @@ from affine import Affine
 from icam.core.blocks import BLOCK_PX, map_blocks
 from icam.core.errors import InputError
 from icam.landscape.grid import Grid
+from icam.risk import benchmark_passes as passes
 
 N_CLASSES = 30  # class 1 (≥ NRT) and 29 geometric classes; 0 = non-forest / excluded
 NRT_SHARE = 0.995  # share of historical deforestation within the negligible risk threshold
 ADJUST_MAX_ITER = 5  # UDef-ARP's default number of quantity-adjustment iterations
 ADJUST_TOLERANCE = 1e-5  # UDef-ARP stops when AR ≤ 1.00001
 EDT_THREADS = os.cpu_count() or 1  # threads of the distance transform
-CLASS_BLOCK_PX = 4_000_000  # pixels classified at a time
 _BINCOUNT_MAX = 50_000_000  # largest region id counted with a dense bincount
 
 
@@ -225,15 +225,9 @@ def vulnerability_classes(distance_m: np.ndarray, forest: np.ndarray, nrt_m: flo
     if distance.shape != forest.shape:
         raise InputError(f"distance {distance.shape} and forest {forest.shape} differ in shape")
     limits = class_limits_m(nrt_m, cell_size_m, n_classes)
-    n = limits.size - 1
     classes = np.zeros(forest.shape, dtype=np.uint8)
-    rows_per_block = max(1, CLASS_BLOCK_PX // max(1, forest.shape[-1])) if forest.ndim == 2 else forest.shape[0]
-    for row0 in range(0, forest.shape[0], rows_per_block):  # blocks of rows keep the temporaries small
-        block = slice(row0, row0 + rows_per_block)
-        inside = forest[block] & ~np.isnan(distance[block])
-        # j = number of limits ≤ d; d lies in [limits[n-j+1], limits[n-j]) → class n + 2 − j
-        j = np.searchsorted(limits[::-1], distance[block][inside].astype(np.float64), side="right")
-        classes[block][inside] = np.clip(n + 2 - j, 1, n + 1)
+    passes.classify(distance.ravel(), forest.ravel(), np.ascontiguousarray(limits[::-1], dtype=np.float64),
+                    limits.size, classes.reshape(-1))
     return classes
 
 
@@ -321,17 +315,40 @@ def fit_relative_frequency(classes: np.ndarray, admin_id: np.ndarray | int, defo
     classes: uint8 from :func:`vulnerability_classes` at the start of the fitting period.
     """
     classes = np.asarray(classes)
-    forest = np.asarray(forest_at_start, dtype=bool) & (classes > 0)
+    forest = np.asarray(forest_at_start, dtype=bool)
     deforested = np.asarray(deforested, dtype=bool)
     if not (classes.shape == forest.shape == deforested.shape):
         raise InputError(f"classes {classes.shape}, deforested {deforested.shape} and forest "
                          f"{forest.shape} differ in shape")
-    admin = np.broadcast_to(np.asarray(admin_id), classes.shape)
-    regions = modelling_regions(classes[forest], admin[forest], n_classes)
+    admin = np.asarray(admin_id)
+    counts = _dense_region_counts(classes, admin, forest, deforested, n_classes)
+    if counts is not None:
+        forest_px, lost_px = counts
+        region_ids = np.flatnonzero(forest_px)
+        return fit_from_counts(region_ids, forest_px[region_ids], lost_px[region_ids], n_classes)
+    # region ids past a dense count, or units that modelling_regions refuses: counted on the pixels gathered
+    forest = forest & (classes > 0)
+    regions = modelling_regions(classes[forest], np.broadcast_to(admin, classes.shape)[forest], n_classes)
     lost = deforested[forest].astype(np.float64)
     region_ids, forest_px = _count(regions)
     _, lost_px = _count(regions, lost)
     return fit_from_counts(region_ids, forest_px.astype(np.int64), np.rint(lost_px).astype(np.int64), n_classes)
+
+
+def _dense_region_counts(classes: np.ndarray, admin: np.ndarray, forest: np.ndarray, deforested: np.ndarray,
+                         n_classes: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each region id's forest and lost pixels in one compiled pass (:func:`passes.region_counts`), or None where
+    the ids would not fit a dense count or the units or classes are not what :func:`modelling_regions` accepts."""
+    if admin.shape not in ((), classes.shape) or classes.size == 0 or admin.size == 0:
+        return None
+    if not (np.issubdtype(admin.dtype, np.integer) and np.issubdtype(classes.dtype, np.integer)):
+        return None
+    stride = _stride(n_classes)
+    if admin.min() < 0 or int(classes.max()) > n_classes or (int(admin.max()) + 1) * stride > _BINCOUNT_MAX:
+        return None
+    n_bins = (int(admin.max()) + 1) * stride
+    return passes.region_counts(classes.ravel(), admin.reshape(-1), 0 if admin.ndim == 0 else 1, forest.ravel(),
+                                deforested.ravel(), stride, n_bins)
 
 
 def fit_from_counts(region_ids: np.ndarray, forest_px: np.ndarray, deforested_px: np.ndarray,

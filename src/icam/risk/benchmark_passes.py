@@ -1,0 +1,41 @@
+"""The benchmark's per-pixel steps over a whole map as single compiled passes (:mod:`icam.risk.benchmark`): the
+vulnerability classes and each modelling region's forest and lost pixels. numpy took them in several passes with
+gathered and float64 temporaries (a jurisdiction's 35 million forest pixels: 0.7 to 0.9 s a call, four or five
+calls a run); here one read of each raster, the same classes and counts."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, nogil=True)
+def classify(distance, forest, limits_ascending, n_limits, out):
+    """``out`` (uint8, flat) = :func:`icam.risk.benchmark.vulnerability_classes` of the flat ``distance`` and
+    ``forest``: 0 off the forest or where the distance is NaN, else n + 2 − j clipped to 1 … n + 1, with j the
+    number of limits ≤ d (``np.searchsorted(limits_ascending, d, side="right")``, d as float64)."""
+    for i in range(distance.size):
+        if not forest[i]:
+            continue
+        d = np.float64(distance[i])
+        if np.isnan(d):
+            continue
+        j = np.searchsorted(limits_ascending, d, side="right")
+        out[i] = min(max(n_limits + 1 - j, 1), n_limits)
+
+
+@numba.njit(cache=True, nogil=True)
+def region_counts(classes, admin, admin_step, forest, deforested, stride, n_bins):
+    """Per modelling region id (class + ``stride`` × unit), the pixels of ``forest`` with a class ≥ 1 and those of
+    them in ``deforested`` (int64, ``n_bins`` long); ``admin`` is read at ``i × admin_step`` (step 0: one unit for
+    every pixel). All arrays flat."""
+    forest_px = np.zeros(n_bins, np.int64)
+    lost_px = np.zeros(n_bins, np.int64)
+    for i in range(classes.size):
+        c = classes[i]
+        if c > 0 and forest[i]:
+            region = c + stride * admin[i * admin_step]
+            forest_px[region] += 1
+            if deforested[i]:
+                lost_px[region] += 1
+    return forest_px, lost_px
