@@ -30,21 +30,7 @@ def expand_input(key: str, pattern: Path) -> list[Path]:
 
 def config_input_files(config: IcamConfig) -> list[Path]:
     """Every file the configuration names, globs expanded; refuses missing files by key."""
-    files: list[Path] = []
-    for name in ("project_area", "leakage_belt", "reference_region", "admin_units"):
-        path = getattr(config.boundaries, name)
-        if path is not None:
-            files += expand_input(f"boundaries.{name}", path)
-    forest = config.forest
-    for name, value in forest:
-        if isinstance(value, Path):
-            files += expand_input(f"forest.{name}", value)
-        elif isinstance(value, list) and value and isinstance(value[0], Path):
-            for item in value:
-                files += expand_input(f"forest.{name}", item)
-        elif isinstance(value, dict) and value and isinstance(next(iter(value.values())), Path):
-            for year, item in value.items():
-                files += expand_input(f"forest.{name}.{year}", item)
+    files = landscape_input_files(config)
     if config.activity_data is not None:
         for i, assessment in enumerate(config.activity_data.assessments):
             files += expand_input(f"activity_data.assessments[{i}].samples", assessment.samples)
@@ -53,6 +39,34 @@ def config_input_files(config: IcamConfig) -> list[Path]:
             if path is not None:
                 files += expand_input(f"risk.covariates.{name}", path)
     return sorted(set(files))
+
+
+def landscape_input_files(config: IcamConfig) -> list[Path]:
+    """The files ``[boundaries]`` and ``[forest]`` name, globs expanded (the landscape's inputs)."""
+    files: list[Path] = []
+    for name in ("project_area", "leakage_belt", "reference_region", "admin_units"):
+        path = getattr(config.boundaries, name)
+        if path is not None:
+            files += expand_input(f"boundaries.{name}", path)
+    for name, value in config.forest:
+        if isinstance(value, Path):
+            files += expand_input(f"forest.{name}", value)
+        elif isinstance(value, list) and value and isinstance(value[0], Path):
+            for item in value:
+                files += expand_input(f"forest.{name}", item)
+        elif isinstance(value, dict) and value and isinstance(next(iter(value.values())), Path):
+            for year, item in value.items():
+                files += expand_input(f"forest.{name}.{year}", item)
+    return files
+
+
+def file_stamp(path: Path) -> tuple:
+    """A file's path, size and modification time: what says, in one process, that it has not changed."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return (str(path), None)  # reading it will say what is wrong
+    return (str(path), st.st_size, st.st_mtime_ns)
 
 
 def section_input_files(config: IcamConfig, section: str) -> list[Path]:

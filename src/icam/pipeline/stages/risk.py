@@ -24,6 +24,7 @@ from icam.landscape.grid import Grid
 from icam.landscape.raster import read_onto_grid, write_cog
 from icam.landscape.vector import read_features
 from icam.pipeline.config import IcamConfig
+from icam.pipeline.inputs import file_stamp
 from icam.risk import allocate as al
 from icam.risk.candidates import RiskResult, RiskSetting
 from icam.risk.covariates import distance_to_features_m, slope_deg
@@ -70,7 +71,7 @@ def static_covariates(config: IcamConfig, grid: Grid) -> dict[str, np.ndarray]:
     kept (read-only) and handed out again while the covariate files (path, size, time) and the grid are the
     same, which saves 2 s a stage on the demo."""
     cov = config.risk.covariates
-    key = (cov.model_dump_json(), grid, tuple(_file_stamp(p) for p in _covariate_files(cov)))
+    key = (cov.model_dump_json(), grid, tuple(file_stamp(p) for p in _covariate_files(cov)))
     if _last_static and _last_static[0][0] == key:
         return dict(_last_static[0][1])
     layers = _static_covariates(cov, grid)
@@ -82,14 +83,6 @@ def static_covariates(config: IcamConfig, grid: Grid) -> dict[str, np.ndarray]:
 
 def _covariate_files(cov) -> list[Path]:
     return [p for p in (cov.roads, cov.settlements, cov.rivers, cov.elevation) if p is not None]
-
-
-def _file_stamp(path: Path) -> tuple:
-    try:
-        st = Path(path).stat()
-    except OSError:
-        return (str(path), None)  # reading it will say what is wrong
-    return (str(path), st.st_size, st.st_mtime_ns)
 
 
 def _static_covariates(cov, grid: Grid) -> dict[str, np.ndarray]:
