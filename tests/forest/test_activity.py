@@ -7,7 +7,16 @@ import pandas as pd
 import pytest
 
 from icam.core.errors import InputError
-from icam.forest.activity import FOREST_LOSS, NON_FOREST, OUTSIDE, STABLE_FOREST, activity_map, assess, mapped_areas
+from icam.forest.activity import (
+    FOREST_LOSS,
+    NON_FOREST,
+    OUTSIDE,
+    STABLE_FOREST,
+    activity_map,
+    assess,
+    mapped_areas,
+    stratum_areas,
+)
 from icam.forest.area import stratified_estimate
 from icam.forest.change import ForestChange
 from icam.landscape.grid import Grid
@@ -81,3 +90,18 @@ def test_unsampled_class_and_unknown_year_are_refused(tmp_path):
         assess("p", 2004, 2008, path, forest, GRID, "grid", zone)
     with pytest.raises(InputError, match="2005 is not a year"):
         activity_map(forest, zone, 2005, 2008)
+
+
+def test_stratum_areas_by_hand_on_rows_of_different_areas():
+    """Codes present (0 left out, 255 counted like any other), their pixels, and their areas from each row's own
+    cell area: a Mercator grid's rows of 100 km cells hold less ground the farther from the equator."""
+    strata = np.array([[0, 11, 11, 255],
+                       [3, 11, 0, 0],
+                       [3, 3, 23, 0]], np.uint8)
+    grid = Grid.from_bounds("EPSG:3857", (0, 5_000_000, 400_000, 5_300_000), 100_000)
+    row_ha = grid.cell_area_ha()[:, 0]
+    assert row_ha[0] < row_ha[1] < row_ha[2]  # the top row is the northernmost
+    px, area = stratum_areas(strata, grid)
+    assert px == {3: 3, 11: 3, 23: 1, 255: 1}
+    expected = {3: row_ha[1] + 2 * row_ha[2], 11: 2 * row_ha[0] + row_ha[1], 23: row_ha[2], 255: row_ha[0]}
+    assert list(area) == [3, 11, 23, 255] and area == pytest.approx(expected, rel=1e-12)

@@ -75,8 +75,12 @@ def stratum_name(code: int) -> str:
 def stratum_areas(strata: np.ndarray, grid: Grid) -> tuple[dict[int, int], dict[int, float]]:
     """Pixel counts and true areas (ha) of each stratum code present (0 = outside is left out)."""
     strata = np.asarray(strata, dtype=np.uint8)
-    codes = [int(c) for c in np.flatnonzero(np.bincount(strata.ravel(), minlength=256)) if c != 0]
-    per_row = row_counts(strata, np.array(codes, dtype=np.int64))
+    # every code's rows counted in one pass, then those present kept: no bincount of the whole raster first (it
+    # widens each pixel to an index: 0.2 s a period at a jurisdiction)
+    every_code = row_counts(strata, np.arange(1, 256, dtype=np.int64))
+    present = np.flatnonzero(every_code.any(axis=1))
+    codes = [int(c) for c in present + 1]
+    per_row = every_code[present]
     area = per_row @ grid.cell_area_ha()[:, 0]
     return ({k: int(per_row[i].sum()) for i, k in enumerate(codes)}, {k: float(a) for k, a in zip(codes, area)})
 
