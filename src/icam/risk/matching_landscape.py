@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from icam.risk.covariates import distance_to_mask_m
+from icam.risk.benchmark import distance_to_edge_m
 
 COVER_RADIUS_M = 1000.0  # PACT matches on the forest cover within 1 km
 
@@ -37,8 +37,8 @@ class MatchingLandscape:
 
     def edge_distance_m(self, year: int) -> np.ndarray:
         """The distance to non-forest at the end of ``year`` (m, float32 raster; +inf where the raster has no
-        non-forest cell)."""
-        return distance_to_mask_m(~self.forest_at(year), self.cell_size_m)
+        non-forest cell): the forest's own transform, without the two inversions of a mask of non-forest."""
+        return distance_to_edge_m(self.forest_at(year), self.cell_size_m)
 
     def features(self, year: int, cells: np.ndarray | None = None,
                  edge_m: np.ndarray | None = None) -> dict[str, np.ndarray]:
