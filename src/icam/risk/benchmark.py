@@ -343,12 +343,11 @@ def _dense_region_counts(classes: np.ndarray, admin: np.ndarray, forest: np.ndar
         return None
     if not (np.issubdtype(admin.dtype, np.integer) and np.issubdtype(classes.dtype, np.integer)):
         return None
-    stride = _stride(n_classes)
-    if admin.min() < 0 or int(classes.max()) > n_classes or (int(admin.max()) + 1) * stride > _BINCOUNT_MAX:
+    n_bins = (int(admin.max()) + 1) * _stride(n_classes)
+    if admin.min() < 0 or int(classes.max()) > n_classes or n_bins > _BINCOUNT_MAX:
         return None
-    n_bins = (int(admin.max()) + 1) * stride
     return passes.region_counts(classes.ravel(), admin.reshape(-1), 0 if admin.ndim == 0 else 1, forest.ravel(),
-                                deforested.ravel(), stride, n_bins)
+                                deforested.ravel(), _stride(n_classes), n_bins)
 
 
 def fit_from_counts(region_ids: np.ndarray, forest_px: np.ndarray, deforested_px: np.ndarray,

@@ -12,8 +12,9 @@ import numpy as np
 @numba.njit(cache=True, nogil=True)
 def classify(distance, forest, limits_ascending, n_limits, out):
     """``out`` (uint8, flat) = :func:`icam.risk.benchmark.vulnerability_classes` of the flat ``distance`` and
-    ``forest``: 0 off the forest or where the distance is NaN, else n + 2 − j clipped to 1 … n + 1, with j the
-    number of limits ≤ d (``np.searchsorted(limits_ascending, d, side="right")``, d as float64)."""
+    ``forest``, from its ``n_limits`` class limits ascending: 0 off the forest or where the distance is NaN, else
+    n_limits + 1 − j clipped to 1 … n_limits, with j the number of limits ≤ d
+    (``np.searchsorted(limits_ascending, d, side="right")``, d as float64)."""
     for i in range(distance.size):
         if not forest[i]:
             continue

@@ -48,7 +48,7 @@ from icam.core.errors import InputError
 from icam.core.forked import map_shared, workers_for
 from icam.risk import cloglog
 from icam.risk.matching import match, sample_cells
-from icam.risk.matching_landscape import MatchingLandscape, _at
+from icam.risk.matching_landscape import MatchingLandscape, values_at
 from icam.risk.placebo import PlaceboTiles, square_index, tile_index
 
 # a year's task (fit or predict) per cell: the covariates, the forest, the hazard and their temporaries
@@ -377,7 +377,7 @@ def _year_edges(model: MatchedControlBaseline, year: int, rows: dict[str, np.nda
         with np.load(_scratch_file(scratch, year)) as kept:
             return cells, {z: kept[z] for z in cells}
     edge_m = model._land.edge_distance_m(year - 1)
-    return cells, {z: _at(edge_m, c) for z, c in cells.items()}
+    return cells, {z: values_at(edge_m, c) for z, c in cells.items()}
 
 
 def _scratch_file(scratch: Path, year: int) -> Path:
@@ -399,7 +399,7 @@ def _design_at(model: MatchedControlBaseline, year: int, cells: np.ndarray, scra
     distances to the edge at the cells the year's hazards read (:func:`_year_cells`) are kept in ``scratch``."""
     land = model._land
     edge_m = model._edge_distance_m(year - 1)
-    np.savez(_scratch_file(scratch, year), **{z: _at(edge_m, c) for z, c in _year_cells(model, year).items()})
+    np.savez(_scratch_file(scratch, year), **{z: values_at(edge_m, c) for z, c in _year_cells(model, year).items()})
     return np.column_stack(list(land.features(year - 1, cells, edge_m).values())).astype(np.float64)
 
 

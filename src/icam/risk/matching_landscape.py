@@ -50,16 +50,16 @@ class MatchingLandscape:
         a year's hazards take the edge's functions at the cells they read, not over the whole raster.
         ``edge_m``: :meth:`edge_distance_m` of ``year`` where several sets of cells share it, or its values at
         ``cells`` (one dimension) where they were kept."""
-        return {**{name: _at(raster, cells) for name, raster in self.static.items()},
+        return {**{name: values_at(raster, cells) for name, raster in self.static.items()},
                 **self.edge_features(year, cells, edge_m)}
 
     def edge_features(self, year: int, cells: np.ndarray | None = None,
                       edge_m: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """:meth:`features`' last two, the distance to non-forest's (the same arguments)."""
         if edge_m is None:
-            edge_m = _at(self.edge_distance_m(year), cells)
+            edge_m = values_at(self.edge_distance_m(year), cells)
         else:
-            edge_m = edge_m.copy() if cells is None or edge_m.ndim == 1 else _at(edge_m, cells)
+            edge_m = edge_m.copy() if cells is None or edge_m.ndim == 1 else values_at(edge_m, cells)
         edge_m[np.isinf(edge_m)] = np.hypot(*self.loss_year.shape) * self.cell_size_m  # no edge: the diagonal
         edge_km = edge_m / 1000.0
         # the log in the distance's own float32 buffer: a fresh raster's page faults cost more than its division
@@ -70,8 +70,8 @@ class MatchingLandscape:
     def forest_cover_1km(self, year: int, cells: np.ndarray | None = None) -> np.ndarray:
         """The forest share within 1 km at the end of ``year`` (at ``cells``, flat indices, where given)."""
         size = max(3, int(round(2 * COVER_RADIUS_M / self.cell_size_m)) | 1)
-        return _at(ndimage.uniform_filter(self.forest_at(year).astype(np.float32), size=size, mode="nearest"),
-                   cells)
+        return values_at(ndimage.uniform_filter(self.forest_at(year).astype(np.float32), size=size, mode="nearest"),
+                         cells)
 
     def matching_features(self, year: int, cells: np.ndarray | None = None,
                           edge_m: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -83,6 +83,6 @@ class MatchingLandscape:
         return {**self.features(year, cells, edge_m), "forest_cover_1km": self.forest_cover_1km(year, cells)}
 
 
-def _at(raster: np.ndarray, cells: np.ndarray | None) -> np.ndarray:
+def values_at(raster: np.ndarray, cells: np.ndarray | None) -> np.ndarray:
     """``raster`` itself, or its values at the flat indices ``cells`` (a copy)."""
     return raster if cells is None else np.asarray(raster).ravel()[cells]
