@@ -208,6 +208,24 @@ def test_adjustment_scales_to_expected_and_caps():
     assert density_per_year(np.array([10.0]), 4).tolist() == [2.5]
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.just(0.0), st.floats(1e-6, 1.0)), min_size=1, max_size=40), st.floats(0.01, 2.0),
+       st.floats(0.0, 1.2), st.sampled_from(["udef-arp", "exact"]))
+def test_one_cell_area_broadcast_adjusts_as_the_same_area_in_every_cell(densities, area_ha, fraction, method):
+    """An equal-area grid's cell area comes as one value broadcast over the pixels, which the adjustment keeps so
+    (no copy per pixel): the same result, to the bit, as an array holding that area in every cell."""
+    density = np.array(densities) * area_ha
+    if density.sum() == 0:
+        return
+    expected = fraction * area_ha * np.count_nonzero(density)
+    broadcast = np.broadcast_to(np.float64(area_ha), density.shape)
+    full = np.full(density.shape, area_ha)
+    by_view, n_view = adjust_to_quantity(density, expected, broadcast, method=method)
+    by_array, n_array = adjust_to_quantity(density, expected, full, method=method)
+    assert n_view == n_array
+    np.testing.assert_array_equal(by_view, by_array)
+
+
 @settings(max_examples=80, deadline=None)
 # relative frequencies: 0, or at least one loss in 10⁹ pixels (densities far below float range are not maps)
 @given(st.lists(st.tuples(st.one_of(st.just(0.0), st.floats(1e-9, 1.0)), st.floats(0.01, 2.0)),
