@@ -321,7 +321,8 @@ def fit_relative_frequency(classes: np.ndarray, admin_id: np.ndarray | int, defo
         raise InputError(f"classes {classes.shape}, deforested {deforested.shape} and forest "
                          f"{forest.shape} differ in shape")
     admin = np.asarray(admin_id)
-    counts = _dense_region_counts(classes, admin, forest, deforested, n_classes)
+    counts = passes.dense_region_counts(classes, admin, forest, deforested, n_classes, _stride(n_classes),
+                                        _BINCOUNT_MAX)
     if counts is not None:
         forest_px, lost_px = counts
         region_ids = np.flatnonzero(forest_px)
@@ -333,21 +334,6 @@ def fit_relative_frequency(classes: np.ndarray, admin_id: np.ndarray | int, defo
     region_ids, forest_px = _count(regions)
     _, lost_px = _count(regions, lost)
     return fit_from_counts(region_ids, forest_px.astype(np.int64), np.rint(lost_px).astype(np.int64), n_classes)
-
-
-def _dense_region_counts(classes: np.ndarray, admin: np.ndarray, forest: np.ndarray, deforested: np.ndarray,
-                         n_classes: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Each region id's forest and lost pixels in one compiled pass (:func:`passes.region_counts`), or None where
-    the ids would not fit a dense count or the units or classes are not what :func:`modelling_regions` accepts."""
-    if admin.shape not in ((), classes.shape) or classes.size == 0 or admin.size == 0:
-        return None
-    if not (np.issubdtype(admin.dtype, np.integer) and np.issubdtype(classes.dtype, np.integer)):
-        return None
-    n_bins = (int(admin.max()) + 1) * _stride(n_classes)
-    if admin.min() < 0 or int(classes.max()) > n_classes or n_bins > _BINCOUNT_MAX:
-        return None
-    return passes.region_counts(classes.ravel(), admin.reshape(-1), 0 if admin.ndim == 0 else 1, forest.ravel(),
-                                deforested.ravel(), _stride(n_classes), n_bins)
 
 
 def fit_from_counts(region_ids: np.ndarray, forest_px: np.ndarray, deforested_px: np.ndarray,

@@ -40,3 +40,19 @@ def region_counts(classes, admin, admin_step, forest, deforested, stride, n_bins
             if deforested[i]:
                 lost_px[region] += 1
     return forest_px, lost_px
+
+
+def dense_region_counts(classes: np.ndarray, admin: np.ndarray, forest: np.ndarray, deforested: np.ndarray,
+                        n_classes: int, stride: int, max_bins: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each region id's (class + ``stride`` × unit) forest and lost pixels in one pass (:func:`region_counts`), or
+    None where the ids would need more than ``max_bins`` bins, or the units or classes are not what
+    :func:`icam.risk.benchmark.modelling_regions` accepts (integers, units ≥ 0, classes ≤ ``n_classes``)."""
+    if admin.shape not in ((), classes.shape) or classes.size == 0 or admin.size == 0:
+        return None
+    if not (np.issubdtype(admin.dtype, np.integer) and np.issubdtype(classes.dtype, np.integer)):
+        return None
+    n_bins = (int(admin.max()) + 1) * stride
+    if admin.min() < 0 or int(classes.max()) > n_classes or n_bins > max_bins:
+        return None
+    return region_counts(classes.ravel(), admin.reshape(-1), 0 if admin.ndim == 0 else 1, forest.ravel(),
+                         deforested.ravel(), stride, n_bins)
