@@ -424,11 +424,11 @@ def adjust_to_quantity(density_ha: np.ndarray, expected_ha: float, cell_area_ha:
     # pixel has some, as a model's map of the forest, on the arrays themselves, without copies)
     positive = density > 0
     everywhere = bool(positive.all())
-    n_positive = density.size if everywhere else int(np.count_nonzero(positive))
 
     def pixels(values: np.ndarray) -> np.ndarray:
         if values.size and not any(values.strides):  # one value broadcast (an equal-area grid's cell area): kept so
-            return np.broadcast_to(values.flat[0], (n_positive,))  # (35 million float64 copies at a jurisdiction)
+            n_positive = values.size if everywhere else int(np.count_nonzero(positive))  # (35 million float64 copies
+            return np.broadcast_to(values.flat[0], (n_positive,))  # at a jurisdiction otherwise)
         return values.reshape(-1) if everywhere else values[positive]
 
     d, c = pixels(density), pixels(cap)

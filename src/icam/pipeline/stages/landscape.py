@@ -49,7 +49,6 @@ def load_landscape(config: IcamConfig, progress: Progress | None = None) -> Land
     if key is not None and _last_loaded and _last_loaded[0][0] == key:
         return _last_loaded[0][1]
     landscape = ingest.load_landscape(grid_spec(config), boundary_files(config), forest_source(config.forest), progress)
-    if key is None:
-        return landscape
-    _last_loaded[:] = [(key, landscape)]
+    if key is not None:
+        _last_loaded[:] = [(key, landscape)]
     return landscape
