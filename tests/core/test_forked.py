@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from icam.core.errors import InputError
-from icam.core.forked import fork_available, imap_into, imap_shared, map_shared, workers_for
+from icam.core.forked import fork_available, imap_into, imap_shared, map_shared, shared_array, workers_for
 
 needs_fork = pytest.mark.skipif(not fork_available(), reason="no fork on this platform")
 
@@ -81,6 +81,19 @@ def test_imap_into_fills_shared_buffers_in_order_and_reuses_them_after_the_loop_
     # the loop's buffers are a ring of one more than the workers, each reused by a later task
     assert len({id(b.base) for b in seen}) == workers + 1
     assert np.array_equal(seen[-1], here[-1]) and not np.array_equal(seen[0], here[0])
+
+
+def _fill_row(rows: np.ndarray, i: int) -> int:
+    rows[i] = np.arange(rows.shape[1]) * (i + 1)
+    return os.getpid()
+
+
+@needs_fork
+def test_what_workers_write_into_a_shared_array_is_read_here():
+    rows = shared_array((4, 6), np.int32)
+    pids = map_shared(_fill_row, rows, [(i,) for i in range(4)], workers=2)
+    np.testing.assert_array_equal(rows, np.arange(6) * np.arange(1, 5)[:, None])
+    assert rows.dtype == np.int32 and os.getpid() not in pids  # written by the workers, not copied back
 
 
 @needs_fork

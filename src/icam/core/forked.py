@@ -131,13 +131,17 @@ def imap_into(fn: Callable, shared: Any, tasks: Iterable[Sequence], shape: tuple
     busy (the workers' tasks and the loop's own)."""
     tasks = [tuple(t) for t in tasks]
     n_slots = min(workers or default_workers(), max(len(tasks), 1)) + 1
-    n_bytes = max(int(np.prod(shape)) * np.dtype(dtype).itemsize, 1)
-    # anonymous mappings are shared with the processes forked after them (MAP_SHARED), not copied on write
-    ring = [np.frombuffer(mmap.mmap(-1, n_bytes), dtype, count=int(np.prod(shape))).reshape(shape)
-            for _ in range(n_slots)]
+    ring = [shared_array(shape, dtype) for _ in range(n_slots)]
     slots = [(fn, i % n_slots, args) for i, args in enumerate(tasks)]
     for slot in imap_shared(_fill_slot, (shared, ring), slots, workers, ahead=n_slots - 1):
         yield ring[slot]
+
+
+def shared_array(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """An uninitialised array in memory that the processes forked after it share with this one: what a forked
+    worker writes there, this process reads (an anonymous MAP_SHARED mapping, not copied on write)."""
+    count = int(np.prod(shape))
+    return np.frombuffer(mmap.mmap(-1, max(count * np.dtype(dtype).itemsize, 1)), dtype, count=count).reshape(shape)
 
 
 def _fill_slot(shared_and_ring: tuple, fn: Callable, slot: int, args: Sequence) -> int:

@@ -1,0 +1,66 @@
+"""The risk stage's static covariates (icam.pipeline.stages.risk): each layer computed in a forked worker into
+memory shared with the run, the same values as worked by hand, in the order the models read them."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from shapely.geometry import LineString, Point
+
+from conftest import UTM, X0, Y0, write_polygons, write_tif
+from icam.core.errors import InputError
+from icam.landscape.grid import Grid
+from icam.pipeline.stages.risk import _static_covariates
+
+ROWS, COLS, CELL_M = 40, 50, 30.0
+
+
+def _grid() -> Grid:
+    return Grid.from_bounds(UTM, (X0, Y0 - ROWS * CELL_M, X0 + COLS * CELL_M, Y0), CELL_M)
+
+
+def _covariates(tmp_path, rivers: bool = True) -> SimpleNamespace:
+    """A road along column 10's centre line, a settlement at the centre of cell (5, 5), a river along row 30's
+    centre line and a DEM rising 3 m a cell eastwards (no data in row 0)."""
+    centre = CELL_M / 2
+    road = LineString([(X0 + 10 * CELL_M + centre, Y0), (X0 + 10 * CELL_M + centre, Y0 - ROWS * CELL_M)])
+    river = LineString([(X0, Y0 - 30 * CELL_M - centre), (X0 + COLS * CELL_M, Y0 - 30 * CELL_M - centre)])
+    settlement = Point(X0 + 5 * CELL_M + centre, Y0 - 5 * CELL_M - centre)
+    dem = np.tile(np.arange(COLS, dtype=np.float32) * 3 + 500, (ROWS, 1))
+    dem[0] = -9999
+    return SimpleNamespace(roads=write_polygons(tmp_path / "roads.gpkg", [road]),
+                           settlements=write_polygons(tmp_path / "settlements.gpkg", [settlement]),
+                           rivers=write_polygons(tmp_path / "rivers.gpkg", [river]) if rivers else None,
+                           elevation=write_tif(tmp_path / "dem.tif", dem, nodata=-9999))
+
+
+def test_static_covariates_are_the_distances_and_terrain_worked_by_hand(tmp_path):
+    layers = _static_covariates(_covariates(tmp_path), _grid())
+    assert list(layers) == ["roads_log1p_km", "settlements_log1p_km", "rivers_log1p_km", "elevation_km", "slope_deg"]
+    rows, cols = np.indices((ROWS, COLS))
+
+    def log1p_km(distance_m):
+        return np.log1p((distance_m / 1000.0).astype(np.float32))
+
+    np.testing.assert_allclose(layers["roads_log1p_km"], log1p_km(np.abs(cols - 10) * CELL_M), rtol=1e-6)
+    np.testing.assert_allclose(layers["settlements_log1p_km"], log1p_km(np.hypot(rows - 5, cols - 5) * CELL_M),
+                               rtol=1e-6)
+    np.testing.assert_allclose(layers["rivers_log1p_km"], log1p_km(np.abs(rows - 30) * CELL_M), rtol=1e-6)
+    assert np.isnan(layers["elevation_km"][0]).all() and np.isnan(layers["slope_deg"][0]).all()
+    np.testing.assert_allclose(layers["elevation_km"][1:], (cols[1:] * 3 + 500) / 1000.0, rtol=1e-6)
+    # a plane rising 3 m over 30 m: the slope is arctan(0.1) (one-sided differences at the border too) but beside
+    # row 0, whose no-data the slope fills with the mean elevation
+    np.testing.assert_allclose(layers["slope_deg"][2:], np.degrees(np.arctan(0.1)), rtol=1e-5)
+    assert all(a.dtype == np.float32 for a in layers.values())
+
+
+def test_a_missing_layer_is_left_out_and_a_workers_error_reaches_the_run(tmp_path):
+    cov = _covariates(tmp_path, rivers=False)
+    assert list(_static_covariates(cov, _grid())) == ["roads_log1p_km", "settlements_log1p_km", "elevation_km",
+                                                     "slope_deg"]
+    far = LineString([(X0 - 10_000, Y0 + 10_000), (X0 - 9_000, Y0 + 10_000)])
+    cov.roads = write_polygons(tmp_path / "far_roads.gpkg", [far])
+    with pytest.raises(InputError, match=r"risk.covariates.roads: .*far_roads.gpkg: the features lie outside the grid"):
+        _static_covariates(cov, _grid())
