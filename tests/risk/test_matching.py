@@ -179,3 +179,57 @@ def test_sample_cells_are_the_sorted_choice_of_the_masks_cells_and_leave_the_gen
     expected = cells if cells.size <= n else np.sort(reference.choice(cells, size=n, replace=False))
     np.testing.assert_array_equal(sample_cells(mask, n, rng), expected)
     assert rng.random() == reference.random()  # the next draws are the same
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 6), st.integers(1, 40), st.integers(1, 25), st.integers(0, 2**32 - 1))
+def test_the_scan_finds_the_trees_neighbours_and_distances_to_the_bit(n_data, n_dims, n_points, k, seed):
+    from sklearn.neighbors import KDTree
+
+    rng = np.random.default_rng(seed)
+    data, points = rng.normal(size=(n_data, n_dims)) * 3, rng.normal(size=(n_points, n_dims)) * 4
+    k = min(k, n_data)
+    d_tree, j_tree = KDTree(data).query(points, k=k)
+    d_scan, j_scan = matching.BruteForce(data).query(points, k=k)
+    np.testing.assert_array_equal(j_scan, j_tree)
+    np.testing.assert_array_equal(d_scan, d_tree)
+
+
+def test_the_scan_breaks_ties_by_the_lower_index_by_hand():
+    data = np.array([[3.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [5.0, 5.0]])
+    distance, index = matching.BruteForce(data).query(np.array([[0.0, 0.0]]), k=4)
+    assert index.tolist() == [[1, 2, 3, 0]] and distance.tolist() == [[1.0, 1.0, 1.0, 3.0]]
+    with pytest.raises(ValueError, match="k = 6"):
+        matching.BruteForce(data).query(np.zeros((1, 2)), k=6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 60), st.integers(5, 400), st.booleans(), st.integers(0, 10_000))
+def test_pairs_are_the_same_by_scan_or_by_tree(n_treated, n_pool, replace, seed):
+    """Which of the two finds the neighbours (few queried rows: a scan) changes no pair on continuous covariates."""
+    rng = np.random.default_rng(seed)
+    n = n_treated + n_pool
+    features = {"x": rng.normal(size=n), "y": rng.normal(size=n) * 2, "z": rng.normal(size=n)}
+    treated, pool = np.arange(n_treated), np.arange(n_treated, n)
+
+    def pairs(threshold):
+        original, matching.BUILD_DISTANCES_PER_CONTROL = matching.BUILD_DISTANCES_PER_CONTROL, threshold
+        try:
+            m = match(features, treated, pool, replace=replace, n_neighbours=3,
+                      calipers=None if replace else {"x": 0.5}, rng=np.random.default_rng(seed))
+        except InputError:
+            return None
+        finally:
+            matching.BUILD_DISTANCES_PER_CONTROL = original
+        return m.treated.tolist(), m.controls.tolist(), m.distance.tolist(), m.unmatched
+
+    assert pairs(0) == pairs(10**9)  # every group by tree; every group by scan
+
+
+def test_few_queried_rows_are_scanned_and_many_go_to_a_tree():
+    from sklearn.neighbors import KDTree
+
+    controls = np.zeros((10, 2))
+    assert isinstance(matching._nearest_index(controls, matching.BUILD_DISTANCES_PER_CONTROL - 1),
+                      matching.BruteForce)
+    assert isinstance(matching._nearest_index(controls, matching.BUILD_DISTANCES_PER_CONTROL), KDTree)

@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from sklearn.neighbors import KDTree
 
@@ -170,7 +171,8 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
         reachable = None if replace else _in_caliper_box(x_t[in_t], x_c, width)
         if reachable is not None and not reachable.any():
             continue  # no control within the calipers of any treated cell: the group pairs none
-        tree = KDTree((x_c - mean) @ inv_l.T)
+        n_queried = in_t.size if reachable is None else int(np.count_nonzero(reachable))
+        tree = _nearest_index((x_c - mean) @ inv_l.T, n_queried)
         if replace:
             k = min(n_neighbours, in_c.size)
             d, j = _query(tree, w_t[in_t], k)
@@ -228,7 +230,7 @@ def _in_caliper_box(x_t: np.ndarray, x_c: np.ndarray, width: np.ndarray, chunk: 
     return reachable
 
 
-def _candidates(tree: KDTree, w_t: np.ndarray, x_t: np.ndarray, x_c: np.ndarray, width: np.ndarray,
+def _candidates(tree: KDTree | BruteForce, w_t: np.ndarray, x_t: np.ndarray, x_c: np.ndarray, width: np.ndarray,
                 n_candidates: int, reachable: np.ndarray | None = None,
                 chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
     """Each treated row's ``n_candidates`` nearest controls (distance, index), the distance set to inf where a
@@ -250,6 +252,65 @@ def _candidates(tree: KDTree, w_t: np.ndarray, x_t: np.ndarray, x_c: np.ndarray,
 
     on_every_core(nearest, range(0, rows.size, chunk))
     return distance, index
+
+
+# a k-d tree's build costs about this many distances per control (sklearn, 6 covariates: 1.2–2 µs a control,
+# 2–3 ns a distance): below it a scan of every control for each query row is the faster of the two
+BUILD_DISTANCES_PER_CONTROL = 400
+
+
+def _nearest_index(controls: np.ndarray, n_queries: int) -> KDTree | BruteForce:
+    """What finds the whitened ``controls`` nearest to ``n_queries`` rows: a k-d tree, or, for few rows among
+    many controls (a protected forest's treated rows with a control in their caliper box: a few hundred among a
+    jurisdiction's million controls of a stratum), a scan of every control (:class:`BruteForce`)."""
+    if n_queries < BUILD_DISTANCES_PER_CONTROL:
+        return BruteForce(controls)
+    return KDTree(controls)
+
+
+class BruteForce:
+    """Exact k nearest neighbours by a scan of every point, with :class:`sklearn.neighbors.KDTree`'s ``data`` and
+    ``query``: the same Euclidean distances to the bit (the squares of the coordinates' differences added in
+    their order, then the square root), nearest first; between equal distances the lower index first (a tree
+    returns such ties in its own order)."""
+
+    def __init__(self, data: np.ndarray):
+        self.data = np.ascontiguousarray(data, dtype=np.float64)
+
+    def query(self, points: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        points = np.ascontiguousarray(np.atleast_2d(points), dtype=np.float64)
+        if not 1 <= k <= self.data.shape[0]:
+            raise ValueError(f"k = {k} must be between 1 and the {self.data.shape[0]} points")
+        distance, index = np.empty((points.shape[0], k)), np.empty((points.shape[0], k), np.int64)
+        _scan_nearest(self.data, points, distance, index)
+        return distance, index
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan_nearest(data, points, distance, index):
+    """Each point's ``distance.shape[1]`` nearest rows of ``data``: a sorted list kept by insertion (a row
+    enters only if strictly nearer than the list's last, so ties keep the lower index first)."""
+    n, n_dims = data.shape
+    k = distance.shape[1]
+    for q in range(points.shape[0]):
+        best = np.full(k, np.inf)
+        best_i = np.zeros(k, np.int64)
+        for i in range(n):
+            squares = 0.0
+            for j in range(n_dims):
+                diff = points[q, j] - data[i, j]
+                squares += diff * diff
+            if squares < best[k - 1]:
+                pos = k - 1
+                while pos > 0 and best[pos - 1] > squares:
+                    best[pos] = best[pos - 1]
+                    best_i[pos] = best_i[pos - 1]
+                    pos -= 1
+                best[pos] = squares
+                best_i[pos] = i
+        for m in range(k):
+            distance[q, m] = np.sqrt(best[m])
+            index[q, m] = best_i[m]
 
 
 def _query(tree: KDTree, points: np.ndarray, k: int, chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
