@@ -163,8 +163,15 @@ def _write_json(path: Path, content: dict, **kwargs) -> None:
     atomic_write_text(path, json.dumps(content, indent=2, **kwargs) + "\n")
 
 
-def _write_samples_inventory(out_dir: Path, loss: Deforestation, map_errors: dict, scale: str, seed: int) -> dict:
-    """The labelled reference samples and the tree inventory with their truth; returns the inventory's truth."""
+def _write_inventory(out_dir: Path, seed: int) -> dict:
+    """The tree inventory and its truth, which it returns."""
+    inventory_truth = write_inventory(out_dir, seed)
+    _write_json(out_dir / "truth" / "inventory.json", inventory_truth)
+    return inventory_truth
+
+
+def _write_samples(out_dir: Path, loss: Deforestation, map_errors: dict, scale: str, seed: int) -> None:
+    """The labelled reference samples and their truth."""
     true_areas = write_reference_samples(out_dir, loss.loss_year, scale, seed)
     _write_json(out_dir / "truth" / "reference_samples.json", {
         "map_errors": {**MAP_ERRORS, "realised_px": map_errors},
@@ -173,9 +180,6 @@ def _write_samples_inventory(out_dir: Path, loss: Deforestation, map_errors: dic
         "zone": "reference_region",
         "true_area_ha_by_period": true_areas,
     })
-    inventory_truth = write_inventory(out_dir, seed)
-    _write_json(out_dir / "truth" / "inventory.json", inventory_truth)
-    return inventory_truth
 
 
 def _write_emissions_truth(out_dir: Path, geom: Geometry, terrain: Terrain, lu: LandUse2000, loss: Deforestation,
@@ -215,6 +219,14 @@ def _write_alerts(out_dir: Path, geom: Geometry, terrain: Terrain, lu: LandUse20
         {"project_area": terrain.project_mask, "leakage_belt": belt_mask},
         parcels[parcels["agreement"].notna()].reset_index(drop=True), seed)
     _write_json(out_dir / "truth" / "alerts.json", truth)
+
+
+def _write_alerts_and_emissions(out_dir: Path, geom: Geometry, terrain: Terrain, lu: LandUse2000,
+                                households: Households, loss: Deforestation, inventory_truth: dict,
+                                effect: ProjectEffect, seed: int) -> None:
+    """:func:`_write_alerts`, then :func:`_write_emissions_truth` (in :func:`simulate`'s forked process)."""
+    _write_alerts(out_dir, geom, terrain, lu, households, loss, seed)
+    _write_emissions_truth(out_dir, geom, terrain, lu, loss, inventory_truth, effect, geom.grid.nominal_cell_area_ha)
 
 
 def _summary(scale: str, seed: int, geom: Geometry, terrain: Terrain, lu: LandUse2000, loss: Deforestation,
@@ -276,9 +288,12 @@ def simulate(out_dir: Path, scale: str = "project", seed: int = 42, progress: Pr
     loss = simulate_loss(terrain, lu, households, x_static, seed, cell_ha, report, effect, _belt_mask(geom))
     timer.lap("deforestation_s")
     record_households(households, lu, loss, cell_ha)
-    # the alerts and patrols need nothing written below: a forked process writes them meanwhile (3.7 of the
-    # jurisdiction's 20 s of writing, on a core that waited), forked before the rasters' GDAL threads run
-    alerts = start_background(functools.partial(_write_alerts, out_dir, geom, terrain, lu, households, loss, seed))
+    inventory_truth = _write_inventory(out_dir, seed)
+    # the alerts, the patrols and the emissions' truth need nothing written below: a forked process writes them
+    # meanwhile (6 of the jurisdiction's 20 s of writing, on a core that waited), forked before the rasters'
+    # GDAL threads run
+    alerts = start_background(functools.partial(_write_alerts_and_emissions, out_dir, geom, terrain, lu, households,
+                                                loss, inventory_truth, effect, seed))
     try:
         report("simulating: writing rasters", 0.87)
         map_errors = _write_rasters(out_dir, geom, terrain, lu, treecover, loss, x_static, seed)
@@ -295,8 +310,7 @@ def simulate(out_dir: Path, scale: str = "project", seed: int = 42, progress: Pr
         atomic_write_text(out_dir / "icam.toml", config_toml(scale, seed, description, out_dir))
         timer.lap("write_vectors_s")
         report("simulating: labelling reference samples", 0.97)
-        inventory_truth = _write_samples_inventory(out_dir, loss, map_errors, scale, seed)
-        _write_emissions_truth(out_dir, geom, terrain, lu, loss, inventory_truth, effect, cell_ha)
+        _write_samples(out_dir, loss, map_errors, scale, seed)
         timer.lap("reference_samples_s")
         report("simulating: alerts and patrols", 0.98)
         alerts.result()
