@@ -162,3 +162,25 @@ def test_a_background_task_leaves_one_core_to_the_foreground(monkeypatch):
     background_pid, task_pids = forked.start_background(lambda: (os.getpid(), _pids_of_tasks(None))).result()
     assert task_pids == {background_pid}
     assert os.getpid() not in task_pids
+
+
+def _wait_for(path) -> int:
+    import time
+
+    while not path.exists():
+        time.sleep(0.01)
+    return os.getpid()
+
+
+@needs_fork
+def test_a_running_background_task_holds_one_of_the_foregrounds_cores(monkeypatch, tmp_path):
+    from icam.core import forked
+
+    monkeypatch.setattr(forked, "cores", lambda: 3)
+    go = tmp_path / "go"
+    background = forked.start_background(lambda: (_wait_for(go), forked.default_workers()))
+    assert forked.default_workers() == 2  # while it runs, its core is not the foreground's
+    go.touch()
+    pid, workers_there = background.result()
+    assert forked.default_workers() == 3 and workers_there == 2  # its own tasks still leave one core here
+    assert pid != os.getpid()
