@@ -292,7 +292,7 @@ def simulate(out_dir: Path, scale: str = "project", seed: int = 42, progress: Pr
     # the alerts, the patrols and the emissions' truth need nothing written below: a forked process writes them
     # meanwhile (6 of the jurisdiction's 20 s of writing, on a core that waited), forked before the rasters'
     # GDAL threads run
-    alerts = start_background(functools.partial(_write_alerts_and_emissions, out_dir, geom, terrain, lu, households,
+    beside = start_background(functools.partial(_write_alerts_and_emissions, out_dir, geom, terrain, lu, households,
                                                 loss, inventory_truth, effect, seed))
     try:
         report("simulating: writing rasters", 0.87)
@@ -313,9 +313,9 @@ def simulate(out_dir: Path, scale: str = "project", seed: int = 42, progress: Pr
         _write_samples(out_dir, loss, map_errors, scale, seed)
         timer.lap("reference_samples_s")
         report("simulating: alerts and patrols", 0.98)
-        alerts.result()
+        beside.result()
     except BaseException:
-        alerts.cancel()  # an error here, or Ctrl-C: the alerts' process goes too
+        beside.cancel()  # an error here, or Ctrl-C: the process writing beside goes too
         raise
     timer.lap("alerts_patrols_s")
     report("simulating: done", 1.0)
