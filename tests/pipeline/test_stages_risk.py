@@ -1,5 +1,6 @@
 """The risk stage's static covariates (icam.pipeline.stages.risk): each layer computed in a forked worker into
-memory shared with the run, the same values as worked by hand, in the order the models read them."""
+memory shared with the run (here, on a grid too small to pay for the fork), the same values as worked by hand,
+in the order the models read them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from shapely.geometry import LineString, Point
 from conftest import UTM, X0, Y0, write_polygons, write_tif
 from icam.core.errors import InputError
 from icam.landscape.grid import Grid
+from icam.pipeline.stages import risk as risk_stage
 from icam.pipeline.stages.risk import _static_covariates
 
 ROWS, COLS, CELL_M = 40, 50, 30.0
@@ -36,7 +38,9 @@ def _covariates(tmp_path, rivers: bool = True) -> SimpleNamespace:
                            elevation=write_tif(tmp_path / "dem.tif", dem, nodata=-9999))
 
 
-def test_static_covariates_are_the_distances_and_terrain_worked_by_hand(tmp_path):
+@pytest.mark.parametrize("fork_min_px", [0, 10**9], ids=["in forked workers", "here"])
+def test_static_covariates_are_the_distances_and_terrain_worked_by_hand(tmp_path, monkeypatch, fork_min_px):
+    monkeypatch.setattr(risk_stage, "FORK_MIN_PX", fork_min_px)
     layers = _static_covariates(_covariates(tmp_path), _grid())
     assert list(layers) == ["roads_log1p_km", "settlements_log1p_km", "rivers_log1p_km", "elevation_km", "slope_deg"]
     rows, cols = np.indices((ROWS, COLS))
@@ -56,7 +60,8 @@ def test_static_covariates_are_the_distances_and_terrain_worked_by_hand(tmp_path
     assert all(a.dtype == np.float32 for a in layers.values())
 
 
-def test_a_missing_layer_is_left_out_and_a_workers_error_reaches_the_run(tmp_path):
+def test_a_missing_layer_is_left_out_and_a_workers_error_reaches_the_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(risk_stage, "FORK_MIN_PX", 0)  # the test's small grid in forked workers too
     cov = _covariates(tmp_path, rivers=False)
     assert list(_static_covariates(cov, _grid())) == ["roads_log1p_km", "settlements_log1p_km", "elevation_km",
                                                      "slope_deg"]

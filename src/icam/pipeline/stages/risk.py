@@ -108,8 +108,13 @@ def _static_covariates(cov, grid: Grid) -> dict[str, np.ndarray]:
     given = [task for task in _COVARIATE_LAYERS if getattr(cov, task) is not None]
     # the layers in this order: the models' and the matching's columns follow it
     layers = {name: shared_array(grid.shape, np.float32) for task in given for name in _COVARIATE_LAYERS[task]}
-    map_shared(_covariate_task, (cov, grid, layers), sorted(((t,) for t in given), key=lambda t: t != ("elevation",)))
+    tasks = sorted(((t,) for t in given), key=lambda t: t != ("elevation",))
+    workers = None if grid.height * grid.width >= FORK_MIN_PX else 1
+    map_shared(_covariate_task, (cov, grid, layers), tasks, workers=workers)
     return layers
+
+
+FORK_MIN_PX = 2_000_000  # below, the layers take less time than forking the workers (a test's small grids)
 
 
 # each task's layers; the DEM's (its read and the slope) take the longest and are handed out first
