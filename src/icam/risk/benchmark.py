@@ -426,9 +426,10 @@ def adjust_to_quantity(density_ha: np.ndarray, expected_ha: float, cell_area_ha:
     everywhere = bool(positive.all())
 
     def pixels(values: np.ndarray) -> np.ndarray:
-        if values.size and not any(values.strides):  # one value broadcast (an equal-area grid's cell area): kept so
-            n_positive = values.size if everywhere else int(np.count_nonzero(positive))  # (35 million float64 copies
-            return np.broadcast_to(values.flat[0], (n_positive,))  # at a jurisdiction otherwise)
+        # one value broadcast (an equal-area grid's cell area) stays one value: not 35 million float64 copies
+        if values.size and not any(values.strides):
+            n_positive = values.size if everywhere else int(np.count_nonzero(positive))
+            return np.broadcast_to(values.flat[0], (n_positive,))
         return values.reshape(-1) if everywhere else values[positive]
 
     d, c = pixels(density), pixels(cap)
