@@ -233,3 +233,20 @@ def test_few_queried_rows_are_scanned_and_many_go_to_a_tree():
     assert isinstance(matching._nearest_index(controls, matching.BUILD_DISTANCES_PER_CONTROL - 1),
                       matching.BruteForce)
     assert isinstance(matching._nearest_index(controls, matching.BUILD_DISTANCES_PER_CONTROL), KDTree)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 200), st.integers(1, 50), st.integers(1, 8), st.integers(0, 10_000))
+def test_the_chunked_query_on_every_core_equals_one_query(n_points, chunk, k, seed):
+    """Rows split into chunks (at least four a core, however few rows) and queried in threads: the same
+    neighbours, distances and ties as one query of every row."""
+    from sklearn.neighbors import KDTree
+
+    rng = np.random.default_rng(seed)
+    data = rng.integers(0, 4, size=(60, 3)).astype(float)  # crowded values: many ties
+    points = rng.integers(0, 4, size=(n_points, 3)).astype(float)
+    tree = KDTree(data)
+    d_one, j_one = tree.query(points, k=k)
+    d_chunked, j_chunked = matching._query(tree, points, k, chunk=chunk)
+    np.testing.assert_array_equal(j_chunked, j_one)
+    np.testing.assert_array_equal(d_chunked, d_one)
