@@ -109,6 +109,7 @@ class MatchedControlBaseline:
     _level_year: int = field(init=False, default=0, repr=False)
     _level_edge_m: np.ndarray | None = field(init=False, default=None, repr=False)  # kept through β's fit
     _last_hrp_year: int = field(init=False, default=0, repr=False)
+    _hrp_hazards: dict = field(init=False, default_factory=dict, repr=False)  # year → fit's, for predict
 
     def _samples(self, zone: str, year: int) -> tuple[np.ndarray, np.ndarray]:
         """A zone's matching samples at the end of ``year`` (flat indices): its forest cells in a stratum
@@ -250,11 +251,13 @@ class MatchedControlBaseline:
             self._static_eta = self._static_terms()
             years = map_shared(_hrp_year, self, [(y, Path(scratch)) for y in hrp_years],
                                workers=_year_workers(land))
+        self._hrp_hazards = {}
         for y, (a_y, lost, sums, hazards) in zip(hrp_years, years):
             self._add_to_tiles(y, sums)
+            self._hrp_hazards[y] = a_y, lost, hazards
             lost_controls += lost
             for z in zones:
-                scaled[z].append(a_y * hazards[z])
+                scaled[z].append(a_y * hazards[z][1])
         for z, mask in self._zones.items():
             in_zone = mask & land.forest_first & (land.loss_year >= hrp_years[0]) & (land.loss_year <= hrp_years[-1])
             hazard = np.concatenate(scaled[z])
@@ -325,8 +328,12 @@ class MatchedControlBaseline:
         if years and years[0] - 1 < self._level_year:
             raise InputError(f"the dynamic baseline predicts from the historical reference period's first year "
                              f"({self._level_year + 1}), not {years[0]}", "predict later years")
-        for y, (a_y, lost, sums, zones) in zip(years, map_shared(_predict_year, self, [(y,) for y in years],
-                                                                   workers=_year_workers(land))):
+        # the HRP's years from the hazards the fit computed (the same cells and distances: the same numbers), the
+        # others in year tasks, each a distance transform of the whole raster
+        todo = [y for y in years if y not in self._hrp_hazards]
+        computed = dict(zip(todo, map_shared(_predict_year, self, [(y,) for y in todo], workers=_year_workers(land))))
+        for y in years:
+            a_y, lost, sums, zones = computed[y] if y in computed else self._hrp_prediction(y)
             self._add_to_tiles(y, sums)
             for z, (base_cells, forest_cells) in zones.items():
                 rel = (self.k_se_[z] / self.k_[z]) ** 2 if self.k_[z] > 0 else 0.0
@@ -336,6 +343,12 @@ class MatchedControlBaseline:
                     se = base[s] * float(np.sqrt(rel + 1 / max(lost, 1)))
                     out[z][land.strata_names[s - 1]][y] = YearBaseline(float(base[s]), se, a_y, float(forest_ha[s]))
         return out
+
+    def _hrp_prediction(self, year: int) -> tuple:
+        """:func:`_predict_year` of an HRP year, from the hazards the fit kept (no placebo sums: the tiles take
+        the HRP's in the fit only)."""
+        a_y, lost, hazards = self._hrp_hazards[year]
+        return a_y, lost, None, _zone_loss(self, a_y, hazards)
 
 
 def _year_workers(land: MatchingLandscape) -> int:
@@ -405,23 +418,28 @@ def _design_at(model: MatchedControlBaseline, year: int, cells: np.ndarray, scra
 
 def _hrp_year(model: MatchedControlBaseline, year: int, scratch: Path) -> tuple:
     """One year of the historical period in :meth:`MatchedControlBaseline.fit`, once β is fitted: (a_y, control
-    cells lost, the placebo tiles' sums, per zone the relative hazard of its forest cells)."""
+    cells lost, the placebo tiles' sums, per zone the stratum and relative hazard of its forest cells)."""
     at, a_y, lost, sums = _year_start(model, year, scratch)
-    return a_y, lost, sums, {z: model._zone_hazard(year, *at[z])[1] for z in model._zones}
+    return a_y, lost, sums, {z: model._zone_hazard(year, *at[z]) for z in model._zones}
 
 
 def _predict_year(model: MatchedControlBaseline, year: int) -> tuple:
     """One year of :meth:`MatchedControlBaseline.predict` on the fitted ``model``: (a_y, control cells lost,
     the placebo tiles' sums, per zone the expected loss and the forest cells per stratum)."""
-    n_strata = len(model._land.strata_names) + 1
     at, a_y, lost, sums = _year_start(model, year)
+    return a_y, lost, sums, _zone_loss(model, a_y, {z: model._zone_hazard(year, *at[z]) for z in model._zones})
+
+
+def _zone_loss(model: MatchedControlBaseline, a_y: float, hazards: Mapping[str, tuple]) -> dict:
+    """Per zone, from the stratum and relative hazard of its forest cells in a year of level ``a_y``: the
+    expected loss and the forest cells per stratum."""
+    n_strata = len(model._land.strata_names) + 1
     zones = {}
-    for z in model._zones:
-        strata, hazard = model._zone_hazard(year, *at[z])
+    for z, (strata, hazard) in hazards.items():
         p = cloglog.probability(model.k_[z] * a_y * hazard)
         zones[z] = (np.bincount(strata, weights=p, minlength=n_strata),
                     np.bincount(strata, minlength=n_strata).astype(np.float64))
-    return a_y, lost, sums, zones
+    return zones
 
 
 def _block_relative_variance(lost: np.ndarray, domain: np.ndarray, cell_size_m: float,
