@@ -170,3 +170,15 @@ def test_each_years_cells_are_those_of_its_forest_raster():
         np.testing.assert_array_equal(cells["zone"], np.flatnonzero(zone & forest & (land.strata > 0)))
         np.testing.assert_array_equal(cells[LEVEL_CELLS], model._level_cells[forest.ravel()[model._level_cells]])
         assert 0 < cells[LEVEL_CELLS].size < np.count_nonzero(land.control & forest)  # a sample of the controls
+
+
+def test_the_historical_years_predicted_from_the_fits_hazards_equal_those_computed_again():
+    """predict takes the HRP's years from the hazards the fit kept: the same baselines, SEs and levels to the
+    bit as the year tasks that compute every distance and hazard again (the fit's kept hazards forgotten)."""
+    land, zone, _ = _landscape(9)
+    model = MatchedControlBaseline(n_treated=2000, n_fit=10_000, seed=0).fit(land, {"zone": zone}, range(2001, 2008))
+    years = range(2004, 2011)  # the HRP's last four and three after it
+    kept = model.predict(years)
+    assert set(model._hrp_hazards) == set(range(2001, 2008))
+    model._hrp_hazards = {}
+    assert model.predict(years) == kept
