@@ -182,6 +182,49 @@ def test_write_cog_failure_leaves_no_file(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["keep.tif"]
 
 
+@pytest.mark.parametrize("shape, bands, categorical", [((600, 700), 1, True), ((1025, 300), 1, False),
+                                                        ((2049, 10), 1, True), ((1300, 1100), 2, False),
+                                                        ((100, 90), 1, True)])
+def test_write_cog_is_the_cog_drivers_own_file_byte_for_byte(tmp_path, monkeypatch, shape, bands, categorical):
+    """Overviews built on an uncompressed staging file, then copied: the file the COG driver writes itself, byte
+    for byte (the same overview levels, values and layout), nodata left out of the averages alike; sizes that a
+    level does not halve exactly (1025 rows, 2049 rows) are left to the driver."""
+    from icam.landscape import raster
+
+    staged, original = [], raster._write_cog_staged
+    monkeypatch.setattr(raster, "_write_cog_staged", lambda *a: staged.append(original(*a)))
+    g = grid(*shape)
+    rng = np.random.default_rng(shape[0])
+    values = rng.integers(0, 7, size=(bands, *shape)).astype(np.uint8 if categorical else np.float32)
+    if not categorical:
+        values[:, ::7, ::3] = -1  # nodata, which the averages skip
+    path = write_cog(tmp_path / "icam.tif", values, g, nodata=255 if categorical else -1, categorical=categorical)
+    profile = dict(driver="COG", width=g.width, height=g.height, count=bands, dtype=values.dtype.name, crs=g.rio_crs,
+                   transform=g.transform, nodata=255 if categorical else -1, compress="DEFLATE", blocksize=512,
+                   overview_resampling="nearest" if categorical else "average")
+    if categorical:
+        profile["predictor"] = 2
+    with rasterio.open(tmp_path / "driver.tif", "w", **profile) as dst:
+        dst.write(values)
+    assert path.read_bytes() == (tmp_path / "driver.tif").read_bytes()
+    assert len(staged) == (shape[0] not in (1025, 2049))
+
+
+def test_write_cog_failure_in_the_copy_leaves_no_staging_file(tmp_path, monkeypatch):
+    g = grid(600, 600)
+    target = tmp_path / "keep.tif"
+    target.write_bytes(b"old")
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(rasterio.shutil, "copy", broken)
+    with pytest.raises(OSError):
+        write_cog(target, np.zeros(g.shape, dtype=np.uint8), g, nodata=255)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.tif"]
+
+
 # ------------------------------------------------------------------------------------------------ vectors
 
 
