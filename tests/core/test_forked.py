@@ -184,3 +184,41 @@ def test_a_running_background_task_holds_one_of_the_foregrounds_cores(monkeypatc
     pid, workers_there = background.result()
     assert forked.default_workers() == 3 and workers_there == 2  # its own tasks still leave one core here
     assert pid != os.getpid()
+
+
+def _pid_after(shared: dict, i: int) -> tuple[int, int]:
+    """Task ``i``: the first lets the background task end and waits until it has (its result sent)."""
+    if i == 0:
+        shared["go"].touch()
+        while shared["background"].running():
+            pass
+    return i, os.getpid()
+
+
+@needs_fork
+def test_tasks_left_when_a_background_task_ends_go_to_the_core_it_freed(monkeypatch, tmp_path):
+    """Two cores and a background task running: the tasks start here, one at a time; once it has ended, the
+    tasks left run on two workers, and the results come in order, as computed anywhere."""
+    from icam.core import forked
+
+    monkeypatch.setattr(forked, "cores", lambda: 2)
+    go = tmp_path / "go"
+    background = forked.start_background(lambda: _wait_for(go))
+    shared = {"go": go, "background": background}
+    results = map_shared(_pid_after, shared, [(i,) for i in range(6)])
+    assert [i for i, _ in results] == list(range(6))
+    pids = [pid for _, pid in results]
+    assert pids[0] == os.getpid() and os.getpid() not in pids[1:]
+    background.result()
+
+
+@needs_fork
+def test_a_fixed_number_of_workers_is_not_asked_again(monkeypatch, tmp_path):
+    from icam.core import forked
+
+    monkeypatch.setattr(forked, "cores", lambda: 2)
+    go = tmp_path / "go"
+    background = forked.start_background(lambda: _wait_for(go))
+    results = map_shared(_pid_after, {"go": go, "background": background}, [(i,) for i in range(4)], workers=1)
+    assert {pid for _, pid in results} == {os.getpid()}
+    background.result()

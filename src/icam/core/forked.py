@@ -83,7 +83,19 @@ def default_workers() -> int:
     return max(1, cores() - _left_to_foreground - running)
 
 
-def map_shared(fn: Callable, shared: Any, tasks: Iterable[Sequence], workers: int | None = None,
+Workers = int | Callable[[], int] | None  # a number of workers, a function giving it, or None: default_workers
+
+
+def _worker_count(workers: Workers) -> tuple[Callable[[], int], bool]:
+    """The number of workers as a function, and whether it may change from one call to the next."""
+    if workers is None:
+        return default_workers, True
+    if callable(workers):
+        return workers, True
+    return (lambda: workers), False
+
+
+def map_shared(fn: Callable, shared: Any, tasks: Iterable[Sequence], workers: Workers = None,
                on_done: Callable[[Sequence], None] | None = None) -> list:
     """``[fn(shared, *args) for args in tasks]``, the tasks on up to ``workers`` (:func:`default_workers`) forked
     processes that inherit ``shared`` (:func:`imap_shared`, every task handed out at once). ``fn`` must be a
@@ -99,18 +111,27 @@ def map_shared(fn: Callable, shared: Any, tasks: Iterable[Sequence], workers: in
     return out
 
 
-def imap_shared(fn: Callable, shared: Any, tasks: Iterable[Sequence], workers: int | None = None,
+def imap_shared(fn: Callable, shared: Any, tasks: Iterable[Sequence], workers: Workers = None,
                 ahead: int | None = None) -> Iterator:
     """:func:`map_shared`'s results one at a time, in order, for a loop that takes large results as they
     come (a year's raster): at most ``ahead`` (default: the workers) are computed and not yet taken, so the
     workers run ahead of the loop while it works on the last one, and memory stays bounded. Where fork is
-    not available, or one worker or one task, the tasks run here, one after the other."""
+    not available, or one worker or one task, the tasks run here, one after the other. ``workers``: a number,
+    None for :func:`default_workers`, or a function giving the number: where it (or the default) gives one,
+    it is asked again before each task run here, and the tasks left go to workers once it gives more (a
+    background process has ended: :func:`default_workers`)."""
     tasks = [tuple(t) for t in tasks]
-    workers = min(workers or default_workers(), len(tasks))
-    if workers <= 1 or not fork_available():
-        for args in tasks:
+    count, may_change = _worker_count(workers)
+    if min(count(), len(tasks)) <= 1 or not fork_available():
+        for i, args in enumerate(tasks):
+            if i and may_change and fork_available() and min(count(), len(tasks) - i) > 1:
+                # a core freed meanwhile: at a jurisdiction the counterfactual estimates end during the
+                # dynamic baseline's fit, whose years then ran on one core while the other waited
+                yield from imap_shared(fn, shared, tasks[i:], count(), ahead)
+                return
             yield fn(shared, *args)
         return
+    workers = min(count(), len(tasks))
     ahead = ahead or workers
     # initargs reach a forked worker by inheritance, not by pickle: the shared value is never copied whole;
     # leaving the block (the results all taken, an exception, or the loop broken off) terminates the workers

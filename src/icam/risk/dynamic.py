@@ -37,8 +37,9 @@ Units: ha, calendar years; loss years are calendar years (0 = never lost).
 
 from __future__ import annotations
 
+import functools
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -351,9 +352,11 @@ class MatchedControlBaseline:
         return a_y, lost, None, _zone_loss(self, a_y, hazards)
 
 
-def _year_workers(land: MatchingLandscape) -> int:
-    """The years run side by side: as many as the cores, and half the available memory, hold."""
-    return workers_for(YEAR_BYTES_PER_CELL * land.loss_year.size)
+def _year_workers(land: MatchingLandscape) -> Callable[[], int]:
+    """How many years run side by side: as many as the cores, and half the available memory, hold; asked again
+    before each year run in this process (a background process may end meanwhile:
+    :func:`icam.core.forked.imap_shared`)."""
+    return functools.partial(workers_for, YEAR_BYTES_PER_CELL * land.loss_year.size)
 
 
 LEVEL_CELLS = "the level's controls"  # :func:`_year_cells`' key of the level's cells; its other keys are the zones
