@@ -334,10 +334,11 @@ def _scan_nearest(data, points, distance, index):
 
 def _query(tree: KDTree, points: np.ndarray, k: int, chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
     """Each point's ``k`` nearest (distance, index), nearest first, in chunks of rows on every core (at least
-    four chunks a core: a protected forest's rows, far from every control, cost a tree most of a scan, so
-    fewer rows than one chunk, 16,000 at a jurisdiction's balance, took 8.7 s on one core of two)."""
+    sixteen chunks a core: a protected forest's rows, far from every control, cost a tree most of a scan, and
+    ten times more in one part of the forest than in another: 16,000 rows of a jurisdiction's balance, fewer
+    than one chunk, took 6 s on one core of two)."""
     distance, index = np.empty((points.shape[0], k)), np.empty((points.shape[0], k), np.int64)
-    chunk = max(1, min(chunk, -(-points.shape[0] // (4 * cores()))))
+    chunk = max(1, min(chunk, -(-points.shape[0] // (16 * cores()))))
 
     def nearest(lo: int) -> None:
         distance[lo:lo + chunk], index[lo:lo + chunk] = tree.query(points[lo:lo + chunk], k=k)
