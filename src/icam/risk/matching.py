@@ -253,13 +253,15 @@ def _candidates(tree: KDTree | BruteForce, w_t: np.ndarray, x_t: np.ndarray, x_c
                 n_candidates: int, reachable: np.ndarray | None = None,
                 chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
     """Each treated row's ``n_candidates`` nearest controls (distance, index), the distance set to inf where a
-    covariate differs by more than its caliper ``width``; in chunks of rows, so that memory stays flat. Rows
-    not ``reachable`` (no control in their caliper box) are not queried: every candidate of theirs is inf."""
+    covariate differs by more than its caliper ``width``; in chunks of rows on every core, so that memory stays
+    flat (:func:`_row_chunk`). Rows not ``reachable`` (no control in their caliper box) are not queried: every
+    candidate of theirs is inf."""
     k = min(n_candidates, tree.data.shape[0])
     distance, index = np.full((x_t.shape[0], k), np.inf), np.zeros((x_t.shape[0], k), np.int64)
     rows = np.arange(x_t.shape[0]) if reachable is None else np.flatnonzero(reachable)
     w_t, x_t = w_t[rows], x_t[rows]
     calipered = np.flatnonzero(np.isfinite(width))
+    chunk = _row_chunk(rows.size, chunk)
 
     def nearest(lo: int) -> None:
         d, j = tree.query(w_t[lo:lo + chunk], k=k)
@@ -332,13 +334,19 @@ def _scan_nearest(data, points, distance, index):
             index[q, m] = best_i[m]
 
 
+def _row_chunk(n_rows: int, chunk: int) -> int:
+    """Rows a query task takes: at most ``chunk`` (memory), and at most a sixteenth of the rows a core. A
+    protected forest's rows, far from every control, cost a tree most of a scan, and ten times more in one part
+    of the forest than in another: 16,000 rows of a jurisdiction's balance, fewer than one chunk of 20,000, took
+    6 s on one core of two, and four chunks a core still left one thread waiting for the other."""
+    return max(1, min(chunk, -(-n_rows // (16 * cores()))))
+
+
 def _query(tree: KDTree, points: np.ndarray, k: int, chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
-    """Each point's ``k`` nearest (distance, index), nearest first, in chunks of rows on every core (at least
-    sixteen chunks a core: a protected forest's rows, far from every control, cost a tree most of a scan, and
-    ten times more in one part of the forest than in another: 16,000 rows of a jurisdiction's balance, fewer
-    than one chunk, took 6 s on one core of two)."""
+    """Each point's ``k`` nearest (distance, index), nearest first, in chunks of rows on every core
+    (:func:`_row_chunk`)."""
     distance, index = np.empty((points.shape[0], k)), np.empty((points.shape[0], k), np.int64)
-    chunk = max(1, min(chunk, -(-points.shape[0] // (16 * cores()))))
+    chunk = _row_chunk(points.shape[0], chunk)
 
     def nearest(lo: int) -> None:
         distance[lo:lo + chunk], index[lo:lo + chunk] = tree.query(points[lo:lo + chunk], k=k)
