@@ -195,6 +195,19 @@ def test_the_scan_finds_the_trees_neighbours_and_distances_to_the_bit(n_data, n_
     np.testing.assert_array_equal(d_scan, d_tree)
 
 
+@settings(max_examples=10, deadline=None)
+@given(st.integers(matching.SCAN_BLOCK + 1, 3 * matching.SCAN_BLOCK), st.integers(1, 25), st.integers(0, 2**32 - 1))
+def test_the_scan_over_several_blocks_keeps_the_nearest_and_the_lower_index_of_ties(n_data, k, seed):
+    rng = np.random.default_rng(seed)
+    data = np.round(rng.normal(size=(n_data, 3)))  # integers: few values, ties within and across blocks
+    points = np.round(rng.normal(size=(7, 3)) * 2)
+    squares = ((points[:, None, :] - data[None, :, :]) ** 2).sum(axis=2)  # exact: sums of small integers
+    expected = np.argsort(squares, axis=1, kind="stable")[:, :k]
+    distance, index = matching.BruteForce(data).query(points, k=k)
+    np.testing.assert_array_equal(index, expected)
+    np.testing.assert_array_equal(distance, np.sqrt(np.take_along_axis(squares, expected, axis=1)))
+
+
 def test_the_scan_breaks_ties_by_the_lower_index_by_hand():
     data = np.array([[3.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [5.0, 5.0]])
     distance, index = matching.BruteForce(data).query(np.array([[0.0, 0.0]]), k=4)
