@@ -60,6 +60,14 @@ def test_tiles_counted_per_square_are_the_tiles_numbered_cell_by_cell(height, wi
         return
     ids, _ = tile_index(domain, n_tiles)
     np.testing.assert_array_equal(ids, _tile_index_by_cells(domain, n_tiles))
+    assert ids.dtype == np.int16  # a few tiles' numbers: half the memory of int32
+
+
+def test_more_tiles_than_int16_numbers_keep_int32():
+    domain = np.ones((200, 200), bool)  # squares of one cell: 40,000 tiles, numbers past 32,767
+    ids, side = tile_index(domain, 40_000)
+    assert side == 1 and ids.dtype == np.int32
+    np.testing.assert_array_equal(ids, np.arange(40_000))
 
 
 @settings(max_examples=40, deadline=None)

@@ -66,14 +66,19 @@ def number_squares(keep: np.ndarray) -> np.ndarray:
 
 
 def tile_cells(number: np.ndarray, side: int, domain: np.ndarray) -> np.ndarray:
-    """Flat tile number of every cell of ``domain`` from its square's ``number`` (−1 outside the domain)."""
-    return np.where(domain, spread_squares(number, side, domain.shape), np.int32(-1)).ravel()
+    """Flat tile number of every cell of ``domain`` from its square's ``number`` (−1 outside the domain), in
+    the numbers' type."""
+    return np.where(domain, spread_squares(number, side, domain.shape), number.dtype.type(-1)).ravel()
 
 
 def tile_index(domain: np.ndarray, n_tiles: int) -> tuple[np.ndarray, int]:
     """Flat tile number of every cell of ``domain`` (−1 outside it and in the tiles left out) for squares
-    sized so that about ``n_tiles`` of them hold the domain (:func:`tile_squares`); and the squares' side."""
+    sized so that about ``n_tiles`` of them hold the domain (:func:`tile_squares`); and the squares' side.
+    int16 where the numbers fit, as a few hundred tiles' do: the dynamic baseline holds one such raster a zone
+    from its fit to its last year (a jurisdiction's 61 Mpx: 122 MB each, not 244)."""
     number, side = tile_squares(domain, n_tiles)
+    if number.max(initial=-1) < np.iinfo(np.int16).max:
+        number = number.astype(np.int16)
     return tile_cells(number, side, domain), side
 
 
