@@ -13,7 +13,6 @@ from scipy import ndimage, special
 from icam.simulate.hazard import (
     SCREEN_STEPS_PER_Z,
     SCREEN_Z_MIN,
-    _distance_px,
     _edge_term,
     _forest_blocks,
     _octagonal_m,
@@ -132,19 +131,6 @@ def test_octagonal_distance_by_hand():
 def test_octagonal_distance_is_scipys_chamfer_to_the_bit(rows, cols, share, seed):
     feature = np.random.default_rng(seed).random((rows, cols)) < share  # all True and all False included
     np.testing.assert_array_equal(_octagonal_m(feature, np.float32(60)), scipy_octagonal_m(feature, 60))
-
-
-@settings(max_examples=60, deadline=None)
-@given(rows=st.integers(1, 40), cols=st.integers(1, 40), share=st.floats(0, 1), seed=st.integers(0, 2**32 - 1))
-def test_distance_in_pixels_is_scipys_euclidean_transform_to_the_bit(rows, cols, share, seed):
-    mask = np.random.default_rng(seed).random((rows, cols)) >= share  # all True and all False included
-    np.testing.assert_array_equal(_distance_px(mask), ndimage.distance_transform_edt(mask))
-
-
-def test_distance_in_pixels_beyond_float32s_exact_squares_is_scipys():
-    mask = np.ones((3, 4200), bool)  # one False cell 4,199 cells from the far end: 4,199² > 2²⁴
-    mask[1, 0] = False
-    np.testing.assert_array_equal(_distance_px(mask), ndimage.distance_transform_edt(mask))
 
 
 def test_year_draws_are_standard_normal_and_their_thresholds_a_function_of_u():

@@ -6,7 +6,6 @@ import functools
 import math
 from pathlib import Path
 
-import edt
 import numba
 import numpy as np
 import rasterio
@@ -14,7 +13,6 @@ from rasterio.features import rasterize
 from scipy import ndimage, special
 
 from icam.landscape.grid import Grid
-from icam.risk.benchmark import EDT_THREADS
 from icam.simulate.params import (
     DRAW_CELL_WEIGHT,
     DRAW_SMOOTH_PX,
@@ -155,26 +153,7 @@ def _coarse_distance_km(geoms, grid: Grid, block: int = ROAD_BLOCK_PX) -> np.nda
     shape, transform = _coarse_grid(grid, block)
     burnt = rasterize(((g, 1) for g in geoms if not g.is_empty), out_shape=shape, transform=transform,
                       fill=0, dtype="uint8", all_touched=True)
-    return _distance_px(burnt == 0).astype(np.float32) * (block * RESOLUTION_M / 1000)
-
-
-# the largest squared distance float32 holds exactly: every integer up to 2²⁴
-_EXACT_SQUARED_PX = 2.0 ** 24
-
-
-def _distance_px(mask: np.ndarray) -> np.ndarray:
-    """SciPy's ``distance_transform_edt(mask)`` (pixels, float64), to the bit, on every core.
-
-    SciPy takes each cell's nearest False cell and returns √(Δrow² + Δcol²) in float64, on one core: 2.3 s of
-    the jurisdiction's terrain and land use, which nothing else runs beside. The ``edt`` package's squared
-    distances are the same integers where float32 holds them exactly (below 2²⁴, 4,096 cells), so their
-    float64 square root is SciPy's value; a farther distance, or no False cell, is left to SciPy."""
-    if mask.all():
-        return ndimage.distance_transform_edt(mask)
-    squared = edt.edtsq(np.ascontiguousarray(mask), black_border=False, parallel=EDT_THREADS)
-    if float(squared.max()) >= _EXACT_SQUARED_PX:
-        return ndimage.distance_transform_edt(mask)
-    return np.sqrt(squared, dtype=np.float64)
+    return ndimage.distance_transform_edt(burnt == 0).astype(np.float32) * (block * RESOLUTION_M / 1000)
 
 
 def _forest_blocks(forest: np.ndarray) -> np.ndarray:
