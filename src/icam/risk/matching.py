@@ -329,11 +329,8 @@ def _scan_nearest(columns, points, distance, index):
     for lo in range(0, n, SCAN_BLOCK):
         size = min(SCAN_BLOCK, n - lo)
         for q in range(n_queries):
-            point, column = points[q, 0], columns[0, lo:lo + size]
-            for i in range(size):
-                diff = point - column[i]
-                squares[i] = diff * diff  # the sum's first term: 0.0 + diff² is diff² (diff² is not −0.0)
-            for j in range(1, n_dims):
+            squares[:size] = 0.0  # each sum starts at 0.0, as a point at a time
+            for j in range(n_dims):
                 point, column = points[q, j], columns[j, lo:lo + size]
                 for i in range(size):
                     diff = point - column[i]
