@@ -207,6 +207,27 @@ def test_ctrl_c_or_sigterm_publishes_nothing_and_removes_the_staging_folder(proj
     assert folder_state(project) == before
 
 
+def test_sigterm_while_the_demo_simulates_stops_the_simulating_processes(tmp_path):
+    """The demo simulates in a forked process (and that one in workers of its own): stopped with the command, none
+    left writing."""
+    import psutil
+
+    child = _icam("demo", "--dir", tmp_path / "demo", "--scale", "small")
+    deadline = time.monotonic() + 120
+    while not (descendants := psutil.Process(child.pid).children(recursive=True)):  # simulating
+        assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+        time.sleep(0.05)
+    time.sleep(0.5)
+    descendants = psutil.Process(child.pid).children(recursive=True)
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 143, (out, err)
+    assert err.strip() == (f"error: terminated (SIGTERM); stopped while simulating: {tmp_path / 'demo'} holds an "
+                           "incomplete simulated project; run icam demo again to write it whole.")
+    _, alive = psutil.wait_procs(descendants, timeout=10)
+    assert not alive
+
+
 def test_two_runs_at_once_one_refuses_the_other_completes(project):
     first = _icam("run", project)
     owner = project / ".icam" / "run.owner.json"

@@ -535,3 +535,29 @@ def test_enforcement_cli_plans_a_patrol_and_refuses_a_bad_observation_file(demo,
     assert "Traceback" not in output
     report = _csv_rows(copy / "errors.csv")  # one line per problem: the patrol and the category of row 3
     assert {(r["row"], r["column"]) for r in report} == {("3", "patrol_id"), ("3", "category")}
+
+
+def test_the_demo_simulates_in_a_forked_process_as_here_and_reports_its_progress(tmp_path):
+    import geopandas as gpd
+
+    from icam.cli.demo import _simulate_while_importing
+    from icam.simulate import simulate
+
+    steps = []
+    scenario = {"scale": "small", "seed": 3, "project_effect": 0.38, "displacement": 0.2}
+    _simulate_while_importing(tmp_path / "forked", lambda *step: steps.append(step), scenario)
+    here = []
+    simulate(tmp_path / "here", progress=lambda *step: here.append(step), **scenario)
+    assert steps == here and steps[-1] == ("simulating: done", 1.0)  # every step, in order, through the pipe
+
+    def files(folder):
+        return {p.relative_to(folder): p.read_bytes() for sub in ("inputs", "truth") for p in (folder / sub).rglob("*")
+                if p.is_file()}
+
+    forked, local = files(tmp_path / "forked"), files(tmp_path / "here")
+    assert forked.keys() == local.keys() and len(forked) > 20
+    for path in forked:
+        if path.suffix == ".gpkg":  # a GeoPackage records when it was written: its features are compared
+            assert gpd.read_file(tmp_path / "forked" / path).equals(gpd.read_file(tmp_path / "here" / path)), path
+        else:
+            assert forked[path] == local[path], path

@@ -224,3 +224,11 @@ def test_a_fixed_number_of_workers_is_not_asked_again(monkeypatch, tmp_path):
     results = map_shared(_pid_after, {"go": go, "background": background}, [(i,) for i in range(4)], workers=1)
     assert {pid for _, pid in results} == {os.getpid()}
     background.result()
+
+
+@needs_fork
+def test_a_background_task_leaves_the_cores_it_is_told_to():
+    from icam.core.forked import cores, default_workers, start_background
+
+    assert start_background(default_workers).result() == max(1, cores() - 1)  # a stage beside the foreground
+    assert start_background(default_workers, leave_cores=0).result() == cores()  # its parent only waits

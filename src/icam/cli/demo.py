@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import multiprocessing
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -38,7 +41,7 @@ def demo(
     wait: WaitOpt = False,
 ) -> None:
     """Simulate the Alto Mayo scenario into --dir, then run the pipeline on it."""
-    from icam.simulate import simulate  # heavy (the whole simulator): loaded by icam demo only
+    from icam.pipeline.interrupts import Interrupts
 
     # one lock over simulating and running: a run of this folder in progress must not see its inputs rewritten
     with run_lock(directory, wait=wait, command="icam demo", on_wait=say_waiting):
@@ -48,15 +51,52 @@ def demo(
             def report(description: str, fraction: float) -> None:
                 progress.update(task, description=description, completed=fraction)
 
+            scenario = {"scale": scale.value, "seed": seed, "project_effect": project_effect,
+                        "displacement": displacement}
             try:
-                simulate(directory, scale=scale.value, seed=seed, progress=report, project_effect=project_effect,
-                         displacement=displacement)
+                with Interrupts() as interrupts:  # SIGTERM too: the simulating process is stopped, not left behind
+                    _simulate_while_importing(directory, report, scenario)
             except KeyboardInterrupt:
-                raise Interrupted("interrupted while simulating", f"{directory} holds an incomplete simulated "
-                                  "project; run icam demo again to write it whole") from None
+                raise Interrupted.by(interrupts.terminated, f"stopped while simulating: {directory} holds an "
+                                     "incomplete simulated project; run icam demo again to write it whole") from None
             progress.update(task, completed=1.0)
         # a new simulation is a new project: its credits start from an empty ledger (simulate refuses a folder
         # it did not write, so this never touches a real project's ledger)
         for path in (directory / ".icam").glob("ledger.sqlite*"):
             path.unlink()
         run_with_progress(directory)
+
+
+def _simulate_while_importing(directory: Path, report: Callable[[str, float], None], scenario: dict) -> None:
+    """Simulate ``scenario`` into ``directory`` in a forked process while this one imports the pipeline that runs
+    next: those imports take about 4 s of one core, and the simulation's first stages (the terrain and the land
+    use, drawn from one generator in order) leave the other core idle. ``report`` gets the simulation's
+    progress here, through a pipe."""
+    from icam.core.forked import fork_available, start_background
+    from icam.simulate import simulate  # heavy (the whole simulator): loaded by icam demo only
+
+    if not fork_available():
+        simulate(directory, progress=report, **scenario)
+        return
+    receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
+    # every core to the simulation's workers: this process only imports, then waits
+    child = start_background(functools.partial(simulate, directory, progress=lambda *step: send.send(step),
+                                               **scenario), leave_cores=0)
+    send.close()
+    try:
+        import icam.pipeline.run  # noqa: F401 (imported for the run that follows, while the simulation runs)
+
+        while True:
+            if receive.poll(0.2):
+                try:
+                    report(*receive.recv())
+                except EOFError:  # the simulating process and its workers have all ended
+                    break
+            elif not child.running():
+                break
+        child.result()
+    except BaseException:
+        child.cancel()
+        raise
+    finally:
+        receive.close()

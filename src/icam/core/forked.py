@@ -180,12 +180,12 @@ def _fill_slot(shared_and_ring: tuple, fn: Callable, slot: int, args: Sequence) 
 class Background:
     """``func()`` running in a forked process while this one goes on (:func:`start_background`)."""
 
-    def __init__(self, func: Callable[[], Any]):
+    def __init__(self, func: Callable[[], Any], leave_cores: int = 1):
         context = multiprocessing.get_context("fork")
         release_freed_memory()
         self._receive, send = context.Pipe(duplex=False)
         # non-daemonic: the function may fork workers of its own (map_shared)
-        self._process = context.Process(target=_run_and_send, args=(func, send), daemon=False)
+        self._process = context.Process(target=_run_and_send, args=(func, send, leave_cores), daemon=False)
         self._process.start()
         send.close()
         self._parent = os.getpid()
@@ -229,20 +229,21 @@ class _Done:
         pass
 
 
-def start_background(func: Callable[[], Any]) -> Background | _Done:
+def start_background(func: Callable[[], Any], leave_cores: int = 1) -> Background | _Done:
     """``func()`` in a forked process that inherits this one's memory (copy-on-write), its result taken later
-    with ``.result()``: a stage that needs nothing of the stages running meanwhile. Where fork is not
-    available it runs here, now."""
-    return Background(func) if fork_available() else _Done(func)
+    with ``.result()``: a stage that needs nothing of the stages running meanwhile. ``leave_cores``: the cores
+    its own workers leave to this process (:func:`default_workers`; 0 where this one only waits). Where fork is
+    not available it runs here, now."""
+    return Background(func, leave_cores) if fork_available() else _Done(func)
 
 
 def _stop(signum, frame) -> None:
     raise SystemExit(128 + signum)  # unwinds through the function: a pool of its own stops its workers
 
 
-def _run_and_send(func: Callable[[], Any], send) -> None:
+def _run_and_send(func: Callable[[], Any], send, leave_cores: int) -> None:
     global _left_to_foreground  # noqa: PLW0603 (set once, as the background process starts)
-    _left_to_foreground = 1
+    _left_to_foreground = leave_cores
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops this process (SIGTERM)
     signal.signal(signal.SIGTERM, _stop)
     try:
