@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 DEMO_DIR ?= demo
 SCALE ?= project
 SEED ?= 42
@@ -13,22 +14,29 @@ TEST_WORKERS ?= 2
 
 .PHONY: demo test bench venv clean
 
-venv: $(STAMP)
+venv: $(TEST_STAMP)
 
-# uv (a wheel from PyPI, put in the venv by pip) fetches and installs the ~110 wheels side by side and compiles their
-# bytecode as pip does: 20 s with its cache empty, where pip took 54 s with its cache full (docs/benchmarks.md).
+# The venv for `make demo` holds what icam needs; `make test` adds the test tools (pytest, Playwright, ...) to it.
+# uv (a wheel from PyPI, put in the venv by pip) fetches and installs the wheels side by side and compiles their
+# bytecode as pip does: 20–27 s with its cache empty, where pip took 54 s with its cache full (docs/benchmarks.md).
 # Where uv cannot be had or cannot reach an index (a mirror only pip is configured for), pip installs them.
+install = ($(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -e '$(1)') || \
+	($(BIN)/python -m pip install --quiet --upgrade pip && $(BIN)/python -m pip install --quiet -e '$(1)')
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	($(BIN)/python -m pip install --quiet uv && \
-	  $(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -e '.[test]') || \
-	  ($(BIN)/python -m pip install --quiet --upgrade pip && $(BIN)/python -m pip install --quiet -e '.[test]')
+	$(BIN)/python -m pip install --quiet uv || echo "uv not installed: pip installs icam's packages"
+	$(call install,.)
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(call install,.[test])
+	touch $(TEST_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/icam demo --dir $(DEMO_DIR) --scale $(SCALE) --seed $(SEED)
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
@@ -37,7 +45,7 @@ test: $(STAMP)
 # about an hour per database on 2 cores, so `make bench` runs 80 each (docs/benchmarks.md)
 WEB_LOAD_OPERATIONS ?= 80
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/speed_vs_base.py
 	$(BIN)/python benchmarks/risk_tiled.py --gpx
