@@ -69,7 +69,7 @@ def demo(
 
 def _simulate_while_importing(directory: Path, report: Callable[[str, float], None], scenario: dict) -> None:
     """Simulate ``scenario`` into ``directory`` in a forked process while this one imports the pipeline that runs
-    next: those imports take about 4 s of one core, and the simulation's first stages (the terrain and the land
+    next: those imports take 2 to 3 s of one core, and the simulation's first stages (the terrain and the land
     use, drawn from one generator in order) leave the other core idle. ``report`` gets the simulation's
     progress here, through a pipe."""
     from icam.core.forked import fork_available, start_background
