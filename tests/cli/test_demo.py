@@ -537,18 +537,38 @@ def test_enforcement_cli_plans_a_patrol_and_refuses_a_bad_observation_file(demo,
     assert {(r["row"], r["column"]) for r in report} == {("3", "patrol_id"), ("3", "category")}
 
 
+_FORKED_AND_HERE = """
+import json, sys
+from pathlib import Path
+import numba
+from icam.cli.demo import _simulate_while_importing
+from icam.simulate import simulate
+scenario = {"scale": "small", "seed": 3, "project_effect": 0.38, "displacement": 0.2}
+forked, here = [], []
+_simulate_while_importing(Path(sys.argv[1]) / "forked", lambda *step: forked.append(step), scenario)
+try:
+    numba.threading_layer()  # the simulation's parallel functions ran in this process
+    elsewhere = False
+except ValueError:
+    elsewhere = True
+simulate(Path(sys.argv[1]) / "here", progress=lambda *step: here.append(step), **scenario)
+print(json.dumps({"forked": forked, "here": here, "elsewhere": elsewhere}))
+"""
+
+
 def test_the_demo_simulates_in_a_forked_process_as_here_and_reports_its_progress(tmp_path):
+    """In a fresh process, as ``icam demo`` starts (a test process has started numba's threads, after which the
+    simulation runs in place): the forked simulation writes what one here writes, its progress relayed."""
+    import sys
+
     import geopandas as gpd
 
-    from icam.cli.demo import _simulate_while_importing
-    from icam.simulate import simulate
-
-    steps = []
-    scenario = {"scale": "small", "seed": 3, "project_effect": 0.38, "displacement": 0.2}
-    _simulate_while_importing(tmp_path / "forked", lambda *step: steps.append(step), scenario)
-    here = []
-    simulate(tmp_path / "here", progress=lambda *step: here.append(step), **scenario)
-    assert steps == here and steps[-1] == ("simulating: done", 1.0)  # every step, in order, through the pipe
+    done = subprocess.run([sys.executable, "-c", _FORKED_AND_HERE, tmp_path], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    steps = json.loads(done.stdout.splitlines()[-1])
+    assert steps["elsewhere"]  # simulated in another process
+    assert steps["forked"] == steps["here"] and steps["forked"][-1] == ["simulating: done", 1.0]
 
     def files(folder):
         return {p.relative_to(folder): p.read_bytes() for sub in ("inputs", "truth") for p in (folder / sub).rglob("*")

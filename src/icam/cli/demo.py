@@ -75,7 +75,7 @@ def _simulate_while_importing(directory: Path, report: Callable[[str, float], No
     from icam.core.forked import fork_available, start_background
     from icam.simulate import simulate  # heavy (the whole simulator): loaded by icam demo only
 
-    if not fork_available():
+    if not fork_available() or _numba_threads_started():
         simulate(directory, progress=report, **scenario)
         return
     receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
@@ -100,3 +100,16 @@ def _simulate_while_importing(directory: Path, report: Callable[[str, float], No
         raise
     finally:
         receive.close()
+
+
+def _numba_threads_started() -> bool:
+    """Whether numba's threads run in this process (a parallel function was called: a test process, not a fresh
+    ``icam demo``): a process forked from it then stops at its own first parallel function (GNU OpenMP's threads
+    are not fork-safe), so the simulation runs here."""
+    import numba
+
+    try:
+        numba.threading_layer()
+    except ValueError:  # no threading layer started
+        return False
+    return True
