@@ -17,15 +17,21 @@ TEST_WORKERS ?= 2
 venv: $(TEST_STAMP)
 
 # The venv for `make demo` holds what icam needs; `make test` adds the test tools (pytest, Playwright, ...) to it.
-# uv (a wheel from PyPI, put in the venv by pip) fetches and installs the wheels side by side and compiles their
-# bytecode as pip does: 20–27 s with its cache empty, where pip took 54 s with its cache full (docs/benchmarks.md).
-# Where uv cannot be had or cannot reach an index (a mirror only pip is configured for), pip installs them.
-install = ($(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -e '$(1)') || \
-	($(BIN)/python -m pip install --quiet --upgrade pip && $(BIN)/python -m pip install --quiet -e '$(1)')
+# It has no pip of its own: uv (a wheel from PyPI, put in by the system's pip) installs the wheels side by side, then
+# compileall writes their bytecode and icam's, tests folders left out (nothing imports them; a file that does not
+# compile is left to Python, as pip does): 17–19 s with uv's cache empty, where pip took 54 s with its cache full
+# (docs/benchmarks.md). Where uv cannot be had or cannot reach an index (a mirror only pip is configured for), the
+# venv gets its own pip (ensurepip) and pip installs them.
+venv_pip = (($(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade >/dev/null) && \
+	$(BIN)/python -m pip install --quiet $(1))
+PURELIB = $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+install = ($(BIN)/uv pip install --python $(BIN)/python --quiet -e '$(1)' || $(call venv_pip,-e '$(1)')) && \
+	($(BIN)/python -m compileall -qq -j 0 -x '[/\\]tests?[/\\]' "$(PURELIB)" src || true)
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet uv || echo "uv not installed: pip installs icam's packages"
+	$(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(BIN)/python install --quiet uv || $(call venv_pip,uv) || \
+		echo "uv not installed: pip installs icam's packages"
 	$(call install,.)
 	touch $(STAMP)
 

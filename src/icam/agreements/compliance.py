@@ -262,13 +262,16 @@ def assess_compliance(loss_table: pd.DataFrame, agreements: pd.DataFrame, map_er
     rule = rule or ComplianceRule()
     _check_tables(loss_table, agreements)
     visits = _check_verifications(verifications)
-    by_parcel = {code: group for code, group in loss_table.groupby("parcel_code", sort=False)}
+    # each parcel's periods in date order, as rows: a frame per parcel took 1.2 s of the demo's 3.2 s stage
+    by_parcel: dict[str, list] = {}
+    for row in loss_table.sort_values("period_start", kind="stable").itertuples(index=False):
+        by_parcel.setdefault(row.parcel_code, []).append(row)
     out = []
     for a in agreements.itertuples(index=False):
         if a.parcel_code not in by_parcel:
             raise InputError(f"agreement {a.code}: its conservation parcel {a.parcel_code!r} is not in the loss "
                              "table", "include every agreement's parcel in parcel_loss")
-        rows = _agreement_rows(a, by_parcel[a.parcel_code].sort_values("period_start"), map_error, rule)
+        rows = _agreement_rows(a, by_parcel[a.parcel_code], map_error, rule)
         if visits.get(a.code):
             _apply_visits(rows, visits[a.code], float(a.tolerance_ha))
         out.extend(rows)
@@ -295,21 +298,22 @@ def _check_tables(loss_table: pd.DataFrame, agreements: pd.DataFrame) -> None:
         raise InputError(f"agreement code(s) {', '.join(dup[:5])} appear more than once", "give each agreement one row")
 
 
-def _agreement_rows(a, group: pd.DataFrame, map_error: MapError, rule: ComplianceRule) -> list[dict]:
-    """The map status of agreement ``a`` (a row of the agreements table) in each period of its parcel's loss."""
+def _agreement_rows(a, periods: list, map_error: MapError, rule: ComplianceRule) -> list[dict]:
+    """The map status of agreement ``a`` (a row of the agreements table) in each period of its parcel's loss
+    (``periods``: rows of the loss table, in date order)."""
     code, parcel = a.code, a.parcel_code
     signed = to_date(a.signed, f"agreement {code} signed")
     term_end = optional_date(a.term_end, f"agreement {code} term_end")
     tolerance = float(a.tolerance_ha)
     if not tolerance >= 0:
         raise InputError(f"agreement {code} has tolerance {a.tolerance_ha} ha", "give a tolerance ≥ 0 ha")
-    first = group.iloc[0]
-    if not (_same_date(first["since"], signed) and _same_date(first["until"], term_end)):
-        raise InputError(f"agreement {code}: the loss of parcel {parcel} was counted from {first['since']} to "
-                         f"{first['until']}, but the agreement runs from {signed} to {term_end}",
+    first = periods[0]
+    if not (_same_date(first.since, signed) and _same_date(first.until, term_end)):
+        raise InputError(f"agreement {code}: the loss of parcel {parcel} was counted from {first.since} to "
+                         f"{first.until}, but the agreement runs from {signed} to {term_end}",
                          "compute parcel_loss with since = signing dates and until = term ends")
     rows = []
-    for p in group.itertuples(index=False):
+    for p in periods:
         y0, y1 = int(p.first_loss_year), int(p.last_loss_year)
         in_force = signed <= dt.date(y1, 12, 31) and (term_end is None or term_end >= dt.date(y0, 1, 1))
         L, E, W = float(p.loss_ha), float(p.edge_ha), float(p.partial_ha)
