@@ -10,7 +10,10 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from pyproj import Geod
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pyproj import Geod, Transformer
 from sqlalchemy import func, inspect, select
 
 from conftest import write_csv as _csv
@@ -20,6 +23,7 @@ from icam.enforcement import patrols
 from icam.enforcement.models import TABLES, Alert, Incident, Observation, Patrol, TrackPoint
 from icam.simulate.patrols import simulate_patrols
 from icam.store.db import Base, current_revision, downgrade, head_revision, make_engine, session, upgrade
+from icam.store.extent import Extent
 from icam.store.forms import FormImportError
 
 GEOD = Geod(ellps="WGS84")
@@ -171,6 +175,59 @@ def test_a_track_dated_after_today_is_refused_and_today_is_kept(engine, tmp_path
         assert patrols.import_gpx_track(s, "PAT-1", late).days == 1
     with session(engine) as s, pytest.raises(InputError, match=r"ahead\.gpx: track point 2 is dated .*after today"):
         patrols.import_gpx_track(s, "PAT-1", ahead)
+
+
+def _segments_gpx(path: Path, segments: list[list[tuple[float, float, str]]]) -> Path:
+    body = "".join("<trkseg>" + "".join(f'<trkpt lat="{lat}" lon="{lon}"><time>{t}</time></trkpt>'
+                                        for lon, lat, t in seg) + "</trkseg>" for seg in segments)
+    path.write_text('<gpx version="1.1" xmlns="http://www.topografix.com/GPX/1/1"><trk>'
+                    f"{body}</trk></gpx>", encoding="utf-8")
+    return path
+
+
+_point_st = st.tuples(st.floats(-77.5, -77.0), st.floats(-6.0, -5.5),
+                      st.datetimes(dt.datetime(2023, 1, 1), dt.datetime(2024, 12, 31)))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tracks=st.lists(st.lists(st.lists(_point_st, min_size=1, max_size=6), min_size=1, max_size=3),
+                       min_size=1, max_size=5))
+def test_tracks_imported_together_have_the_lengths_and_days_of_each_track_read_alone(engine, tmp_path, tracks):
+    # the batch import measures every track at once; each must equal its own reading, segment gaps not counted
+    files = {}
+    with session(engine) as s:
+        for i, segments in enumerate(tracks):
+            files[f"PAT-{i}"] = _segments_gpx(tmp_path / f"PAT-{i}.gpx", [
+                [(lon, lat, t.isoformat() + "Z") for lon, lat, t in seg] for seg in segments])
+            if not s.scalar(select(func.count()).select_from(Patrol).where(Patrol.code == f"PAT-{i}")):
+                _patrol(s, f"PAT-{i}", "2023-01-01T00:00:00")
+    with session(engine) as s:
+        reports = patrols.import_gpx_tracks(s, files)
+        s.rollback()
+    for report, segments, path in zip(reports, tracks, files.values()):
+        alone = patrols.read_gpx(path)
+        legs_m = sum(GEOD.line_length([p[0] for p in seg], [p[1] for p in seg]) for seg in segments if len(seg) > 1)
+        assert report.distance_km * 1000 == patrols.track_length_m(alone) == pytest.approx(legs_m, rel=1e-12)
+        assert report.days == len({p[2].date() for seg in segments for p in seg})
+        assert (report.n_points, report.n_segments) == (sum(map(len, segments)), len(segments))
+        assert (report.start_at, report.end_at) == (min(p[2] for seg in segments for p in seg),
+                                                    max(p[2] for seg in segments for p in seg))
+
+
+def test_a_batch_with_a_far_track_names_that_file_and_its_point(engine, tmp_path):
+    near = [(-77.30, -5.90, "2024-03-05T13:00:00Z"), (-77.31, -5.90, "2024-03-05T13:30:00Z")]
+    far = [(-77.30, -5.90, "2024-03-05T13:00:00Z"), (-5.90, -77.30, "2024-03-05T13:30:00Z")]  # lat and lon swapped
+    files = {"PAT-1": _gpx(tmp_path / "PAT-1.gpx", near), "PAT-2": _gpx(tmp_path / "PAT-2.gpx", far)}
+    corners = Transformer.from_crs(4326, 32718, always_xy=True).transform([-77.5, -77.0], [-6.0, -5.5])
+    extent = Extent(shapely.box(corners[0][0], corners[1][0], corners[0][1], corners[1][1]), "EPSG:32718")
+    with session(engine) as s:
+        _patrol(s, "PAT-1", "2024-03-05T08:00:00")
+        _patrol(s, "PAT-2", "2024-03-05T08:00:00")
+    with session(engine) as s, pytest.raises(InputError, match=r"PAT-2\.gpx: track point 2 .* latitude and longitude "
+                                                               r"swapped"):
+        patrols.import_gpx_tracks(s, files, extent=extent)
+    with session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(TrackPoint)) == 0
 
 
 @pytest.mark.parametrize("body, message", [

@@ -94,7 +94,14 @@ def read_gpx(path: Path | str) -> pd.DataFrame:
     Every ``trk/trkseg/trkpt`` needs ``lat``, ``lon`` and a ``time``. Raises :class:`InputError` naming the
     file (and the line, for XML errors; the point, for a bad point) for a missing, unparsable or empty file.
     """
-    path = Path(path)
+    return pd.DataFrame(_track_points(Path(path)), columns=POINT_COLUMNS)
+
+
+POINT_COLUMNS = ["segment", "t", "lon", "lat"]
+
+
+def _track_points(path: Path) -> list[tuple[int, dt.datetime, float, float]]:
+    """:func:`read_gpx`'s rows."""
     root, ns = _root(path)
     q = (lambda tag: f"{{{ns}}}{tag}") if ns else (lambda tag: tag)
     rows, segment, n = [], 0, 0
@@ -109,7 +116,7 @@ def read_gpx(path: Path | str) -> pd.DataFrame:
     if not rows:
         raise InputError(f"{path} holds no track points (trk/trkseg/trkpt)",
                          "export the patrol's track (not waypoints or a route) as GPX 1.1")
-    return pd.DataFrame(rows, columns=["segment", "t", "lon", "lat"])
+    return rows
 
 
 def track_length_m(points: pd.DataFrame) -> float:
@@ -144,6 +151,29 @@ def check_track(path: Path, points: pd.DataFrame, extent: Extent | None, max_out
                          "check that it is this project's patrol and the GPS's export")
 
 
+def _check_tracks(paths: list[Path], points: pd.DataFrame, track: np.ndarray, extent: Extent | None) -> None:
+    """:func:`check_track` of every track at once: where a point is refused, the first track holding one is
+    checked alone, for its message."""
+    bad = points["t"].to_numpy() >= np.datetime64(dt.date.today() + dt.timedelta(days=1), "ns")
+    if extent is not None:
+        bad |= far_and_swapped(extent, points["lon"].to_numpy(), points["lat"].to_numpy(), MAX_OUTSIDE_M)[0]
+    if bad.any():
+        first = track[np.flatnonzero(bad)[0]]
+        check_track(paths[first], points[track == first].reset_index(drop=True), extent)
+
+
+def _lengths_m(points: pd.DataFrame, track: np.ndarray, n_tracks: int) -> np.ndarray:
+    """:func:`track_length_m` of every track at once: the geodesic lengths of consecutive points of one segment,
+    summed by segment, then the segments' sums by track (the order :func:`track_length_m` adds them in)."""
+    lon, lat, segment = points["lon"].to_numpy(), points["lat"].to_numpy(), points["segment"].to_numpy()
+    same = (track[1:] == track[:-1]) & (segment[1:] == segment[:-1])
+    _, _, step_m = GEOD.inv(lon[:-1][same], lat[:-1][same], lon[1:][same], lat[1:][same])
+    opens = np.r_[True, ~same]  # a point opening a segment
+    segment_id = np.cumsum(opens) - 1  # each point's (track, segment) number
+    by_segment = np.bincount(segment_id[1:][same], weights=step_m, minlength=segment_id[-1] + 1)
+    return np.bincount(track[opens], weights=by_segment, minlength=n_tracks)
+
+
 def import_gpx_track(session: Session, patrol_code: str, path: Path | str, *, extent: Extent | None = None
                      ) -> TrackReport:
     """Store the GPX track of patrol ``patrol_code`` (replacing any track it had) and set its effort.
@@ -174,15 +204,19 @@ def import_gpx_tracks(session: Session, tracks: dict[str, Path | str], *, extent
         return []
     existing = {p.code: p for p in session.scalars(select(Patrol).where(Patrol.code.in_(list(tracks))))}
     _unknown_patrols(tracks, set(existing))
-    reports, frames = [], []
-    for code, path in tracks.items():
-        points = read_gpx(path)
-        check_track(Path(path), points, extent)
-        start, end = points["t"].min().to_pydatetime(), points["t"].max().to_pydatetime()
-        reports.append(TrackReport(code, Path(path), len(points), int(points["segment"].nunique()),
-                                   track_length_m(points) / 1000.0, start, end,
-                                   float(points["t"].dt.floor("D").nunique())))
-        frames.append(points)
+    paths = [Path(path) for path in tracks.values()]
+    read = [_track_points(path) for path in paths]
+    # the points of every track in one table: checks, lengths, times and days at once, not track by track
+    points = pd.DataFrame([row for rows in read for row in rows], columns=POINT_COLUMNS)
+    track = np.repeat(np.arange(len(read)), [len(rows) for rows in read])
+    _check_tracks(paths, points, track, extent)
+    times = points["t"].groupby(track)
+    track_days = np.unique(np.stack([track, points["t"].dt.floor("D").to_numpy().view("int64")]), axis=1)
+    days = np.bincount(track_days[0], minlength=len(read))  # calendar days with points, by track
+    reports = [TrackReport(code, path, len(rows), len({row[0] for row in rows}), length_m / 1000.0,
+                           start.to_pydatetime(), end.to_pydatetime(), float(n_days))
+               for code, path, rows, length_m, start, end, n_days in zip(
+                   tracks, paths, read, _lengths_m(points, track, len(read)), times.min(), times.max(), days)]
 
     def work() -> None:
         for r in reports:
@@ -194,9 +228,7 @@ def import_gpx_tracks(session: Session, tracks: dict[str, Path | str], *, extent
         ids = [existing[r.patrol_code].id for r in reports]
         session.execute(delete(TrackPoint).where(TrackPoint.patrol_id.in_(ids)))
         rows = [{"patrol_id": pid, "seq": i, "segment": seg, "t": t, "lon": x, "lat": y}
-                for pid, points in zip(ids, frames)
-                for i, (seg, t, x, y) in enumerate(zip(points["segment"].tolist(), points["t"].dt.to_pydatetime(),
-                                                       points["lon"].tolist(), points["lat"].tolist()))]
+                for pid, track_rows in zip(ids, read) for i, (seg, t, x, y) in enumerate(track_rows)]
         if rows:
             session.execute(insert(TrackPoint), rows)
 
