@@ -215,8 +215,9 @@ def test_moved_project_reuses_its_cache_with_the_same_figures_and_keeps_the_fiel
     done = run_project(moved)
     cached = {r.name: r.cached for r in done.run.records}
     assert cached == {"landscape": True, "forest_change": True, "activity_data": True, "counterfactual_estimates": True,
-                      "risk": True, "baseline": True, "renewals": True, "accounting": True, "agreements": False,
-                      "enforcement": False, "output_files": False, "counterfactual": True, "outputs": False}
+                      "risk": True, "compliance": False, "enforcement": False, "baseline": True, "renewals": True,
+                      "accounting": True, "agreements": False, "output_files": False, "counterfactual": True,
+                      "outputs": False}
     text = (moved / "outputs" / "results.json").read_text()
     assert str(small_project) not in text and str(copy) not in text
     again = json.loads(text)

@@ -1,6 +1,7 @@
 """Stages run in the background: a forked process beside the stages after them, joined where one needs them."""
 
 import os
+import shutil
 
 import pytest
 
@@ -97,3 +98,52 @@ def test_what_is_prepared_before_the_fork_is_inherited_and_stays_here(tmp_path):
     run.discard()
     Pipeline(tmp_path, stages, {}).run().discard()  # from the cache: nothing to fork, nothing prepared
     assert calls == [os.getpid()]
+
+
+def _chain(source, cube_cacheable=False, cube_bytes=1.0):
+    """read → square (background) → cube (follows square: needs its result) → halve (in place) → total."""
+    stages = _stages(source)
+    cube = Stage("cube", "cube", lambda r, _: (r["square"][0] * r["read"], os.getpid()), deps=("read", "square"),
+                 background=lambda r: cube_bytes, follows="square", cacheable=cube_cacheable)
+    total = Stage("total", "total", lambda r, _: r["cube"][0] + r["halve"], deps=("cube", "halve"), cacheable=False)
+    return [*stages[:2], cube, stages[2], total]
+
+
+@needs_fork
+def test_a_follower_runs_after_its_stage_in_the_same_background_process(tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("4")
+    seen = []
+    run = Pipeline(tmp_path, _chain(source), {}).run(lambda stage, state: seen.append((stage.name, state)))
+    square, cube = run.results["square"], run.results["cube"]
+    assert square[0] == 16 and cube[0] == 64 and run.results["total"] == 64 + 2
+    assert square[1] == cube[1] != os.getpid()  # one forked process, the follower after its stage
+    # both started before "halve", done when "total" needed the follower
+    assert seen.index(("cube", "start")) < seen.index(("halve", "start")) < seen.index(("cube", "done"))
+    assert [r.name for r in run.records] == ["read", "square", "cube", "halve", "total"]
+    run.discard()
+
+
+def test_a_follower_runs_in_its_place_where_its_stage_cannot_fork(tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("5")
+    # the two together need more than half the memory available: both run here, in order
+    run = Pipeline(tmp_path, _chain(source, cube_bytes=1e18), {}).run()
+    assert run.results["square"] == (25, os.getpid()) and run.results["cube"] == (125, os.getpid())
+    run.discard()
+
+
+@needs_fork
+def test_a_cached_follower_is_loaded_in_its_place(tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("2")
+    first = Pipeline(tmp_path, _chain(source, cube_cacheable=True), {}).run()
+    first.discard()
+    # square's cache removed: it runs again in the background, alone; cube, still cached, is loaded here
+    (square_cache,) = (tmp_path / CACHE_DIR).glob("square-*")
+    shutil.rmtree(square_cache)
+    again = Pipeline(tmp_path, _chain(source, cube_cacheable=True), {}).run()
+    cached = {r.name: r.cached for r in again.records}
+    assert not cached["square"] and again.results["square"][1] != os.getpid() and cached["cube"]
+    assert again.results["cube"] == first.results["cube"] and again.results["total"] == 8 + 1
+    again.discard()

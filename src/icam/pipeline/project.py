@@ -30,7 +30,7 @@ from icam.landscape.raster import write_cog
 from icam.pipeline.config import IcamConfig
 from icam.pipeline.inputs import config_input_files, section_input_files
 from icam.pipeline.runner import Stage
-from icam.pipeline.stages.agreements import run_agreements
+from icam.pipeline.stages.agreements import run_agreements, with_money
 from icam.pipeline.stages.agreements import write_outputs as write_agreements
 from icam.pipeline.stages.carbon import account_project, accounting_rows, carbon_input_files
 from icam.pipeline.stages.counterfactual import check_counterfactual, estimate_counterfactual
@@ -259,17 +259,22 @@ def _needs_folder(project_dir: Path | None, section: str) -> Path:
     return project_dir
 
 
-def _agreements(c, run, r, out):
+def _compliance(c, run, r, out):
     if c.agreements is None:
         return None
-    return run_agreements(c, _needs_folder(run.project_dir, "agreements"), r["landscape"], r["activity_data"],
-                          r["risk"], r["accounting"])
+    return run_agreements(c, _needs_folder(run.project_dir, "agreements"), r["landscape"], r["activity_data"])
 
 
 def _enforcement(c, run, r, out):
     if c.enforcement is None:
         return None
-    return run_enforcement(c, _needs_folder(run.project_dir, "enforcement"), r["landscape"], r["risk"], r["agreements"])
+    return run_enforcement(c, _needs_folder(run.project_dir, "enforcement"), r["landscape"], r["risk"], r["compliance"])
+
+
+def _agreements(c, run, r, out):
+    if r["compliance"] is None:
+        return None
+    return with_money(r["compliance"], c, r["landscape"], r["risk"], r["accounting"])
 
 
 def _counterfactual_estimates(c, run, r, out):
@@ -348,6 +353,12 @@ _STAGES = (
     ("activity_data", "Sample-based activity data", _activity, ("landscape",), ("activity_data",), True),
     ("risk", "Deforestation risk maps: benchmark, alternatives, VT0007 test", _risk, ("landscape",),
      ("risk", "periods", "baseline"), True),
+    # the registry, compliance and the field's alerts need no carbon: in the background where memory allows, one
+    # process after the other, beside the baseline and the accounting
+    ("compliance", "Conservation agreements: registry, compliance, benefits", _compliance,
+     ("landscape", "activity_data"), ("agreements", "periods", "activity_data", "forest", "grid"), False),
+    ("enforcement", "Enforcement: alerts for the field, patrols, indicators", _enforcement,
+     ("landscape", "risk", "compliance"), ("enforcement", "risk", "grid", "boundaries"), False),
     ("baseline", "Baseline deforestation per year and zone", _baseline, ("landscape", "risk"),
      ("risk", "periods", "baseline"), True),
     ("renewals", "Baselines renewed at the end of their validity", _renewals, ("landscape",),
@@ -355,11 +366,8 @@ _STAGES = (
     ("accounting", "Carbon stocks, emission reductions and credits per monitoring period", _accounting,
      ("landscape", "activity_data", "risk", "baseline", "renewals"),
      ("carbon", "periods", "baseline", "activity_data", "risk"), True),
-    ("agreements", "Conservation agreements: registry, compliance, benefits, money", _agreements,
-     ("landscape", "activity_data", "risk", "accounting"),
-     ("agreements", "periods", "activity_data", "forest", "grid", "carbon"), False),
-    ("enforcement", "Enforcement: alerts for the field, patrols, indicators", _enforcement,
-     ("landscape", "risk", "agreements"), ("enforcement", "risk", "grid", "boundaries"), False),
+    ("agreements", "Conservation agreements: revenue, costs, break-even carbon prices", _agreements,
+     ("landscape", "risk", "accounting", "compliance"), ("agreements", "periods", "carbon"), False),
     ("output_files", "Writing rasters, tables and the files for the field", _output_files,
      ("landscape", "forest_change", "activity_data", "risk", "baseline", "accounting", "agreements", "enforcement"),
      tuple(IcamConfig.model_fields), False),
@@ -372,7 +380,22 @@ _STAGES = (
 )
 
 
-_BACKGROUND = {"counterfactual_estimates": _counterfactual_bytes}  # stages that may run beside the others
+def _compliance_bytes(r) -> float:
+    """The compliance's memory beside the run's: the parcels' cell ids, the loss years and masks of each period
+    (16 bytes a cell)."""
+    return 16.0 * r["landscape"].grid.shape[0] * r["landscape"].grid.shape[1]
+
+
+def _enforcement_bytes(r) -> float:
+    """The enforcement's memory beside the run's: the alerts' raster, its labelled events and their zones,
+    risk and parcels (24 bytes a cell)."""
+    return 24.0 * r["landscape"].grid.shape[0] * r["landscape"].grid.shape[1]
+
+
+# stages that may run beside the others, and the bytes they need
+_BACKGROUND = {"counterfactual_estimates": _counterfactual_bytes, "compliance": _compliance_bytes,
+               "enforcement": _enforcement_bytes}
+_FOLLOWS = {"enforcement": "compliance"}  # stages run in another's background process, after it
 
 
 def _covariates_before_fork(c, r) -> None:
@@ -406,7 +429,7 @@ def build_stages(config: IcamConfig, progress=None, project_dir: Path | None = N
         scoped = StageConfig(config, sections)
         stages.append(Stage(name, description, functools.partial(func, scoped, run), deps=deps,
                             params=scoped.params() if cacheable else {}, input_files=inputs.get(name, ()),
-                            cacheable=cacheable, background=_BACKGROUND.get(name),
+                            cacheable=cacheable, background=_BACKGROUND.get(name), follows=_FOLLOWS.get(name),
                             before_fork=functools.partial(_BEFORE_FORK[name], scoped) if name in _BEFORE_FORK
                             else None))
     return stages

@@ -16,6 +16,7 @@ ledger writes of the run are ready to commit. A failed run leaves the previous o
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import platform
@@ -66,11 +67,15 @@ class Stage:
     # what to compute here, from its dependencies' results, before the stage forks into the background: the
     # forked process inherits it, and the stages after it find it too, instead of one copy in each process
     before_fork: Callable[[Mapping[str, Any]], None] | None = None
+    # the background stage whose forked process runs this one too, right after it, where all this one needs is
+    # there when that one forks (its ``background``: the bytes it adds); else it runs in its place
+    follows: str | None = None
 
 
 @dataclass
 class StageRecord:
-    """How one stage ran: its cache key, whether it came from the cache, and its wall-clock seconds."""
+    """How one stage ran: its cache key, whether it came from the cache, and its wall-clock seconds (in its
+    forked process, for one run in the background)."""
 
     name: str
     key: str
@@ -135,6 +140,17 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def _run_in_turn(stages: list[Stage], results: Mapping[str, Any], staging: Path) -> list[tuple[Any, float]]:
+    """Each stage's result and seconds, one after the other (a background process's stages, :class:`Pipeline`)."""
+    done: dict[str, Any] = {}
+    out = []
+    for stage in stages:
+        t0 = time.perf_counter()
+        done[stage.name] = stage.func({d: done[d] if d in done else results[d] for d in stage.deps}, staging)
+        out.append((done[stage.name], time.perf_counter() - t0))
+    return out
+
+
 class Pipeline:
     """Runs stages in order with caching, then publishes the staged outputs in one rename."""
 
@@ -195,12 +211,15 @@ class Pipeline:
         results: dict[str, Any] = {}
         keys: dict[str, str] = {}
         records: dict[str, StageRecord] = {}
-        running: dict[str, tuple[Stage, Any, float]] = {}  # background stages: (stage, its process, start)
+        running: dict[str, tuple[list[Stage], Any]] = {}  # background processes by first stage: (stages, process)
+        joined: dict[str, str] = {}  # a stage running in a background process → that process's first stage
         try:
             for stage in self.stages:
+                if stage.name in joined:
+                    continue
                 for dep in stage.deps:
-                    if dep in running:
-                        self._finish(running.pop(dep), keys, results, records, on_stage)
+                    if joined.get(dep, dep) in running:
+                        self._finish(running.pop(joined.get(dep, dep)), keys, results, records, on_stage)
                 key = self._key(stage, keys, digests)
                 keys[stage.name] = key
                 t0 = time.perf_counter()
@@ -208,10 +227,15 @@ class Pipeline:
                 if on_stage:
                     on_stage(stage, "cached" if hit else "start")
                 deps = {d: results[d] for d in stage.deps}
-                if not hit and self._in_background(stage, deps):
+                if not hit and (group := self._background_group(stage, results, keys, digests)):
                     if stage.before_fork is not None:
                         stage.before_fork(deps)
-                    running[stage.name] = (stage, start_background(lambda s=stage, d=deps: s.func(d, staging)), t0)
+                    for follower in group[1:]:
+                        joined[follower.name] = stage.name
+                        if on_stage:
+                            on_stage(follower, "start")
+                    running[stage.name] = (group, start_background(
+                        functools.partial(_run_in_turn, group, results, staging)))
                     continue
                 if not hit:
                     result = stage.func(deps, staging)
@@ -227,27 +251,48 @@ class Pipeline:
             manifest = self._manifest(started, inputs, digests, ordered, staging)
             atomic_write_text(staging / MANIFEST_NAME, json.dumps(manifest, indent=2, default=_json_default))
         except BaseException:
-            for _, process, _ in running.values():
+            for _, process in running.values():
                 process.cancel()
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return RunResult(results, ordered, staging, outputs, manifest)
 
-    @staticmethod
-    def _in_background(stage: Stage, deps: Mapping[str, Any]) -> bool:
-        if stage.background is None:
-            return False
+    def _background_group(self, first: Stage, results: Mapping[str, Any], keys: dict[str, str], digests
+                          ) -> list[Stage]:
+        """``first`` and the stages to run after it in its background process (:attr:`Stage.follows`: each needs
+        only results there now or of the stages before it in that process, and is not in the cache), their keys
+        added to ``keys``; none where ``first`` runs in its place (no ``background``, or half the memory available
+        cannot hold what they all need)."""
+        if first.background is None:
+            return []
+        group = [first]
+        for stage in self.stages[self.stages.index(first) + 1:]:
+            if stage.follows != first.name or stage.background is None:
+                continue
+            if not all(d in results or d in {s.name for s in group} for d in stage.deps):
+                break
+            key = self._key(stage, keys, digests)
+            if self._load_cached(stage, key)[0]:
+                break
+            keys[stage.name] = key
+            group.append(stage)
+        needed = sum(s.background({d: results[d] for d in s.deps if d in results}) for s in group)
         free = available_bytes()
-        return free is not None and stage.background(deps) <= free / 2
+        if free is None or needed > free / 2:
+            for stage in group[1:]:
+                del keys[stage.name]
+            return []
+        return group
 
-    def _finish(self, running: tuple[Stage, Any, float], keys, results, records, on_stage) -> None:
-        """A background stage's result, waited for, cached and recorded (its seconds: from its start to now)."""
-        stage, process, t0 = running
-        results[stage.name] = process.result()
-        self._store(stage, keys[stage.name], results[stage.name])
-        records[stage.name] = StageRecord(stage.name, keys[stage.name], False, time.perf_counter() - t0)
-        if on_stage:
-            on_stage(stage, "done")
+    def _finish(self, running: tuple[list[Stage], Any], keys, results, records, on_stage) -> None:
+        """The results of a background process's stages, waited for, cached and recorded."""
+        group, process = running
+        for stage, (result, seconds) in zip(group, process.result()):
+            results[stage.name] = result
+            self._store(stage, keys[stage.name], result)
+            records[stage.name] = StageRecord(stage.name, keys[stage.name], False, seconds)
+            if on_stage:
+                on_stage(stage, "done")
 
     def _manifest(self, started, inputs, digests, records, staging: Path) -> dict:
         files = sorted(p for p in staging.rglob("*") if p.is_file())

@@ -1,4 +1,6 @@
-"""The agreements stage of a project run: the registry, compliance per monitoring period, benefits and money.
+"""The agreements stages of a project run: the registry, compliance per monitoring period and benefits
+(:func:`run_agreements`, the ``compliance`` stage, which needs no credits), then money (:func:`with_money`, the
+``agreements`` stage, once the accounting is done).
 
 1. The registry lives in the project's database (``PROJECT/.icam/ledger.sqlite`` or
    ``$ICAM_DATABASE_URL``). On the first run, when it holds no household, the files of
@@ -19,7 +21,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,16 +44,18 @@ IMPORT_ORDER = ("households", "members", "parcels", "agreements", "benefit_sched
                 "field_verifications", "grievances")
 STATUSES = ("compliant", "to_verify", "breach", "not_in_force")
 GEOPACKAGE = "agreements.gpkg"
+DUE_TABLE = "tables/agreements_benefits_by_year.csv"
 
 
 @dataclass(frozen=True, eq=False)
 class AgreementsResult:
-    """What the stage computed; ``summary`` is results.json's ``agreements``."""
+    """What the stages computed; ``summary`` is results.json's ``agreements``."""
 
     summary: dict
     statuses: pd.DataFrame  # one row per agreement and monitoring period
     parcels: object  # GeoDataFrame of the conservation parcels with their last status, for the report's map
     tables: dict[str, pd.DataFrame]
+    agreements: object  # GeoDataFrame of the registry's agreements with their parcels, for the money
 
 
 # --------------------------------------------------------------------------- registry
@@ -152,7 +156,7 @@ def _credits_by_vintage(accounting) -> dict[int, int]:
     return out
 
 
-def _money(config, accounting, due: pd.DataFrame, reg: dict) -> tuple[dict | None, pd.DataFrame | None]:
+def _money(config, accounting, due: pd.DataFrame, ags) -> tuple[dict | None, pd.DataFrame | None]:
     revenue = config.agreements.revenue
     if revenue is None or accounting is None:
         return None, None
@@ -162,7 +166,7 @@ def _money(config, accounting, due: pd.DataFrame, reg: dict) -> tuple[dict | Non
     by_year = ec.revenue_by_year(sales)
     allocation = ec.allocate_revenue(by_year, revenue.shares)
     for_agreements = allocation[allocation["use"] == "agreements"].set_index("year")["amount_usd"].to_dict()
-    costs = _costs_by_year(config, due, reg)
+    costs = _costs_by_year(config, due, ags)
     years = sorted(set(for_agreements) | set(costs))
     balance = ec.financial_sustainability({y: for_agreements.get(y, 0.0) for y in years},
                                           {y: costs.get(y, 0.0) for y in years})
@@ -178,11 +182,10 @@ def _money(config, accounting, due: pd.DataFrame, reg: dict) -> tuple[dict | Non
     return summary, allocation
 
 
-def _costs_by_year(config, due: pd.DataFrame, reg: dict) -> dict[int, float]:
+def _costs_by_year(config, due: pd.DataFrame, ags) -> dict[int, float]:
     costs = due.groupby("year")["value_due_usd"].sum().to_dict()
     admin = config.agreements.admin_cost_usd_per_agreement_yr
     if admin:
-        ags = reg["agreements"]
         for signed, until in zip(ags["signed"], ags["in_force_until"]):
             for y in range(signed.year, until.year + 1):
                 costs[y] = costs.get(y, 0.0) + admin
@@ -215,11 +218,10 @@ def _avoided_tco2e_per_year(landscape, risk, accounting, parcels) -> np.ndarray:
                        minlength=len(parcels) + 1)[1:]
 
 
-def _break_even(config, landscape, risk, accounting, reg: dict, due: pd.DataFrame) -> pd.DataFrame | None:
+def _break_even(config, landscape, risk, accounting, ags, due: pd.DataFrame) -> pd.DataFrame | None:
     """Per agreement: avoided baseline emissions a year, PV of its costs, and its break-even carbon price."""
     if risk is None or accounting is None:
         return None
-    ags = reg["agreements"]
     avoided = _avoided_tco2e_per_year(landscape, risk, accounting, ags)
     # the share of avoided emissions that became credits so far (after leakage, the uncertainty deduction
     # and the buffer); no credits, no break-even price
@@ -254,9 +256,9 @@ def _break_even_summary(config, table: pd.DataFrame | None) -> dict | None:
 
 # --------------------------------------------------------------------------- the stage
 
-def run_agreements(config: IcamConfig, project_dir: Path, landscape: Landscape, assessments, risk=None,
-                   accounting=None) -> AgreementsResult:
-    """Seed the registry if empty, then compliance, benefits and money (module docstring)."""
+def run_agreements(config: IcamConfig, project_dir: Path, landscape: Landscape, assessments) -> AgreementsResult:
+    """Seed the registry if empty, then compliance and benefits (module docstring): the money comes after the
+    accounting (:func:`with_money`)."""
 
     with open_session(project_dir, create=True) as s:
         imported = seed_registry(s, config)
@@ -267,19 +269,29 @@ def run_agreements(config: IcamConfig, project_dir: Path, landscape: Landscape, 
     error, ua_source = map_error(config, landscape, assessments)
     statuses = _compliance(config, landscape, reg, error)
     due, balance = _benefits(reg, statuses)
-    money, allocation = _money(config, accounting, due, reg)
     summary = _summary(config, reg, statuses, due, balance, error, ua_source, imported)
-    break_even = _break_even(config, landscape, risk, accounting, reg, due)
-    summary.update(money=money, opportunity_cost=_opportunity_costs(config),
-                   break_even=_break_even_summary(config, break_even))
     tables = {"tables/agreements_compliance.csv": statuses, "tables/agreements_benefits.csv": balance,
-              "tables/agreements_benefits_by_year.csv": due}
+              DUE_TABLE: due}
+    return AgreementsResult(summary=summary, statuses=statuses, parcels=_parcels_with_status(reg, statuses),
+                            tables=tables, agreements=reg["agreements"])
+
+
+def with_money(result: AgreementsResult, config: IcamConfig, landscape: Landscape, risk=None,
+               accounting=None) -> AgreementsResult:
+    """``result`` (:func:`run_agreements`) with the money: revenue and its allocation, opportunity costs and
+    break-even carbon prices (module docstring)."""
+
+    due = result.tables[DUE_TABLE]
+    money, allocation = _money(config, accounting, due, result.agreements)
+    break_even = _break_even(config, landscape, risk, accounting, result.agreements, due)
+    summary = {**result.summary, "money": money, "opportunity_cost": _opportunity_costs(config),
+               "break_even": _break_even_summary(config, break_even)}
+    tables = dict(result.tables)
     if allocation is not None:
         tables["tables/agreements_revenue.csv"] = allocation
     if break_even is not None:
         tables["tables/agreements_break_even.csv"] = break_even
-    return AgreementsResult(summary=summary, statuses=statuses, parcels=_parcels_with_status(reg, statuses),
-                            tables=tables)
+    return replace(result, summary=summary, tables=tables)
 
 
 def _last_statuses(statuses: pd.DataFrame) -> pd.DataFrame:
