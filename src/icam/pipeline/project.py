@@ -7,6 +7,7 @@ stages here, to the same pipeline and report.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import json
 from collections.abc import Callable, Iterator, Mapping
@@ -21,7 +22,6 @@ from icam import __version__
 from icam.core.atomic import atomic_write_text
 from icam.core.blocks import BLOCKWISE_MIN_PX, block_executor
 from icam.core.errors import InputError
-from icam.core.forked import start_background
 from icam.forest.activity import CLASS_NAMES, ActivityAssessment, activity_zone, assess
 from icam.forest.zones import ZoneStats, zone_statistics
 from icam.landscape import Landscape
@@ -266,9 +266,13 @@ def _compliance(c, run, r, out):
 
 
 def _enforcement(c, run, r, out):
+    """The enforcement and its files (the alerts' footprints, the field sheet's thumbnails: 11 of the stage's 16 s
+    at a jurisdiction, on one core), written here, in the background where the stage runs there."""
     if c.enforcement is None:
         return None
-    return run_enforcement(c, _needs_folder(run.project_dir, "enforcement"), r["landscape"], r["risk"], r["compliance"])
+    result = run_enforcement(c, _needs_folder(run.project_dir, "enforcement"), r["landscape"], r["risk"],
+                             r["compliance"])
+    return dataclasses.replace(result, files=write_enforcement(result, r["landscape"], out))
 
 
 def _agreements(c, run, r, out):
@@ -300,31 +304,23 @@ def _counterfactual(c, run, r, out):
 
 def _output_files(c, run, r, out_dir: Path) -> dict[str, list[str]]:
     """The rasters, tables and files for the field, by kind: everything the run writes but results.json and the
-    report, which wait for the counterfactual checks' verdict (these are written while the checks go on). The
-    enforcement's files, the longest to write (the alerts' footprints, the field sheet's thumbnails: 11 of the
-    stage's 16 s at a jurisdiction, on one core), are written in a forked process beside the others."""
-    enforcement = None if r["enforcement"] is None else start_background(
-        functools.partial(write_enforcement, r["enforcement"], r["landscape"], out_dir))
-    try:
-        files = {
-            "rasters": _write_rasters(c, r["landscape"], out_dir),
-            "tables": _write_tables(r["forest_change"], out_dir) + _write_activity_tables(r["activity_data"], out_dir),
-            "report": [REPORT_NAME],
-        }
-        written = []
-        if r["risk"] is not None:
-            zone = zone_mask(r["landscape"], c.risk.zone, "risk.zone")
-            written.append(write_risk_outputs(r["risk"], r["baseline"], r["landscape"].grid, zone, out_dir))
-        if r["accounting"] is not None:
-            written.append({"tables": _write_accounting_tables(r["accounting"], out_dir)})
-        if r["agreements"] is not None:
-            written.append(write_agreements(r["agreements"], run.project_dir, out_dir))
-        if enforcement is not None:
-            written.append(enforcement.result())
-    except BaseException:
-        if enforcement is not None:
-            enforcement.cancel()
-        raise
+    report, which wait for the counterfactual checks' verdict (these are written while the checks go on), and
+    the enforcement's files, which its stage wrote."""
+    files = {
+        "rasters": _write_rasters(c, r["landscape"], out_dir),
+        "tables": _write_tables(r["forest_change"], out_dir) + _write_activity_tables(r["activity_data"], out_dir),
+        "report": [REPORT_NAME],
+    }
+    written = []
+    if r["risk"] is not None:
+        zone = zone_mask(r["landscape"], c.risk.zone, "risk.zone")
+        written.append(write_risk_outputs(r["risk"], r["baseline"], r["landscape"].grid, zone, out_dir))
+    if r["accounting"] is not None:
+        written.append({"tables": _write_accounting_tables(r["accounting"], out_dir)})
+    if r["agreements"] is not None:
+        written.append(write_agreements(r["agreements"], run.project_dir, out_dir))
+    if r["enforcement"] is not None:
+        written.append(r["enforcement"].files)
     for more in written:
         for kind, names in more.items():
             files[kind] = files.get(kind, []) + list(names)

@@ -23,7 +23,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +65,7 @@ class EnforcementResult:
     events: Events  # every event of the window, ranked, with registry status (``status``, ``verdict``, ``new``)
     monthly: pd.DataFrame  # alerts raised and checked per month
     as_of: dt.date
+    files: dict[str, list[str]] = field(default_factory=dict)  # what :func:`write_outputs` wrote, by kind
 
 
 # --------------------------------------------------------------------------- alerts
