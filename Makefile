@@ -19,7 +19,7 @@ venv: $(TEST_STAMP)
 # The venv for `make demo` holds what icam needs; `make test` adds the test tools (pytest, Playwright, ...) to it.
 # It has no pip of its own: uv (a wheel from PyPI, put in by the system's pip) installs the wheels side by side, then
 # compileall writes their bytecode and icam's, tests folders left out (nothing imports them; a file that does not
-# compile is left to Python, as pip does): 17–19 s with uv's cache empty, where pip took 54 s with its cache full
+# compile is left to Python, as pip does): 20–25 s with uv's cache empty, where pip took 54 s with its cache full
 # (docs/benchmarks.md). Where uv cannot be had or cannot reach an index (a mirror only pip is configured for), the
 # venv gets its own pip (ensurepip) and pip installs them.
 venv_pip = (($(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade >/dev/null) && \

@@ -147,6 +147,23 @@ def test_a_background_tasks_result_and_error_come_back():
         start_background(lambda: _refuse(None, "peat")).result()
 
 
+@needs_fork
+def test_a_background_task_with_a_large_result_ends_before_its_result_is_asked_for(monkeypatch, tmp_path):
+    # 16 MB, far beyond a pipe's buffer: its process still ends (and frees its memory) as soon as it is done
+    import tempfile
+
+    from icam.core.forked import start_background
+
+    task = start_background(lambda: np.arange(2_000_000, dtype=np.int64))
+    task._process.join(timeout=30)
+    assert task._process.exitcode == 0 and not task.running()
+    assert np.array_equal(task.result(), np.arange(2_000_000)) and task._file.closed
+    # where the result file cannot be written, the pipe carries the result
+    (tmp_path / "read-only").write_bytes(b"")
+    monkeypatch.setattr(tempfile, "TemporaryFile", lambda: open(tmp_path / "read-only", "rb"))
+    assert start_background(lambda: np.arange(5)).result().tolist() == [0, 1, 2, 3, 4]
+
+
 def _pids_of_tasks(_) -> set[int]:
     return {pid for _, pid in map_shared(_weighted_sum, Unpicklable(np.ones(4)), [(0, 2, 1.0)] * 6)}
 

@@ -17,6 +17,7 @@ import os
 import pickle
 import signal
 import sys
+import tempfile
 import traceback
 import weakref
 from collections import deque
@@ -178,14 +179,21 @@ def _fill_slot(shared_and_ring: tuple, fn: Callable, slot: int, args: Sequence) 
 
 
 class Background:
-    """``func()`` running in a forked process while this one goes on (:func:`start_background`)."""
+    """``func()`` running in a forked process while this one goes on (:func:`start_background`).
+
+    Its result goes into an unnamed temporary file, not down the pipe: a result larger than the pipe's buffer
+    would keep the process, and all the memory it used, alive until this one asks for it (at a jurisdiction,
+    2.5 GB for half a minute while the accounting's workers ran). Where that file cannot be written, the pipe
+    carries it."""
 
     def __init__(self, func: Callable[[], Any], leave_cores: int = 1):
         context = multiprocessing.get_context("fork")
         release_freed_memory()
         self._receive, send = context.Pipe(duplex=False)
+        self._file = tempfile.TemporaryFile()
         # non-daemonic: the function may fork workers of its own (map_shared)
-        self._process = context.Process(target=_run_and_send, args=(func, send, leave_cores), daemon=False)
+        self._process = context.Process(target=_run_and_send, args=(func, send, self._file, leave_cores),
+                                        daemon=False)
         self._process.start()
         send.close()
         self._parent = os.getpid()
@@ -199,11 +207,18 @@ class Background:
     def result(self) -> Any:
         """Wait for the function's result (its exception is raised here)."""
         try:
-            ok, value = self._receive.recv()
+            message = self._receive.recv()
         except EOFError:
             self._process.join()
             raise RuntimeError(f"a background task died (exit code {self._process.exitcode})") from None
+        finally:
+            self._receive.close()
         self._process.join()
+        with self._file:
+            if message == _IN_FILE:
+                self._file.seek(0)
+                message = pickle.load(self._file)
+        ok, value = message
         if not ok:
             raise value
         return value
@@ -214,6 +229,10 @@ class Background:
             self._process.terminate()
         self._process.join()
         self._receive.close()
+        self._file.close()
+
+
+_IN_FILE = "in the result file"  # what the pipe carries where the result went into the file
 
 
 class _Done:
@@ -241,7 +260,7 @@ def _stop(signum, frame) -> None:
     raise SystemExit(128 + signum)  # unwinds through the function: a pool of its own stops its workers
 
 
-def _run_and_send(func: Callable[[], Any], send, leave_cores: int) -> None:
+def _run_and_send(func: Callable[[], Any], send, file, leave_cores: int) -> None:
     global _left_to_foreground  # noqa: PLW0603 (set once, as the background process starts)
     _left_to_foreground = leave_cores
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops this process (SIGTERM)
@@ -251,7 +270,13 @@ def _run_and_send(func: Callable[[], Any], send, leave_cores: int) -> None:
     except BaseException as exc:  # noqa: BLE001 (every failure goes back to the parent, which raises it)
         message = (False, exc if _picklable(exc) else RuntimeError("".join(traceback.format_exception(exc))))
     try:
-        send.send(message)
+        try:
+            pickle.dump(message, file, protocol=pickle.HIGHEST_PROTOCOL)
+            file.flush()
+        except OSError:  # a full or read-only temporary folder: the pipe carries the result
+            send.send(message)
+        else:
+            send.send(_IN_FILE)
     finally:
         # out at once: no exit handlers, and no flush of output buffers inherited from the parent
         os._exit(0)
