@@ -13,6 +13,11 @@ from icam.pipeline.runner import Pipeline, Stage
 needs_fork = pytest.mark.skipif(not fork_available(), reason="no fork on this platform")
 
 
+def _source(folder, value: int):
+    (folder / "in.txt").write_text(str(value))
+    return folder / "in.txt"
+
+
 def _stages(source, background_bytes=1.0, fail=False):
     def read(_, __):
         return int(source.read_text())
@@ -37,8 +42,7 @@ def _stages(source, background_bytes=1.0, fail=False):
 
 @needs_fork
 def test_a_background_stage_runs_in_another_process_and_joins_where_it_is_needed(tmp_path):
-    source = tmp_path / "in.txt"
-    source.write_text("12")
+    source = _source(tmp_path, 12)
     seen = []
     run = Pipeline(tmp_path, _stages(source), {}).run(lambda stage, state: seen.append((stage.name, state)))
     assert run.results["total"] == 12 ** 2 + 6 and (run.staging_dir / "total.txt").read_text() == "150.0"
@@ -55,8 +59,7 @@ def test_a_background_stage_runs_in_another_process_and_joins_where_it_is_needed
 
 
 def test_a_stage_that_needs_more_memory_than_half_the_available_runs_in_place(tmp_path):
-    source = tmp_path / "in.txt"
-    source.write_text("3")
+    source = _source(tmp_path, 3)
     run = Pipeline(tmp_path, _stages(source, background_bytes=1e18), {}).run()
     assert run.results["square"] == (9, os.getpid()) and run.results["total"] == 10.5
     run.discard()
@@ -64,8 +67,7 @@ def test_a_stage_that_needs_more_memory_than_half_the_available_runs_in_place(tm
 
 @needs_fork
 def test_a_background_stages_error_is_raised_and_nothing_is_left(tmp_path):
-    source = tmp_path / "in.txt"
-    source.write_text("3")
+    source = _source(tmp_path, 3)
     with pytest.raises(InputError, match="no stratum named peat; name one of"):
         Pipeline(tmp_path, _stages(source, fail=True), {}).run()
     assert not list(tmp_path.glob(".outputs-staging-*"))
@@ -80,8 +82,7 @@ def _square_of_prepared(r, _):
 
 @needs_fork
 def test_what_is_prepared_before_the_fork_is_inherited_and_stays_here(tmp_path):
-    source = tmp_path / "in.txt"
-    source.write_text("7")
+    source = _source(tmp_path, 7)
     _prepared.clear()
     calls = []
 
@@ -111,8 +112,7 @@ def _chain(source, cube_cacheable=False, cube_bytes=1.0):
 
 @needs_fork
 def test_a_follower_runs_after_its_stage_in_the_same_background_process(tmp_path):
-    source = tmp_path / "in.txt"
-    source.write_text("4")
+    source = _source(tmp_path, 4)
     seen = []
     run = Pipeline(tmp_path, _chain(source), {}).run(lambda stage, state: seen.append((stage.name, state)))
     square, cube = run.results["square"], run.results["cube"]
@@ -125,8 +125,7 @@ def test_a_follower_runs_after_its_stage_in_the_same_background_process(tmp_path
 
 
 def test_a_follower_runs_in_its_place_where_its_stage_cannot_fork(tmp_path):
-    source = tmp_path / "in.txt"
-    source.write_text("5")
+    source = _source(tmp_path, 5)
     # the two together need more than half the memory available: both run here, in order
     run = Pipeline(tmp_path, _chain(source, cube_bytes=1e18), {}).run()
     assert run.results["square"] == (25, os.getpid()) and run.results["cube"] == (125, os.getpid())
@@ -135,8 +134,7 @@ def test_a_follower_runs_in_its_place_where_its_stage_cannot_fork(tmp_path):
 
 @needs_fork
 def test_a_cached_follower_is_loaded_in_its_place(tmp_path):
-    source = tmp_path / "in.txt"
-    source.write_text("2")
+    source = _source(tmp_path, 2)
     first = Pipeline(tmp_path, _chain(source, cube_cacheable=True), {}).run()
     first.discard()
     # square's cache removed: it runs again in the background, alone; cube, still cached, is loaded here
