@@ -287,7 +287,12 @@ class Pipeline:
     def _finish(self, running: tuple[list[Stage], Any], keys, results, records, on_stage) -> None:
         """The results of a background process's stages, waited for, cached and recorded."""
         group, process = running
-        for stage, (result, seconds) in zip(group, process.result()):
+        try:
+            outcome = process.result()
+        except BaseException:
+            process.cancel()  # out of the run's list already: stopped here (Ctrl-C while waiting, or its error)
+            raise
+        for stage, (result, seconds) in zip(group, outcome):
             results[stage.name] = result
             self._store(stage, keys[stage.name], result)
             records[stage.name] = StageRecord(stage.name, keys[stage.name], False, seconds)
