@@ -18,6 +18,7 @@ import pickle
 import signal
 import sys
 import tempfile
+import time
 import traceback
 import weakref
 from collections import deque
@@ -139,12 +140,25 @@ def imap_shared(fn: Callable, shared: Any, tasks: Iterable[Sequence], workers: W
     release_freed_memory()
     with multiprocessing.get_context("fork").Pool(workers, initializer=_inherit, initargs=(shared,)) as pool:
         pending: deque = deque()
-        for args in tasks:
-            pending.append(pool.apply_async(_call, (fn, args)))
-            if len(pending) > ahead:
+        try:
+            for args in tasks:
+                pending.append(pool.apply_async(_call, (fn, args)))
+                if len(pending) > ahead:
+                    yield pending.popleft().get()
+            while pending:
                 yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
+        finally:
+            _settle(pending)
+
+
+def _settle(pending: deque, timeout_s: float = 2.0) -> None:
+    """Let the tasks still in flight when a loop is left early (broken off, an error, Ctrl-C) send their results,
+    for ``timeout_s`` at most, before the pool is terminated: a worker terminated while it sends one can leave
+    the pool's task handler blocked for ever, and the run with it (cpython#96995; seen once in CI, in
+    ``test_leaving_an_imap_loop_early_stops_its_workers``)."""
+    deadline = time.monotonic() + timeout_s
+    for result in pending:
+        result.wait(max(0.0, deadline - time.monotonic()))
 
 
 def imap_into(fn: Callable, shared: Any, tasks: Iterable[Sequence], shape: tuple[int, ...], dtype,
