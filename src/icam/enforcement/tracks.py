@@ -129,18 +129,24 @@ def track_length_m(points: pd.DataFrame) -> float:
     return total
 
 
+def _refused(points: pd.DataFrame, extent: Extent | None, max_outside_m: float = MAX_OUTSIDE_M
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per point: dated after today; farther than ``max_outside_m`` from ``extent``; of those, within it with
+    latitude and longitude swapped (all False without an extent)."""
+    future = points["t"].to_numpy() >= np.datetime64(dt.date.today() + dt.timedelta(days=1), "ns")
+    if extent is None:
+        return future, np.zeros_like(future), np.zeros_like(future)
+    return future, *far_and_swapped(extent, points["lon"].to_numpy(), points["lat"].to_numpy(), max_outside_m)
+
+
 def check_track(path: Path, points: pd.DataFrame, extent: Extent | None, max_outside_m: float = MAX_OUTSIDE_M
                 ) -> None:
     """Refuse a track dated after today, or with a point farther than ``max_outside_m`` from ``extent``."""
-    tomorrow = np.datetime64(dt.date.today() + dt.timedelta(days=1), "ns")
-    future = np.flatnonzero(points["t"].to_numpy() >= tomorrow)  # dated after today
-    if future.size:
-        k = int(future[0])
+    future, far, swapped = _refused(points, extent, max_outside_m)
+    if future.any():
+        k = int(np.flatnonzero(future)[0])
         raise InputError(f"{path.name}: track point {k + 1} is dated {points['t'].iloc[k]:%Y-%m-%d}, after today",
                          "check the GPS's date and time settings and export the track again")
-    if extent is None:
-        return
-    far, swapped = far_and_swapped(extent, points["lon"].to_numpy(), points["lat"].to_numpy(), max_outside_m)
     if far.any():
         k = int(np.flatnonzero(far)[0])
         where = f"{path.name}: track point {k + 1} (lat {points['lat'].iloc[k]:.5f}, lon {points['lon'].iloc[k]:.5f})"
@@ -154,10 +160,8 @@ def check_track(path: Path, points: pd.DataFrame, extent: Extent | None, max_out
 def _check_tracks(paths: list[Path], points: pd.DataFrame, track: np.ndarray, extent: Extent | None) -> None:
     """:func:`check_track` of every track at once: where a point is refused, the first track holding one is
     checked alone, for its message."""
-    bad = points["t"].to_numpy() >= np.datetime64(dt.date.today() + dt.timedelta(days=1), "ns")
-    if extent is not None:
-        bad |= far_and_swapped(extent, points["lon"].to_numpy(), points["lat"].to_numpy(), MAX_OUTSIDE_M)[0]
-    if bad.any():
+    future, far, _ = _refused(points, extent)
+    if (bad := future | far).any():
         first = track[np.flatnonzero(bad)[0]]
         check_track(paths[first], points[track == first].reset_index(drop=True), extent)
 
