@@ -218,8 +218,8 @@ class Pipeline:
                 if stage.name in joined:
                     continue
                 for dep in stage.deps:
-                    if joined.get(dep, dep) in running:
-                        self._finish(running.pop(joined.get(dep, dep)), keys, results, records, on_stage)
+                    if (first := joined.get(dep, dep)) in running:  # its background process's first stage
+                        self._finish(running.pop(first), keys, results, records, on_stage)
                 key = self._key(stage, keys, digests)
                 keys[stage.name] = key
                 t0 = time.perf_counter()
