@@ -288,14 +288,6 @@ def _counterfactual_estimates(c, run, r, out):
     return estimate_counterfactual(c, r["landscape"])
 
 
-def _counterfactual_bytes(r) -> float:
-    """The counterfactual estimates' memory beside the run's (the static covariates, the matching landscape,
-    the samples' covariates, the k-d trees, the matching's workers), with room for the risk and accounting
-    stages growing meanwhile: 128 bytes a cell (at jurisdiction scale, 7.8 GB: a machine with less than
-    twice that free runs them in place)."""
-    return 128.0 * r["landscape"].grid.shape[0] * r["landscape"].grid.shape[1]
-
-
 def _counterfactual(c, run, r, out):
     if c.counterfactual is None:
         return None
@@ -376,22 +368,20 @@ _STAGES = (
 )
 
 
-def _compliance_bytes(r) -> float:
-    """The compliance's memory beside the run's: the parcels' cell ids, the loss years and masks of each period
-    (16 bytes a cell)."""
-    return 16.0 * r["landscape"].grid.shape[0] * r["landscape"].grid.shape[1]
+def _bytes_a_cell(per_cell: float) -> Callable[[Mapping], float]:
+    """A background stage's memory beside the run's, from the landscape's cells (:attr:`Stage.background`)."""
+    return lambda r: per_cell * r["landscape"].grid.shape[0] * r["landscape"].grid.shape[1]
 
 
-def _enforcement_bytes(r) -> float:
-    """The enforcement's memory beside the run's: the alerts' raster, its labelled events and their zones,
-    risk and parcels, the field sheet's map (32 bytes a cell: with the compliance's, 2.9 GB measured at a
-    jurisdiction's 61 Mpx)."""
-    return 32.0 * r["landscape"].grid.shape[0] * r["landscape"].grid.shape[1]
-
-
-# stages that may run beside the others, and the bytes they need
-_BACKGROUND = {"counterfactual_estimates": _counterfactual_bytes, "compliance": _compliance_bytes,
-               "enforcement": _enforcement_bytes}
+# stages that may run beside the others, and the bytes they need:
+# - the counterfactual estimates: the static covariates, the matching landscape, the samples' covariates, the k-d
+#   trees, the matching's workers, with room for the risk and accounting stages growing meanwhile (at
+#   jurisdiction scale 7.8 GB: a machine with less than twice that free runs them in place);
+# - the compliance: the parcels' cell ids, the loss years and masks of each period;
+# - the enforcement: the alerts' raster, its labelled events and their zones, risk and parcels, the field
+#   sheet's map (with the compliance's, 2.9 GB measured at a jurisdiction's 61 Mpx)
+_BACKGROUND = {"counterfactual_estimates": _bytes_a_cell(128.0), "compliance": _bytes_a_cell(16.0),
+               "enforcement": _bytes_a_cell(32.0)}
 _FOLLOWS = {"enforcement": "compliance"}  # stages run in another's background process, after it
 
 
