@@ -52,6 +52,28 @@ def test_mosaic_of_tiles_with_a_glob_pattern(tmp_path):
     np.testing.assert_array_equal(layer.data, values)
 
 
+def test_overlapping_tiles_the_first_file_wins_and_each_fills_what_the_others_leave(tmp_path):
+    # the first file is read straight into the layer, the next ones, overlapping it, through their own block
+    values = np.arange(100, dtype=np.uint8).reshape(10, 10)
+    write_tif(tmp_path / "a_left.tif", values[:, :6])
+    write_tif(tmp_path / "b_right.tif", 200 + values[:, 3:] % 50, transform=Affine(30, 0, X0 + 90, 0, -30, Y0))
+    write_tif(tmp_path / "c_inner.tif", np.full((4, 4), 9, np.uint8), transform=Affine(30, 0, X0 + 60, 0, -30, Y0))
+    layer = read_layer(str(tmp_path / "*.tif"), grid(), what="k", allow_reproject=False)
+    expected = values.copy()
+    expected[:, 6:] = 200 + values[:, 6:] % 50
+    np.testing.assert_array_equal(layer.data, expected)
+    assert layer.covered.all()
+
+
+def test_tiles_of_another_dtype_than_the_first_are_cast_into_its_layer(tmp_path):
+    values = np.arange(100, dtype=np.uint16).reshape(10, 10)
+    write_tif(tmp_path / "a.tif", values[:, :5])
+    write_tif(tmp_path / "b.tif", values[:, 5:].astype(np.uint8), transform=Affine(30, 0, X0 + 150, 0, -30, Y0))
+    layer = read_layer(str(tmp_path / "*.tif"), grid(), what="k", allow_reproject=False)
+    assert layer.data.dtype == np.uint16
+    np.testing.assert_array_equal(layer.data, values)
+
+
 def test_partial_file_is_masked_outside(tmp_path):
     values = np.full((10, 5), 7, dtype=np.uint8)
     path = write_tif(tmp_path / "half.tif", values, nodata=255)

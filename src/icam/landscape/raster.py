@@ -197,17 +197,18 @@ def read_layer(paths: Path | str | list[Path] | list[str], grid: Grid, *, what: 
                                dtype=np.dtype(src.dtypes[bands[0] - 1]))
             _check_same_product(src, bands, data.shape[0], nodata, what, path, files[0])
             try:
-                values, file_covered = _read_one(src, grid, bands, what, path, allow_reproject, categorical)
+                values, file_covered = _read_one(src, grid, bands, what, path, allow_reproject, categorical,
+                                                 data, covered)
             except (RasterioIOError, RasterioError, CPLE_BaseError, CRSError) as exc:
                 raise InputError(f"{what}: {path.name} cannot be read ({_reason(exc, path)})",
                                  "check that it is a complete GeoTIFF (re-download or re-export it)") from None
-            if values is None:
+            if values is None or values is _IN_PLACE:
                 continue
             (r0, r1, c0, c1), block = values
             target = data[:, r0:r1, c0:c1]
             block = block.astype(data.dtype, copy=False)
             if file_covered.all() and not covered[r0:r1, c0:c1].any():
-                target[...] = block  # the usual case: one file, or tiles that do not overlap
+                target[...] = block
             else:
                 new = file_covered & ~covered[r0:r1, c0:c1]
                 target[:, new] = block[:, new]
@@ -243,8 +244,16 @@ def _check_same_product(src, bands: list[int], n_bands: int, nodata, what: str, 
                          "give tiles with one nodata value (gdal_translate -a_nodata)")
 
 
-def _read_one(src, grid: Grid, bands: list[int], what: str, path: Path, allow_reproject: bool, categorical: bool):
-    """((r0, r1, c0, c1), block) and the block's coverage, or (None, None) when the file misses the grid."""
+_IN_PLACE = object()  # :func:`_read_one` read the file straight into the layer
+
+
+def _read_one(src, grid: Grid, bands: list[int], what: str, path: Path, allow_reproject: bool, categorical: bool,
+              data: np.ndarray, covered: np.ndarray):
+    """((r0, r1, c0, c1), block) and the block's coverage, or (None, None) when the file misses the grid.
+
+    A file on the grid's lattice whose cells no earlier file covered is read straight into ``data`` (the usual
+    case: one file, or tiles that do not overlap), and marked in ``covered``: (``_IN_PLACE``, None); a block
+    and a copy of it would double the memory the read holds (490 MB more for a jurisdiction's alert layer)."""
     offset = on_grid_offset(src, grid)
     if offset is not None:
         row_off, col_off = offset
@@ -253,6 +262,10 @@ def _read_one(src, grid: Grid, bands: list[int], what: str, path: Path, allow_re
         if r0 >= r1 or c0 >= c1:
             return None, None
         window = Window(c0 - col_off, r0 - row_off, c1 - c0, r1 - r0)
+        if data.dtype == np.dtype(src.dtypes[bands[0] - 1]) and not covered[r0:r1, c0:c1].any():
+            src.read(bands, window=window, out=data[:, r0:r1, c0:c1])
+            covered[r0:r1, c0:c1] = True
+            return _IN_PLACE, None
         block = src.read(bands, window=window)
         return ((r0, r1, c0, c1), block), np.ones((r1 - r0, c1 - c0), dtype=bool)
     if not allow_reproject:

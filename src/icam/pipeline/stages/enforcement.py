@@ -85,7 +85,8 @@ def read_alerts(config: IcamConfig, landscape: Landscape) -> tuple[AlertRaster, 
         return AlertRaster.from_annual_loss(np.where(landscape.forest.valid, loss, 0), year), {
             "kind": "annual_loss", "year": int(year)}
     layer = read_layer(e.alerts, landscape.grid, what="enforcement.alerts", allow_reproject=True, band=None)
-    data = np.where(layer.valid, layer.data, 0)
+    data = layer.data
+    data[:, ~layer.valid] = 0  # in place: a jurisdiction's two bands are 490 MB
     if not np.issubdtype(data.dtype, np.integer):
         raise InputError(f"enforcement.alerts: {e.alerts} holds {data.dtype} values, not whole numbers",
                          "alert layers hold integer dates and confidence codes")
