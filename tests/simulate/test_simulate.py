@@ -416,3 +416,25 @@ def test_simulated_alerts_follow_their_error_model():
     assert false.sum() == drawn["false_alert_px"] and set(np.unique(conf[false])) <= {1, 2}
     assert date[date > 0].min() >= date_to_days(dt.date(2024, 1, 1))
     assert set(np.unique(conf[drawn["true_mask"]])) <= {1, 2, 3}
+
+
+def test_the_alert_raster_is_the_same_file_whatever_gdals_block_cache(tmp_path):
+    # each tile holds both bands: written band by band, a tile that left a small cache before its second band
+    # came was written twice (the file twice its size); a row of tiles at a time, both bands, it is written once
+    from affine import Affine
+    from pyproj import CRS
+
+    from icam.landscape.grid import Grid
+    from icam.simulate.alerts import write_alert_raster
+
+    grid = Grid(CRS.from_epsg(32718).to_wkt(), Affine(30, 0, 200_000, 0, -30, 9_400_000), 1100, 1300)
+    rng = np.random.default_rng(5)
+    date = rng.integers(0, 4000, grid.shape).astype(np.int32)
+    conf = rng.integers(0, 4, grid.shape).astype(np.int32)
+    for megabytes in (1, 256):
+        with rasterio.Env(GDAL_CACHEMAX=megabytes * 2**20):
+            write_alert_raster(tmp_path / f"alerts_{megabytes}.tif", date, conf, grid, "EPSG:32718")
+    assert (tmp_path / "alerts_1.tif").read_bytes() == (tmp_path / "alerts_256.tif").read_bytes()
+    with rasterio.open(tmp_path / "alerts_1.tif") as src:
+        np.testing.assert_array_equal(src.read(1), date)
+        np.testing.assert_array_equal(src.read(2), conf)
