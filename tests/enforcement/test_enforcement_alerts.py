@@ -19,16 +19,20 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 import geopandas as gpd
+import hypothesis.extra.numpy as hnp
+import hypothesis.strategies as st
 import numpy as np
 import pytest
 import shapely
 from affine import Affine
+from hypothesis import given, settings
 from pyproj import CRS
 
 from icam.core.errors import InputError
 from icam.enforcement.alerts import (
     ALERT_EPOCH,
     AlertRaster,
+    _share_at_or_below,
     cluster_alerts,
     date_to_days,
     days_to_date,
@@ -273,3 +277,17 @@ def test_bad_inputs(grid, alerts):
         describe(events, parcels=gpd.GeoDataFrame({"x": [1]}, geometry=[shapely.box(0, 0, 1, 1)], crs=grid.crs))
     with pytest.raises(InputError, match="unknown alert export format"):
         write_alerts(events, "/tmp/never", formats=("shp",))
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=hnp.arrays(np.float32, st.integers(0, 60),
+                         elements=st.floats(-5, 5, width=32) | st.sampled_from([np.nan, np.inf, -np.inf])),
+       thresholds=st.lists(st.floats(-6, 6), max_size=8), chunk=st.integers(1, 9))
+def test_the_share_at_or_below_counted_by_chunks_is_the_share_of_all_values(values, thresholds, chunk):
+    # each chunk's values sorted alone, then the counts added: the share of the finite values at or below each
+    # threshold, as one sort of them all gives it, whatever the chunks
+    thresholds = np.array(thresholds + [float(v) for v in values[:3] if np.isfinite(v)])
+    finite = values[np.isfinite(values)].astype(np.float64)
+    expected = np.array([np.count_nonzero(finite <= t) for t in thresholds]) / max(finite.size, 1)
+    np.testing.assert_array_equal(_share_at_or_below(values.reshape(-1, 1), thresholds, chunk), expected)
+

@@ -108,7 +108,9 @@ class AlertRaster:
             raise InputError(f"alert confidence {int(conf[r, c])} at row {r}, column {c} (date {int(date[r, c])}) "
                              "is not 1, 2 or 3", "use 1 (low), 2 (high), 3 (highest) on alert pixels, 0 elsewhere")
         object.__setattr__(self, "date_days", date.astype(np.int32, copy=False))
-        object.__setattr__(self, "confidence", np.where(alert, conf, 0).astype(np.uint8))
+        confidence = conf.astype(np.uint8)  # 1–3 (checked above): no int32 temporary of the grid
+        confidence[~alert] = 0
+        object.__setattr__(self, "confidence", confidence)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -333,13 +335,24 @@ def _check_layer(arr, grid: Grid, what: str) -> np.ndarray:
     return arr
 
 
-def _share_at_or_below(layer: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """The share of the finite values of ``layer`` at or below each threshold. The values are sorted in the
-    layer's own dtype (a float32 risk map sorts twice as fast as float64); the comparison is exact, as
-    numpy compares float32 values and float64 thresholds in float64."""
+SHARE_CHUNK = 1 << 22  # values of a layer sorted at once (16 MB of float32)
+
+
+def _share_at_or_below(layer: np.ndarray, thresholds: np.ndarray, chunk_size: int = SHARE_CHUNK) -> np.ndarray:
+    """The share of the finite values of ``layer`` at or below each threshold: the values at or below it counted
+    in each chunk of the layer, sorted in the layer's own dtype (a float32 risk map sorts twice as fast as
+    float64), and added up. The comparison is exact, as numpy compares float32 values and float64 thresholds in
+    float64. A chunk at a time, not the whole layer's finite values and their sorted copy (0.4 GB at a
+    jurisdiction's 61 Mpx, in the enforcement's process beside the run; 1.95 → 1.65 s besides)."""
+    at_or_below = np.zeros(np.shape(thresholds), np.int64)
+    n_finite = 0
     flat = layer.ravel()
-    reference = np.sort(flat[np.isfinite(flat)])
-    return np.searchsorted(reference, thresholds, side="right") / max(reference.size, 1)
+    for lo in range(0, flat.size, chunk_size):
+        chunk = flat[lo:lo + chunk_size]
+        chunk = np.sort(chunk[np.isfinite(chunk)])
+        n_finite += chunk.size
+        at_or_below += np.searchsorted(chunk, thresholds, side="right")
+    return at_or_below / max(n_finite, 1)
 
 
 def describe(events: Events, *, zones: Mapping[str, np.ndarray] | None = None,
