@@ -131,7 +131,12 @@ def imap_shared(fn: Callable, shared: Any, tasks: Iterable[Sequence], workers: W
                 # dynamic baseline's fit, whose years then ran on one core while the other waited
                 yield from imap_shared(fn, shared, tasks[i:], count(), ahead)
                 return
-            yield fn(shared, *args)
+            result = fn(shared, *args)
+            # what the task freed goes back, as a worker's memory does when the pool ends: in a background
+            # process the heap otherwise held its largest task's peak to its end (the counterfactual estimates
+            # at a jurisdiction: 4.2 GB from the first fit to the last, 2.6 GB after it)
+            release_freed_memory()
+            yield result
         return
     workers = min(count(), len(tasks))
     ahead = ahead or workers
