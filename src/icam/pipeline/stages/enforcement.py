@@ -145,6 +145,7 @@ def alert_events(config: IcamConfig, landscape: Landscape, risk_ha_per_year: np.
     raster, source = read_alerts(config, landscape)
     events = cluster_alerts(raster, landscape.grid, max_gap_m=e.max_gap_m, since_days=e.since,
                             min_confidence=e.min_confidence)
+    del raster  # the layer read (0.55 GB at a jurisdiction) is done with once its events are formed
     latest = int(events.table["last_days"].max()) if len(events) else None
     as_of = e.as_of or (days_to_date(latest) if latest is not None else dt.date.today())
     if latest is not None and e.as_of is not None and date_to_days(e.as_of) < int(events.table["first_days"].min()):
