@@ -292,6 +292,31 @@ def test_a_map_with_density_everywhere_is_adjusted_as_its_pixels_among_zeros(cel
     np.testing.assert_array_equal(density, kept)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.just(0.0), st.just(-0.0), st.floats(1e-6, 1.0)), min_size=1, max_size=40),
+       st.floats(0.0, 1.2), st.sampled_from(["udef-arp", "exact"]), st.booleans())
+def test_a_density_that_may_be_overwritten_gives_the_same_result_in_its_own_buffer(densities, fraction, method,
+                                                                                  weighted):
+    """``overwrite``: the caller's temporary takes the result (no copy of a jurisdiction's forest pixels), the
+    same values to the bit, zeros (never −0.0) where the density was not positive; without it the input is left
+    as it was."""
+    density = np.array(densities) * 0.09
+    if not (density > 0).any():
+        return
+    n_px = np.arange(1, density.size + 1) if weighted else None
+    expected = fraction * 0.09 * density.size
+    kept = density.copy()
+    copied, passes = adjust_to_quantity(density, expected, 0.09, method=method, weights=n_px)
+    np.testing.assert_array_equal(density, kept)
+    buffer = density.copy()
+    in_place, in_place_passes = adjust_to_quantity(buffer, expected, 0.09, method=method, weights=n_px,
+                                                   overwrite=True)
+    assert in_place.tobytes() == copied.tobytes() and passes == in_place_passes
+    everywhere = bool((kept > 0).all())
+    assert np.shares_memory(in_place, buffer) or (method == "exact" and everywhere) or expected == 0
+    assert not np.signbit(copied[kept <= 0]).any()
+
+
 def test_udef_arp_iteration_converges_to_the_exact_allocation():
     rng = np.random.default_rng(7)
     area = rng.uniform(0.05, 0.1, 500)

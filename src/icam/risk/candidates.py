@@ -323,7 +323,7 @@ def _risk_map(score: np.ndarray, grid: Grid, expected_ha: float, validity_years:
     """A relative-risk map adjusted to the expected deforestation, ha/pixel/year (float32)."""
     index = np.flatnonzero(score > 0)
     area = grid.cell_area_at_ha(index)
-    adjusted, _ = bm.adjust_to_quantity(score.ravel()[index] * area, expected_ha, area)
+    adjusted, _ = bm.adjust_to_quantity(score.ravel()[index] * area, expected_ha, area, overwrite=True)
     risk = np.zeros(score.size, dtype=np.float32)
     risk[index] = bm.density_per_year(adjusted, validity_years)
     return risk.reshape(score.shape)
