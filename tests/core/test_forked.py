@@ -164,6 +164,37 @@ def test_a_background_task_with_a_large_result_ends_before_its_result_is_asked_f
     assert start_background(lambda: np.arange(5)).result().tolist() == [0, 1, 2, 3, 4]
 
 
+def _stamp_after(path, seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    stamp = time.monotonic()
+    path.write_text(repr(stamp))
+    return stamp
+
+
+@needs_fork
+def test_a_background_task_started_after_another_works_once_that_one_has_ended(tmp_path):
+    # one background process at a time: the second forks at once and waits for the first's end (a pidfd),
+    # even while the first, ended, is not reaped yet (its result not asked for)
+    import time
+
+    from icam.core.forked import _wait_for, start_background
+
+    first = start_background(lambda: _stamp_after(tmp_path / "first", 1.0))
+    second = start_background(lambda: time.monotonic(), after=[first])
+    assert second.result() >= float((tmp_path / "first").read_text())
+    assert first.result() == float((tmp_path / "first").read_text())
+    # a process already gone is not waited for; a waiting process is cancelled at once
+    _wait_for([first._process.pid])
+    slow = start_background(lambda: _stamp_after(tmp_path / "slow", 60.0))
+    waiting = start_background(lambda: 1, after=[slow])
+    started = time.monotonic()
+    waiting.cancel()
+    slow.cancel()
+    assert time.monotonic() - started < 10 and not (tmp_path / "slow").exists()
+
+
 def _pids_of_tasks(_) -> set[int]:
     return {pid for _, pid in map_shared(_weighted_sum, Unpicklable(np.ones(4)), [(0, 2, 1.0)] * 6)}
 

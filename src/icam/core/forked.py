@@ -15,6 +15,7 @@ import mmap
 import multiprocessing
 import os
 import pickle
+import select
 import signal
 import sys
 import tempfile
@@ -205,14 +206,15 @@ class Background:
     2.5 GB for half a minute while the accounting's workers ran). Where that file cannot be written, the pipe
     carries it."""
 
-    def __init__(self, func: Callable[[], Any], leave_cores: int = 1):
+    def __init__(self, func: Callable[[], Any], leave_cores: int = 1, after: Iterable[Background] = ()):
         context = multiprocessing.get_context("fork")
         release_freed_memory()
         self._receive, send = context.Pipe(duplex=False)
         self._file = tempfile.TemporaryFile()
+        after_pids = [b._process.pid for b in after if isinstance(b, Background)]
         # non-daemonic: the function may fork workers of its own (map_shared)
-        self._process = context.Process(target=_run_and_send, args=(func, send, self._file, leave_cores),
-                                        daemon=False)
+        self._process = context.Process(target=_run_and_send,
+                                        args=(func, send, self._file, leave_cores, after_pids), daemon=False)
         self._process.start()
         send.close()
         self._parent = os.getpid()
@@ -267,24 +269,45 @@ class _Done:
         pass
 
 
-def start_background(func: Callable[[], Any], leave_cores: int = 1) -> Background | _Done:
+def start_background(func: Callable[[], Any], leave_cores: int = 1, after: Iterable[Any] = ()) -> Background | _Done:
     """``func()`` in a forked process that inherits this one's memory (copy-on-write), its result taken later
     with ``.result()``: a stage that needs nothing of the stages running meanwhile. ``leave_cores``: the cores
-    its own workers leave to this process (:func:`default_workers`; 0 where this one only waits). Where fork is
-    not available it runs here, now."""
-    return Background(func, leave_cores) if fork_available() else _Done(func)
+    its own workers leave to this process (:func:`default_workers`; 0 where this one only waits). ``after``:
+    background processes started before, whose end the function waits for (:func:`_wait_for`): it forks now,
+    with what it needs, and works once they are done. Where fork is not available it runs here, now."""
+    return Background(func, leave_cores, after) if fork_available() else _Done(func)
 
 
 def _stop(signum, frame) -> None:
     raise SystemExit(128 + signum)  # unwinds through the function: a pool of its own stops its workers
 
 
-def _run_and_send(func: Callable[[], Any], send, file, leave_cores: int) -> None:
+def _wait_for(pids: Sequence[int]) -> None:
+    """Block until every process of ``pids`` has ended: a pidfd turns readable once its process exits, reaped or
+    not (Linux 5.3 and later). A process already reaped, or a system without pidfds, is not waited for."""
+    fds = []
+    for pid in pids:
+        try:
+            fds.append(os.pidfd_open(pid))
+        except (AttributeError, OSError):
+            continue
+    try:
+        while fds:
+            for fd in select.select(fds, [], [])[0]:
+                fds.remove(fd)
+                os.close(fd)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _run_and_send(func: Callable[[], Any], send, file, leave_cores: int, after_pids: Sequence[int] = ()) -> None:
     global _left_to_foreground  # noqa: PLW0603 (set once, as the background process starts)
     _left_to_foreground = leave_cores
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops this process (SIGTERM)
     signal.signal(signal.SIGTERM, _stop)
     try:
+        _wait_for(after_pids)
         message = (True, func())
     except BaseException as exc:  # noqa: BLE001 (every failure goes back to the parent, which raises it)
         message = (False, exc if _picklable(exc) else RuntimeError("".join(traceback.format_exception(exc))))
