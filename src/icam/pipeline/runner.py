@@ -62,7 +62,8 @@ class Stage:
     cacheable: bool = True
     # the bytes the stage needs, from its dependencies' results, where it may run in the background (a forked
     # process, beside the stages after it, until one needs its result): it then does when half the memory
-    # available holds them. None: it runs in its place.
+    # available holds them, working once the background processes started before it have ended. None: it runs
+    # in its place.
     background: Callable[[Mapping[str, Any]], float] | None = None
     # what to compute here, from its dependencies' results, before the stage forks into the background: the
     # forked process inherits it, and the stages after it find it too, instead of one copy in each process
