@@ -179,14 +179,14 @@ def test_a_background_task_started_after_another_works_once_that_one_has_ended(t
     # even while the first, ended, is not reaped yet (its result not asked for)
     import time
 
-    from icam.core.forked import _wait_for, start_background
+    from icam.core.forked import _pidfds, start_background
 
     first = start_background(lambda: _stamp_after(tmp_path / "first", 1.0))
     second = start_background(lambda: time.monotonic(), after=[first])
     assert second.result() >= float((tmp_path / "first").read_text())
     assert first.result() == float((tmp_path / "first").read_text())
-    # a process already gone is not waited for; a waiting process is cancelled at once
-    _wait_for([first._process.pid])
+    # a process already gone (reaped) gets no pidfd, so is not waited for; a waiting process is cancelled at once
+    assert _pidfds([first._process.pid]) == []
     slow = start_background(lambda: _stamp_after(tmp_path / "slow", 60.0))
     waiting = start_background(lambda: 1, after=[slow])
     started = time.monotonic()

@@ -211,11 +211,16 @@ class Background:
         release_freed_memory()
         self._receive, send = context.Pipe(duplex=False)
         self._file = tempfile.TemporaryFile()
-        after_pids = [b._process.pid for b in after if isinstance(b, Background)]
+        # opened here, before the fork: an earlier process reaped meanwhile cannot leave the child its pid's next owner
+        after_fds = _pidfds(b._process.pid for b in after if isinstance(b, Background))
         # non-daemonic: the function may fork workers of its own (map_shared)
         self._process = context.Process(target=_run_and_send,
-                                        args=(func, send, self._file, leave_cores, after_pids), daemon=False)
-        self._process.start()
+                                        args=(func, send, self._file, leave_cores, after_fds), daemon=False)
+        try:
+            self._process.start()
+        finally:
+            for fd in after_fds:
+                os.close(fd)
         send.close()
         self._parent = os.getpid()
         _backgrounds.add(self)
@@ -273,7 +278,7 @@ def start_background(func: Callable[[], Any], leave_cores: int = 1, after: Itera
     """``func()`` in a forked process that inherits this one's memory (copy-on-write), its result taken later
     with ``.result()``: a stage that needs nothing of the stages running meanwhile. ``leave_cores``: the cores
     its own workers leave to this process (:func:`default_workers`; 0 where this one only waits). ``after``:
-    background processes started before, whose end the function waits for (:func:`_wait_for`): it forks now,
+    background processes started before, whose end the function waits for (their pidfds): it forks now,
     with what it needs, and works once they are done. Where fork is not available it runs here, now."""
     return Background(func, leave_cores, after) if fork_available() else _Done(func)
 
@@ -282,15 +287,22 @@ def _stop(signum, frame) -> None:
     raise SystemExit(128 + signum)  # unwinds through the function: a pool of its own stops its workers
 
 
-def _wait_for(pids: Sequence[int]) -> None:
-    """Block until every process of ``pids`` has ended: a pidfd turns readable once its process exits, reaped or
-    not (Linux 5.3 and later). A process already reaped, or a system without pidfds, is not waited for."""
+def _pidfds(pids: Iterable[int]) -> list[int]:
+    """A pidfd of each process of ``pids`` (Linux 5.3 and later): one already reaped, or a system without pidfds,
+    gets none, and is not waited for."""
     fds = []
     for pid in pids:
         try:
             fds.append(os.pidfd_open(pid))
         except (AttributeError, OSError):
             continue
+    return fds
+
+
+def _wait_for(fds: Sequence[int]) -> None:
+    """Block until the process of each pidfd of ``fds`` has ended (a pidfd turns readable once its process exits,
+    reaped or not), closing them."""
+    fds = list(fds)
     try:
         while fds:
             for fd in select.select(fds, [], [])[0]:
@@ -301,13 +313,13 @@ def _wait_for(pids: Sequence[int]) -> None:
             os.close(fd)
 
 
-def _run_and_send(func: Callable[[], Any], send, file, leave_cores: int, after_pids: Sequence[int] = ()) -> None:
+def _run_and_send(func: Callable[[], Any], send, file, leave_cores: int, after_fds: Sequence[int] = ()) -> None:
     global _left_to_foreground  # noqa: PLW0603 (set once, as the background process starts)
     _left_to_foreground = leave_cores
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops this process (SIGTERM)
     signal.signal(signal.SIGTERM, _stop)
     try:
-        _wait_for(after_pids)
+        _wait_for(after_fds)
         message = (True, func())
     except BaseException as exc:  # noqa: BLE001 (every failure goes back to the parent, which raises it)
         message = (False, exc if _picklable(exc) else RuntimeError("".join(traceback.format_exception(exc))))
