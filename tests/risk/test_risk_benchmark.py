@@ -317,6 +317,26 @@ def test_a_density_that_may_be_overwritten_gives_the_same_result_in_its_own_buff
     assert not np.signbit(copied[kept <= 0]).any()
 
 
+@pytest.mark.parametrize("chunk_px", [1, 7, 64])
+def test_the_density_predicted_a_slab_at_a_time_is_the_whole_maps(monkeypatch, chunk_px):
+    """predict_density works on slabs of rows (or of values): each pixel's density its own, the same bits as the
+    whole map at once, on 2-D maps, 1-D pixel lists and a scalar unit, with regions the fit never saw."""
+    from icam.risk import benchmark as bm
+
+    rng = np.random.default_rng(11)
+    classes = rng.integers(0, 6, (9, 13)).astype(np.uint8)
+    admin = rng.integers(0, 4, classes.shape)
+    lost = rng.random(classes.shape) < 0.2
+    fit = bm.fit_relative_frequency(classes * (admin < 3), admin, lost, classes > 0, n_classes=5)
+    area = rng.uniform(0.08, 0.1, (9, 1))
+    whole = [bm.predict_density(fit, classes, admin, area), bm.predict_density(fit, classes.ravel(), 2, 0.09)]
+    monkeypatch.setattr(bm, "PREDICT_CHUNK_PX", chunk_px)
+    sliced = [bm.predict_density(fit, classes, admin, area), bm.predict_density(fit, classes.ravel(), 2, 0.09)]
+    for a, b in zip(whole, sliced):
+        assert a.tobytes() == b.tobytes() and a.shape == b.shape
+    assert (whole[0][classes == 0] == 0).all() and (whole[0][classes > 0] > 0).any()
+
+
 def test_udef_arp_iteration_converges_to_the_exact_allocation():
     rng = np.random.default_rng(7)
     area = rng.uniform(0.05, 0.1, 500)

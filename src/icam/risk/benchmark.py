@@ -366,15 +366,33 @@ def predict_density(fit: BenchmarkFit, classes: np.ndarray, admin_id: np.ndarray
     classes = np.asarray(classes)
     admin = np.broadcast_to(np.asarray(admin_id), classes.shape)
     area = np.broadcast_to(np.asarray(cell_area_ha, dtype=np.float64), classes.shape)
+    density = np.zeros(classes.shape, dtype=np.float64)
+    if classes.ndim == 0:
+        _predict_into(fit, classes, admin, area, density)
+        return density
+    # a slab of rows (or of values) at a time: each pixel's density is its own, so the same numbers, without the
+    # regions' int64 and the frequencies' float64 copies of every pixel (0.96 GB at a jurisdiction's 30 million
+    # forest pixels, the local-rate candidate's peak)
+    step = max(1, PREDICT_CHUNK_PX // max(1, math.prod(classes.shape[1:])))
+    for lo in range(0, classes.shape[0], step):
+        rows = slice(lo, lo + step)
+        _predict_into(fit, classes[rows], admin[rows], area[rows], density[rows])
+    return density
+
+
+PREDICT_CHUNK_PX = 1 << 22  # pixels :func:`predict_density` predicts at once
+
+
+def _predict_into(fit: BenchmarkFit, classes: np.ndarray, admin: np.ndarray, area: np.ndarray,
+                  out: np.ndarray) -> None:
+    """:func:`predict_density` of ``classes`` (``admin`` and ``area`` of their shape) into ``out``, zeros."""
     forest = classes > 0
     counted = classes[forest]
     regions = modelling_regions(counted, admin[forest], fit.n_classes)
     position = np.minimum(np.searchsorted(fit.region_ids, regions), fit.region_ids.size - 1)
     seen = fit.region_ids[position] == regions
     frequency = np.where(seen, fit.relative_frequency[position], fit.class_frequency[counted.astype(np.int64)])
-    density = np.zeros(classes.shape, dtype=np.float64)
-    density[forest] = frequency * area[forest]
-    return density
+    out[forest] = frequency * area[forest]
 
 
 # --------------------------------------------------------------------------- quantity
