@@ -51,7 +51,6 @@ from rasterio.enums import Resampling
 from rasterio.warp import reproject
 from threadpoolctl import threadpool_info
 
-from icam.risk.benchmark import adjust_to_quantity
 from icam.risk.covariates import CovariateStack
 from icam.risk.models import (
     GradientBoostingRiskModel,
@@ -61,6 +60,7 @@ from icam.risk.models import (
     predict_map,
     spatial_cells,
 )
+from icam.risk.quantity import adjust_to_quantity
 from icam.risk.validate import assessment_cells, compare_by_cell, median_absolute_error
 
 REPO = Path(__file__).resolve().parents[1]

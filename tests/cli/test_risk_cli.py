@@ -17,6 +17,7 @@ from affine import Affine
 from conftest import UTM, X0, Y0, run_cli, write_tif
 from icam.landscape.grid import Grid
 from icam.risk import benchmark as bm
+from icam.risk.quantity import adjust_to_quantity
 from icam.risk.workflow import forest_from_fcc, run_benchmark
 
 GUADELOUPE_UTM = "guadeloupe/fcc123_GLP_utm20n.tif"
@@ -172,7 +173,7 @@ def test_risk_map_is_the_historical_fit_on_the_last_forest_edge(tmp_path):
     classes = bm.vulnerability_classes(bm.distance_to_edge_m(f3, grid), f3, result.historical.nrt_m, 30.0)
     assert (result.risk_classes == classes).all()
     expected = bm.predict_density(result.historical.fit, classes, 1, grid.cell_area_ha())
-    adjusted, _ = bm.adjust_to_quantity(expected, 12.0, grid.cell_area_ha())
+    adjusted, _ = adjust_to_quantity(expected, 12.0, grid.cell_area_ha())
     np.testing.assert_allclose(result.risk_ha_per_year, adjusted / 4, rtol=1e-6)
 
 

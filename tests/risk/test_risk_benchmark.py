@@ -14,9 +14,7 @@ from hypothesis import strategies as st
 from icam.core.errors import InputError
 from icam.landscape.grid import Grid
 from icam.risk.benchmark import (
-    adjust_to_quantity,
     class_limits_m,
-    density_per_year,
     distance_to_edge_capped_m,
     distance_to_edge_m,
     fit_relative_frequency,
@@ -27,6 +25,7 @@ from icam.risk.benchmark import (
     region_class,
     vulnerability_classes,
 )
+from icam.risk.quantity import adjust_to_quantity, density_per_year
 
 UTM = "EPSG:32718"
 

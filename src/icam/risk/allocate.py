@@ -120,7 +120,7 @@ def density_baseline(density_ha_per_year: np.ndarray, zones: Mapping[str, np.nda
 
     Source: VT0007 v1.0 (2024) §5.6 "Using the Allocated Risk Map" and VM0048 v1.0 (VMD0055):
     the risk map adjusted to the expected jurisdictional deforestation (§5.3/§5.5; see
-    :func:`icam.risk.benchmark.adjust_to_quantity` and :func:`~icam.risk.benchmark.density_per_year`)
+    :func:`icam.risk.quantity.adjust_to_quantity` and :func:`~icam.risk.quantity.density_per_year`)
     gives, summed over a zone, the zone's allocated activity data. The map is fixed for the
     baseline validity period, so the annual value is the same in every year first_year..last_year.
 

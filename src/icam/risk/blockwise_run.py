@@ -23,6 +23,7 @@ from icam.landscape.raster import RasterWriter
 from icam.risk import benchmark as bm
 from icam.risk import validate as va
 from icam.risk.blockwise import DISTANCE_CAP_M, Blocks, ChangeMap, class_counts, classed_groups, histograms, merge
+from icam.risk.quantity import adjust_to_quantity, density_per_year
 from icam.risk.workflow import Assessment, PeriodFit, benchmark_summary
 
 FIT_PERIODS = {"calibration": ("t1", "t2"), "historical": ("t1", "t3")}
@@ -119,7 +120,7 @@ class _Run:
         region, area = self.region_of(keys), self.area_of(keys)
         frequency = bm.predict_density(fit, bm.region_class(region, fit.n_classes),
                                        bm.region_admin(region, fit.n_classes), 1.0)
-        return keys, bm.adjust_to_quantity(frequency * area, expected_ha, area, weights=px)[0]
+        return keys, adjust_to_quantity(frequency * area, expected_ha, area, weights=px)[0]
 
     def assess(self, name: str, fit: PeriodFit, counts: Counts) -> Assessment:
         """The fit's frequencies on the period's classes, adjusted to its actual loss, per assessment cell."""
@@ -206,7 +207,7 @@ def run_benchmark_by_blocks(change: ChangeMap, years: tuple[int, int, int], grid
             source = "given"
         (risk_counts,) = run.counts(pool, "t3", [(nrt["historical"], "none")])
         keys, adjusted = run.adjusted(historical.fit, risk_counts, expected_ha)
-        per_year = bm.density_per_year(adjusted, validity_years).astype(np.float32)
+        per_year = density_per_year(adjusted, validity_years).astype(np.float32)
         allocated = float(per_year.astype(np.float64) @ risk_counts.group_px[1])
         paths = _write_maps(pool, run, out, nrt["historical"], keys, per_year) if out is not None else (None, None)
     return BlockBenchmark(calibration=calibration, calibration_assessment=cal, confirmation_assessment=cnf,

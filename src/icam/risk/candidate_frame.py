@@ -11,8 +11,8 @@ import numpy as np
 
 from icam.core.indices import flat_indices
 from icam.landscape.grid import Grid
-from icam.risk import benchmark as bm
 from icam.risk import validate as va
+from icam.risk.quantity import adjust_to_quantity
 from icam.risk.workflow import Assessment, compare_on_forest, finite_or_none
 
 AUC_SAMPLE_PX = 400_000  # forest pixels drawn to compute a map's AUC (ranks of millions are slow, and no better)
@@ -125,6 +125,6 @@ def assess(period: str, score: np.ndarray, frame: Period, s: RiskSetting) -> Ass
     """A relative-risk map on the forest (``score`` per pixel of ``frame``) → density adjusted to the actual
     loss → assessment cells."""
     area = frame.area_ha
-    adjusted, _ = bm.adjust_to_quantity(score * area, float(area[frame.lost_px].sum()), area, overwrite=True)
+    adjusted, _ = adjust_to_quantity(score * area, float(area[frame.lost_px].sum()), area, overwrite=True)
     return compare_on_forest(period, frame.index, adjusted, frame.lost_px, area, frame.cells, frame.cell_px, s.grid,
                              s.assessment_cell_ha, keep_density=False)

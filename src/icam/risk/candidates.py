@@ -40,6 +40,7 @@ from icam.risk import validate as va
 from icam.risk.candidate_frame import Candidate, Period, RiskSetting, assess, map_auc, map_fom
 from icam.risk.covariates import CovariateStack
 from icam.risk.local_rate_candidate import local_rate_candidate, local_rate_score_t3
+from icam.risk.quantity import adjust_to_quantity, density_per_year
 from icam.risk.workflow import Assessment, BenchmarkResult, run_benchmark
 
 __all__ = ["Candidate", "RiskResult", "RiskSetting", "run_candidates"]
@@ -323,7 +324,7 @@ def _risk_map(score: np.ndarray, grid: Grid, expected_ha: float, validity_years:
     """A relative-risk map adjusted to the expected deforestation, ha/pixel/year (float32)."""
     index = np.flatnonzero(score > 0)
     area = grid.cell_area_at_ha(index)
-    adjusted, _ = bm.adjust_to_quantity(score.ravel()[index] * area, expected_ha, area, overwrite=True)
+    adjusted, _ = adjust_to_quantity(score.ravel()[index] * area, expected_ha, area, overwrite=True)
     risk = np.zeros(score.size, dtype=np.float32)
-    risk[index] = bm.density_per_year(adjusted, validity_years)
+    risk[index] = density_per_year(adjusted, validity_years)
     return risk.reshape(score.shape)

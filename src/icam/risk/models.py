@@ -13,7 +13,7 @@ Every model has scikit-learn's surface (``fit(X, y)``, ``predict_proba(X)`` → 
 from :meth:`CovariateStack.sample`); y is 1 for a cell deforested during the fitting period and 0
 for a cell that stayed forest. Probabilities fitted on a balanced sample rank cells correctly but are
 not the cells' probabilities (see :func:`balanced_sample`); the quantity comes from the expected
-deforestation (``icam.risk.benchmark.adjust_to_quantity``).
+deforestation (``icam.risk.quantity.adjust_to_quantity``).
 """
 
 from __future__ import annotations

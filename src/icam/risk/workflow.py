@@ -34,6 +34,7 @@ from icam.landscape.grid import Grid
 from icam.risk import benchmark as bm
 from icam.risk import validate as va
 from icam.risk.blockwise import DISTANCE_CAP_M
+from icam.risk.quantity import adjust_to_quantity, density_per_year
 
 VALIDITY_YEARS = 6  # VM0048 v1.0: the baseline is valid for six years, then reassessed
 
@@ -266,8 +267,8 @@ class _Groups:
 
     def adjusted_ha(self, expected_ha: float) -> np.ndarray:
         """Density per pixel of ``index`` (ha), adjusted to ``expected_ha`` (UDef-ARP's iteration)."""
-        adjusted, _ = bm.adjust_to_quantity(self.frequency * self.area_ha, expected_ha, self.area_ha,
-                                            weights=self.n_px)
+        adjusted, _ = adjust_to_quantity(self.frequency * self.area_ha, expected_ha, self.area_ha,
+                                         weights=self.n_px)
         return adjusted[self.group]
 
 
@@ -416,7 +417,7 @@ def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tupl
     else:
         source = "given"
     groups = _groups(historical.fit, risk_classes, unit_ids, grid)
-    risk = PixelValues(groups.index, bm.density_per_year(groups.adjusted_ha(expected_ha), validity_years),
+    risk = PixelValues(groups.index, density_per_year(groups.adjusted_ha(expected_ha), validity_years),
                        grid.shape).dense()
     score = ClassScore(historical.fit, risk_classes, unit_ids, grid)
     return BenchmarkResult(calibration=calibration, calibration_assessment=cal, confirmation_assessment=cnf,
