@@ -7,8 +7,8 @@ density) and section 5.5 "Testing and Model Selection" (fit in the calibration p
 for the confirmation period). The numeric conventions the tool leaves to its software (bins one
 pixel wide, the bin midpoint, 29 geometric classes with ratio (LL/UL)^(1/29), the area-weighted
 class fallback, the iterative adjustment to the expected quantity stopping at AR ≤ 1.00001 after
-at most 5 iterations) are those of Clark Labs' UDef-ARP, the software Verra distributes with the
-tool (github.com/ClarkCGA/UDef-ARP); see docs/methods.md, "Deforestation risk: the VT0007
+at most 5 iterations, in :mod:`icam.risk.quantity`) are those of Clark Labs' UDef-ARP, the software
+Verra distributes with the tool (github.com/ClarkCGA/UDef-ARP); see docs/methods.md, "Deforestation risk: the VT0007
 benchmark". riskmapjnr (Vieilledent) differs where said.
 
 Every function is vectorised: one distance transform (``edt``), one ``np.searchsorted`` for the classes,
