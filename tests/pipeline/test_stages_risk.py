@@ -41,8 +41,10 @@ def _covariates(tmp_path, rivers: bool = True) -> SimpleNamespace:
 @pytest.mark.parametrize("fork_min_px", [0, 10**9], ids=["in forked workers", "here"])
 def test_static_covariates_are_the_distances_and_terrain_worked_by_hand(tmp_path, monkeypatch, fork_min_px):
     monkeypatch.setattr(risk_stage, "FORK_MIN_PX", fork_min_px)
-    layers = _static_covariates(_covariates(tmp_path), _grid())
-    assert list(layers) == ["roads_log1p_km", "settlements_log1p_km", "rivers_log1p_km", "elevation_km", "slope_deg"]
+    spilled = _static_covariates(_covariates(tmp_path), _grid())
+    assert list(spilled) == ["roads_log1p_km", "settlements_log1p_km", "rivers_log1p_km", "elevation_km", "slope_deg"]
+    assert all(a.dtype == np.float32 and a.shape == (ROWS, COLS) for a in spilled.values())
+    layers = {name: np.asarray(a) for name, a in spilled.items()}  # in temporary files: read whole
     rows, cols = np.indices((ROWS, COLS))
 
     def log1p_km(distance_m):
@@ -57,7 +59,6 @@ def test_static_covariates_are_the_distances_and_terrain_worked_by_hand(tmp_path
     # a plane rising 3 m over 30 m: the slope is arctan(0.1) (one-sided differences at the border too) but beside
     # row 0, whose no-data the slope fills with the mean elevation
     np.testing.assert_allclose(layers["slope_deg"][2:], np.degrees(np.arctan(0.1)), rtol=1e-5)
-    assert all(a.dtype == np.float32 for a in layers.values())
 
 
 def test_a_missing_layer_is_left_out_and_a_workers_error_reaches_the_run(tmp_path, monkeypatch):

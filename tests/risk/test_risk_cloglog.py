@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from icam.core import spilled
+from icam.core.spilled import SpilledRaster
 from icam.risk import cloglog
 
 
@@ -119,3 +121,27 @@ def test_probability_in_the_hazards_own_buffer_is_the_new_arrays(hazards):
     np.testing.assert_array_equal(cloglog.probability(h), expected)
     assert cloglog.probability(h, out=h) is h
     np.testing.assert_array_equal(h, expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_covariates=st.integers(1, 5), chunk=st.integers(1, 300),
+       ascending=st.booleans())
+def test_covariates_in_files_give_the_same_eta_to_the_bit(seed, n_covariates, chunk, ascending):
+    # the run's static covariates are in temporary files, read a range of cells at a time: each cell's terms are
+    # added in the covariates' order all the same, whatever the ranges and the cells' order
+    rng = np.random.default_rng(seed)
+    columns = [rng.normal(size=(30, 40)).astype(np.float32) * rng.uniform(1, 20) for _ in range(n_covariates)]
+    for c in columns:
+        c[rng.random(c.shape) < 0.1] = np.nan
+    cells = rng.choice(1200, size=500, replace=False)
+    cells = np.sort(cells) if ascending else cells
+    mean, sd, coef = rng.normal(size=n_covariates), rng.uniform(0.5, 2, n_covariates), rng.normal(size=n_covariates)
+    start = rng.normal(size=cells.size)
+    files = []
+    for c in columns:
+        files.append(SpilledRaster(c.shape, np.float32))
+        files[-1].write(c)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(spilled, "CHUNK_VALUES", chunk)
+        got = cloglog.linear_terms(files, cells, mean, sd, coef, start=start)
+    np.testing.assert_array_equal(got, cloglog.linear_terms(columns, cells, mean, sd, coef, start=start))

@@ -13,6 +13,7 @@ import numba
 import numpy as np
 from scipy import optimize
 
+from icam.core.spilled import SpilledRaster, chunks_at
 from icam.risk.covariates import read_only_float32
 
 ETA_MAX = 4.0  # exp(exp(4)) is about 5e23: p is 1 to float precision above it
@@ -34,16 +35,27 @@ def linear_terms(columns: list[np.ndarray], cells: np.ndarray, mean: np.ndarray,
     order, so the values are those of the numpy version to the bit (its passes and (cells × covariates) float64
     temporaries cost more than the arithmetic, millions of cells every year), and η of the first covariates
     continued with the others' terms is η of them all at once, to the bit. Covariates that are not all float32
-    take one pass each, in the same order."""
+    take one pass each, in the same order. Covariates in files (:class:`SpilledRaster`, all of them) are read a
+    range of cells at a time, each cell's terms added in the same order."""
     eta = np.zeros(cells.size) if start is None else np.array(start, dtype=np.float64)
-    columns = [np.asarray(c).ravel() for c in columns]
     mean, sd, coef = (np.asarray(v, dtype=np.float64) for v in (mean, sd, coef))
+    if columns and isinstance(columns[0], SpilledRaster):
+        for positions, offsets, values in chunks_at(columns, cells):
+            part = eta[positions]
+            _add_columns(values, offsets, mean, sd, coef, part)
+            eta[positions] = part
+        return eta
+    _add_columns([np.asarray(c).ravel() for c in columns], cells, mean, sd, coef, eta)
+    return eta
+
+
+def _add_columns(columns: list[np.ndarray], cells: np.ndarray, mean: np.ndarray, sd: np.ndarray, coef: np.ndarray,
+                 eta: np.ndarray) -> None:
     if columns and all(c.dtype == np.float32 for c in columns):
         _add_terms(tuple(read_only_float32(c) for c in columns), cells, mean, sd, coef, eta)
     else:
         for column, m, s, b in zip(columns, mean, sd, coef):
             _add_term(column, cells, float(m), float(s), float(b), eta)
-    return eta
 
 
 def relative_hazard(columns: list[np.ndarray], cells: np.ndarray, mean: np.ndarray, sd: np.ndarray,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from icam.core.spilled import SpilledRaster
 from icam.risk.benchmark import distance_to_edge_m
 
 COVER_RADIUS_M = 1000.0  # PACT matches on the forest cover within 1 km
@@ -27,7 +28,7 @@ class MatchingLandscape:
     control: np.ndarray  # bool
     strata: np.ndarray  # int
     strata_names: tuple[str, ...]
-    static: Mapping[str, np.ndarray]
+    static: Mapping[str, np.ndarray | SpilledRaster]
     cell_size_m: float
     cell_area_ha: float
 
@@ -83,6 +84,9 @@ class MatchingLandscape:
         return {**self.features(year, cells, edge_m), "forest_cover_1km": self.forest_cover_1km(year, cells)}
 
 
-def values_at(raster: np.ndarray, cells: np.ndarray | None) -> np.ndarray:
-    """``raster`` itself, or its values at the flat indices ``cells`` (a copy)."""
+def values_at(raster: np.ndarray | SpilledRaster, cells: np.ndarray | None) -> np.ndarray:
+    """``raster`` itself (read whole where it is in a file), or its values at the flat indices ``cells`` (a
+    copy)."""
+    if isinstance(raster, SpilledRaster):
+        return np.asarray(raster) if cells is None else raster.at(cells)
     return raster if cells is None else np.asarray(raster).ravel()[cells]

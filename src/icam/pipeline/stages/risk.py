@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from icam.core.errors import InputError
-from icam.core.forked import map_shared, shared_array
+from icam.core.forked import map_shared
+from icam.core.spilled import SpilledRaster
 from icam.forest.change import ForestChange
 from icam.forest.classes import area_by_code
 from icam.landscape import Landscape
@@ -51,7 +52,7 @@ def _epoch_forest(forest: ForestChange, year: int, key: str) -> np.ndarray:
     return forest.forest_in(year)
 
 
-def _vector_distance_km(path: Path, grid: Grid, key: str, out: np.ndarray) -> None:
+def _vector_distance_km(path: Path, grid: Grid, key: str, out: SpilledRaster) -> None:
     """log1p(distance in km) to the features of ``path``, written into ``out``."""
     geoms = read_features(path, grid.crs, key)
     try:
@@ -60,36 +61,39 @@ def _vector_distance_km(path: Path, grid: Grid, key: str, out: np.ndarray) -> No
         raise InputError(f"{key}: {path}: {exc.message}", exc.hint) from None
     # in the distance's own float32 buffer: a jurisdiction's 61 Mpx took 0.6–1.8 s more in two fresh copies
     distance /= 1000.0
-    np.log1p(distance, out=out)
+    out.write(np.log1p(distance, out=distance))
 
 
-def _terrain(path: Path, grid: Grid, elevation_km: np.ndarray, slope: np.ndarray) -> None:
-    """The elevation (km) and the slope (degrees) from the DEM at ``path``, written into the two arrays, NaN
+def _terrain(path: Path, grid: Grid, elevation_km: SpilledRaster, slope: SpilledRaster) -> None:
+    """The elevation (km) and the slope (degrees) from the DEM at ``path``, written into the two rasters, NaN
     where the elevation has no data."""
     dem = read_onto_grid(path, grid, what="risk.covariates.elevation", allow_reproject=True, categorical=False)
     elevation = dem.astype(np.float32).filled(np.nan)
+    del dem
     filled = np.where(np.isnan(elevation), np.nanmean(elevation), elevation)
-    slope[...] = slope_deg(filled, grid)
-    slope[np.isnan(elevation)] = np.nan
-    np.divide(elevation, 1000.0, out=elevation_km)
+    values = slope_deg(filled, grid)
+    del filled
+    values[np.isnan(elevation)] = np.nan
+    slope.write(values)
+    np.divide(elevation, 1000.0, out=elevation)
+    elevation_km.write(elevation)
 
 
 _last_static: list = []  # [(key, layers)]: the last static covariates computed in this process
 
 
-def static_covariates(config: IcamConfig, grid: Grid) -> dict[str, np.ndarray]:
-    """log1p(distance in km) to roads, settlements and rivers; elevation (km) and slope (degrees).
+def static_covariates(config: IcamConfig, grid: Grid) -> dict[str, SpilledRaster]:
+    """log1p(distance in km) to roads, settlements and rivers; elevation (km) and slope (degrees), each a
+    float32 :class:`SpilledRaster` (read at the cells a step needs, or whole with ``np.asarray``).
 
     The risk, renewal, accounting and counterfactual stages of a run all read them: the last ones computed are
-    kept (read-only) and handed out again while the covariate files (path, size, time) and the grid are the
-    same, which saves 2 s a stage on the demo."""
+    kept and handed out again while the covariate files (path, size, time) and the grid are the same, which
+    saves 2 s a stage on the demo."""
     cov = config.risk.covariates
     key = (cov.model_dump_json(), grid, tuple(file_stamp(p) for p in _covariate_files(cov)))
     if _last_static and _last_static[0][0] == key:
         return dict(_last_static[0][1])
     layers = _static_covariates(cov, grid)
-    for a in layers.values():
-        a.flags.writeable = False  # shared by the stages: none may change another's
     _last_static[:] = [(key, layers)]
     return dict(layers)
 
@@ -98,16 +102,17 @@ def _covariate_files(cov) -> list[Path]:
     return [p for p in (cov.roads, cov.settlements, cov.rivers, cov.elevation) if p is not None]
 
 
-def _static_covariates(cov, grid: Grid) -> dict[str, np.ndarray]:
+def _static_covariates(cov, grid: Grid) -> dict[str, SpilledRaster]:
     """The distances to the vector layers, the elevation (km) and the slope, NaN where the elevation has no data.
 
-    Each layer (the DEM's two together) in a forked worker, on every core, written into memory this process
-    shares with them: a jurisdiction's five took 8.5 s on one core while the other waited. Not in threads:
-    they read and rasterise with GDAL, and the run forks its background stage right after them (a fork soon
-    after a GDAL thread exits can copy a lock PROJ holds); the workers are gone by then."""
+    Each layer (the DEM's two together) in a forked worker, on every core, written into a temporary file this
+    process shares with them: a jurisdiction's five took 8.5 s on one core while the other waited. Not in
+    threads: they read and rasterise with GDAL, and the run forks its background stage right after them (a fork
+    soon after a GDAL thread exits can copy a lock PROJ holds); the workers are gone by then. In files, not in
+    memory: the 1.2 GB of a jurisdiction's stayed resident in the run and its background process to the end."""
     given = [task for task in _COVARIATE_LAYERS if getattr(cov, task) is not None]
     # the layers in this order: the models' and the matching's columns follow it
-    layers = {name: shared_array(grid.shape, np.float32) for task in given for name in _COVARIATE_LAYERS[task]}
+    layers = {name: SpilledRaster(grid.shape, np.float32) for task in given for name in _COVARIATE_LAYERS[task]}
     tasks = sorted(((t,) for t in given), key=lambda t: t != ("elevation",))
     workers = None if grid.height * grid.width >= FORK_MIN_PX else 1
     map_shared(_covariate_task, (cov, grid, layers), tasks, workers=workers)
@@ -145,6 +150,7 @@ def risk_setting(config: IcamConfig, landscape: Landscape, static: dict[str, np.
     units = np.where(zone, 1 if admin is None else admin + 1, 0).astype(np.int32)
     if static is None:
         static = static_covariates(config, landscape.grid) if r.models and r.models != ["local_rate"] else {}
+    static = {name: np.asarray(a) for name, a in static.items()}  # the models read them whole
     missing = [name for name, a in static.items() if np.isnan(a[zone]).any()]
     if missing:
         raise InputError(f"risk.covariates: {', '.join(missing)} have no data in part of the {r.zone}",
