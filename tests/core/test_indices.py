@@ -1,10 +1,11 @@
-"""Flat indices of a raster's cells (icam.core.indices)."""
+"""Flat indices of a raster's cells, and counts and sums over them (icam.core.indices)."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from icam.core.indices import flat_indices
+from icam.core.indices import bincount, flat_indices
 
 
 @settings(max_examples=50, deadline=None)
@@ -19,3 +20,26 @@ def test_flat_indices_are_flatnonzero_in_int32(seed, rows, cols):
 def test_a_raster_of_2_to_the_31_cells_keeps_int64():
     # a view of one False over 2³¹ cells (no memory): the type follows the raster's size, not its True cells
     assert flat_indices(np.broadcast_to(np.False_, (2, 2**30))).dtype == np.int64
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 500), top=st.integers(1, 60), minlength=st.integers(0, 80),
+       dtype=st.sampled_from([np.int32, np.int64, np.uint8, np.int16]))
+def test_bincount_is_numpys_to_the_bit(seed, n, top, minlength, dtype):
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, min(top, np.iinfo(dtype).max), n).astype(dtype)
+    # weights of every magnitude: a sum in another order would differ in its last bits
+    weights = rng.normal(size=n) * 10.0 ** rng.integers(-8, 9, n)
+    counts = bincount(index, minlength=minlength)
+    assert counts.dtype == np.int64
+    np.testing.assert_array_equal(counts, np.bincount(index, minlength=minlength))
+    np.testing.assert_array_equal(bincount(index, weights, minlength), np.bincount(index, weights, minlength))
+
+
+def test_bincount_refuses_what_numpy_refuses():
+    with pytest.raises(ValueError, match="non-negative"):
+        bincount(np.array([1, -1], np.int32))
+    with pytest.raises(TypeError, match="integer"):
+        bincount(np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="differ in shape"):
+        bincount(np.array([1, 2], np.int32), np.ones(3))

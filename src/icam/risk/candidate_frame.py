@@ -125,6 +125,7 @@ def assess(period: str, score: np.ndarray, frame: Period, s: RiskSetting) -> Ass
     """A relative-risk map on the forest (``score`` per pixel of ``frame``) → density adjusted to the actual
     loss → assessment cells."""
     area = frame.area_ha
-    adjusted, _ = adjust_to_quantity(score * area, float(area[frame.lost_px].sum()), area, overwrite=True)
-    return compare_on_forest(period, frame.index, adjusted, frame.lost_px, area, frame.cells, frame.cell_px, s.grid,
-                             s.assessment_cell_ha, keep_density=False)
+    lost_area = area[frame.lost_px]
+    adjusted, _ = adjust_to_quantity(score * area, float(lost_area.sum()), area, overwrite=True)
+    return compare_on_forest(period, frame.index, adjusted, frame.lost_px, lost_area, frame.cells, frame.cell_px,
+                             s.grid, s.assessment_cell_ha, keep_density=False)

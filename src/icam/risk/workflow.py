@@ -29,7 +29,7 @@ import numpy as np
 from affine import Affine
 
 from icam.core.errors import InputError
-from icam.core.indices import flat_indices
+from icam.core.indices import bincount, flat_indices
 from icam.landscape.grid import Grid
 from icam.risk import benchmark as bm
 from icam.risk import validate as va
@@ -275,8 +275,9 @@ class _Groups:
 def _dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(distinct values ascending, code of each value): a bincount when the values are small, else a sort."""
     if values.size and int(values.max()) <= 50_000_000:
-        present = np.flatnonzero(np.bincount(values))
-        lookup = np.zeros(int(present[-1]) + 1, dtype=np.int64)
+        present = np.flatnonzero(bincount(values))
+        # int32 codes where they fit: half the memory over a jurisdiction's 36 million forest pixels
+        lookup = np.zeros(int(present[-1]) + 1, dtype=np.int32 if present.size < 2**31 else np.int64)
         lookup[present] = np.arange(present.size)
         return present, lookup[values]
     return np.unique(values, return_inverse=True)
@@ -288,23 +289,24 @@ def _groups(fit: bm.BenchmarkFit, classes: np.ndarray, units, grid: Grid) -> _Gr
     regions, code = _dense_codes(bm.modelling_regions(classes.ravel()[index], unit, fit.n_classes))
     area_by_row = grid.cell_area_ha()[:, 0]
     if grid.is_area_corrected:  # areas change by row: group by (region, row)
-        keys, group = _dense_codes(code * grid.height + index // grid.width)
+        keys, group = _dense_codes(code.astype(np.int64) * grid.height + index // grid.width)
         region, area = regions[keys // grid.height], area_by_row[keys % grid.height]
     else:
         group, region, area = code, regions, np.full(regions.size, area_by_row[0])
     frequency = bm.predict_density(fit, bm.region_class(region, fit.n_classes),
                                    bm.region_admin(region, fit.n_classes), 1.0)
     return _Groups(index=index, group=group, frequency=frequency, area_ha=area,
-                   n_px=np.bincount(group, minlength=region.size))
+                   n_px=bincount(group, minlength=region.size))
 
 
 def compare_on_forest(name: str, index: np.ndarray, adjusted_ha: np.ndarray, lost: np.ndarray,
-                      area_ha: np.ndarray, cells: va.AssessmentCells, cell_px: np.ndarray, grid: Grid,
+                      lost_area_ha: np.ndarray, cells: va.AssessmentCells, cell_px: np.ndarray, grid: Grid,
                       cell_area_ha: float, keep_density: bool = True) -> Assessment:
     """An adjusted density on the forest pixels against their actual loss, summed per assessment cell.
 
-    index: flat indices of the forest pixels at the start of the period; adjusted_ha, lost (bool),
-    area_ha: per pixel of ``index``; cells: the assessment cells' layout (their ids computed for these pixels
+    index: flat indices of the forest pixels at the start of the period; adjusted_ha, lost (bool): per pixel
+    of ``index``; lost_area_ha: the area of each lost pixel, in their order in ``index`` (a pixel's area
+    matters only where it was lost); cells: the assessment cells' layout (their ids computed for these pixels
     only). Only forest pixels can hold predicted or actual loss, so the sums run over them (a few % of a
     jurisdiction's pixels); the cells compared are those holding forest, and a cell's pixel count (its area,
     for the weighted RMSE) is its count in the jurisdiction, ``cell_px``. Every candidate map is assessed by
@@ -313,10 +315,10 @@ def compare_on_forest(name: str, index: np.ndarray, adjusted_ha: np.ndarray, los
     """
     cell_of = cells.ids(index)
     size = cell_px.size
-    cell_ids = np.flatnonzero(np.bincount(cell_of, minlength=size))
+    cell_ids = np.flatnonzero(bincount(cell_of, minlength=size))
     comparison = va.CellComparison(
-        cell_ids=cell_ids, predicted_ha=np.bincount(cell_of, weights=adjusted_ha, minlength=size)[cell_ids],
-        actual_ha=np.bincount(cell_of[lost], weights=area_ha[lost], minlength=size)[cell_ids],
+        cell_ids=cell_ids, predicted_ha=bincount(cell_of, weights=adjusted_ha, minlength=size)[cell_ids],
+        actual_ha=bincount(cell_of[lost], weights=lost_area_ha, minlength=size)[cell_ids],
         n_pixels=cell_px[cell_ids].astype(np.int64))
     density = PixelValues(index, adjusted_ha.astype(np.float32), grid.shape) if keep_density else None
     return Assessment(name=name, cell_area_ha=cell_area_ha, comparison=comparison, density=density,
@@ -328,9 +330,9 @@ def _assess(name: str, fit: PeriodFit, classes: np.ndarray, units, deforested: n
     """The period's fitted frequencies on its classes, adjusted to the actual loss, in assessment cells."""
     groups = _groups(fit.fit, classes, units, grid)
     lost = deforested.ravel()[groups.index]
-    area = groups.area_ha[groups.group]
-    adjusted = groups.adjusted_ha(float(area[lost].sum()))
-    return compare_on_forest(name, groups.index, adjusted, lost, area, cells, cell_px, grid, cell_area_ha)
+    lost_area = groups.area_ha[groups.group[lost]]  # not every pixel's: 0.29 GB at a jurisdiction
+    adjusted = groups.adjusted_ha(float(lost_area.sum()))
+    return compare_on_forest(name, groups.index, adjusted, lost, lost_area, cells, cell_px, grid, cell_area_ha)
 
 
 @dataclass(frozen=True)
