@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import pickle
+import tempfile
 
 import numpy as np
 import pytest
@@ -10,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from icam.core import spilled
+from icam.core.errors import environment_error
 from icam.core.forked import map_shared
 from icam.core.spilled import SpilledRaster, chunks_at
 
@@ -71,3 +75,19 @@ def test_forked_workers_write_the_layers_this_process_reads():
 def test_an_array_of_another_shape_is_refused():
     with pytest.raises(ValueError, match=r"shape \(3, 4\) cannot hold an array of shape \(4, 3\)"):
         SpilledRaster((3, 4), np.float32).write(np.zeros((4, 3), np.float32))
+
+
+def test_a_full_disk_names_the_temporary_folder(monkeypatch, tmp_path):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    raster = SpilledRaster((2, 2), np.float32)
+
+    def full(fd, data, offset):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "pwrite", full)
+    with pytest.raises(OSError) as caught:
+        raster.write(np.zeros((2, 2), np.float32))
+    error = environment_error(caught.value)
+    assert error is not None
+    where = f"a temporary file in {tmp_path} (TMPDIR)"
+    assert error.message == f"out of disk space writing {where} (No space left on device)"

@@ -205,6 +205,8 @@ def test_adjustment_scales_to_expected_and_caps():
     assert out.tolist() == [[1.0, 1.0, 1.0, 0.0]] and n == 5
     assert adjust_to_quantity(density, 0.7, area)[0].sum() == pytest.approx(0.7)
     assert density_per_year(np.array([10.0]), 4).tolist() == [2.5]
+    temporary = np.array([10.0, 6.0])  # the caller's temporary takes the result
+    assert density_per_year(temporary, 4, overwrite=True) is temporary and temporary.tolist() == [2.5, 1.5]
 
 
 @settings(max_examples=60, deadline=None)

@@ -51,8 +51,11 @@ class SpilledRaster:
             raise ValueError(f"a raster of shape {self.shape} cannot hold an array of shape {array.shape}")
         data = memoryview(np.ascontiguousarray(array, dtype=self.dtype)).cast("B")
         done = 0
-        while done < len(data):  # a write may store less than asked (a signal, a very large write)
-            done += os.pwrite(self._file.fileno(), data[done:], done)
+        try:
+            while done < len(data):  # a write may store less than asked (a signal, a very large write)
+                done += os.pwrite(self._file.fileno(), data[done:], done)
+        except OSError as exc:  # a full disk: say where, the folder TMPDIR chooses (the file has no name)
+            raise OSError(exc.errno, exc.strerror, f"a temporary file in {tempfile.gettempdir()} (TMPDIR)") from None
 
     def read_flat(self, start: int, stop: int) -> np.ndarray:
         """The values at flat indices ``start`` … ``stop`` − 1 (a new array)."""

@@ -326,5 +326,5 @@ def _risk_map(score: np.ndarray, grid: Grid, expected_ha: float, validity_years:
     area = grid.cell_area_at_ha(index)
     adjusted, _ = adjust_to_quantity(score.ravel()[index] * area, expected_ha, area, overwrite=True)
     risk = np.zeros(score.size, dtype=np.float32)
-    risk[index] = density_per_year(adjusted, validity_years)
+    risk[index] = density_per_year(adjusted, validity_years, overwrite=True)
     return risk.reshape(score.shape)

@@ -49,13 +49,15 @@ def local_rate_candidate(s: RiskSetting, bench: BenchmarkResult, cells: va.Asses
     f1, f2, f3 = s.forest
     lost_cal, lost_cnf = f1 & ~f2, f2 & ~f3
     rate_cal = lr.local_deforestation_rate(lost_cal, f1, s.local_rate_window_px, pool)
-    # the cells below the calibration NRT at t1 and t2, as the benchmark classed them (the same forest and distances)
+    # the cells below the calibration NRT at t1 and t2, as the benchmark classed them (the same forest and
+    # distances); both classed before the assessments, so that the float32 rates are gone by then (0.25 GB)
     classes_cal = lr.local_rate_classes(rate_cal, bench.near_edge.mask("calibration_t1"))
+    classes_cnf = lr.local_rate_classes(rate_cal, bench.near_edge.mask("calibration_t2"))
+    del rate_cal
     fit = bm.fit_relative_frequency(classes_cal, s.units, lost_cal, f1)
     calibration = assess("calibration", _class_frequency_on(fit, classes_cal, s, f1),
                           Period.of(f1, lost_cal, s, cells), s)
     del classes_cal
-    classes_cnf = lr.local_rate_classes(rate_cal, bench.near_edge.mask("calibration_t2"))
     p_cnf = _class_frequency_on(fit, classes_cnf, s, f2)
     confirmation = assess("confirmation", p_cnf, Period.of(f2, lost_cnf, s, cells), s)
     auc, fom = map_auc(p_cnf, lost_cnf, f2, s.seed), map_fom(p_cnf, lost_cnf, f2, s.zone)

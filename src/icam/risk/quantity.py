@@ -127,12 +127,17 @@ def _exact_factor(density: np.ndarray, cap: np.ndarray, expected: float, weights
     return (expected - capped[k]) / rest[k]
 
 
-def density_per_year(density_ha: np.ndarray, period_years: float) -> np.ndarray:
+def density_per_year(density_ha: np.ndarray, period_years: float, overwrite: bool = False) -> np.ndarray:
     """Density in ha/pixel/year = density over the period (ha/pixel) / period length (years).
 
     Source: VT0007 v1.0 (2024) §5.3 and UDef-ARP (the risk map is delivered as ha/pixel/year).
+    ``overwrite``: ``density_ha`` (float64) is the caller's temporary and takes the result (a float64 copy of a
+    jurisdiction's 35 million forest pixels fewer at the risk stage's peak).
     """
     years = float(period_years)
     if not years > 0:
         raise InputError(f"the period must be longer than 0 years, got {period_years}")
-    return np.asarray(density_ha, dtype=np.float64) / years
+    density = np.asarray(density_ha, dtype=np.float64)
+    if overwrite:
+        return np.divide(density, years, out=density)
+    return density / years

@@ -326,13 +326,15 @@ def compare_on_forest(name: str, index: np.ndarray, adjusted_ha: np.ndarray, los
 
 
 def _assess(name: str, fit: PeriodFit, classes: np.ndarray, units, deforested: np.ndarray, cell_px: np.ndarray,
-            grid: Grid, cells: va.AssessmentCells, cell_area_ha: float) -> Assessment:
-    """The period's fitted frequencies on its classes, adjusted to the actual loss, in assessment cells."""
+            grid: Grid, cells: va.AssessmentCells, cell_area_ha: float, keep_density: bool = True) -> Assessment:
+    """The period's fitted frequencies on its classes, adjusted to the actual loss, in assessment cells
+    (``keep_density``: :func:`compare_on_forest`'s)."""
     groups = _groups(fit.fit, classes, units, grid)
     lost = deforested.ravel()[groups.index]
     lost_area = groups.area_ha[groups.group[lost]]  # not every pixel's: 0.29 GB at a jurisdiction
     adjusted = groups.adjusted_ha(float(lost_area.sum()))
-    return compare_on_forest(name, groups.index, adjusted, lost, lost_area, cells, cell_px, grid, cell_area_ha)
+    return compare_on_forest(name, groups.index, adjusted, lost, lost_area, cells, cell_px, grid, cell_area_ha,
+                             keep_density)
 
 
 @dataclass(frozen=True)
@@ -404,7 +406,10 @@ def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tupl
             break
         distance = distance.longer()
     px = cells.pixels(unit_ids)  # pixels of the jurisdiction (units > 0; every pixel without units) per cell
-    cal = _assess("calibration", calibration, classes_1, unit_ids, lost_cal, px, grid, cells, assessment_cell_ha)
+    # the calibration's per-pixel density serves nothing after its sums (0.3 GB at a jurisdiction's forest); the
+    # confirmation's gives the benchmark's AUC and figure of merit (icam.risk.candidates.benchmark_candidate)
+    cal = _assess("calibration", calibration, classes_1, unit_ids, lost_cal, px, grid, cells, assessment_cell_ha,
+                  keep_density=False)
     del classes_1
 
     classes_2 = bm.vulnerability_classes(distance(f2), f2, calibration.nrt_m, grid.resolution_m)
@@ -419,8 +424,9 @@ def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tupl
     else:
         source = "given"
     groups = _groups(historical.fit, risk_classes, unit_ids, grid)
-    risk = PixelValues(groups.index, density_per_year(groups.adjusted_ha(expected_ha), validity_years),
-                       grid.shape).dense()
+    per_year = density_per_year(groups.adjusted_ha(expected_ha), validity_years, overwrite=True)
+    risk = PixelValues(groups.index, per_year, grid.shape).dense()
+    del per_year
     score = ClassScore(historical.fit, risk_classes, unit_ids, grid)
     return BenchmarkResult(calibration=calibration, calibration_assessment=cal, confirmation_assessment=cnf,
                            historical=historical, risk_classes=risk_classes, risk_ha_per_year=risk, risk_score=score,
