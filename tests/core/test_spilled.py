@@ -91,3 +91,13 @@ def test_a_full_disk_names_the_temporary_folder(monkeypatch, tmp_path):
     assert error is not None
     where = f"a temporary file in {tmp_path} (TMPDIR)"
     assert error.message == f"out of disk space writing {where} (No space left on device)"
+
+
+def test_without_pread_and_pwrite_the_file_is_read_and_written_by_position(monkeypatch):
+    # Windows has neither: the same values through the file object
+    monkeypatch.delattr(os, "pwrite")
+    monkeypatch.delattr(os, "preadv")
+    array = np.arange(300, dtype=np.float32).reshape(15, 20)
+    raster = _spilled(array)
+    np.testing.assert_array_equal(raster.at(np.array([299, 0, 57])), [299.0, 0.0, 57.0])
+    np.testing.assert_array_equal(np.asarray(raster), array)

@@ -9,13 +9,15 @@ holds them, which it can give up under pressure as it cannot a process's memory.
 The file is created unlinked (``tempfile.TemporaryFile``, in ``TMPDIR``): nothing is left behind whatever ends
 the process, and processes forked after it (workers that write a layer, a background stage that reads it)
 share it by its descriptor. Reads and writes give their offset (``pread``/``pwrite``): the processes sharing
-the descriptor share its position too, so none may rely on it.
+the descriptor share its position too, so none may rely on it. Where the system has no ``pread`` (Windows, where
+nothing is forked), the file's position is set under a lock.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -31,7 +33,8 @@ class SpilledRaster:
         self.shape = (int(shape[0]), int(shape[1]))
         self.dtype = np.dtype(dtype)
         self._file = tempfile.TemporaryFile(prefix="icam-raster-")
-        os.ftruncate(self._file.fileno(), self.nbytes)
+        self._file.truncate(self.nbytes)
+        self._lock = threading.Lock()
 
     @property
     def size(self) -> int:
@@ -53,7 +56,7 @@ class SpilledRaster:
         done = 0
         try:
             while done < len(data):  # a write may store less than asked (a signal, a very large write)
-                done += os.pwrite(self._file.fileno(), data[done:], done)
+                done += self._write_at(data[done:], done)
         except OSError as exc:  # a full disk: say where, the folder TMPDIR chooses (the file has no name)
             raise OSError(exc.errno, exc.strerror, f"a temporary file in {tempfile.gettempdir()} (TMPDIR)") from None
 
@@ -63,11 +66,25 @@ class SpilledRaster:
         view, done = memoryview(out).cast("B"), 0
         offset = start * self.dtype.itemsize
         while done < len(view):
-            got = os.preadv(self._file.fileno(), [view[done:]], offset + done)
+            got = self._read_at(view[done:], offset + done)
             if got == 0:
                 raise OSError(f"a temporary raster file ended {len(view) - done} bytes early")
             done += got
         return out
+
+    def _write_at(self, data: memoryview, offset: int) -> int:
+        if hasattr(os, "pwrite"):
+            return os.pwrite(self._file.fileno(), data, offset)
+        with self._lock:  # Windows: no pwrite, and no fork either, but the risk models' threads
+            self._file.seek(offset)
+            return self._file.write(data)
+
+    def _read_at(self, view: memoryview, offset: int) -> int:
+        if hasattr(os, "preadv"):
+            return os.preadv(self._file.fileno(), [view], offset)
+        with self._lock:
+            self._file.seek(offset)
+            return self._file.readinto(view)
 
     def at(self, cells: np.ndarray) -> np.ndarray:
         """The values at the flat indices ``cells`` (any order), read a chunk of the file at a time."""
