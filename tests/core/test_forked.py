@@ -139,6 +139,40 @@ def test_cancelling_a_background_task_stops_the_workers_it_forked():
 
 
 @needs_fork
+def test_a_sigterm_sent_as_a_background_process_starts_waits_for_its_own_handler(monkeypatch, tmp_path):
+    # the run's SIGTERM handler raises: a background process cancelled an instant after its fork ran it, and its
+    # exception unwound the new process into the parent's code (in CI: back in pytest's loop, the run waiting for
+    # it for ever). The signal is now held until the process's own handler is in place.
+    import signal
+    import time
+
+    from icam.core import forked
+
+    marker = tmp_path / "the run's handler ran"
+
+    def runs_handler(signum, frame):
+        marker.write_text(str(os.getpid()))
+        raise RuntimeError("the run's handler")
+
+    original = forked._run_and_send
+
+    def slow_start(*args):
+        time.sleep(0.5)  # the new process's start, before its handlers are in place, made long
+        original(*args)
+
+    monkeypatch.setattr(forked, "_run_and_send", slow_start)
+    previous = signal.signal(signal.SIGTERM, runs_handler)
+    try:
+        task = forked.start_background(lambda: 1)
+        time.sleep(0.1)
+        task.cancel()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert not marker.exists()
+    assert not task._process.is_alive()
+
+
+@needs_fork
 def test_a_background_tasks_result_and_error_come_back():
     from icam.core.forked import start_background
 

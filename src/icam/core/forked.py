@@ -24,6 +24,7 @@ import traceback
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,33 @@ _left_to_foreground = 0  # in a background stage's process: the cores it leaves 
 _backgrounds: weakref.WeakSet = weakref.WeakSet()  # this process's background processes (:class:`Background`)
 
 
+_HELD = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM held (blocked) in this thread while it forks: a forked process inherits the mask and
+    takes them once its own handlers are in place (:func:`_take_signals`). Taken sooner, by the run's handler
+    it inherited, a SIGTERM sent an instant after the fork (an error in the run cancels the background process
+    just started) raised the run's exception in the new process before its start had caught anything, and
+    unwound it into the parent's code: under pytest the process went back to the test loop while the run
+    waited for it to end, for ever (seen in CI). Here they are taken when the fork is done."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _take_signals() -> None:
+    """In a forked process whose handlers are in place: the signals held since the fork (:func:`_signals_held`)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
+
+
 def _inherit(value: Any) -> None:
     """A worker's start: keep the inherited value; Ctrl-C is the parent's to handle (it stops the pool), and
     SIGTERM, which stops the pool, ends a worker at once (not the run's handler, inherited with the fork)."""
@@ -43,6 +71,7 @@ def _inherit(value: Any) -> None:
     _shared = value
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _take_signals()
 
 
 def _call(fn: Callable, args: Sequence) -> Any:
@@ -144,7 +173,9 @@ def imap_shared(fn: Callable, shared: Any, tasks: Iterable[Sequence], workers: W
     # initargs reach a forked worker by inheritance, not by pickle: the shared value is never copied whole;
     # leaving the block (the results all taken, an exception, or the loop broken off) terminates the workers
     release_freed_memory()
-    with multiprocessing.get_context("fork").Pool(workers, initializer=_inherit, initargs=(shared,)) as pool:
+    with _signals_held():
+        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_inherit, initargs=(shared,))
+    with pool:
         pending: deque = deque()
         try:
             for args in tasks:
@@ -217,7 +248,8 @@ class Background:
         self._process = context.Process(target=_run_and_send,
                                         args=(func, send, self._file, leave_cores, after_fds), daemon=False)
         try:
-            self._process.start()
+            with _signals_held():
+                self._process.start()
         finally:
             for fd in after_fds:
                 os.close(fd)
@@ -319,6 +351,7 @@ def _run_and_send(func: Callable[[], Any], send, file, leave_cores: int, after_f
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops this process (SIGTERM)
     signal.signal(signal.SIGTERM, _stop)
     try:
+        _take_signals()  # a SIGTERM held since the fork stops the function here
         _wait_for(after_fds)
         message = (True, func())
     except BaseException as exc:  # noqa: BLE001 (every failure goes back to the parent, which raises it)
