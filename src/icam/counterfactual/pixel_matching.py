@@ -50,6 +50,7 @@ import numpy as np
 from scipy.stats import norm
 
 from icam.core.errors import InputError
+from icam.core.indices import flat_indices
 from icam.risk.matching import Matches, match, sample_cells
 from icam.risk.matching_landscape import MatchingLandscape
 from icam.risk.placebo import square_index
@@ -211,7 +212,7 @@ class PixelMatching:
         sampled = np.zeros(land.loss_year.size, bool)  # a mask, not np.unique: millions of cells, one pass
         for drawn in (c for pair in samples for c in pair):
             sampled[drawn] = True
-        cells = np.flatnonzero(sampled)
+        cells = flat_indices(sampled)  # int32 where the raster allows: a jurisdiction's 28.6 million, 0.11 GB less
         del sampled
         # each sample as its positions among the sampled cells, where the features are: int32, and the flat
         # indices dropped (a jurisdiction's pools are 14.8 million cells an iteration)
