@@ -41,10 +41,6 @@ class SpilledRaster:
         return self.shape[0] * self.shape[1]
 
     @property
-    def ndim(self) -> int:
-        return 2
-
-    @property
     def nbytes(self) -> int:
         return self.size * self.dtype.itemsize
 
