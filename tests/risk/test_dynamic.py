@@ -3,6 +3,7 @@ hazard (k) and yearly swings shared by every cell."""
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from icam.core.errors import InputError
 from icam.risk.dynamic import LEVEL_CELLS, MatchedControlBaseline, _year_cells
@@ -76,6 +77,15 @@ def test_placebo_tiles_measure_a_driver_no_covariate_sees():
     assert with_driver.placebo_["zone"]["tiles"] >= 6
 
 
+def test_forest_cover_is_scipys_box_mean_of_the_forest_to_the_bit():
+    """The 1 km cover is filtered in its own buffer: SciPy's uniform filter of the forest as a new raster, to the
+    bit, whole and at cells."""
+    land, _, _ = _landscape(3)
+    expected = ndimage.uniform_filter(land.forest_at(2004).astype(np.float32), size=67, mode="nearest")
+    np.testing.assert_array_equal(land.forest_cover_1km(2004), expected)
+    cells = np.random.default_rng(1).choice(SIDE * SIDE, 300, replace=False)
+    np.testing.assert_array_equal(land.forest_cover_1km(2004, cells), expected.ravel()[cells])
+
 def test_covariates_at_cells_are_the_whole_rasters_values_there():
     """The counterfactual checks read the covariates at their sampled cells only (one raster held at a time):
     the same numbers as the whole rasters', with the edge distance and the 1 km cover of the year asked."""
@@ -85,6 +95,11 @@ def test_covariates_at_cells_are_the_whole_rasters_values_there():
     assert set(whole) == set(at) == {"x", "edge_log1p_100m", "edge_km", "forest_cover_1km"}
     for name in whole:
         np.testing.assert_array_equal(at[name], np.asarray(whole[name]).ravel()[cells])
+    # the covariates a matching skips are not computed; the others keep their order and values
+    kept = land.matching_features(2006, cells, skip={"edge_km", "x"})
+    assert list(kept) == ["edge_log1p_100m", "forest_cover_1km"]
+    for name in kept:
+        np.testing.assert_array_equal(kept[name], at[name])
     # a year's hazards take the covariates at their cells from one distance raster they share: the same values,
     # and the shared raster is left as it was
     edge_m = land.edge_distance_m(2006)

@@ -263,3 +263,31 @@ def test_the_chunked_query_on_every_core_equals_one_query(n_points, chunk, k, se
     d_chunked, j_chunked = matching._query(tree, points, k, chunk=chunk)
     np.testing.assert_array_equal(j_chunked, j_one)
     np.testing.assert_array_equal(d_chunked, d_one)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 400), st.integers(1, 4), st.integers(1, 50), st.integers(0, 10_000))
+def test_rows_read_from_the_columns_give_the_matrix_statistics_to_the_bit(n_cells, n_columns, chunk, seed):
+    """The pool's rows are read from the covariates where a statistic needs them, not copied into a matrix: the
+    moments, means and variances are those of the gathered float32 matrix to the bit (numpy's mean and var),
+    and a row with a non-finite covariate is left out."""
+    rng = np.random.default_rng(seed)
+    columns = [(rng.normal(size=1000) * 10.0 ** rng.integers(-3, 4)).astype(np.float32) for _ in range(n_columns)]
+    columns[0][rng.integers(0, 1000, 20)] = np.nan
+    cells = np.sort(rng.choice(1000, n_cells, replace=False))
+    rows = matching._Rows.finite(columns, cells)
+    kept = cells[np.all([np.isfinite(c[cells]) for c in columns], axis=0)]
+    assert rows.cells.tolist() == kept.tolist()
+    matrix = np.column_stack([c[kept] for c in columns])
+    original, matching.CHUNK_ROWS = matching.CHUNK_ROWS, chunk
+    try:
+        for mean in (None, matrix.astype(np.float64).mean(axis=0)):
+            n, total = matching._moments(rows, mean)
+            n_expected, expected = matching._moments(matrix, mean)
+            assert n == n_expected and np.array_equal(total, expected)
+    finally:
+        matching.CHUNK_ROWS = original
+    if kept.size:
+        mean, var = matching._mean_var(rows.column(j) for j in range(n_columns))
+        each = [matrix[:, j].astype(np.float64) for j in range(n_columns)]  # a column at a time, contiguous
+        assert mean.tolist() == [c.mean() for c in each] and var.tolist() == [c.var() for c in each]

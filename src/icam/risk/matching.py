@@ -35,7 +35,7 @@ Medicine* 28:3083–3107); |SMD| < 0.1 is the usual mark of good balance.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numba
@@ -80,48 +80,73 @@ def sample_cells(mask: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarr
 CHUNK_ROWS = 1_000_000  # rows of a covariate matrix converted to float64 at once (8 covariates: 64 MB)
 
 
-def _finite_rows(columns: list[np.ndarray], cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``cells`` and the covariate matrix of their rows (the columns' common type: float32 rasters, half a
-    float64 copy's memory), without the rows that have a non-finite covariate. Gathered once, in one pass
-    (:func:`_gather_rows`): each statistic below reads the matrix, and a random read of every raster each time
-    cost more than the statistics; a column at a time and then stacked held every column twice (a
-    jurisdiction's pool of 14.8 million cells: 355 MB more, and twice the time)."""
-    x = np.empty((cells.size, len(columns)), np.result_type(*columns))
-    finite, n_finite = _gather_rows(tuple(columns), cells, x)
-    return (cells, x) if n_finite == cells.size else (cells[finite], x[finite])
+class _Rows:
+    """The covariate rows of some cells, read from the covariates' columns when a statistic needs them (float64),
+    not held as a matrix: a jurisdiction's pool of 14.8 million cells was a 355 MB float32 copy of the values
+    its covariates already hold, beside each group's float64 rows. ``x[lo:hi]``: rows lo … hi − 1;
+    :meth:`take`: rows at positions; :meth:`column`: one covariate of every row."""
+
+    def __init__(self, columns: list[np.ndarray], cells: np.ndarray):
+        self._columns, self.cells = tuple(columns), cells
+        self.shape = (cells.size, len(columns))
+
+    @classmethod
+    def finite(cls, columns: list[np.ndarray], cells: np.ndarray) -> _Rows:
+        """The rows of ``cells`` whose every covariate is finite (a cell with a non-finite one pairs with none)."""
+        finite, n_finite = _finite_cells(tuple(columns), cells)
+        return cls(columns, cells if n_finite == cells.size else cells[finite])
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        out = np.empty((rows.size, self.shape[1]))
+        _gather_rows(self._columns, self.cells[rows], out)
+        return out
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        return self.take(np.arange(self.shape[0])[rows])
+
+    def column(self, j: int) -> np.ndarray:
+        out = np.empty((self.shape[0], 1))
+        _gather_rows((self._columns[j],), self.cells, out)
+        return out[:, 0]
 
 
 @numba.njit(cache=True, nogil=True)
-def _gather_rows(columns, cells, out):
-    """``out[i, j] = columns[j][cells[i]]``; which rows are all finite, and how many."""
+def _finite_cells(columns, cells):
+    """Which ``cells`` have every column finite, and how many."""
     finite = np.empty(cells.size, np.bool_)
     n_finite = 0
     for i in range(cells.size):
-        cell = cells[i]
         ok = True
-        j = 0
         for column in literal_unroll(columns):
-            out[i, j] = column[cell]
-            ok = ok and np.isfinite(out[i, j])
-            j += 1
+            ok = ok and np.isfinite(np.float64(column[cells[i]]))
         finite[i] = ok
         n_finite += ok
     return finite, n_finite
 
 
-def _moments(x: np.ndarray, mean: np.ndarray | None = None):
+@numba.njit(cache=True, nogil=True)
+def _gather_rows(columns, cells, out):
+    """``out[i, j] = columns[j][cells[i]]``, in one pass over the cells."""
+    for i in range(cells.size):
+        j = 0
+        for column in literal_unroll(columns):
+            out[i, j] = column[cells[i]]
+            j += 1
+
+
+def _moments(x: np.ndarray | _Rows, mean: np.ndarray | None = None):
     """(n, Σx) of the rows of ``x``, or with ``mean`` (n, Σ(x − mean)(x − mean)ᵀ): the two passes of a
     covariance, a chunk of rows at a time in float64, so that no float64 matrix of a jurisdiction's pool is
     held."""
     total = None
     for lo in range(0, x.shape[0], CHUNK_ROWS):
-        chunk = x[lo:lo + CHUNK_ROWS].astype(np.float64)
+        chunk = np.asarray(x[lo:lo + CHUNK_ROWS], dtype=np.float64)
         part = chunk.sum(axis=0) if mean is None else (chunk - mean).T @ (chunk - mean)
         total = part if total is None else total + part
     return x.shape[0], total
 
 
-def _whitening(x_t: np.ndarray, x_c: np.ndarray):
+def _whitening(x_t: np.ndarray | _Rows, x_c: np.ndarray | _Rows):
     """(μ, L⁻¹) of the treated and control samples' (rows of ``x_t``, ``x_c``) pooled covariance Σ = LLᵀ (a
     tiny ridge keeps a constant covariate harmless): x ↦ L⁻¹(x − μ) whitens."""
     (n_t, s_t), (n_c, s_c) = _moments(x_t), _moments(x_c)
@@ -132,13 +157,18 @@ def _whitening(x_t: np.ndarray, x_c: np.ndarray):
     return mean, np.linalg.inv(np.linalg.cholesky(cov))
 
 
-def _mean_var(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each column's mean and (population) variance, in float64, a column at a time."""
-    mean, var = np.zeros(x.shape[1]), np.zeros(x.shape[1])
-    for i in range(x.shape[1]):
-        values = x[:, i].astype(np.float64)
-        mean[i], var[i] = values.mean(), values.var()
-    return mean, var
+def _mean_var(columns: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each float64 column's mean and (population) variance, a column at a time, each column's deviations in its
+    own buffer (numpy's ``var`` to the bit: the same sums, without its copy of the column)."""
+    mean, var = [], []
+    for values in columns:
+        n = values.size
+        mean.append(np.add.reduce(values) / n)
+        np.subtract(values, mean[-1], out=values)
+        np.multiply(values, values, out=values)
+        var.append(np.add.reduce(values) / n)
+        del values  # before the next column is read
+    return np.array(mean), np.array(var)
 
 
 def _smd(mean_t: np.ndarray, mean_c: np.ndarray, sd: np.ndarray) -> np.ndarray:
@@ -169,29 +199,34 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
                          f"use covariates among {', '.join(names)}")
     columns = [np.asarray(features[n]).ravel() for n in names]
     n_offered = int(treated.size)
-    treated, x_t = _finite_rows(columns, treated)
-    pool, x_pool = _finite_rows(columns, pool)
+    rows_t, rows_c = _Rows.finite(columns, treated), _Rows.finite(columns, pool)
+    treated, pool = rows_t.cells, rows_c.cells
     if treated.size == 0 or pool.size == 0:
         raise InputError("matching: no treated or no control cell with every covariate",
                          "check that the covariates cover the zone and the control area")
-    mean, inv_l = _whitening(x_t, x_pool)
-    x_t = x_t.astype(np.float64)
+    mean, inv_l = _whitening(rows_t, rows_c)
+    x_t = rows_t.take(np.arange(treated.size))
     w_t = (x_t - mean) @ inv_l.T
     g_t = np.zeros(treated.size, np.int64) if groups is None else np.asarray(groups).ravel()[treated]
     g_c = np.zeros(pool.size, np.int64) if groups is None else np.asarray(groups).ravel()[pool]
     width = np.array([(calipers or {}).get(n, np.inf) for n in names])
+    calipered = np.isfinite(width)
     priority = (rng or np.random.default_rng(0)).permutation(treated.size)
     pairs_t, pairs_c, dist = [], [], []
     for g in np.unique(g_t):
         in_t, in_c = np.flatnonzero(g_t == g), np.flatnonzero(g_c == g)
         if in_c.size == 0:
             continue
-        x_c = x_pool[in_c].astype(np.float64)
-        reachable = None if replace else _in_caliper_box(x_t[in_t], x_c, width)
+        x_c = rows_c.take(in_c)
+        # what the calipers read of the group's controls, kept; the rest of its rows whitened in their buffer
+        c_cal = None if replace else x_c[:, calipered]
+        reachable = None if replace else _in_caliper_box(x_t[in_t][:, calipered], c_cal, width[calipered])
         if reachable is not None and not reachable.any():
             continue  # no control within the calipers of any treated cell: the group pairs none
         n_queried = in_t.size if reachable is None else int(np.count_nonzero(reachable))
-        tree = _nearest_index((x_c - mean) @ inv_l.T, n_queried)
+        x_c -= mean
+        tree = _nearest_index(x_c @ inv_l.T, n_queried)
+        del x_c
         if replace:
             k = min(n_neighbours, in_c.size)
             d, j = _query(tree, w_t[in_t], k)
@@ -199,7 +234,8 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
             pairs_c.append(in_c[j.ravel()])
             dist.append(d.ravel())
             continue
-        d, j = _candidates(tree, w_t[in_t], x_t[in_t], x_c, width, n_candidates, reachable)
+        d, j = _candidates(tree, w_t[in_t], x_t[in_t][:, calipered], c_cal, width[calipered], n_candidates,
+                           reachable)
         chosen = _pair_in_rounds(d, j, priority[in_t])
         paired = chosen >= 0
         pairs_t.append(in_t[paired])
@@ -210,10 +246,10 @@ def match(features: Mapping[str, np.ndarray], treated: np.ndarray, pool: np.ndar
         raise InputError("matching: no treated cell found a control (in its group and within the calipers)",
                          "widen the control area or the calipers, or match on fewer groups")
     # before and after on one scale, the samples' pooled SD before matching (Austin 2009)
-    (mean_t, var_t), (mean_c, var_c) = _mean_var(x_t), _mean_var(x_pool)
+    (mean_t, var_t) = _mean_var(x_t[:, j].copy() for j in range(x_t.shape[1]))
+    (mean_c, var_c) = _mean_var(rows_c.column(j) for j in range(x_t.shape[1]))
     sd = np.sqrt((var_t + var_c) / 2)
-    x_pairs = x_pool[i_c].astype(np.float64)
-    before, after = _smd(mean_t, mean_c, sd), _smd(x_t[i_t].mean(axis=0), x_pairs.mean(axis=0), sd)
+    before, after = _smd(mean_t, mean_c, sd), _smd(x_t[i_t].mean(axis=0), rows_c.take(i_c).mean(axis=0), sd)
     n_paired = np.unique(i_t).size
     return Matches(treated=treated[i_t], controls=pool[i_c], distance=np.concatenate(dist),
                    smd_before={n: float(v) for n, v in zip(names, before)},

@@ -4,7 +4,7 @@ loss years, the forest, the control area, the strata and the static covariates, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,8 +41,8 @@ class MatchingLandscape:
         non-forest cell): the forest's own transform, without the two inversions of a mask of non-forest."""
         return distance_to_edge_m(self.forest_at(year), self.cell_size_m)
 
-    def features(self, year: int, cells: np.ndarray | None = None,
-                 edge_m: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def features(self, year: int, cells: np.ndarray | None = None, edge_m: np.ndarray | None = None,
+                 skip: Collection[str] = ()) -> dict[str, np.ndarray]:
         """The hazard's covariates at the end of ``year``: the static ones and the distance to non-forest d
         as log1p(d / 100 m) and as d in km (the hazard falls steeply over the first hundred metres from the
         edge, then about exponentially with distance, deep into the interior where a protected forest's loss
@@ -50,38 +50,41 @@ class MatchingLandscape:
         at those cells only, so that a jurisdiction's matching holds one raster at a time, not all of them, and
         a year's hazards take the edge's functions at the cells they read, not over the whole raster.
         ``edge_m``: :meth:`edge_distance_m` of ``year`` where several sets of cells share it, or its values at
-        ``cells`` (one dimension) where they were kept."""
-        return {**{name: values_at(raster, cells) for name, raster in self.static.items()},
-                **self.edge_features(year, cells, edge_m)}
+        ``cells`` (one dimension) where they were kept. ``skip``: covariates not computed (not read, not held)."""
+        return {**{name: values_at(raster, cells) for name, raster in self.static.items() if name not in skip},
+                **self.edge_features(year, cells, edge_m, skip)}
 
-    def edge_features(self, year: int, cells: np.ndarray | None = None,
-                      edge_m: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def edge_features(self, year: int, cells: np.ndarray | None = None, edge_m: np.ndarray | None = None,
+                      skip: Collection[str] = ()) -> dict[str, np.ndarray]:
         """:meth:`features`' last two, the distance to non-forest's (the same arguments)."""
         if edge_m is None:
             edge_m = values_at(self.edge_distance_m(year), cells)
         else:
             edge_m = edge_m.copy() if cells is None or edge_m.ndim == 1 else values_at(edge_m, cells)
         edge_m[np.isinf(edge_m)] = np.hypot(*self.loss_year.shape) * self.cell_size_m  # no edge: the diagonal
-        edge_km = edge_m / 1000.0
+        edge_km = None if "edge_km" in skip else edge_m / 1000.0
         # the log in the distance's own float32 buffer: a fresh raster's page faults cost more than its division
         edge_log = np.divide(edge_m, 100.0, out=edge_m)
         np.log1p(edge_log, out=edge_log)
-        return {"edge_log1p_100m": edge_log, "edge_km": edge_km}
+        return {name: f for name, f in (("edge_log1p_100m", edge_log), ("edge_km", edge_km)) if name not in skip}
 
     def forest_cover_1km(self, year: int, cells: np.ndarray | None = None) -> np.ndarray:
         """The forest share within 1 km at the end of ``year`` (at ``cells``, flat indices, where given)."""
         size = max(3, int(round(2 * COVER_RADIUS_M / self.cell_size_m)) | 1)
-        return values_at(ndimage.uniform_filter(self.forest_at(year).astype(np.float32), size=size, mode="nearest"),
-                         cells)
+        # filtered in its own buffer (the same values: SciPy filters a line at a time from a copy of it): a second
+        # float32 raster, 245 MB at a jurisdiction, and its page faults, spared
+        share = self.forest_at(year).astype(np.float32)
+        ndimage.uniform_filter(share, size=size, mode="nearest", output=share)
+        return values_at(share, cells)
 
-    def matching_features(self, year: int, cells: np.ndarray | None = None,
-                          edge_m: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def matching_features(self, year: int, cells: np.ndarray | None = None, edge_m: np.ndarray | None = None,
+                          skip: Collection[str] = ()) -> dict[str, np.ndarray]:
         """:meth:`features` and the forest share within 1 km, on which PACT matches (also five and ten years
         before, which the first years of a forest record do not have). The share is not a covariate of the
         hazard: it falls as the neighbourhood is cleared, so in the regression it stands in for the loss it
         is meant to explain, and as the controls are cleared faster than a protected forest their modelled
         hazard would rise and their yearly level a_y fall for a reason that is not the year's."""
-        return {**self.features(year, cells, edge_m), "forest_cover_1km": self.forest_cover_1km(year, cells)}
+        return {**self.features(year, cells, edge_m, skip), "forest_cover_1km": self.forest_cover_1km(year, cells)}
 
 
 def values_at(raster: np.ndarray | SpilledRaster, cells: np.ndarray | None) -> np.ndarray:
