@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from icam.core.errors import InputError
+from icam.counterfactual import synthetic_control
 from icam.counterfactual.synthetic_control import SyntheticControl, synthetic_weights
+from icam.risk.placebo import spread_squares
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_pixel_matching import LAST, START, _landscape  # noqa: E402
@@ -82,3 +84,32 @@ def test_fits_sharing_a_longer_panel_are_the_fits_of_their_own(weights):
         assert shared.p_value_ == own.p_value_ and shared.validation_gaps_ == own.validation_gaps_
     assert not panel.covers(land.first_year, LAST, (0.2, 0.5)) and not panel.covers(land.first_year + 1, LAST,
                                                                                     (0.1, 0.5))
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(1, 300), st.integers(0, 1000))
+def test_the_panel_counted_by_strips_is_the_whole_rasters(strip_rows, seed):
+    """The donors' and the project's series are counted a strip of rows at a time: the same counts as from the
+    whole raster of unit numbers (each cell's donor tile, the project's cells the last unit), whatever the
+    strip."""
+    land, zone, _ = _landscape(seed % 7, effect=0.4)
+    control = SyntheticControl()
+    project_forest = zone & land.forest_at(land.first_year)
+    donors = control._donors(land, project_forest, land.first_year)
+    shape = land.loss_year.shape
+    units = np.where(donors.domain, spread_squares(donors.number, donors.side, shape), -1)
+    units[project_forest] = donors.n_tiles
+    years = np.arange(land.first_year + 1, LAST + 1)
+    unit, loss_year, first = units.ravel(), land.loss_year.ravel(), land.forest_first.ravel()
+    lost = (unit >= 0) & (loss_year >= years[0]) & (loss_year <= years[-1])
+    loss, standing = np.zeros((donors.n_tiles + 1, years.size)), np.zeros(donors.n_tiles + 1)
+    np.add.at(loss, (unit[lost], loss_year[lost] - years[0]), 1)
+    counted = (unit >= 0) & first & ((loss_year == 0) | (loss_year >= years[0]))
+    np.add.at(standing, unit[counted], 1)
+    original, synthetic_control.STRIP_ROWS = synthetic_control.STRIP_ROWS, strip_rows
+    try:
+        panel = control.panel(land, zone, LAST)
+    finally:
+        synthetic_control.STRIP_ROWS = original
+    assert np.array_equal(panel.loss, loss)
+    np.testing.assert_array_equal(panel.forest[:, 0], standing)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from icam.risk.placebo import PlaceboTiles, tile_index
+from icam.risk.placebo import PlaceboTiles, SquareTiles, tile_index
 
 
 def test_tiles_of_about_equal_forest_and_small_ones_left_out():
@@ -98,3 +98,22 @@ def test_year_sums_of_the_cells_lost_times_their_loss_are_the_float_observed(see
     cells = np.sort(rng.choice(200, size=90, replace=False))
     expected, lost = rng.random(cells.size), rng.random(cells.size) < 0.3
     np.testing.assert_array_equal(tiles.sums(cells, expected, lost, scale), tiles.sums(cells, expected, lost * scale))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(5, 60), st.integers(5, 60), st.integers(1, 12), st.integers(0, 10_000))
+def test_tiles_drawn_from_their_squares_sum_as_the_raster_of_tile_numbers(rows, cols, n_tiles, seed):
+    """The dynamic baseline keeps the tiles' squares, not a raster of tile numbers: every year's sums, and the
+    mean tile's cells, are the raster's to the bit, for cells in the domain and outside it."""
+    rng = np.random.default_rng(seed)
+    domain = rng.random((rows, cols)) < rng.uniform(0.2, 1.0)
+    squares = SquareTiles.of(domain, n_tiles)
+    ids, side = tile_index(domain, n_tiles)
+    assert squares.side == side and squares.n_tiles == int(ids.max(initial=-1)) + 1
+    if squares.n_tiles:
+        assert squares.mean_cells() == float(np.bincount(ids[ids >= 0]).mean())
+    cells = np.sort(rng.choice(rows * cols, rng.integers(1, rows * cols), replace=False))
+    expected, observed = rng.random(cells.size), rng.random(cells.size) < 0.3
+    by_raster = PlaceboTiles(ids, squares.n_tiles).sums(cells, expected, observed, 0.7)
+    by_squares = PlaceboTiles(squares, squares.n_tiles).sums(cells, expected, observed, 0.7)
+    assert np.array_equal(by_raster, by_squares)

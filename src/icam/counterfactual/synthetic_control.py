@@ -46,13 +46,14 @@ from scipy.optimize import nnls
 
 from icam.core.errors import InputError
 from icam.risk.matching_landscape import MatchingLandscape
-from icam.risk.placebo import number_squares, square_counts, tile_cells, tile_squares
+from icam.risk.placebo import SquareTiles, number_squares, square_counts, tile_squares
 
 SUM_ROW_WEIGHT = 1e3  # the sum-to-one row's weight in the NNLS, against normalised rates of order 1
 # the penalties tried, pulling the weights towards the pooled donors: 0 is the plain synthetic control, the
 # largest all but the pooled donors' trend (a difference in differences against the whole control area)
 PENALTIES = (0.0, 0.01, 0.1, 1.0, 10.0, 1e4)
 Z90 = 1.6449  # the standard normal's 95th percentile: a two-sided 90 % interval
+STRIP_ROWS = 1024  # rows of the raster counted at once (a jurisdiction's 7,824 columns: 8 M cells)
 
 
 def synthetic_weights(treated: np.ndarray, donors: np.ndarray, prior: np.ndarray | None = None,
@@ -117,10 +118,8 @@ class SyntheticControl:
         placebos in time end earlier: they read its first years)."""
         first = land.first_year if first_year is None else first_year
         project_forest = project & land.forest_at(first)
-        donors = self._donor_ids(land, project_forest, first)
-        n_tiles = int(donors.max()) + 1 if donors.size else 0
-        units = np.where(project_forest.ravel(), n_tiles, donors)  # the project is the last unit
-        loss, forest = _unit_series(land, units, n_tiles + 1, np.arange(first + 1, last_year + 1))
+        donors = self._donors(land, project_forest, first)
+        loss, forest = _unit_series(land, donors, project_forest, np.arange(first + 1, last_year + 1))
         return UnitPanel(first, last_year, (self.donor_share, self.min_forest_share), loss, forest)
 
     def fit(self, land: MatchingLandscape, project: np.ndarray, start_year: int, last_year: int,
@@ -157,17 +156,17 @@ class SyntheticControl:
                     weights, gaps, rmspe, rate[-1] / np.maximum(cf_rate[-1], 1e-12))
         return self
 
-    def _donor_ids(self, land: MatchingLandscape, project_forest: np.ndarray, first: int) -> np.ndarray:
-        """Flat donor number per cell (−1 where none): tiles of the control area's forest at the start of the
-        record, kept where forest holds at least ``min_forest_share`` of the tile's control area (counted per
-        square, :func:`icam.risk.placebo.square_counts`: no per-cell index of a jurisdiction's cells)."""
+    def _donors(self, land: MatchingLandscape, project_forest: np.ndarray, first: int) -> SquareTiles:
+        """The donors: tiles of the control area's forest at the start of the record, kept where forest holds at
+        least ``min_forest_share`` of the tile's control area (counted per square,
+        :func:`icam.risk.placebo.square_counts`: no per-cell index of a jurisdiction's cells)."""
         domain = land.control & land.forest_at(first)
         n_tiles = max(1, int(round(np.count_nonzero(domain)
                                    / max(1.0, self.donor_share * np.count_nonzero(project_forest)))))
         number, side = tile_squares(domain, n_tiles)
         forest, control = square_counts(domain, side), square_counts(land.control, side)
         share = np.divide(forest, control, out=np.zeros(forest.shape), where=control > 0)
-        return tile_cells(number_squares((number >= 0) & (share >= self.min_forest_share)), side, domain)
+        return SquareTiles(number_squares((number >= 0) & (share >= self.min_forest_share)), side, domain)
 
     def _learn(self, years, pre, cf_ha, obs_ha, weights, gaps, rmspe, fit_ratio) -> None:
         self.annual_ = {int(y): {"project_ha": float(o), "counterfactual_ha": float(c), "before_start": bool(b)}
@@ -187,20 +186,27 @@ class SyntheticControl:
         self.pre_rmspe_ = float(rmspe[-1, 0])
 
 
-def _unit_series(land: MatchingLandscape, units: np.ndarray, n_units: int, years: np.ndarray):
-    """Per unit (rows) and year (columns): loss in the year and forest at the end of the year before (cells)."""
-    inside = units >= 0
-    unit = units[inside]
-    loss_year = land.loss_year.ravel()[inside]
-    n_years = years.size
-    index = np.searchsorted(years, loss_year)
-    lost_in_range = (loss_year >= years[0]) & (loss_year <= years[-1])
-    loss = np.bincount(unit[lost_in_range] * n_years + index[lost_in_range], minlength=n_units * n_years)
+def _unit_series(land: MatchingLandscape, donors: SquareTiles, project_forest: np.ndarray, years: np.ndarray):
+    """Per unit (rows: the donors, then the project) and year (columns): loss in the year and forest at the end
+    of the year before (cells). Counted a strip of rows at a time (the counts add up exactly): a jurisdiction's
+    raster of unit numbers, and its cells' loss years, were 1.3 GB at once."""
+    n_units, n_years = donors.n_tiles + 1, years.size
+    loss, start = np.zeros(n_units * n_years, np.int64), np.zeros(n_units, np.int64)
+    for first in range(0, land.loss_year.shape[0], STRIP_ROWS):
+        stop = min(first + STRIP_ROWS, land.loss_year.shape[0])
+        units = donors.in_rows(first, stop)
+        units[project_forest[first:stop]] = n_units - 1  # the project is the last unit
+        inside = units >= 0
+        unit, loss_year = units[inside], land.loss_year[first:stop][inside]
+        index = np.searchsorted(years, loss_year)
+        lost_in_range = (loss_year >= years[0]) & (loss_year <= years[-1])
+        loss += np.bincount(unit[lost_in_range] * n_years + index[lost_in_range], minlength=n_units * n_years)
+        standing = land.forest_first[first:stop][inside] & ((loss_year == 0) | (loss_year >= years[0]))
+        start += np.bincount(unit[standing], minlength=n_units)
     loss = loss.reshape(n_units, n_years).astype(float)
     # forest at the end of y − 1: the unit's forest at the start, less what it lost before y
-    start = np.bincount(unit[land.forest_first.ravel()[inside] & ((loss_year == 0) | (loss_year >= years[0]))],
-                        minlength=n_units).astype(float)
-    forest = start[:, None] - np.concatenate([np.zeros((n_units, 1)), np.cumsum(loss, axis=1)[:, :-1]], axis=1)
+    forest = start.astype(float)[:, None] - np.concatenate([np.zeros((n_units, 1)), np.cumsum(loss, axis=1)[:, :-1]],
+                                                            axis=1)
     return loss, forest
 
 

@@ -50,7 +50,7 @@ from icam.core.forked import map_shared, workers_for
 from icam.risk import cloglog
 from icam.risk.matching import match, sample_cells
 from icam.risk.matching_landscape import MatchingLandscape, values_at
-from icam.risk.placebo import PlaceboTiles, square_index, tile_index
+from icam.risk.placebo import PlaceboTiles, SquareTiles, square_index
 
 # a year's task (fit or predict) per cell: the covariates, the forest, the hazard and their temporaries
 YEAR_BYTES_PER_CELL = 48
@@ -302,10 +302,9 @@ class MatchedControlBaseline:
             self._zone_cells[z] = zone_cells = float(np.count_nonzero(mask & forest))
             n_wanted = int(np.clip(round(control_cells / max(zone_cells, 1.0)), self.min_placebo_tiles,
                                    self.max_placebo_tiles))
-            ids, side = tile_index(domain, n_wanted)
-            n = int(ids.max()) + 1
-            self._tiles[z] = PlaceboTiles(ids, n, float(np.bincount(ids[ids >= 0]).mean()) if n else 0.0)
-            self.placebo_[z] = {"tiles": n, "tile_side_km": side * land.cell_size_m / 1000.0,
+            squares = SquareTiles.of(domain, n_wanted)
+            self._tiles[z] = PlaceboTiles(squares, squares.n_tiles, squares.mean_cells())
+            self.placebo_[z] = {"tiles": squares.n_tiles, "tile_side_km": squares.side * land.cell_size_m / 1000.0,
                                 "tile_forest_ha": self._tiles[z].forest_cells * land.cell_area_ha}
             self.drift_var_[z] = {}
 

@@ -68,7 +68,42 @@ def number_squares(keep: np.ndarray) -> np.ndarray:
 def tile_cells(number: np.ndarray, side: int, domain: np.ndarray) -> np.ndarray:
     """Flat tile number of every cell of ``domain`` from its square's ``number`` (−1 outside the domain), in
     the numbers' type."""
-    return np.where(domain, spread_squares(number, side, domain.shape), number.dtype.type(-1)).ravel()
+    return SquareTiles(number, side, domain).in_rows(0, domain.shape[0]).ravel()
+
+
+@dataclass(frozen=True, eq=False)
+class SquareTiles:
+    """The tile of each cell without a raster of them: the squares' numbers (:func:`tile_squares`: squares' rows
+    × columns, −1 for none), their side in cells, and the ``domain`` (bool raster) the tiles cover. The
+    dynamic baseline held a raster of tile numbers a zone from its fit to its last year (a jurisdiction's two
+    zones: 244 MB), where the squares' numbers are a few kilobytes and the domain is one raster for both."""
+
+    number: np.ndarray
+    side: int
+    domain: np.ndarray
+
+    @classmethod
+    def of(cls, domain: np.ndarray, n_tiles: int) -> SquareTiles:
+        """About ``n_tiles`` tiles of ``domain`` (:func:`tile_squares`)."""
+        number, side = tile_squares(domain, n_tiles)
+        return cls(number, side, domain)
+
+    @property
+    def n_tiles(self) -> int:
+        return int(self.number.max(initial=-1)) + 1
+
+    def in_rows(self, first: int, stop: int) -> np.ndarray:
+        """The tile number of each cell of rows ``first`` … ``stop`` − 1 (−1 outside the domain), in the
+        numbers' type: a strip of :func:`tile_cells`' raster."""
+        side = self.side
+        squares = self.number[first // side:(stop - 1) // side + 1].repeat(side, axis=0)
+        spread = squares[first % side:first % side + stop - first].repeat(side, axis=1)[:, :self.domain.shape[1]]
+        return np.where(self.domain[first:stop], spread, self.number.dtype.type(-1))
+
+    def mean_cells(self) -> float:
+        """The mean tile's cells of the domain (0 where there is no tile)."""
+        kept = square_counts(self.domain, self.side)[self.number >= 0]
+        return float(kept.mean()) if kept.size else 0.0
 
 
 def tile_index(domain: np.ndarray, n_tiles: int) -> tuple[np.ndarray, int]:
@@ -83,9 +118,15 @@ def tile_index(domain: np.ndarray, n_tiles: int) -> tuple[np.ndarray, int]:
 
 
 @numba.njit(cache=True, nogil=True)
-def _tile_sums(ids, cells, expected, observed, observed_scale, out):
+def _tile_sums(number, side, width, domain, cells, expected, observed, observed_scale, out):
+    """Each cell's tile ``number[row // side, col // side]`` (rows and columns of a grid ``width`` cells wide;
+    none outside ``domain`` where it is not empty), its weights added to the tile's sums in the cells' order."""
+    in_domain = domain.size == 0
     for i in range(cells.size):
-        tile = ids[cells[i]]
+        cell = cells[i]
+        if not (in_domain or domain[cell]):
+            continue
+        tile = number[cell // width // side, cell % width // side]
         if tile >= 0:
             out[0, tile] += expected[i]
             if observed[i] != 0:
@@ -97,7 +138,7 @@ class PlaceboTiles:
     """The tiles' expected and observed loss, added year by year: the HRP's first (:meth:`add_historical`),
     then :meth:`fit_k`, then each later year in order (:meth:`add_year`, which returns V(y))."""
 
-    ids: np.ndarray  # flat tile number per cell, −1 = none
+    ids: np.ndarray | SquareTiles  # flat tile number per cell (−1 = none), or the squares they are drawn from
     n_tiles: int
     forest_cells: float = 0.0  # the mean kept tile's forest cells (set by the caller)
     k_: np.ndarray | None = field(init=False, default=None)
@@ -119,7 +160,12 @@ class PlaceboTiles:
         each counts for is a float64 array fewer (tens of millions of control cells at a jurisdiction)."""
         out = np.zeros((2, self.n_tiles))
         observed = np.asarray(observed)
-        _tile_sums(self.ids, cells, np.asarray(expected, dtype=np.float64),
+        if isinstance(self.ids, SquareTiles):
+            tiles = self.ids
+            layout = (tiles.number, tiles.side, tiles.domain.shape[1], tiles.domain.ravel())
+        else:  # a flat number per cell: each cell its own square of one cell in a grid one cell wide
+            layout = (self.ids.reshape(-1, 1), 1, 1, np.zeros(0, bool))
+        _tile_sums(*layout, cells, np.asarray(expected, dtype=np.float64),
                    observed if observed.dtype == bool else observed.astype(np.float64, copy=False),
                    float(observed_scale), out)
         return out
