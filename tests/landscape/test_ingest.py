@@ -18,7 +18,7 @@ from shapely.geometry import box
 from conftest import UTM, X0, Y0, write_tif
 from icam.core.errors import InputError
 from icam.landscape.grid import Grid
-from icam.landscape.ingest import load_forest, remove_small_patches
+from icam.landscape.ingest import _admin_units, load_forest, remove_small_patches
 from icam.landscape.loaders import _loss_from_maps
 from icam.pipeline.config import parse_config
 from icam.pipeline.stages.landscape import forest_source, load_landscape
@@ -421,3 +421,16 @@ def test_a_longer_persistence_never_adds_loss_nor_makes_it_earlier(classes):
             assert np.all((period > 0) <= (previous > 0))
             assert np.all(period[period > 0] >= previous[period > 0])
         previous = period
+
+
+@pytest.mark.parametrize("n_units, dtype", [(3, np.uint8), (255, np.uint8), (256, np.uint16)])
+def test_admin_units_share_a_name_and_take_the_smallest_type(n_units, dtype):
+    """Polygons sharing a name form one unit, numbered in the order their names first come (0: none), in the
+    smallest unsigned type that holds the units."""
+    grid = Grid.from_bounds(UTM, (X0, Y0 - 30.0, X0 + 30.0 * (n_units + 1), Y0), 30.0)
+    cells = [box(X0 + 30.0 * i, Y0 - 30.0, X0 + 30.0 * (i + 1), Y0) for i in range(n_units + 1)]
+    names = [f"unit {i}" for i in range(n_units)] + ["unit 0"]  # the last cell's polygon is unit 0's too
+    gdf = gpd.GeoDataFrame({"name": names}, geometry=cells, crs=UTM)
+    admin_id, unit_names = _admin_units(gdf, "name", grid)
+    assert admin_id.dtype == dtype and unit_names == tuple(names[:-1])
+    assert admin_id[0].tolist() == [*range(1, n_units + 1), 1]

@@ -14,7 +14,7 @@ from conftest import UTM, X0, Y0, write_polygons, write_tif
 from icam.core.errors import InputError
 from icam.landscape.grid import Grid
 from icam.pipeline.stages import risk as risk_stage
-from icam.pipeline.stages.risk import _static_covariates
+from icam.pipeline.stages.risk import _static_covariates, risk_units
 
 ROWS, COLS, CELL_M = 40, 50, 30.0
 
@@ -70,3 +70,14 @@ def test_a_missing_layer_is_left_out_and_a_workers_error_reaches_the_run(tmp_pat
     cov.roads = write_polygons(tmp_path / "far_roads.gpkg", [far])
     with pytest.raises(InputError, match=r"risk.covariates.roads: .*far_roads.gpkg: the features lie outside the grid"):
         _static_covariates(cov, _grid())
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32])
+def test_risk_units_are_the_admin_ids_plus_one_inside_the_zone(dtype):
+    """The candidates' units: 0 outside the zone, the unit's id + 1 inside (1 without units), in int32 whatever the
+    ids' type: uint8's 255th unit is 256, not 0."""
+    admin_id = np.array([[0, 1, 255], [3, 255, 2]], dtype)
+    zone = np.array([[True, True, True], [False, True, True]])
+    assert risk_units(zone, admin_id).tolist() == [[1, 2, 256], [0, 256, 3]]
+    assert risk_units(zone, admin_id).dtype == np.int32
+    assert risk_units(zone, None).tolist() == [[1, 1, 1], [0, 1, 1]]

@@ -15,7 +15,8 @@ from icam.landscape.grid import Grid
 class Zones:
     """Boundaries rasterised onto the grid; a zone that was not configured is None.
 
-    admin_id: int32, 0 = in no unit, i = the unit named admin_names[i - 1].
+    admin_id: unsigned integers (the smallest type that holds them), 0 = in no unit, i = the unit named
+    admin_names[i - 1].
     """
 
     project: np.ndarray | None = None

@@ -137,6 +137,14 @@ def _covariate_task(shared: tuple, task: str) -> None:
         _vector_distance_km(path, grid, f"risk.covariates.{task}", layers[f"{task}_log1p_km"])
 
 
+def risk_units(zone: np.ndarray, admin_id: np.ndarray | None) -> np.ndarray:
+    """The candidates' units (int32): 0 outside ``zone``, else the administrative unit's id + 1 (1 without units),
+    added in int32 (the ids are as small a type as holds them: uint8 ids of 255 would wrap)."""
+    units = np.zeros(zone.shape, np.int32)
+    np.add(0 if admin_id is None else admin_id, 1, out=units, where=zone, dtype=np.int32)
+    return units
+
+
 def risk_setting(config: IcamConfig, landscape: Landscape, static: dict[str, np.ndarray] | None = None) -> RiskSetting:
     """The candidates' inputs from the configuration and the landscape; ``static``: the static covariates where
     they are already computed (they do not change with the periods, e.g. from one baseline renewal to the next)."""
@@ -146,8 +154,7 @@ def risk_setting(config: IcamConfig, landscape: Landscape, static: dict[str, np.
     t3 = p.confirmation[1]
     forest = tuple(_epoch_forest(landscape.forest, y, key) & zone for y, key in
                    ((t1, "periods.calibration"), (t2, "periods.calibration"), (t3, "periods.confirmation")))
-    admin = landscape.zones.admin_id
-    units = np.where(zone, 1 if admin is None else admin + 1, 0).astype(np.int32)
+    units = risk_units(zone, landscape.zones.admin_id)
     if static is None:
         static = static_covariates(config, landscape.grid) if r.models and r.models != ["local_rate"] else {}
     static = {name: np.asarray(a) for name, a in static.items()}  # the models read them whole
