@@ -1,5 +1,5 @@
-"""The local deforestation rate's integer window counts (icam.risk.local_rate.window_counts) against
-riskmapjnr's way of counting, scipy's uniform filter (a float64 mean times the window's cells)."""
+"""The local deforestation rate (icam.risk.local_rate): its integer window counts against riskmapjnr's way of
+counting, scipy's uniform filter (a float64 mean times the window's cells), and its classes against numpy's."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from icam.risk.local_rate import local_deforestation_rate, window_counts
+from icam.risk.local_rate import CLASS_LIMIT_TOLERANCE, local_deforestation_rate, local_rate_classes, window_counts
 
 
 def scipy_counts(cells: np.ndarray, window: int) -> np.ndarray:
@@ -57,3 +57,18 @@ def test_window_counts_on_a_pool_are_the_whole_maps_across_blocks():
     for scheduler in ("threads", "processes"):
         with block_executor(scheduler) as pool:
             np.testing.assert_array_equal(window_counts(cells, 21, pool), window_counts(cells, 21))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 255), st.integers(1, 300), st.integers(0, 10_000))
+def test_classes_are_numpys_ceil_and_clip_of_the_rates_to_the_bit(n_classes, n_cells, seed):
+    """The classes in one compiled pass: each the clip to 1 … n of ceil(rate × n − tolerance) in float64, as numpy
+    gives it, rates on the class limits (k / n in float32) included; 0 off the forest."""
+    rng = np.random.default_rng(seed)
+    on_limits = (rng.integers(0, n_classes + 1, n_cells) / n_classes).astype(np.float32)
+    rate = np.where(rng.random(n_cells) < 0.5, on_limits, rng.random(n_cells).astype(np.float32)).reshape(1, -1)
+    forest = rng.random((1, n_cells)) < 0.8
+    expected = np.zeros(rate.shape, np.uint8)
+    expected[forest] = np.clip(np.ceil(rate[forest].astype(np.float64) * n_classes - CLASS_LIMIT_TOLERANCE), 1,
+                               n_classes)
+    assert local_rate_classes(rate, forest, n_classes).tolist() == expected.tolist()

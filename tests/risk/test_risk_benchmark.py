@@ -316,6 +316,12 @@ def test_a_density_that_may_be_overwritten_gives_the_same_result_in_its_own_buff
     everywhere = bool((kept > 0).all())
     assert np.shares_memory(in_place, buffer) or (method == "exact" and everywhere) or expected == 0
     assert not np.signbit(copied[kept <= 0]).any()
+    # a map (2-D) whose positive pixels are moved within its buffer, with each pixel's own area: the same bits
+    areas = np.full((1, density.size), 0.09)
+    weights = None if n_px is None else n_px[None, :]
+    on_map, _ = adjust_to_quantity(kept[None, :].copy(), expected, areas, method=method, weights=weights,
+                                   overwrite=True)
+    assert on_map.shape == (1, density.size) and on_map.tobytes() == copied.tobytes()
 
 
 @pytest.mark.parametrize("chunk_px", [1, 7, 64])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 from icam.core.errors import InputError
@@ -71,7 +72,14 @@ def adjust_to_quantity(density_ha: np.ndarray, expected_ha: float, cell_area_ha:
         if values.size and not any(values.strides):
             n_positive = values.size if everywhere else int(np.count_nonzero(positive))
             return np.broadcast_to(values.flat[0], (n_positive,))
-        return values.reshape(-1) if everywhere else values[positive]
+        if everywhere:
+            return values.reshape(-1)
+        if values is density and own and density.flags.c_contiguous:
+            # the positive pixels moved to the front of the density's own buffer: not a copy of them (0.24 GB at
+            # a jurisdiction's local-rate candidate, where the risk stage peaks); :func:`on_map` moves them back
+            flat = density.reshape(-1)
+            return flat[:_compact(flat, positive.reshape(-1))]
+        return values[positive]
 
     d, c = pixels(density), pixels(cap)
     w = np.ones(d.size) if count is None else pixels(count)
@@ -83,6 +91,9 @@ def adjust_to_quantity(density_ha: np.ndarray, expected_ha: float, cell_area_ha:
         own buffer where it may be overwritten."""
         if everywhere:
             return values.reshape(density.shape)
+        if np.shares_memory(values, density):  # the positive pixels compacted in the density's buffer
+            _expand(density.reshape(-1), positive.reshape(-1), values.size)
+            return density
         result = density if own else np.empty_like(density)
         result[~positive] = 0.0
         result[positive] = values
@@ -109,6 +120,30 @@ def adjust_to_quantity(density_ha: np.ndarray, expected_ha: float, cell_area_ha:
             np.minimum(adjusted, c, out=adjusted)
         iterations += 1
     return on_map(adjusted), iterations
+
+
+@numba.njit(cache=True, nogil=True)
+def _compact(values, keep):
+    """``values[keep]`` moved, in order, to the first positions of ``values`` (in place); how many."""
+    n = 0
+    for i in range(values.size):
+        if keep[i]:
+            values[n] = values[i]
+            n += 1
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def _expand(values, keep, n):
+    """:func:`_compact` undone: the first ``n`` values back at the positions of ``keep`` (from the last, so that
+    none is overwritten before it moves), 0 elsewhere."""
+    j = n - 1
+    for i in range(values.size - 1, -1, -1):
+        if keep[i]:
+            values[i] = values[j]
+            j -= 1
+        else:
+            values[i] = 0.0
 
 
 def _exact_factor(density: np.ndarray, cap: np.ndarray, expected: float, weights: np.ndarray) -> float:

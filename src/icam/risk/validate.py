@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from icam.core.errors import InputError
@@ -82,14 +83,12 @@ class AssessmentCells:
         return np.int32 if self.n_cells < 2**31 else np.int64
 
     def ids(self, index: np.ndarray) -> np.ndarray:
-        """``assessment_cells(...).ravel()[index]``: the cell of each flat pixel index."""
-        rows, cols = np.divmod(np.asarray(index), self.shape[1])
-        # in place: a jurisdiction's 36 million forest pixels make each temporary 0.14–0.29 GB
-        np.floor_divide(rows, self.side, out=rows)
-        np.floor_divide(cols, self.side, out=cols)
-        np.multiply(rows, self.per_row, out=rows)
-        np.add(rows, cols, out=rows)
-        return rows.astype(self.dtype, copy=False)
+        """``assessment_cells(...).ravel()[index]``: the cell of each flat pixel index (one compiled pass: the
+        rows' and columns' arrays were 0.3 GB at a jurisdiction's 36 million forest pixels)."""
+        index = np.ascontiguousarray(index)
+        out = np.empty(index.shape, self.dtype)
+        _cell_ids(index.reshape(-1), self.shape[1], self.side, self.per_row, out.reshape(-1))
+        return out
 
     def window_ids(self, window: tuple[slice, slice], dtype: type | None = None) -> np.ndarray:
         """The cell ids of a window of the raster, (rows, cols) absolute, as a map; ``dtype``: theirs
@@ -109,6 +108,14 @@ class AssessmentCells:
         starts = np.arange(0, self.shape[1], self.side)
         return np.concatenate([np.add.reduceat(np.count_nonzero(np.asarray(units)[r0:r0 + self.side] > 0, axis=0),
                                                starts) for r0 in range(0, self.shape[0], self.side)])
+
+
+@numba.njit(cache=True, nogil=True)
+def _cell_ids(index, width, side, per_row, out):
+    """:meth:`AssessmentCells.ids` into ``out``: (row // side) × per_row + column // side of each flat index."""
+    for i in range(index.size):
+        row = index[i] // width
+        out[i] = (row // side) * per_row + (index[i] - row * width) // side
 
 
 # --------------------------------------------------------------------------- comparison
@@ -394,3 +401,4 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     ranks = rankdata(scores, method="average")
     u = float(ranks[labels].sum()) - n1 * (n1 + 1) / 2.0
     return u / (n1 * n0)
+
