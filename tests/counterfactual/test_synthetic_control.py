@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from icam.core.errors import InputError
 from icam.counterfactual import synthetic_control
 from icam.counterfactual.synthetic_control import SyntheticControl, synthetic_weights
-from icam.risk.placebo import spread_squares
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_pixel_matching import LAST, START, _landscape  # noqa: E402
@@ -97,7 +96,8 @@ def test_the_panel_counted_by_strips_is_the_whole_rasters(strip_rows, seed):
     project_forest = zone & land.forest_at(land.first_year)
     donors = control._donors(land, project_forest, land.first_year)
     shape = land.loss_year.shape
-    units = np.where(donors.domain, spread_squares(donors.number, donors.side, shape), -1)
+    spread = donors.number.repeat(donors.side, axis=0).repeat(donors.side, axis=1)[:shape[0], :shape[1]]
+    units = np.where(donors.domain, spread, -1)
     units[project_forest] = donors.n_tiles
     years = np.arange(land.first_year + 1, LAST + 1)
     unit, loss_year, first = units.ravel(), land.loss_year.ravel(), land.forest_first.ravel()

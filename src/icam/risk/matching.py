@@ -102,7 +102,7 @@ class _Rows:
         return out
 
     def __getitem__(self, rows: slice) -> np.ndarray:
-        return self.take(np.arange(self.shape[0])[rows])
+        return self.take(np.arange(*rows.indices(self.shape[0])))
 
     def column(self, j: int) -> np.ndarray:
         out = np.empty((self.shape[0], 1))

@@ -41,11 +41,6 @@ def square_counts(mask: np.ndarray, side: int) -> np.ndarray:
     return padded.reshape(rows, side, cols, side).sum(axis=(1, 3), dtype=np.int64)
 
 
-def spread_squares(values: np.ndarray, side: int, shape: tuple[int, int]) -> np.ndarray:
-    """Each cell of a grid of ``shape`` given its square's value (``values``: squares' rows × columns)."""
-    return values.repeat(side, axis=0)[:shape[0]].repeat(side, axis=1)[:, :shape[1]]
-
-
 def tile_squares(domain: np.ndarray, n_tiles: int) -> tuple[np.ndarray, int]:
     """The tile number of each square (squares' rows × columns; −1 for a square holding none of ``domain``
     or fewer than half the mean square's cells), for squares sized so that about ``n_tiles`` of them hold the
