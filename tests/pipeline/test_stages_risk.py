@@ -72,12 +72,14 @@ def test_a_missing_layer_is_left_out_and_a_workers_error_reaches_the_run(tmp_pat
         _static_covariates(cov, _grid())
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32])
-def test_risk_units_are_the_admin_ids_plus_one_inside_the_zone(dtype):
-    """The candidates' units: 0 outside the zone, the unit's id + 1 inside (1 without units), in int32 whatever the
-    ids' type: uint8's 255th unit is 256, not 0."""
-    admin_id = np.array([[0, 1, 255], [3, 255, 2]], dtype)
+@pytest.mark.parametrize(("dtype", "largest", "units_dtype"),
+                         [(np.uint8, 254, np.uint8), (np.uint8, 255, np.uint16), (np.uint16, 255, np.uint16),
+                          (np.uint16, 65_535, np.uint32), (np.int32, 70_000, np.uint32)])
+def test_risk_units_are_the_admin_ids_plus_one_inside_the_zone(dtype, largest, units_dtype):
+    """The candidates' units: 0 outside the zone, the unit's id + 1 inside (1 without units), in the smallest
+    unsigned type that holds them, whatever the ids' type: uint8's 255th unit is 256, not 0."""
+    admin_id = np.array([[0, 1, largest], [3, largest, 2]], dtype)
     zone = np.array([[True, True, True], [False, True, True]])
-    assert risk_units(zone, admin_id).tolist() == [[1, 2, 256], [0, 256, 3]]
-    assert risk_units(zone, admin_id).dtype == np.int32
-    assert risk_units(zone, None).tolist() == [[1, 1, 1], [0, 1, 1]]
+    units = risk_units(zone, admin_id)
+    assert units.tolist() == [[1, 2, largest + 1], [0, largest + 1, 3]] and units.dtype == units_dtype
+    assert risk_units(zone, None).tolist() == [[1, 1, 1], [0, 1, 1]] and risk_units(zone, None).dtype == np.uint8

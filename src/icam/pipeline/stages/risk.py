@@ -138,10 +138,13 @@ def _covariate_task(shared: tuple, task: str) -> None:
 
 
 def risk_units(zone: np.ndarray, admin_id: np.ndarray | None) -> np.ndarray:
-    """The candidates' units (int32): 0 outside ``zone``, else the administrative unit's id + 1 (1 without units),
-    added in int32 (the ids are as small a type as holds them: uint8 ids of 255 would wrap)."""
-    units = np.zeros(zone.shape, np.int32)
-    np.add(0 if admin_id is None else admin_id, 1, out=units, where=zone, dtype=np.int32)
+    """The candidates' units: 0 outside ``zone``, else the administrative unit's id + 1 (1 without units), in the
+    smallest unsigned type that holds them (a jurisdiction's: uint8, 61 MB through the risk stage, not 245 of
+    int32; every reader casts before it multiplies: :func:`icam.risk.benchmark.modelling_regions`), added in
+    int64 (uint8 ids of 255 would wrap)."""
+    largest = 1 if admin_id is None or admin_id.size == 0 else int(admin_id.max()) + 1
+    units = np.zeros(zone.shape, np.min_scalar_type(largest))
+    np.add(0 if admin_id is None else admin_id, 1, out=units, where=zone, dtype=np.int64, casting="unsafe")
     return units
 
 
