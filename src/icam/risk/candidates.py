@@ -33,6 +33,7 @@ import numpy as np
 
 from icam.core.blocks import cores
 from icam.core.errors import InputError
+from icam.core.process import release_freed_memory
 from icam.landscape.grid import Grid
 from icam.risk import benchmark as bm
 from icam.risk import models as rm
@@ -293,6 +294,10 @@ def run_candidates(s: RiskSetting, models: list[str], expected_ha: float | None,
     started = time.perf_counter()
     bench = run_benchmark(s.forest, s.years, s.grid, s.units, expected_ha=expected_ha,
                           validity_years=validity_years, assessment_cell_ha=s.assessment_cell_ha, pool=pool)
+    # the heap's free pages given back before each candidate: the process keeps what its arrays free for the next
+    # ones (icam.core.process), and a candidate's arrays of other sizes than the last one's did not fit in it (the
+    # jurisdiction's risk stage: 3.26 → 3.03 GB resident, no slower)
+    release_freed_memory()
     candidates = [benchmark_candidate(s, bench, time.perf_counter() - started)]
     bench = replace(bench, calibration_assessment=candidates[0].calibration,
                     confirmation_assessment=candidates[0].confirmation)  # 0.9 GB of densities at a jurisdiction
@@ -304,9 +309,11 @@ def run_candidates(s: RiskSetting, models: list[str], expected_ha: float | None,
         candidates += modelled
     if "local_rate" in models:
         progress("risk: local_rate")
+        release_freed_memory()
         candidates.append(local_rate_candidate(s, bench, cells, pool))
     tests, chosen, reason = choose(candidates)
     progress(f"risk: the map of {chosen} at {s.years[2]}")
+    release_freed_memory()
     score = (bench.risk_score.dense() if chosen == "benchmark" else local_rate_score_t3(s, bench, pool)
              if chosen == "local_rate" else model_score_t3(chosen, inputs))
     del inputs
