@@ -60,12 +60,6 @@ def number_squares(keep: np.ndarray) -> np.ndarray:
     return number
 
 
-def tile_cells(number: np.ndarray, side: int, domain: np.ndarray) -> np.ndarray:
-    """Flat tile number of every cell of ``domain`` from its square's ``number`` (−1 outside the domain), in
-    the numbers' type."""
-    return SquareTiles(number, side, domain).in_rows(0, domain.shape[0]).ravel()
-
-
 @dataclass(frozen=True, eq=False)
 class SquareTiles:
     """The tile of each cell without a raster of them: the squares' numbers (:func:`tile_squares`: squares' rows
@@ -88,12 +82,16 @@ class SquareTiles:
         return int(self.number.max(initial=-1)) + 1
 
     def in_rows(self, first: int, stop: int) -> np.ndarray:
-        """The tile number of each cell of rows ``first`` … ``stop`` − 1 (−1 outside the domain), in the
-        numbers' type: a strip of :func:`tile_cells`' raster."""
+        """The tile number of each cell of rows ``first`` … ``stop`` − 1 (−1 outside the domain and the tiles
+        left out), in the numbers' type: a strip of :meth:`cells`."""
         side = self.side
         squares = self.number[first // side:(stop - 1) // side + 1].repeat(side, axis=0)
         spread = squares[first % side:first % side + stop - first].repeat(side, axis=1)[:, :self.domain.shape[1]]
         return np.where(self.domain[first:stop], spread, self.number.dtype.type(-1))
+
+    def cells(self) -> np.ndarray:
+        """The flat tile number of every cell (−1 outside the domain and the tiles left out)."""
+        return self.in_rows(0, self.domain.shape[0]).ravel()
 
     def mean_cells(self) -> float:
         """The mean tile's cells of the domain (0 where there is no tile)."""
@@ -101,25 +99,13 @@ class SquareTiles:
         return float(kept.mean()) if kept.size else 0.0
 
 
-def tile_index(domain: np.ndarray, n_tiles: int) -> tuple[np.ndarray, int]:
-    """Flat tile number of every cell of ``domain`` (−1 outside it and in the tiles left out) for squares
-    sized so that about ``n_tiles`` of them hold the domain (:func:`tile_squares`); and the squares' side.
-    int16 where the numbers fit, as a few hundred tiles' do: the dynamic baseline holds one such raster a zone
-    from its fit to its last year (a jurisdiction's 61 Mpx: 122 MB each, not 244)."""
-    number, side = tile_squares(domain, n_tiles)
-    if number.max(initial=-1) < np.iinfo(np.int16).max:
-        number = number.astype(np.int16)
-    return tile_cells(number, side, domain), side
-
-
 @numba.njit(cache=True, nogil=True)
 def _tile_sums(number, side, width, domain, cells, expected, observed, observed_scale, out):
     """Each cell's tile ``number[row // side, col // side]`` (rows and columns of a grid ``width`` cells wide;
-    none outside ``domain`` where it is not empty), its weights added to the tile's sums in the cells' order."""
-    in_domain = domain.size == 0
+    none outside ``domain``), its weights added to the tile's sums in the cells' order."""
     for i in range(cells.size):
         cell = cells[i]
-        if not (in_domain or domain[cell]):
+        if not domain[cell]:
             continue
         tile = number[cell // width // side, cell % width // side]
         if tile >= 0:
@@ -133,7 +119,7 @@ class PlaceboTiles:
     """The tiles' expected and observed loss, added year by year: the HRP's first (:meth:`add_historical`),
     then :meth:`fit_k`, then each later year in order (:meth:`add_year`, which returns V(y))."""
 
-    ids: np.ndarray | SquareTiles  # flat tile number per cell (−1 = none), or the squares they are drawn from
+    tiles: SquareTiles
     n_tiles: int
     forest_cells: float = 0.0  # the mean kept tile's forest cells (set by the caller)
     k_: np.ndarray | None = field(init=False, default=None)
@@ -155,12 +141,9 @@ class PlaceboTiles:
         each counts for is a float64 array fewer (tens of millions of control cells at a jurisdiction)."""
         out = np.zeros((2, self.n_tiles))
         observed = np.asarray(observed)
-        if isinstance(self.ids, SquareTiles):
-            tiles = self.ids
-            layout = (tiles.number, tiles.side, tiles.domain.shape[1], tiles.domain.ravel())
-        else:  # a flat number per cell: each cell its own square of one cell in a grid one cell wide
-            layout = (self.ids.reshape(-1, 1), 1, 1, np.zeros(0, bool))
-        _tile_sums(*layout, cells, np.asarray(expected, dtype=np.float64),
+        tiles = self.tiles
+        _tile_sums(tiles.number, tiles.side, tiles.domain.shape[1], tiles.domain.ravel(), cells,
+                   np.asarray(expected, dtype=np.float64),
                    observed if observed.dtype == bool else observed.astype(np.float64, copy=False),
                    float(observed_scale), out)
         return out
