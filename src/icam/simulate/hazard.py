@@ -13,6 +13,7 @@ from rasterio.features import rasterize
 from scipy import ndimage, special
 
 from icam.landscape.grid import Grid
+from icam.simulate.normal import scale_and_add_normal, standard_normal_into
 from icam.simulate.params import (
     DRAW_CELL_WEIGHT,
     DRAW_SMOOTH_PX,
@@ -297,17 +298,16 @@ def _year_draws(seed: int, year: int, out: np.ndarray) -> np.ndarray:
     Z = 0.96·Z_smooth + 0.28·Z_cell: Z_cell is white noise, Z_smooth is white noise smoothed by a Gaussian of
     3.5 cells (:mod:`~icam.simulate.smoothing`) and rescaled to unit variance. U is uniform on (0, 1) in every
     cell (up to the raster border, where the smoothing reflects) and correlated over a few hundred metres, so
-    that the cells with U < p form blob-shaped clearings, not speckle. One scratch raster besides ``out``: the
-    smooth draws' buffer takes the cells' draws once it is smoothed.
+    that the cells with U < p form blob-shaped clearings, not speckle. numpy's draws, compiled
+    (:mod:`~icam.simulate.normal`): one scratch raster besides ``out``, the white noise to smooth; the cells'
+    draws are added as they are drawn.
     """
     rng = _rng(seed, 100, year)
-    draws = rng.standard_normal(out.shape, dtype=np.float32)
+    draws = standard_normal_into(rng, np.empty(out.shape, np.float32))
     gaussian_filter_reflect(draws, DRAW_SMOOTH_PX, truncate=3.0, out=out)
-    out *= DRAW_SMOOTH_WEIGHT / _smoothing_sd(DRAW_SMOOTH_PX, truncate=3.0)
-    rng.standard_normal(dtype=np.float32, out=draws)
-    draws *= DRAW_CELL_WEIGHT
-    out += draws
-    return out
+    del draws
+    return scale_and_add_normal(rng, out, DRAW_SMOOTH_WEIGHT / _smoothing_sd(DRAW_SMOOTH_PX, truncate=3.0),
+                                DRAW_CELL_WEIGHT)
 
 
 def _threshold_of(z: np.ndarray) -> np.ndarray:
