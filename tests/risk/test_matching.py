@@ -275,6 +275,22 @@ def test_the_chunked_query_on_every_core_equals_one_query(n_points, chunk, k, se
     np.testing.assert_array_equal(d_chunked, d_one)
 
 
+@settings(max_examples=60, deadline=None)
+@given(n_cells=st.integers(0, 300), spoiled=st.lists(st.sampled_from([np.nan, np.inf, -np.inf]), max_size=4),
+       seed=st.integers(0, 10_000))
+def test_finite_rows_are_those_whose_every_covariate_is_finite(n_cells, spoiled, seed):
+    """Whichever covariates hold non-finite values (none, some, each: NaN or ±inf, also at cells not asked
+    about), the rows kept are the asked cells whose every covariate is finite; an integer covariate is
+    finite throughout."""
+    rng = np.random.default_rng(seed)
+    columns = [rng.normal(size=300).astype(np.float32) for _ in range(4)] + [rng.integers(0, 9, 300)]
+    for j, value in enumerate(spoiled):
+        columns[j][rng.integers(0, 300, int(rng.integers(1, 20)))] = value
+    cells = np.sort(rng.choice(300, n_cells, replace=False))
+    kept = cells[np.all([np.isfinite(c[cells]) for c in columns], axis=0)] if n_cells else cells
+    assert matching._Rows.finite(columns, cells).cells.tolist() == kept.tolist()
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 400), st.integers(1, 4), st.integers(1, 50), st.integers(0, 10_000))
 def test_rows_read_from_the_columns_give_the_matrix_statistics_to_the_bit(n_cells, n_columns, chunk, seed):

@@ -45,6 +45,7 @@ from sklearn.neighbors import KDTree
 
 from icam.core.blocks import cores, on_every_core
 from icam.core.errors import InputError
+from icam.core.pcg64 import chosen_mask
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,10 +72,8 @@ def sample_cells(mask: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarr
     if cells.size <= n:
         return cells
     # the cells drawn, in ascending order as the mask holds them: a pass over a boolean instead of a sort of
-    # millions of indices (the same draws from ``rng``: ``choice`` of an array takes the array at the indices)
-    drawn = np.zeros(cells.size, dtype=bool)
-    drawn[rng.choice(cells.size, size=n, replace=False)] = True
-    return cells[drawn]
+    # millions of indices (the same draws from ``rng`` as its ``choice`` without replacement, compiled)
+    return cells[chosen_mask(rng, cells.size, n)]
 
 
 CHUNK_ROWS = 1_000_000  # rows of a covariate matrix converted to float64 at once (8 covariates: 64 MB)
@@ -92,8 +91,14 @@ class _Rows:
 
     @classmethod
     def finite(cls, columns: list[np.ndarray], cells: np.ndarray) -> _Rows:
-        """The rows of ``cells`` whose every covariate is finite (a cell with a non-finite one pairs with none)."""
-        finite, n_finite = _finite_cells(tuple(columns), cells)
+        """The rows of ``cells`` whose every covariate is finite (a cell with a non-finite one pairs with none).
+        Only the covariates with a non-finite value somewhere are read at the cells: a pass along a column is
+        cheaper than reading it at millions of scattered cells (a jurisdiction's pixel matching, whose covariates
+        are all finite, spent 4 s on these reads)."""
+        partly = tuple(column for column in columns if not np.isfinite(column).all())
+        if not partly:
+            return cls(columns, cells)
+        finite, n_finite = _finite_cells(partly, cells)
         return cls(columns, cells if n_finite == cells.size else cells[finite])
 
     def take(self, rows: np.ndarray) -> np.ndarray:

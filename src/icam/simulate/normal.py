@@ -3,8 +3,7 @@
 leave.
 
 The same seed must give the same landscape whatever draws it, so this is numpy's algorithm, not another one:
-its PCG64 (128-bit LCG, multiplier 0x2360ED051FC65DA44385DF649FCCF645, XSL-RR output, each 64-bit output
-split into two 32-bit draws, low half first) and its float32 ziggurat (``random_standard_normal_f`` of
+its PCG64 (:mod:`icam.core.pcg64`) and its float32 ziggurat (``random_standard_normal_f`` of
 ``numpy/random/src/distributions/distributions.c``: 256 strips, the tail beyond r = 3.654 by Marsaglia's
 exponential method, the wedges' test against exp(−x²/2) in double precision). numpy calls the bit generator
 and the ziggurat through function pointers for every draw; here both are inlined into one loop: a
@@ -15,57 +14,23 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.extending import intrinsic
 from numba.np.random._constants import fi_float, ki_float, wi_float, ziggurat_nor_inv_r_f, ziggurat_nor_r_f
 
-_MULTIPLIER_HIGH = np.uint64(2549297995355413924)  # PCG_DEFAULT_MULTIPLIER_128 (numpy's pcg64.h)
-_MULTIPLIER_LOW = np.uint64(4865540595714422341)
-_LOW_32 = np.uint64(0xFFFFFFFF)
-_ZERO, _ONE = np.uint64(0), np.uint64(1)
-_MASK_64 = (1 << 64) - 1
+from icam.core.pcg64 import next_uint32, restore, state_of
 
-
-@intrinsic
-def _mul_high(typingctx, a, b):
-    """The high 64 bits of the 128-bit product of two uint64 (one instruction; numba has no 128-bit integer)."""
-    def codegen(context, builder, signature, args):
-        wide = ir.IntType(128)
-        product = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
-        return builder.trunc(builder.lshr(product, ir.Constant(wide, 64)), ir.IntType(64))
-    return types.uint64(types.uint64, types.uint64), codegen
-
-
-@numba.njit(inline="always")
-def _next_uint32(state):
-    """numpy's ``pcg64_next32``: ``state`` = [state high, state low, increment high, increment low, has a
-    buffered half, the buffered half] (uint64), updated in place."""
-    if state[4]:
-        state[4] = _ZERO
-        return state[5]
-    high, low = state[0], state[1]
-    product_low = low * _MULTIPLIER_LOW
-    high = _mul_high(low, _MULTIPLIER_LOW) + low * _MULTIPLIER_HIGH + high * _MULTIPLIER_LOW
-    low = product_low + state[3]
-    high = high + state[2] + (_ONE if low < product_low else _ZERO)
-    state[0], state[1] = high, low
-    xored, rotation = high ^ low, high >> np.uint64(58)
-    output = (xored >> rotation) | (xored << ((np.uint64(64) - rotation) & np.uint64(63)))
-    state[4], state[5] = _ONE, output >> np.uint64(32)
-    return output & _LOW_32
+_ONE = np.uint64(1)
 
 
 @numba.njit(inline="always")
 def _next_float(state):
-    return np.float32(np.float32(_next_uint32(state) >> np.uint64(8)) * np.float32(1.0) / np.float32(16777216.0))
+    return np.float32(np.float32(next_uint32(state) >> np.uint64(8)) * np.float32(1.0) / np.float32(16777216.0))
 
 
 @numba.njit(inline="always")
 def _standard_normal(state):
     """numpy's ``random_standard_normal_f``, the same operations in the same precision."""
     while True:
-        r = _next_uint32(state)
+        r = next_uint32(state)
         idx = r & np.uint64(0xFF)
         rabs = (r >> np.uint64(9)) & np.uint64(0x7FFFFF)
         x = np.float32(np.float32(rabs) * wi_float[idx])
@@ -101,9 +66,9 @@ def _scale_and_add(state, out, out_scale, draws_scale):
 def standard_normal_into(rng: np.random.Generator, out: np.ndarray) -> np.ndarray:
     """Fill the contiguous float32 array ``out`` as ``rng.standard_normal(dtype=np.float32, out=out)`` does,
     with the same values, and leave ``rng`` where that call leaves it."""
-    state = _state_of(rng, out)
+    state = _checked_state(rng, out)
     _fill(state, out.reshape(-1))
-    _restore(rng, state)
+    restore(rng, state)
     return out
 
 
@@ -112,25 +77,13 @@ def scale_and_add_normal(rng: np.random.Generator, out: np.ndarray, out_scale: f
     """``out *= out_scale; out += draws_scale * Z`` in float32, Z the draws ``rng.standard_normal(out.shape,
     dtype=np.float32)`` gives, in one pass and without Z's array: the same values as those three numpy
     operations (each product and the sum rounded to float32), ``rng`` left where the draws leave it."""
-    state = _state_of(rng, out)
+    state = _checked_state(rng, out)
     _scale_and_add(state, out.reshape(-1), np.float32(out_scale), np.float32(draws_scale))
-    _restore(rng, state)
+    restore(rng, state)
     return out
 
 
-def _state_of(rng: np.random.Generator, out: np.ndarray) -> np.ndarray:
-    bits = rng.bit_generator.state
-    if bits["bit_generator"] != "PCG64":
-        raise ValueError(f"compiled normal draws need a PCG64 generator, not {bits['bit_generator']}")
+def _checked_state(rng: np.random.Generator, out: np.ndarray) -> np.ndarray:
     if out.dtype != np.float32 or not out.flags.c_contiguous:
         raise ValueError("compiled normal draws fill a C-contiguous float32 array")
-    lcg, increment = bits["state"]["state"], bits["state"]["inc"]
-    return np.array([lcg >> 64, lcg & _MASK_64, increment >> 64, increment & _MASK_64, bits["has_uint32"],
-                     bits["uinteger"]], np.uint64)
-
-
-def _restore(rng: np.random.Generator, state: np.ndarray) -> None:
-    bits = rng.bit_generator.state
-    bits["state"]["state"] = int(state[0]) << 64 | int(state[1])
-    bits["has_uint32"], bits["uinteger"] = int(state[4]), int(state[5])
-    rng.bit_generator.state = bits
+    return state_of(rng)
