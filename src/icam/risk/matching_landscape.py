@@ -8,8 +8,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
+from icam.core.filters import uniform_filter_nearest
 from icam.core.spilled import SpilledRaster
 from icam.risk.benchmark import distance_to_edge_m
 
@@ -71,11 +71,9 @@ class MatchingLandscape:
     def forest_cover_1km(self, year: int, cells: np.ndarray | None = None) -> np.ndarray:
         """The forest share within 1 km at the end of ``year`` (at ``cells``, flat indices, where given)."""
         size = max(3, int(round(2 * COVER_RADIUS_M / self.cell_size_m)) | 1)
-        # filtered in its own buffer (the same values: SciPy filters a line at a time from a copy of it): a second
-        # float32 raster, 245 MB at a jurisdiction, and its page faults, spared
-        share = self.forest_at(year).astype(np.float32)
-        ndimage.uniform_filter(share, size=size, mode="nearest", output=share)
-        return values_at(share, cells)
+        # SciPy's filter of the float32 forest, compiled (the same values): from the forest's mask into one float32
+        # raster, its columns' sums kept side by side instead of gathered a column at a time
+        return values_at(uniform_filter_nearest(self.forest_at(year), size), cells)
 
     def matching_features(self, year: int, cells: np.ndarray | None = None, edge_m: np.ndarray | None = None,
                           skip: Collection[str] = ()) -> dict[str, np.ndarray]:

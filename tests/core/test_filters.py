@@ -1,0 +1,47 @@
+"""The compiled uniform filter (icam.core.filters): bit for bit SciPy's ``ndimage.uniform_filter`` in mode
+"nearest", for rasters smaller and larger than the window, of any size, from bool and float32 rasters."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import ndimage
+
+from icam.core.filters import uniform_filter_nearest
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=st.integers(1, 40), cols=st.integers(1, 40), size=st.integers(1, 25), kind=st.sampled_from(["bool", "f4"]),
+       seed=st.integers(0, 2**32 - 1))
+def test_uniform_filter_is_scipys_to_the_bit(rows, cols, size, kind, seed):
+    rng = np.random.default_rng(seed)
+    image = rng.random((rows, cols)) < 0.6 if kind == "bool" else rng.normal(size=(rows, cols)).astype(np.float32)
+    expected = ndimage.uniform_filter(image.astype(np.float32), size=size, mode="nearest")
+    filtered = uniform_filter_nearest(image, size)
+    assert filtered.dtype == np.float32
+    np.testing.assert_array_equal(filtered.view(np.uint32), expected.view(np.uint32))
+
+
+def test_a_forest_shares_window_on_a_large_raster_and_its_output_buffer():
+    """The 1 km share of a forest at 30 m (a window of 67 cells) on a raster wider than one line buffer's
+    worth, written into a given buffer; the forest is left as it was."""
+    forest = np.random.default_rng(7).random((500, 1300)) < 0.7
+    kept = forest.copy()
+    out = np.full(forest.shape, -1.0, np.float32)
+    assert uniform_filter_nearest(forest, 67, out=out) is out
+    expected = forest.astype(np.float32)
+    ndimage.uniform_filter(expected, size=67, mode="nearest", output=expected)
+    np.testing.assert_array_equal(out.view(np.uint32), expected.view(np.uint32))
+    np.testing.assert_array_equal(forest, kept)
+
+
+def test_bad_shapes_and_buffers_are_refused():
+    image = np.zeros((4, 5), np.float32)
+    with pytest.raises(ValueError, match="2-D"):
+        uniform_filter_nearest(np.zeros(5, np.float32), 3)
+    with pytest.raises(ValueError, match="at least 1"):
+        uniform_filter_nearest(image, 0)
+    with pytest.raises(ValueError, match="apart from it"):
+        uniform_filter_nearest(image, 3, out=image)
+    with pytest.raises(ValueError, match="float32"):
+        uniform_filter_nearest(image, 3, out=np.zeros((4, 5)))
