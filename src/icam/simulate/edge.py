@@ -52,7 +52,8 @@ class EdgeTerm:
 def _lose(cells, forest, block, chess, taxi, term, by_chess, by_taxi):
     """The 60 m cells that the lost ``cells`` (flat indices of the 30 m raster) leave with fewer than half their
     cells forest become non-forest (distance 0); both distances are lowered from them (:func:`_spread`) and
-    the term looked up again where either changed."""
+    the term looked up again where either changed: once a cell, in a pass over the rows the searches reached
+    (a list of the cells each search lowered held most twice, and was read in the searches' scattered order)."""
     rows, cols = chess.shape
     width = forest.shape[1]
     half = (block * block) // 2
@@ -73,25 +74,27 @@ def _lose(cells, forest, block, chess, taxi, term, by_chess, by_taxi):
             n_new += 1
     if n_new == 0:
         return
-    changed = np.empty(2 * rows * cols, np.int64)
-    n_changed = _spread(chess, queue, n_new, True, changed, 0)
-    n_changed = _spread(taxi, queue, n_new, False, changed, n_changed)
-    for k in range(n_changed):
-        r, c = changed[k] // cols, changed[k] % cols
-        term[r, c] = _octagonal_pick(chess[r, c], taxi[r, c], by_chess, by_taxi)
+    changed = np.zeros(rows * cols, np.bool_)
+    first, last = _spread(chess, queue, n_new, True, changed)
+    first_taxi, last_taxi = _spread(taxi, queue, n_new, False, changed)
+    term_flat, chess_flat, taxi_flat = term.ravel(), chess.ravel(), taxi.ravel()
+    for cell in range(min(first, first_taxi), max(last, last_taxi) + 1):
+        if changed[cell]:
+            term_flat[cell] = _octagonal_pick(chess_flat[cell], taxi_flat[cell], by_chess, by_taxi)
 
 
 @numba.njit(cache=True, nogil=True)
-def _spread(distance, queue, n_sources, diagonal, changed, n_changed):
+def _spread(distance, queue, n_sources, diagonal, changed):
     """Breadth-first from the ``n_sources`` first cells of ``queue`` (flat, distance 0): each neighbour (the
     eight with ``diagonal``, else the four) whose distance is more than one step beyond the cell's takes that
-    step and is searched from in turn. Each cell lowered is appended to ``changed`` (from ``n_changed``); the
-    new count is returned. The queue is the sources' own array, written past them."""
+    step and is searched from in turn. Each cell lowered is marked in ``changed`` (flat); the first and last
+    flat index marked are returned. The queue is the sources' own array, written past them."""
     rows, cols = distance.shape
     head, tail = 0, n_sources
+    first, last = rows * cols, -1
     for k in range(n_sources):
-        changed[n_changed] = queue[k]
-        n_changed += 1
+        changed[queue[k]] = True
+        first, last = min(first, queue[k]), max(last, queue[k])
     while head < tail:
         cell = queue[head]
         head += 1
@@ -106,6 +109,6 @@ def _spread(distance, queue, n_sources, diagonal, changed, n_changed):
                     distance[nr, nc] = step
                     queue[tail] = nr * cols + nc
                     tail += 1
-                    changed[n_changed] = nr * cols + nc
-                    n_changed += 1
-    return n_changed
+                    changed[nr * cols + nc] = True
+                    first, last = min(first, nr * cols + nc), max(last, nr * cols + nc)
+    return first, last
