@@ -211,7 +211,9 @@ def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_s
     belt_rows = np.flatnonzero((belt_mask & ~terrain.project_mask).ravel())
     target = target_rates(seed)
     beta0, prevented, displaced = {}, {}, {}
-    # the years' draws do not depend on the forest: workers draw the next ones while this loop runs
+    # the years' draws do not depend on the forest: workers draw the next ones while this loop runs, forked with
+    # the draws' kernels compiled (a fresh install's numba cache is empty: each worker compiled them, 2 s each)
+    _year_draws(seed, FIRST_YEAR, np.empty((1, 1), np.float32))
     draws = imap_into(_draws_task, None, [(seed, year) for year in target], shape, np.float32)
     # each run's edge term, kept as its forest shrinks: the with-project run's own from the year after the start
     cf_edge, act_edge = EdgeTerm(forest_cf, HAZARD), None
