@@ -161,6 +161,15 @@ def engine(db_url):
     engine.dispose()
 
 
+def twin_generators(seed, skip: int = 0) -> tuple[np.random.Generator, np.random.Generator]:
+    """Two numpy generators in one state, ``skip`` 32-bit draws taken from each first (an odd number leaves a
+    buffered half): one for compiled draws, one for numpy's."""
+    first, second = np.random.default_rng(seed), np.random.default_rng(seed)
+    for rng in (first, second):
+        rng.integers(0, 2**32, size=skip, dtype=np.uint32)
+    return first, second
+
+
 def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
     """A small CSV file for import tests (header row, then ``rows``)."""
     return write_csv_rows(path, header, rows)

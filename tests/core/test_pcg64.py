@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import twin_generators
 from icam.core.pcg64 import (
     TAIL_SHUFFLE_DIVISOR,
     TAIL_SHUFFLE_MIN,
@@ -34,18 +35,10 @@ def _draw_bounded(state, highest):
     return out
 
 
-def _twins(seed, skip):
-    """Two generators in one state, ``skip`` 32-bit draws taken first (an odd number leaves a buffered half)."""
-    first, second = np.random.default_rng(seed), np.random.default_rng(seed)
-    for rng in (first, second):
-        rng.integers(0, 2**32, size=skip, dtype=np.uint32)
-    return first, second
-
-
 @settings(max_examples=50, deadline=None)
 @given(n=st.integers(0, 2000), skip=st.integers(0, 3), seed=st.integers(0, 2**63))
 def test_32_bit_draws_and_state_are_numpys(n, skip, seed):
-    compiled, reference = _twins(seed, skip)
+    compiled, reference = twin_generators(seed, skip)
     state = state_of(compiled)
     drawn = _draw_uint32(state, n)
     restore(compiled, state)
@@ -60,7 +53,7 @@ def test_32_bit_draws_and_state_are_numpys(n, skip, seed):
 def test_bounded_draws_are_numpys_lemire(highest, skip, seed):
     """Each integer on 0 … highest as numpy's ``integers(0, highest + 1)`` draws it (Lemire's rejections
     included: bounds near 2³² reject about half the draws)."""
-    compiled, reference = _twins(seed, skip)
+    compiled, reference = twin_generators(seed, skip)
     state = state_of(compiled)
     drawn = _draw_bounded(state, np.array(highest, np.int64))
     restore(compiled, state)

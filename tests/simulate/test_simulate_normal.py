@@ -7,24 +7,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import twin_generators
 from icam.simulate.hazard import _smoothing_sd, _year_draws
 from icam.simulate.normal import scale_and_add_normal, standard_normal_into
 from icam.simulate.params import DRAW_CELL_WEIGHT, DRAW_SMOOTH_PX, DRAW_SMOOTH_WEIGHT
 from icam.simulate.smoothing import gaussian_filter_reflect
 
 
-def _pair(seed, skip):
-    """Two generators in one state; ``skip`` 32-bit draws taken first (an odd number leaves a buffered half)."""
-    first, second = np.random.default_rng(seed), np.random.default_rng(seed)
-    for rng in (first, second):
-        rng.integers(0, 2**32, size=skip, dtype=np.uint32)
-    return first, second
-
-
 @settings(max_examples=60, deadline=None)
 @given(size=st.integers(0, 5000), skip=st.integers(0, 3), seed=st.integers(0, 2**63))
 def test_draws_and_state_are_numpys(size, skip, seed):
-    compiled, reference = _pair(seed, skip)
+    compiled, reference = twin_generators(seed, skip)
     drawn = standard_normal_into(compiled, np.empty(size, np.float32))
     expected = reference.standard_normal(size, dtype=np.float32)
     np.testing.assert_array_equal(drawn.view(np.uint32), expected.view(np.uint32))
@@ -35,7 +28,7 @@ def test_draws_and_state_are_numpys(size, skip, seed):
 def test_two_million_draws_with_their_tails_and_wedges_are_numpys():
     """Enough draws that the ziggurat's slow paths are taken thousands of times: the tail beyond r = 3.654
     (about 2.6 in 10,000 draws) and the wedges' test against exp(−x²/2)."""
-    compiled, reference = _pair(20261207, 1)
+    compiled, reference = twin_generators(20261207, 1)
     drawn = standard_normal_into(compiled, np.empty((1000, 2000), np.float32))
     expected = reference.standard_normal((1000, 2000), dtype=np.float32)
     assert np.count_nonzero(np.abs(expected) > 3.6541529) > 300
@@ -47,7 +40,7 @@ def test_two_million_draws_with_their_tails_and_wedges_are_numpys():
 @given(size=st.integers(0, 3000), out_scale=st.floats(-3, 3), draws_scale=st.floats(-3, 3),
        seed=st.integers(0, 2**63))
 def test_scale_and_add_is_numpys_three_float32_operations(size, out_scale, draws_scale, seed):
-    compiled, reference = _pair(seed, 1)
+    compiled, reference = twin_generators(seed, 1)
     values = np.random.default_rng(seed + 1).standard_normal(size, dtype=np.float32)
     fused = scale_and_add_normal(compiled, values.copy(), out_scale, draws_scale)
     expected = values.copy()
