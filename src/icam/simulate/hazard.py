@@ -137,20 +137,9 @@ def _coarse_grid(grid: Grid, block: int) -> tuple[tuple[int, int], object]:
     return (grid.height // block, grid.width // block), t @ t.scale(block, block)
 
 
-def _distance_km(geoms, grid: Grid, block: int = ROAD_BLOCK_PX, smooth: bool = False) -> np.ndarray:
-    """Distance to the nearest of ``geoms`` (km, float32, on the full grid), computed on block-sized cells.
-
-    Upsampled by nearest neighbour, or bilinearly with ``smooth`` (for boundaries drawn from the distance).
-    """
-    distance = _coarse_distance_km(geoms, grid, block)
-    if smooth:
-        return bilinear_zoom(distance, block)
-    return _upsample(distance, block)
-
-
 def _coarse_distance_km(geoms, grid: Grid, block: int = ROAD_BLOCK_PX) -> np.ndarray:
-    """Distance to the nearest of ``geoms`` (km, float32) on block-sized cells (:func:`_distance_km` before
-    upsampling)."""
+    """Distance to the nearest of ``geoms`` (km, float32) on block-sized cells (the simulator upsamples it, by
+    nearest neighbour or bilinearly for boundaries drawn from it)."""
     shape, transform = _coarse_grid(grid, block)
     burnt = rasterize(((g, 1) for g in geoms if not g.is_empty), out_shape=shape, transform=transform,
                       fill=0, dtype="uint8", all_touched=True)

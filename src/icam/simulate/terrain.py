@@ -10,6 +10,7 @@ landscape.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,7 @@ from rasterio.features import rasterize
 from scipy import ndimage
 
 from icam.simulate.geometry import Geometry
-from icam.simulate.hazard import _distance_km, _field
+from icam.simulate.hazard import _coarse_distance_km, _field
 from icam.simulate.households import Households
 from icam.simulate.params import (
     LAND_USE_2000,
@@ -120,15 +121,20 @@ def _relative_distance(geom: Geometry, terrain: Terrain, rng: np.random.Generato
     """r = min over the highway corridor, secondary roads and settlements of (distance / local half-width),
     widths perturbed by smooth lognormal fields and narrowing with elevation; 0 on the puna."""
     lu, grid, shape = LAND_USE_2000, geom.grid, geom.grid.shape
-    half_width = _highway_half_width(geom, terrain)
-    f_edge = lu["edge_noise_sd"][0] * _field(rng, shape, 8, 2.0)
-    f_edge += lu["edge_noise_sd"][1] * _field(rng, shape, 4, 0.4)
-    f_edge -= lu["elevation_narrowing_per_km"] * (terrain.dem.astype(np.float32) - 800) / 1000
-    np.exp(f_edge, out=f_edge)  # width multiplier
-    r = _distance_km([geom.highway], grid, 2, smooth=True)
-    r /= half_width
-    del half_width
-    r_sec = _distance_km(geom.secondary_roads, grid, 2, smooth=True)
+    # the roads' distance transforms (SciPy's releases the GIL; 1–2 s each at a jurisdiction) in two threads while
+    # this one draws the widths' fields: the simulation's first seconds use one core
+    with ThreadPoolExecutor(2) as pool:
+        highway, secondary = (pool.submit(_coarse_distance_km, roads, grid, 2)
+                              for roads in ([geom.highway], geom.secondary_roads))
+        half_width = _highway_half_width(geom, terrain)
+        f_edge = lu["edge_noise_sd"][0] * _field(rng, shape, 8, 2.0)
+        f_edge += lu["edge_noise_sd"][1] * _field(rng, shape, 4, 0.4)
+        f_edge -= lu["elevation_narrowing_per_km"] * (terrain.dem.astype(np.float32) - 800) / 1000
+        np.exp(f_edge, out=f_edge)  # width multiplier
+        r = bilinear_zoom(highway.result(), 2)  # smooth: the corridor's boundary is drawn from it
+        r /= half_width
+        del half_width
+        r_sec = bilinear_zoom(secondary.result(), 2)
     r_sec /= lu["secondary_half_width_km"] * np.exp(lu["secondary_noise_sd"] * _field(rng, shape, 8, 1.5))
     np.minimum(r, r_sec, out=r)
     del r_sec
