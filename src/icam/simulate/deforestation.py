@@ -25,6 +25,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from icam.core.forked import imap_into
@@ -189,6 +190,17 @@ class _Agreements:
             self.breach_area_ha[i] = patch.size * self.cell_ha
 
 
+@numba.njit(cache=True, nogil=True)
+def _record_loss(lost, forest, loss_year, code):
+    """``loss_year[lost] = code; forest &= ~lost`` in one pass (numpy's mask assignment and its two passes with
+    a temporary mask took 0.03–0.1 s a run and a year at a jurisdiction, in the loop the simulation waits on)."""
+    lost, forest, loss_year = lost.ravel(), forest.ravel(), loss_year.ravel()
+    for i in range(lost.size):
+        if lost[i]:
+            loss_year[i] = code
+            forest[i] = False
+
+
 def _draws_task(_: None, out: np.ndarray, seed: int, year: int) -> None:
     _year_draws(seed, year, out)
 
@@ -225,8 +237,7 @@ def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_s
         sample = calib_idx[forest_cf.ravel()[calib_idx]]
         beta0[year] = b0 = _solve_beta0(eta_at(edge_cf, x_static, sample), target[year])
         lost_cf = exceeds(edge_cf, x_static, b0, draws_y, forest_cf)
-        loss_cf[lost_cf] = code
-        forest_cf &= ~lost_cf
+        _record_loss(lost_cf, forest_cf, loss_cf, code)
         n_cf_project = int(np.count_nonzero(lost_cf.ravel()[project_rows]))
         # with the project: same draws; both runs are identical up to the project start, so the
         # counterfactual's edge term serves until then
@@ -246,8 +257,7 @@ def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_s
             prevented[year] = max(0, n_cf_project - int(np.count_nonzero(lost.ravel()[project_rows])))
             displaced[year] = _displace(edge, x_static, b0, lost, forest_act, belt_rows,
                                         int(round(effect.displacement * prevented[year])))
-        loss_act[lost] = code
-        forest_act &= ~lost
+        _record_loss(lost, forest_act, loss_act, code)
         cf_edge.lose(forest_cf, lost_cf)  # once the with-project run has read this year's term
         if act_edge is not None:
             act_edge.lose(forest_act, lost)
