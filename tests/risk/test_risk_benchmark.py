@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from icam.core.errors import InputError
 from icam.landscape.grid import Grid
+from icam.risk import workflow
 from icam.risk.benchmark import (
     class_limits_m,
     distance_to_edge_capped_m,
@@ -446,3 +447,23 @@ def test_capped_distance_by_blocks_on_guadeloupe(shared_data):
     blocked = distance_to_edge_capped_m(forest, transform, 600.0, block_px=512)
     np.testing.assert_array_equal(blocked, whole)
     assert 0 < np.count_nonzero(blocked == 600.0) < forest.sum()  # the cap binds somewhere, not everywhere
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 12), st.integers(1, 6), st.integers(1, 50), st.integers(0, 2**32 - 1))
+def test_a_map_spread_from_its_groups_a_range_at_a_time_is_the_map_of_each_pixels_value(rows, cols, n_groups, chunk,
+                                                                                       seed):
+    """The benchmark's map from its groups' values (float64) equals the map of each pixel's value cast as an
+    assignment casts it, whatever the ranges spread at a time."""
+    rng = np.random.default_rng(seed)
+    index = np.flatnonzero(rng.random(rows * cols) < 0.6)
+    group = rng.integers(0, n_groups, index.size)
+    per_group = rng.random(n_groups) * 10 ** rng.uniform(-8, 2, n_groups)
+    groups = workflow._Groups(index=index, group=group, frequency=per_group, area_ha=np.ones(n_groups),
+                              n_px=np.bincount(group, minlength=n_groups))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(workflow, "_SPREAD_PX", chunk)
+        got = groups.dense(per_group, (rows, cols))
+    expected = workflow.PixelValues(index, per_group[group], (rows, cols)).dense()
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, expected)

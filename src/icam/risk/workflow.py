@@ -117,7 +117,7 @@ class ClassScore:
     def dense(self) -> np.ndarray:
         """The map, float32 (rows, cols)."""
         groups = _groups(self.fit, self.classes, self.units, self.grid)
-        return PixelValues(groups.index, groups.frequency[groups.group].astype(np.float32), self.grid.shape).dense()
+        return groups.dense(groups.frequency, self.grid.shape)
 
 
 @dataclass(frozen=True, eq=False)
@@ -267,9 +267,26 @@ class _Groups:
 
     def adjusted_ha(self, expected_ha: float) -> np.ndarray:
         """Density per pixel of ``index`` (ha), adjusted to ``expected_ha`` (UDef-ARP's iteration)."""
+        return self.adjusted_group_ha(expected_ha)[self.group]
+
+    def adjusted_group_ha(self, expected_ha: float) -> np.ndarray:
+        """Density per group (ha), adjusted to ``expected_ha`` (:meth:`adjusted_ha`, before it is spread)."""
         adjusted, _ = adjust_to_quantity(self.frequency * self.area_ha, expected_ha, self.area_ha,
                                          weights=self.n_px)
-        return adjusted[self.group]
+        return adjusted
+
+    def dense(self, per_group: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """A float32 map of ``shape``: each classed pixel its group's value, 0 elsewhere. Spread a range of
+        pixels at a time: a float64 value per pixel was 0.28 GB at a jurisdiction's risk peak."""
+        out = np.zeros(shape[0] * shape[1], dtype=np.float32)
+        values = per_group.astype(np.float32)  # the cast of each value, as an assignment of float64 makes it
+        for start in range(0, self.index.size, _SPREAD_PX):
+            part = slice(start, start + _SPREAD_PX)
+            out[self.index[part]] = values[self.group[part]]
+        return out.reshape(shape)
+
+
+_SPREAD_PX = 1 << 24  # pixels :meth:`_Groups.dense` spreads at a time (64 MB of float32 values)
 
 
 def _dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -418,15 +435,15 @@ def run_benchmark(forest: tuple[np.ndarray, np.ndarray, np.ndarray], years: tupl
     del classes_2
 
     risk_classes = bm.vulnerability_classes(distance(f3), f3, historical.nrt_m, grid.resolution_m)
+    del f1, f2, f3, lost_cal, lost_all  # the zone's forest (0.3 GB at a jurisdiction) is in the classes now
     if expected_ha is None:
         expected_ha = historical.deforested_ha / (t3 - t1) * validity_years
         source = f"historical mean {t1}–{t3} × {validity_years:g} years"
     else:
         source = "given"
     groups = _groups(historical.fit, risk_classes, unit_ids, grid)
-    per_year = density_per_year(groups.adjusted_ha(expected_ha), validity_years, overwrite=True)
-    risk = PixelValues(groups.index, per_year, grid.shape).dense()
-    del per_year
+    risk = groups.dense(density_per_year(groups.adjusted_group_ha(expected_ha), validity_years), grid.shape)
+    del groups
     score = ClassScore(historical.fit, risk_classes, unit_ids, grid)
     return BenchmarkResult(calibration=calibration, calibration_assessment=cal, confirmation_assessment=cnf,
                            historical=historical, risk_classes=risk_classes, risk_ha_per_year=risk, risk_score=score,
