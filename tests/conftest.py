@@ -13,6 +13,8 @@ import rasterio
 from affine import Affine
 
 from icam.core.atomic import write_csv_rows
+from icam.landscape.grid import Grid
+from icam.risk.candidate_frame import RiskSetting
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 UTM = "EPSG:32718"
@@ -296,3 +298,21 @@ def pytest_xdist_make_scheduler(config, log):
             return "the session's small run" if path in SHARED_RUN_FILES else path
 
     return SharedRunScheduling(config, log)
+
+
+def two_unit_setting() -> RiskSetting:
+    """A 90 × 70 px zone of two units: forest lost near its edge and along a road, more in unit 2."""
+    rng = np.random.default_rng(5)
+    shape = (90, 70)
+    rows, cols = np.mgrid[0:shape[0], 0:shape[1]]
+    units = np.where(cols < 35, 1, 2).astype(np.int32)
+    units[:3] = 0  # a strip outside the zone
+    road_m = np.abs(rows - 45).astype(np.float32) * 30
+    f1 = (rng.random(shape) < 0.9) & (units > 0)
+    hazard = 0.05 + 0.3 * np.exp(-road_m / 300) + 0.05 * (units == 2)
+    f2 = f1 & (rng.random(shape) > hazard)
+    f3 = f2 & (rng.random(shape) > hazard)
+    static = {"road_m": np.where(units > 0, road_m, np.nan).astype(np.float32)}
+    return RiskSetting(grid=Grid(UTM, Affine(30, 0, 200_000, 0, -30, 9_400_000), *shape), forest=(f1, f2, f3),
+                          years=(2010, 2015, 2020), units=units, assessment_cell_ha=9.0, static_covariates=static,
+                          sample_per_class=400, spatial_cell_km=0.6)

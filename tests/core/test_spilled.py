@@ -18,12 +18,6 @@ from icam.core.forked import map_shared
 from icam.core.spilled import SpilledRaster, chunks_at
 
 
-def _spilled(array: np.ndarray) -> SpilledRaster:
-    raster = SpilledRaster(array.shape, array.dtype)
-    raster.write(array)
-    return raster
-
-
 @settings(max_examples=60, deadline=None)
 @given(rows=st.integers(1, 30), cols=st.integers(1, 30), dtype=st.sampled_from(["float32", "int16", "uint8", "f8"]),
        chunk=st.integers(1, 200), n_cells=st.integers(0, 300), ascending=st.booleans(), seed=st.integers(0, 2**32 - 1))
@@ -33,7 +27,7 @@ def test_values_at_cells_are_the_arrays_whatever_the_ranges_and_order(rows, cols
     array = (rng.normal(size=(rows, cols)) * 100).astype(dtype)
     cells = rng.integers(0, rows * cols, n_cells)  # repeats too
     cells = np.sort(cells) if ascending else cells
-    raster = _spilled(array)
+    raster = SpilledRaster.of(array)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(spilled, "CHUNK_VALUES", chunk)
         got = raster.at(cells)
@@ -45,7 +39,7 @@ def test_values_at_cells_are_the_arrays_whatever_the_ranges_and_order(rows, cols
 def test_a_range_is_read_from_its_first_cell_to_its_last_and_empty_ranges_not_at_all():
     array = np.arange(100, dtype=np.int32).reshape(10, 10)
     reads = []
-    raster = _spilled(array)
+    raster = SpilledRaster.of(array)
     original = raster.read_flat
     raster.read_flat = lambda start, stop: reads.append((start, stop)) or original(start, stop)
     parts = list(chunks_at([raster], np.array([3, 7, 8, 95]), chunk_values=10))
@@ -56,7 +50,7 @@ def test_a_range_is_read_from_its_first_cell_to_its_last_and_empty_ranges_not_at
 
 def test_pickled_it_is_the_array_it_holds():
     array = np.arange(12, dtype=np.float32).reshape(3, 4)
-    back = pickle.loads(pickle.dumps(_spilled(array)))
+    back = pickle.loads(pickle.dumps(SpilledRaster.of(array)))
     assert type(back) is np.ndarray
     np.testing.assert_array_equal(back, array)
 
@@ -98,6 +92,6 @@ def test_without_pread_and_pwrite_the_file_is_read_and_written_by_position(monke
     monkeypatch.delattr(os, "pwrite")
     monkeypatch.delattr(os, "preadv")
     array = np.arange(300, dtype=np.float32).reshape(15, 20)
-    raster = _spilled(array)
+    raster = SpilledRaster.of(array)
     np.testing.assert_array_equal(raster.at(np.array([299, 0, 57])), [299.0, 0.0, 57.0])
     np.testing.assert_array_equal(np.asarray(raster), array)

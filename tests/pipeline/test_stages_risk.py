@@ -4,17 +4,21 @@ in the order the models read them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from rasterio.crs import CRS
 from shapely.geometry import LineString, Point
 
-from conftest import UTM, X0, Y0, write_polygons, write_tif
+from conftest import UTM, X0, Y0, two_unit_setting, write_polygons, write_tif
 from icam.core.errors import InputError
+from icam.core.spilled import SpilledRaster
 from icam.landscape.grid import Grid
 from icam.pipeline.stages import risk as risk_stage
 from icam.pipeline.stages.risk import _static_covariates, risk_units
+from icam.risk.candidates import run_candidates
 
 ROWS, COLS, CELL_M = 40, 50, 30.0
 
@@ -83,3 +87,24 @@ def test_risk_units_are_the_admin_ids_plus_one_inside_the_zone(dtype, largest, u
     units = risk_units(zone, admin_id)
     assert units.tolist() == [[1, 2, largest + 1], [0, largest + 1, 3]] and units.dtype == units_dtype
     assert risk_units(zone, None).tolist() == [[1, 1, 1], [0, 1, 1]] and risk_units(zone, None).dtype == np.uint8
+
+
+def test_the_kept_maps_are_in_files_and_read_back_as_they_were():
+    """The pipeline keeps the chosen map and score spilled (:func:`kept`): the same values, read whole; the
+    benchmark's map only where the benchmark is chosen, as that same file."""
+    setting = two_unit_setting()
+    g = setting.grid
+    setting = replace(setting, grid=Grid(CRS.from_epsg(32718).to_wkt(), g.transform, g.height, g.width))
+    risk = run_candidates(setting, ["local_rate"], expected_ha=None, validity_years=6)
+    for chosen in ("benchmark", "local_rate"):
+        fresh = replace(risk, chosen=chosen, candidates=[replace(c, score_t3=np.full((90, 70), i, np.float32))
+                                                         if c.name == chosen else c
+                                                         for i, c in enumerate(risk.candidates)])
+        kept = risk_stage.kept(fresh)
+        assert isinstance(kept.risk_ha_per_year, SpilledRaster) and isinstance(kept.chosen_candidate.score_t3,
+                                                                               SpilledRaster)
+        np.testing.assert_array_equal(np.asarray(kept.risk_ha_per_year), fresh.risk_ha_per_year)
+        np.testing.assert_array_equal(np.asarray(kept.chosen_candidate.score_t3), fresh.chosen_candidate.score_t3)
+        assert (kept.benchmark.risk_ha_per_year is kept.risk_ha_per_year) == (chosen == "benchmark")
+        assert kept.benchmark.risk_ha_per_year is None or chosen == "benchmark"
+        assert kept.to_dict() == fresh.to_dict()

@@ -36,6 +36,13 @@ class SpilledRaster:
         self._file.truncate(self.nbytes)
         self._lock = threading.Lock()
 
+    @classmethod
+    def of(cls, array: np.ndarray) -> SpilledRaster:
+        """``array`` (2-D) in a new spilled raster of its shape and dtype."""
+        spilled = cls(array.shape, array.dtype)
+        spilled.write(array)
+        return spilled
+
     @property
     def size(self) -> int:
         return self.shape[0] * self.shape[1]

@@ -34,6 +34,7 @@ import numpy as np
 from icam.core.blocks import cores
 from icam.core.errors import InputError
 from icam.core.process import release_freed_memory
+from icam.core.spilled import SpilledRaster
 from icam.landscape.grid import Grid
 from icam.risk import benchmark as bm
 from icam.risk import models as rm
@@ -58,7 +59,8 @@ class RiskResult:
     chosen: str
     reason: str
     fom_threshold: float
-    risk_ha_per_year: np.ndarray  # chosen map adjusted to the expected deforestation, ha/pixel/year
+    # chosen map adjusted to the expected deforestation, ha/pixel/year (spilled where the pipeline keeps it)
+    risk_ha_per_year: np.ndarray | SpilledRaster
     expected_ha: float
     validity_years: float
 
@@ -79,7 +81,7 @@ class RiskResult:
             "risk_map": {"start_year": self.benchmark.historical.end_year, "validity_years": self.validity_years,
                          "expected_ha": self.expected_ha,
                          "expected_ha_per_year": self.expected_ha / self.validity_years,
-                         "allocated_ha_per_year": float(self.risk_ha_per_year.sum(dtype=np.float64))},
+                         "allocated_ha_per_year": float(np.asarray(self.risk_ha_per_year).sum(dtype=np.float64))},
         }
 
 

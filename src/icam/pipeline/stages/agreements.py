@@ -214,7 +214,7 @@ def _avoided_tco2e_per_year(landscape, risk, accounting, parcels) -> np.ndarray:
     ids = rasterize(((g, i + 1) for i, g in enumerate(parcels.geometry)), out_shape=landscape.grid.shape,
                     transform=landscape.grid.transform, fill=0, dtype="int32")
     inside = ids > 0
-    return np.bincount(ids[inside], weights=(risk.risk_ha_per_year[inside] * ef[inside]),
+    return np.bincount(ids[inside], weights=(np.asarray(risk.risk_ha_per_year)[inside] * ef[inside]),
                        minlength=len(parcels) + 1)[1:]
 
 

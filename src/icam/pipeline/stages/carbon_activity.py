@@ -34,7 +34,7 @@ def baseline_annual_ha(source: str, risk, baseline, landscape: Landscape, mask: 
                        years: Sequence[int]) -> dict[int, float]:
     """Baseline deforestation (ha) per calendar year inside ``mask``."""
     if source == "vt0007_density":
-        per_year = float(risk.risk_ha_per_year[mask].sum(dtype=np.float64))
+        per_year = float(np.asarray(risk.risk_ha_per_year)[mask].sum(dtype=np.float64))
         return {y: per_year for y in years}
     year_map = baseline.allocation.year_map
     sums = area_by_code(year_map, mask & (year_map > 0), landscape.grid.cell_area_ha(), max(years) + 1)

@@ -32,6 +32,7 @@ import shapely
 from sqlalchemy import func, insert, select
 
 from icam.core.errors import InputError
+from icam.core.spilled import SpilledRaster
 from icam.enforcement import patrols as pt
 from icam.enforcement.alerts import (
     AlertRaster,
@@ -138,7 +139,7 @@ def priority_rule(config: IcamConfig) -> PriorityRule:
     return PriorityRule(**config.enforcement.priority.model_dump())
 
 
-def alert_events(config: IcamConfig, landscape: Landscape, risk_ha_per_year: np.ndarray | None = None,
+def alert_events(config: IcamConfig, landscape: Landscape, risk_ha_per_year: np.ndarray | SpilledRaster | None = None,
                  parcels=None) -> tuple[Events, dict, dt.date]:
     """Cluster, describe and rank the alerts of ``[enforcement]``; the events, their source and ``as_of``."""
     e = config.enforcement
@@ -155,7 +156,11 @@ def alert_events(config: IcamConfig, landscape: Landscape, risk_ha_per_year: np.
     zones = {name: mask for name, mask in (("project_area", landscape.zones.project),
                                            ("leakage_belt", landscape.zones.leakage_belt)) if mask is not None}
     # the percentile among the pixels the risk map gives a risk (its forest), not among all pixels
-    risk = None if risk_ha_per_year is None else np.where(risk_ha_per_year > 0, risk_ha_per_year, np.nan)
+    risk = None
+    if risk_ha_per_year is not None:  # read here, once the alerts' layer is gone (a spilled map: the pipeline's)
+        values = np.asarray(risk_ha_per_year)
+        risk = np.where(values > 0, values, np.nan)
+        del values
     events = describe(events, zones=zones or None, risk=risk, parcels=parcels)
     for name, km in _distances_km(events, _distance_files(config)).items():
         events.table[name] = km

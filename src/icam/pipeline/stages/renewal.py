@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from icam.core.spilled import SpilledRaster
 from icam.landscape import Landscape
 from icam.pipeline.config import IcamConfig
 from icam.pipeline.stages.carbon_activity import baseline_annual_ha
@@ -41,7 +42,7 @@ class BaselineVersion:
     calibration: tuple[int, int]
     confirmation: tuple[int, int]
     chosen_model: str
-    risk_ha_per_year: np.ndarray
+    risk_ha_per_year: np.ndarray | SpilledRaster  # the risk stage keeps its map spilled (stages.risk.kept)
     baseline: Baseline
 
     def name(self, methodology: str) -> str:

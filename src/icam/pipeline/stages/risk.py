@@ -180,10 +180,17 @@ def kept(risk: RiskResult) -> RiskResult:
     and near-edge masks (the local rate's, read in the stage), and, where another candidate is chosen, its risk
     map (its total stays in results.json), which nothing after the stage reads (a jurisdiction's float32 map is
     234 MB); the candidates' per-pixel densities are not kept past their tests either
-    (:func:`icam.risk.candidates.run_candidates`; the candidates not chosen have no score at t3)."""
-    bench_map = risk.benchmark.risk_ha_per_year if risk.chosen == "benchmark" else None
-    return replace(risk, benchmark=replace(risk.benchmark, risk_score=None, risk_ha_per_year=bench_map,
-                                           near_edge=None))
+    (:func:`icam.risk.candidates.run_candidates`; the candidates not chosen have no score at t3).
+
+    The risk map and the chosen score are kept in temporary files (:class:`SpilledRaster`), read whole by the
+    stages that need them, one at a time: held in memory they were 0.49 GB of a jurisdiction's run from the risk
+    stage to its end, beside the accounting and the background stages."""
+    risk_map = SpilledRaster.of(risk.risk_ha_per_year)
+    candidates = [c if c.score_t3 is None else replace(c, score_t3=SpilledRaster.of(c.score_t3))
+                  for c in risk.candidates]
+    bench_map = risk_map if risk.chosen == "benchmark" else None
+    return replace(risk, risk_ha_per_year=risk_map, candidates=candidates,
+                   benchmark=replace(risk.benchmark, risk_score=None, risk_ha_per_year=bench_map, near_edge=None))
 
 
 def historical_annual_loss_ha(forest: ForestChange, grid: Grid, zone: np.ndarray,
@@ -263,12 +270,13 @@ def build_baseline(config: IcamConfig, landscape: Landscape, risk: RiskResult) -
     area = landscape.grid.cell_area_ha()
     historical, projected = _quantities(config, landscape, zone)
     forest_t3 = risk.benchmark.risk_classes > 0  # every forest pixel of the zone at t3 has a class ≥ 1
-    allocation = al.allocate_by_risk(risk.chosen_candidate.score_t3, forest_t3, area, projected)
+    allocation = al.allocate_by_risk(np.asarray(risk.chosen_candidate.score_t3), forest_t3, area, projected)
     masks = landscape.zones.masks()
     zones = {name: masks[name] for name in BASELINE_ZONES if name in masks}
     zones[config.risk.zone] = zone
     first = min(projected)
-    vt = al.density_baseline(risk.risk_ha_per_year, zones, first, first + config.baseline.validity_years - 1)
+    vt = al.density_baseline(np.asarray(risk.risk_ha_per_year), zones, first,
+                             first + config.baseline.validity_years - 1)
     return Baseline(zone=config.risk.zone, quantity_method=config.baseline.quantity,
                     historical_ha_by_year=historical, projected_ha_by_year=projected, allocation=allocation,
                     by_zone_vm0015=al.zone_annual_totals(allocation.year_map, area, zones, allocation.years),
