@@ -3,10 +3,12 @@ hazard (k) and yearly swings shared by every cell."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import ndimage
 
 from icam.core.errors import InputError
-from icam.risk.dynamic import LEVEL_CELLS, MatchedControlBaseline, _year_cells
+from icam.risk.dynamic import LEVEL_CELLS, MatchedControlBaseline, _standardised_design, _year_cells
 from icam.risk.matching_landscape import MatchingLandscape
 
 SIDE, FIRST, LAST = 240, 2000, 2016
@@ -197,3 +199,26 @@ def test_the_historical_years_predicted_from_the_fits_hazards_equal_those_comput
     assert set(model._hrp_hazards) == set(range(2001, 2008))
     model._hrp_hazards = {}
     assert model.predict(years) == kept
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=5), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_the_design_built_in_place_is_the_stacked_scaled_and_joined_one(n_rows, n_covariates, seed):
+    """β's design: the years' rows stacked, standardised (NaN to 0, a constant column's SD taken as 1) and joined
+    to an intercept per year, to the bit."""
+    if sum(n_rows) == 0:
+        return
+    rng = np.random.default_rng(seed)
+    rows = [rng.normal(3, 2, (n, n_covariates)) for n in n_rows]
+    for r in rows:
+        r[rng.random(r.shape) < 0.1] = np.nan
+        r[:, 0] = 7.0 if n_covariates > 1 else r[:, 0]  # a constant column where there are others
+    x = np.vstack(rows)
+    mean, sd = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
+    sd[sd == 0] = 1.0
+    intercepts = np.eye(len(rows))[np.concatenate([np.full(n, i) for i, n in enumerate(n_rows)])]
+    expected = np.hstack([np.nan_to_num((x - mean) / sd), intercepts])
+    design, (got_mean, got_sd) = _standardised_design(list(rows))
+    np.testing.assert_array_equal(design, expected)
+    np.testing.assert_array_equal(got_mean, mean)
+    np.testing.assert_array_equal(got_sd, sd)
