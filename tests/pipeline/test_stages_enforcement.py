@@ -1,5 +1,5 @@
 """The enforcement stage's pieces that need no project: GFW integrated alerts decoded by hand, the alerts of an
-annual loss map."""
+annual loss map, a two-band alert layer read by hand."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from affine import Affine
+from rasterio.crs import CRS
 
+from conftest import UTM, X0, Y0, write_tif
 from icam.core.errors import InputError
 from icam.enforcement.alerts import days_to_date
 from icam.forest.change import ForestChange
+from icam.landscape.grid import Grid
 from icam.pipeline.stages.enforcement import decode_gfw_integrated, read_alerts
 
 
@@ -56,3 +60,21 @@ def test_an_annual_loss_year_the_map_has_no_loss_in_is_refused(year):
     config = SimpleNamespace(enforcement=SimpleNamespace(alerts=None, annual_loss_year=year))
     with pytest.raises(InputError, match=f"annual_loss_year = {year} is not a loss year of the forest data"):
         read_alerts(config, SimpleNamespace(forest=forest))
+
+
+def test_a_two_band_alert_layer_is_read_a_band_at_a_time_with_no_alert_where_either_band_has_no_data(tmp_path):
+    """Band 1 dates, band 2 confidence (nodata −1 in either band, or outside the file: no alert there), read onto a
+    grid wider than the file."""
+    date = np.array([[100, 0, 250], [300, -1, 400]], dtype=np.int32)
+    confidence = np.array([[2, 0, -1], [3, 1, 1]], dtype=np.int32)
+    path = write_tif(tmp_path / "alerts.tif", np.stack([date, confidence]), nodata=-1)
+    grid = Grid(CRS.from_string(UTM).to_wkt(), Affine(30, 0, X0, 0, -30, Y0), 2, 4)  # a column east of the file
+    config = SimpleNamespace(enforcement=SimpleNamespace(alerts=path, alerts_encoding="date_confidence"))
+    raster, source = read_alerts(config, SimpleNamespace(grid=grid))
+    assert source == {"kind": "alert_raster", "path": str(path), "encoding": "date_confidence"}
+    assert raster.date_days.tolist() == [[100, 0, 0, 0], [300, 0, 400, 0]]
+    assert raster.confidence.tolist() == [[2, 0, 0, 0], [3, 0, 1, 0]] and raster.confidence.dtype == np.uint8
+    single = write_tif(tmp_path / "one.tif", date[None])
+    config.enforcement.alerts = single
+    with pytest.raises(InputError, match=r"has 1 band\(s\), not 2 \(date, confidence\)"):
+        read_alerts(config, SimpleNamespace(grid=grid))

@@ -259,6 +259,7 @@ def cluster_alerts(alerts: AlertRaster, grid: Grid, *, max_gap_m: float = 60.0,
     comp, n = ndimage.label(joined, structure=np.ones((3, 3), dtype=bool))
     rows, cols = np.nonzero(mask)
     lab = comp[rows, cols]
+    del comp, joined, mask  # the grid's labels (0.25 GB at a jurisdiction) are in ``lab`` now, at the alerts
 
     cell_ha = grid.cell_area_ha()[:, 0]
     t = grid.transform
