@@ -27,7 +27,7 @@ class MatchingLandscape:
     forest_first: np.ndarray  # bool, forest at first_year
     first_year: int
     control: np.ndarray  # bool
-    strata: np.ndarray  # int
+    strata: np.ndarray  # int (the pipeline's: the smallest unsigned type holding the strata's number)
     strata_names: tuple[str, ...]
     static: Mapping[str, np.ndarray | SpilledRaster]
     cell_size_m: float

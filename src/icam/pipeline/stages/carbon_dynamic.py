@@ -62,7 +62,7 @@ def matching_landscape(config: IcamConfig, landscape: Landscape, strata: Mapping
     """The dynamic baseline's view of the landscape: controls are the risk zone's cells outside the project
     area and the leakage belt; strata numbered in order (cells in none are never matched)."""
     control = control_mask(config, landscape)
-    ids = np.zeros(landscape.grid.shape, dtype=np.int16)
+    ids = np.zeros(landscape.grid.shape, dtype=np.min_scalar_type(len(strata)))  # uint8: 61 MB at a jurisdiction
     for i, mask in enumerate(strata.values(), start=1):
         ids[mask & (ids == 0)] = i
     forest = landscape.forest
