@@ -211,7 +211,7 @@ class MatchedControlBaseline:
         at_risk = [(lost_year == 0) | (lost_year >= y) for y in years]
         tasks = [(y, controls[r], scratch) for y, r in zip(years, at_risk)]
         rows = map_shared(_design_at, self, tasks, workers=_year_workers(land))
-        self._level_edge_m = None  # the first year's task has read it (0.25 GB at a jurisdiction)
+        self._level_edge_m = None  # the first year's task has read it (in a worker, this process's is left)
         labels = np.concatenate([lost_year[r] == y for y, r in zip(years, at_risk)])
         design, self._scale = _standardised_design(rows)
         beta = cloglog.fit(design, labels)
@@ -431,6 +431,8 @@ def _design_at(model: MatchedControlBaseline, year: int, cells: np.ndarray, scra
     distances to the edge at the cells the year's hazards read (:func:`_year_cells`) are kept in ``scratch``."""
     land = model._land
     edge_m = model._edge_distance_m(year - 1)
+    if year - 1 == model._level_year:  # its last reader: not held beside the next years' transforms where they
+        model._level_edge_m = None  # run in this process, one after the other (0.25 GB at a jurisdiction)
     np.savez(_scratch_file(scratch, year), **{z: values_at(edge_m, c) for z, c in _year_cells(model, year).items()})
     return np.column_stack(list(land.features(year - 1, cells, edge_m).values())).astype(np.float64)
 
