@@ -296,6 +296,8 @@ def run_candidates(s: RiskSetting, models: list[str], expected_ha: float | None,
     started = time.perf_counter()
     bench = run_benchmark(s.forest, s.years, s.grid, s.units, expected_ha=expected_ha,
                           validity_years=validity_years, assessment_cell_ha=s.assessment_cell_ha, pool=pool)
+    # its map serves only where it is chosen, once the others are assessed: in a file meanwhile (0.25 GB)
+    bench = replace(bench, risk_ha_per_year=SpilledRaster.of(bench.risk_ha_per_year))
     # the heap's free pages given back before each candidate: the process keeps what its arrays free for the next
     # ones (icam.core.process), and a candidate's arrays of other sizes than the last one's did not fit in it (the
     # jurisdiction's risk stage: 3.26 → 3.03 GB resident, no slower)

@@ -30,6 +30,7 @@ from affine import Affine
 
 from icam.core.errors import InputError
 from icam.core.indices import bincount, flat_indices
+from icam.core.spilled import SpilledRaster
 from icam.landscape.grid import Grid
 from icam.risk import benchmark as bm
 from icam.risk import validate as va
@@ -188,9 +189,10 @@ class BenchmarkResult:
     confirmation_assessment: Assessment
     historical: PeriodFit
     risk_classes: np.ndarray  # uint8 vulnerability classes from the forest edge at t3 (historical NRT)
-    # float32 ha/pixel/year over the validity period; None where the pipeline keeps only the chosen candidate's map
+    # float32 ha/pixel/year over the validity period (in a file where the candidates run:
+    # icam.risk.candidates.run_candidates); None where the pipeline keeps only the chosen candidate's map
     # (icam.pipeline.stages.risk.kept), its total in allocated_ha_per_year
-    risk_ha_per_year: np.ndarray | None
+    risk_ha_per_year: np.ndarray | SpilledRaster | None
     risk_score: ClassScore  # relative frequency (per historical period) of each forest pixel at t3
     expected_ha: float
     validity_years: float
@@ -201,7 +203,7 @@ class BenchmarkResult:
     def to_dict(self) -> dict:
         allocated = self.allocated_ha_per_year
         if allocated is None:
-            allocated = float(self.risk_ha_per_year.sum(dtype=np.float64))
+            allocated = float(np.asarray(self.risk_ha_per_year).sum(dtype=np.float64))
         return benchmark_summary(self, allocated)
 
 

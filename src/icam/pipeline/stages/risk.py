@@ -185,7 +185,8 @@ def kept(risk: RiskResult) -> RiskResult:
     The risk map and the chosen score are kept in temporary files (:class:`SpilledRaster`), read whole by the
     stages that need them, one at a time: held in memory they were 0.49 GB of a jurisdiction's run from the risk
     stage to its end, beside the accounting and the background stages."""
-    risk_map = SpilledRaster.of(risk.risk_ha_per_year)
+    risk_map = risk.risk_ha_per_year  # the benchmark's is spilled already (icam.risk.candidates.run_candidates)
+    risk_map = risk_map if isinstance(risk_map, SpilledRaster) else SpilledRaster.of(risk_map)
     candidates = [c if c.score_t3 is None else replace(c, score_t3=SpilledRaster.of(c.score_t3))
                   for c in risk.candidates]
     bench_map = risk_map if risk.chosen == "benchmark" else None
