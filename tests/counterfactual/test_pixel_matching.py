@@ -137,3 +137,42 @@ def test_positions_of_drawn_cells_are_searchsorteds(n, share, seed):
     cells = np.sort(rng.choice(10 * n, size=n, replace=False))
     drawn = cells[rng.random(n) < share]
     np.testing.assert_array_equal(_positions(cells, drawn), np.searchsorted(cells, drawn))
+
+
+def test_an_iterations_pairs_from_its_samples_values_are_those_of_every_sampled_cells_covariates():
+    """The pairs matched on one iteration's samples read from the spilled covariates are those matched on the
+    covariates at every sampled cell, by the samples' positions (how they were formed before)."""
+    from icam.counterfactual.pixel_matching import _positions
+    from icam.risk.matching import match
+
+    land, zone, _ = _landscape(6, 0.3)
+    est = PixelMatching(density_per_ha=1 / 0.09, pool_ratio=3, iterations=2, n_boot=10, calipers={"x": 0.5},
+                        min_losses=1, pre_years=2)
+    m = START - 1 - est.pre_years  # 2005: the cover five years before is a covariate, ten years before is not
+    matchable = land.forest_at(m) & (land.strata > 0)
+    draws = est._samples(land, zone & matchable, land.control & matchable)
+    expected = []
+    cells = np.unique(np.concatenate([c for (t, p), _ in draws for c in (t, p)]))
+    features = {**land.matching_features(m, cells, skip={"edge_km"}),
+                "forest_cover_1km_minus_5y": land.forest_cover_1km(m - 5, cells)}
+    exact = land.strata.ravel()[cells].astype(np.int32)
+    for (treated, pool), rng in draws:
+        t, p = _positions(cells, treated), _positions(cells, pool)
+        pairs = match(features, t, p, groups=exact, replace=False, rng=rng,
+                      calipers=est._calipers(features, np.concatenate([t, p])), n_candidates=est.n_candidates)
+        expected.append((cells[pairs.treated], cells[pairs.controls], pairs.distance, treated.size))
+    got = est._pairings(land, est._samples(land, zone & matchable, land.control & matchable), m, None)
+    assert len(got) == len(expected) == 2
+    for (pairs, offered, _), (treated, controls, distance, n_treated) in zip(got, expected):
+        assert offered == n_treated and pairs.treated.size > 0
+        np.testing.assert_array_equal(pairs.treated, treated)
+        np.testing.assert_array_equal(pairs.controls, controls)
+        np.testing.assert_array_equal(pairs.distance, distance)
+
+
+def test_a_covariate_not_offered_is_refused_naming_those_that_are():
+    land, zone, _ = _landscape(6, 0.3)
+    est = PixelMatching(density_per_ha=1 / 0.09, pool_ratio=2, iterations=1, covariates=("x", "slope"), pre_years=2)
+    with pytest.raises(InputError, match=r"no covariate named slope; choose among x, edge_log1p_100m, "
+                                         r"forest_cover_1km, forest_cover_1km_minus_5y\.$"):
+        est.fit(land, zone, START, LAST)

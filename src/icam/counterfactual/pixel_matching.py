@@ -42,6 +42,8 @@ Units: ha, calendar years; loss years are calendar years (0 = never lost).
 from __future__ import annotations
 
 import copy
+import functools
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -51,6 +53,7 @@ from scipy.stats import norm
 
 from icam.core.errors import InputError
 from icam.core.indices import flat_indices
+from icam.core.spilled import SpilledRaster
 from icam.risk.matching import Matches, match, sample_cells
 from icam.risk.matching_landscape import MatchingLandscape
 from icam.risk.placebo import square_index
@@ -157,36 +160,47 @@ class PixelMatching:
         pre = years < start_year
         matchable = land.forest_at(m) & (land.strata > 0)
         treated_area = project & matchable
+        zone_year = land.loss_year[treated_area]
         key = (m, self.density_per_ha, self.pool_ratio, self.iterations, self.seed, tuple(self.calipers.items()),
                self.caliper_sd, self.sd_calipered, self.n_candidates, self.covariates, self.ignored)
         if pairings is None or key not in pairings:
-            pairs = self._pairings(land, treated_area, land.control & matchable, m, groups)
+            draws = self._samples(land, treated_area, land.control & matchable)
+            del matchable, treated_area  # the cells are drawn: not held through the matching (0.12 GB)
+            pairs = self._pairings(land, draws, m, groups)
             if pairings is not None:
                 pairings[key] = pairs
         else:
             pairs = pairings[key]
         runs = [self._totals(land, pairing, years) for pairing in pairs]
-        zone_year = land.loss_year[treated_area]
         zone_lost_ha = np.array([np.count_nonzero(zone_year == y) for y in years]) * land.cell_area_ha
         weights = np.array([(year_weights or {}).get(int(y), 1.0) for y in years])
         self._combine(runs, years, pre, zone_lost_ha, weights)
         return self
 
-    def _features(self, land: MatchingLandscape, m: int, cells: np.ndarray) -> dict[str, np.ndarray]:
-        """The matching covariates at the end of m, at ``cells`` (flat indices) only."""
+    def _features(self, land: MatchingLandscape, m: int, cells: np.ndarray) -> dict[str, SpilledRaster]:
+        """The matching covariates at the end of m, at ``cells`` (flat indices) only, each in a file as soon as
+        computed (:meth:`_pair` reads an iteration's samples: held, they were 0.69 GB at a jurisdiction through
+        every iteration's matching, and their building the counterfactual estimates' peak)."""
         # the edge enters once, as log1p(d / 100 m); the ignored covariates are not read (a jurisdiction's 28.6
         # million sampled cells: 114 MB a covariate)
         skipped = {"edge_km", *(self.ignored if self.covariates is None else ())}
-        features = land.matching_features(m, cells, skip=skipped)
-        for back in (5, 10):
-            if m - back >= land.first_year:
-                features[f"forest_cover_1km_minus_{back}y"] = land.forest_cover_1km(m - back, cells)
+        covers = ((f"forest_cover_1km_minus_{back}y", functools.partial(land.forest_cover_1km, m - back, cells))
+                  for back in (5, 10) if m - back >= land.first_year)
+        items = itertools.chain(land.matching_feature_items(m, cells, skip=skipped),
+                                ((name, cover()) for name, cover in covers))
+        features, names = {}, []
+        for name, values in items:
+            names.append(name)
+            if self.covariates is None and name not in self.ignored or self.covariates is not None and (
+                    name in self.covariates):
+                features[name] = SpilledRaster.of(values.reshape(1, -1))
+            del values
         if self.covariates is None:
-            return {name: f for name, f in features.items() if name not in self.ignored}
-        missing = sorted(set(self.covariates) - set(features))
+            return features
+        missing = sorted(set(self.covariates) - set(names))
         if missing:
             raise InputError(f"pixel matching: no covariate named {', '.join(missing)}",
-                             f"choose among {', '.join(features)}")
+                             f"choose among {', '.join(names)}")
         return {name: features[name] for name in self.covariates}
 
     def _calipers(self, features: Mapping[str, np.ndarray], cells: np.ndarray) -> dict[str, float]:
@@ -199,45 +213,60 @@ class PixelMatching:
                 widths[name] = min(widths.get(name, np.inf), sd_width)
         return widths
 
-    def _pairings(self, land: MatchingLandscape, treated_area: np.ndarray, pool_area: np.ndarray, m: int,
-                  groups: np.ndarray | None) -> list[tuple[Matches | None, int, np.random.Generator]]:
-        """Each iteration's pairs formed at the end of year ``m`` between the project's (``treated_area``) and
-        the control area's (``pool_area``) matchable forest then (None where none formed), the project pixels
-        offered, and its generator as matching left it (the bootstrap draws from it). They depend on m, not on
-        the start or the last year: the placebos in time whose pairs are formed in the same year share them
-        (four of the five on the demo's periods), and sharing them gives each the same numbers."""
+    def _samples(self, land: MatchingLandscape, treated_area: np.ndarray, pool_area: np.ndarray
+                 ) -> list[tuple[tuple[np.ndarray, np.ndarray], np.random.Generator]]:
+        """Each iteration's cells drawn from the project's (``treated_area``) and the control area's
+        (``pool_area``) matchable forest (flat indices, ascending), and its generator."""
         n = max(1, int(round(self.density_per_ha * float(np.count_nonzero(treated_area)) * land.cell_area_ha)))
-        # every iteration's samples first, so that the covariates are computed once, at the sampled cells only
         rngs = [np.random.default_rng([self.seed, i]) for i in range(self.iterations)]
-        samples = [(sample_cells(treated_area, n, rng), sample_cells(pool_area, n * self.pool_ratio, rng))
-                   for rng in rngs]
+        return [((sample_cells(treated_area, n, rng), sample_cells(pool_area, n * self.pool_ratio, rng)), rng)
+                for rng in rngs]
+
+    def _pairings(self, land: MatchingLandscape, draws: list, m: int, groups: np.ndarray | None
+                  ) -> list[tuple[Matches | None, int, np.random.Generator]]:
+        """Each iteration's pairs formed at the end of year ``m`` between its cells drawn (``draws``, of
+        :meth:`_samples`, emptied here: their flat indices are not held through the matching) (None where none
+        formed), the project pixels offered, and its generator as matching left it (the bootstrap draws from it).
+        They depend on m, not on the start or the last year: the placebos in time whose pairs are formed in the
+        same year share them (four of the five on the demo's periods), and sharing them gives each the same
+        numbers."""
+        # every iteration's samples first, so that the covariates are computed once, at the sampled cells only
+        samples, rngs = [sample for sample, _ in draws], [rng for _, rng in draws]
+        draws.clear()
         sampled = np.zeros(land.loss_year.size, bool)  # a mask, not np.unique: millions of cells, one pass
-        for drawn in (c for pair in samples for c in pair):
-            sampled[drawn] = True
-        del drawn  # the last pool's flat indices (0.12 GB at a jurisdiction), else held through the matching
+        for part in (c for pair in samples for c in pair):
+            sampled[part] = True
+        del part  # the last pool's flat indices (0.12 GB at a jurisdiction), else held through the matching
         cells = flat_indices(sampled)  # int32 where the raster allows: a jurisdiction's 28.6 million, 0.11 GB less
         del sampled
         # each sample as its positions among the sampled cells, where the features are: int32, and the flat
         # indices dropped (a jurisdiction's pools are 14.8 million cells an iteration)
         samples = [tuple(_positions(cells, s) for s in sample) for sample in samples]
         features = self._features(land, m, cells)
-        exact = land.strata.ravel()[cells].astype(np.int32)  # the exact groups at the sampled cells only
-        if groups is not None:
-            exact += groups.ravel()[cells].astype(np.int32) * 1000
-        return [self._pair(cells, features, exact, sample, rng) for sample, rng in zip(samples, rngs)]
+        return [self._pair(land, groups, cells, features, sample, rng) for sample, rng in zip(samples, rngs)]
 
-    def _pair(self, cells, features, exact, sample, rng) -> tuple[Matches | None, int, np.random.Generator]:
-        """One iteration's pairs (flat cell indices); ``features`` and ``exact`` hold the values at ``cells``,
-        and the sampled cells (``sample``: the treated's and the pool's positions in ``cells``) are matched by
-        those positions."""
+    def _pair(self, land: MatchingLandscape, groups: np.ndarray | None, cells: np.ndarray,
+              features: Mapping[str, SpilledRaster], sample: tuple[np.ndarray, np.ndarray], rng: np.random.Generator
+              ) -> tuple[Matches | None, int, np.random.Generator]:
+        """One iteration's pairs (flat cell indices): ``features`` hold the covariates at ``cells``, the sampled
+        cells (``sample``: the treated's and the pool's positions in ``cells``, each ascending) are matched on
+        their values, read here, in that order; the exact groups are the strata (and ``groups``) there."""
         treated, pool = sample
+        offered = np.concatenate([treated, pool])
+        values = {name: np.concatenate([f.at(treated), f.at(pool)]) for name, f in features.items()}
+        flat = cells[offered]
+        exact = land.strata.ravel()[flat].astype(np.int32)
+        if groups is not None:
+            exact += groups.ravel()[flat].astype(np.int32) * 1000
+        del flat
+        mine = np.arange(offered.size, dtype=np.int32)  # the offered cells' positions among ``values``
         try:
-            pairs = match(features, treated, pool, groups=exact, replace=False, rng=rng,
-                          calipers=self._calipers(features, np.concatenate([treated, pool])),
-                          n_candidates=self.n_candidates)
+            pairs = match(values, mine[:treated.size], mine[treated.size:], groups=exact, replace=False, rng=rng,
+                          calipers=self._calipers(values, mine), n_candidates=self.n_candidates)
         except InputError:  # no pixel of the project has a control within the calipers: nothing to estimate
             return None, treated.size, rng
-        return replace(pairs, treated=cells[pairs.treated], controls=cells[pairs.controls]), treated.size, rng
+        return (replace(pairs, treated=cells[offered[pairs.treated]], controls=cells[offered[pairs.controls]]),
+                treated.size, rng)
 
     def _totals(self, land: MatchingLandscape, pairing: tuple, years: np.ndarray) -> dict:
         """One iteration's totals per year over ``years``, at the point and in the bootstrap replicates."""

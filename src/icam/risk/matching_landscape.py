@@ -4,7 +4,7 @@ loss years, the forest, the control area, the strata and the static covariates, 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 
 import numba
@@ -84,7 +84,17 @@ class MatchingLandscape:
         hazard: it falls as the neighbourhood is cleared, so in the regression it stands in for the loss it
         is meant to explain, and as the controls are cleared faster than a protected forest their modelled
         hazard would rise and their yearly level a_y fall for a reason that is not the year's."""
-        return {**self.features(year, cells, edge_m, skip), "forest_cover_1km": self.forest_cover_1km(year, cells)}
+        return dict(self.matching_feature_items(year, cells, edge_m, skip))
+
+    def matching_feature_items(self, year: int, cells: np.ndarray | None = None, edge_m: np.ndarray | None = None,
+                               skip: Collection[str] = ()) -> Iterator[tuple[str, np.ndarray]]:
+        """:meth:`matching_features`' (name, values), in its order, each computed when asked: a caller that keeps
+        them elsewhere (a file) holds one at a time."""
+        for name, raster in self.static.items():
+            if name not in skip:
+                yield name, values_at(raster, cells)
+        yield from self.edge_features(year, cells, edge_m, skip).items()
+        yield "forest_cover_1km", self.forest_cover_1km(year, cells)
 
 
 def values_at(raster: np.ndarray | SpilledRaster, cells: np.ndarray | None) -> np.ndarray:
