@@ -187,8 +187,12 @@ def test_sample_cells_are_the_sorted_choice_of_the_masks_cells_and_leave_the_gen
     rng, reference = np.random.default_rng(seed + 1), np.random.default_rng(seed + 1)
     cells = np.flatnonzero(mask)
     expected = cells if cells.size <= n else np.sort(reference.choice(cells, size=n, replace=False))
-    np.testing.assert_array_equal(sample_cells(mask, n, rng), expected)
+    got = sample_cells(mask, n, rng)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, expected)
     assert rng.random() == reference.random()  # the next draws are the same
+    # a raster's mask: its flat indices, row-major
+    np.testing.assert_array_equal(sample_cells(mask.reshape(-1, 1), n, np.random.default_rng(seed + 1)), expected)
 
 
 @settings(max_examples=60, deadline=None)
