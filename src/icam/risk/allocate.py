@@ -202,7 +202,7 @@ class AnnualAllocation:
     exhausted_year: the first year in which that happened (None otherwise).
     """
 
-    year_map: np.ndarray
+    year_map: np.ndarray  # or a SpilledRaster where the pipeline keeps it (icam.pipeline.stages.risk.build_baseline)
     years: tuple[int, ...]
     quantity_ha: dict[int, float]
     allocated_ha: dict[int, float]

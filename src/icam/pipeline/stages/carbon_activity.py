@@ -36,7 +36,7 @@ def baseline_annual_ha(source: str, risk, baseline, landscape: Landscape, mask: 
     if source == "vt0007_density":
         per_year = float(np.asarray(risk.risk_ha_per_year)[mask].sum(dtype=np.float64))
         return {y: per_year for y in years}
-    year_map = baseline.allocation.year_map
+    year_map = np.asarray(baseline.allocation.year_map)  # spilled by the baseline stage (stages.risk.build_baseline)
     sums = area_by_code(year_map, mask & (year_map > 0), landscape.grid.cell_area_ha(), max(years) + 1)
     return {y: float(sums[y]) if y < sums.size else 0.0 for y in years}
 

@@ -278,10 +278,12 @@ def build_baseline(config: IcamConfig, landscape: Landscape, risk: RiskResult) -
     first = min(projected)
     vt = al.density_baseline(np.asarray(risk.risk_ha_per_year), zones, first,
                              first + config.baseline.validity_years - 1)
+    by_zone = al.zone_annual_totals(allocation.year_map, area, zones, allocation.years)
+    # the year map serves the outputs, and a VM0015 accounting's sums: in a file meanwhile (0.12 GB at a jurisdiction)
+    allocation = replace(allocation, year_map=SpilledRaster.of(allocation.year_map))
     return Baseline(zone=config.risk.zone, quantity_method=config.baseline.quantity,
                     historical_ha_by_year=historical, projected_ha_by_year=projected, allocation=allocation,
-                    by_zone_vm0015=al.zone_annual_totals(allocation.year_map, area, zones, allocation.years),
-                    vt0007=vt)
+                    by_zone_vm0015=by_zone, vt0007=vt)
 
 
 # --------------------------------------------------------------------------- outputs
@@ -307,7 +309,8 @@ def write_risk_outputs(risk: RiskResult, baseline: Baseline | None, grid: Grid, 
             write_cog(out_dir / f"rasters/residuals_{candidate.name}_{assessment.name}_ha.tif", residuals, coarse,
                       float("nan"), categorical=False)
     if baseline is not None:
-        rasters["rasters/baseline_year.tif"] = (np.where(zone, baseline.allocation.year_map, 65535), 65535, True)
+        rasters["rasters/baseline_year.tif"] = (np.where(zone, np.asarray(baseline.allocation.year_map), 65535),
+                                                65535, True)
     for name, (array, nodata, categorical) in rasters.items():
         write_cog(out_dir / name, array, grid, nodata, categorical=categorical)
     residual_names = [f"rasters/residuals_{c.name}_{a}_ha.tif" for c in risk.candidates
