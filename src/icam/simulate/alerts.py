@@ -54,7 +54,7 @@ ACTION_SHARES = {"report_to_authorities": 0.7, "sanction": 0.25}
 
 def alert_layer(true_loss_code: np.ndarray, standing_forest: np.ndarray, grid: Grid, year: int,
                 as_of: dt.date, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Alert dates (days since 2015-01-01, int32) and confidence (int32) for ``year``, and what was drawn.
+    """Alert dates (days since 2015-01-01, int32) and confidence (uint8) for ``year``, and what was drawn.
 
     ``true_loss_code``: true loss year − 2000 (0 = none); ``standing_forest``: pixels that are forest all
     of ``year`` (where false alerts may fall).
@@ -81,7 +81,7 @@ def alert_layer(true_loss_code: np.ndarray, standing_forest: np.ndarray, grid: G
     day = cleared[lab] + spread + delay[lab]
     seen = ~missed[lab] & (day <= date_to_days(as_of))
     date = np.zeros(grid.shape, np.int32)
-    conf = np.zeros(grid.shape, np.int32)
+    conf = np.zeros(grid.shape, np.uint8)  # 1–3: a byte a cell (written as the file's int32 band)
     date[rows[seen], cols[seen]] = day[seen]
     conf[rows[seen], cols[seen]] = confidence[lab[seen]]
     true_mask = date > 0
