@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.geometry import Polygon, box
 
 from conftest import UTM, X0, Y0, write_tif
@@ -299,3 +301,37 @@ def test_polygon_errors(tmp_path):
 
     with pytest.raises(InputError, match="does not exist"):
         read_polygons(tmp_path / "nope.gpkg", UTM, "boundaries.project_area")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 60), st.integers(1, 60), st.integers(1, 400), st.floats(-1e5, 1e5), st.floats(-1e5, 1e5),
+       st.integers(1, 12), st.integers(0, 2**32 - 1))
+def test_rasterised_a_band_of_rows_at_a_time_a_layer_is_rasterised_at_once(height, width, strip_px, dx, dy,
+                                                                            n_polygons, seed):
+    """Masks and ids burnt in bands of rows (each with the grid's transform moved to its first row) are
+    rasterio's burn of the whole grid, wherever the grid's origin falls (whole metres or not)."""
+    from rasterio.features import rasterize
+
+    from icam.landscape import vector
+
+    rng = np.random.default_rng(seed)
+    g = grid(height, width, x0=X0 + dx, y0=Y0 + dy)
+    xmin, ymin, xmax, ymax = g.bounds
+    polygons = []
+    for _ in range(n_polygons):  # random triangles and quadrilaterals over the grid, overlapping at times
+        k = rng.integers(3, 5)
+        points = np.column_stack([rng.uniform(xmin - 50, xmax + 50, k), rng.uniform(ymin - 50, ymax + 50, k)])
+        polygon = Polygon(points).convex_hull
+        if polygon.area > 0:
+            polygons.append(polygon)
+    if not polygons:
+        return
+    gdf = gpd.GeoDataFrame(geometry=polygons, crs=UTM)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(vector, "STRIP_PX", strip_px)
+        ids, mask = rasterize_ids(gdf, g), rasterize_mask(gdf, g)
+    whole = rasterize(((p, i) for i, p in enumerate(polygons, start=1)), out_shape=g.shape, transform=g.transform,
+                      fill=0, dtype="int32")
+    np.testing.assert_array_equal(ids, whole)
+    np.testing.assert_array_equal(mask, whole > 0)
+    assert ids.dtype == np.int32 and mask.dtype == bool

@@ -13,6 +13,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import shapely
+from affine import Affine
 from pyogrio.errors import DataLayerError, DataSourceError
 from rasterio.features import rasterize
 
@@ -114,9 +115,7 @@ def rasterize_mask(gdf: gpd.GeoDataFrame, grid: Grid) -> np.ndarray:
     """bool (rows, cols): cells whose centre lies in any polygon of ``gdf`` (already in the grid CRS)."""
     if len(gdf) == 0:
         return np.zeros(grid.shape, dtype=bool)
-    burnt = rasterize(((geom, 1) for geom in gdf.geometry.values), out_shape=grid.shape,
-                      transform=grid.transform, fill=0, dtype="uint8")
-    return burnt.astype(bool)
+    return _rasterize_in_strips([(geom, 1) for geom in gdf.geometry.values], grid, np.uint8).view(bool)
 
 
 def rasterize_ids(gdf: gpd.GeoDataFrame, grid: Grid) -> np.ndarray:
@@ -126,8 +125,23 @@ def rasterize_ids(gdf: gpd.GeoDataFrame, grid: Grid) -> np.ndarray:
     """
     if len(gdf) == 0:
         return np.zeros(grid.shape, dtype=np.int32)
-    return rasterize(((geom, i) for i, geom in enumerate(gdf.geometry.values, start=1)), out_shape=grid.shape,
-                     transform=grid.transform, fill=0, dtype="int32")
+    return _rasterize_in_strips([(geom, i) for i, geom in enumerate(gdf.geometry.values, start=1)], grid, np.int32)
+
+
+STRIP_PX = 1 << 24  # cells :func:`_rasterize_in_strips` burns at a time (64 MB of int32)
+
+
+def _rasterize_in_strips(shapes: list, grid: Grid, dtype) -> np.ndarray:
+    """rasterio's ``rasterize`` of ``shapes`` (geometry, value) onto ``grid``, 0 elsewhere, a band of rows at a
+    time, each with the grid's transform moved down to its first row: rasterio burns into a dataset of its own
+    and copies it out, which over a jurisdiction's 61 Mpx was a second raster of the output's size."""
+    out = np.zeros(grid.shape, dtype)
+    rows = max(1, STRIP_PX // max(grid.width, 1))
+    for r0 in range(0, grid.height, rows):
+        strip = out[r0:r0 + rows]
+        strip[...] = rasterize(shapes, out_shape=strip.shape, transform=grid.transform @ Affine.translation(0, r0),
+                               fill=0, dtype=dtype)
+    return out
 
 
 def overlapping_pairs(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
