@@ -191,8 +191,7 @@ class PixelMatching:
         features, names = {}, []
         for name, values in items:
             names.append(name)
-            if self.covariates is None and name not in self.ignored or self.covariates is not None and (
-                    name in self.covariates):
+            if self._matched_on(name):
                 features[name] = SpilledRaster.of(values.reshape(1, -1))
             del values
         if self.covariates is None:
@@ -202,6 +201,10 @@ class PixelMatching:
             raise InputError(f"pixel matching: no covariate named {', '.join(missing)}",
                              f"choose among {', '.join(names)}")
         return {name: features[name] for name in self.covariates}
+
+    def _matched_on(self, name: str) -> bool:
+        """Whether the matching reads covariate ``name``: the configured ones, else every one not ignored."""
+        return name not in self.ignored if self.covariates is None else name in self.covariates
 
     def _calipers(self, features: Mapping[str, np.ndarray], cells: np.ndarray) -> dict[str, float]:
         """Each calipered covariate's width: the narrower of its absolute caliper and ``caliper_sd`` of its
