@@ -314,3 +314,35 @@ def test_a_background_task_leaves_the_cores_it_is_told_to():
 
     assert start_background(default_workers).result() == max(1, cores() - 1)  # a stage beside the foreground
     assert start_background(default_workers, leave_cores=0).result() == cores()  # its parent only waits
+
+
+def _logs_as_it_unwinds(ready: str) -> None:
+    import logging
+    import pathlib
+    import time
+
+    logging.getLogger().handlers.clear()  # as in `icam run`: no handler but logging's last resort, stderr
+    try:
+        pathlib.Path(ready).touch()
+        time.sleep(60)
+    finally:  # as SQLAlchemy does when a query is cut short: "Error closing cursor", its traceback
+        logging.getLogger("icam.test").error("Error closing cursor", exc_info=True)
+
+
+@needs_fork
+def test_a_cancelled_background_task_logs_nothing_as_it_unwinds(capfd, tmp_path):
+    """A background stage stopped by the run (Ctrl-C, SIGTERM) leaves the terminal to the run's one line: the
+    messages its work logs as it unwinds are not printed through the stderr it shares."""
+    import time
+
+    from icam.core.forked import start_background
+
+    ready = tmp_path / "ready"
+    task = start_background(lambda: _logs_as_it_unwinds(str(ready)))
+    deadline = time.monotonic() + 30
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    task.cancel()
+    assert not task._process.is_alive()
+    captured = capfd.readouterr()
+    assert "Error closing cursor" not in captured.err and "Traceback" not in captured.err

@@ -11,6 +11,7 @@ one after the other: the results are the same, in the same order.
 
 from __future__ import annotations
 
+import logging
 import mmap
 import multiprocessing
 import os
@@ -316,6 +317,10 @@ def start_background(func: Callable[[], Any], leave_cores: int = 1, after: Itera
 
 
 def _stop(signum, frame) -> None:
+    # stopped by the run (Ctrl-C, SIGTERM, an error elsewhere), which says so in one line: what the work logs as it
+    # unwinds would reach the terminal through the stderr inherited (SQLAlchemy's "Error closing cursor" and its
+    # traceback, where the stop came in the middle of a query of the registry)
+    logging.disable(logging.CRITICAL)
     raise SystemExit(128 + signum)  # unwinds through the function: a pool of its own stops its workers
 
 
