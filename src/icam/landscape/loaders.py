@@ -11,6 +11,7 @@ import numpy as np
 from scipy import ndimage
 
 from icam.core.errors import InputError
+from icam.core.indices import bincount
 from icam.forest.change import ForestChange
 from icam.landscape import checks
 from icam.landscape.grid import Grid
@@ -96,16 +97,17 @@ def _listed(values: list) -> str:
 def remove_small_patches(forest: np.ndarray, grid: Grid, min_area_ha: float) -> np.ndarray:
     """``forest`` without its 8-connected patches smaller than ``min_area_ha`` (true cell areas).
 
-    One labelling pass (scipy.ndimage.label) and one weighted bincount: no loop over patches.
+    One labelling pass (scipy.ndimage.label) and one weighted bincount: no loop over patches. The bincount reads
+    the int32 labels as they are (numpy's copies them to int64 first: 0.49 GB at a jurisdiction's 61 Mpx).
     """
     if min_area_ha <= 0 or not forest.any():
         return forest
     labels, n = ndimage.label(forest, structure=np.ones((3, 3), dtype=bool))
     if grid.is_area_corrected:
         weights = np.broadcast_to(grid.cell_area_ha(), forest.shape)
-        patch_area = np.bincount(labels.ravel(), weights=weights.ravel(), minlength=n + 1)
+        patch_area = bincount(labels.ravel(), weights=weights.ravel(), minlength=n + 1)
     else:
-        patch_area = np.bincount(labels.ravel(), minlength=n + 1) * grid.nominal_cell_area_ha
+        patch_area = bincount(labels.ravel(), minlength=n + 1) * grid.nominal_cell_area_ha
     keep = patch_area >= min_area_ha * (1 - 1e-9)
     keep[0] = False
     return keep[labels]
