@@ -36,10 +36,16 @@ def emission_factor(dem: np.ndarray, forest_2000: np.ndarray, inventory_truth: d
         biomass = agb * (1 + stratum["root_to_shoot"]) if "below_ground" in pools else agb
         ef_by_stratum.append((biomass * CARBON_FRACTION - post_c) * CO2_PER_C)
     edges = [s["range"][0] for s in strata[1:]]  # below the second stratum's floor: the first stratum, and so on
-    index = np.digitize(dem, edges)
-    ef = np.asarray(ef_by_stratum, dtype=np.float32)[index]
+    table = np.asarray(ef_by_stratum, dtype=np.float32)
+    ef = np.empty(dem.shape, np.float32)
+    # a band of rows at a time: the strata's int64 index of a jurisdiction's whole DEM was 0.49 GB
+    for r0 in range(0, dem.shape[0], _BAND_ROWS):
+        ef[r0:r0 + _BAND_ROWS] = table[np.digitize(dem[r0:r0 + _BAND_ROWS], edges)]
     ef[~forest_2000] = np.nan
     return ef
+
+
+_BAND_ROWS = 1024  # rows of :func:`emission_factor` at a time
 
 
 def _emissions_by_year(loss_year: np.ndarray, ef: np.ndarray, cell_ha: float) -> np.ndarray:
