@@ -139,11 +139,17 @@ def test_positions_of_drawn_cells_are_searchsorteds(n, share, seed):
     np.testing.assert_array_equal(_positions(cells, drawn), np.searchsorted(cells, drawn))
 
 
-def test_an_iterations_pairs_from_its_samples_values_are_those_of_every_sampled_cells_covariates():
-    """The pairs matched on one iteration's samples read from the spilled covariates are those matched on the
-    covariates at every sampled cell, by the samples' positions (how they were formed before)."""
+@pytest.mark.parametrize("spilled", [False, True])
+def test_an_iterations_pairs_from_its_samples_values_are_those_of_every_sampled_cells_covariates(spilled,
+                                                                                             monkeypatch):
+    """The pairs matched on one iteration's samples, read from the covariates held or in files, are those
+    matched on the covariates at every sampled cell, by the samples' positions (how they were formed before)."""
+    from icam.counterfactual import pixel_matching
     from icam.counterfactual.pixel_matching import _positions
     from icam.risk.matching import match
+
+    if spilled:
+        monkeypatch.setattr(pixel_matching, "SPILL_MIN_CELLS", 0)
 
     land, zone, _ = _landscape(6, 0.3)
     est = PixelMatching(density_per_ha=1 / 0.09, pool_ratio=3, iterations=2, n_boot=10, calipers={"x": 0.5},

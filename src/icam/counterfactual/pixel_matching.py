@@ -55,10 +55,11 @@ from icam.core.errors import InputError
 from icam.core.indices import flat_indices
 from icam.core.spilled import SpilledRaster
 from icam.risk.matching import Matches, match, sample_cells
-from icam.risk.matching_landscape import MatchingLandscape
+from icam.risk.matching_landscape import MatchingLandscape, values_at
 from icam.risk.placebo import square_index
 
 BLOCK_M = 1000.0
+SPILL_MIN_CELLS = 8_000_000  # sampled cells above which the matching's covariates wait in files (32 MB a column)
 
 
 @dataclass(frozen=True)
@@ -177,10 +178,11 @@ class PixelMatching:
         self._combine(runs, years, pre, zone_lost_ha, weights)
         return self
 
-    def _features(self, land: MatchingLandscape, m: int, cells: np.ndarray) -> dict[str, SpilledRaster]:
-        """The matching covariates at the end of m, at ``cells`` (flat indices) only, each in a file as soon as
-        computed (:meth:`_pair` reads an iteration's samples: held, they were 0.69 GB at a jurisdiction through
-        every iteration's matching, and their building the counterfactual estimates' peak)."""
+    def _features(self, land: MatchingLandscape, m: int, cells: np.ndarray) -> dict[str, np.ndarray | SpilledRaster]:
+        """The matching covariates at the end of m, at ``cells`` (flat indices) only; above
+        :data:`SPILL_MIN_CELLS` each in a file as soon as computed (:meth:`_pair` reads an iteration's samples:
+        held, they were 0.69 GB at a jurisdiction through every iteration's matching, and their building the
+        counterfactual estimates' peak; a project's are a few tens of MB, which the reads would cost seconds)."""
         # the edge enters once, as log1p(d / 100 m); the ignored covariates are not read (a jurisdiction's 28.6
         # million sampled cells: 114 MB a covariate)
         skipped = {"edge_km", *(self.ignored if self.covariates is None else ())}
@@ -192,7 +194,7 @@ class PixelMatching:
         for name, values in items:
             names.append(name)
             if self._matched_on(name):
-                features[name] = SpilledRaster.of(values.reshape(1, -1))
+                features[name] = SpilledRaster.of(values.reshape(1, -1)) if cells.size > SPILL_MIN_CELLS else values
             del values
         if self.covariates is None:
             return features
@@ -249,14 +251,15 @@ class PixelMatching:
         return [self._pair(land, groups, cells, features, sample, rng) for sample, rng in zip(samples, rngs)]
 
     def _pair(self, land: MatchingLandscape, groups: np.ndarray | None, cells: np.ndarray,
-              features: Mapping[str, SpilledRaster], sample: tuple[np.ndarray, np.ndarray], rng: np.random.Generator
+              features: Mapping[str, np.ndarray | SpilledRaster], sample: tuple[np.ndarray, np.ndarray],
+              rng: np.random.Generator
               ) -> tuple[Matches | None, int, np.random.Generator]:
         """One iteration's pairs (flat cell indices): ``features`` hold the covariates at ``cells``, the sampled
         cells (``sample``: the treated's and the pool's positions in ``cells``, each ascending) are matched on
         their values, read here, in that order; the exact groups are the strata (and ``groups``) there."""
         treated, pool = sample
         offered = np.concatenate([treated, pool])
-        values = {name: np.concatenate([f.at(treated), f.at(pool)]) for name, f in features.items()}
+        values = {name: np.concatenate([values_at(f, treated), values_at(f, pool)]) for name, f in features.items()}
         flat = cells[offered]
         exact = land.strata.ravel()[flat].astype(np.int32)
         if groups is not None:
