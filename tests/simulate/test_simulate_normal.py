@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import twin_generators
+from icam.core.filters import gaussian_filter_reflect
 from icam.simulate.hazard import _smoothing_sd, _year_draws
 from icam.simulate.normal import scale_and_add_normal, standard_normal_into
 from icam.simulate.params import DRAW_CELL_WEIGHT, DRAW_SMOOTH_PX, DRAW_SMOOTH_WEIGHT
-from icam.simulate.smoothing import gaussian_filter_reflect
 
 
 @settings(max_examples=60, deadline=None)

@@ -1,13 +1,21 @@
-"""SciPy's uniform (moving-average) filter of a 2-D raster in mode "nearest", compiled: the same float32
-values, to the bit, from SciPy's own arithmetic.
+"""SciPy's ndimage filters of a 2-D float32 raster, compiled: the same values, to the bit, from SciPy's own
+arithmetic in another order of loops (whole rows of outputs at a time, so that the compiler works on contiguous
+vectors instead of one line's neighbours). The same seed must give the same landscape, and the same inputs the
+same covariates, whatever computes them.
 
-SciPy (``NI_UniformFilter1D``, ``ni_filters.c``) filters one axis after the other (rows' axis first, each
-result rounded to float32 before the next), a line at a time copied into a float64 buffer extended by
-repeating its end values, with a running sum: the window's values added in order, then for each next
-output ``sum += entering − leaving`` (the difference first), each output ``sum / size``. Along the rows'
-axis a line is a column, gathered across the whole raster for every one of its values; here the same running
-sums are kept for every column at once and the raster read a row at a time (the forest's 1 km share of a
-jurisdiction's 61 Mpx: 1.0 s → 0.3 s).
+- :func:`gaussian_filter_reflect`, ``gaussian_filter`` in mode "reflect" (the simulator's yearly draws). SciPy
+  (``NI_Correlate1D``, ``ni_filters.c``) filters one axis after the other (rows' axis first), each line copied
+  into a float64 buffer extended by reflection, and for a symmetric kernel of radius r sums every output as
+
+      out = x[0]·w[0] + Σ_{j = −r … −1} (x[j] + x[−j])·w[j]      (float64, j in that order),
+
+  then rounds it to float32 before the next axis: on the jurisdiction's 61 Mpx draws, 1.1 s → 0.6 s a year.
+- :func:`uniform_filter_nearest`, ``uniform_filter`` in mode "nearest" (the forest's 1 km share among the
+  matching covariates). SciPy (``NI_UniformFilter1D``) filters the axes in the same order, a line at a time
+  extended by repeating its end values, with a running sum: the window's values added in order, then for each
+  next output ``sum += entering − leaving`` (the difference first), each output ``sum / size``. Along the rows'
+  axis a line is a column, gathered across the whole raster for every one of its values; here the running sums
+  are kept for every column at once and the raster read a row at a time: 1.0 s → 0.3 s on 61 Mpx.
 """
 
 from __future__ import annotations
@@ -16,26 +24,98 @@ import numba
 import numpy as np
 
 
+def gaussian_filter_reflect(image: np.ndarray, sigma: float, truncate: float = 4.0,
+                            out: np.ndarray | None = None) -> np.ndarray:
+    """``ndimage.gaussian_filter(image, sigma, mode="reflect", truncate=truncate)`` of a 2-D float32 array,
+    bit for bit (module docstring): into ``out`` (float32, of the image's shape, not the image itself) where
+    given, else a new array."""
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    radius = int(truncate * float(sigma) + 0.5)
+    weights = _gaussian_weights(float(sigma), radius)
+    out = _output(image, out, "Gaussian")
+    _gaussian_rows_axis(image, weights, out)
+    _gaussian_columns_axis(out, weights, out)  # in place: each row is copied into a line buffer first
+    return out
+
+
+def _gaussian_weights(sigma: float, radius: int) -> np.ndarray:
+    """SciPy's kernel (``_gaussian_kernel1d`` at order 0, the same operations), reversed as its correlation
+    takes it (the same numbers for a Gaussian, kept for exactness)."""
+    x = np.arange(-radius, radius + 1)
+    phi = np.exp(-0.5 / (sigma * sigma) * x ** 2)
+    return np.ascontiguousarray((phi / phi.sum())[::-1])
+
+
+@numba.njit(cache=True, nogil=True)
+def _reflect(i, n):
+    """Index ``i`` (any integer) of a line of ``n`` mirrored as SciPy's "reflect" (d c b a | a b c d | d c b a),
+    which repeats with period 2n."""
+    period = 2 * n
+    i %= period
+    return i if i < n else period - 1 - i
+
+
+@numba.njit(cache=True, nogil=True)
+def _gaussian_rows_axis(image, weights, out):
+    """Along axis 0: each output row from the rows around it, every column at once."""
+    n_rows, n_cols = image.shape
+    r = weights.size // 2
+    acc = np.empty(n_cols)
+    for row in range(n_rows):
+        centre = image[row]
+        w0 = weights[r]
+        for c in range(n_cols):
+            acc[c] = np.float64(centre[c]) * w0
+        for j in range(-r, 0):
+            before, after = image[_reflect(row + j, n_rows)], image[_reflect(row - j, n_rows)]
+            w = weights[r + j]
+            for c in range(n_cols):
+                acc[c] += (np.float64(before[c]) + np.float64(after[c])) * w
+        for c in range(n_cols):
+            out[row, c] = np.float32(acc[c])
+
+
+@numba.njit(cache=True, nogil=True)
+def _gaussian_columns_axis(image, weights, out):
+    """Along axis 1: each row extended by reflection into a float64 line, then every output of it at once."""
+    n_rows, n_cols = image.shape
+    r = weights.size // 2
+    line = np.empty(n_cols + 2 * r)
+    acc = np.empty(n_cols)
+    for row in range(n_rows):
+        for c in range(n_cols):
+            line[r + c] = np.float64(image[row, c])
+        for k in range(r):
+            line[r - 1 - k] = np.float64(image[row, _reflect(-1 - k, n_cols)])
+            line[r + n_cols + k] = np.float64(image[row, _reflect(n_cols + k, n_cols)])
+        w0 = weights[r]
+        for c in range(n_cols):
+            acc[c] = line[c + r] * w0
+        for j in range(-r, 0):
+            w = weights[r + j]
+            for c in range(n_cols):
+                acc[c] += (line[c + r + j] + line[c + r - j]) * w
+        for c in range(n_cols):
+            out[row, c] = np.float32(acc[c])
+
+
 def uniform_filter_nearest(image: np.ndarray, size: int, out: np.ndarray | None = None) -> np.ndarray:
     """``ndimage.uniform_filter(image.astype(np.float32), size, mode="nearest")`` of a 2-D raster (bool, integer
     or float32: its float32 values), bit for bit (module docstring): into ``out`` (float32, of the image's
     shape, apart from it) where given, else a new array."""
     if image.ndim != 2 or size < 1:
         raise ValueError(f"a uniform filter of a 2-D raster by a size of at least 1, not {image.shape} by {size}")
-    if out is None:
-        out = np.empty(image.shape, np.float32)
-    elif out.shape != image.shape or out.dtype != np.float32 or np.shares_memory(out, image):
-        raise ValueError("the uniform filter's output must be a float32 array of the image's shape, apart from it")
+    out = _output(image, out, "uniform")
     image = np.ascontiguousarray(image)
     if image.dtype != np.float32 and image.dtype.kind == "f":
         image = image.astype(np.float32)  # SciPy's filter of the float32 raster reads its rounded values
-    _rows_axis(image, size, out)
-    _columns_axis(out, size)
+    _uniform_rows_axis(image, size, out)
+    _uniform_columns_axis(out, size)
     return out
 
 
 @numba.njit(cache=True, nogil=True)
-def _rows_axis(image, size, out):
+def _uniform_rows_axis(image, size, out):
     """Along axis 0: each column's running sum, the columns side by side, a row entering and one leaving."""
     n_rows, n_cols = image.shape
     before, after = size // 2, size - size // 2 - 1
@@ -54,7 +134,7 @@ def _rows_axis(image, size, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _columns_axis(image, size):
+def _uniform_columns_axis(image, size):
     """Along axis 1, in place: each row extended by its end values into a float64 line, then its running sum."""
     n_rows, n_cols = image.shape
     before, after = size // 2, size - size // 2 - 1
@@ -73,3 +153,12 @@ def _columns_axis(image, size):
         for c in range(1, n_cols):
             total += line[c + size - 1] - line[c - 1]
             image[r, c] = np.float32(total / size)
+
+
+def _output(image: np.ndarray, out: np.ndarray | None, name: str) -> np.ndarray:
+    """``out`` checked (float32, of the image's shape, apart from it), or a new float32 array."""
+    if out is None:
+        return np.empty(image.shape, np.float32)
+    if out.shape != image.shape or out.dtype != np.float32 or np.shares_memory(out, image):
+        raise ValueError(f"the {name} filter's output must be a float32 array of the image's shape, apart from it")
+    return out

@@ -12,6 +12,7 @@ import rasterio
 from rasterio.features import rasterize
 from scipy import ndimage, special
 
+from icam.core.filters import gaussian_filter_reflect
 from icam.landscape.grid import Grid
 from icam.simulate.normal import scale_and_add_normal, standard_normal_into
 from icam.simulate.params import (
@@ -24,7 +25,6 @@ from icam.simulate.params import (
     ROAD_BLOCK_PX,
     _rng,
 )
-from icam.simulate.smoothing import gaussian_filter_reflect
 from icam.simulate.upsample import bilinear_zoom
 
 
@@ -285,11 +285,11 @@ def _year_draws(seed: int, year: int, out: np.ndarray) -> np.ndarray:
     is lost when η > T = log(−log Φ(−Z)) (:func:`_threshold_of`), i.e. when U = Φ(Z) < p.
 
     Z = 0.96·Z_smooth + 0.28·Z_cell: Z_cell is white noise, Z_smooth is white noise smoothed by a Gaussian of
-    3.5 cells (:mod:`~icam.simulate.smoothing`) and rescaled to unit variance. U is uniform on (0, 1) in every
-    cell (up to the raster border, where the smoothing reflects) and correlated over a few hundred metres, so
-    that the cells with U < p form blob-shaped clearings, not speckle. numpy's draws, compiled
-    (:mod:`~icam.simulate.normal`): one scratch raster besides ``out``, the white noise to smooth; the cells'
-    draws are added as they are drawn.
+    3.5 cells (:func:`~icam.core.filters.gaussian_filter_reflect`) and rescaled to unit variance. U is uniform
+    on (0, 1) in every cell (up to the raster border, where the smoothing reflects) and correlated over a few
+    hundred metres, so that the cells with U < p form blob-shaped clearings, not speckle. numpy's draws,
+    compiled (:mod:`~icam.simulate.normal`): one scratch raster besides ``out``, the white noise to smooth; the
+    cells' draws are added as they are drawn.
     """
     rng = _rng(seed, 100, year)
     draws = standard_normal_into(rng, np.empty(out.shape, np.float32))
