@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from icam.core.filters import gaussian_filter_reflect, uniform_filter_nearest
+from icam.core.filters import gaussian_filter_reflect, gaussian_filter_reflect_of_rows, uniform_filter_nearest
 
 
 @settings(max_examples=80, deadline=None)
@@ -57,6 +57,25 @@ def test_gaussian_filter_is_scipys_to_the_bit(rows, cols, sigma, truncate, seed)
     smoothed = gaussian_filter_reflect(image, sigma, truncate)
     assert smoothed.dtype == np.float32
     np.testing.assert_array_equal(smoothed.view(np.uint32), expected.view(np.uint32))
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(1, 60), cols=st.integers(1, 12), sigma=st.floats(0.3, 6.0),
+       truncate=st.sampled_from([3.0, 4.0]), band_rows=st.integers(1, 20), seed=st.integers(0, 2**32 - 1))
+def test_gaussian_filter_of_rows_given_in_bands_is_scipys_to_the_bit(rows, cols, sigma, truncate, band_rows, seed):
+    """The image given a few rows at a time, in order, each row once: SciPy's filter of the whole image."""
+    image = np.random.default_rng(seed).standard_normal((rows, cols), dtype=np.float32)
+    expected = ndimage.gaussian_filter(image, sigma, mode="reflect", truncate=truncate)
+    given_rows = []
+
+    def fill_rows(band):
+        band[:] = image[len(given_rows):len(given_rows) + len(band)]
+        given_rows.extend(range(len(given_rows), len(given_rows) + len(band)))
+
+    out = np.empty_like(image)
+    assert gaussian_filter_reflect_of_rows(fill_rows, out, sigma, truncate, band_rows) is out
+    assert given_rows == list(range(rows))
+    np.testing.assert_array_equal(out.view(np.uint32), expected.view(np.uint32))
 
 
 def test_gaussian_filter_leaves_its_input_alone_and_keeps_a_constant():

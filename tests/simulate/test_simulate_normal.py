@@ -54,8 +54,8 @@ def test_scale_and_add_is_numpys_three_float32_operations(size, out_scale, draws
 
 def test_year_draws_are_those_of_numpys_operations():
     """The year's draws as the simulator made them with numpy: the white noise smoothed, rescaled, plus the
-    cells' own draws (the seed's stream 100, year)."""
-    shape = (123, 77)
+    cells' own draws (the seed's stream 100, year); rows enough for the noise to be drawn in several bands."""
+    shape = (1100, 13)
     rng = np.random.default_rng([42, 100, 2010])
     expected = gaussian_filter_reflect(rng.standard_normal(shape, dtype=np.float32), DRAW_SMOOTH_PX, 3.0)
     expected *= DRAW_SMOOTH_WEIGHT / _smoothing_sd(DRAW_SMOOTH_PX, truncate=3.0)

@@ -20,6 +20,8 @@ same covariates, whatever computes them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numba
 import numpy as np
 
@@ -30,17 +32,46 @@ def gaussian_filter_reflect(image: np.ndarray, sigma: float, truncate: float = 4
     bit for bit (module docstring): into ``out`` (float32, of the image's shape, not the image itself) where
     given, else a new array."""
     image = np.ascontiguousarray(image, dtype=np.float32)
-    radius = int(truncate * float(sigma) + 0.5)
-    weights = _gaussian_weights(float(sigma), radius)
+    weights = _gaussian_weights(float(sigma), truncate)
     out = _output(image, out, "Gaussian")
-    _gaussian_rows_axis(image, weights, out)
+    _gaussian_rows_axis(image, 0, weights, out, 0, out.shape[0])
     _gaussian_columns_axis(out, weights, out)  # in place: each row is copied into a line buffer first
     return out
 
 
-def _gaussian_weights(sigma: float, radius: int) -> np.ndarray:
-    """SciPy's kernel (``_gaussian_kernel1d`` at order 0, the same operations), reversed as its correlation
-    takes it (the same numbers for a Gaussian, kept for exactness)."""
+def gaussian_filter_reflect_of_rows(fill_rows: Callable[[np.ndarray], object], out: np.ndarray, sigma: float,
+                                    truncate: float = 4.0, band_rows: int = 512) -> np.ndarray:
+    """:func:`gaussian_filter_reflect` of an image that is never whole: ``fill_rows(rows)`` writes its next
+    rows, in order from the first, into ``rows`` (a C-contiguous float32 array of some rows of ``out``'s width),
+    and the filter goes down ``out`` a band of rows at a time, keeping only the rows within its radius. The same
+    values: each output row is summed from the same input rows in the same order.
+
+    The simulator's yearly draws are white noise drawn in order and smoothed: a jurisdiction's whole noise was a
+    quarter of a gigabyte in each of the workers drawing them."""
+    n_rows, n_cols = out.shape
+    if out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ValueError("the Gaussian filter's output must be a C-contiguous float32 array")
+    weights = _gaussian_weights(float(sigma), truncate)
+    radius = weights.size // 2
+    rows = np.empty((min(n_rows, band_rows + 2 * radius), n_cols), np.float32)
+    first = read = 0  # rows holds the image's rows [first, read)
+    for start in range(0, n_rows, band_rows):
+        stop = min(n_rows, start + band_rows)
+        # the rows the band reads: reflection at either end stays within them
+        need_first, need_stop = max(0, start - radius), min(n_rows, stop + radius)
+        kept = read - need_first
+        rows[:kept] = rows[need_first - first:read - first]
+        fill_rows(rows[kept:need_stop - need_first])
+        first, read = need_first, need_stop
+        _gaussian_rows_axis(rows, first, weights, out, start, stop)
+    _gaussian_columns_axis(out, weights, out)
+    return out
+
+
+def _gaussian_weights(sigma: float, truncate: float) -> np.ndarray:
+    """SciPy's kernel (``_gaussian_kernel1d`` at order 0, the same operations) of radius ``int(truncate·σ +
+    0.5)``, reversed as its correlation takes it (the same numbers for a Gaussian, kept for exactness)."""
+    radius = int(truncate * sigma + 0.5)
     x = np.arange(-radius, radius + 1)
     phi = np.exp(-0.5 / (sigma * sigma) * x ** 2)
     return np.ascontiguousarray((phi / phi.sum())[::-1])
@@ -56,18 +87,20 @@ def _reflect(i, n):
 
 
 @numba.njit(cache=True, nogil=True)
-def _gaussian_rows_axis(image, weights, out):
-    """Along axis 0: each output row from the rows around it, every column at once."""
-    n_rows, n_cols = image.shape
+def _gaussian_rows_axis(image, first, weights, out, start, stop):
+    """Along axis 0, ``out``'s rows [start, stop), each from the rows around it, every column at once;
+    ``image`` holds the image's rows from its row ``first`` (all those that these outputs read)."""
+    n_rows, n_cols = out.shape
     r = weights.size // 2
     acc = np.empty(n_cols)
-    for row in range(n_rows):
-        centre = image[row]
+    for row in range(start, stop):
+        centre = image[row - first]
         w0 = weights[r]
         for c in range(n_cols):
             acc[c] = np.float64(centre[c]) * w0
         for j in range(-r, 0):
-            before, after = image[_reflect(row + j, n_rows)], image[_reflect(row - j, n_rows)]
+            before = image[_reflect(row + j, n_rows) - first]
+            after = image[_reflect(row - j, n_rows) - first]
             w = weights[r + j]
             for c in range(n_cols):
                 acc[c] += (np.float64(before[c]) + np.float64(after[c])) * w

@@ -12,7 +12,7 @@ import rasterio
 from rasterio.features import rasterize
 from scipy import ndimage, special
 
-from icam.core.filters import gaussian_filter_reflect
+from icam.core.filters import gaussian_filter_reflect_of_rows
 from icam.landscape.grid import Grid
 from icam.simulate.normal import scale_and_add_normal, standard_normal_into
 from icam.simulate.params import (
@@ -288,13 +288,12 @@ def _year_draws(seed: int, year: int, out: np.ndarray) -> np.ndarray:
     3.5 cells (:func:`~icam.core.filters.gaussian_filter_reflect`) and rescaled to unit variance. U is uniform
     on (0, 1) in every cell (up to the raster border, where the smoothing reflects) and correlated over a few
     hundred metres, so that the cells with U < p form blob-shaped clearings, not speckle. numpy's draws,
-    compiled (:mod:`~icam.simulate.normal`): one scratch raster besides ``out``, the white noise to smooth; the
-    cells' draws are added as they are drawn.
+    compiled (:mod:`~icam.simulate.normal`): the white noise drawn a band of rows at a time as the smoothing
+    reads it (never a whole raster besides ``out``); the cells' draws added as they are drawn.
     """
     rng = _rng(seed, 100, year)
-    draws = standard_normal_into(rng, np.empty(out.shape, np.float32))
-    gaussian_filter_reflect(draws, DRAW_SMOOTH_PX, truncate=3.0, out=out)
-    del draws
+    gaussian_filter_reflect_of_rows(lambda rows: standard_normal_into(rng, rows), out, DRAW_SMOOTH_PX,
+                                    truncate=3.0)
     return scale_and_add_normal(rng, out, DRAW_SMOOTH_WEIGHT / _smoothing_sd(DRAW_SMOOTH_PX, truncate=3.0),
                                 DRAW_CELL_WEIGHT)
 
