@@ -156,8 +156,7 @@ class _Agreements:
     nothing to breach and keeps complying)."""
 
     def __init__(self, lu: LandUse2000, households: Households, seed: int, cell_ha: float, active: bool = True):
-        self.cells = np.flatnonzero(lu.conservation_household)
-        self.household = lu.conservation_household.ravel()[self.cells] - 1
+        self.cells, self.household = lu.conservation_cells()
         self.sign_year, self.breach_year = _household_years(households)
         self.active = active
         if not active:  # a project without effect: the agreements change nothing, nobody breaches

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import ndimage
 
 from icam.core.atomic import atomic_path
+from icam.core.indices import bincount
 from icam.forest.activity import FOREST_LOSS, NON_FOREST, STABLE_FOREST, activity_map, mapped_areas, strata_by_zone
 from icam.forest.change import ForestChange
 from icam.forest.sampling import sample_table, stratified_design
@@ -77,7 +78,7 @@ def map_with_errors(true_loss: np.ndarray, forest_2000: np.ndarray, resolution_m
     cell_ha = resolution_m**2 / 1e4
     lost = true_loss > 0
     labels, n = patches_by_year(true_loss)
-    patch_ha = np.bincount(labels.ravel(), minlength=n + 1) * cell_ha
+    patch_ha = bincount(labels, minlength=n + 1) * cell_ha  # numpy's copied the int32 labels to int64 (0.49 GB)
     p_omit = np.where(patch_ha < MAP_ERRORS["small_patch_ha"], MAP_ERRORS["omission_share_small_patches"],
                       MAP_ERRORS["omission_share_large_patches"])
     omitted = rng.random(n + 1) < p_omit

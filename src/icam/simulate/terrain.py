@@ -58,6 +58,11 @@ class LandUse2000:
     threshold_m: float
     project_width_divisor: float
 
+    def conservation_cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """The conservation areas' cells (flat indices) and each one's household (0-based, int32)."""
+        cells = np.flatnonzero(self.conservation_household)
+        return cells, self.conservation_household.ravel()[cells].astype(np.int32) - 1
+
 
 def _mask(geometry, grid) -> np.ndarray:
     return rasterize([(geometry, 1)], out_shape=grid.shape, transform=grid.transform, fill=0,
@@ -176,8 +181,9 @@ def _burn_parcels(land_use: np.ndarray, households: Households, grid) -> np.ndar
         land_use[:] = np.where(parcel_codes > 0, parcel_codes, land_use)
     ca_geoms = [(p_["geometry"], hh_index[p_["household_id"]] + 1) for p_ in households.parcels
                 if p_["kind"] == "conservation"]
-    return (rasterize(ca_geoms, out_shape=shape, transform=grid.transform, fill=0, dtype="int32")
-            if ca_geoms else np.zeros(shape, np.int32))
+    ids = np.min_scalar_type(len(households.table))  # not int32: a jurisdiction's 0.24 GB through the simulation
+    return (rasterize(ca_geoms, out_shape=shape, transform=grid.transform, fill=0, dtype=ids.name)
+            if ca_geoms else np.zeros(shape, ids))
 
 
 def build_land_use(geom: Geometry, households: Households, terrain: Terrain,

@@ -41,8 +41,7 @@ HAZARD_MODEL = (
 
 def record_households(households: Households, lu: LandUse2000, loss: Deforestation, cell_ha: float) -> None:
     """Each household's agreement, behaviour and conservation-area loss (ha), added to its row in place."""
-    cells = np.flatnonzero(lu.conservation_household)
-    owner = lu.conservation_household.ravel()[cells] - 1
+    cells, owner = lu.conservation_cells()
     ca_loss_year = loss.loss_year.ravel()[cells]
     ca_loss_year_cf = loss.loss_year_counterfactual.ravel()[cells]
     agreement_of = {a["household_id"]: a["agreement_id"] for a in reversed(households.agreements)}
