@@ -273,7 +273,7 @@ def test_rasterize_ids_in_row_order(tmp_path):
     left, right = box(X0, Y0 - 300, X0 + 150, Y0), box(X0 + 150, Y0 - 300, X0 + 300, Y0)
     gdf = read_polygons(write_vector(tmp_path / "u.gpkg", [left, right], name=["L", "R"]), UTM, "k", "name")
     ids = rasterize_ids(gdf, grid())
-    assert ids.dtype == np.int32
+    assert ids.dtype == np.uint8  # the smallest type that holds them
     assert (ids[:, :5] == 1).all() and (ids[:, 5:] == 2).all()
 
 
@@ -334,4 +334,4 @@ def test_rasterised_a_band_of_rows_at_a_time_a_layer_is_rasterised_at_once(heigh
                       fill=0, dtype="int32")
     np.testing.assert_array_equal(ids, whole)
     np.testing.assert_array_equal(mask, whole > 0)
-    assert ids.dtype == np.int32 and mask.dtype == bool
+    assert ids.dtype == np.min_scalar_type(len(polygons)) and mask.dtype == bool
