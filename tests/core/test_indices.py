@@ -5,16 +5,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from icam.core.indices import bincount, flat_indices
+from icam.core.indices import bincount, bincount_of_groups, flat_indices
 
 
 @settings(max_examples=50, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(0, 40), st.integers(0, 40))
 def test_flat_indices_are_flatnonzero_in_int32(seed, rows, cols):
-    mask = np.random.default_rng(seed).random((rows, cols)) < 0.3
-    index = flat_indices(mask)
-    assert index.dtype == np.int32
-    assert np.array_equal(index, np.flatnonzero(mask))
+    values = np.random.default_rng(seed).random((rows, cols))
+    mask = values < 0.3
+    for raster in (mask, mask.T, (values * 3).astype(np.uint8)):  # a mask, a view in another order, not a mask
+        index = flat_indices(raster)
+        assert index.dtype == np.int32
+        assert np.array_equal(index, np.flatnonzero(raster))
 
 
 def test_a_raster_of_2_to_the_31_cells_keeps_int64():
@@ -34,6 +36,25 @@ def test_bincount_is_numpys_to_the_bit(seed, n, top, minlength, dtype):
     assert counts.dtype == np.int64
     np.testing.assert_array_equal(counts, np.bincount(index, minlength=minlength))
     np.testing.assert_array_equal(bincount(index, weights, minlength), np.bincount(index, weights, minlength))
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 500), top=st.integers(1, 60), groups=st.integers(1, 30),
+       minlength=st.integers(0, 80))
+def test_bincount_of_groups_is_numpys_of_the_spread_weights_to_the_bit(seed, n, top, groups, minlength):
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, top, n).astype(np.int32)
+    group = rng.integers(0, groups, n).astype(np.int32)
+    per_group = rng.normal(size=groups) * 10.0 ** rng.integers(-8, 9, groups)
+    np.testing.assert_array_equal(bincount_of_groups(index, group, per_group, minlength),
+                                  np.bincount(index, per_group[group], minlength))
+
+
+def test_bincount_of_groups_refuses_groups_it_has_no_value_for():
+    with pytest.raises(ValueError, match="0 … 2"):
+        bincount_of_groups(np.array([0, 1], np.int32), np.array([0, 3], np.int32), np.ones(3))
+    with pytest.raises(ValueError, match="differ in shape"):
+        bincount_of_groups(np.array([0, 1], np.int32), np.array([0], np.int32), np.ones(3))
 
 
 def test_bincount_refuses_what_numpy_refuses():

@@ -29,7 +29,7 @@ import numpy as np
 from affine import Affine
 
 from icam.core.errors import InputError
-from icam.core.indices import bincount, flat_indices
+from icam.core.indices import bincount, bincount_of_groups, flat_indices
 from icam.core.spilled import SpilledRaster
 from icam.landscape.grid import Grid
 from icam.risk import benchmark as bm
@@ -267,12 +267,9 @@ class _Groups:
     area_ha: np.ndarray  # cell area per group
     n_px: np.ndarray  # pixels per group
 
-    def adjusted_ha(self, expected_ha: float) -> np.ndarray:
-        """Density per pixel of ``index`` (ha), adjusted to ``expected_ha`` (UDef-ARP's iteration)."""
-        return self.adjusted_group_ha(expected_ha)[self.group]
-
     def adjusted_group_ha(self, expected_ha: float) -> np.ndarray:
-        """Density per group (ha), adjusted to ``expected_ha`` (:meth:`adjusted_ha`, before it is spread)."""
+        """Density per group (ha), adjusted to ``expected_ha`` (UDef-ARP's iteration): each pixel's is its
+        group's."""
         adjusted, _ = adjust_to_quantity(self.frequency * self.area_ha, expected_ha, self.area_ha,
                                          weights=self.n_px)
         return adjusted
@@ -320,7 +317,8 @@ def _groups(fit: bm.BenchmarkFit, classes: np.ndarray, units, grid: Grid) -> _Gr
 
 def compare_on_forest(name: str, index: np.ndarray, adjusted_ha: np.ndarray, lost: np.ndarray,
                       lost_area_ha: np.ndarray, cells: va.AssessmentCells, cell_px: np.ndarray, grid: Grid,
-                      cell_area_ha: float, keep_density: bool = True) -> Assessment:
+                      cell_area_ha: float, keep_density: bool = True, group: np.ndarray | None = None
+                      ) -> Assessment:
     """An adjusted density on the forest pixels against their actual loss, summed per assessment cell.
 
     index: flat indices of the forest pixels at the start of the period; adjusted_ha, lost (bool): per pixel
@@ -330,16 +328,23 @@ def compare_on_forest(name: str, index: np.ndarray, adjusted_ha: np.ndarray, los
     jurisdiction's pixels); the cells compared are those holding forest, and a cell's pixel count (its area,
     for the weighted RMSE) is its count in the jurisdiction, ``cell_px``. Every candidate map is assessed by
     this one function; ``keep_density=False`` leaves the per-pixel density out of the assessment (its
-    comparison is what the tests read).
+    comparison is what the tests read). ``group``: each pixel's group, ``adjusted_ha`` then being per group
+    (the benchmark's: its pixels' densities are their groups', never spread to a float64 per pixel).
     """
     cell_of = cells.ids(index)
     size = cell_px.size
     cell_ids = np.flatnonzero(bincount(cell_of, minlength=size))
+    predicted_ha = (bincount(cell_of, weights=adjusted_ha, minlength=size) if group is None
+                    else bincount_of_groups(cell_of, group, adjusted_ha, minlength=size))
     comparison = va.CellComparison(
-        cell_ids=cell_ids, predicted_ha=bincount(cell_of, weights=adjusted_ha, minlength=size)[cell_ids],
+        cell_ids=cell_ids, predicted_ha=predicted_ha[cell_ids],
         actual_ha=bincount(cell_of[lost], weights=lost_area_ha, minlength=size)[cell_ids],
         n_pixels=cell_px[cell_ids].astype(np.int64))
-    density = PixelValues(index, adjusted_ha.astype(np.float32), grid.shape) if keep_density else None
+    del cell_of
+    density = None
+    if keep_density:
+        values = adjusted_ha.astype(np.float32)
+        density = PixelValues(index, values if group is None else values[group], grid.shape)
     return Assessment(name=name, cell_area_ha=cell_area_ha, comparison=comparison, density=density,
                       side_px=va.assessment_cell_side_px(grid.resolution_m, cell_area_ha))
 
@@ -351,9 +356,9 @@ def _assess(name: str, fit: PeriodFit, classes: np.ndarray, units, deforested: n
     groups = _groups(fit.fit, classes, units, grid)
     lost = deforested.ravel()[groups.index]
     lost_area = groups.area_ha[groups.group[lost]]  # not every pixel's: 0.29 GB at a jurisdiction
-    adjusted = groups.adjusted_ha(float(lost_area.sum()))
+    adjusted = groups.adjusted_group_ha(float(lost_area.sum()))
     return compare_on_forest(name, groups.index, adjusted, lost, lost_area, cells, cell_px, grid, cell_area_ha,
-                             keep_density)
+                             keep_density, group=groups.group)
 
 
 @dataclass(frozen=True)
