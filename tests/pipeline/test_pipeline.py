@@ -17,6 +17,8 @@ import rasterio
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from conftest import assert_refused, copy_project, run_cli, without_seconds
+from icam.core import spilled
+from icam.core.spilled import SpilledRaster
 from icam.enforcement.plans import plan_patrol
 from icam.pipeline.cache import CACHE_DIR, ENTRY_PICKLE, cache_entries, load
 from icam.pipeline.lock import run_lock
@@ -151,21 +153,24 @@ def _mapped_stages(project, calls):
         return {"score": rng.random((600, 500), dtype=np.float32), "mask": rng.random((700, 700)) < 0.3,
                 "small": np.arange(5), "table": pd.DataFrame({"a": np.arange(20_000.0)}),
                 "file": project / "inputs" / "map.tif", "label": str(project / "inputs" / "map.tif"),
-                "elsewhere": "/srv/shared/dem.tif", "rows": np.asfortranarray(rng.random((300, 200)))}
+                "elsewhere": "/srv/shared/dem.tif", "rows": np.asfortranarray(rng.random((300, 200))),
+                "spilled": SpilledRaster.of(rng.integers(-999, 999, (300, 70), dtype=np.int16))}
 
     return [Stage("compute", "compute", compute, params={"map": str(project / "inputs" / "map.tif")})]
 
 
-def test_cached_arrays_come_back_memory_mapped_equal_and_moved_paths_follow(tmp_path):
+def test_cached_arrays_come_back_memory_mapped_equal_and_moved_paths_follow(tmp_path, monkeypatch):
     first_dir = tmp_path / "first"
     first_dir.mkdir()
     calls = []
+    monkeypatch.setattr(spilled, "CHUNK_VALUES", 999)  # the spilled raster copied in 22 ranges, the last short
     fresh = Pipeline(first_dir, _mapped_stages(first_dir, calls), {}).run()
     fresh.discard()
     entry = next((first_dir / ".icam" / "cache").iterdir())
-    # the two float maps and the table's column are .npy files; the pickle holds the small things and the mask
-    # as bits (490,000 cells → 61,250 B, under the 64 KiB of a file of its own)
-    assert sorted(p.name for p in entry.iterdir()) == ["000.npy", "001.npy", "002.npy", "entry.json", ENTRY_PICKLE]
+    # the two float maps, the table's column and the spilled raster are .npy files; the pickle holds the small
+    # things and the mask as bits (490,000 cells → 61,250 B, under the 64 KiB of a file of its own)
+    assert sorted(p.name for p in entry.iterdir()) == ["000.npy", "001.npy", "002.npy", "003.npy", "entry.json",
+                                                       ENTRY_PICKLE]
     assert (entry / ENTRY_PICKLE).stat().st_size < 70_000
 
     moved = tmp_path / "moved"
@@ -178,6 +183,10 @@ def test_cached_arrays_come_back_memory_mapped_equal_and_moved_paths_follow(tmp_
     for name in ("score", "mask", "small", "rows"):
         assert new[name].dtype == old[name].dtype and np.array_equal(new[name], old[name]), name
     assert _is_memory_mapped(new["score"]) and _is_memory_mapped(new["rows"]) and new["rows"].flags.f_contiguous
+    # a raster kept in a temporary file comes back as the array it holds
+    expected = np.asarray(old["spilled"])
+    assert new["spilled"].dtype == np.int16 and _is_memory_mapped(new["spilled"])
+    np.testing.assert_array_equal(new["spilled"], expected)
     assert new["table"].equals(old["table"])
     assert new["file"] == moved / "inputs" / "map.tif" and new["label"] == str(moved / "inputs" / "map.tif")
     assert new["elsewhere"] == "/srv/shared/dem.tif"

@@ -19,6 +19,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
+from typing import BinaryIO
 
 import numpy as np
 
@@ -88,6 +89,11 @@ class SpilledRaster:
         with self._lock:
             self._file.seek(offset)
             return self._file.readinto(view)
+
+    def copy_to(self, file: BinaryIO) -> None:
+        """Write its values, in C order, to the binary ``file`` at its position, a chunk at a time."""
+        for start in range(0, self.size, CHUNK_VALUES):
+            self.read_flat(start, min(start + CHUNK_VALUES, self.size)).tofile(file)
 
     def at(self, cells: np.ndarray) -> np.ndarray:
         """The values at the flat indices ``cells`` (any order), read a chunk of the file at a time."""
