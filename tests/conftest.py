@@ -267,7 +267,8 @@ def write_project(folder: Path, sections: dict) -> Path:
 SHARED_RUN_FIXTURES = frozenset({"full_small_run", "vm0048_small_run", "small_project"})
 SHARED_RUN_FILES = frozenset({
     "tests/bad_inputs/test_environment.py", "tests/cli/test_check_cli.py", "tests/pipeline/test_pipeline.py",
-    "tests/pipeline/test_sizing.py", "tests/pipeline/test_stages_landscape.py",
+    "tests/pipeline/test_sizing.py", "tests/pipeline/test_stages_carbon_dynamic.py",
+    "tests/pipeline/test_stages_landscape.py",
     "tests/pipeline/test_stages_renewal.py", "tests/report/test_report_accounting.py",
     "tests/report/test_report_checks.py", "tests/report/test_report_risk.py"})
 

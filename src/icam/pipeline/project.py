@@ -32,7 +32,14 @@ from icam.pipeline.inputs import config_input_files, section_input_files
 from icam.pipeline.runner import Stage
 from icam.pipeline.stages.agreements import run_agreements, with_money
 from icam.pipeline.stages.agreements import write_outputs as write_agreements
-from icam.pipeline.stages.carbon import account_project, accounting_rows, carbon_input_files
+from icam.pipeline.stages.carbon import (
+    account_project,
+    accounting_rows,
+    carbon_input_files,
+    strata_config,
+    stratum_masks,
+)
+from icam.pipeline.stages.carbon_dynamic import prepare_matching_landscape
 from icam.pipeline.stages.counterfactual import check_counterfactual, estimate_counterfactual
 from icam.pipeline.stages.enforcement import run_enforcement
 from icam.pipeline.stages.enforcement import write_outputs as write_enforcement
@@ -385,15 +392,21 @@ _BACKGROUND = {"counterfactual_estimates": _bytes_a_cell(128.0), "compliance": _
 _FOLLOWS = {"enforcement": "compliance"}  # stages run in another's background process, after it
 
 
-def _covariates_before_fork(c, r) -> None:
+def _before_estimates_fork(c, r) -> None:
     """The static covariates, computed before the counterfactual estimates fork: their process inherits them,
     and the risk and accounting stages find them here (:func:`static_covariates` keeps the last ones), instead
-    of a copy computed in each process (1.2 GB and 12 s at a jurisdiction's 61 Mpx)."""
-    if c.counterfactual is not None:
-        static_covariates(c, r["landscape"].grid)
+    of a copy computed in each process (1.2 GB and 12 s at a jurisdiction's 61 Mpx). Likewise the matching
+    landscape where the accounting's dynamic baseline reads it too (:func:`prepare_matching_landscape`)."""
+    if c.counterfactual is None:
+        return
+    landscape = r["landscape"]
+    static_covariates(c, landscape.grid)
+    if c.carbon is not None and c.carbon.methodology == "dynamic":
+        names = [s.name for s in strata_config(c.carbon)]
+        prepare_matching_landscape(c, landscape, stratum_masks(c, landscape, names))
 
 
-_BEFORE_FORK = {"counterfactual_estimates": _covariates_before_fork}
+_BEFORE_FORK = {"counterfactual_estimates": _before_estimates_fork}
 
 
 def _input_files(config: IcamConfig) -> dict[str, tuple[Path, ...]]:

@@ -17,7 +17,7 @@ from icam.counterfactual.verdict import MethodEstimate, verdict, year_weights
 from icam.landscape import Landscape
 from icam.pipeline.config import CounterfactualSection, IcamConfig
 from icam.pipeline.stages.carbon import ProjectAccounting, strata_config, stratum_masks
-from icam.pipeline.stages.carbon_dynamic import matching_landscape
+from icam.pipeline.stages.carbon_dynamic import shared_matching_landscape
 from icam.pipeline.stages.risk import zone_mask
 from icam.risk.matching_landscape import MatchingLandscape
 
@@ -117,7 +117,8 @@ def estimate_counterfactual(config: IcamConfig, landscape: Landscape,
     the risk and accounting stages (:class:`icam.pipeline.runner.Stage`'s ``background``)."""
     section = config.counterfactual
     names = [s.name for s in strata_config(config.carbon)]
-    land = matching_landscape(config, landscape, stratum_masks(config, landscape, names))
+    land = shared_matching_landscape(config, landscape, lambda: stratum_masks(config, landscape, names),
+                                     last_use=False)
     project = landscape.zones.masks()["project_area"] & zone_mask(landscape, config.risk.zone, "risk.zone")
     # the accounting's periods, in its order (by start): the weights sum their days alike
     monitoring = sorted(config.periods.monitoring, key=lambda p: p.start)
