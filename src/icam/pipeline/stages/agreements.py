@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from rasterio.features import rasterize
 from sqlalchemy import func, select
 
 from icam.agreements import compliance as cp
@@ -34,10 +33,13 @@ from icam.agreements import economics as ec
 from icam.agreements import registry
 from icam.agreements.models import Grievance
 from icam.core.errors import InputError
+from icam.core.indices import flat_indices
 from icam.forest.activity import FOREST_LOSS, ZONE_CODES
 from icam.forest.labels import read_labels
 from icam.landscape import Landscape
+from icam.landscape.vector import rasterize_ids
 from icam.pipeline.config import IcamConfig
+from icam.risk.matching_landscape import values_at
 from icam.store.db import open_session
 
 IMPORT_ORDER = ("households", "members", "parcels", "agreements", "benefit_schedule", "deliveries",
@@ -206,29 +208,28 @@ def _opportunity_costs(config) -> list[dict]:
 
 
 def _avoided_tco2e_per_year(landscape, risk, accounting, parcels) -> np.ndarray:
-    """Baseline emissions a year inside each parcel: Σ risk density (ha/yr) × the stratum's EF (tCO2e/ha)."""
-
-    ef = np.zeros(landscape.grid.shape, dtype=np.float64)
+    """Baseline emissions a year inside each parcel: Σ risk density (ha/yr) × the stratum's EF (tCO2e/ha), on
+    the parcels' cells only (the EF, the parcel ids and the risk as whole rasters were 1 GB at a jurisdiction)."""
+    ids = rasterize_ids(parcels, landscape.grid)
+    cells = flat_indices(ids > 0)
+    ids = ids.ravel()[cells]
+    ef = np.zeros(cells.size, dtype=np.float64)
     for s in accounting.strata:
-        ef[s.mask] = s.emission_factor.ef_tco2e_ha
-    ids = rasterize(((g, i + 1) for i, g in enumerate(parcels.geometry)), out_shape=landscape.grid.shape,
-                    transform=landscape.grid.transform, fill=0, dtype="int32")
-    inside = ids > 0
-    return np.bincount(ids[inside], weights=(np.asarray(risk.risk_ha_per_year)[inside] * ef[inside]),
-                       minlength=len(parcels) + 1)[1:]
+        ef[s.mask.ravel()[cells]] = s.emission_factor.ef_tco2e_ha
+    return np.bincount(ids, weights=values_at(risk.risk_ha_per_year, cells) * ef, minlength=len(parcels) + 1)[1:]
 
 
 def _break_even(config, landscape, risk, accounting, ags, due: pd.DataFrame) -> pd.DataFrame | None:
     """Per agreement: avoided baseline emissions a year, PV of its costs, and its break-even carbon price."""
     if risk is None or accounting is None:
         return None
-    avoided = _avoided_tco2e_per_year(landscape, risk, accounting, ags)
     # the share of avoided emissions that became credits so far (after leakage, the uncertainty deduction
     # and the buffer); no credits, no break-even price
     ner = sum(p.net_reductions_tco2e for p in accounting.ex_post.periods)
     credited = accounting.ex_post.totals["credits"]
     if ner <= 0 or credited <= 0:
         return None
+    avoided = _avoided_tco2e_per_year(landscape, risk, accounting, ags)
     withheld_pct = 100.0 * (1.0 - credited / ner)
     cost_by_agreement = due.groupby(["agreement", "year"])["value_due_usd"].sum()
     rate, admin = config.agreements.discount_rate, config.agreements.admin_cost_usd_per_agreement_yr
