@@ -102,6 +102,10 @@ def test_gap_of_60_m_joins_at_max_gap_60(grid, alerts):
     # labels: the event numbers on the alert pixels only
     assert set(np.unique(events.labels[2:4, 2:8][:, [0, 1, 4, 5]])) == {2}
     assert events.labels[2:4, 4:6].sum() == 0 and events.labels[10, 10] == 1
+    # without the labels (what the run keeps after writing the files): the same table and points
+    kept = events.without_labels()
+    assert kept.labels is None and kept.table is events.table
+    assert kept.points().geometry.equals(events.points().geometry)
 
 
 def test_gap_of_60_m_stays_apart_at_max_gap_20(grid, alerts):

@@ -143,12 +143,12 @@ class Events:
     """Alert events: ``table`` (one row per event, columns in the module docstring) and ``labels``.
 
     ``labels``: int32 (rows, cols), the event number (``table.event``) of each alert pixel kept, 0
-    elsewhere. Filtering rows (:func:`new_alerts`) or adding columns (:func:`describe`,
-    :meth:`PriorityRule.apply`) keeps ``labels``: the ``event`` column ties the two.
+    elsewhere; None once :meth:`without_labels` dropped them. Filtering rows (:func:`new_alerts`) or adding
+    columns (:func:`describe`, :meth:`PriorityRule.apply`) keeps ``labels``: the ``event`` column ties the two.
     """
 
     table: pd.DataFrame
-    labels: np.ndarray
+    labels: np.ndarray | None
     grid: Grid
     params: dict = field(default_factory=dict)
 
@@ -161,6 +161,10 @@ class Events:
 
     def with_table(self, table: pd.DataFrame) -> "Events":
         return replace(self, table=table.reset_index(drop=True))
+
+    def without_labels(self) -> "Events":
+        """The events without their pixels' raster, for what reads only the table (the registry, the report)."""
+        return replace(self, labels=None)
 
     def points(self) -> gpd.GeoDataFrame:
         """The events' centroids as points in the grid CRS, with every column of ``table``."""

@@ -279,7 +279,9 @@ def _enforcement(c, run, r, out):
         return None
     result = run_enforcement(c, _needs_folder(run.project_dir, "enforcement"), r["landscape"], r["risk"],
                              r["compliance"])
-    return dataclasses.replace(result, files=write_enforcement(result, r["landscape"], out))
+    files = write_enforcement(result, r["landscape"], out)
+    # the stages after it read the events' table: their pixels' labels (int32, 245 MB at a jurisdiction) stay here
+    return dataclasses.replace(result, events=result.events.without_labels(), files=files)
 
 
 def _agreements(c, run, r, out):

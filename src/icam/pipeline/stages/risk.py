@@ -301,18 +301,21 @@ def write_risk_outputs(risk: RiskResult, baseline: Baseline | None, grid: Grid, 
 
     (out_dir / "rasters").mkdir(parents=True, exist_ok=True)
     (out_dir / "tables").mkdir(parents=True, exist_ok=True)
-    rasters = {"rasters/risk_ha_per_year.tif": (np.where(zone, risk.risk_ha_per_year, np.float32(-1)), -1.0, False),
-               "rasters/vulnerability_classes.tif": (np.where(zone, risk.benchmark.risk_classes, 255), 255, True)}
+    # each raster made as it is written (the three at once were 0.43 GB at a jurisdiction)
+    rasters = {"rasters/risk_ha_per_year.tif": (lambda: np.where(zone, risk.risk_ha_per_year, np.float32(-1)),
+                                                -1.0, False),
+               "rasters/vulnerability_classes.tif": (lambda: np.where(zone, risk.benchmark.risk_classes, 255), 255,
+                                                     True)}
     for candidate in risk.candidates:
         for assessment in (candidate.calibration, candidate.confirmation):
             residuals, coarse = assessment.residual_raster(grid)
             write_cog(out_dir / f"rasters/residuals_{candidate.name}_{assessment.name}_ha.tif", residuals, coarse,
                       float("nan"), categorical=False)
     if baseline is not None:
-        rasters["rasters/baseline_year.tif"] = (np.where(zone, np.asarray(baseline.allocation.year_map), 65535),
-                                                65535, True)
+        rasters["rasters/baseline_year.tif"] = (
+            lambda: np.where(zone, np.asarray(baseline.allocation.year_map), 65535), 65535, True)
     for name, (array, nodata, categorical) in rasters.items():
-        write_cog(out_dir / name, array, grid, nodata, categorical=categorical)
+        write_cog(out_dir / name, array(), grid, nodata, categorical=categorical)
     residual_names = [f"rasters/residuals_{c.name}_{a}_ha.tif" for c in risk.candidates
                       for a in ("calibration", "confirmation")]
     tables = {"tables/risk_classes.csv": [{"period": fit.name, **row} for fit in
