@@ -115,7 +115,7 @@ def rasterize_mask(gdf: gpd.GeoDataFrame, grid: Grid) -> np.ndarray:
     """bool (rows, cols): cells whose centre lies in any polygon of ``gdf`` (already in the grid CRS)."""
     if len(gdf) == 0:
         return np.zeros(grid.shape, dtype=bool)
-    return _rasterize_in_strips([(geom, 1) for geom in gdf.geometry.values], grid, np.uint8).view(bool)
+    return rasterize_values([(geom, 1) for geom in gdf.geometry.values], grid, np.uint8).view(bool)
 
 
 def rasterize_ids(gdf: gpd.GeoDataFrame, grid: Grid) -> np.ndarray:
@@ -127,13 +127,13 @@ def rasterize_ids(gdf: gpd.GeoDataFrame, grid: Grid) -> np.ndarray:
     ids = np.min_scalar_type(len(gdf))
     if len(gdf) == 0:
         return np.zeros(grid.shape, dtype=ids)
-    return _rasterize_in_strips([(geom, i) for i, geom in enumerate(gdf.geometry.values, start=1)], grid, ids)
+    return rasterize_values([(geom, i) for i, geom in enumerate(gdf.geometry.values, start=1)], grid, ids)
 
 
-STRIP_PX = 1 << 24  # cells :func:`_rasterize_in_strips` burns at a time (64 MB of uint32)
+STRIP_PX = 1 << 24  # cells :func:`rasterize_values` burns at a time (64 MB of uint32)
 
 
-def _rasterize_in_strips(shapes: list, grid: Grid, dtype) -> np.ndarray:
+def rasterize_values(shapes: list, grid: Grid, dtype) -> np.ndarray:
     """rasterio's ``rasterize`` of ``shapes`` (geometry, value) onto ``grid``, 0 elsewhere, a band of rows at a
     time, each with the grid's transform moved down to its first row: rasterio burns into a dataset of its own
     and copies it out, which over a jurisdiction's 61 Mpx was a second raster of the output's size."""

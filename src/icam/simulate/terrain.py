@@ -17,6 +17,7 @@ import numpy as np
 from rasterio.features import rasterize
 from scipy import ndimage
 
+from icam.landscape.vector import rasterize_values
 from icam.simulate.geometry import Geometry
 from icam.simulate.hazard import _coarse_distance_km, _field
 from icam.simulate.households import Households
@@ -177,13 +178,12 @@ def _burn_parcels(land_use: np.ndarray, households: Households, grid) -> np.ndar
         code = {"farm": hh["farm_land_use"], "coffee": LU_COFFEE, "conservation": LU_FOREST}[parcel["kind"]]
         burn.append((parcel["geometry"], code))
     if burn:
-        parcel_codes = rasterize(burn, out_shape=shape, transform=grid.transform, fill=0, dtype="uint8")
+        parcel_codes = rasterize_values(burn, grid, np.uint8)
         land_use[:] = np.where(parcel_codes > 0, parcel_codes, land_use)
     ca_geoms = [(p_["geometry"], hh_index[p_["household_id"]] + 1) for p_ in households.parcels
                 if p_["kind"] == "conservation"]
     ids = np.min_scalar_type(len(households.table))  # not int32: a jurisdiction's 0.24 GB through the simulation
-    return (rasterize(ca_geoms, out_shape=shape, transform=grid.transform, fill=0, dtype=ids.name)
-            if ca_geoms else np.zeros(shape, ids))
+    return rasterize_values(ca_geoms, grid, ids) if ca_geoms else np.zeros(shape, ids)
 
 
 def build_land_use(geom: Geometry, households: Households, terrain: Terrain,
