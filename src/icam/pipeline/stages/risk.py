@@ -314,8 +314,8 @@ def write_risk_outputs(risk: RiskResult, baseline: Baseline | None, grid: Grid, 
     if baseline is not None:
         rasters["rasters/baseline_year.tif"] = (
             lambda: np.where(zone, np.asarray(baseline.allocation.year_map), 65535), 65535, True)
-    for name, (array, nodata, categorical) in rasters.items():
-        write_cog(out_dir / name, array(), grid, nodata, categorical=categorical)
+    for name, (make, nodata, categorical) in rasters.items():
+        write_cog(out_dir / name, make(), grid, nodata, categorical=categorical)
     residual_names = [f"rasters/residuals_{c.name}_{a}_ha.tif" for c in risk.candidates
                       for a in ("calibration", "confirmation")]
     tables = {"tables/risk_classes.csv": [{"period": fit.name, **row} for fit in
