@@ -19,6 +19,7 @@ from numba.np.random._constants import fi_float, ki_float, wi_float, ziggurat_no
 from icam.core.pcg64 import next_uint32, restore, state_of
 
 _ONE = np.uint64(1)
+_SIGN = np.array([1.0, -1.0], np.float32)
 
 
 @numba.njit(inline="always")
@@ -33,9 +34,8 @@ def _standard_normal(state):
         r = next_uint32(state)
         idx = r & np.uint64(0xFF)
         rabs = (r >> np.uint64(9)) & np.uint64(0x7FFFFF)
-        x = np.float32(np.float32(rabs) * wi_float[idx])
-        if (r >> np.uint64(8)) & _ONE:
-            x = -x
+        # the sign as a product by ±1 (exact), not a branch: taken at random, half of them were mispredicted
+        x = np.float32(np.float32(rabs) * wi_float[idx]) * _SIGN[(r >> np.uint64(8)) & _ONE]
         if rabs < ki_float[idx]:
             return x
         if idx == 0:  # the tail beyond r
