@@ -12,6 +12,7 @@ label and error in ``truth/reference_samples/<period>.csv``. Parameters are in
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -158,26 +159,39 @@ def write_reference_samples(out_dir: Path, true_loss: np.ndarray, scale: str, se
     n_total, minimum = SAMPLE_SIZE[scale]
     rng = np.random.default_rng([seed, 8101])
     true_areas = {}
-    for start, end in ASSESSMENT_EPOCHS:
-        classes = activity_map(landscape.forest, zone, start, end)
-        design = stratified_design(classes, landscape.grid, strata=strata_by_zone(classes, landscape.zones),
-                                   nodata=0, strata_nodata=0, n_total=n_total, allocation="minimum",
-                                   min_per_stratum=minimum, seed=int(rng.integers(2**31)))
-        table = sample_table(design)
-        rows, cols = design.points["row"].to_numpy(), design.points["col"].to_numpy()
-        true_map = activity_map(truth, zone, start, end)
-        loss_value = true_loss[rows, cols].astype(int)
-        true_year = np.where(loss_value > 0, loss_value + YEAR_OFFSET, 0)  # 0: never lost
-        true_class = true_map[rows, cols]
-        table["ref_class"], kind = _labels(true_class, true_year, start, end, rng)
-        path = out_dir / SAMPLES_DIR / f"{_slug(start, end)}.csv"
-        with atomic_path(path) as tmp:
-            table.to_csv(tmp, index=False)
-        truth_table = pd.DataFrame({"id": table["id"], "true_class": true_class, "label": table["ref_class"],
-                                    "error": kind != "", "error_kind": kind})
-        with atomic_path(out_dir / TRUTH_SAMPLES_DIR / f"{_slug(start, end)}.csv") as tmp:
-            truth_table.to_csv(tmp, index=False)
-        _, area = mapped_areas(true_map, landscape.grid)
-        true_areas[f"{start}-{end}"] = {str(k): round(v, 2) for k, v in area.items()}
+
+    def maps(start: int, end: int) -> tuple:
+        """A period's map classes and strata, its true classes and their areas: passes over the rasters that
+        draw nothing and release the GIL."""
+        classes, true_map = activity_map(landscape.forest, zone, start, end), activity_map(truth, zone, start, end)
+        return classes, strata_by_zone(classes, landscape.zones), true_map, mapped_areas(true_map, landscape.grid)[1]
+
+    # the next period's maps in a thread while this one's sample is drawn, labelled and written (one after the
+    # other they took a jurisdiction's 8 s on one core, the other idle)
+    with ThreadPoolExecutor(1) as beside:
+        coming = beside.submit(maps, *ASSESSMENT_EPOCHS[0])
+        for i, (start, end) in enumerate(ASSESSMENT_EPOCHS):
+            classes, strata, true_map, area = coming.result()
+            if i + 1 < len(ASSESSMENT_EPOCHS):
+                coming = beside.submit(maps, *ASSESSMENT_EPOCHS[i + 1])
+            design = stratified_design(classes, landscape.grid, strata=strata, nodata=0, strata_nodata=0,
+                                       n_total=n_total, allocation="minimum", min_per_stratum=minimum,
+                                       seed=int(rng.integers(2**31)))
+            del classes, strata
+            table = sample_table(design)
+            rows, cols = design.points["row"].to_numpy(), design.points["col"].to_numpy()
+            loss_value = true_loss[rows, cols].astype(int)
+            true_year = np.where(loss_value > 0, loss_value + YEAR_OFFSET, 0)  # 0: never lost
+            true_class = true_map[rows, cols]
+            del true_map
+            table["ref_class"], kind = _labels(true_class, true_year, start, end, rng)
+            path = out_dir / SAMPLES_DIR / f"{_slug(start, end)}.csv"
+            with atomic_path(path) as tmp:
+                table.to_csv(tmp, index=False)
+            truth_table = pd.DataFrame({"id": table["id"], "true_class": true_class, "label": table["ref_class"],
+                                        "error": kind != "", "error_kind": kind})
+            with atomic_path(out_dir / TRUTH_SAMPLES_DIR / f"{_slug(start, end)}.csv") as tmp:
+                truth_table.to_csv(tmp, index=False)
+            true_areas[f"{start}-{end}"] = {str(k): round(v, 2) for k, v in area.items()}
     return true_areas
 
