@@ -93,23 +93,33 @@ def _write_rasters(out_dir: Path, geom: Geometry, terrain: Terrain, lu: LandUse2
     """The Hansen-format tiles (a map of the truth, with its errors), the DEM, the land-use map, and the truth's
     rasters; returns the map errors realised."""
     grid, inputs = geom.grid, out_dir / "inputs"
-    datamask = np.where(lu.water, 2, 1).astype(np.uint8)
-    loss_map, map_errors = map_with_errors(loss.loss_year, lu.forest, RESOLUTION_M,
-                                           np.random.default_rng([seed, 8100]))
-    files = [(inputs / "hansen" / f"{HANSEN_PREFIX}_{layer}_{name}.tif", array[rows, cols], transform)
-             for name, (rows, cols), transform in _tiles(grid)
-             for layer, array in (("treecover2000", treecover), ("lossyear", loss_map), ("datamask", datamask))]
-    files += [(inputs / "elevation.tif", terrain.dem, grid.transform),
-              (inputs / "land_use_2000.tif", lu.land_use, grid.transform),
-              (out_dir / "truth" / "counterfactual_lossyear.tif", loss.loss_year_counterfactual, grid.transform),
-              (out_dir / "truth" / "true_lossyear.tif", loss.loss_year, grid.transform),
-              # the static part of the hazard's linear predictor (all but the year's intercept, the edge term
-              # and the project effect): with true_linear_predictor, the ranking a risk map should recover
-              (out_dir / "truth" / "hazard_static.tif", x_static, grid.transform)]
-    # in threads: GDAL compresses with the GIL released, and each file is written whole by one thread
+    files = [(inputs / "elevation.tif", terrain.dem, grid.transform),
+             (inputs / "land_use_2000.tif", lu.land_use, grid.transform),
+             (out_dir / "truth" / "counterfactual_lossyear.tif", loss.loss_year_counterfactual, grid.transform),
+             (out_dir / "truth" / "true_lossyear.tif", loss.loss_year, grid.transform),
+             # the static part of the hazard's linear predictor (all but the year's intercept, the edge term
+             # and the project effect): with true_linear_predictor, the ranking a risk map should recover
+             (out_dir / "truth" / "hazard_static.tif", x_static, grid.transform)]
+    # in threads: GDAL compresses with the GIL released, and each file is written whole by one thread; these
+    # files are written while this thread makes the map of the truth, whose errors took 3 s of one core
     with ThreadPoolExecutor(cores()) as pool:
-        list(pool.map(lambda f: _write_raster(f[0], np.ascontiguousarray(f[1]), f[2]), files))
+        written = [pool.submit(_write_part, path, array, (slice(None), slice(None)), transform)
+                   for path, array, transform in files]
+        datamask = np.where(lu.water, 2, 1).astype(np.uint8)
+        loss_map, map_errors = map_with_errors(loss.loss_year, lu.forest, RESOLUTION_M,
+                                               np.random.default_rng([seed, 8100]))
+        written += [pool.submit(_write_part, inputs / "hansen" / f"{HANSEN_PREFIX}_{layer}_{name}.tif", array,
+                                window, transform)
+                    for name, window, transform in _tiles(grid)
+                    for layer, array in (("treecover2000", treecover), ("lossyear", loss_map), ("datamask", datamask))]
+        for done in written:
+            done.result()
     return map_errors
+
+
+def _write_part(path: Path, array: np.ndarray, window: tuple[slice, slice], transform) -> None:
+    """``array[window]`` written to ``path``, copied (where a window of it) in the thread that writes it."""
+    _write_raster(path, np.ascontiguousarray(array[window]), transform)
 
 
 def _zone_frame(name: str, geometry) -> gpd.GeoDataFrame:
