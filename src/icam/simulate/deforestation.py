@@ -240,7 +240,7 @@ def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_s
             edge_cf = cf_edge.term
             sample = calib_idx[forest_cf.ravel()[calib_idx]]
             beta0[year] = b0 = _solve_beta0(eta_at(edge_cf, x_static, sample), target[year])
-            lost_cf = beside.submit(exceeds, edge_cf, x_static, b0, draws_y, forest_cf)
+            cf_exceeds = beside.submit(exceeds, edge_cf, x_static, b0, draws_y, forest_cf)
             # with the project: same draws; both runs are identical up to the project start, so the
             # counterfactual's edge term serves until then
             if year <= PROJECT_START.year:
@@ -254,7 +254,7 @@ def simulate_loss(terrain: Terrain, lu: LandUse2000, households: Households, x_s
             else:
                 lost = exceeds(edge, x_static, b0, draws_y, forest_act, _project_shift(year, effect.effect),
                                terrain.project_mask)
-            lost_cf = lost_cf.result()
+            lost_cf = cf_exceeds.result()
             _record_loss(lost_cf, forest_cf, loss_cf, code)
             n_cf_project = int(np.count_nonzero(lost_cf.ravel()[project_rows]))
             agreements.apply(year, lost, forest_act)

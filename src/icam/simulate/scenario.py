@@ -103,13 +103,12 @@ def _write_rasters(out_dir: Path, geom: Geometry, terrain: Terrain, lu: LandUse2
     # in threads: GDAL compresses with the GIL released, and each file is written whole by one thread; these
     # files are written while this thread makes the map of the truth, whose errors took 3 s of one core
     with ThreadPoolExecutor(cores()) as pool:
-        written = [pool.submit(_write_part, path, array, (slice(None), slice(None)), transform)
-                   for path, array, transform in files]
+        written = [pool.submit(_write_contiguous, path, array, transform) for path, array, transform in files]
         datamask = np.where(lu.water, 2, 1).astype(np.uint8)
         loss_map, map_errors = map_with_errors(loss.loss_year, lu.forest, RESOLUTION_M,
                                                np.random.default_rng([seed, 8100]))
-        written += [pool.submit(_write_part, inputs / "hansen" / f"{HANSEN_PREFIX}_{layer}_{name}.tif", array,
-                                window, transform)
+        written += [pool.submit(_write_contiguous, inputs / "hansen" / f"{HANSEN_PREFIX}_{layer}_{name}.tif",
+                                array[window], transform)
                     for name, window, transform in _tiles(grid)
                     for layer, array in (("treecover2000", treecover), ("lossyear", loss_map), ("datamask", datamask))]
         for done in written:
@@ -117,9 +116,9 @@ def _write_rasters(out_dir: Path, geom: Geometry, terrain: Terrain, lu: LandUse2
     return map_errors
 
 
-def _write_part(path: Path, array: np.ndarray, window: tuple[slice, slice], transform) -> None:
-    """``array[window]`` written to ``path``, copied (where a window of it) in the thread that writes it."""
-    _write_raster(path, np.ascontiguousarray(array[window]), transform)
+def _write_contiguous(path: Path, array: np.ndarray, transform) -> None:
+    """``array`` written to ``path``, copied (where a window's view) in the thread that writes it."""
+    _write_raster(path, np.ascontiguousarray(array), transform)
 
 
 def _zone_frame(name: str, geometry) -> gpd.GeoDataFrame:
