@@ -11,31 +11,29 @@ at most 5 iterations, in :mod:`icam.risk.quantity`) are those of Clark Labs' UDe
 Verra distributes with the tool (github.com/ClarkCGA/UDef-ARP); see docs/methods.md, "Deforestation risk: the VT0007
 benchmark". riskmapjnr (Vieilledent) differs where said.
 
-Every function is vectorised: one distance transform (``edt``), one ``np.searchsorted`` for the classes,
-one ``np.bincount`` over region (class × unit). Units: distances in metres, densities in ha per
-pixel (over the period unless said per year), areas in ha.
+Every function is vectorised: one distance transform (:mod:`icam.core.distance`, ``edt``'s values), one
+``np.searchsorted`` for the classes, one ``np.bincount`` over region (class × unit). Units: distances in metres,
+densities in ha per pixel (over the period unless said per year), areas in ha.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import os
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
-import edt
 import numpy as np
 from affine import Affine
 
 from icam.core.blocks import BLOCK_PX, map_blocks
+from icam.core.distance import euclidean_distance
 from icam.core.errors import InputError
 from icam.landscape.grid import Grid
 from icam.risk import benchmark_passes as passes
 
 N_CLASSES = 30  # class 1 (≥ NRT) and 29 geometric classes; 0 = non-forest / excluded
 NRT_SHARE = 0.995  # share of historical deforestation within the negligible risk threshold
-EDT_THREADS = os.cpu_count() or 1  # threads of the distance transform
 _BINCOUNT_MAX = 50_000_000  # largest region id counted with a dense bincount
 
 
@@ -78,9 +76,7 @@ def distance_to_edge_m(forest: np.ndarray, grid: Grid | Affine | float) -> np.nd
         raise InputError(f"forest mask {forest.shape} and grid {grid.shape} differ in shape")
     if forest.all():
         return np.full(forest.shape, np.inf, dtype=np.float32)
-    # edt applies anisotropy[0] to axis 0 (rows) of a C-ordered array, as scipy's ``sampling``
-    return edt.edt(np.ascontiguousarray(forest), anisotropy=_cell_sizes(grid), black_border=False,
-                   parallel=EDT_THREADS).astype(np.float32, copy=False)
+    return euclidean_distance(forest, _cell_sizes(grid), to=False)
 
 
 def distance_to_edge_capped_m(forest: np.ndarray, grid: Grid | Affine | float, cap_m: float,

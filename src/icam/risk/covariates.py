@@ -1,7 +1,7 @@
 """Spatial covariates of deforestation risk: distances, slope, and a stack of named layers.
 
-Sources. Distances are exact Euclidean distance transforms (the ``edt`` package), the explanatory
-variables forestatrisk builds (distance to forest edge, roads, towns, rivers; Vieilledent 2021,
+Sources. Distances are exact Euclidean distance transforms (:mod:`icam.core.distance`, the ``edt`` package's
+values), the explanatory variables forestatrisk builds (distance to forest edge, roads, towns, rivers; Vieilledent 2021,
 *J. Open Source Software* 6(59):2975). Slope: Zevenbergen & Thorne 1987, *Earth Surface Processes
 and Landforms* 12:47–56 (second-order central differences, ``np.gradient``).
 
@@ -13,16 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-import edt
 import numba
 import numpy as np
 from affine import Affine
 from rasterio.features import rasterize
 
 from icam.core.blocks import on_every_core
+from icam.core.distance import euclidean_distance
 from icam.core.errors import InputError
 from icam.landscape.grid import Grid
-from icam.risk.benchmark import EDT_THREADS, _cell_sizes
+from icam.risk.benchmark import _cell_sizes
 
 SLOPE_BAND_ROWS = 256  # rows of a band of the slope: its float64 temporaries stay within a few tens of MB
 
@@ -38,10 +38,9 @@ def distance_to_mask_m(mask: np.ndarray, grid: Grid | Affine | float) -> np.ndar
     """Euclidean distance (m) from each cell's centre to the nearest centre of a True cell of ``mask``.
 
     0 on the mask; +inf everywhere when the mask has no True cell. Cells beyond the raster are not
-    in the mask (``black_border=False``). Row and column spacings come from the grid, so distances
-    are right on non-square cells: ``edt`` applies ``anisotropy[k]`` to axis k of the numpy array
-    (rows first), whatever its memory order, which icam's tests check on 30 m × 60 m cells.
-    Source: exact Euclidean distance transform (``edt``); forestatrisk's distance covariates.
+    in the mask. Row and column spacings come from the grid, so distances are right on non-square
+    cells, which icam's tests check on 30 m × 60 m cells.
+    Source: exact Euclidean distance transform (:mod:`icam.core.distance`); forestatrisk's distance covariates.
 
     mask: bool (rows, cols), e.g. roads, towns or non-forest. grid: a :class:`Grid`, an affine
     transform or a square cell size (m). Returns float32 (rows, cols), metres.
@@ -50,8 +49,7 @@ def distance_to_mask_m(mask: np.ndarray, grid: Grid | Affine | float) -> np.ndar
     _check_2d("mask", mask, grid)
     if not mask.any():
         return np.full(mask.shape, np.inf, dtype=np.float32)
-    return edt.edt(np.ascontiguousarray(~mask), anisotropy=_cell_sizes(grid), black_border=False,
-                   parallel=EDT_THREADS).astype(np.float32, copy=False)
+    return euclidean_distance(mask, _cell_sizes(grid), to=True)
 
 
 def slope_deg(elevation_m: np.ndarray, grid: Grid | Affine | float) -> np.ndarray:
