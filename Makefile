@@ -55,6 +55,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/speed_vs_base.py
 	$(BIN)/python benchmarks/risk_tiled.py --gpx
+	$(BIN)/python benchmarks/distance.py
 	$(BIN)/python benchmarks/web_load.py --writers 100 --operations $(WEB_LOAD_OPERATIONS)
 	$(BIN)/python benchmarks/credibility.py --scale small --seeds 1-4 --effects 0,0.38,0.59 --displacements 0,0.2
 	$(BIN)/python benchmarks/counterfactual_truth.py --scale small --seeds 1-4 --effects 0,0.38
