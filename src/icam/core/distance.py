@@ -46,10 +46,10 @@ def euclidean_distance(mask: np.ndarray, spacing: tuple[float, float], to: bool 
     row_m, col_m = (float(s) for s in spacing)
     if not (row_m > 0 and col_m > 0):
         raise InputError(f"cell spacings must be positive, got {spacing}")
+    if not (mask.any() if to else not mask.all()):  # no target (or no cell): +∞, without the two passes
+        return np.full(mask.shape, np.inf, dtype=np.float32)
     rows, cols = mask.shape
     out = np.empty(mask.shape, np.float32)
-    if out.size == 0:
-        return out
     col32, row2 = np.float32(col_m), float(np.float32(np.float32(row_m) * np.float32(row_m)))
     on_every_core(lambda lo: _row_pass(mask, bool(to), lo, min(lo + ROW_BAND, rows), col32, out),
                   range(0, rows, ROW_BAND))

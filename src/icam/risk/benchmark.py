@@ -74,8 +74,6 @@ def distance_to_edge_m(forest: np.ndarray, grid: Grid | Affine | float) -> np.nd
         raise InputError(f"forest must be a 2-D mask, got shape {forest.shape}")
     if isinstance(grid, Grid) and grid.shape != forest.shape:
         raise InputError(f"forest mask {forest.shape} and grid {grid.shape} differ in shape")
-    if forest.all():
-        return np.full(forest.shape, np.inf, dtype=np.float32)
     return euclidean_distance(forest, _cell_sizes(grid), to=False)
 
 

@@ -47,8 +47,6 @@ def distance_to_mask_m(mask: np.ndarray, grid: Grid | Affine | float) -> np.ndar
     """
     mask = np.asarray(mask, dtype=bool)
     _check_2d("mask", mask, grid)
-    if not mask.any():
-        return np.full(mask.shape, np.inf, dtype=np.float32)
     return euclidean_distance(mask, _cell_sizes(grid), to=True)
 
 
